@@ -1,0 +1,47 @@
+# Developer and CI entry points. Every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-unit test-e2e check bench docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: scan the bundled vulnerable demo app and write out/demo-report.{md,json,sarif}
+demo: $(STAMP)
+	$(BIN)/kposture demo --out out
+
+## test: the whole suite (unit, corpus and end-to-end)
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+test-unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+test-e2e: $(STAMP)
+	$(BIN)/pytest -q tests/e2e
+
+## check: lint, format, types and architecture contracts
+check: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## bench: the 5,000-manifest benchmark (see docs/performance.md)
+bench: $(STAMP)
+	$(BIN)/python bench/scan_benchmark.py
+
+## docs: regenerate docs/rules.md from the registry
+docs: $(STAMP)
+	$(BIN)/kposture rules docs > docs/rules.md
+
+clean:
+	rm -rf $(VENV) out build dist .pytest_cache .mypy_cache .ruff_cache

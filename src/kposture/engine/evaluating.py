@@ -1,0 +1,189 @@
+"""Runs rules over objects and turns their violations into located, fingerprinted findings.
+
+``evaluate`` scans a whole inventory; ``evaluate_one`` judges a single object (the admission path).
+A rule that raises on an object becomes an error entry for that pair; the scan goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+
+from kposture.engine.registry import Registry
+from kposture.engine.suppressing import (
+    IGNORE_ANNOTATION,
+    IGNORE_REASON_ANNOTATION,
+    AnnotationExemption,
+    annotation_exemption,
+    is_expired,
+    suppression_for,
+)
+from kposture.inventory import Inventory
+from kposture.model import (
+    Finding,
+    InputError,
+    K8sObject,
+    Location,
+    RunPolicy,
+    ScanResult,
+    Violation,
+    format_path,
+)
+from kposture.rules.base import Rule
+
+
+def fingerprint(rule_id: str, obj: K8sObject, violation: Violation) -> str:
+    """A stable id for a finding: the same rule, resource, field and evidence give the same value,
+    wherever the file lives and whatever line the field is on."""
+    ref = obj.ref
+    parts = [rule_id, ref.group, ref.kind, ref.namespace, ref.name, format_path(violation.path)]
+    parts.extend(f"{key}={value}" for key, value in violation.evidence)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
+
+
+def _location(obj: K8sObject, violation: Violation) -> Location | None:
+    if obj.location is None:
+        return None
+    line, column = obj.position(violation.path) or (obj.location.line, obj.location.column)
+    return Location(obj.location.file, line, column, format_path(violation.path))
+
+
+def _object_error(obj: K8sObject, message: str, level: str = "error") -> InputError:
+    file = obj.location.file if obj.location else ""
+    line = obj.location.line if obj.location else 0
+    return InputError(file, line, message, level)
+
+
+def _is_active(rule: Rule, policy: RunPolicy) -> bool:
+    rule_id = rule.meta.id
+    if rule_id in policy.disabled:
+        return False
+    return not policy.enabled or rule_id in policy.enabled
+
+
+class _Evaluator:
+    """Holds what one evaluation shares across objects: the active rules per kind and the date."""
+
+    __slots__ = ("_active", "_inventory", "_policy", "_today", "errors")
+
+    def __init__(
+        self, inventory: Inventory, registry: Registry, policy: RunPolicy, today: dt.date
+    ) -> None:
+        self._inventory = inventory
+        self._policy = policy
+        self._today = today
+        self._active = frozenset(rule.meta.id for rule in registry if _is_active(rule, policy))
+        self.errors: list[InputError] = []
+
+    @property
+    def active_count(self) -> int:
+        return len(self._active)
+
+    def run(self, obj: K8sObject, rules: Iterable[Rule]) -> list[Finding]:
+        findings: list[Finding] = []
+        exemption = annotation_exemption(obj)
+        if exemption is not None and not exemption.reason:
+            self.errors.append(
+                _object_error(
+                    obj,
+                    f"{obj.ref.display()}: {IGNORE_ANNOTATION} needs a {IGNORE_REASON_ANNOTATION} "
+                    "annotation; the exemption is not applied",
+                    "warning",
+                )
+            )
+        for rule in rules:
+            if rule.meta.id not in self._active:
+                continue
+            try:
+                violations = list(rule.check(obj, self._inventory))
+            except Exception as exc:  # a broken rule must not hide other findings
+                self.errors.append(
+                    _object_error(obj, f"rule {rule.meta.id} failed on {obj.ref.display()}: {exc!r}")
+                )
+                continue
+            for violation in violations:
+                findings.append(self._finding(rule, obj, violation, exemption))
+        return findings
+
+    def _finding(
+        self,
+        rule: Rule,
+        obj: K8sObject,
+        violation: Violation,
+        exemption: AnnotationExemption | None,
+    ) -> Finding:
+        meta = rule.meta
+        return Finding(
+            rule_id=meta.id,
+            title=meta.title,
+            severity=self._policy.severity_overrides.get(meta.id, meta.severity),
+            domain=meta.domain,
+            stage=meta.stage,
+            message=violation.message,
+            resource=obj.ref,
+            location=_location(obj, violation),
+            references=meta.references,
+            remediation=meta.remediation,
+            fingerprint=fingerprint(meta.id, obj, violation),
+            evidence=violation.evidence,
+            suppressed_by=suppression_for(
+                meta.id,
+                obj,
+                self._policy,
+                self._today,
+                exemption,
+            ),
+        )
+
+
+def _expired_exception_warnings(policy: RunPolicy, today: dt.date) -> list[InputError]:
+    return [
+        InputError(
+            entry.source,
+            0,
+            f"exception for {', '.join(entry.rules)} expired on {entry.expires}; it no longer "
+            f"suppresses ({entry.reason})",
+            "warning",
+        )
+        for entry in policy.exceptions
+        if is_expired(entry, today)
+    ]
+
+
+def evaluate(
+    inventory: Inventory,
+    registry: Registry,
+    policy: RunPolicy,
+    today: dt.date,
+) -> ScanResult:
+    """Run every active rule on every object of the inventory."""
+    evaluator = _Evaluator(inventory, registry, policy, today)
+    findings: list[Finding] = []
+    for obj in inventory:
+        findings.extend(evaluator.run(obj, registry.for_kind(obj.ref.kind)))
+    errors = _expired_exception_warnings(policy, today) + evaluator.errors
+    return ScanResult(
+        findings=tuple(findings),
+        errors=tuple(errors),
+        objects_scanned=len(inventory),
+        rules_run=evaluator.active_count,
+    )
+
+
+def evaluate_one(
+    obj: K8sObject,
+    inventory: Inventory,
+    registry: Registry,
+    policy: RunPolicy,
+    today: dt.date,
+) -> ScanResult:
+    """Judge one object (for admission), reading the rest of the inventory where rules need it."""
+    evaluator = _Evaluator(inventory, registry, policy, today)
+    findings = evaluator.run(obj, registry.for_kind(obj.ref.kind))
+    return ScanResult(
+        findings=tuple(findings),
+        errors=tuple(evaluator.errors),
+        objects_scanned=1,
+        rules_run=evaluator.active_count,
+    )

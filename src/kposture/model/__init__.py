@@ -1,0 +1,41 @@
+"""Value types shared by every layer: resources, rule metadata, violations, findings and results.
+
+The model imports nothing from the rest of kposture; everything here is a frozen dataclass or an enum.
+"""
+
+from kposture.model.findings import Finding, Location, Suppression, Violation
+from kposture.model.policies import ExceptionEntry, LabelSelector, RunPolicy
+from kposture.model.resources import (
+    JsonPath,
+    K8sObject,
+    PositionIndex,
+    ResourceRef,
+    SourceLocation,
+    format_path,
+)
+from kposture.model.results import InputError, ScanResult
+from kposture.model.rules import Domain, Framework, Reference, RuleMeta, Severity, Stage
+
+__all__ = [
+    "Domain",
+    "ExceptionEntry",
+    "Finding",
+    "Framework",
+    "InputError",
+    "JsonPath",
+    "K8sObject",
+    "LabelSelector",
+    "Location",
+    "PositionIndex",
+    "Reference",
+    "ResourceRef",
+    "RuleMeta",
+    "RunPolicy",
+    "ScanResult",
+    "Severity",
+    "SourceLocation",
+    "Stage",
+    "Suppression",
+    "Violation",
+    "format_path",
+]

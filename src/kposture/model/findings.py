@@ -1,0 +1,64 @@
+"""What rules return (``Violation``) and what the engine makes of it (``Finding``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kposture.model.resources import JsonPath, ResourceRef
+from kposture.model.rules import Domain, Reference, Severity, Stage
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A rule's verdict on one field of one object.
+
+    ``path`` points at the offending field; when the problem is a missing field, it names the field that
+    should be set (reports then show the line of its deepest existing ancestor). ``evidence`` holds short,
+    non-secret facts (a capability name, a host path) as key/value pairs.
+    """
+
+    message: str
+    path: JsonPath = ()
+    evidence: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a finding points: file, 1-based line and column, and the JSON path of the field."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """Why a finding is suppressed: ``kind`` is ``annotation`` or ``policy``; ``expires`` is an ISO date."""
+
+    kind: str
+    reason: str
+    expires: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A violation with the rule's metadata, the resource, its location and a stable fingerprint."""
+
+    rule_id: str
+    title: str
+    severity: Severity
+    domain: Domain
+    stage: Stage
+    message: str
+    resource: ResourceRef
+    location: Location | None
+    references: tuple[Reference, ...]
+    remediation: str
+    fingerprint: str
+    evidence: tuple[tuple[str, str], ...] = ()
+    suppressed_by: Suppression | None = field(default=None)
+
+    @property
+    def suppressed(self) -> bool:
+        return self.suppressed_by is not None

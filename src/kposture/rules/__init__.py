@@ -1,0 +1,20 @@
+"""The built-in rule library: an explicit tuple of rule families, one module each.
+
+Families never import each other; shared check shapes live in ``_templates``. Adding a family means
+adding its module to ``FAMILIES`` — there is no self-registration.
+"""
+
+from __future__ import annotations
+
+from kposture.rules import workload_privileges
+from kposture.rules.base import Check, Rule
+
+FAMILIES = (workload_privileges,)
+
+
+def builtin_rules() -> tuple[Rule, ...]:
+    """Every built-in rule, family by family, in catalogue order."""
+    return tuple(rule for family in FAMILIES for rule in family.RULES)
+
+
+__all__ = ["FAMILIES", "Check", "Rule", "builtin_rules"]
