@@ -1,0 +1,137 @@
+"""The typer application: one verb per job (``scan``, ``rules``, ``demo``), kubectl-style flags.
+
+Commands only parse arguments, call ``scanning`` and a renderer, and map outcomes to exit codes
+(0 clean, 1 findings at or above ``--fail-on``, 2 usage or input errors).
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from kposture import __version__
+from kposture.cli import output
+from kposture.cli.rules_commands import rules_app
+from kposture.cli.scanning import EXIT_USAGE, UsageError, exit_code, scan_manifests
+from kposture.model import Severity
+
+app = typer.Typer(
+    name="kposture",
+    help="Kubernetes security posture: scan manifests for misconfigurations and report them.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(rules_app, name="rules")
+
+
+class FailOn(enum.StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+    NEVER = "never"
+
+    def severity(self) -> Severity | None:
+        return None if self is FailOn.NEVER else Severity(self.value)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"kposture {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Kubernetes security posture management."""
+
+
+@app.command()
+def scan(
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Manifest files or directories (recursive; Helm charts and Kustomize directories are "
+            "rendered), or - for stdin.",
+            show_default=False,
+        ),
+    ],
+    output_format: Annotated[
+        output.Format, typer.Option("-o", "--output", help="Output format.")
+    ] = output.Format.TABLE,
+    output_file: Annotated[
+        Path | None,
+        typer.Option("--output-file", help="Write the report to this file instead of stdout."),
+    ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy",
+            help="Policy file (rules, severities, exceptions). Default: ./.kposture.yaml if present.",
+        ),
+    ] = None,
+    fail_on: Annotated[
+        FailOn,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when an unsuppressed finding is at or above this severity ('never' to always "
+            "exit 0 on findings).",
+        ),
+    ] = FailOn.INFO,
+    show_suppressed: Annotated[
+        bool, typer.Option("--show-suppressed", help="List suppressed findings in the table.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="Also print notes about skipped documents.")
+    ] = False,
+) -> None:
+    """Scan Kubernetes manifests and report misconfigurations.
+
+    Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 such findings exist; 2 usage error,
+    invalid policy file, or an input that could not be read (the report still lists everything else).
+    """
+    err = Console(stderr=True)
+    try:
+        outcome = scan_manifests(
+            paths, policy_path=policy, stdin=sys.stdin.buffer if "-" in paths else None
+        )
+    except UsageError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    threshold = fail_on.severity()
+    output.emit(
+        outcome,
+        output_format,
+        output_file,
+        fail_on=threshold,
+        show_suppressed=show_suppressed,
+    )
+    if verbose:
+        for note in outcome.notes:
+            err.print(f"note: {note}", highlight=False, markup=False)
+    raise typer.Exit(exit_code(outcome.result, threshold))
+
+
+@app.command()
+def demo(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the demo reports (markdown, JSON, SARIF).")
+    ] = Path("out"),
+) -> None:
+    """Scan the bundled vulnerable demo app and write its reports."""
+    from kposture.cli.demo import run_demo
+
+    run_demo(out)

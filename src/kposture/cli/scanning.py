@@ -1,0 +1,98 @@
+"""Wires one manifest scan together: load inputs and policy, evaluate, decide the exit code.
+
+The only place that reads the clock for a scan; everything it calls is given the date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import BinaryIO
+
+from kposture.engine import Registry, evaluate
+from kposture.inventory import Inventory
+from kposture.model import InputError, RunPolicy, ScanResult, Severity
+from kposture.rules import builtin_rules
+from kposture.sources.manifests import load_manifests
+from kposture.sources.policy_file import DEFAULT_POLICY_FILE, PolicyFileError, load_policy
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad arguments or configuration; the CLI prints the message and exits with code 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOutcome:
+    result: ScanResult
+    registry: Registry
+    notes: tuple[str, ...]
+
+
+def default_registry() -> Registry:
+    return Registry(builtin_rules())
+
+
+def resolve_policy(policy_path: Path | None, registry: Registry) -> RunPolicy:
+    """Load ``--policy`` (or ``./.kposture.yaml`` when present) and check every rule id it names."""
+    path = policy_path
+    if path is None:
+        candidate = Path(DEFAULT_POLICY_FILE)
+        if not candidate.is_file():
+            return RunPolicy()
+        path = candidate
+    if not path.is_file():
+        raise UsageError(f"policy file {path} does not exist")
+    try:
+        parsed = load_policy(path)
+    except PolicyFileError as exc:
+        raise UsageError(str(exc)) from None
+    unknown = [(rule_id, line) for rule_id, line in parsed.rule_references if rule_id not in registry]
+    if unknown:
+        listed = "; ".join(f"{parsed.path}:{line}: unknown rule id {rule_id!r}" for rule_id, line in unknown)
+        raise UsageError(f"{listed} (see `kposture rules list`)")
+    return parsed.policy
+
+
+def scan_manifests(
+    paths: Sequence[str],
+    *,
+    policy_path: Path | None = None,
+    stdin: BinaryIO | None = None,
+    now: dt.datetime | None = None,
+) -> ScanOutcome:
+    """Scan files, directories, charts, kustomizations or stdin and return the complete result."""
+    registry = default_registry()
+    policy = resolve_policy(policy_path, registry)
+    for path in paths:
+        if path != "-" and not Path(path).exists():
+            raise UsageError(f"{path}: no such file or directory")
+    moment = now or dt.datetime.now(dt.UTC)
+    loaded = load_manifests(paths, stdin=stdin)
+    evaluated = evaluate(Inventory(loaded.objects), registry, policy, moment.date())
+    result = replace(
+        evaluated,
+        errors=tuple(loaded.errors) + evaluated.errors,
+        inputs=tuple(loaded.inputs),
+        scanned_at=moment.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+    )
+    return ScanOutcome(result, registry, tuple(loaded.notes))
+
+
+def has_input_errors(errors: Sequence[InputError]) -> bool:
+    return any(error.level == "error" for error in errors)
+
+
+def exit_code(result: ScanResult, fail_on: Severity | None) -> int:
+    """2 when some input could not be read (the result is incomplete), 1 when an active finding is at
+    or above ``fail_on``, else 0."""
+    if has_input_errors(result.errors):
+        return EXIT_USAGE
+    if fail_on is not None and any(f.severity >= fail_on for f in result.active_findings):
+        return EXIT_FINDINGS
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""A small, deliberately vulnerable shop application used by ``kposture demo`` (data files only)."""
