@@ -1,0 +1,146 @@
+"""The scan benchmark: parse-only vs full scan vs checkov on the same 5,000 generated manifests.
+
+Each phase runs in a fresh interpreter so its peak memory (max RSS) is its own. Prints a markdown table
+with times, throughput, ratios against the parse-only baseline measured in the same run, and peak memory;
+copy it into docs/performance.md. Usage: ``python bench/scan_benchmark.py [--count N] [--repeat R]
+[--checkov PATH|none]``; checkov is looked up in ``~/.cache/kposture/checkov-venv`` unless given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_CHECKOV = Path.home() / ".cache" / "kposture" / "checkov-venv" / "bin" / "checkov"
+
+PHASE_CODE = r"""
+import json, resource, sys, time
+from pathlib import Path
+phase, root = sys.argv[1], Path(sys.argv[2])
+files = sorted(str(p) for p in root.glob("*.yaml"))
+start = time.perf_counter()
+if phase == "parse":
+    import yaml
+    docs = 0
+    for name in files:
+        with open(name, "rb") as handle:
+            docs += sum(1 for d in yaml.load_all(handle.read().decode(), Loader=yaml.CSafeLoader) if d)
+    findings = 0
+elif phase == "load":
+    from kposture.sources.manifests import load_manifests
+    loaded = load_manifests([str(root)])
+    docs, findings = len(loaded.objects), 0
+else:
+    import datetime as dt
+    from kposture.engine import Registry, evaluate
+    from kposture.inventory import Inventory
+    from kposture.model import RunPolicy
+    from kposture.rules import builtin_rules
+    from kposture.sources.manifests import load_manifests
+    loaded = load_manifests([str(root)])
+    result = evaluate(Inventory(loaded.objects), Registry(builtin_rules()), RunPolicy(), dt.date(2026, 11, 26))
+    docs, findings = len(loaded.objects), len(result.findings)
+    if phase == "scan+json":
+        from kposture.reports import ReportContext
+        from kposture.reports.json_report import render_json
+        render_json(result, ReportContext("bench", {r.meta.id: r.meta for r in builtin_rules()}))
+elapsed = time.perf_counter() - start
+print(json.dumps({"seconds": elapsed, "docs": docs, "findings": findings,
+                  "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run_phase(phase: str, corpus: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", PHASE_CODE, phase, str(corpus)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def best_of(phase: str, corpus: Path, repeat: int) -> dict[str, float]:
+    runs = [run_phase(phase, corpus) for _ in range(repeat)]
+    best = min(runs, key=lambda r: r["seconds"])
+    best["max_rss_mb"] = max(r["max_rss_mb"] for r in runs)
+    return best
+
+
+def run_checkov(checkov: Path, corpus: Path) -> dict[str, float] | None:
+    if not checkov.exists():
+        return None
+    wrapper = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)\n"
+        "e = time.perf_counter() - t\n"
+        "sys.stderr.write(f'{e} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}\\n')\n"
+        "sys.stdout.buffer.write(p.stdout)\n"
+    )
+    cmd = [str(checkov), "-d", str(corpus), "--framework", "kubernetes", "-o", "json", "--quiet"]
+    done = subprocess.run(
+        [sys.executable, "-c", wrapper, *cmd], capture_output=True, text=False, check=False
+    )
+    seconds, rss = (float(x) for x in done.stderr.decode().strip().splitlines()[-1].split())
+    report = json.loads(done.stdout or b"{}")
+    reports = report if isinstance(report, list) else [report]
+    resources = sum(r.get("summary", {}).get("resource_count", 0) for r in reports)
+    return {"seconds": seconds, "docs": resources, "findings": 0, "max_rss_mb": rss}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--checkov", default=str(DEFAULT_CHECKOV), help="checkov binary, or 'none'")
+    args = parser.parse_args()
+    sys.path.insert(0, str(HERE))
+    from generate_corpus import generate
+
+    work = Path(tempfile.mkdtemp(prefix="kposture-bench-"))
+    try:
+        corpus = work / "corpus"
+        generate(corpus, args.count)
+        rows = {
+            "parse only (CSafeLoader)": best_of("parse", corpus, args.repeat),
+            "load (kposture sources)": best_of("load", corpus, args.repeat),
+            "full scan (load + every rule)": best_of("scan", corpus, args.repeat),
+            "full scan + JSON report": best_of("scan+json", corpus, args.repeat),
+        }
+        if args.checkov != "none":
+            checkov = run_checkov(Path(args.checkov), corpus)
+            if checkov is not None:
+                rows["checkov 3.3.30 (kubernetes framework)"] = checkov
+        baseline = rows["parse only (CSafeLoader)"]["seconds"]
+        scan = rows["full scan (load + every rule)"]
+        print(f"{args.count} manifests, Python {platform.python_version()}, {os.cpu_count()} cores\n")
+        print("| phase | seconds | objects/s | vs parse-only | peak RSS MB | findings |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for name, row in rows.items():
+            rate = row["docs"] / row["seconds"] if row["seconds"] else 0.0
+            print(
+                f"| {name} | {row['seconds']:.2f} | {rate:,.0f} | {row['seconds'] / baseline:.2f}x "
+                f"| {row['max_rss_mb']:.0f} | {int(row['findings'])} |"
+            )
+        if "checkov 3.3.30 (kubernetes framework)" in rows:
+            ck = rows["checkov 3.3.30 (kubernetes framework)"]
+            speedup = (scan["docs"] / scan["seconds"]) / (ck["docs"] / ck["seconds"])
+            print(f"\nkposture full scan throughput = {speedup:.0f}x checkov's")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    main()
