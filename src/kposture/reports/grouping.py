@@ -1,0 +1,149 @@
+"""Pure grouping, sorting and counting over findings, shared by every renderer.
+
+Findings are flat (see DESIGN.md); any tree a report shows (by resource, by rule, by severity) is
+built here, so every format orders and counts the same way. Nothing here formats text.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from kposture.model import Finding, ResourceRef, ScanResult, Severity
+
+SEVERITIES_DESC: tuple[Severity, ...] = (
+    Severity.CRITICAL,
+    Severity.HIGH,
+    Severity.MEDIUM,
+    Severity.LOW,
+    Severity.INFO,
+)
+"""Every severity, worst first: the order summaries list them in."""
+
+
+def finding_sort_key(finding: Finding) -> tuple[bool, str, int, str, str]:
+    """File, line, rule id, fingerprint; findings without a location sort after all located ones."""
+    loc = finding.location
+    if loc is None:
+        return (True, "", 0, finding.rule_id, finding.fingerprint)
+    return (False, loc.file, loc.line, finding.rule_id, finding.fingerprint)
+
+
+def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """The one finding order every report uses (stable across runs on the same input)."""
+    return tuple(sorted(findings, key=finding_sort_key))
+
+
+def location_text(finding: Finding) -> str:
+    """``file:line`` (``file`` when the line is unknown); empty when the finding has no location."""
+    loc = finding.location
+    if loc is None:
+        return ""
+    return f"{loc.file}:{loc.line}" if loc.line > 0 else loc.file
+
+
+def is_failing(finding: Finding, fail_on: Severity | None) -> bool:
+    """Whether a finding breaks the build: active and at/above ``fail_on`` (any, when unset)."""
+    if finding.suppressed_by is not None:
+        return False
+    return fail_on is None or finding.severity >= fail_on
+
+
+def severity_counts(findings: Iterable[Finding]) -> dict[Severity, int]:
+    """Count per severity, all five present, worst first."""
+    counts = Counter(f.severity for f in findings)
+    return {severity: counts.get(severity, 0) for severity in SEVERITIES_DESC}
+
+
+def rule_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """Count per rule id, sorted by rule id; rules without findings are absent."""
+    counts = Counter(f.rule_id for f in findings)
+    return dict(sorted(counts.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Headline numbers of one scan. Counts by severity and rule cover active findings only."""
+
+    active: int
+    suppressed: int
+    by_severity: dict[Severity, int]
+    by_rule: dict[str, int]
+    errors: int
+    warnings: int
+    fail_on: Severity | None
+    failing: int
+    """Active findings at/above ``fail_on``; every active finding when ``fail_on`` is unset."""
+
+    @property
+    def failed(self) -> bool | None:
+        """The ``--fail-on`` verdict, or ``None`` when no threshold was given."""
+        if self.fail_on is None:
+            return None
+        return self.failing > 0
+
+
+def summarize(result: ScanResult, fail_on: Severity | None = None) -> Summary:
+    active = result.active_findings
+    return Summary(
+        active=len(active),
+        suppressed=len(result.findings) - len(active),
+        by_severity=severity_counts(active),
+        by_rule=rule_counts(active),
+        errors=sum(1 for e in result.errors if e.level != "warning"),
+        warnings=sum(1 for e in result.errors if e.level == "warning"),
+        fail_on=fail_on,
+        failing=sum(1 for f in active if is_failing(f, fail_on)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceGroup:
+    """The findings on one resource as read from one file (``file`` is empty without a location)."""
+
+    resource: ResourceRef
+    file: str
+    findings: tuple[Finding, ...]
+
+
+def group_by_resource(findings: Iterable[Finding]) -> tuple[ResourceGroup, ...]:
+    """Groups in the order their first finding sorts; findings in a group keep the sort order."""
+    groups: dict[tuple[ResourceRef, str], list[Finding]] = {}
+    for finding in sort_findings(findings):
+        file = finding.location.file if finding.location else ""
+        groups.setdefault((finding.resource, file), []).append(finding)
+    return tuple(
+        ResourceGroup(resource, file, tuple(items)) for (resource, file), items in groups.items()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RuleGroup:
+    """The findings of one rule on one resource (what JUnit calls a test case)."""
+
+    rule_id: str
+    resource: ResourceRef
+    findings: tuple[Finding, ...]
+
+
+def group_by_rule_and_resource(findings: Iterable[Finding]) -> dict[str, tuple[RuleGroup, ...]]:
+    """Rule id (sorted) to its per-resource groups, resources sorted by kind, namespace, name."""
+    by_rule: dict[str, dict[ResourceRef, list[Finding]]] = {}
+    for finding in sort_findings(findings):
+        by_rule.setdefault(finding.rule_id, {}).setdefault(finding.resource, []).append(finding)
+    return {
+        rule_id: tuple(
+            RuleGroup(rule_id, ref, tuple(items))
+            for ref, items in sorted(
+                resources.items(), key=lambda kv: (kv[0].kind, kv[0].namespace, kv[0].name)
+            )
+        )
+        for rule_id, resources in sorted(by_rule.items())
+    }
+
+
+def resource_label(ref: ResourceRef) -> str:
+    """``Kind namespace/name`` (``Kind name`` when cluster-scoped), as reports title a resource."""
+    scope = f"{ref.namespace}/" if ref.namespace else ""
+    return f"{ref.kind} {scope}{ref.name}"

@@ -1,0 +1,127 @@
+"""The human-readable terminal report (Rich): a section per resource, a summary line, errors last.
+
+Severities are coloured; suppressed findings are hidden behind a count unless ``show_suppressed``.
+Fits an 80-column terminal (messages wrap, rule ids and lines don't), and degrades to plain text
+with ASCII rules when the console is not a terminal (CI logs, files). Prints only finding fields.
+"""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from kposture.model import Finding, InputError, ScanResult, Severity
+from kposture.reports.context import ReportContext
+from kposture.reports.grouping import (
+    SEVERITIES_DESC,
+    Summary,
+    group_by_resource,
+    resource_label,
+    summarize,
+)
+
+SEVERITY_STYLES: dict[Severity, str] = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+
+
+def _line(finding: Finding) -> str:
+    loc = finding.location
+    return str(loc.line) if loc is not None and loc.line > 0 else "-"
+
+
+def _findings_table(findings: tuple[Finding, ...], console: Console, show_status: bool) -> Table:
+    table = Table(
+        box=box.SIMPLE_HEAD if console.is_terminal else box.ASCII2,
+        show_edge=False,
+        pad_edge=False,
+        expand=False,
+        header_style="bold",
+    )
+    table.add_column("Rule", no_wrap=True, overflow="fold")
+    table.add_column("Severity", no_wrap=True)
+    table.add_column("Line", justify="right", no_wrap=True)
+    table.add_column("Message", overflow="fold", ratio=1)
+    for finding in findings:
+        message = Text(finding.message)
+        if show_status and finding.suppressed_by is not None:
+            reason = finding.suppressed_by.reason or "no reason given"
+            message.append(f" [suppressed by {finding.suppressed_by.kind}: {reason}]", style="dim")
+        table.add_row(
+            Text(finding.rule_id),
+            Text(finding.severity.value, style=SEVERITY_STYLES[finding.severity]),
+            _line(finding),
+            message,
+        )
+    return table
+
+
+def _header(label: str, file: str) -> Text:
+    header = Text(label, style="bold")
+    if file:
+        header.append(f"  {file}", style="dim")
+    return header
+
+
+def summary_text(summary: Summary) -> Text:
+    """``N findings: 1 critical, ... · S suppressed · E errors · verdict`` as styled text."""
+    text = Text(f"{summary.active} finding{'s' if summary.active != 1 else ''}: ")
+    for i, severity in enumerate(SEVERITIES_DESC):
+        if i:
+            text.append(", ")
+        count = summary.by_severity[severity]
+        text.append(f"{count} {severity.value}", style=SEVERITY_STYLES[severity] if count else "")
+    text.append(f" · {summary.suppressed} suppressed")
+    text.append(f" · {summary.errors} error{'s' if summary.errors != 1 else ''}")
+    if summary.warnings:
+        text.append(f" · {summary.warnings} warning{'s' if summary.warnings != 1 else ''}")
+    if summary.fail_on is not None:
+        threshold = summary.fail_on.value
+        if summary.failed:
+            text.append(f" · FAIL: {summary.failing} at or above {threshold}", style="bold red")
+        else:
+            text.append(f" · PASS: none at or above {threshold}", style="bold green")
+    return text
+
+
+def _errors(errors: tuple[InputError, ...], console: Console) -> None:
+    console.print(Text("Input errors", style="bold"))
+    for error in sorted(errors, key=lambda e: (e.file, e.line, e.message)):
+        where = f"{error.file}:{error.line}" if error.line > 0 else (error.file or "(input)")
+        style = "yellow" if error.level == "warning" else "red"
+        line = Text(f"  {error.level}: ", style=style)
+        line.append(f"{where}: {error.message}")
+        console.print(line)
+
+
+def render_table(
+    result: ScanResult,
+    ctx: ReportContext,
+    console: Console,
+    *,
+    show_suppressed: bool = False,
+) -> None:
+    """Print the report to ``console``; suppressed findings appear only with ``show_suppressed``."""
+    summary = summarize(result, ctx.fail_on)
+    shown = result.findings if show_suppressed else result.active_findings
+    for group in group_by_resource(shown):
+        console.print(_header(resource_label(group.resource), group.file))
+        console.print(_findings_table(group.findings, console, show_suppressed))
+    if not shown:
+        console.print("No active findings.")
+    if summary.suppressed and not show_suppressed:
+        console.print(
+            Text(
+                f"{summary.suppressed} suppressed finding(s) hidden (--show-suppressed to list).",
+                style="dim",
+            )
+        )
+    console.print(summary_text(summary))
+    if result.errors:
+        _errors(result.errors, console)
