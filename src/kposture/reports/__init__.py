@@ -8,6 +8,7 @@ counting shared by the formats live in ``grouping``.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping
 
 from rich.console import Console
@@ -36,9 +37,10 @@ FORMATS: tuple[str, ...] = ("table", *RENDERERS)
 
 def render_table_text(result: ScanResult, ctx: ReportContext, *, width: int = 100) -> str:
     """The table report as plain text (no colour), for writing to a file."""
-    console = Console(width=width, record=True, force_terminal=False, color_system=None)
-    with console.capture():
-        render_table(result, ctx, console)
+    console = Console(
+        file=io.StringIO(), width=width, record=True, force_terminal=False, color_system=None
+    )
+    render_table(result, ctx, console)
     return console.export_text()
 
 

@@ -7,6 +7,8 @@ with ASCII rules when the console is not a terminal (CI logs, files). Prints onl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -36,17 +38,36 @@ def _line(finding: Finding) -> str:
     return str(loc.line) if loc is not None and loc.line > 0 else "-"
 
 
-def _findings_table(findings: tuple[Finding, ...], console: Console, show_status: bool) -> Table:
+@dataclass(frozen=True, slots=True)
+class _Widths:
+    """Column widths shared by every section, so the sections line up under each other."""
+
+    rule: int
+    line: int
+
+    @classmethod
+    def of(cls, findings: tuple[Finding, ...]) -> _Widths:
+        return cls(
+            rule=max((len(f.rule_id) for f in findings), default=4),
+            line=max((len(_line(f)) for f in findings), default=4),
+        )
+
+
+def _findings_table(
+    findings: tuple[Finding, ...], console: Console, widths: _Widths, show_status: bool
+) -> Table:
     table = Table(
         box=box.SIMPLE_HEAD if console.is_terminal else box.ASCII2,
         show_edge=False,
         pad_edge=False,
-        expand=False,
+        expand=True,
         header_style="bold",
     )
-    table.add_column("Rule", no_wrap=True, overflow="fold")
-    table.add_column("Severity", no_wrap=True)
-    table.add_column("Line", justify="right", no_wrap=True)
+    # Rule ids can be long; past half the width they fold rather than squeeze the message away.
+    rule_width = min(widths.rule, max(console.width // 2 - 10, 12))
+    table.add_column("Rule", min_width=rule_width, max_width=rule_width, overflow="fold")
+    table.add_column("Severity", min_width=8, no_wrap=True)
+    table.add_column("Line", min_width=max(widths.line, 4), justify="right", no_wrap=True)
     table.add_column("Message", overflow="fold", ratio=1)
     for finding in findings:
         message = Text(finding.message)
@@ -70,14 +91,14 @@ def _header(label: str, file: str) -> Text:
 
 
 def summary_text(summary: Summary) -> Text:
-    """``N findings: 1 critical, ... · S suppressed · E errors · verdict`` as styled text."""
-    text = Text(f"{summary.active} finding{'s' if summary.active != 1 else ''}: ")
+    """Two lines: active findings by severity, then suppressed/error counts and the verdict."""
+    text = Text(f"{summary.active} finding{'s' if summary.active != 1 else ''}: ", style="bold")
     for i, severity in enumerate(SEVERITIES_DESC):
         if i:
             text.append(", ")
         count = summary.by_severity[severity]
         text.append(f"{count} {severity.value}", style=SEVERITY_STYLES[severity] if count else "")
-    text.append(f" · {summary.suppressed} suppressed")
+    text.append(f"\n{summary.suppressed} suppressed")
     text.append(f" · {summary.errors} error{'s' if summary.errors != 1 else ''}")
     if summary.warnings:
         text.append(f" · {summary.warnings} warning{'s' if summary.warnings != 1 else ''}")
@@ -110,18 +131,19 @@ def render_table(
     """Print the report to ``console``; suppressed findings appear only with ``show_suppressed``."""
     summary = summarize(result, ctx.fail_on)
     shown = result.findings if show_suppressed else result.active_findings
-    for group in group_by_resource(shown):
+    widths = _Widths.of(shown)
+    for i, group in enumerate(group_by_resource(shown)):
+        if i:
+            console.print()
         console.print(_header(resource_label(group.resource), group.file))
-        console.print(_findings_table(group.findings, console, show_suppressed))
+        console.print(_findings_table(group.findings, console, widths, show_suppressed))
     if not shown:
         console.print("No active findings.")
+    console.print()
     if summary.suppressed and not show_suppressed:
-        console.print(
-            Text(
-                f"{summary.suppressed} suppressed finding(s) hidden (--show-suppressed to list).",
-                style="dim",
-            )
-        )
+        hidden = f"{summary.suppressed} suppressed finding(s) hidden (--show-suppressed to list)."
+        console.print(Text(hidden, style="dim"))
     console.print(summary_text(summary))
     if result.errors:
+        console.print()
         _errors(result.errors, console)
