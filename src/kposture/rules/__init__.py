@@ -6,10 +6,10 @@ adding its module to ``FAMILIES`` — there is no self-registration.
 
 from __future__ import annotations
 
-from kposture.rules import workload_privileges
+from kposture.rules import workload_hardening, workload_privileges
 from kposture.rules.base import Check, Rule
 
-FAMILIES = (workload_privileges,)
+FAMILIES = (workload_privileges, workload_hardening)
 
 
 def builtin_rules() -> tuple[Rule, ...]:

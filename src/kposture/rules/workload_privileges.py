@@ -1,51 +1,586 @@
-"""Workload privileges: rules that prevent container escapes (Pod Security Standards and CIS 5.2)."""
+"""Workload privileges: the rules that keep a container from becoming the node (container escapes).
+
+Owns privileged mode, privilege escalation, running as root, the host namespaces (PID, IPC,
+network), host ports, hostPath volumes (any, sensitive, container runtime sockets), Linux
+capabilities and Windows HostProcess containers — the Pod Security Standards "baseline" and
+"restricted" controls about privilege, and CIS Kubernetes Benchmark 5.2. Hardening controls
+(seccomp, AppArmor, SELinux, /proc, sysctls, read-only root, volume types, limits) live in
+``workload_hardening``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from kposture.inventory import WORKLOAD_KINDS, Inventory, containers
-from kposture.model import (
-    Domain,
-    Framework,
-    K8sObject,
-    Reference,
-    RuleMeta,
-    Severity,
-    Stage,
-    Violation,
+from kposture.inventory import Inventory, containers, pod_spec
+from kposture.model import Framework, K8sObject, Reference, Severity, Stage, Violation
+from kposture.rules._templates import (
+    SECURITY_CONTEXT,
+    added_capability_check,
+    capability_list,
+    container_field_check,
+    context_of,
+    host_path_check,
+    inherited,
+    linux_containers,
+    mapping,
+    normalize_capability,
+    path_overlaps,
+    pod_flag_check,
+    workload_meta,
 )
 from kposture.rules.base import Rule
 
+CIS = Framework.CIS
+PSS = Framework.PSS
+OWASP = Framework.OWASP
+MITRE = Framework.MITRE
+NSA = Framework.NSA_CISA
+K01 = Reference(OWASP, "K01")
+ESCAPE = Reference(MITRE, "T1611")
+POD_SECURITY = Reference(NSA, "Pod security")
+BASELINE = Reference(PSS, "baseline")
+RESTRICTED = Reference(PSS, "restricted")
 
-def _privileged(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
-    for ref in containers(obj):
-        context = ref.container.get("securityContext")
-        if isinstance(context, dict) and context.get("privileged") is True:
+BASELINE_CAPABILITIES = frozenset(
+    {
+        "AUDIT_WRITE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "MKNOD",
+        "NET_BIND_SERVICE",
+        "SETFCAP",
+        "SETGID",
+        "SETPCAP",
+        "SETUID",
+        "SYS_CHROOT",
+    }
+)
+"""Capabilities the PSS baseline profile lets a container add (the container runtime defaults)."""
+
+RESTRICTED_ADDABLE = frozenset({"NET_BIND_SERVICE"})
+"""The only capability the PSS restricted profile lets a container add back after dropping ALL."""
+
+DANGEROUS_CAPABILITIES = frozenset(
+    {
+        "ALL",
+        "SYS_ADMIN",
+        "NET_ADMIN",
+        "SYS_PTRACE",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "DAC_READ_SEARCH",
+        "BPF",
+        "PERFMON",
+    }
+)
+"""Capabilities with a known path from the container to the host kernel or other processes."""
+
+SENSITIVE_HOST_PATHS = frozenset(
+    {
+        "/etc",
+        "/proc",
+        "/sys",
+        "/root",
+        "/boot",
+        "/dev",
+        "/run",
+        "/var/run",
+        "/var/log",
+        "/var/lib/kubelet",
+        "/var/lib/docker",
+        "/var/lib/containerd",
+        "/var/lib/etcd",
+        "/etc/kubernetes",
+    }
+)
+"""Host directories whose contents (or parents) hand over the node: "/" matches everything."""
+
+RUNTIME_SOCKET_NAMES = (
+    "docker.sock",
+    "containerd.sock",
+    "crio.sock",
+    "cri-dockerd.sock",
+    "dockershim.sock",
+    "podman.sock",
+)
+RUNTIME_SOCKET_DIRS = frozenset(
+    {
+        "/",
+        "/run",
+        "/var",
+        "/var/run",
+        "/run/containerd",
+        "/var/run/containerd",
+        "/run/crio",
+        "/var/run/crio",
+        "/run/podman",
+        "/var/run/podman",
+        "/run/k3s",
+        "/run/k3s/containerd",
+    }
+)
+"""Directories that hold a container runtime socket on common distributions (so mounting them
+exposes it)."""
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# --- checks ---------------------------------------------------------------------------------------
+
+_privileged = container_field_check(
+    ("privileged",),
+    lambda value: value is True,
+    lambda name, _value: f"container {name!r} runs privileged",
+)
+
+_privilege_escalation = container_field_check(
+    ("allowPrivilegeEscalation",),
+    lambda value: value is not False,
+    lambda name, value: (
+        f"container {name!r} sets allowPrivilegeEscalation: {str(value).lower()}"
+        if value is not None
+        else f"container {name!r} does not set allowPrivilegeEscalation: false (defaults to true)"
+    ),
+    linux_only=True,
+)
+
+_host_pid = pod_flag_check("hostPID", "the pod shares the host's PID namespace (hostPID: true)")
+_host_ipc = pod_flag_check("hostIPC", "the pod shares the host's IPC namespace (hostIPC: true)")
+_host_network = pod_flag_check(
+    "hostNetwork", "the pod shares the host's network namespace (hostNetwork: true)"
+)
+
+
+def _runs_as_root(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
+    ref = pod_spec(obj)
+    if ref is None:
+        return
+    pod_context = context_of(ref.spec)
+    context_path = (*ref.path, SECURITY_CONTEXT)
+    pod_uid = pod_context.get("runAsUser")
+    if _is_int(pod_uid) and pod_uid == 0:
+        yield Violation("the pod sets runAsUser: 0 (root)", (*context_path, "runAsUser"))
+    for container in containers(obj):
+        uid = context_of(container.container).get("runAsUser")
+        if _is_int(uid) and uid == 0:
             yield Violation(
-                f"container {ref.name!r} runs privileged",
-                (*ref.path, "securityContext", "privileged"),
+                f"container {container.name!r} sets runAsUser: 0 (root)",
+                (*container.path, SECURITY_CONTEXT, "runAsUser"),
+                (("container", container.name),),
             )
+            continue
+        effective_uid = uid if uid is not None else pod_uid
+        if _is_int(effective_uid):
+            # A non-zero UID is not root whatever the image says; a pod-level 0 is reported above.
+            continue
+        non_root, path = inherited(container, pod_context, context_path, "runAsNonRoot")
+        if non_root is True:
+            continue
+        state = "runAsNonRoot: false" if non_root is False else "neither runAsNonRoot: true"
+        tail = "" if non_root is False else " nor a non-zero runAsUser"
+        yield Violation(
+            f"container {container.name!r} may run as root ({state}{tail})",
+            path,
+            (("container", container.name),),
+        )
 
+
+def _host_ports(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
+    for ref in containers(obj):
+        ports = ref.container.get("ports")
+        if not isinstance(ports, list):
+            continue
+        for index, port in enumerate(ports):
+            host_port = mapping(port).get("hostPort")
+            if host_port:  # PSS allows 0 and unset
+                yield Violation(
+                    f"container {ref.name!r} binds host port {host_port}",
+                    (*ref.path, "ports", index, "hostPort"),
+                    (("container", ref.name), ("host_port", str(host_port))),
+                )
+
+
+_host_path = host_path_check(
+    lambda _path: True,
+    lambda name, path: f"volume {name!r} mounts host path {path}",
+)
+
+_sensitive_host_path = host_path_check(
+    lambda path: path_overlaps(path, SENSITIVE_HOST_PATHS),
+    lambda name, path: f"volume {name!r} mounts sensitive host path {path}",
+)
+
+
+def _is_runtime_socket(path: str) -> bool:
+    if path in RUNTIME_SOCKET_DIRS:
+        return True
+    return any(name in path for name in RUNTIME_SOCKET_NAMES)
+
+
+_runtime_socket = host_path_check(
+    _is_runtime_socket,
+    lambda name, path: f"volume {name!r} exposes the container runtime socket via {path}",
+)
+
+_added_capabilities = added_capability_check(
+    lambda capability: capability not in BASELINE_CAPABILITIES,
+    lambda name, capability: f"container {name!r} adds capability {capability}",
+)
+
+_dangerous_capabilities = added_capability_check(
+    lambda capability: capability in DANGEROUS_CAPABILITIES,
+    lambda name, capability: f"container {name!r} adds dangerous capability {capability}",
+)
+
+
+def _capabilities_not_dropped(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
+    for ref in linux_containers(obj):
+        caps_path = (*ref.path, SECURITY_CONTEXT, "capabilities")
+        evidence = (("container", ref.name),)
+        dropped = capability_list(ref.container, "drop")
+        if not any(normalize_capability(cap) == "ALL" for cap in dropped):
+            yield Violation(
+                f"container {ref.name!r} does not drop ALL capabilities",
+                (*caps_path, "drop"),
+                evidence,
+            )
+        for index, raw in enumerate(capability_list(ref.container, "add")):
+            capability = normalize_capability(raw)
+            if capability not in RESTRICTED_ADDABLE:
+                yield Violation(
+                    f"container {ref.name!r} adds {capability} back (restricted allows only "
+                    "NET_BIND_SERVICE)",
+                    (*caps_path, "add", index),
+                    (*evidence, ("capability", capability)),
+                )
+
+
+_container_host_process = container_field_check(
+    ("windowsOptions", "hostProcess"),
+    lambda value: value is True,
+    lambda name, _value: f"container {name!r} runs as a Windows HostProcess container",
+)
+
+
+def _windows_host_process(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
+    ref = pod_spec(obj)
+    if ref is None:
+        return
+    options: Any = mapping(context_of(ref.spec).get("windowsOptions"))
+    if options.get("hostProcess") is True:
+        yield Violation(
+            "the pod runs its containers as Windows HostProcess containers",
+            (*ref.path, SECURITY_CONTEXT, "windowsOptions", "hostProcess"),
+        )
+    yield from _container_host_process(obj, inventory)
+
+
+# --- metadata -------------------------------------------------------------------------------------
 
 RULES: tuple[Rule, ...] = (
     Rule(
-        RuleMeta(
-            id="privileged-container",
-            title="Privileged container",
-            severity=Severity.CRITICAL,
-            domain=Domain.WORKLOAD_PRIVILEGES,
-            stage=Stage.CRAWL,
-            kinds=WORKLOAD_KINDS,
-            remediation="Remove privileged: true and grant only the capabilities the container needs.",
-            description="A privileged container has every capability and access to host devices.",
-            references=(
-                Reference(Framework.CIS, "5.2.2"),
-                Reference(Framework.PSS, "baseline"),
-                Reference(Framework.OWASP, "K01"),
-                Reference(Framework.MITRE, "T1611"),
+        workload_meta(
+            "privileged-container",
+            "Privileged container",
+            Severity.CRITICAL,
+            Stage.CRAWL,
+            remediation=(
+                "Remove privileged: true and grant only the capabilities the container needs."
             ),
+            description=(
+                "A privileged container has every Linux capability, sees all host devices and runs "
+                "without seccomp or AppArmor confinement. Anyone who can run code in it can mount "
+                "the host's disk or load a kernel module and take over the node. Init and "
+                "ephemeral containers count too."
+            ),
+            references=(Reference(CIS, "5.2.2"), BASELINE, K01, ESCAPE, POD_SECURITY),
+            fix_snippet="securityContext:\n  privileged: false\n",
         ),
         _privileged,
+    ),
+    Rule(
+        workload_meta(
+            "privilege-escalation-allowed",
+            "Privilege escalation allowed",
+            Severity.HIGH,
+            Stage.CRAWL,
+            remediation="Set allowPrivilegeEscalation: false in every container's securityContext.",
+            description=(
+                "Unless allowPrivilegeEscalation is false, a process can gain more privileges than "
+                "its parent through setuid binaries or file capabilities (no_new_privs is not "
+                "set). It is the usual second step after code execution in a container. Unset "
+                "means allowed; Windows pods are exempt, as in the Pod Security Standards."
+            ),
+            references=(Reference(CIS, "5.2.6"), RESTRICTED, K01, POD_SECURITY),
+            fix_snippet="securityContext:\n  allowPrivilegeEscalation: false\n",
+        ),
+        _privilege_escalation,
+    ),
+    Rule(
+        workload_meta(
+            "runs-as-root",
+            "Container may run as root",
+            Severity.HIGH,
+            Stage.CRAWL,
+            remediation=(
+                "Set runAsNonRoot: true (and a non-zero runAsUser) at pod or container level."
+            ),
+            description=(
+                "A container whose process is UID 0 is root on the host too unless user namespaces "
+                "are in use, so any escape or writable host mount is immediately fatal. kposture "
+                "fails runAsUser: 0 anywhere, and a container with neither runAsNonRoot: true nor "
+                "a non-zero runAsUser in effect (container settings override the pod's). A "
+                "non-zero runAsUser without runAsNonRoot passes here, although PSS restricted also "
+                "wants runAsNonRoot: true."
+            ),
+            references=(
+                Reference(CIS, "5.2.7"),
+                RESTRICTED,
+                K01,
+                Reference(NSA, "Non-root containers"),
+            ),
+            fix_snippet="securityContext:\n  runAsNonRoot: true\n  runAsUser: 10001\n",
+        ),
+        _runs_as_root,
+    ),
+    Rule(
+        workload_meta(
+            "host-pid",
+            "Pod shares the host PID namespace",
+            Severity.CRITICAL,
+            Stage.CRAWL,
+            remediation="Remove hostPID: true from the pod spec.",
+            description=(
+                "With hostPID the container sees every process on the node, can read their "
+                "environment and /proc entries (tokens, secrets) and, with ptrace or root, inject "
+                "into them or nsenter into the host. It is a classic escape step."
+            ),
+            references=(Reference(CIS, "5.2.3"), BASELINE, K01, ESCAPE, POD_SECURITY),
+            fix_snippet="spec:\n  hostPID: false\n",
+        ),
+        _host_pid,
+    ),
+    Rule(
+        workload_meta(
+            "host-ipc",
+            "Pod shares the host IPC namespace",
+            Severity.HIGH,
+            Stage.CRAWL,
+            remediation="Remove hostIPC: true from the pod spec.",
+            description=(
+                "With hostIPC the container shares System V IPC and POSIX shared memory with every "
+                "process on the node, so it can read or corrupt other workloads' shared memory "
+                "segments and message queues."
+            ),
+            references=(Reference(CIS, "5.2.4"), BASELINE, K01, POD_SECURITY),
+            fix_snippet="spec:\n  hostIPC: false\n",
+        ),
+        _host_ipc,
+    ),
+    Rule(
+        workload_meta(
+            "host-network",
+            "Pod shares the host network namespace",
+            Severity.HIGH,
+            Stage.CRAWL,
+            remediation="Remove hostNetwork: true and expose the pod through a Service instead.",
+            description=(
+                "With hostNetwork the container uses the node's interfaces: it can sniff node "
+                "traffic, reach services bound to localhost (kubelet, etcd, cloud metadata "
+                "endpoints) and bypass NetworkPolicies, which do not apply to host-network pods."
+            ),
+            references=(Reference(CIS, "5.2.5"), BASELINE, K01, POD_SECURITY),
+            fix_snippet="spec:\n  hostNetwork: false\n",
+        ),
+        _host_network,
+    ),
+    Rule(
+        workload_meta(
+            "host-ports",
+            "Container binds a host port",
+            Severity.MEDIUM,
+            Stage.CRAWL,
+            remediation="Remove hostPort and expose the container through a Service.",
+            description=(
+                "A hostPort opens a port on the node's own address, bypassing Services and most "
+                "NetworkPolicy implementations, and ties the pod to nodes where the port is free. "
+                "hostPort: 0 is treated as unset, as PSS does."
+            ),
+            references=(Reference(CIS, "5.2.13"), BASELINE, K01, POD_SECURITY),
+            fix_snippet="ports:\n  - containerPort: 8080  # no hostPort\n",
+        ),
+        _host_ports,
+    ),
+    Rule(
+        workload_meta(
+            "host-path-volume",
+            "Pod mounts a hostPath volume",
+            Severity.HIGH,
+            Stage.CRAWL,
+            remediation="Replace the hostPath volume with an emptyDir, ConfigMap, Secret or PVC.",
+            description=(
+                "A hostPath volume exposes part of the node's filesystem to the container; written "
+                "to, it can plant binaries or cron jobs on the node, and read, it leaks node "
+                "credentials. Symlink tricks can reach beyond the mounted directory."
+            ),
+            references=(Reference(CIS, "5.2.12"), BASELINE, K01, ESCAPE, POD_SECURITY),
+            fix_snippet="volumes:\n  - name: scratch\n    emptyDir: {}\n",
+        ),
+        _host_path,
+    ),
+    Rule(
+        workload_meta(
+            "sensitive-host-path",
+            "Pod mounts a sensitive host directory",
+            Severity.CRITICAL,
+            Stage.CRAWL,
+            remediation="Remove the hostPath volume; never mount the host's system directories.",
+            description=(
+                "Mounting /, /etc, /proc, /sys, /root, /boot, /dev, /run, /var/run, /var/log, the "
+                "kubelet, docker, containerd or etcd state, or a directory that contains one of "
+                "them, hands the container node credentials or a direct write path to the host (a "
+                "chroot into / is a full escape; a writable /var/log lets kubelet follow symlinks "
+                "to any host file)."
+            ),
+            references=(
+                BASELINE,
+                K01,
+                ESCAPE,
+                Reference(MITRE, "T1552.001"),
+                POD_SECURITY,
+            ),
+            fix_snippet=(
+                "volumes:\n  - name: data\n    persistentVolumeClaim:\n      claimName: data\n"
+            ),
+        ),
+        _sensitive_host_path,
+    ),
+    Rule(
+        workload_meta(
+            "container-runtime-socket",
+            "Pod mounts the container runtime socket",
+            Severity.CRITICAL,
+            Stage.CRAWL,
+            remediation=(
+                "Remove the runtime socket mount; use a dedicated build or metrics service."
+            ),
+            description=(
+                "The docker, containerd, CRI-O, cri-dockerd or podman socket gives whoever reaches "
+                "it the runtime's full API: start a privileged container with the host's root "
+                "mounted and the node is taken. Mounting a directory that holds the socket "
+                "(/run, /var/run, /run/containerd) exposes it the same way."
+            ),
+            references=(
+                BASELINE,
+                K01,
+                ESCAPE,
+                Reference(MITRE, "T1610"),
+                POD_SECURITY,
+            ),
+            fix_snippet=(
+                "# remove:\n# - name: docker-sock\n#   hostPath:\n#     path: "
+                "/var/run/docker.sock\n"
+            ),
+        ),
+        _runtime_socket,
+    ),
+    Rule(
+        workload_meta(
+            "added-capabilities",
+            "Container adds capabilities beyond the baseline set",
+            Severity.MEDIUM,
+            Stage.WALK,
+            remediation="Remove capabilities outside the PSS baseline set from capabilities.add.",
+            description=(
+                "The Pod Security Standards baseline allows adding only the runtime's default "
+                "capabilities (AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, "
+                "NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT). Every other "
+                "capability widens the kernel attack surface. Names are compared "
+                "case-insensitively, with or without a CAP_ prefix."
+            ),
+            references=(
+                Reference(CIS, "5.2.9"),
+                BASELINE,
+                K01,
+                POD_SECURITY,
+            ),
+            fix_snippet=(
+                "securityContext:\n  capabilities:\n    drop: [ALL]\n    add: [NET_BIND_SERVICE]\n"
+            ),
+        ),
+        _added_capabilities,
+    ),
+    Rule(
+        workload_meta(
+            "dangerous-capabilities",
+            "Container adds a dangerous capability",
+            Severity.CRITICAL,
+            Stage.CRAWL,
+            remediation="Remove the capability from capabilities.add and redesign what needed it.",
+            description=(
+                "SYS_ADMIN, NET_ADMIN, SYS_PTRACE, SYS_MODULE, SYS_RAWIO, DAC_READ_SEARCH, BPF, "
+                "PERFMON and ALL each have a known path to the host: mounting filesystems and "
+                "cgroup release agents, loading kernel modules, tracing other processes, reading "
+                "any file by handle or raw device access."
+            ),
+            references=(
+                Reference(CIS, "5.2.9"),
+                BASELINE,
+                K01,
+                ESCAPE,
+                POD_SECURITY,
+            ),
+            fix_snippet="securityContext:\n  capabilities:\n    drop: [ALL]\n",
+        ),
+        _dangerous_capabilities,
+    ),
+    Rule(
+        workload_meta(
+            "capabilities-not-dropped",
+            "Container capabilities not reduced to the restricted set",
+            Severity.MEDIUM,
+            Stage.WALK,
+            remediation="Drop ALL capabilities and add back at most NET_BIND_SERVICE.",
+            description=(
+                "The runtime's default capabilities include NET_RAW (packet spoofing on the pod "
+                "network), DAC_OVERRIDE and SETUID, none of which most applications need. PSS "
+                "restricted requires drop: [ALL] and allows only NET_BIND_SERVICE to be added "
+                "back; dropping a list of named capabilities does not satisfy it. Windows pods are "
+                "exempt."
+            ),
+            references=(
+                Reference(CIS, "5.2.8"),
+                Reference(CIS, "5.2.10"),
+                RESTRICTED,
+                K01,
+                POD_SECURITY,
+            ),
+            fix_snippet="securityContext:\n  capabilities:\n    drop: [ALL]\n",
+        ),
+        _capabilities_not_dropped,
+    ),
+    Rule(
+        workload_meta(
+            "windows-host-process",
+            "Windows HostProcess container",
+            Severity.CRITICAL,
+            Stage.CRAWL,
+            remediation="Remove windowsOptions.hostProcess: true at pod and container level.",
+            description=(
+                "A Windows HostProcess container runs directly on the host as a host user (often "
+                "SYSTEM) with the host's network and filesystem: it is the Windows equivalent of a "
+                "privileged container with host namespaces."
+            ),
+            references=(Reference(CIS, "5.2.11"), BASELINE, K01, ESCAPE, POD_SECURITY),
+            fix_snippet="securityContext:\n  windowsOptions:\n    hostProcess: false\n",
+        ),
+        _windows_host_process,
     ),
 )

@@ -1,0 +1,235 @@
+"""Shared check shapes for the rule families: one parameterised check, many instances.
+
+Owns the check templates (a boolean field on the pod spec, a field of each container's
+securityContext, hostPath volumes matched by a predicate, added capabilities matched by a
+predicate), the small readers they share (security contexts, capability normalisation, host path
+normalisation, the Windows-pod test, pod-over-container precedence) and ``workload_meta``, which
+fills the metadata every workload rule has in common. Families import from here and never from each
+other. Everything is pure and allocation-light: the scan runs every rule on every object.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from kposture.inventory import WORKLOAD_KINDS, ContainerRef, Inventory, containers, pod_spec
+from kposture.model import (
+    Domain,
+    JsonPath,
+    K8sObject,
+    Reference,
+    RuleMeta,
+    Severity,
+    Stage,
+    Violation,
+)
+from kposture.rules.base import Check
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+SECURITY_CONTEXT = "securityContext"
+
+
+def workload_meta(
+    rule_id: str,
+    title: str,
+    severity: Severity,
+    stage: Stage,
+    *,
+    remediation: str,
+    description: str,
+    references: tuple[Reference, ...],
+    fix_snippet: str,
+) -> RuleMeta:
+    """Metadata of a workload-privileges rule: the domain and kinds are the same for all of them."""
+    return RuleMeta(
+        id=rule_id,
+        title=title,
+        severity=severity,
+        domain=Domain.WORKLOAD_PRIVILEGES,
+        stage=stage,
+        kinds=WORKLOAD_KINDS,
+        remediation=remediation,
+        description=description,
+        references=references,
+        fix_snippet=fix_snippet,
+    )
+
+
+def mapping(value: object) -> Mapping[str, Any]:
+    """``value`` if it is a mapping, else an empty one (``key:`` with no value parses as None)."""
+    return value if isinstance(value, Mapping) else EMPTY
+
+
+def context_of(node: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``securityContext`` of a pod spec or a container, empty when absent."""
+    return mapping(node.get(SECURITY_CONTEXT))
+
+
+def is_windows(spec: Mapping[str, Any]) -> bool:
+    """Whether the pod sets ``spec.os.name: windows``; PSS exempts those from Linux-only checks."""
+    return mapping(spec.get("os")).get("name") == "windows"
+
+
+def linux_containers(obj: K8sObject) -> Iterator[ContainerRef]:
+    """Every container of a workload unless the pod is a Windows pod (then none)."""
+    ref = pod_spec(obj)
+    if ref is None or is_windows(ref.spec):
+        return iter(())
+    return containers(obj)
+
+
+def inherited(
+    container: ContainerRef, pod_context: Mapping[str, Any], pod_context_path: JsonPath, field: str
+) -> tuple[Any, JsonPath]:
+    """The value of ``field`` in effect for a container, and where it is set.
+
+    The container's securityContext wins over the pod's; when neither sets it the value is None
+    and the path names the container-level field that should be set.
+    """
+    own = context_of(container.container)
+    container_path = (*container.path, SECURITY_CONTEXT, field)
+    value = own.get(field)
+    if value is not None:
+        return value, container_path
+    value = pod_context.get(field)
+    if value is not None:
+        return value, (*pod_context_path, field)
+    return None, container_path
+
+
+# --- capabilities ---------------------------------------------------------------------------------
+
+
+def normalize_capability(name: object) -> str:
+    """``cap_sys_admin`` and ``SYS_ADMIN`` are one capability: upper case, no ``CAP_`` prefix."""
+    text = str(name).strip().upper()
+    return text[4:] if text.startswith("CAP_") else text
+
+
+def capability_list(container: Mapping[str, Any], which: str) -> list[Any]:
+    """The ``add`` or ``drop`` capability list of a container, empty when absent or malformed."""
+    items = mapping(context_of(container).get("capabilities")).get(which)
+    return items if isinstance(items, list) else []
+
+
+def added_capability_check(
+    is_bad: Callable[[str], bool], describe: Callable[[str, str], str]
+) -> Check:
+    """A check reporting each added capability ``is_bad`` accepts, one violation per list item."""
+
+    def check(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
+        for ref in containers(obj):
+            added = capability_list(ref.container, "add")
+            for index, raw in enumerate(added):
+                capability = normalize_capability(raw)
+                if is_bad(capability):
+                    yield Violation(
+                        describe(ref.name, capability),
+                        (*ref.path, SECURITY_CONTEXT, "capabilities", "add", index),
+                        (("container", ref.name), ("capability", capability)),
+                    )
+
+    return check
+
+
+# --- pod-spec and container fields ----------------------------------------------------------------
+
+
+def pod_flag_check(field: str, describe: str) -> Check:
+    """A check failing when the pod spec sets the boolean ``field`` to true (hostPID...)."""
+
+    def check(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
+        ref = pod_spec(obj)
+        if ref is not None and ref.spec.get(field) is True:
+            yield Violation(describe, (*ref.path, field))
+
+    return check
+
+
+def container_field_check(
+    field: tuple[str, ...],
+    is_bad: Callable[[Any], bool],
+    describe: Callable[[str, Any], str],
+    *,
+    linux_only: bool = False,
+) -> Check:
+    """A check failing for each container whose ``securityContext.<field...>`` value ``is_bad``.
+
+    ``is_bad`` receives None for an unset field, so "must be set to false" checks report missing
+    fields too. ``linux_only`` exempts Windows pods, as PSS does for its Linux-only controls.
+    """
+
+    def check(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
+        refs = linux_containers(obj) if linux_only else containers(obj)
+        for ref in refs:
+            value: Any = context_of(ref.container)
+            for key in field:
+                value = value.get(key) if isinstance(value, Mapping) else None
+            if is_bad(value):
+                yield Violation(
+                    describe(ref.name, value),
+                    (*ref.path, SECURITY_CONTEXT, *field),
+                    (("container", ref.name),),
+                )
+
+    return check
+
+
+# --- volumes --------------------------------------------------------------------------------------
+
+
+def volumes(obj: K8sObject) -> Iterator[tuple[Mapping[str, Any], JsonPath]]:
+    """Every volume of a workload's pod spec with its JSON path."""
+    ref = pod_spec(obj)
+    if ref is None:
+        return
+    items = ref.spec.get("volumes")
+    if not isinstance(items, list):
+        return
+    for index, volume in enumerate(items):
+        if isinstance(volume, Mapping):
+            yield volume, (*ref.path, "volumes", index)
+
+
+def normalize_host_path(path: str) -> str:
+    """``/var/run/`` and ``//var/./run`` are ``/var/run``; a relative path is read from the root."""
+    # POSIX keeps a leading "//", so strip every leading slash before adding one back.
+    return posixpath.normpath("/" + path.strip().lstrip("/"))
+
+
+def host_path_check(matches: Callable[[str], bool], describe: Callable[[str, str], str]) -> Check:
+    """A check reporting each hostPath volume whose normalised path ``matches``."""
+
+    def check(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
+        for volume, path in volumes(obj):
+            host_path = volume.get("hostPath")
+            if not isinstance(host_path, Mapping):
+                continue
+            raw = host_path.get("path")
+            text = normalize_host_path(raw) if isinstance(raw, str) and raw.strip() else ""
+            if matches(text):
+                name = str(volume.get("name", f"#{path[-1]}"))
+                yield Violation(
+                    describe(name, text or "<no path>"),
+                    (*path, "hostPath", "path"),
+                    (("volume", name), ("host_path", text)),
+                )
+
+    return check
+
+
+def path_overlaps(path: str, prefixes: frozenset[str]) -> bool:
+    """Whether ``path`` is one of ``prefixes``, lies below one, or is an ancestor of one."""
+    if not path:
+        return False
+    if path == "/" or path in prefixes:
+        return True
+    for prefix in prefixes:
+        if path.startswith(prefix) and path[len(prefix)] == "/":
+            return True
+        if prefix.startswith(path) and prefix[len(path)] == "/":
+            return True
+    return False
