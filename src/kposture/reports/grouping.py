@@ -141,9 +141,3 @@ def group_by_rule_and_resource(findings: Iterable[Finding]) -> dict[str, tuple[R
         )
         for rule_id, resources in sorted(by_rule.items())
     }
-
-
-def resource_label(ref: ResourceRef) -> str:
-    """``Kind namespace/name`` (``Kind name`` when cluster-scoped), as reports title a resource."""
-    scope = f"{ref.namespace}/" if ref.namespace else ""
-    return f"{ref.kind} {scope}{ref.name}"

@@ -15,7 +15,6 @@ from kposture.reports.grouping import (
     Summary,
     group_by_resource,
     location_text,
-    resource_label,
     sort_findings,
     summarize,
 )
@@ -82,7 +81,7 @@ def _findings_lines(active: tuple[Finding, ...], max_findings: int) -> list[str]
     lines: list[str] = []
     shown = active[:max_findings]
     for group in group_by_resource(shown):
-        title = escape(resource_label(group.resource))
+        title = escape(group.resource.display())
         source = f" — {escape(group.file)}" if group.file else ""
         lines += [
             f"#### {title}{source}",

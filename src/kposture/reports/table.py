@@ -20,7 +20,6 @@ from kposture.reports.grouping import (
     SEVERITIES_DESC,
     Summary,
     group_by_resource,
-    resource_label,
     summarize,
 )
 
@@ -135,7 +134,7 @@ def render_table(
     for i, group in enumerate(group_by_resource(shown)):
         if i:
             console.print()
-        console.print(_header(resource_label(group.resource), group.file))
+        console.print(_header(group.resource.display(), group.file))
         console.print(_findings_table(group.findings, console, widths, show_suppressed))
     if not shown:
         console.print("No active findings.")

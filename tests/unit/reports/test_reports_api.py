@@ -39,7 +39,7 @@ def test_render_dispatches(result: ScanResult, ctx: ReportContext) -> None:
     assert render("junit", result, ctx).startswith("<?xml")
     assert render("markdown", result, ctx).startswith("## kposture scan")
     table = render("table", result, ctx)
-    assert "Deployment default/web" in table
+    assert "Deployment/default/web" in table
     assert "\x1b[" not in table
     with pytest.raises(ValueError, match="unknown output format 'html'; choose one of table"):
         render("html", result, ctx)

@@ -60,10 +60,10 @@ def test_findings_grouped_by_resource(result: ScanResult, ctx: ReportContext) ->
     text = render_markdown(result, ctx)
     headings = [line for line in text.splitlines() if line.startswith("#### ")]
     assert headings == [
-        "#### Deployment default/web — deploy/web.yaml",
-        "#### Pod kube-system/agent — manifests/my app/pod.yaml",
-        "#### ClusterRoleBinding ops\\|admins — rbac.yaml",
-        "#### Deployment default/api",
+        "#### Deployment/default/web — deploy/web.yaml",
+        "#### Pod/kube-system/agent — manifests/my app/pod.yaml",
+        "#### ClusterRoleBinding/ops\\|admins — rbac.yaml",
+        "#### Deployment/default/api",
     ]
     assert (
         "| privileged-container | critical | deploy/web.yaml:27 | Container web runs privileged |"

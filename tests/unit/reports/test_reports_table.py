@@ -21,10 +21,10 @@ def _plain(result: ScanResult, ctx: ReportContext, **kwargs: bool) -> str:
 def test_sections_per_resource_in_finding_order(result: ScanResult, ctx: ReportContext) -> None:
     text = _plain(result, ctx)
     headers = [
-        "Deployment default/web  deploy/web.yaml",
-        "Pod kube-system/agent  manifests/my app/pod.yaml",
-        "ClusterRoleBinding ops|admins  rbac.yaml",
-        "Deployment default/api",
+        "Deployment/default/web  deploy/web.yaml",
+        "Pod/kube-system/agent  manifests/my app/pod.yaml",
+        "ClusterRoleBinding/ops|admins  rbac.yaml",
+        "Deployment/default/api",
     ]
     positions = [text.index(h) for h in headers]
     assert positions == sorted(positions)
@@ -65,7 +65,7 @@ def test_suppressed_hidden_behind_a_count(result: ScanResult, ctx: ReportContext
     hidden = _plain(result, ctx)
     assert "2 suppressed finding(s) hidden" in hidden
     assert "missing-limits" not in hidden
-    assert "StatefulSet default/db" not in hidden
+    assert "StatefulSet/default/db" not in hidden
     shown = _plain(result, ctx, show_suppressed=True)
     assert "missing-limits" in shown
     assert "[suppressed by" in shown
