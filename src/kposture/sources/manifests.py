@@ -1,0 +1,179 @@
+"""Reading manifest files, directories and stdin into located objects: ``load_manifests``.
+
+Owns the walk over the inputs (sorted, hidden entries and non-manifest files skipped, Helm charts
+and Kustomize directories handed to their renderers), the byte-level guards (size limit before
+reading, NUL bytes, UTF-8/UTF-16 decoding with the line of a bad byte) and file names as reports
+show them (relative to the working directory when under it). Every problem becomes an
+``InputError``; one bad input never stops the scan.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from kposture.model import InputError, K8sObject
+from kposture.sources import helm, kustomize
+from kposture.sources.objects import Collected, add_document, display_name
+from kposture.sources.yaml_documents import DocumentError, json_item_starts, parse_json, parse_yaml
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+STDIN_NAME = "<stdin>"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedManifests:
+    """Everything read: objects, input errors and warnings, debug notes, and the inputs."""
+
+    objects: tuple[K8sObject, ...]
+    errors: tuple[InputError, ...]
+    notes: tuple[str, ...]
+    inputs: tuple[str, ...]
+
+
+def load_manifests(
+    paths: Sequence[str],
+    *,
+    stdin: BinaryIO | None = None,
+    max_file_bytes: int = 32 * 1024 * 1024,
+) -> LoadedManifests:
+    """Read every path (``-`` is stdin); problems become errors, never exceptions."""
+    out = Collected()
+    for given in paths:
+        if given == "-":
+            _load_stdin(out, stdin, max_file_bytes)
+            continue
+        path = Path(given)
+        name = display_name(path)
+        if path.is_dir():
+            _load_dir(out, path, max_file_bytes)
+        elif path.exists():
+            _load_file(out, path, name, max_file_bytes)
+        else:
+            out.error(name, 0, "no such file or directory")
+    return LoadedManifests(tuple(out.objects), tuple(out.errors), tuple(out.notes), tuple(paths))
+
+
+def _load_stdin(out: Collected, stdin: BinaryIO | None, max_bytes: int) -> None:
+    if stdin is None:
+        out.error(STDIN_NAME, 0, "stdin requested with '-' but no stdin stream is available")
+        return
+    data = stdin.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        out.error(STDIN_NAME, 0, f"input is larger than the limit of {max_bytes:,} bytes; skipped")
+        return
+    load_bytes(out, data, STDIN_NAME, json_hint=False)
+
+
+def _load_dir(out: Collected, directory: Path, max_bytes: int) -> None:
+    if helm.is_chart(directory):
+        helm.load_chart(out, directory, display_name(directory))
+        return
+    if kustomize.is_kustomization(directory):
+        kustomize.load_kustomization(out, directory, display_name(directory))
+        return
+    try:
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+    except OSError as error:
+        out.error(display_name(directory), 0, f"cannot list directory: {error.strerror}")
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = Path(directory, entry.name)
+        if entry.is_dir(follow_symlinks=False):
+            _load_dir(out, path, max_bytes)
+        elif entry.name.endswith(MANIFEST_SUFFIXES) and entry.is_file():
+            _load_file(out, path, display_name(path), max_bytes)
+
+
+def _load_file(out: Collected, path: Path, name: str, max_bytes: int) -> None:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            out.error(
+                name, 0, f"file is {size:,} bytes, over the limit of {max_bytes:,} bytes; skipped"
+            )
+            return
+        with path.open("rb") as stream:
+            data = stream.read(max_bytes + 1)
+    except OSError as error:
+        out.error(name, 0, f"cannot read file: {error.strerror}")
+        return
+    if len(data) > max_bytes:
+        out.error(name, 0, f"file grew over the limit of {max_bytes:,} bytes while read; skipped")
+        return
+    load_bytes(out, data, name, json_hint=path.suffix == ".json")
+
+
+def decode(data: bytes) -> tuple[str, int, str]:
+    """Decode manifest bytes; return (text, 0, "") or ("", line, message) for unreadable bytes."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), 0, ""
+        except UnicodeDecodeError:
+            return "", 1, "invalid UTF-16 text; skipped"
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        return "", line, "binary file (contains NUL bytes); skipped"
+    try:
+        return data.decode("utf-8-sig"), 0, ""
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        return "", line, f"invalid UTF-8 (byte 0x{data[error.start]:02x}); file skipped"
+
+
+def load_bytes(
+    out: Collected, data: bytes, name: str, *, json_hint: bool, origin: str = ""
+) -> None:
+    """Decode and parse one file's bytes, adding its objects, errors and notes to ``out``."""
+    text, line, message = decode(data)
+    if message:
+        out.error(name, line, message)
+        return
+    load_text(out, text, name, json_hint=json_hint, origin=origin)
+
+
+def load_text(out: Collected, text: str, name: str, *, json_hint: bool, origin: str = "") -> None:
+    """Parse YAML or JSON text; documents before a parse error are kept."""
+    if not text.strip():
+        return
+    if json_hint or text.lstrip().startswith("{"):
+        try:
+            documents = parse_json(text)
+        except DocumentError as error:
+            if json_hint:
+                out.error(name, error.line, error.message)
+                return
+        else:
+            document = documents[0]
+            starts = None
+            if isinstance(document.data, dict) and isinstance(document.data.get("items"), list):
+                starts = json_item_starts(text)
+            add_document(
+                out,
+                document.data,
+                file=name,
+                start=document.start,
+                positions=document.positions,
+                origin=origin,
+                item_start=starts.__getitem__ if starts else None,
+            )
+            return
+    try:
+        for document in parse_yaml(text):
+            add_document(
+                out,
+                document.data,
+                file=name,
+                start=document.start,
+                positions=document.positions,
+                origin=origin,
+            )
+    except DocumentError as error:
+        out.error(name, error.line, error.message)

@@ -1,0 +1,125 @@
+"""Turning parsed documents into located ``K8sObject``s, and collecting what a load produced.
+
+Owns the rules every manifest source shares: which documents are Kubernetes objects (a mapping with
+string ``apiVersion`` and ``kind``), how ``List`` kinds expand into their items, how a
+``ResourceRef`` is formed, and the ``Collected`` accumulator (objects, errors, notes) that the
+file, Helm and Kustomize readers fill.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from kposture.model import (
+    InputError,
+    JsonPath,
+    K8sObject,
+    PositionIndex,
+    ResourceRef,
+    SourceLocation,
+)
+
+
+class SubtreeIndex(PositionIndex, Protocol):
+    """A position index that can be narrowed to a subtree (a ``List`` item)."""
+
+    def subtree(self, path: JsonPath) -> SubtreeIndex: ...
+
+
+@dataclass(slots=True)
+class Collected:
+    """Mutable accumulator for one ``load_manifests`` call (never shared between calls)."""
+
+    objects: list[K8sObject] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def error(self, file: str, line: int, message: str, level: str = "error") -> None:
+        self.errors.append(InputError(file=file, line=line, message=message, level=level))
+
+
+def is_object(data: object) -> bool:
+    """True when ``data`` looks like a Kubernetes object (string apiVersion and kind)."""
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("apiVersion"), str)
+        and isinstance(data.get("kind"), str)
+        and bool(data["apiVersion"])
+        and bool(data["kind"])
+    )
+
+
+def resource_ref(data: Mapping[str, Any]) -> ResourceRef:
+    meta = data.get("metadata")
+    if not isinstance(meta, Mapping):
+        meta = {}
+    namespace = meta.get("namespace")
+    name = meta.get("name") or meta.get("generateName")
+    return ResourceRef(
+        api_version=data["apiVersion"],
+        kind=data["kind"],
+        namespace=namespace if isinstance(namespace, str) else "",
+        name=name if isinstance(name, str) else "",
+    )
+
+
+def is_list_kind(data: Mapping[str, Any]) -> bool:
+    kind = data.get("kind")
+    return isinstance(kind, str) and kind.endswith("List") and isinstance(data.get("items"), list)
+
+
+def display_name(path: Path) -> str:
+    """``path`` relative to the working directory (POSIX separators) if under it, else as given."""
+    try:
+        return Path(os.path.abspath(path)).relative_to(Path.cwd()).as_posix()  # noqa: PTH100
+    except ValueError:
+        return path.as_posix()
+
+
+LocateItem = Callable[[int], tuple[int, int]]
+
+
+def add_document(
+    out: Collected,
+    data: object,
+    *,
+    file: str,
+    start: tuple[int, int],
+    positions: SubtreeIndex | None,
+    origin: str = "",
+    item_start: LocateItem | None = None,
+) -> None:
+    """Add the object(s) of one document; skip empty documents silently and non-objects with a note.
+
+    ``item_start`` gives the (line, column) of ``items[i]`` when the caller knows it more cheaply
+    than through ``positions``.
+    """
+    if data is None:
+        return
+    if not is_object(data):
+        out.notes.append(f"{file}:{start[0]}: document without apiVersion/kind skipped")
+        return
+    assert isinstance(data, dict)
+    if not is_list_kind(data):
+        location = SourceLocation(file, start[0], start[1], origin)
+        out.objects.append(K8sObject(resource_ref(data), data, location, positions))
+        return
+    for index, item in enumerate(data["items"]):
+        if item_start is not None:
+            line, column = item_start(index)
+        elif positions is not None:
+            line, column = positions.position(("items", index)) or start
+        else:
+            line, column = start
+        if not is_object(item):
+            out.notes.append(
+                f"{file}:{line}: item {index} of {data['kind']} without apiVersion/kind skipped"
+            )
+            continue
+        sub = positions.subtree(("items", index)) if positions is not None else None
+        location = SourceLocation(file, line, column, origin)
+        out.objects.append(K8sObject(resource_ref(item), item, location, sub))
