@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from support import RULES_BY_ID, load_objects, violations
 
 FIXTURES = Path(__file__).resolve().parents[2] / "rules" / "fixtures"

@@ -1,0 +1,118 @@
+"""Recall of the workload-privilege rules on Kubernetes Goat's hand-labelled manifest findings.
+
+For every resource in ``goat/expected.json`` ``manifest_findings`` and every workload-privilege tag
+it carries (privileged, host namespaces, hostPath mounts, runtime sockets, added capabilities, root,
+missing limits, no security context...), the corresponding kposture rule must fire on that resource,
+pointing at the tagged value where the tag names one (a host path, a capability). Recall must be
+100%. The two Helm charts are rendered by the sources loader.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kposture.inventory import Inventory
+from kposture.model import K8sObject, Violation
+from support import RULES_BY_ID, load_objects
+
+Found = dict[str, list[Violation]]
+NO_SECURITY_CONTEXT_RULES = (
+    "privilege-escalation-allowed",
+    "runs-as-root",
+    "seccomp-profile-missing",
+    "capabilities-not-dropped",
+    "writable-root-filesystem",
+)
+SIMPLE_TAGS: dict[str, tuple[str, ...]] = {
+    "privileged": ("privileged-container",),
+    "allow_privilege_escalation_true": ("privilege-escalation-allowed",),
+    "allow_privilege_escalation_unset": ("privilege-escalation-allowed",),
+    "host_pid": ("host-pid",),
+    "host_ipc": ("host-ipc",),
+    "host_network": ("host-network",),
+    "docker_socket": ("container-runtime-socket",),
+    "containerd_socket": ("container-runtime-socket",),
+    "run_as_root": ("runs-as-root",),
+    "no_resource_limits": ("resource-limits-missing",),
+    "no_security_context": NO_SECURITY_CONTEXT_RULES,
+}
+
+
+def _has(found: Found, rule_id: str, key: str, value: str) -> bool:
+    return any((key, value) in violation.evidence for violation in found[rule_id])
+
+
+def tag_check(tag: str, tags: list[str]) -> Callable[[Found], bool] | None:
+    """How to verify one tag, or None when the tag is not about workload privileges."""
+    if tag in SIMPLE_TAGS:
+        rules = SIMPLE_TAGS[tag]
+        return lambda found: all(found[rule_id] for rule_id in rules)
+    if tag == "hostpath_root":
+        return lambda found: _has(found, "sensitive-host-path", "host_path", "/")
+    if tag.startswith("hostpath:("):
+        more = int(tag.removeprefix("hostpath:(").split()[0])
+        named = sum(1 for other in tags if other.startswith("hostpath:/"))
+        return lambda found: len(found["host-path-volume"]) >= named + more
+    if tag.startswith("hostpath:"):
+        path = tag.removeprefix("hostpath:")
+        return lambda found: _has(found, "host-path-volume", "host_path", path)
+    if tag.startswith("cap_add:"):
+        capability = tag.removeprefix("cap_add:")
+        return lambda found: _has(found, "added-capabilities", "capability", capability)
+    return None
+
+
+def _matches(obj: K8sObject, entry: dict[str, Any]) -> bool:
+    file = obj.location.file if obj.location else ""
+    if not file.endswith(entry["file"]):
+        return False
+    kind, _, rest = entry["resource"].partition(".")
+    kind = kind.split(" ")[0]
+    name = rest.rpartition(".")[2] if rest else ""
+    return obj.ref.kind == kind and (not name or obj.ref.name == name)
+
+
+def _violations(obj: K8sObject, inventory: Inventory) -> Found:
+    return {
+        rule_id: list(rule.check(obj, inventory)) if obj.ref.kind in rule.meta.kinds else []
+        for rule_id, rule in RULES_BY_ID.items()
+    }
+
+
+def goat_results(root: Path) -> list[tuple[str, str, bool]]:
+    """(resource, tag, kposture found it) for every workload-privilege tag of the goat labels."""
+    entries = json.loads((root / "expected.json").read_text(encoding="utf-8"))["manifest_findings"]
+    objects = load_objects([root / "scenarios", root / "infrastructure"])
+    inventory = Inventory(objects)
+    results = []
+    for entry in entries:
+        checks = {tag: tag_check(tag, entry["tags"]) for tag in entry["tags"]}
+        checks = {tag: check for tag, check in checks.items() if check is not None}
+        if not checks:
+            continue
+        matching = [obj for obj in objects if _matches(obj, entry)]
+        assert len(matching) == 1, (
+            f"{entry['resource']} in {entry['file']}: {len(matching)} objects"
+        )
+        found = _violations(matching[0], inventory)
+        results.extend((entry["resource"], tag, check(found)) for tag, check in checks.items())
+    return results
+
+
+@pytest.fixture(scope="module")
+def results(corpus: Path) -> list[tuple[str, str, bool]]:
+    root = corpus / "goat"
+    if not (root / "expected.json").is_file():
+        pytest.skip(f"Kubernetes Goat corpus not found under {root}")
+    return goat_results(root)
+
+
+def test_recall_is_complete(results: list[tuple[str, str, bool]]) -> None:
+    missed = [(resource, tag) for resource, tag, hit in results if not hit]
+    assert len(results) >= 40
+    assert not missed, f"workload-privilege tags kposture missed: {missed}"
