@@ -1,0 +1,199 @@
+"""Rendering with real programs: Helm charts (helm_python or helm) and Kustomize via kubectl."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from kposture.model import InputError
+from kposture.sources import load_manifests
+
+pytestmark = pytest.mark.e2e
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def corpus_dir(*parts: str) -> Path:
+    configured = Path(os.environ.get("KPOSTURE_CORPUS", "../shared/corpus"))
+    root = configured if configured.is_absolute() else (REPO_ROOT / configured).resolve()
+    path = root.joinpath(*parts)
+    if not path.is_dir():
+        pytest.skip(f"corpus folder {path} not found (set KPOSTURE_CORPUS to the shared corpus)")
+    return path
+
+
+def test_goat_corpus_with_helm_charts(monkeypatch: pytest.MonkeyPatch) -> None:
+    goat = corpus_dir("goat")
+    monkeypatch.chdir(goat.parent)
+    loaded = load_manifests(["goat"])
+    assert loaded.errors == ()
+    assert loaded.notes == (
+        "goat/expected.json:1: document without apiVersion/kind skipped",
+        "goat/reference_scanner_reports/checkov_report.json:1: document without apiVersion/kind"
+        " skipped",
+        "goat/reference_scanner_reports/kubescape_summary.json:1: document without apiVersion/kind"
+        " skipped",
+    )
+    assert len(loaded.objects) == 40
+    assert Counter(o.ref.kind for o in loaded.objects) == {
+        "Service": 10,
+        "Deployment": 9,
+        "Job": 4,
+        "Secret": 3,
+        "Namespace": 2,
+        "ServiceAccount": 2,
+        "ClusterRoleBinding": 2,
+        "ClusterRole": 1,
+        "Role": 1,
+        "RoleBinding": 1,
+        "Cluster": 1,
+        "NetworkPolicy": 1,
+        "DaemonSet": 1,
+        "ClusterPolicy": 1,
+        "Pod": 1,
+    }
+    by_name = {o.ref.name: o for o in loaded.objects}
+
+    monitor = by_name["system-monitor-deployment"]
+    assert monitor.location is not None
+    assert (monitor.location.file, monitor.location.line) == (
+        "goat/scenarios/system-monitor/deployment.yaml",
+        11,
+    )
+    container = ("spec", "template", "spec", "containers", 0)
+    assert monitor.position((*container, "image")) == (34, 9)
+    assert monitor.position((*container, "securityContext", "privileged")) == (41, 11)
+
+    # Helm: located in the chart's template, not in the rendered stream.
+    deployments = [o for o in loaded.objects if o.location and o.location.origin == "helm"]
+    assert {(o.ref.kind, o.location.file) for o in deployments if o.location} == {
+        ("Deployment", "goat/scenarios/metadata-db/templates/deployment.yaml"),
+        ("Service", "goat/scenarios/metadata-db/templates/service.yaml"),
+        ("Pod", "goat/scenarios/metadata-db/templates/tests/test-connection.yaml"),
+        ("ClusterRole", "goat/infrastructure/helm-tiller/pwnchart/templates/clusterrole.yaml"),
+        (
+            "ClusterRoleBinding",
+            "goat/infrastructure/helm-tiller/pwnchart/templates/clusterrolebinding.yaml",
+        ),
+    }
+    db = next(o for o in deployments if o.ref.kind == "Deployment")
+    assert db.ref.name == "kposture-metadata-db"
+    assert db.raw["spec"]["template"]["spec"]["containers"][0]["image"] == (
+        "madhuakula/k8s-goat-metadata-db:latest"
+    )
+    template = (goat / "scenarios/metadata-db/templates/deployment.yaml").read_text().splitlines()
+    line, _ = db.position((*container, "image")) or (0, 0)
+    assert line == 24
+    assert template[line - 1].strip().startswith("image:")
+    # Fields the chart does not set point at their deepest ancestor in the template.
+    assert db.position((*container, "securityContext", "privileged")) == (23, 11)
+
+
+def test_helm_render_error_names_the_chart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    chart = tmp_path / "broken"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: broken\nversion: 0.1.0\n")
+    (chart / "templates" / "cm.yaml").write_text("kind: ConfigMap\nname: {{ .Values.x \n")
+    (tmp_path / "ok.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n")
+    loaded = load_manifests(["."])
+    assert [o.ref.name for o in loaded.objects] == ["ok"]
+    (error,) = loaded.errors
+    assert (error.file, error.line, error.level) == ("broken", 0, "error")
+    assert error.message.startswith("Helm chart broken could not be rendered: ")
+
+
+KUSTOMIZE_FILES = {
+    "app/base/deployment.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+      - name: web
+        image: nginx
+        securityContext:
+          privileged: true
+""",
+    "app/base/service.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n",
+    "app/base/kustomization.yaml": "resources:\n- deployment.yaml\n- service.yaml\n",
+    "app/overlay/kustomization.yaml": """\
+resources:
+- ../base
+namePrefix: prod-
+configMapGenerator:
+- name: settings
+  literals: [mode=prod]
+""",
+    "other/plain.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: plain\n",
+}
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
+def test_kustomize_objects_point_at_their_source_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, text in KUSTOMIZE_FILES.items():
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+        Path(name).write_text(text)
+    loaded = load_manifests(["app/overlay", "other"])
+    assert loaded.errors == ()
+    by_kind = {o.ref.kind: o for o in loaded.objects}
+    assert sorted(by_kind) == ["ConfigMap", "Deployment", "Namespace", "Service"]
+
+    deployment = by_kind["Deployment"]
+    assert deployment.ref.name == "prod-web"
+    assert deployment.location is not None
+    assert (deployment.location.file, deployment.location.line, deployment.location.origin) == (
+        "app/base/deployment.yaml",
+        1,
+        "kustomize",
+    )
+    path = ("spec", "template", "spec", "containers", 0, "securityContext", "privileged")
+    assert deployment.position(path) == (12, 11)
+    assert "annotations" not in deployment.raw["metadata"], "origin annotation must be removed"
+
+    assert by_kind["Service"].location.file == "app/base/service.yaml"  # type: ignore[union-attr]
+    config = by_kind["ConfigMap"]
+    assert config.location is not None
+    assert (config.location.file, config.location.line) == ("app/overlay/kustomization.yaml", 4)
+    assert by_kind["Namespace"].location.origin == ""  # type: ignore[union-attr]
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
+def test_kustomization_inside_a_walked_tree_is_rendered_not_walked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, text in KUSTOMIZE_FILES.items():
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+        Path(name).write_text(text)
+    Path("app/overlay/kustomization.yaml").write_text("resources:\n- ../base\n- missing.yaml\n")
+    loaded = load_manifests(["."])
+    # app/base renders; app/overlay fails; the overlay's files are never read as plain YAML.
+    assert sorted(o.ref.name for o in loaded.objects) == ["plain", "web", "web"]
+    (error,) = loaded.errors
+    assert error.file == "app/overlay"
+    assert error.message.startswith("kubectl kustomize app/overlay failed: ")
+    assert not any("kustomization.yaml" in note for note in loaded.notes)
+
+
+def test_kustomize_without_kubectl_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("k").mkdir()
+    Path("k/kustomization.yaml").write_text("resources: []\n")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    loaded = load_manifests(["k"])
+    assert loaded.errors == (
+        InputError("k", 0, "Kustomize directory skipped: kubectl is not on PATH", level="warning"),
+    )
