@@ -27,8 +27,14 @@ KINDS = (
     ("Role", 5),
     ("RoleBinding", 5),
 )
-IMAGES = ("nginx:1.27", "redis:latest", "registry.example.com/team/api:3.1.4", "busybox",
-          "quay.io/org/worker@sha256:" + "ab" * 32, "ghcr.io/org/tool:v2")
+IMAGES = (
+    "nginx:1.27",
+    "redis:latest",
+    "registry.example.com/team/api:3.1.4",
+    "busybox",
+    "quay.io/org/worker@sha256:" + "ab" * 32,
+    "ghcr.io/org/tool:v2",
+)
 
 
 def _container(rng: random.Random, index: int) -> dict[str, Any]:
@@ -66,7 +72,9 @@ def _container(rng: random.Random, index: int) -> dict[str, Any]:
 
 
 def _pod_spec(rng: random.Random) -> dict[str, Any]:
-    spec: dict[str, Any] = {"containers": [_container(rng, i) for i in range(rng.choice((1, 1, 2)))]}
+    spec: dict[str, Any] = {
+        "containers": [_container(rng, i) for i in range(rng.choice((1, 1, 2)))]
+    }
     if rng.random() < 0.2:
         spec["initContainers"] = [_container(rng, 9)]
     if rng.random() < 0.1:
@@ -100,7 +108,12 @@ def make_object(kind: str, index: int, rng: random.Random) -> dict[str, Any]:
     if kind == "Job":
         template = _template(rng, name)
         template["spec"]["restartPolicy"] = "Never"
-        return {"apiVersion": "batch/v1", "kind": kind, "metadata": meta, "spec": {"template": template}}
+        return {
+            "apiVersion": "batch/v1",
+            "kind": kind,
+            "metadata": meta,
+            "spec": {"template": template},
+        }
     if kind == "CronJob":
         template = _template(rng, name)
         template["spec"]["restartPolicy"] = "OnFailure"
@@ -146,7 +159,11 @@ def make_object(kind: str, index: int, rng: random.Random) -> dict[str, Any]:
         "kind": "RoleBinding",
         "metadata": meta,
         "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": namespace}],
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"role-{index}"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": f"role-{index}",
+        },
     }
 
 

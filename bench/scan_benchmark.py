@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -48,7 +47,8 @@ else:
     from kposture.rules import builtin_rules
     from kposture.sources.manifests import load_manifests
     loaded = load_manifests([str(root)])
-    result = evaluate(Inventory(loaded.objects), Registry(builtin_rules()), RunPolicy(), dt.date(2026, 11, 26))
+    registry = Registry(builtin_rules())
+    result = evaluate(Inventory(loaded.objects), registry, RunPolicy(), dt.date(2026, 11, 26))
     docs, findings = len(loaded.objects), len(result.findings)
     if phase == "scan+json":
         from kposture.reports import ReportContext
@@ -124,7 +124,9 @@ def main() -> None:
                 rows["checkov 3.3.30 (kubernetes framework)"] = checkov
         baseline = rows["parse only (CSafeLoader)"]["seconds"]
         scan = rows["full scan (load + every rule)"]
-        print(f"{args.count} manifests, Python {platform.python_version()}, {os.cpu_count()} cores\n")
+        print(
+            f"{args.count} manifests, Python {platform.python_version()}, {os.cpu_count()} cores\n"
+        )
         print("| phase | seconds | objects/s | vs parse-only | peak RSS MB | findings |")
         print("|---|---:|---:|---:|---:|---:|")
         for name, row in rows.items():

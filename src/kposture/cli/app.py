@@ -16,6 +16,7 @@ from rich.console import Console
 
 from kposture import __version__
 from kposture.cli import output
+from kposture.cli.demo import run_demo
 from kposture.cli.rules_commands import rules_app
 from kposture.cli.scanning import EXIT_USAGE, UsageError, exit_code, scan_manifests
 from kposture.model import Severity
@@ -53,7 +54,9 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Kubernetes security posture management."""
@@ -132,6 +135,4 @@ def demo(
     ] = Path("out"),
 ) -> None:
     """Scan the bundled vulnerable demo app and write its reports."""
-    from kposture.cli.demo import run_demo
-
     run_demo(out)

@@ -52,9 +52,13 @@ def resolve_policy(policy_path: Path | None, registry: Registry) -> RunPolicy:
         parsed = load_policy(path)
     except PolicyFileError as exc:
         raise UsageError(str(exc)) from None
-    unknown = [(rule_id, line) for rule_id, line in parsed.rule_references if rule_id not in registry]
+    unknown = [
+        (rule_id, line) for rule_id, line in parsed.rule_references if rule_id not in registry
+    ]
     if unknown:
-        listed = "; ".join(f"{parsed.path}:{line}: unknown rule id {rule_id!r}" for rule_id, line in unknown)
+        listed = "; ".join(
+            f"{parsed.path}:{line}: unknown rule id {rule_id!r}" for rule_id, line in unknown
+        )
         raise UsageError(f"{listed} (see `kposture rules list`)")
     return parsed.policy
 

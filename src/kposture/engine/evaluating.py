@@ -99,7 +99,9 @@ class _Evaluator:
                 violations = list(rule.check(obj, self._inventory))
             except Exception as exc:  # a broken rule must not hide other findings
                 self.errors.append(
-                    _object_error(obj, f"rule {rule.meta.id} failed on {obj.ref.display()}: {exc!r}")
+                    _object_error(
+                        obj, f"rule {rule.meta.id} failed on {obj.ref.display()}: {exc!r}"
+                    )
                 )
                 continue
             for violation in violations:

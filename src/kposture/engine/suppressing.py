@@ -41,11 +41,13 @@ def annotation_exemption(obj: K8sObject) -> AnnotationExemption | None:
     pod template."""
     rule_ids: set[str] = set()
     reasons: list[str] = []
-    for annotations in _annotation_sources(obj):
-        value = annotations.get(IGNORE_ANNOTATION)
+    for source in _annotation_sources(obj):
+        value = source.get(IGNORE_ANNOTATION)
         if isinstance(value, str):
-            rule_ids.update(part.strip() for part in value.replace("\n", ",").split(",") if part.strip())
-        reason = annotations.get(IGNORE_REASON_ANNOTATION)
+            rule_ids.update(
+                part.strip() for part in value.replace("\n", ",").split(",") if part.strip()
+            )
+        reason = source.get(IGNORE_REASON_ANNOTATION)
         if isinstance(reason, str) and reason.strip():
             reasons.append(reason.strip())
     if not rule_ids:

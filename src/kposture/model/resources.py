@@ -37,7 +37,7 @@ class PositionIndex(Protocol):
 
 @dataclass(frozen=True, slots=True, order=True)
 class ResourceRef:
-    """Identifies one object: its apiVersion, kind, namespace (empty when cluster-scoped or unset) and name."""
+    """Identifies one object: apiVersion, kind, namespace (empty when cluster-scoped or unset), name."""
 
     api_version: str
     kind: str

@@ -36,7 +36,11 @@ def rule_to_dict(meta: RuleMeta) -> dict[str, Any]:
         "remediation": meta.remediation,
         "fix_snippet": meta.fix_snippet,
         "references": [
-            {"framework": ref.framework.value, "id": ref.id, **({"title": ref.title} if ref.title else {})}
+            {
+                "framework": ref.framework.value,
+                "id": ref.id,
+                **({"title": ref.title} if ref.title else {}),
+            }
             for ref in meta.references
         ],
     }

@@ -207,7 +207,9 @@ def test_policy_exception_scoped_by_namespace_kind_name_and_selector() -> None:
 
 
 def test_expired_exception_stops_suppressing_and_says_so() -> None:
-    entry = ExceptionEntry(reason="temporary", rules=("*",), expires="2026-11-25", source="p.yaml:4")
+    entry = ExceptionEntry(
+        reason="temporary", rules=("*",), expires="2026-11-25", source="p.yaml:4"
+    )
     result = run(pod(), policy=RunPolicy(exceptions=(entry,)))
     assert result.findings[0].suppressed_by is None
     assert any("expired on 2026-11-25" in e.message and e.file == "p.yaml:4" for e in result.errors)

@@ -1,0 +1,143 @@
+"""The command line in-process: exit codes, formats, policy errors, stdin, and rule commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kposture.cli import app
+
+PRIVILEGED = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  namespace: shop
+spec:
+  containers:
+    - name: app
+      image: nginx:1.27
+      securityContext:
+        privileged: true
+"""
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pod.yaml").write_text(PRIVILEGED)
+    return tmp_path
+
+
+def test_scan_json_points_at_the_privileged_line(runner: CliRunner, workdir: Path) -> None:
+    result = runner.invoke(app, ["scan", "pod.yaml", "-o", "json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["schema"] == "kposture.scan/v1"
+    privileged = [f for f in report["findings"] if f["rule_id"] == "privileged-container"]
+    assert len(privileged) == 1
+    assert privileged[0]["location"]["file"] == "pod.yaml"
+    assert privileged[0]["location"]["line"] == 11
+    assert privileged[0]["location"]["path"] == "spec.containers[0].securityContext.privileged"
+
+
+def test_fail_on_threshold_decides_exit_code(runner: CliRunner, workdir: Path) -> None:
+    assert (
+        runner.invoke(app, ["scan", "pod.yaml", "--fail-on", "critical", "-o", "json"]).exit_code
+        == 1
+    )
+    assert (
+        runner.invoke(app, ["scan", "pod.yaml", "--fail-on", "never", "-o", "json"]).exit_code == 0
+    )
+
+
+def test_clean_manifest_exits_zero(runner: CliRunner, workdir: Path) -> None:
+    (workdir / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    result = runner.invoke(app, ["scan", "cm.yaml", "--fail-on", "low", "-o", "json"])
+    assert result.exit_code == 0, result.output
+
+
+def test_broken_file_exits_two_and_keeps_other_findings(runner: CliRunner, workdir: Path) -> None:
+    (workdir / "broken.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: [\n")
+    result = runner.invoke(app, ["scan", ".", "-o", "json"])
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert any(f["rule_id"] == "privileged-container" for f in report["findings"])
+    assert any(e["file"] == "broken.yaml" and e["line"] >= 3 for e in report["errors"])
+
+
+def test_stdin(runner: CliRunner, workdir: Path) -> None:
+    result = runner.invoke(app, ["scan", "-", "-o", "json"], input=PRIVILEGED)
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert {f["rule_id"] for f in report["findings"]} >= {"privileged-container"}
+
+
+def test_missing_path_is_a_usage_error(runner: CliRunner, workdir: Path) -> None:
+    result = runner.invoke(app, ["scan", "nope.yaml"])
+    assert result.exit_code == 2
+    assert "nope.yaml: no such file or directory" in result.stderr
+
+
+def test_policy_file_error_names_file_and_line(runner: CliRunner, workdir: Path) -> None:
+    (workdir / ".kposture.yaml").write_text("rules:\n  disabled: [privileged-containr]\n")
+    result = runner.invoke(app, ["scan", "pod.yaml"])
+    assert result.exit_code == 2
+    assert ".kposture.yaml:2: unknown rule id 'privileged-containr'" in result.stderr
+
+
+def test_policy_exception_suppresses_and_passes_the_gate(runner: CliRunner, workdir: Path) -> None:
+    (workdir / "policy.yaml").write_text(
+        "exceptions:\n  - rules: ['*']\n    namespaces: [shop]\n    reason: legacy app\n"
+    )
+    result = runner.invoke(app, ["scan", "pod.yaml", "--policy", "policy.yaml", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["findings"]
+    assert all(f["suppressed"] for f in report["findings"])
+    assert report["findings"][0]["suppressed_by"]["reason"] == "legacy app"
+
+
+def test_output_file(runner: CliRunner, workdir: Path) -> None:
+    result = runner.invoke(app, ["scan", "pod.yaml", "-o", "sarif", "--output-file", "out.sarif"])
+    assert result.exit_code == 1
+    sarif = json.loads((workdir / "out.sarif").read_text())
+    assert sarif["version"] == "2.1.0"
+
+
+def test_table_output_groups_by_resource(runner: CliRunner, workdir: Path) -> None:
+    result = runner.invoke(app, ["scan", "pod.yaml"])
+    assert result.exit_code == 1
+    assert "Pod/shop/web" in result.stdout
+    assert "privileged-container" in result.stdout
+
+
+def test_rules_list_json_and_show(runner: CliRunner) -> None:
+    listed = runner.invoke(app, ["rules", "list", "-o", "json"])
+    assert listed.exit_code == 0
+    ids = [rule["id"] for rule in json.loads(listed.stdout)]
+    assert "privileged-container" in ids
+    shown = runner.invoke(app, ["rules", "show", "privileged-container"])
+    assert shown.exit_code == 0
+    assert "CIS 5.2.2" in shown.stdout
+    assert "Remediation" in shown.stdout
+
+
+def test_rules_show_unknown_suggests(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["rules", "show", "privileged-containr"])
+    assert result.exit_code == 2
+    assert "Did you mean: privileged-container" in result.stderr
+
+
+def test_version(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("kposture ")
