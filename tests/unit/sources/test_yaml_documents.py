@@ -1,0 +1,62 @@
+"""The located loader: positions, merge keys, lazy JSON positions, and the expansion guard."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from kposture.sources.yaml_documents import (
+    DocumentError,
+    LazyJsonPositions,
+    check_expansion,
+    parse_json,
+    parse_yaml,
+)
+
+
+def test_flow_and_block_positions() -> None:
+    (doc,) = parse_yaml("a:\n  b: {c: 1, d: [x, y]}\n")
+    assert doc.start == (1, 1)
+    assert doc.positions.position(("a", "b", "d", 1)) == (2, 20)
+    assert doc.positions.position(("a", "b", "c")) == (2, 7)
+    assert doc.positions.position(("a", "zzz", "deeper")) == (1, 1)
+    assert doc.positions.position(("a", "b", "d", 9)) == (2, 13)
+
+
+def test_merge_keys_keep_semantics_and_stay_small() -> None:
+    text = "base: &b {k: 1, j: 2}\nchild: {<<: *b, j: 3}\n"
+    (doc,) = parse_yaml(text)
+    assert doc.data["child"] == {"k": 1, "j": 3}
+    chain = ["a0: &a0 {k: 1}"]
+    chain += [f"a{i}: &a{i} {{<<: [*a{i - 1}, *a{i - 1}], z{i}: 1}}" for i in range(1, 40)]
+    started = time.perf_counter()
+    (doc,) = parse_yaml("\n".join(chain) + "\n")
+    assert time.perf_counter() - started < 2
+    assert len(doc.data["a39"]) == 40
+
+
+def test_expansion_guard_counts_shared_subtrees() -> None:
+    leaf = list(range(10))
+    data: object = leaf
+    for _ in range(6):
+        data = [data] * 10
+    with pytest.raises(DocumentError, match="alias bomb"):
+        check_expansion(data, 7)
+    check_expansion([[leaf] * 10] * 10, 1)
+
+
+def test_json_positions_are_lazy_and_exact() -> None:
+    text = '{\n  "kind": "Pod",\n  "spec": {\n    "hostPID": true\n  }\n}\n'
+    (doc,) = parse_json(text)
+    assert isinstance(doc.positions, LazyJsonPositions)
+    assert doc.positions.position(("spec", "hostPID")) == (4, 5)
+    assert doc.positions.subtree(("spec",)).position(("hostPID",)) == (4, 5)
+
+
+def test_errors_after_good_documents() -> None:
+    documents = parse_yaml("a: 1\n---\nb: [\n")
+    assert next(documents).data == {"a": 1}
+    with pytest.raises(DocumentError) as caught:
+        next(documents)
+    assert caught.value.line == 4
