@@ -155,6 +155,8 @@ def load_text(out: Collected, text: str, name: str, *, json_hint: bool, origin: 
             starts = None
             if isinstance(document.data, dict) and isinstance(document.data.get("items"), list):
                 starts = json_item_starts(text)
+                if starts is not None and len(starts) != len(document.data["items"]):
+                    starts = None
             add_document(
                 out,
                 document.data,
