@@ -157,6 +157,11 @@ def _mark_line(error: yaml.YAMLError) -> int:
 def _describe(error: yaml.YAMLError) -> str:
     problem = getattr(error, "problem", None)
     context = getattr(error, "context", None)
+    context_mark = getattr(error, "context_mark", None)
+    problem_mark = getattr(error, "problem_mark", None)
+    if context and context_mark is not None and problem_mark is not None:
+        # libyaml often notices an unclosed construct far from where it began: say where it began.
+        context = f"{context} started at line {context_mark.line + 1}"
     parts = [str(p) for p in (context, problem) if p]
     return "invalid YAML: " + (": ".join(parts) if parts else str(error).splitlines()[0])
 
