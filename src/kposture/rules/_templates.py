@@ -60,6 +60,8 @@ def workload_meta(
 
 def mapping(value: object) -> Mapping[str, Any]:
     """``value`` if it is a mapping, else an empty one (``key:`` with no value parses as None)."""
+    if type(value) is dict:  # the common case, without the slow ABC instance check
+        return value
     return value if isinstance(value, Mapping) else EMPTY
 
 
@@ -167,7 +169,7 @@ def container_field_check(
         for ref in refs:
             value: Any = context_of(ref.container)
             for key in field:
-                value = value.get(key) if isinstance(value, Mapping) else None
+                value = mapping(value).get(key) if value is not None else None
             if is_bad(value):
                 yield Violation(
                     describe(ref.name, value),
