@@ -27,33 +27,25 @@ import json, resource, sys, time
 from pathlib import Path
 phase, root = sys.argv[1], Path(sys.argv[2])
 files = sorted(str(p) for p in root.glob("*.yaml"))
+import yaml
+from kposture.cli.scanning import cyclic_gc_paused, scan_manifests
+from kposture.sources.manifests import load_manifests
+findings = 0
 start = time.perf_counter()
 if phase == "parse":
-    import yaml
     docs = 0
     for name in files:
         with open(name, "rb") as handle:
             docs += sum(1 for d in yaml.load_all(handle.read().decode(), Loader=yaml.CSafeLoader) if d)
-    findings = 0
 elif phase == "load":
-    from kposture.sources.manifests import load_manifests
-    loaded = load_manifests([str(root)])
-    docs, findings = len(loaded.objects), 0
+    with cyclic_gc_paused():
+        docs = len(load_manifests([str(root)]).objects)
 else:
-    import datetime as dt
-    from kposture.engine import Registry, evaluate
-    from kposture.inventory import Inventory
-    from kposture.model import RunPolicy
-    from kposture.rules import builtin_rules
-    from kposture.sources.manifests import load_manifests
-    loaded = load_manifests([str(root)])
-    registry = Registry(builtin_rules())
-    result = evaluate(Inventory(loaded.objects), registry, RunPolicy(), dt.date(2026, 11, 26))
-    docs, findings = len(loaded.objects), len(result.findings)
+    outcome = scan_manifests([str(root)])  # run from the scratch folder: default policy
+    docs, findings = outcome.result.objects_scanned, len(outcome.result.findings)
     if phase == "scan+json":
-        from kposture.reports import ReportContext
-        from kposture.reports.json_report import render_json
-        render_json(result, ReportContext("bench", {r.meta.id: r.meta for r in builtin_rules()}))
+        from kposture.cli.output import Format, render_text
+        render_text(outcome, Format.JSON, None)
 elapsed = time.perf_counter() - start
 print(json.dumps({"seconds": elapsed, "docs": docs, "findings": findings,
                   "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -63,6 +55,7 @@ print(json.dumps({"seconds": elapsed, "docs": docs, "findings": findings,
 def run_phase(phase: str, corpus: Path) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, "-c", PHASE_CODE, phase, str(corpus)],
+        cwd=corpus.parent,
         check=True,
         capture_output=True,
         text=True,

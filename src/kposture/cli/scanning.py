@@ -6,7 +6,9 @@ The only place that reads the clock for a scan; everything it calls is given the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -63,6 +65,22 @@ def resolve_policy(policy_path: Path | None, registry: Registry) -> RunPolicy:
     return parsed.policy
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a scan builds its (acyclic) objects.
+
+    Parsed manifests and findings are trees of containers; each GC pass would re-walk every one of
+    them, which costs about a quarter of a large scan. Reference counting still frees garbage.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def scan_manifests(
     paths: Sequence[str],
     *,
@@ -77,8 +95,9 @@ def scan_manifests(
         if path != "-" and not Path(path).exists():
             raise UsageError(f"{path}: no such file or directory")
     moment = now or dt.datetime.now(dt.UTC)
-    loaded = load_manifests(paths, stdin=stdin)
-    evaluated = evaluate(Inventory(loaded.objects), registry, policy, moment.date())
+    with cyclic_gc_paused():
+        loaded = load_manifests(paths, stdin=stdin)
+        evaluated = evaluate(Inventory(loaded.objects), registry, policy, moment.date())
     result = replace(
         evaluated,
         errors=tuple(loaded.errors) + evaluated.errors,

@@ -7,7 +7,7 @@ JSON path of each, so findings point at the exact field.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,19 +57,16 @@ class ContainerRef:
 def _walk(raw: Mapping[str, Any], path: JsonPath) -> Mapping[str, Any] | None:
     node: Any = raw
     for key in path:
-        if not isinstance(node, Mapping):
+        # Parsed objects are plain dicts: the exact type test is much cheaper than an ABC check.
+        if type(node) is not dict and not isinstance(node, Mapping):
             return None
         node = node.get(key)
-    return node if isinstance(node, Mapping) else None
-
-
-def _template_path(obj: K8sObject) -> JsonPath | None:
-    return _TEMPLATE_PATHS.get(obj.ref.kind)
+    return node if type(node) is dict or isinstance(node, Mapping) else None
 
 
 def pod_template_metadata(obj: K8sObject) -> PodSpecRef | None:
     """The metadata of the pod (for a Pod) or of its template (for a controller), with its path."""
-    base = _template_path(obj)
+    base = _TEMPLATE_PATHS.get(obj.ref.kind)
     if base is None:
         return None
     path = (*base, "metadata")
@@ -79,25 +76,36 @@ def pod_template_metadata(obj: K8sObject) -> PodSpecRef | None:
 
 def pod_spec(obj: K8sObject) -> PodSpecRef | None:
     """The pod spec of a workload with its path, or None when the object has none."""
-    base = _template_path(obj)
-    if base is None:
-        return None
-    path = (*base, "spec")
-    spec = _walk(obj.raw, path)
-    if spec is None:
-        return None
-    return PodSpecRef(spec, path)
+    memo = obj.derived
+    if "pod_spec" in memo:
+        cached: PodSpecRef | None = memo["pod_spec"]
+        return cached
+    base = _TEMPLATE_PATHS.get(obj.ref.kind)
+    ref = None
+    if base is not None:
+        path = (*base, "spec")
+        spec = _walk(obj.raw, path)
+        ref = PodSpecRef(spec, path) if spec is not None else None
+    memo["pod_spec"] = ref
+    return ref
 
 
-def containers(obj: K8sObject) -> Iterator[ContainerRef]:
+def containers(obj: K8sObject) -> tuple[ContainerRef, ...]:
     """Every container of a workload (init, regular, ephemeral), each with its JSON path."""
+    memo = obj.derived
+    if "containers" in memo:
+        cached: tuple[ContainerRef, ...] = memo["containers"]
+        return cached
+    found: list[ContainerRef] = []
     ref = pod_spec(obj)
-    if ref is None:
-        return
-    for list_name in CONTAINER_FIELDS:
-        items = ref.spec.get(list_name)
-        if not isinstance(items, list):
-            continue
-        for index, container in enumerate(items):
-            if isinstance(container, Mapping):
-                yield ContainerRef(container, (*ref.path, list_name, index), list_name)
+    if ref is not None:
+        for list_name in CONTAINER_FIELDS:
+            items = ref.spec.get(list_name)
+            if not isinstance(items, list):
+                continue
+            for index, container in enumerate(items):
+                if type(container) is dict or isinstance(container, Mapping):
+                    found.append(ContainerRef(container, (*ref.path, list_name, index), list_name))
+    result = tuple(found)
+    memo["containers"] = result
+    return result

@@ -74,6 +74,9 @@ class K8sObject:
     raw: Mapping[str, Any]
     location: SourceLocation | None = None
     positions: PositionIndex | None = field(default=None, compare=False, repr=False)
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False, hash=False)
+    """Memo of views computed from ``raw`` (e.g. the container list); ``raw`` never changes, so a
+    view computed once is valid for the object's life. Only ``inventory`` writes here."""
 
     @property
     def metadata(self) -> Mapping[str, Any]:

@@ -75,11 +75,11 @@ def is_windows(spec: Mapping[str, Any]) -> bool:
     return mapping(spec.get("os")).get("name") == "windows"
 
 
-def linux_containers(obj: K8sObject) -> Iterator[ContainerRef]:
+def linux_containers(obj: K8sObject) -> tuple[ContainerRef, ...]:
     """Every container of a workload unless the pod is a Windows pod (then none)."""
     ref = pod_spec(obj)
     if ref is None or is_windows(ref.spec):
-        return iter(())
+        return ()
     return containers(obj)
 
 

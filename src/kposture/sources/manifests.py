@@ -69,26 +69,30 @@ def _load_stdin(out: Collected, stdin: BinaryIO | None, max_bytes: int) -> None:
     load_bytes(out, data, STDIN_NAME, json_hint=False)
 
 
-def _load_dir(out: Collected, directory: Path, max_bytes: int) -> None:
+def _load_dir(out: Collected, directory: Path, max_bytes: int, display: str | None = None) -> None:
+    shown = display if display is not None else display_name(directory)
     if helm.is_chart(directory):
-        helm.load_chart(out, directory, display_name(directory))
+        helm.load_chart(out, directory, shown)
         return
     if kustomize.is_kustomization(directory):
-        kustomize.load_kustomization(out, directory, display_name(directory))
+        kustomize.load_kustomization(out, directory, shown)
         return
     try:
         entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
     except OSError as error:
-        out.error(display_name(directory), 0, f"cannot list directory: {error.strerror}")
+        out.error(shown, 0, f"cannot list directory: {error.strerror}")
         return
+    # Children's display names are built by joining strings: resolving each path against the
+    # working directory again costs more than parsing a small manifest.
+    prefix = "" if shown == "." else f"{shown.rstrip('/')}/"
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        path = Path(directory, entry.name)
+        path = Path(entry.path)
         if entry.is_dir(follow_symlinks=False):
-            _load_dir(out, path, max_bytes)
+            _load_dir(out, path, max_bytes, prefix + entry.name)
         elif entry.name.endswith(MANIFEST_SUFFIXES) and entry.is_file():
-            _load_file(out, path, display_name(path), max_bytes)
+            _load_file(out, path, prefix + entry.name, max_bytes)
 
 
 def _load_file(out: Collected, path: Path, name: str, max_bytes: int) -> None:

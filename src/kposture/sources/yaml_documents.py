@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -36,24 +36,35 @@ class DocumentError(Exception):
         self.line = line
 
 
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+_PLAIN_SCALAR_TAGS: dict[str, str] = {}
+"""Resolved tags of plain scalars seen before: manifests repeat the same keys and values endlessly."""
+_PLAIN_SCALAR_CACHE_LIMIT = 50_000
+
+
 class _LocatedLoader(_BaseLoader):  # type: ignore[misc]
-    """Records key and item positions into ``self.table`` while constructing a document."""
+    """libyaml composes the node graph; ``_DocumentBuilder`` turns it into data and positions."""
 
-    table: PositionTable
-    document_start: Position
-
-    def construct_document(self, node: yaml.Node) -> Any:
-        self.table = {}
-        mark = node.start_mark
-        self.document_start = (mark.line + 1, mark.column + 1)
-        return super().construct_document(node)
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = _PLAIN_SCALAR_TAGS.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_PLAIN_SCALAR_TAGS) >= _PLAIN_SCALAR_CACHE_LIMIT:
+                    _PLAIN_SCALAR_TAGS.clear()
+                _PLAIN_SCALAR_TAGS[value] = tag
+            return tag
+        return str(super().resolve(kind, value, implicit))
 
     def flatten_mapping(self, node: yaml.MappingNode) -> None:
         # Merge keys copy the merged pairs; without de-duplication, `<<: [*a, *a]` chains double
         # the pair list at each level (a merge-key bomb). Keeping the last pair per scalar key
         # preserves PyYAML's merge semantics (later pairs win).
-        if not any(key.tag == "tag:yaml.org,2002:merge" for key, _ in node.value):
-            return
         super().flatten_mapping(node)
         seen: set[tuple[str, str]] = set()
         kept: list[tuple[yaml.Node, yaml.Node]] = []
@@ -68,43 +79,85 @@ class _LocatedLoader(_BaseLoader):  # type: ignore[misc]
         node.value = kept
 
 
-def _construct_located_map(
-    loader: _LocatedLoader, node: yaml.MappingNode
-) -> Iterator[dict[Any, Any]]:
-    data: dict[Any, Any] = {}
-    yield data
-    loader.flatten_mapping(node)
-    marks: dict[Any, Position] = {}
-    construct = loader.construct_object
-    for key_node, value_node in node.value:
-        key = construct(key_node, deep=False)
-        if not isinstance(key, Hashable):
-            raise yaml.constructor.ConstructorError(
-                "while constructing a mapping",
-                node.start_mark,
-                "found unhashable key",
-                key_node.start_mark,
-            )
-        data[key] = construct(value_node, deep=False)
-        mark = key_node.start_mark
-        marks[key] = (mark.line + 1, mark.column + 1)
-    loader.table[id(data)] = marks
+class _DocumentBuilder:
+    """Builds Python data from a composed node graph, recording where each key and item starts.
 
+    Faster than PyYAML's generic constructor (no generator per container, plain strings taken
+    straight from the node) while keeping SafeLoader's results: scalars other than plain strings go
+    through SafeLoader's own constructors, unknown tags raise as they would there. With aliases in
+    the text, shared nodes build to shared objects (never expanded here; ``check_expansion`` bounds
+    them afterwards).
+    """
 
-def _construct_located_seq(loader: _LocatedLoader, node: yaml.SequenceNode) -> Iterator[list[Any]]:
-    data: list[Any] = []
-    yield data
-    construct = loader.construct_object
-    marks: list[Position] = []
-    for child in node.value:
-        data.append(construct(child, deep=False))
-        mark = child.start_mark
-        marks.append((mark.line + 1, mark.column + 1))
-    loader.table[id(data)] = marks
+    __slots__ = ("constructors", "loader", "may_merge", "memo", "table")
 
+    def __init__(self, loader: _LocatedLoader, may_alias: bool, may_merge: bool) -> None:
+        self.loader = loader
+        self.may_merge = may_merge
+        self.constructors = loader.yaml_constructors
+        self.table: PositionTable = {}
+        self.memo: dict[int, Any] | None = {} if may_alias else None
 
-_LocatedLoader.add_constructor("tag:yaml.org,2002:map", _construct_located_map)
-_LocatedLoader.add_constructor("tag:yaml.org,2002:seq", _construct_located_seq)
+    def build(self, node: yaml.Node) -> Any:
+        cls = node.__class__
+        if cls is yaml.ScalarNode:
+            if node.tag == _STR:
+                return node.value
+            constructor = self.constructors.get(node.tag)
+            if constructor is None:
+                return self.loader.construct_undefined(node)
+            return constructor(self.loader, node)
+        memo = self.memo
+        if memo is not None and id(node) in memo:
+            return memo[id(node)]
+        if cls is yaml.MappingNode and node.tag == _MAP:
+            data: Any = self._mapping(cast(yaml.MappingNode, node), memo)
+        elif cls is yaml.SequenceNode and node.tag == _SEQ:
+            data = self._sequence(cast(yaml.SequenceNode, node), memo)
+        else:  # !!omap, !!set, !!pairs, or a tag SafeLoader rejects
+            data = self.loader.construct_object(node, deep=True)
+        return data
+
+    def _mapping(self, node: yaml.MappingNode, memo: dict[int, Any] | None) -> dict[Any, Any]:
+        data: dict[Any, Any] = {}
+        if memo is not None:
+            memo[id(node)] = data
+        pairs = node.value
+        if self.may_merge and any(key.tag == _MERGE for key, _ in pairs):
+            self.loader.flatten_mapping(node)
+            pairs = node.value
+        marks: dict[Any, Position] = {}
+        build = self.build
+        for key_node, value_node in pairs:
+            if key_node.__class__ is yaml.ScalarNode and key_node.tag == _STR:
+                key = key_node.value
+            else:
+                key = build(key_node)
+                if not isinstance(key, Hashable):
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        "found unhashable key",
+                        key_node.start_mark,
+                    )
+            data[key] = build(value_node)
+            mark = key_node.start_mark
+            marks[key] = (mark.line + 1, mark.column + 1)
+        self.table[id(data)] = marks
+        return data
+
+    def _sequence(self, node: yaml.SequenceNode, memo: dict[int, Any] | None) -> list[Any]:
+        data: list[Any] = []
+        if memo is not None:
+            memo[id(node)] = data
+        marks: list[Position] = []
+        build = self.build
+        for child in node.value:
+            data.append(build(child))
+            mark = child.start_mark
+            marks.append((mark.line + 1, mark.column + 1))
+        self.table[id(data)] = marks
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +226,7 @@ def parse_yaml(text: str) -> Iterator[Document]:
     """
     loader = _LocatedLoader(text)
     may_alias = "&" in text and "*" in text
+    may_merge = "<<" in text
     try:
         while True:
             try:
@@ -184,13 +238,16 @@ def parse_yaml(text: str) -> Iterator[Document]:
             except yaml.YAMLError as error:
                 raise DocumentError(_describe(error), _mark_line(error)) from None
             start = (node.start_mark.line + 1, node.start_mark.column + 1)
+            builder = _DocumentBuilder(loader, may_alias, may_merge)
             try:
-                data = loader.construct_document(node)
+                data = builder.build(node)
             except yaml.YAMLError as error:
                 raise DocumentError(_describe(error), _mark_line(error)) from None
+            except RecursionError:
+                raise DocumentError("document nested too deeply", start[0]) from None
             if may_alias:
                 check_expansion(data, start[0])
-            yield Document(data, start, TablePositions(data, loader.table, start))
+            yield Document(data, start, TablePositions(data, builder.table, start))
     finally:
         loader.dispose()
 
