@@ -1,15 +1,16 @@
 """The built-in rule library: an explicit tuple of rule families, one module each.
 
-Families never import each other; shared check shapes live in ``_templates``. Adding a family means
+Families never import each other; shared check shapes live in ``_templates`` and shared references in
+``_references``. Adding a family means
 adding its module to ``FAMILIES`` — there is no self-registration.
 """
 
 from __future__ import annotations
 
-from kposture.rules import workload_hardening, workload_privileges
+from kposture.rules import workload_hardening, workload_host_access, workload_privileges
 from kposture.rules.base import Check, Rule
 
-FAMILIES = (workload_privileges, workload_hardening)
+FAMILIES = (workload_privileges, workload_host_access, workload_hardening)
 
 
 def builtin_rules() -> tuple[Rule, ...]:

@@ -21,6 +21,7 @@ from kposture.inventory import (
     pod_template_metadata,
 )
 from kposture.model import Framework, JsonPath, K8sObject, Reference, Severity, Stage, Violation
+from kposture.rules._references import BASELINE, CIS, ESCAPE, K01, RESTRICTED
 from kposture.rules._templates import (
     EMPTY,
     SECURITY_CONTEXT,
@@ -33,14 +34,8 @@ from kposture.rules._templates import (
 )
 from kposture.rules.base import Rule
 
-CIS = Framework.CIS
-PSS = Framework.PSS
-K01 = Reference(Framework.OWASP, "K01")
-ESCAPE = Reference(Framework.MITRE, "T1611")
 SECURITY_CONTEXT_CIS = Reference(CIS, "5.7.3")
 HARDENING = Reference(Framework.NSA_CISA, "Hardening container environments")
-BASELINE = Reference(PSS, "baseline")
-RESTRICTED = Reference(PSS, "restricted")
 
 SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
 SECCOMP_CONTAINER_ANNOTATION = "container.seccomp.security.alpha.kubernetes.io/"

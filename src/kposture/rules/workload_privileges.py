@@ -1,11 +1,10 @@
 """Workload privileges: the rules that keep a container from becoming the node (container escapes).
 
-Owns privileged mode, privilege escalation, running as root, the host namespaces (PID, IPC,
-network), host ports, hostPath volumes (any, sensitive, container runtime sockets), Linux
-capabilities and Windows HostProcess containers — the Pod Security Standards "baseline" and
-"restricted" controls about privilege, and CIS Kubernetes Benchmark 5.2. Hardening controls
-(seccomp, AppArmor, SELinux, /proc, sysctls, read-only root, volume types, limits) live in
-``workload_hardening``.
+Owns privileged mode, privilege escalation, running as root, Linux capabilities and Windows
+HostProcess containers — the Pod Security Standards "baseline" and "restricted" controls about
+privilege, and CIS Kubernetes Benchmark 5.2. Host namespaces, ports and paths live in
+``workload_host_access``; hardening controls (seccomp, AppArmor, SELinux, /proc, sysctls, read-only
+root, volume types, limits) in ``workload_hardening``.
 """
 
 from __future__ import annotations
@@ -14,34 +13,21 @@ from collections.abc import Iterator
 from typing import Any
 
 from kposture.inventory import Inventory, containers, pod_spec
-from kposture.model import Framework, K8sObject, Reference, Severity, Stage, Violation
+from kposture.model import K8sObject, Reference, Severity, Stage, Violation
+from kposture.rules._references import BASELINE, CIS, ESCAPE, K01, NSA, POD_SECURITY, RESTRICTED
 from kposture.rules._templates import (
     SECURITY_CONTEXT,
     added_capability_check,
     capability_list,
     container_field_check,
     context_of,
-    host_path_check,
     inherited,
     linux_containers,
     mapping,
     normalize_capability,
-    path_overlaps,
-    pod_flag_check,
     workload_meta,
 )
 from kposture.rules.base import Rule
-
-CIS = Framework.CIS
-PSS = Framework.PSS
-OWASP = Framework.OWASP
-MITRE = Framework.MITRE
-NSA = Framework.NSA_CISA
-K01 = Reference(OWASP, "K01")
-ESCAPE = Reference(MITRE, "T1611")
-POD_SECURITY = Reference(NSA, "Pod security")
-BASELINE = Reference(PSS, "baseline")
-RESTRICTED = Reference(PSS, "restricted")
 
 BASELINE_CAPABILITIES = frozenset(
     {
@@ -80,53 +66,6 @@ DANGEROUS_CAPABILITIES = frozenset(
 )
 """Capabilities with a known path from the container to the host kernel or other processes."""
 
-SENSITIVE_HOST_PATHS = frozenset(
-    {
-        "/etc",
-        "/proc",
-        "/sys",
-        "/root",
-        "/boot",
-        "/dev",
-        "/run",
-        "/var/run",
-        "/var/log",
-        "/var/lib/kubelet",
-        "/var/lib/docker",
-        "/var/lib/containerd",
-        "/var/lib/etcd",
-        "/etc/kubernetes",
-    }
-)
-"""Host directories whose contents (or parents) hand over the node: "/" matches everything."""
-
-RUNTIME_SOCKET_NAMES = (
-    "docker.sock",
-    "containerd.sock",
-    "crio.sock",
-    "cri-dockerd.sock",
-    "dockershim.sock",
-    "podman.sock",
-)
-RUNTIME_SOCKET_DIRS = frozenset(
-    {
-        "/",
-        "/run",
-        "/var",
-        "/var/run",
-        "/run/containerd",
-        "/var/run/containerd",
-        "/run/crio",
-        "/var/run/crio",
-        "/run/podman",
-        "/var/run/podman",
-        "/run/k3s",
-        "/run/k3s/containerd",
-    }
-)
-"""Directories that hold a container runtime socket on common distributions (so mounting them
-exposes it)."""
-
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -149,12 +88,6 @@ _privilege_escalation = container_field_check(
         else f"container {name!r} does not set allowPrivilegeEscalation: false (defaults to true)"
     ),
     linux_only=True,
-)
-
-_host_pid = pod_flag_check("hostPID", "the pod shares the host's PID namespace (hostPID: true)")
-_host_ipc = pod_flag_check("hostIPC", "the pod shares the host's IPC namespace (hostIPC: true)")
-_host_network = pod_flag_check(
-    "hostNetwork", "the pod shares the host's network namespace (hostNetwork: true)"
 )
 
 
@@ -191,43 +124,6 @@ def _runs_as_root(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
             (("container", container.name),),
         )
 
-
-def _host_ports(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
-    for ref in containers(obj):
-        ports = ref.container.get("ports")
-        if not isinstance(ports, list):
-            continue
-        for index, port in enumerate(ports):
-            host_port = mapping(port).get("hostPort")
-            if host_port:  # PSS allows 0 and unset
-                yield Violation(
-                    f"container {ref.name!r} binds host port {host_port}",
-                    (*ref.path, "ports", index, "hostPort"),
-                    (("container", ref.name), ("host_port", str(host_port))),
-                )
-
-
-_host_path = host_path_check(
-    lambda _path: True,
-    lambda name, path: f"volume {name!r} mounts host path {path}",
-)
-
-_sensitive_host_path = host_path_check(
-    lambda path: path_overlaps(path, SENSITIVE_HOST_PATHS),
-    lambda name, path: f"volume {name!r} mounts sensitive host path {path}",
-)
-
-
-def _is_runtime_socket(path: str) -> bool:
-    if path in RUNTIME_SOCKET_DIRS:
-        return True
-    return any(name in path for name in RUNTIME_SOCKET_NAMES)
-
-
-_runtime_socket = host_path_check(
-    _is_runtime_socket,
-    lambda name, path: f"volume {name!r} exposes the container runtime socket via {path}",
-)
 
 _added_capabilities = added_capability_check(
     lambda capability: capability not in BASELINE_CAPABILITIES,
@@ -349,147 +245,6 @@ RULES: tuple[Rule, ...] = (
             fix_snippet="securityContext:\n  runAsNonRoot: true\n  runAsUser: 10001\n",
         ),
         _runs_as_root,
-    ),
-    Rule(
-        workload_meta(
-            "host-pid",
-            "Pod shares the host PID namespace",
-            Severity.CRITICAL,
-            Stage.CRAWL,
-            remediation="Remove hostPID: true from the pod spec.",
-            description=(
-                "With hostPID the container sees every process on the node, can read their "
-                "environment and /proc entries (tokens, secrets) and, with ptrace or root, inject "
-                "into them or nsenter into the host. It is a classic escape step."
-            ),
-            references=(Reference(CIS, "5.2.3"), BASELINE, K01, ESCAPE, POD_SECURITY),
-            fix_snippet="spec:\n  hostPID: false\n",
-        ),
-        _host_pid,
-    ),
-    Rule(
-        workload_meta(
-            "host-ipc",
-            "Pod shares the host IPC namespace",
-            Severity.HIGH,
-            Stage.CRAWL,
-            remediation="Remove hostIPC: true from the pod spec.",
-            description=(
-                "With hostIPC the container shares System V IPC and POSIX shared memory with every "
-                "process on the node, so it can read or corrupt other workloads' shared memory "
-                "segments and message queues."
-            ),
-            references=(Reference(CIS, "5.2.4"), BASELINE, K01, POD_SECURITY),
-            fix_snippet="spec:\n  hostIPC: false\n",
-        ),
-        _host_ipc,
-    ),
-    Rule(
-        workload_meta(
-            "host-network",
-            "Pod shares the host network namespace",
-            Severity.HIGH,
-            Stage.CRAWL,
-            remediation="Remove hostNetwork: true and expose the pod through a Service instead.",
-            description=(
-                "With hostNetwork the container uses the node's interfaces: it can sniff node "
-                "traffic, reach services bound to localhost (kubelet, etcd, cloud metadata "
-                "endpoints) and bypass NetworkPolicies, which do not apply to host-network pods."
-            ),
-            references=(Reference(CIS, "5.2.5"), BASELINE, K01, POD_SECURITY),
-            fix_snippet="spec:\n  hostNetwork: false\n",
-        ),
-        _host_network,
-    ),
-    Rule(
-        workload_meta(
-            "host-ports",
-            "Container binds a host port",
-            Severity.MEDIUM,
-            Stage.CRAWL,
-            remediation="Remove hostPort and expose the container through a Service.",
-            description=(
-                "A hostPort opens a port on the node's own address, bypassing Services and most "
-                "NetworkPolicy implementations, and ties the pod to nodes where the port is free. "
-                "hostPort: 0 is treated as unset, as PSS does."
-            ),
-            references=(Reference(CIS, "5.2.13"), BASELINE, K01, POD_SECURITY),
-            fix_snippet="ports:\n  - containerPort: 8080  # no hostPort\n",
-        ),
-        _host_ports,
-    ),
-    Rule(
-        workload_meta(
-            "host-path-volume",
-            "Pod mounts a hostPath volume",
-            Severity.HIGH,
-            Stage.CRAWL,
-            remediation="Replace the hostPath volume with an emptyDir, ConfigMap, Secret or PVC.",
-            description=(
-                "A hostPath volume exposes part of the node's filesystem to the container; written "
-                "to, it can plant binaries or cron jobs on the node, and read, it leaks node "
-                "credentials. Symlink tricks can reach beyond the mounted directory."
-            ),
-            references=(Reference(CIS, "5.2.12"), BASELINE, K01, ESCAPE, POD_SECURITY),
-            fix_snippet="volumes:\n  - name: scratch\n    emptyDir: {}\n",
-        ),
-        _host_path,
-    ),
-    Rule(
-        workload_meta(
-            "sensitive-host-path",
-            "Pod mounts a sensitive host directory",
-            Severity.CRITICAL,
-            Stage.CRAWL,
-            remediation="Remove the hostPath volume; never mount the host's system directories.",
-            description=(
-                "Mounting /, /etc, /proc, /sys, /root, /boot, /dev, /run, /var/run, /var/log, the "
-                "kubelet, docker, containerd or etcd state, or a directory that contains one of "
-                "them, hands the container node credentials or a direct write path to the host (a "
-                "chroot into / is a full escape; a writable /var/log lets kubelet follow symlinks "
-                "to any host file)."
-            ),
-            references=(
-                BASELINE,
-                K01,
-                ESCAPE,
-                Reference(MITRE, "T1552.001"),
-                POD_SECURITY,
-            ),
-            fix_snippet=(
-                "volumes:\n  - name: data\n    persistentVolumeClaim:\n      claimName: data\n"
-            ),
-        ),
-        _sensitive_host_path,
-    ),
-    Rule(
-        workload_meta(
-            "container-runtime-socket",
-            "Pod mounts the container runtime socket",
-            Severity.CRITICAL,
-            Stage.CRAWL,
-            remediation=(
-                "Remove the runtime socket mount; use a dedicated build or metrics service."
-            ),
-            description=(
-                "The docker, containerd, CRI-O, cri-dockerd or podman socket gives whoever reaches "
-                "it the runtime's full API: start a privileged container with the host's root "
-                "mounted and the node is taken. Mounting a directory that holds the socket "
-                "(/run, /var/run, /run/containerd) exposes it the same way."
-            ),
-            references=(
-                BASELINE,
-                K01,
-                ESCAPE,
-                Reference(MITRE, "T1610"),
-                POD_SECURITY,
-            ),
-            fix_snippet=(
-                "# remove:\n# - name: docker-sock\n#   hostPath:\n#     path: "
-                "/var/run/docker.sock\n"
-            ),
-        ),
-        _runtime_socket,
     ),
     Rule(
         workload_meta(

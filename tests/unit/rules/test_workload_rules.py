@@ -6,10 +6,14 @@ import pytest
 import yaml
 
 from kposture.model import Domain, Framework, format_path
-from kposture.rules import workload_hardening, workload_privileges
+from kposture.rules import workload_hardening, workload_host_access, workload_privileges
 from support import RULES_BY_ID, objects_from_text, violations
 
-WORKLOAD_RULES = [*workload_privileges.RULES, *workload_hardening.RULES]
+WORKLOAD_RULES = [
+    *workload_privileges.RULES,
+    *workload_host_access.RULES,
+    *workload_hardening.RULES,
+]
 
 DEPLOYMENT = """
 apiVersion: apps/v1

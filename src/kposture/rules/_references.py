@@ -1,0 +1,24 @@
+"""Framework references that several rule families cite, defined once.
+
+Families import these instead of rebuilding the same ``Reference`` values; a family's own, rarer
+references stay in the family.
+"""
+
+from __future__ import annotations
+
+from kposture.model import Framework, Reference
+
+CIS = Framework.CIS
+PSS = Framework.PSS
+OWASP = Framework.OWASP
+MITRE = Framework.MITRE
+NSA = Framework.NSA_CISA
+
+K01 = Reference(OWASP, "K01")
+"""OWASP Kubernetes Top 10: insecure workload configurations."""
+ESCAPE = Reference(MITRE, "T1611")
+"""MITRE ATT&CK: escape to host."""
+BASELINE = Reference(PSS, "baseline")
+RESTRICTED = Reference(PSS, "restricted")
+POD_SECURITY = Reference(NSA, "Pod security")
+"""NSA-CISA Kubernetes Hardening Guidance: Kubernetes Pod security."""
