@@ -30,7 +30,7 @@ from kposture.model import (
     Violation,
     format_path,
 )
-from kposture.rules.base import Rule
+from kposture.rules.base import Check, Rule
 
 
 def fingerprint(rule_id: str, obj: K8sObject, violation: Violation) -> str:
@@ -63,9 +63,9 @@ def _is_active(rule: Rule, policy: RunPolicy) -> bool:
 
 
 class _Evaluator:
-    """Holds what one evaluation shares across objects: the active rules per kind and the date."""
+    """Holds what one evaluation shares across objects: the active rules' checks and the date."""
 
-    __slots__ = ("_active", "_inventory", "_policy", "_today", "errors")
+    __slots__ = ("_active", "_inventory", "_policy", "_today", "errors", "off_notices")
 
     def __init__(
         self, inventory: Inventory, registry: Registry, policy: RunPolicy, today: dt.date
@@ -73,8 +73,18 @@ class _Evaluator:
         self._inventory = inventory
         self._policy = policy
         self._today = today
-        self._active = frozenset(rule.meta.id for rule in registry if _is_active(rule, policy))
+        self._active: dict[str, Check] = {}
         self.errors: list[InputError] = []
+        self.off_notices: list[InputError] = []
+        for rule in registry:
+            if not _is_active(rule, policy):
+                continue
+            configured = rule.configured(policy)
+            if configured.check is None:
+                message = f"rule {rule.meta.id} is off: {configured.off_reason}"
+                self.off_notices.append(InputError("", 0, message, "warning"))
+            else:
+                self._active[rule.meta.id] = configured.check
 
     @property
     def active_count(self) -> int:
@@ -93,10 +103,11 @@ class _Evaluator:
                 )
             )
         for rule in rules:
-            if rule.meta.id not in self._active:
+            check = self._active.get(rule.meta.id)
+            if check is None:
                 continue
             try:
-                violations = list(rule.check(obj, self._inventory))
+                violations = list(check(obj, self._inventory))
             except Exception as exc:  # a broken rule must not hide other findings
                 self.errors.append(
                     _object_error(
@@ -164,7 +175,7 @@ def evaluate(
     findings: list[Finding] = []
     for obj in inventory:
         findings.extend(evaluator.run(obj, registry.for_kind(obj.ref.kind)))
-    errors = _expired_exception_warnings(policy, today) + evaluator.errors
+    errors = _expired_exception_warnings(policy, today) + evaluator.off_notices + evaluator.errors
     return ScanResult(
         findings=tuple(findings),
         errors=tuple(errors),

@@ -59,6 +59,8 @@ class RunPolicy:
 
     ``enabled`` empty means every rule; ``disabled`` wins over ``enabled``. ``allow_annotation_exceptions``
     controls whether objects may exempt themselves with the ``kposture.io/ignore`` annotation.
+    ``allowed_registries`` lists registry hosts or path prefixes images may come from (empty: the
+    ``untrusted-registry`` rule is off).
     """
 
     enabled: frozenset[str] = frozenset()
@@ -66,4 +68,5 @@ class RunPolicy:
     severity_overrides: Mapping[str, Severity] = field(default_factory=dict)
     exceptions: tuple[ExceptionEntry, ...] = ()
     allow_annotation_exceptions: bool = True
+    allowed_registries: tuple[str, ...] = ()
     settings: Mapping[str, object] = field(default_factory=dict)

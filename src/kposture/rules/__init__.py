@@ -7,10 +7,28 @@ adding its module to ``FAMILIES`` — there is no self-registration.
 
 from __future__ import annotations
 
-from kposture.rules import workload_hardening, workload_host_access, workload_privileges
-from kposture.rules.base import Check, Rule
+from kposture.rules import (
+    images,
+    network,
+    rbac,
+    secrets,
+    service_accounts,
+    workload_hardening,
+    workload_host_access,
+    workload_privileges,
+)
+from kposture.rules.base import Check, Configure, Configured, Rule
 
-FAMILIES = (workload_privileges, workload_host_access, workload_hardening)
+FAMILIES = (
+    workload_privileges,
+    workload_host_access,
+    workload_hardening,
+    service_accounts,
+    rbac,
+    secrets,
+    images,
+    network,
+)
 
 
 def builtin_rules() -> tuple[Rule, ...]:
@@ -18,4 +36,4 @@ def builtin_rules() -> tuple[Rule, ...]:
     return tuple(rule for family in FAMILIES for rule in family.RULES)
 
 
-__all__ = ["FAMILIES", "Check", "Rule", "builtin_rules"]
+__all__ = ["FAMILIES", "Check", "Configure", "Configured", "Rule", "builtin_rules"]

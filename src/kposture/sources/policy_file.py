@@ -18,7 +18,7 @@ import yaml
 from kposture.model import ExceptionEntry, LabelSelector, RunPolicy, Severity
 
 DEFAULT_POLICY_FILE = ".kposture.yaml"
-_TOP_KEYS = {"apiVersion", "kind", "rules", "exceptions", "annotations", "settings"}
+_TOP_KEYS = {"apiVersion", "kind", "rules", "exceptions", "annotations", "registries", "settings"}
 _RULES_KEYS = {"enabled", "disabled", "severity"}
 _EXCEPTION_KEYS = {"rules", "namespaces", "kinds", "names", "selector", "reason", "expires"}
 _SELECTOR_OPERATORS = {"In", "NotIn", "Exists", "DoesNotExist"}
@@ -188,6 +188,16 @@ def parse_policy(text: str, file: str) -> PolicyFile:
             allow_annotations = reader.boolean(
                 annotations["allowSelfExemption"], "annotations.allowSelfExemption"
             )
+    allowed_registries: tuple[str, ...] = ()
+    if "registries" in top:
+        registries = reader.mapping(top["registries"], {"allowed"}, "registries")
+        if "allowed" in registries:
+            allowed_registries = reader.strings(registries["allowed"], "registries.allowed")
+            for entry, node in zip(allowed_registries, _items(registries["allowed"]), strict=True):
+                if not entry.strip() or "://" in entry:
+                    raise reader.fail(
+                        node, f"registry {entry!r} must be a host or host/path prefix, no scheme"
+                    )
     settings: Mapping[str, Any] = {}
     if "settings" in top:
         loaded = yaml.safe_load(yaml.serialize(top["settings"]))
@@ -200,9 +210,14 @@ def parse_policy(text: str, file: str) -> PolicyFile:
         severity_overrides=overrides,
         exceptions=tuple(exceptions),
         allow_annotation_exceptions=allow_annotations,
+        allowed_registries=allowed_registries,
         settings=settings,
     )
     return PolicyFile(policy, tuple(reader.rule_references), file)
+
+
+def _items(node: yaml.Node) -> list[yaml.Node]:
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else [node]
 
 
 def _pairs(reader: _Reader, node: yaml.Node, what: str) -> list[tuple[yaml.Node, yaml.Node]]:

@@ -268,3 +268,23 @@ def test_missing_field_resolves_to_deepest_existing_ancestor() -> None:
     assert finding.location is not None
     assert finding.location.line == 10
     assert finding.location.path == "spec.containers[0].securityContext.runAsNonRoot"
+
+
+def test_configurable_rule_runs_with_policy_settings_or_says_it_is_off() -> None:
+    from kposture.rules.base import Configured
+
+    def configure(policy: RunPolicy) -> Configured:
+        allowed = policy.settings.get("allowed")
+        if not allowed:
+            return Configured(None, "no allowlist configured")
+        return Configured(lambda obj, inv: [Violation(f"not in {allowed}")])
+
+    rule = Rule(meta("configurable"), privileged_check, configure)
+    off = run(pod(), rules=(rule,))
+    assert off.findings == ()
+    assert off.rules_run == 0
+    assert [(e.message, e.level) for e in off.errors] == [
+        ("rule configurable is off: no allowlist configured", "warning")
+    ]
+    on = run(pod(), rules=(rule,), policy=RunPolicy(settings={"allowed": "x"}))
+    assert [f.message for f in on.findings] == ["not in x"]

@@ -29,6 +29,8 @@ exceptions:
     expires: 2027-01-31
 annotations:
   allowSelfExemption: false
+registries:
+  allowed: [registry.example.com/shop/, ghcr.io/org]
 """
 
 
@@ -39,6 +41,7 @@ def test_full_policy_file() -> None:
     assert policy.disabled == {"host-pid"}
     assert policy.severity_overrides == {"host-ports": Severity.HIGH}
     assert policy.allow_annotation_exceptions is False
+    assert policy.allowed_registries == ("registry.example.com/shop/", "ghcr.io/org")
     (entry,) = policy.exceptions
     assert entry.rules == ("privileged-*",)
     assert entry.namespaces == ("monitoring",)
@@ -78,6 +81,10 @@ def test_empty_file_is_the_default_policy() -> None:
             "p.yaml:6: unknown operator 'Near'",
         ),
         ("- just a list\n", "p.yaml:1: the policy file must be a mapping"),
+        (
+            "registries:\n  allowed:\n    - ok.example.com\n    - https://bad.example.com\n",
+            "p.yaml:4: registry 'https://bad.example.com' must be a host",
+        ),
     ],
 )
 def test_mistakes_name_file_and_line(text: str, expected: str) -> None:
