@@ -173,13 +173,13 @@ def evaluate(
     """Run every active rule on every object of the inventory."""
     evaluator = _Evaluator(inventory, registry, policy, today)
     findings: list[Finding] = []
-    for obj in inventory:
+    for obj in inventory.evaluation_order():
         findings.extend(evaluator.run(obj, registry.for_kind(obj.ref.kind)))
     errors = _expired_exception_warnings(policy, today) + evaluator.off_notices + evaluator.errors
     return ScanResult(
         findings=tuple(findings),
         errors=tuple(errors),
-        objects_scanned=len(inventory),
+        objects_scanned=len(inventory),  # implied namespaces are not counted as scanned
         rules_run=evaluator.active_count,
     )
 

@@ -4,7 +4,7 @@ Rules read objects through here: lookups by kind, namespace and name, and the po
 hide the differences between workload kinds.
 """
 
-from kposture.inventory.objects import Inventory
+from kposture.inventory.objects import IMPLIED_ORIGIN, Inventory
 from kposture.inventory.workloads import (
     WORKLOAD_KINDS,
     ContainerRef,
@@ -15,6 +15,7 @@ from kposture.inventory.workloads import (
 )
 
 __all__ = [
+    "IMPLIED_ORIGIN",
     "WORKLOAD_KINDS",
     "ContainerRef",
     "Inventory",

@@ -288,3 +288,21 @@ def test_configurable_rule_runs_with_policy_settings_or_says_it_is_off() -> None
     ]
     on = run(pod(), rules=(rule,), policy=RunPolicy(settings={"allowed": "x"}))
     assert [f.message for f in on.findings] == ["not in x"]
+
+
+def test_namespace_rules_also_judge_namespaces_only_implied_by_objects() -> None:
+    def flag(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
+        yield Violation(f"namespace {obj.ref.name}")
+
+    rule = Rule(meta("namespace-rule", kinds=("Namespace",)), flag)
+    declared = K8sObject(
+        ResourceRef("v1", "Namespace", "", "declared"),
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "declared"}},
+        SourceLocation("ns.yaml", 1),
+    )
+    result = run(pod(namespace="declared"), pod(namespace="shop"), declared, rules=(rule,))
+    assert sorted(f.resource.name for f in result.findings) == ["declared", "shop"]
+    implied = next(f for f in result.findings if f.resource.name == "shop")
+    assert implied.location is not None
+    assert (implied.location.file, implied.location.line) == ("deploy/web.yaml", 3)
+    assert result.objects_scanned == 3
