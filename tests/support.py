@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from kposture.inventory import Inventory
-from kposture.model import K8sObject, ResourceRef, SourceLocation, Violation
+from kposture.model import K8sObject, ResourceRef, RunPolicy, SourceLocation, Violation
 from kposture.rules import Rule, builtin_rules
 
 
@@ -62,15 +62,19 @@ def objects_from_text(text: str, file: str = "inline.yaml") -> list[K8sObject]:
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in builtin_rules()}
 
 
-def violations(rule_id: str, objects: Iterable[K8sObject]) -> list[Violation]:
-    """What one built-in rule reports on ``objects`` (each judged against all of them)."""
-    objs = list(objects)
-    inventory = Inventory(objs)
+def violations(
+    rule_id: str, objects: Iterable[K8sObject], policy: RunPolicy | None = None
+) -> list[Violation]:
+    """What one built-in rule reports on ``objects`` (each judged against all of them), configured
+    by ``policy`` as the engine would, implied namespaces included."""
+    inventory = Inventory(objects)
     rule = RULES_BY_ID[rule_id]
+    check = rule.configured(policy or RunPolicy()).check
+    assert check is not None, f"{rule_id} is off under this policy"
     found: list[Violation] = []
-    for obj in objs:
+    for obj in inventory.evaluation_order():
         if obj.ref.kind in rule.meta.kinds:
-            found.extend(rule.check(obj, inventory))
+            found.extend(check(obj, inventory))
     return found
 
 

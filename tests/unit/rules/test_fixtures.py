@@ -1,7 +1,9 @@
 """Every built-in rule against its Polaris-style fixtures under ``tests/rules/fixtures/<rule-id>/``.
 
 ``fail-*.yaml`` must produce at least one finding of that rule, ``pass-*.yaml`` none. A rule without
-both kinds of fixture fails the suite, and so does a fixture folder naming no registered rule.
+both kinds of fixture fails the suite, and so does a fixture folder naming no registered rule. A
+``policy.yaml`` beside the fixtures (same format as ``.kposture.yaml``) configures the rule, e.g. a
+registry allowlist.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from kposture.sources.policy_file import load_policy
 from support import RULES_BY_ID, load_objects, violations
 
 FIXTURES = Path(__file__).resolve().parents[2] / "rules" / "fixtures"
-CASES = sorted(FIXTURES.glob("*/*.yaml"))
+POLICY_FILE = "policy.yaml"
+CASES = sorted(path for path in FIXTURES.glob("*/*.yaml") if path.name != POLICY_FILE)
 
 
 def _case_id(path: Path) -> str:
@@ -24,7 +28,9 @@ def _case_id(path: Path) -> str:
 def test_fixture_outcome(path: Path) -> None:
     rule_id = path.parent.name
     assert rule_id in RULES_BY_ID, f"fixture folder {rule_id!r} names no built-in rule"
-    found = violations(rule_id, load_objects([path]))
+    policy_path = path.parent / POLICY_FILE
+    policy = load_policy(policy_path).policy if policy_path.exists() else None
+    found = violations(rule_id, load_objects([path]), policy)
     if path.stem.startswith("fail-"):
         assert found, f"{rule_id}: expected a finding on {path.name}"
     else:
