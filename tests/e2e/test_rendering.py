@@ -178,12 +178,31 @@ def test_kustomization_inside_a_walked_tree_is_rendered_not_walked(
         Path(name).write_text(text)
     Path("app/overlay/kustomization.yaml").write_text("resources:\n- ../base\n- missing.yaml\n")
     loaded = load_manifests(["."])
-    # app/base renders; app/overlay fails; the overlay's files are never read as plain YAML.
+    # app/overlay fails, so app/base (which only it builds on) renders on its own; the overlay's
+    # files are never read as plain YAML.
     assert sorted(o.ref.name for o in loaded.objects) == ["plain", "web", "web"]
     (error,) = loaded.errors
     assert error.file == "app/overlay"
     assert error.message.startswith("kubectl kustomize app/overlay failed: ")
     assert not any("kustomization.yaml" in note for note in loaded.notes)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
+def test_a_base_used_by_an_overlay_in_the_same_tree_is_not_reported_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, text in KUSTOMIZE_FILES.items():
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+        Path(name).write_text(text)
+    Path("app/top").mkdir()
+    Path("app/top/kustomization.yaml").write_text("resources:\n- ../overlay\nnameSuffix: -top\n")
+    loaded = load_manifests(["."])
+    assert loaded.errors == ()
+    names = sorted(o.ref.name for o in loaded.objects if o.ref.kind == "Deployment")
+    assert names == ["prod-web-top"]
+    assert any("app/base: rendered through the overlays" in note for note in loaded.notes)
+    assert any("app/overlay: rendered through the overlays" in note for note in loaded.notes)
 
 
 def test_kustomize_without_kubectl_is_a_warning(

@@ -100,6 +100,31 @@ def scan_to_dict(result: ScanResult, ctx: ReportContext) -> dict[str, Any]:
     }
 
 
+_LIST_KEYS = ("findings", "errors")
+"""Top-level lists written one entry per line."""
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
 def render_json(result: ScanResult, ctx: ReportContext) -> str:
-    """Pretty-printed, UTF-8 friendly JSON with a trailing newline."""
-    return json.dumps(scan_to_dict(result, ctx), indent=2, ensure_ascii=False) + "\n"
+    """Readable, UTF-8 friendly JSON with a trailing newline: top-level keys indented, one finding
+    or error per line.
+
+    Entries are encoded compactly because ``json`` only uses its C encoder without ``indent``; the
+    fully indented form took three times longer than the scan itself on 20,000 findings.
+    """
+    document = scan_to_dict(result, ctx)
+    lines = ["{"]
+    keys = list(document)
+    for position, key in enumerate(keys):
+        comma = "," if position < len(keys) - 1 else ""
+        value = document[key]
+        if key in _LIST_KEYS and isinstance(value, list) and value:
+            entries = ",\n".join(f"    {_compact(entry)}" for entry in value)
+            lines.append(f"  {_compact(key)}: [\n{entries}\n  ]{comma}")
+        else:
+            lines.append(f"  {_compact(key)}: {_compact(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -19,10 +19,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from kposture.sources.objects import Collected, add_document, display_name, is_object
 from kposture.sources.template_lines import TemplateSection, line_of_path
 from kposture.sources.yaml_documents import Document, DocumentError, parse_yaml
 
+_SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 RENDER_TIMEOUT_SECONDS = 120
@@ -37,6 +40,51 @@ def kustomization_file(directory: Path) -> Path | None:
 
 def is_kustomization(directory: Path) -> bool:
     return kustomization_file(directory) is not None
+
+
+_REFERENCE_FIELDS = ("resources", "bases", "components")
+
+
+def local_references(kustomization: Path) -> list[Path]:
+    """The local directories a kustomization file builds on (resources, bases, components).
+
+    Files, remote URLs and unreadable kustomization files yield nothing: this only decides which
+    directories are rendered through another kustomization rather than on their own.
+    """
+    try:
+        data = yaml.load(kustomization.read_text(encoding="utf-8"), Loader=_SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    if not isinstance(data, dict):
+        return []
+    found: list[Path] = []
+    for field in _REFERENCE_FIELDS:
+        entries = data.get(field)
+        if not isinstance(entries, list):
+            continue
+        for entry in entries:
+            if isinstance(entry, str) and "://" not in entry and not entry.startswith("git@"):
+                candidate = (kustomization.parent / entry).resolve()
+                if candidate.is_dir():
+                    found.append(candidate)
+    return found
+
+
+def overlays_by_base(root: Path) -> dict[Path, list[Path]]:
+    """For each directory under ``root`` that kustomizations under ``root`` build on, those
+    kustomizations' directories (all resolved).
+
+    Walking a repository with ``base/`` and ``overlays/prod`` renders the overlay, which includes
+    the base; rendering the base on its own as well would report every base object twice.
+    """
+    overlays: dict[Path, list[Path]] = {}
+    for current, dirs, _files in os.walk(root):
+        dirs[:] = [name for name in dirs if not name.startswith(".")]
+        file = kustomization_file(Path(current))
+        if file is not None:
+            for base in local_references(file):
+                overlays.setdefault(base, []).append(file.parent.resolve())
+    return overlays
 
 
 def _run_kustomize(kubectl: str, directory: Path) -> tuple[str, str]:
@@ -71,21 +119,24 @@ def render_with_origins(kubectl: str, directory: Path) -> tuple[str, Path, str]:
         return stream, Path(wrapper), error
 
 
-def load_kustomization(out: Collected, directory: Path, name: str) -> None:
-    """Render a kustomization directory and add its objects, located in their source files."""
+def load_kustomization(out: Collected, directory: Path, name: str) -> bool:
+    """Render a kustomization directory and add its objects, located in their source files.
+
+    Returns whether it rendered (its objects were added).
+    """
     kustomization = kustomization_file(directory)
     assert kustomization is not None
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         out.error(name, 0, "Kustomize directory skipped: kubectl is not on PATH", level="warning")
-        return
+        return False
     stream, base, error = render_with_origins(kubectl, directory)
     if error:
         # Retry plainly so the message is the user's own kustomization's error, not the wrapper's.
         stream, plain_error = _run_kustomize(kubectl, directory)
         if plain_error:
             out.error(name, 0, f"kubectl kustomize {name} failed: {plain_error}")
-            return
+            return False
         out.notes.append(
             f"{name}: origin annotations unavailable ({error}); using the kustomization"
         )
@@ -95,6 +146,8 @@ def load_kustomization(out: Collected, directory: Path, name: str) -> None:
             _add_rendered(out, document, base, kustomization, origins)
     except DocumentError as problem:
         out.error(name, 0, f"kubectl kustomize output is not valid YAML: {problem.message}")
+        return False
+    return True
 
 
 class _OriginFiles:

@@ -50,7 +50,9 @@ def load_manifests(
         path = Path(given)
         name = display_name(path)
         if path.is_dir():
-            _load_dir(out, path, max_file_bytes)
+            walk = _Walk(out, max_file_bytes, kustomize.overlays_by_base(path))
+            walk.directory(path)
+            walk.render_orphaned_bases()
         elif path.exists():
             _load_file(out, path, name, max_file_bytes)
         else:
@@ -69,30 +71,69 @@ def _load_stdin(out: Collected, stdin: BinaryIO | None, max_bytes: int) -> None:
     load_bytes(out, data, STDIN_NAME, json_hint=False)
 
 
-def _load_dir(out: Collected, directory: Path, max_bytes: int, display: str | None = None) -> None:
-    shown = display if display is not None else display_name(directory)
-    if helm.is_chart(directory):
-        helm.load_chart(out, directory, shown)
-        return
-    if kustomize.is_kustomization(directory):
-        kustomize.load_kustomization(out, directory, shown)
-        return
-    try:
-        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
-    except OSError as error:
-        out.error(shown, 0, f"cannot list directory: {error.strerror}")
-        return
-    # Children's display names are built by joining strings: resolving each path against the
-    # working directory again costs more than parsing a small manifest.
-    prefix = "" if shown == "." else f"{shown.rstrip('/')}/"
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        path = Path(entry.path)
-        if entry.is_dir(follow_symlinks=False):
-            _load_dir(out, path, max_bytes, prefix + entry.name)
-        elif entry.name.endswith(MANIFEST_SUFFIXES) and entry.is_file():
-            _load_file(out, path, prefix + entry.name, max_bytes)
+class _Walk:
+    """One recursive directory walk. Kustomize bases that an overlay in the same walk builds on are
+    rendered through that overlay only — unless every such overlay fails, so a broken overlay
+    never hides its base's findings."""
+
+    def __init__(
+        self, out: Collected, max_bytes: int, overlays_by_base: dict[Path, list[Path]]
+    ) -> None:
+        self.out = out
+        self.max_bytes = max_bytes
+        self.overlays_by_base = overlays_by_base
+        self.rendered: set[Path] = set()
+        self.deferred: list[tuple[Path, str]] = []
+
+    def directory(self, directory: Path, display: str | None = None) -> None:
+        out = self.out
+        shown = display if display is not None else display_name(directory)
+        if helm.is_chart(directory):
+            helm.load_chart(out, directory, shown)
+            return
+        if kustomize.is_kustomization(directory):
+            resolved = directory.resolve()
+            if display is not None and resolved in self.overlays_by_base:
+                self.deferred.append((directory, shown))
+            elif kustomize.load_kustomization(out, directory, shown):
+                self.rendered.add(resolved)
+            return
+        try:
+            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        except OSError as error:
+            out.error(shown, 0, f"cannot list directory: {error.strerror}")
+            return
+        # Children's display names are built by joining strings: resolving each path against the
+        # working directory again costs more than parsing a small manifest.
+        prefix = "" if shown == "." else f"{shown.rstrip('/')}/"
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                self.directory(path, prefix + entry.name)
+            elif entry.name.endswith(MANIFEST_SUFFIXES) and entry.is_file():
+                _load_file(out, path, prefix + entry.name, self.max_bytes)
+
+    def render_orphaned_bases(self) -> None:
+        """Render the deferred bases whose overlays all failed to render.
+
+        A base counts as covered once any overlay that builds on it rendered or was itself covered
+        (base → mid-level overlay → top overlay), so the loop runs until nothing changes.
+        """
+        pending = list(self.deferred)
+        covered = set(self.rendered)
+        changed = True
+        while changed:
+            changed = False
+            for directory, shown in list(pending):
+                if any(o in covered for o in self.overlays_by_base[directory.resolve()]):
+                    covered.add(directory.resolve())
+                    pending.remove((directory, shown))
+                    self.out.notes.append(f"{shown}: rendered through the overlays that use it")
+                    changed = True
+        for directory, shown in pending:
+            kustomize.load_kustomization(self.out, directory, shown)
 
 
 def _load_file(out: Collected, path: Path, name: str, max_bytes: int) -> None:
