@@ -37,7 +37,7 @@ check: $(STAMP)
 
 ## bench: the 5,000-manifest benchmark (see docs/performance.md)
 bench: $(STAMP)
-	$(BIN)/python bench/scan_benchmark.py
+	$(BIN)/python bench/scan_benchmark.py --install-checkov
 
 ## docs: regenerate docs/rules.md from the registry
 docs: $(STAMP)
