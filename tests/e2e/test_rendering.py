@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -14,20 +13,9 @@ from kposture.sources import load_manifests
 
 pytestmark = pytest.mark.e2e
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
-
-def corpus_dir(*parts: str) -> Path:
-    configured = Path(os.environ.get("KPOSTURE_CORPUS", "../shared/corpus"))
-    root = configured if configured.is_absolute() else (REPO_ROOT / configured).resolve()
-    path = root.joinpath(*parts)
-    if not path.is_dir():
-        pytest.skip(f"corpus folder {path} not found (set KPOSTURE_CORPUS to the shared corpus)")
-    return path
-
-
-def test_goat_corpus_with_helm_charts(monkeypatch: pytest.MonkeyPatch) -> None:
-    goat = corpus_dir("goat")
+def test_goat_corpus_with_helm_charts(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    goat = corpus / "goat"
     monkeypatch.chdir(goat.parent)
     loaded = load_manifests(["goat"])
     assert loaded.errors == ()

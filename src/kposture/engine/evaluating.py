@@ -164,23 +164,36 @@ def _expired_exception_warnings(policy: RunPolicy, today: dt.date) -> list[Input
     ]
 
 
+def _judge(
+    objects: Iterable[K8sObject],
+    inventory: Inventory,
+    registry: Registry,
+    policy: RunPolicy,
+    today: dt.date,
+) -> tuple[list[Finding], list[InputError], int]:
+    evaluator = _Evaluator(inventory, registry, policy, today)
+    findings: list[Finding] = []
+    for obj in objects:
+        findings.extend(evaluator.run(obj, registry.for_kind(obj.ref.kind)))
+    errors = _expired_exception_warnings(policy, today) + evaluator.off_notices + evaluator.errors
+    return findings, errors, evaluator.active_count
+
+
 def evaluate(
     inventory: Inventory,
     registry: Registry,
     policy: RunPolicy,
     today: dt.date,
 ) -> ScanResult:
-    """Run every active rule on every object of the inventory."""
-    evaluator = _Evaluator(inventory, registry, policy, today)
-    findings: list[Finding] = []
-    for obj in inventory.evaluation_order():
-        findings.extend(evaluator.run(obj, registry.for_kind(obj.ref.kind)))
-    errors = _expired_exception_warnings(policy, today) + evaluator.off_notices + evaluator.errors
+    """Run every active rule on every object of the inventory (and on its implied namespaces)."""
+    findings, errors, rules_run = _judge(
+        inventory.evaluation_order(), inventory, registry, policy, today
+    )
     return ScanResult(
         findings=tuple(findings),
         errors=tuple(errors),
         objects_scanned=len(inventory),  # implied namespaces are not counted as scanned
-        rules_run=evaluator.active_count,
+        rules_run=rules_run,
     )
 
 
@@ -192,11 +205,7 @@ def evaluate_one(
     today: dt.date,
 ) -> ScanResult:
     """Judge one object (for admission), reading the rest of the inventory where rules need it."""
-    evaluator = _Evaluator(inventory, registry, policy, today)
-    findings = evaluator.run(obj, registry.for_kind(obj.ref.kind))
+    findings, errors, rules_run = _judge((obj,), inventory, registry, policy, today)
     return ScanResult(
-        findings=tuple(findings),
-        errors=tuple(evaluator.errors),
-        objects_scanned=1,
-        rules_run=evaluator.active_count,
+        findings=tuple(findings), errors=tuple(errors), objects_scanned=1, rules_run=rules_run
     )

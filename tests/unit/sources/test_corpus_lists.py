@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -10,20 +9,9 @@ import pytest
 
 from kposture.sources import load_manifests
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
-
-def corpus_dir(*parts: str) -> Path:
-    configured = Path(os.environ.get("KPOSTURE_CORPUS", "../shared/corpus"))
-    root = configured if configured.is_absolute() else (REPO_ROOT / configured).resolve()
-    path = root.joinpath(*parts)
-    if not path.is_dir():
-        pytest.skip(f"corpus folder {path} not found (set KPOSTURE_CORPUS to the shared corpus)")
-    return path
-
-
-def test_bootstrap_rbac_lists(monkeypatch: pytest.MonkeyPatch) -> None:
-    rbac = corpus_dir("rbac", "kubernetes-bootstrap")
+def test_bootstrap_rbac_lists(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rbac = corpus / "rbac" / "kubernetes-bootstrap"
     monkeypatch.chdir(rbac)
     loaded = load_manifests(["."])
     assert loaded.errors == ()
