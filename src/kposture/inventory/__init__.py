@@ -4,6 +4,19 @@ Rules read objects through here: lookups by kind, namespace and name, and the po
 hide the differences between workload kinds.
 """
 
+from kposture.inventory.images import ImageRef, parse_image, registry_allowed
+from kposture.inventory.network import (
+    Coverage,
+    PolicyView,
+    coverage,
+    effective_namespace,
+    pod_labels,
+    policies_in,
+    selected_workloads,
+    service_type,
+    services_exposing,
+    workloads_by_namespace,
+)
 from kposture.inventory.objects import IMPLIED_ORIGIN, Inventory
 from kposture.inventory.workloads import (
     WORKLOAD_KINDS,
@@ -18,9 +31,22 @@ __all__ = [
     "IMPLIED_ORIGIN",
     "WORKLOAD_KINDS",
     "ContainerRef",
+    "Coverage",
+    "ImageRef",
     "Inventory",
     "PodSpecRef",
+    "PolicyView",
     "containers",
+    "coverage",
+    "effective_namespace",
+    "parse_image",
+    "pod_labels",
     "pod_spec",
     "pod_template_metadata",
+    "policies_in",
+    "registry_allowed",
+    "selected_workloads",
+    "service_type",
+    "services_exposing",
+    "workloads_by_namespace",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from kposture.model import K8sObject, ResourceRef, SourceLocation
 
@@ -14,7 +15,7 @@ from kposture.model import K8sObject, ResourceRef, SourceLocation
 class Inventory:
     """An immutable collection of objects with the lookups rules need."""
 
-    __slots__ = ("_by_key", "_by_kind", "_implied_namespaces", "_objects")
+    __slots__ = ("_by_key", "_by_kind", "_implied_namespaces", "_objects", "derived")
 
     def __init__(self, objects: Iterable[K8sObject]) -> None:
         self._objects: tuple[K8sObject, ...] = tuple(objects)
@@ -26,6 +27,9 @@ class Inventory:
         self._by_kind = {kind: tuple(objs) for kind, objs in by_kind.items()}
         self._by_key = by_key
         self._implied_namespaces = _implied_namespaces(self._objects, by_key)
+        self.derived: dict[str, Any] = {}
+        """Memo of views computed from the objects (e.g. NetworkPolicies by namespace), built on
+        first use by ``inventory`` modules; the objects never change, so a view stays valid."""
 
     def __iter__(self) -> Iterator[K8sObject]:
         return iter(self._objects)

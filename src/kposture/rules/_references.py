@@ -22,3 +22,12 @@ BASELINE = Reference(PSS, "baseline")
 RESTRICTED = Reference(PSS, "restricted")
 POD_SECURITY = Reference(NSA, "Pod security")
 """NSA-CISA Kubernetes Hardening Guidance: Kubernetes Pod security."""
+K02 = Reference(OWASP, "K02")
+"""OWASP Kubernetes Top 10: supply chain vulnerabilities."""
+K07 = Reference(OWASP, "K07")
+"""OWASP Kubernetes Top 10: missing network segmentation controls."""
+CONTAINER_API_CREDENTIALS = Reference(MITRE, "T1552.007")
+"""MITRE ATT&CK: unsecured credentials — container API (service account tokens)."""
+NETWORK_SEPARATION = Reference(NSA, "Network separation and hardening")
+"""NSA-CISA Kubernetes Hardening Guidance: network separation and hardening (namespaces, network
+policies)."""
