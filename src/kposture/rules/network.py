@@ -223,13 +223,14 @@ def _http_exposure(obj: K8sObject, spec: Mapping[str, Any]) -> Iterator[Violatio
             (("exposure", obj.ref.kind), ("tls", "true")),
         )
     else:
-        # No per-finding severity in the model yet: the lack of TLS is stated in the message and
-        # the evidence so reports and threat vectors can rank it above the TLS case.
+        # Plain HTTP is worse than the TLS case: this finding carries low severity instead of the
+        # rule's info, and the evidence says so for threat vectors.
         yield Violation(
             f"{noun} exposes pods outside the cluster over plain HTTP (no spec.tls): "
             "traffic and credentials can be read or altered in transit",
             ("spec", "tls"),
             (("exposure", obj.ref.kind), ("tls", "false")),
+            severity=Severity.LOW,
         )
 
 
@@ -383,7 +384,7 @@ RULES: tuple[Rule, ...] = (
                 "an OpenShift Route makes pods reachable from outside the cluster, where "
                 "exploiting a public-facing application is the usual way in. The finding maps "
                 "the attack surface for threat vectors; an Ingress or Route without spec.tls "
-                "serves plain HTTP and says so in its message (low rather than info)."
+                "serves plain HTTP and is reported at low severity instead of info."
             ),
             references=(PUBLIC_FACING, K07, NETWORK_SEPARATION),
             fix_snippet=(
