@@ -61,9 +61,11 @@ def _matches_any(value: str, patterns: tuple[str, ...]) -> bool:
 
 def exception_applies(entry: ExceptionEntry, rule_id: str, obj: K8sObject) -> bool:
     """Whether the entry's scope (rules, namespaces, kinds, names, selector) covers this finding."""
+    # A Namespace is cluster-scoped; a namespace-scoped exception covers the namespace itself too.
+    namespace = obj.ref.name if obj.ref.kind == "Namespace" else obj.ref.namespace
     return (
         _matches_any(rule_id, entry.rules)
-        and _matches_any(obj.ref.namespace, entry.namespaces)
+        and _matches_any(namespace, entry.namespaces)
         and _matches_any(obj.ref.kind, entry.kinds)
         and _matches_any(obj.ref.name, entry.names)
         and (entry.selector is None or entry.selector.matches(obj.labels))

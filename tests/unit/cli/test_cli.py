@@ -60,7 +60,9 @@ def test_fail_on_threshold_decides_exit_code(runner: CliRunner, workdir: Path) -
 
 
 def test_clean_manifest_exits_zero(runner: CliRunner, workdir: Path) -> None:
-    (workdir / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    (workdir / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\n"
+    )
     result = runner.invoke(app, ["scan", "cm.yaml", "--fail-on", "low", "-o", "json"])
     assert result.exit_code == 0, result.output
 

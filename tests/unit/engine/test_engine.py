@@ -306,3 +306,15 @@ def test_namespace_rules_also_judge_namespaces_only_implied_by_objects() -> None
     assert implied.location is not None
     assert (implied.location.file, implied.location.line) == ("deploy/web.yaml", 3)
     assert result.objects_scanned == 3
+
+
+def test_namespace_scoped_exception_covers_the_namespace_object_itself() -> None:
+    def flag(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
+        yield Violation("no policy")
+
+    rule = Rule(meta("namespace-rule", kinds=("Namespace",)), flag)
+    entry = ExceptionEntry(reason="sandbox", rules=("*",), namespaces=("shop",))
+    result = run(pod(namespace="shop"), rules=(rule,), policy=RunPolicy(exceptions=(entry,)))
+    (finding,) = result.findings
+    assert finding.resource.name == "shop"
+    assert finding.suppressed
