@@ -100,6 +100,20 @@ def scan(
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Also print notes about skipped documents.")
     ] = False,
+    framework: Annotated[
+        output.FrameworkChoice | None,
+        typer.Option(
+            "--framework",
+            help="Also report pass/fail per control of this framework (every output format).",
+        ),
+    ] = None,
+    maturity: Annotated[
+        bool,
+        typer.Option(
+            "--maturity",
+            help="Also report the crawl/walk/run stage each domain reaches (table, json, markdown).",
+        ),
+    ] = False,
 ) -> None:
     """Scan Kubernetes manifests and report misconfigurations.
 
@@ -107,6 +121,10 @@ def scan(
     invalid policy file, or an input that could not be read (the report still lists everything else).
     """
     err = Console(stderr=True)
+    if maturity and output_format not in output.MATURITY_FORMATS:
+        formats = ", ".join(f.value for f in output.MATURITY_FORMATS)
+        err.print(f"[red]error:[/red] --maturity works with -o {formats}", highlight=False)
+        raise typer.Exit(EXIT_USAGE)
     try:
         outcome = scan_manifests(
             paths, policy_path=policy, stdin=sys.stdin.buffer if "-" in paths else None
@@ -121,6 +139,8 @@ def scan(
         output_file,
         fail_on=threshold,
         show_suppressed=show_suppressed,
+        framework=framework.value if framework is not None else None,
+        maturity=maturity,
     )
     if verbose:
         for note in outcome.notes:

@@ -1,4 +1,5 @@
-"""``kposture rules``: list the built-in rules, show one in full, and generate docs/rules.md."""
+"""``kposture rules``: list the built-in rules (or a framework's controls with the rules covering
+them), show one in full, and generate docs/rules.md."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
+from kposture.cli.output import FrameworkChoice
 from kposture.cli.scanning import EXIT_USAGE, default_registry
 from kposture.model import Domain, RuleMeta
+from kposture.reports.frameworks import CATALOGUES, coverage, coverage_percent, coverage_to_dict
 from kposture.reports.rule_catalogue import references_text, render_rule_docs, rule_to_dict
 
 rules_app = typer.Typer(
@@ -39,6 +42,32 @@ def _metas() -> list[RuleMeta]:
     return [rule.meta for rule in default_registry()]
 
 
+def _list_coverage(metas: list[RuleMeta], key: str, output_format: ListFormat) -> None:
+    catalogue = CATALOGUES[key]
+    rows = coverage(catalogue, metas)
+    if output_format is ListFormat.JSON:
+        typer.echo(json.dumps(coverage_to_dict(catalogue, rows), indent=2, ensure_ascii=False))
+        return
+    listed = [row for row in rows if row.control.in_catalogue]
+    covered = sum(1 for row in listed if row.covered)
+    table = Table(
+        title=f"{catalogue.name} {catalogue.version}: {covered} of {len(listed)} controls "
+        f"covered ({coverage_percent(rows)}%)",
+        title_justify="left",
+    )
+    table.add_column("control", no_wrap=True)
+    table.add_column("title")
+    table.add_column("rules")
+    for row in rows:
+        title = escape(row.control.title) + ("" if row.control.in_catalogue else " *")
+        rules = escape(", ".join(row.rules)) if row.rules else "[dim]not covered[/dim]"
+        table.add_row(escape(row.control.id), title, rules)
+    console = Console()
+    console.print(table)
+    if len(listed) < len(rows):
+        console.print("* cited by a rule but not in the catalogue", style="dim")
+
+
 @rules_app.command("list")
 def list_rules(
     output_format: Annotated[
@@ -48,8 +77,16 @@ def list_rules(
         str | None,
         typer.Option("--domain", help="Only rules of this domain, e.g. workload-privileges."),
     ] = None,
+    framework: Annotated[
+        FrameworkChoice | None,
+        typer.Option(
+            "--framework",
+            help="List this framework's controls instead, with the rules covering each one.",
+        ),
+    ] = None,
 ) -> None:
-    """List every built-in rule with its severity, stage and references."""
+    """List every built-in rule with its severity, stage and references (or, with --framework, every
+    control of a framework with the rules covering it and the coverage percentage)."""
     metas = _metas()
     if domain is not None:
         known = {d.value for d in Domain}
@@ -60,6 +97,9 @@ def list_rules(
             )
             raise typer.Exit(EXIT_USAGE)
         metas = [meta for meta in metas if meta.domain.value == domain]
+    if framework is not None:
+        _list_coverage(metas, framework.value, output_format)
+        return
     if output_format is ListFormat.JSON:
         typer.echo(json.dumps([rule_to_dict(meta) for meta in metas], indent=2))
         return

@@ -31,9 +31,26 @@ class UsageError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ScanOutcome:
+    """A scan's result with what views need to judge it: ``kinds`` of the objects evaluated (implied
+    Namespaces included) and ``enabled``, the ids of the rules that actually ran."""
+
     result: ScanResult
     registry: Registry
     notes: tuple[str, ...]
+    kinds: frozenset[str] = frozenset()
+    enabled: frozenset[str] = frozenset()
+
+
+def enabled_rules(registry: Registry, policy: RunPolicy) -> frozenset[str]:
+    """Rules the engine runs under ``policy``: enabled, not disabled, and not off for a missing
+    setting (the engine's own rule, restated for the framework and maturity views)."""
+    return frozenset(
+        rule.meta.id
+        for rule in registry
+        if rule.meta.id not in policy.disabled
+        and (not policy.enabled or rule.meta.id in policy.enabled)
+        and rule.configured(policy).check is not None
+    )
 
 
 def default_registry() -> Registry:
@@ -97,14 +114,18 @@ def scan_manifests(
     moment = now or dt.datetime.now(dt.UTC)
     with cyclic_gc_paused():
         loaded = load_manifests(paths, stdin=stdin)
-        evaluated = evaluate(Inventory(loaded.objects), registry, policy, moment.date())
+        inventory = Inventory(loaded.objects)
+        evaluated = evaluate(inventory, registry, policy, moment.date())
     result = replace(
         evaluated,
         errors=tuple(loaded.errors) + evaluated.errors,
         inputs=tuple(loaded.inputs),
         scanned_at=moment.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
     )
-    return ScanOutcome(result, registry, tuple(loaded.notes))
+    kinds = frozenset(obj.ref.kind for obj in inventory.evaluation_order())
+    return ScanOutcome(
+        result, registry, tuple(loaded.notes), kinds, enabled_rules(registry, policy)
+    )
 
 
 def has_input_errors(errors: Sequence[InputError]) -> bool:

@@ -1,0 +1,403 @@
+"""The framework and maturity views in every output format.
+
+``ReportViews`` carries the optional views of one run (``--framework``, ``--maturity``); the
+functions here add them to the standard reports: extra ``framework`` / ``maturity`` blocks in the
+``kposture.scan/v1`` JSON, a control table and a maturity table after the terminal and Markdown
+reports, SARIF ``taxonomies`` with a relationship from each rule descriptor to the controls it
+covers, and JUnit suites per control instead of per rule. Pure: every function returns text or
+prints to the console it is given.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from kposture.model import ScanResult
+from kposture.reports.context import ReportContext
+from kposture.reports.frameworks import (
+    ControlResult,
+    ControlStatus,
+    FrameworkView,
+    view_summary,
+    view_to_dict,
+)
+from kposture.reports.grouping import (
+    RuleGroup,
+    group_by_rule_and_resource,
+    is_failing,
+    location_text,
+)
+from kposture.reports.json_report import scan_to_dict
+from kposture.reports.markdown import escape, render_markdown
+from kposture.reports.maturity import (
+    DomainMaturity,
+    maturity_to_dict,
+    render_maturity_markdown,
+    render_maturity_table,
+)
+from kposture.reports.sarif import sarif_log
+
+MAX_CONTROL_FINDINGS = 3
+"""Findings listed under a failing control in the table and Markdown views (the rest are counted)."""
+
+_STATUS_STYLES = {
+    ControlStatus.FAIL: "bold red",
+    ControlStatus.PASS: "green",
+    ControlStatus.NOT_ASSESSED: "yellow",
+    ControlStatus.NOT_COVERED: "dim",
+}
+_STATUS_MARKS = {
+    ControlStatus.FAIL: "❌ fail",
+    ControlStatus.PASS: "✅ pass",
+    ControlStatus.NOT_ASSESSED: "➖ not assessed",
+    ControlStatus.NOT_COVERED: "not covered",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportViews:
+    """The optional views of one report; both ``None`` means the plain report."""
+
+    framework: FrameworkView | None = None
+    maturity: tuple[DomainMaturity, ...] | None = None
+
+
+# --- JSON -------------------------------------------------------------------------------------------
+
+_LIST_KEYS = ("findings", "errors")
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _block(key: str, value: dict[str, Any], list_key: str) -> str:
+    """A view block with its long list one entry per line."""
+    items = list(value.items())
+    lines = []
+    for position, (name, item) in enumerate(items):
+        comma = "," if position < len(items) - 1 else ""
+        if name == list_key and isinstance(item, list) and item:
+            entries = ",\n".join(f"      {_compact(entry)}" for entry in item)
+            lines.append(f"    {_compact(name)}: [\n{entries}\n    ]{comma}")
+        else:
+            lines.append(f"    {_compact(name)}: {_compact(item)}{comma}")
+    return f"  {_compact(key)}: {{\n" + "\n".join(lines) + "\n  }"
+
+
+def render_json_views(result: ScanResult, ctx: ReportContext, views: ReportViews) -> str:
+    """The ``kposture.scan/v1`` document with the optional ``framework`` and ``maturity`` blocks
+    after the standard keys; top-level lists and view lists are written one entry per line."""
+    document = scan_to_dict(result, ctx)
+    parts: list[str] = []
+    for key, value in document.items():
+        if key in _LIST_KEYS and isinstance(value, list) and value:
+            entries = ",\n".join(f"    {_compact(entry)}" for entry in value)
+            parts.append(f"  {_compact(key)}: [\n{entries}\n  ]")
+        else:
+            parts.append(f"  {_compact(key)}: {_compact(value)}")
+    if views.framework is not None:
+        parts.append(_block("framework", view_to_dict(views.framework), "controls"))
+    if views.maturity is not None:
+        parts.append(_block("maturity", maturity_to_dict(views.maturity), "domains"))
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+# --- table ------------------------------------------------------------------------------------------
+
+
+def _summary_line(view: FrameworkView) -> str:
+    s = view_summary(view)
+    return (
+        f"{s['controls']} controls: {s['failed']} failed, {s['passed']} passed, "
+        f"{s['not_assessed']} not assessed, {s['not_covered']} not covered "
+        f"(coverage {s['coverage_percent']}%)"
+    )
+
+
+def _finding_line(result: ControlResult, *, with_rule: bool = True) -> list[str]:
+    lines = [
+        (f"{f.rule_id} " if with_rule else "") + (location_text(f) or f.resource.display())
+        for f in result.findings[:MAX_CONTROL_FINDINGS]
+    ]
+    if len(result.findings) > MAX_CONTROL_FINDINGS:
+        lines.append(f"+{len(result.findings) - MAX_CONTROL_FINDINGS} more")
+    return lines
+
+
+def _unique_locations(result: ControlResult) -> list[str]:
+    seen = dict.fromkeys(location_text(f) or f.resource.display() for f in result.findings)
+    return list(seen)
+
+
+def render_framework_table(view: FrameworkView, console: Console) -> None:
+    """Controls by group, one line each (status, id, title), with the covering rules and the
+    distinct file:line locations of their active findings indented below."""
+    catalogue = view.catalogue
+    console.print(Text(f"{catalogue.name} {catalogue.version}", style="bold"))
+    group = None
+    for r in view.controls:
+        if r.control.group != group:
+            group = r.control.group
+            console.print(Text(f"\n{group}", style="bold"))
+        line = Text("  ")
+        line.append(f"{r.status.value:<12}", style=_STATUS_STYLES[r.status])
+        line.append(f" {r.control.id}", style="bold")
+        marker = "" if r.control.in_catalogue else " *"
+        line.append(f"  {r.control.title}{marker}")
+        console.print(line)
+        if r.rules:
+            console.print(Text(f"                 rules: {', '.join(r.rules)}", style="dim"))
+        locations = _unique_locations(r)
+        if locations:
+            shown = ", ".join(locations[:MAX_CONTROL_FINDINGS])
+            more = len(locations) - MAX_CONTROL_FINDINGS
+            tail = f" (+{more} more)" if more > 0 else ""
+            console.print(Text(f"                 at: {shown}{tail}"))
+    console.print()
+    if any(not r.control.in_catalogue for r in view.controls):
+        console.print(Text("* cited by a rule but not in the catalogue", style="dim"))
+    console.print(Text(_summary_line(view), style="bold"))
+
+
+def render_views_table(views: ReportViews, console: Console) -> None:
+    if views.framework is not None:
+        console.print()
+        render_framework_table(views.framework, console)
+    if views.maturity is not None:
+        console.print()
+        render_maturity_table(views.maturity, console)
+
+
+# --- Markdown ---------------------------------------------------------------------------------------
+
+
+def framework_markdown(view: FrameworkView) -> list[str]:
+    catalogue = view.catalogue
+    lines = [
+        f"### {escape(catalogue.name)} {escape(catalogue.version)}",
+        "",
+        escape(_summary_line(view)),
+        "",
+        "| Control | Title | Status | Rules | Findings |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in view.controls:
+        findings = "<br>".join(escape(line) for line in _finding_line(r)) or "—"
+        title = escape(r.control.title) + ("" if r.control.in_catalogue else " (not in catalogue)")
+        rules = escape(", ".join(r.rules)) or "—"
+        lines.append(
+            f"| {escape(r.control.id)} | {title} | {_STATUS_MARKS[r.status]} | {rules} |"
+            f" {findings} |"
+        )
+    return [*lines, ""]
+
+
+def render_markdown_views(result: ScanResult, ctx: ReportContext, views: ReportViews) -> str:
+    """The Markdown report with the views appended before its footer."""
+    base = render_markdown(result, ctx).rstrip("\n").split("\n")
+    footer = base.pop() if base and base[-1].startswith("<sub>") else ""
+    extra: list[str] = []
+    if views.framework is not None:
+        extra += framework_markdown(views.framework)
+    if views.maturity is not None:
+        extra += render_maturity_markdown(views.maturity, escape)
+    lines = [*base, "", *extra, footer] if extra else [*base, footer]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# --- SARIF ------------------------------------------------------------------------------------------
+
+
+def _taxon(result: ControlResult) -> dict[str, Any]:
+    taxon: dict[str, Any] = {
+        "id": result.control.id,
+        "name": result.control.id,
+        "shortDescription": {"text": result.control.title},
+        "properties": {
+            "status": result.status.value,
+            "rules": list(result.rules),
+            "activeFindings": len(result.findings),
+            "inCatalogue": result.control.in_catalogue,
+        },
+    }
+    if result.control.group:
+        taxon["properties"]["group"] = result.control.group
+    return taxon
+
+
+def sarif_views_log(result: ScanResult, ctx: ReportContext, views: ReportViews) -> dict[str, Any]:
+    """The SARIF log with the framework as ``runs[0].taxonomies[0]`` and a ``relevant``
+    relationship from each rule descriptor to every control it covers."""
+    log = sarif_log(result, ctx)
+    view = views.framework
+    if view is None:
+        return log
+    run = log["runs"][0]
+    catalogue = view.catalogue
+    taxa = [_taxon(r) for r in view.controls]
+    run["taxonomies"] = [
+        {
+            "name": catalogue.name,
+            "version": catalogue.version,
+            "informationUri": catalogue.information_uri,
+            "isComprehensive": True,
+            "shortDescription": {"text": f"{catalogue.name} {catalogue.version}"},
+            "taxa": taxa,
+        }
+    ]
+    index = {r.control.id: i for i, r in enumerate(view.controls)}
+    covers: dict[str, list[str]] = {}
+    for r in view.controls:
+        for rule_id in r.rules:
+            covers.setdefault(rule_id, []).append(r.control.id)
+    for descriptor in run["tool"]["driver"]["rules"]:
+        targets = covers.get(descriptor["id"], [])
+        if targets:
+            descriptor["relationships"] = [
+                {
+                    "target": {
+                        "id": control_id,
+                        "index": index[control_id],
+                        "toolComponent": {"name": catalogue.name, "index": 0},
+                    },
+                    "kinds": ["relevant"],
+                }
+                for control_id in targets
+            ]
+    return log
+
+
+def render_sarif_views(result: ScanResult, ctx: ReportContext, views: ReportViews) -> str:
+    return json.dumps(sarif_views_log(result, ctx, views), indent=2, ensure_ascii=False) + "\n"
+
+
+# --- JUnit ------------------------------------------------------------------------------------------
+
+PASSING_CASE = "all scanned resources"
+# XML 1.0 cannot carry most control characters, even escaped; drop them (as the JUnit report does).
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _clean_tree(root: ET.Element) -> ET.Element:
+    for element in root.iter():
+        for key, value in element.attrib.items():
+            element.set(key, _XML_INVALID.sub("", value))
+        if element.text:
+            element.text = _XML_INVALID.sub("", element.text)
+    return root
+
+
+def _case_for(group: RuleGroup, ctx: ReportContext, suite_name: str) -> tuple[ET.Element, str]:
+    case = ET.Element(
+        "testcase",
+        {"name": f"{group.rule_id} {group.resource.display()}", "classname": suite_name},
+    )
+    if (loc := group.findings[0].location) is not None:
+        case.set("file", loc.file)
+        if loc.line > 0:
+            case.set("line", str(loc.line))
+    failing = [f for f in group.findings if is_failing(f, ctx.fail_on)]
+    active = [f for f in group.findings if f.suppressed_by is None]
+    if failing:
+        first = failing[0]
+        where = location_text(first) or group.resource.display()
+        failure = ET.SubElement(
+            case,
+            "failure",
+            {"message": f"{where}: {first.message}", "type": first.severity.value},
+        )
+        failure.text = "\n".join(
+            f"{location_text(f) or '(no location)'}: [{f.severity.value}] {f.message}\n"
+            f"  remediation: {f.remediation}\n  fingerprint: {f.fingerprint}"
+            for f in failing
+        )
+        return case, "failure"
+    if not active:
+        ET.SubElement(case, "skipped", {"message": "suppressed"})
+        return case, "skipped"
+    return case, "passed"
+
+
+def _control_suite(
+    r: ControlResult, by_rule: dict[str, tuple[RuleGroup, ...]], ctx: ReportContext, key: str
+) -> tuple[ET.Element, list[str]]:
+    name = f"{key} {r.control.id}"
+    suite = ET.Element("testsuite", {"name": name, "time": "0"})
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", {"name": "title", "value": r.control.title})
+    ET.SubElement(properties, "property", {"name": "status", "value": r.status.value})
+    ET.SubElement(properties, "property", {"name": "rules", "value": ", ".join(r.rules)})
+    outcomes: list[str] = []
+    for rule_id in r.rules:
+        for group in by_rule.get(rule_id, ()):
+            case, outcome = _case_for(group, ctx, name)
+            suite.append(case)
+            outcomes.append(outcome)
+    if not outcomes:
+        case = ET.SubElement(suite, "testcase", {"name": PASSING_CASE, "classname": name})
+        if r.status is ControlStatus.NOT_COVERED:
+            ET.SubElement(case, "skipped", {"message": "not covered by any kposture rule"})
+            outcomes.append("skipped")
+        elif r.status is ControlStatus.NOT_ASSESSED:
+            message = "covering rules did not run: " + ", ".join(r.not_run or r.rules)
+            ET.SubElement(case, "skipped", {"message": message})
+            outcomes.append("skipped")
+        else:
+            outcomes.append("passed")
+    return suite, outcomes
+
+
+def junit_views_tree(result: ScanResult, ctx: ReportContext, views: ReportViews) -> ET.Element:
+    """One ``<testsuite>`` per control (named ``<framework> <control id>``, with the title, status
+    and covering rules as properties) and one testcase per (covering rule, resource), judged as the
+    standard JUnit report judges them. A control without findings has one ``all scanned resources``
+    testcase: passed when covered and assessed, skipped when not covered or not assessed."""
+    view = views.framework
+    if view is None:
+        raise ValueError("junit_views_tree needs a framework view")
+    by_rule = group_by_rule_and_resource(result.findings)
+    root = ET.Element("testsuites", {"name": f"kposture {view.catalogue.name}", "time": "0"})
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for r in view.controls:
+        suite, outcomes = _control_suite(r, by_rule, ctx, view.catalogue.key)
+        counts = {
+            "tests": len(outcomes),
+            "failures": outcomes.count("failure"),
+            "errors": 0,
+            "skipped": outcomes.count("skipped"),
+        }
+        for key, value in counts.items():
+            suite.set(key, str(value))
+            totals[key] += value
+        root.append(suite)
+    for key, value in totals.items():
+        root.set(key, str(value))
+    return _clean_tree(root)
+
+
+def render_junit_views(result: ScanResult, ctx: ReportContext, views: ReportViews) -> str:
+    root = junit_views_tree(result, ctx, views)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+__all__ = [
+    "ReportViews",
+    "framework_markdown",
+    "junit_views_tree",
+    "render_framework_table",
+    "render_json_views",
+    "render_junit_views",
+    "render_markdown_views",
+    "render_sarif_views",
+    "render_views_table",
+    "sarif_views_log",
+]
