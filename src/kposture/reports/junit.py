@@ -55,6 +55,8 @@ def _failure_text(findings: list[Finding]) -> str:
         if finding.location is not None and finding.location.path:
             lines.append(f"  field: {finding.location.path}")
         lines.append(f"  remediation: {finding.remediation}")
+        if finding.references:
+            lines.append(f"  references: {', '.join(r.display() for r in finding.references)}")
         lines.append(f"  fingerprint: {finding.fingerprint}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)

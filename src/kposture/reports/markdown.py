@@ -1,9 +1,10 @@
 """GitHub-flavoured Markdown summary for PR comments and ``$GITHUB_STEP_SUMMARY``.
 
-Totals by severity, the fail-on verdict, one findings table per resource, suppressed findings
-behind a ``<details>`` block, then input errors. Every value from a manifest or message is escaped
-so it can't break a table row or inject markup; rows are capped (``max_findings``) so a large scan
-stays within GitHub's 65,536-character comment limit.
+Totals by severity, the fail-on verdict, one findings table per resource, the framework references
+of the rules with findings, suppressed findings behind a ``<details>`` block, then input errors.
+Every value from a manifest or message is escaped so it can't break a table row or inject markup;
+rows are capped (``max_findings``) so a large scan stays within GitHub's 65,536-character comment
+limit.
 """
 
 from __future__ import annotations
@@ -99,6 +100,22 @@ def _findings_lines(active: tuple[Finding, ...], max_findings: int) -> list[str]
     return lines
 
 
+def _references_lines(active: tuple[Finding, ...]) -> list[str]:
+    """One row per rule with active findings: the framework controls it maps to."""
+    refs = {f.rule_id: f.references for f in active if f.references}
+    if not refs:
+        return []
+    return [
+        "### References",
+        "",
+        *(
+            f"- **{escape(rule_id)}**: {escape(', '.join(r.display() for r in refs[rule_id]))}"
+            for rule_id in sorted(refs)
+        ),
+        "",
+    ]
+
+
 def _suppressed_lines(suppressed: tuple[Finding, ...], max_findings: int) -> list[str]:
     if not suppressed:
         return []
@@ -134,6 +151,7 @@ def render_markdown(
         "### Findings",
         "",
         *_findings_lines(active, max_findings),
+        *_references_lines(active[:max_findings]),
         *_suppressed_lines(suppressed, max_findings),
     ]
     if result.errors:

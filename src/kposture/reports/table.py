@@ -1,4 +1,5 @@
-"""The human-readable terminal report (Rich): a section per resource, a summary line, errors last.
+"""The human-readable terminal report (Rich): a section per resource, the framework references of the
+rules shown, a summary line, errors last.
 
 Severities are coloured; suppressed findings are hidden behind a count unless ``show_suppressed``.
 Fits an 80-column terminal (messages wrap, rule ids and lines don't), and degrades to plain text
@@ -110,6 +111,19 @@ def summary_text(summary: Summary) -> Text:
     return text
 
 
+def _references(findings: tuple[Finding, ...], console: Console) -> None:
+    """A compact legend: each rule shown and the framework controls it maps to."""
+    refs = {f.rule_id: f.references for f in findings if f.references}
+    if not refs:
+        return
+    console.print(Text("References", style="bold"))
+    for rule_id in sorted(refs):
+        line = Text(f"  {rule_id}: ")
+        line.append(" · ".join(r.display() for r in refs[rule_id]), style="dim")
+        console.print(line)
+    console.print()
+
+
 def _errors(errors: tuple[InputError, ...], console: Console) -> None:
     console.print(Text("Input errors", style="bold"))
     for error in sorted(errors, key=lambda e: (e.file, e.line, e.message)):
@@ -139,6 +153,7 @@ def render_table(
     if not shown:
         console.print("No active findings.")
     console.print()
+    _references(shown, console)
     if summary.suppressed and not show_suppressed:
         hidden = f"{summary.suppressed} suppressed finding(s) hidden (--show-suppressed to list)."
         console.print(Text(hidden, style="dim"))

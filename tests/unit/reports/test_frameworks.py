@@ -356,3 +356,21 @@ def test_table_lists_every_control_with_status() -> None:
     assert "at: deploy/web.yaml:12" in text
     assert "* cited by a rule but not in the catalogue" in text
     assert "130 controls: 1 failed, 5 passed, 0 not assessed, 124 not covered" in text
+
+
+def test_every_format_carries_the_finding_references() -> None:
+    from kposture.reports import render_junit, render_markdown, render_table_text
+
+    result, ctx = scan(), _ctx()
+    markdown = render_markdown(result, ctx)
+    assert "- **privileged-container**: CIS 5.2.2, PSS baseline, MITRE T1611" in markdown
+    junit = render_junit(result, ctx)
+    assert "references: CIS 5.2.2, PSS baseline, MITRE T1611" in junit
+    table = render_table_text(result, ctx)
+    assert "privileged-container: CIS 5.2.2 · PSS baseline · MITRE T1611" in table
+    sarif = sarif_views_log(result, ctx, ReportViews())
+    descriptor = next(
+        d for d in sarif["runs"][0]["tool"]["driver"]["rules"] if d["id"] == "privileged-container"
+    )
+    assert "CIS 5.2.2" in descriptor["properties"]["tags"]
+    assert "taxonomies" not in sarif["runs"][0]
