@@ -54,13 +54,14 @@ def _list_coverage(metas: list[RuleMeta], key: str, output_format: ListFormat) -
         title=f"{catalogue.name} {catalogue.version}: {covered} of {len(listed)} controls "
         f"covered ({coverage_percent(rows)}%)",
         title_justify="left",
+        expand=True,
     )
-    table.add_column("control", no_wrap=True)
-    table.add_column("title")
-    table.add_column("rules")
+    table.add_column("control", overflow="fold", ratio=1)
+    table.add_column("title", overflow="fold", ratio=2)
+    table.add_column("rules", overflow="fold", ratio=2)
     for row in rows:
         title = escape(row.control.title) + ("" if row.control.in_catalogue else " *")
-        rules = escape(", ".join(row.rules)) if row.rules else "[dim]not covered[/dim]"
+        rules = escape("\n".join(row.rules)) if row.rules else "[dim]not covered[/dim]"
         table.add_row(escape(row.control.id), title, rules)
     console = Console()
     console.print(table)

@@ -155,5 +155,5 @@ def test_rules_list_framework_table(runner: CliRunner) -> None:
     result = runner.invoke(app, ["rules", "list", "--framework", "pss-restricted"])
     assert result.exit_code == 0, result.output
     assert "Pod Security Standards (restricted)" in result.stdout
-    assert "Privileged Containers" in result.stdout
+    assert "HostProcess" in result.stdout
     assert "privileged-container" in result.stdout
