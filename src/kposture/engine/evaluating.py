@@ -130,7 +130,9 @@ class _Evaluator:
         return Finding(
             rule_id=meta.id,
             title=meta.title,
-            severity=self._policy.severity_overrides.get(meta.id, meta.severity),
+            severity=violation.severity
+            or self._policy.severity_overrides.get(meta.id)
+            or meta.severity,
             domain=meta.domain,
             stage=meta.stage,
             message=violation.message,

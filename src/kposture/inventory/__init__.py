@@ -18,6 +18,25 @@ from kposture.inventory.network import (
     workloads_by_namespace,
 )
 from kposture.inventory.objects import IMPLIED_ORIGIN, Inventory
+from kposture.inventory.rbac import (
+    BINDING_KINDS,
+    EVERYONE,
+    ROLE_KINDS,
+    BoundRole,
+    EffectiveRule,
+    Subject,
+    aggregated_roles,
+    bound_role,
+    effective_rules,
+    full_access,
+    is_default_subject,
+    is_full_access,
+    is_kubernetes_default,
+    subjects,
+)
+from kposture.inventory.rbac_csr import CsrSubject, csr_subject
+from kposture.inventory.rbac_grants import Grant, Target, describe_grant, find_grant
+from kposture.inventory.rbac_rules import PolicyRule, policy_rule
 from kposture.inventory.workloads import (
     WORKLOAD_KINDS,
     ContainerRef,
@@ -28,25 +47,47 @@ from kposture.inventory.workloads import (
 )
 
 __all__ = [
+    "BINDING_KINDS",
+    "EVERYONE",
     "IMPLIED_ORIGIN",
+    "ROLE_KINDS",
     "WORKLOAD_KINDS",
+    "BoundRole",
     "ContainerRef",
     "Coverage",
+    "CsrSubject",
+    "EffectiveRule",
+    "Grant",
     "ImageRef",
     "Inventory",
     "PodSpecRef",
+    "PolicyRule",
     "PolicyView",
+    "Subject",
+    "Target",
+    "aggregated_roles",
+    "bound_role",
     "containers",
     "coverage",
+    "csr_subject",
+    "describe_grant",
     "effective_namespace",
+    "effective_rules",
+    "find_grant",
+    "full_access",
+    "is_default_subject",
+    "is_full_access",
+    "is_kubernetes_default",
     "parse_image",
     "pod_labels",
     "pod_spec",
     "pod_template_metadata",
     "policies_in",
+    "policy_rule",
     "registry_allowed",
     "selected_workloads",
     "service_type",
     "services_exposing",
+    "subjects",
     "workloads_by_namespace",
 ]

@@ -20,6 +20,9 @@ class Violation:
     message: str
     path: JsonPath = ()
     evidence: tuple[tuple[str, str], ...] = ()
+    severity: Severity | None = None
+    """Overrides the rule's default severity for this violation, e.g. Kubernetes defaults reported
+    as info; None means the rule's (or the policy's) severity."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,3 +31,9 @@ CONTAINER_API_CREDENTIALS = Reference(MITRE, "T1552.007")
 NETWORK_SEPARATION = Reference(NSA, "Network separation and hardening")
 """NSA-CISA Kubernetes Hardening Guidance: network separation and hardening (namespaces, network
 policies)."""
+K03 = Reference(OWASP, "K03")
+"""OWASP Kubernetes Top 10: overly permissive RBAC configurations."""
+K06 = Reference(OWASP, "K06")
+"""OWASP Kubernetes Top 10: broken authentication mechanisms."""
+AUTHN_AUTHZ = Reference(NSA, "Authentication and authorization")
+"""NSA-CISA Kubernetes Hardening Guidance: authentication and authorization (RBAC)."""

@@ -318,3 +318,19 @@ def test_namespace_scoped_exception_covers_the_namespace_object_itself() -> None
     (finding,) = result.findings
     assert finding.resource.name == "shop"
     assert finding.suppressed
+
+
+def test_violation_severity_caps_the_finding_and_the_policy_override_wins_otherwise() -> None:
+    def check(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
+        yield Violation("a Kubernetes default", ("metadata",), (("n", "1"),), Severity.INFO)
+        yield Violation("someone's own object", ("spec",), (("n", "2"),))
+
+    rule = Rule(meta("capped-rule"), check)
+    plain = {f.message: f.severity for f in run(pod(), rules=(rule,)).findings}
+    assert plain == {"a Kubernetes default": Severity.INFO, "someone's own object": Severity.HIGH}
+    policy = RunPolicy(severity_overrides={"capped-rule": Severity.LOW})
+    overridden = {f.message: f.severity for f in run(pod(), policy=policy, rules=(rule,)).findings}
+    assert overridden == {
+        "a Kubernetes default": Severity.INFO,
+        "someone's own object": Severity.LOW,
+    }
