@@ -4,6 +4,11 @@ Rules read objects through here: lookups by kind, namespace and name, and the po
 hide the differences between workload kinds.
 """
 
+from kposture.inventory.credentials import (
+    CredentialMatch,
+    find_credentials,
+    find_credentials_in_base64,
+)
 from kposture.inventory.images import ImageRef, parse_image, registry_allowed
 from kposture.inventory.network import (
     Coverage,
@@ -55,6 +60,7 @@ __all__ = [
     "BoundRole",
     "ContainerRef",
     "Coverage",
+    "CredentialMatch",
     "CsrSubject",
     "EffectiveRule",
     "Grant",
@@ -73,6 +79,8 @@ __all__ = [
     "describe_grant",
     "effective_namespace",
     "effective_rules",
+    "find_credentials",
+    "find_credentials_in_base64",
     "find_grant",
     "full_access",
     "is_default_subject",

@@ -37,3 +37,11 @@ K06 = Reference(OWASP, "K06")
 """OWASP Kubernetes Top 10: broken authentication mechanisms."""
 AUTHN_AUTHZ = Reference(NSA, "Authentication and authorization")
 """NSA-CISA Kubernetes Hardening Guidance: authentication and authorization (RBAC)."""
+K08 = Reference(OWASP, "K08")
+"""OWASP Kubernetes Top 10: secrets management failures."""
+CREDENTIALS = Reference(MITRE, "T1552")
+"""MITRE ATT&CK: unsecured credentials."""
+CREDENTIALS_IN_FILES = Reference(MITRE, "T1552.001")
+"""MITRE ATT&CK: unsecured credentials — credentials in files."""
+SECRETS_GUIDANCE = Reference(NSA, "Secrets")
+"""NSA-CISA Kubernetes Hardening Guidance: network separation and hardening — Secrets."""

@@ -106,7 +106,14 @@ class _DocumentBuilder:
             constructor = self.constructors.get(node.tag)
             if constructor is None:
                 return self.loader.construct_undefined(node)
-            return constructor(self.loader, node)
+            try:
+                return constructor(self.loader, node)
+            except (ValueError, TypeError, AttributeError, OverflowError):
+                # e.g. `!!int abc`: PyYAML raises a plain error quoting the value; never echo it.
+                tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"value does not match its {tag} tag", node.start_mark
+                ) from None
         memo = self.memo
         if memo is not None and id(node) in memo:
             return memo[id(node)]
@@ -215,8 +222,12 @@ def _describe(error: yaml.YAMLError) -> str:
     if context and context_mark is not None and problem_mark is not None:
         # libyaml often notices an unclosed construct far from where it began: say where it began.
         context = f"{context} started at line {context_mark.line + 1}"
+    if problem and str(problem).startswith("could not determine a constructor for the tag"):
+        # The tag text is user data: an unquoted value starting with "!" (a password, say) parses
+        # as a tag, so it is never echoed.
+        problem = "unknown YAML tag (quote values that start with '!')"
     parts = [str(p) for p in (context, problem) if p]
-    return "invalid YAML: " + (": ".join(parts) if parts else str(error).splitlines()[0])
+    return "invalid YAML: " + (": ".join(parts) if parts else "could not parse the document")
 
 
 def parse_yaml(text: str) -> Iterator[Document]:
