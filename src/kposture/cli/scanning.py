@@ -41,18 +41,6 @@ class ScanOutcome:
     enabled: frozenset[str] = frozenset()
 
 
-def enabled_rules(registry: Registry, policy: RunPolicy) -> frozenset[str]:
-    """Rules the engine runs under ``policy``: enabled, not disabled, and not off for a missing
-    setting (the engine's own rule, restated for the framework and maturity views)."""
-    return frozenset(
-        rule.meta.id
-        for rule in registry
-        if rule.meta.id not in policy.disabled
-        and (not policy.enabled or rule.meta.id in policy.enabled)
-        and rule.configured(policy).check is not None
-    )
-
-
 def default_registry() -> Registry:
     return Registry(builtin_rules())
 
@@ -123,9 +111,7 @@ def scan_manifests(
         scanned_at=moment.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
     )
     kinds = frozenset(obj.ref.kind for obj in inventory.evaluation_order())
-    return ScanOutcome(
-        result, registry, tuple(loaded.notes), kinds, enabled_rules(registry, policy)
-    )
+    return ScanOutcome(result, registry, tuple(loaded.notes), kinds, frozenset(result.rule_ids_run))
 
 
 def has_input_errors(errors: Sequence[InputError]) -> bool:

@@ -87,8 +87,8 @@ class _Evaluator:
                 self._active[rule.meta.id] = configured.check
 
     @property
-    def active_count(self) -> int:
-        return len(self._active)
+    def active_ids(self) -> tuple[str, ...]:
+        return tuple(self._active)
 
     def run(self, obj: K8sObject, rules: Iterable[Rule]) -> list[Finding]:
         findings: list[Finding] = []
@@ -172,13 +172,13 @@ def _judge(
     registry: Registry,
     policy: RunPolicy,
     today: dt.date,
-) -> tuple[list[Finding], list[InputError], int]:
+) -> tuple[list[Finding], list[InputError], tuple[str, ...]]:
     evaluator = _Evaluator(inventory, registry, policy, today)
     findings: list[Finding] = []
     for obj in objects:
         findings.extend(evaluator.run(obj, registry.for_kind(obj.ref.kind)))
     errors = _expired_exception_warnings(policy, today) + evaluator.off_notices + evaluator.errors
-    return findings, errors, evaluator.active_count
+    return findings, errors, evaluator.active_ids
 
 
 def evaluate(
@@ -188,14 +188,15 @@ def evaluate(
     today: dt.date,
 ) -> ScanResult:
     """Run every active rule on every object of the inventory (and on its implied namespaces)."""
-    findings, errors, rules_run = _judge(
+    findings, errors, rule_ids = _judge(
         inventory.evaluation_order(), inventory, registry, policy, today
     )
     return ScanResult(
         findings=tuple(findings),
         errors=tuple(errors),
         objects_scanned=len(inventory),  # implied namespaces are not counted as scanned
-        rules_run=rules_run,
+        rules_run=len(rule_ids),
+        rule_ids_run=rule_ids,
     )
 
 
@@ -207,7 +208,11 @@ def evaluate_one(
     today: dt.date,
 ) -> ScanResult:
     """Judge one object (for admission), reading the rest of the inventory where rules need it."""
-    findings, errors, rules_run = _judge((obj,), inventory, registry, policy, today)
+    findings, errors, rule_ids = _judge((obj,), inventory, registry, policy, today)
     return ScanResult(
-        findings=tuple(findings), errors=tuple(errors), objects_scanned=1, rules_run=rules_run
+        findings=tuple(findings),
+        errors=tuple(errors),
+        objects_scanned=1,
+        rules_run=len(rule_ids),
+        rule_ids_run=rule_ids,
     )

@@ -31,6 +31,8 @@ class ScanResult:
     scanned_at: str = ""
     objects_scanned: int = 0
     rules_run: int = 0
+    rule_ids_run: tuple[str, ...] = ()
+    """Ids of the rules that ran: enabled by the policy and not off for a missing setting."""
 
     @property
     def active_findings(self) -> tuple[Finding, ...]:
