@@ -2,7 +2,7 @@
 blocks the next one.
 
 A stage of a domain *passes* when at least one of its rules ran on something, none of its rules that
-ran has an active (unsuppressed) finding, and none of its rules was skipped (disabled by the policy,
+ran has an active (unsuppressed) finding above info, and none of its rules was skipped (disabled by the policy,
 or off for a missing setting) while it would have judged scanned objects — a skipped rule is not a
 passing rule, so such a stage is *unverified*. A stage whose rules had nothing to judge is *not
 assessed*. A domain reaches the last stage of the unbroken run of passed stages from crawl; it is
@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kposture.model import Domain, Finding, RuleMeta, ScanResult, Stage
+from kposture.model import Domain, Finding, RuleMeta, ScanResult, Severity, Stage
 from kposture.reports.assessment import RuleRun, run_of
 from kposture.reports.frameworks import rules_with_findings
 from kposture.reports.grouping import location_text, sort_findings
@@ -116,7 +116,9 @@ def assess_maturity(
     metas = rules_with_findings(rules, result.findings)
     active: dict[str, list[Finding]] = {}
     for finding in result.active_findings:
-        active.setdefault(finding.rule_id, []).append(finding)
+        # Info findings record facts (an exposed Service, a Kubernetes default): nothing to fix.
+        if finding.severity is not Severity.INFO:
+            active.setdefault(finding.rule_id, []).append(finding)
     domains: list[DomainMaturity] = []
     for domain in Domain:
         domain_rules = [m for m in metas.values() if m.domain is domain]
