@@ -9,10 +9,11 @@ from __future__ import annotations
 import enum
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from kposture import __version__
 from kposture.cli import output
@@ -60,6 +61,14 @@ def _root(
     ] = False,
 ) -> None:
     """Kubernetes security posture management."""
+
+
+def _fail(message: str) -> NoReturn:
+    """Print a one-line error on stderr and exit with the usage/input error code."""
+    Console(stderr=True, soft_wrap=True).print(
+        f"[red]error:[/red] {escape(message)}", highlight=False
+    )
+    raise typer.Exit(EXIT_USAGE)
 
 
 @app.command()
@@ -120,28 +129,29 @@ def scan(
     Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 such findings exist; 2 usage error,
     invalid policy file, or an input that could not be read (the report still lists everything else).
     """
-    err = Console(stderr=True)
     if maturity and output_format not in output.MATURITY_FORMATS:
         formats = ", ".join(f.value for f in output.MATURITY_FORMATS)
-        err.print(f"[red]error:[/red] --maturity works with -o {formats}", highlight=False)
-        raise typer.Exit(EXIT_USAGE)
+        _fail(f"--maturity works with -o {formats}")
     try:
         outcome = scan_manifests(
             paths, policy_path=policy, stdin=sys.stdin.buffer if "-" in paths else None
         )
     except UsageError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(EXIT_USAGE) from None
+        _fail(str(exc))
     threshold = fail_on.severity()
-    output.emit(
-        outcome,
-        output_format,
-        output_file,
-        fail_on=threshold,
-        show_suppressed=show_suppressed,
-        framework=framework.value if framework is not None else None,
-        maturity=maturity,
-    )
+    try:
+        output.emit(
+            outcome,
+            output_format,
+            output_file,
+            fail_on=threshold,
+            show_suppressed=show_suppressed,
+            framework=framework.value if framework is not None else None,
+            maturity=maturity,
+        )
+    except OSError as exc:
+        _fail(f"cannot write {output_file}: {exc.strerror or exc}")
+    err = Console(stderr=True, soft_wrap=True)
     if verbose:
         for note in outcome.notes:
             err.print(f"note: {note}", highlight=False, markup=False)

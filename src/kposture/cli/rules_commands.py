@@ -92,7 +92,7 @@ def list_rules(
     if domain is not None:
         known = {d.value for d in Domain}
         if domain not in known:
-            Console(stderr=True).print(
+            Console(stderr=True, soft_wrap=True).print(
                 f"error: unknown domain {domain!r}; one of: {', '.join(sorted(known))}",
                 markup=False,
             )
@@ -135,7 +135,9 @@ def show_rule(
     if rule is None:
         close = difflib.get_close_matches(rule_id, registry.ids, n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else " See `kposture rules list`."
-        Console(stderr=True).print(f"error: unknown rule {rule_id!r}.{hint}", markup=False)
+        Console(stderr=True, soft_wrap=True).print(
+            f"error: unknown rule {rule_id!r}.{hint}", markup=False
+        )
         raise typer.Exit(EXIT_USAGE)
     meta = rule.meta
     if output_format is ListFormat.JSON:

@@ -44,12 +44,18 @@ def escape(text: str) -> str:
 
 
 def _verdict(summary: Summary) -> str:
+    incomplete = (
+        f"⚠️ **Incomplete**: {summary.errors} input error(s); not everything was scanned."
+        if summary.errors
+        else ""
+    )
     if summary.fail_on is None:
-        return ""
+        return incomplete
     threshold = summary.fail_on.value
     if summary.failed:
-        return f"❌ **Failed**: {summary.failing} finding(s) at or above `{threshold}`."
-    return f"✅ **Passed**: no active finding at or above `{threshold}`."
+        failed = f"❌ **Failed**: {summary.failing} finding(s) at or above `{threshold}`."
+        return f"{failed} {incomplete}".rstrip()
+    return incomplete or f"✅ **Passed**: no active finding at or above `{threshold}`."
 
 
 def _summary_lines(summary: Summary) -> list[str]:
@@ -80,7 +86,14 @@ def _findings_lines(active: tuple[Finding, ...], max_findings: int) -> list[str]
     if not active:
         return ["No active findings."]
     lines: list[str] = []
-    shown = active[:max_findings]
+    # When the list is cut, keep the worst: every critical before any high, and so on; the shown
+    # ones are then grouped by resource in report order as usual.
+    if len(active) > max_findings:
+        worst = sorted(active, key=lambda f: -f.severity.rank)[:max_findings]
+        kept = {id(f) for f in worst}
+        shown = tuple(f for f in active if id(f) in kept)
+    else:
+        shown = active
     for group in group_by_resource(shown):
         title = escape(group.resource.display())
         source = f" — {escape(group.file)}" if group.file else ""
@@ -94,7 +107,7 @@ def _findings_lines(active: tuple[Finding, ...], max_findings: int) -> list[str]
         ]
     if len(active) > len(shown):
         lines.append(
-            f"_{len(active) - len(shown)} more finding(s) not shown; use `-o json` for all._"
+            f"_{len(active) - len(shown)} less severe finding(s) not shown; use `-o json` for all._"
         )
         lines.append("")
     return lines
@@ -122,8 +135,8 @@ def _suppressed_lines(suppressed: tuple[Finding, ...], max_findings: int) -> lis
     lines = [
         f"<details><summary>{len(suppressed)} suppressed finding(s)</summary>",
         "",
-        "| Rule | Resource | Suppressed by | Reason | Expires |",
-        "| --- | --- | --- | --- | --- |",
+        "| Rule | Resource | Location | Suppressed by | Reason | Expires |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for finding in suppressed[:max_findings]:
         by = finding.suppressed_by
@@ -131,7 +144,7 @@ def _suppressed_lines(suppressed: tuple[Finding, ...], max_findings: int) -> lis
             continue
         lines.append(
             f"| {escape(finding.rule_id)} | {escape(finding.resource.display())} |"
-            f" {escape(by.kind)} | {escape(by.reason)} | {escape(by.expires) or 'never'} |"
+            f" {escape(location_text(finding))} | {escape(by.kind)} | {escape(by.reason)} | {escape(by.expires) or 'never'} |"
         )
     return [*lines, "", "</details>", ""]
 
@@ -155,7 +168,12 @@ def render_markdown(
         *_suppressed_lines(suppressed, max_findings),
     ]
     if result.errors:
-        lines += ["### Input errors", "", "| Level | Location | Message |", "| --- | --- | --- |"]
+        lines += [
+            "### Input errors and warnings",
+            "",
+            "| Level | Location | Message |",
+            "| --- | --- | --- |",
+        ]
         for error in result.errors:
             where = f"{error.file}:{error.line}" if error.line > 0 else error.file
             lines.append(f"| {escape(error.level)} | {escape(where)} | {escape(error.message)} |")

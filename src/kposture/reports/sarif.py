@@ -167,10 +167,15 @@ def _region(line: int, column: int = 0) -> dict[str, int] | None:
     return region
 
 
+def is_artifact(file: str) -> bool:
+    """Whether ``file`` names a real file: ``<stdin>`` and similar pseudo-names do not."""
+    return bool(file) and not (file.startswith("<") and file.endswith(">"))
+
+
 def _location(finding: Finding) -> dict[str, Any]:
     location: dict[str, Any] = {}
     loc = finding.location
-    if loc is not None and loc.file:
+    if loc is not None and is_artifact(loc.file):
         physical: dict[str, Any] = {"artifactLocation": artifact_location(loc.file)}
         region = _region(loc.line, loc.column)
         if region is not None:
@@ -210,7 +215,7 @@ def notification(error: InputError) -> dict[str, Any]:
         "level": "warning" if error.level == "warning" else "error",
         "message": {"text": error.message},
     }
-    if error.file:
+    if is_artifact(error.file):
         physical: dict[str, Any] = {"artifactLocation": artifact_location(error.file)}
         region = _region(error.line)
         if region is not None:

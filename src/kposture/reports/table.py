@@ -102,12 +102,14 @@ def summary_text(summary: Summary) -> Text:
     text.append(f" · {summary.errors} error{'s' if summary.errors != 1 else ''}")
     if summary.warnings:
         text.append(f" · {summary.warnings} warning{'s' if summary.warnings != 1 else ''}")
-    if summary.fail_on is not None:
+    if summary.fail_on is not None and summary.failed:
         threshold = summary.fail_on.value
-        if summary.failed:
-            text.append(f" · FAIL: {summary.failing} at or above {threshold}", style="bold red")
-        else:
-            text.append(f" · PASS: none at or above {threshold}", style="bold green")
+        text.append(f" · FAIL: {summary.failing} at or above {threshold}", style="bold red")
+    if summary.errors:
+        # Exit code 2: some input was not read, so "no findings" would be a false all-clear.
+        text.append(" · INCOMPLETE: fix the input errors below", style="bold red")
+    elif summary.fail_on is not None and not summary.failed:
+        text.append(f" · PASS: none at or above {summary.fail_on.value}", style="bold green")
     return text
 
 
@@ -125,7 +127,7 @@ def _references(findings: tuple[Finding, ...], console: Console) -> None:
 
 
 def _errors(errors: tuple[InputError, ...], console: Console) -> None:
-    console.print(Text("Input errors", style="bold"))
+    console.print(Text("Input errors and warnings", style="bold"))
     for error in sorted(errors, key=lambda e: (e.file, e.line, e.message)):
         where = f"{error.file}:{error.line}" if error.line > 0 else (error.file or "(input)")
         style = "yellow" if error.level == "warning" else "red"

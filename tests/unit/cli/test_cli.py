@@ -143,3 +143,22 @@ def test_version(runner: CliRunner) -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.stdout.startswith("kposture ")
+
+
+def test_unwritable_output_file_is_a_clean_usage_error(runner: CliRunner, workdir: Path) -> None:
+    result = runner.invoke(app, ["scan", "pod.yaml", "-o", "json", "--output-file", "no/such/x"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: cannot write no/such/x:")
+    assert "Traceback" not in result.stderr
+    directory = runner.invoke(app, ["scan", "pod.yaml", "-o", "json", "--output-file", "."])
+    assert directory.exit_code == 2
+
+
+def test_table_says_incomplete_rather_than_pass_when_input_failed(
+    runner: CliRunner, workdir: Path
+) -> None:
+    (workdir / "pod.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: [\n")
+    result = runner.invoke(app, ["scan", "pod.yaml", "--fail-on", "critical"])
+    assert result.exit_code == 2
+    assert "INCOMPLETE" in result.stdout
+    assert "PASS" not in result.stdout

@@ -76,7 +76,7 @@ def test_every_table_row_has_exactly_its_columns(result: ScanResult, ctx: Report
     text = render_markdown(result, ctx)
     for row in _table_rows(text):
         cells = len(_UNESCAPED_PIPE.findall(row)) - 1
-        header_cells = {2, 3, 4, 5}
+        header_cells = {2, 3, 4, 5, 6}
         assert cells in header_cells, row
     findings_rows = [r for r in _table_rows(text) if "secret-in-env" in r]
     assert findings_rows == [
@@ -89,8 +89,12 @@ def test_every_table_row_has_exactly_its_columns(result: ScanResult, ctx: Report
 def test_suppressed_and_errors(result: ScanResult, ctx: ReportContext) -> None:
     text = render_markdown(result, ctx)
     assert "<details><summary>2 suppressed finding(s)</summary>" in text
-    assert "| latest-tag | StatefulSet/default/db | policy | vendor image | 2027-01-01 |" in text
-    assert "| missing-limits | Deployment/default/web | annotation | sized by VPA | never |" in text
+    rows = _table_rows(text)
+    latest = next(r for r in rows if r.startswith("| latest-tag | StatefulSet/default/db |"))
+    assert latest.endswith("| policy | vendor image | 2027-01-01 |")
+    limits = next(r for r in rows if r.startswith("| missing-limits | Deployment/default/web |"))
+    assert limits.endswith("| annotation | sized by VPA | never |")
+    assert ".yaml:" in latest + limits, "suppressed rows name the file and line"
     assert "| error | broken.yaml:3 | mapping values are not allowed here |" in text
     assert "| warning | charts/app | Helm chart skipped: no renderer |" in text
     # suppressed findings are not in the active tables
@@ -106,5 +110,30 @@ def test_rows_are_capped(ctx: ReportContext, make_finding: Callable[..., Finding
     )
     text = render_markdown(ScanResult(findings=many), ctx, max_findings=10)
     assert sum(1 for row in _table_rows(text) if row.startswith("| run-as-root")) == 10
-    assert "20 more finding(s) not shown" in text
+    assert "20 less severe finding(s) not shown" in text
     assert "| **total** | **30** |" in text
+
+
+def test_cut_list_keeps_the_most_severe_findings(
+    ctx: ReportContext, make_finding: Callable[..., Finding]
+) -> None:
+    lows = tuple(
+        make_finding(
+            "low-rule",
+            ResourceRef("v1", "Pod", "a", f"p{i}"),
+            Location(f"a{i:02d}.yaml", 1, 1, ""),
+            severity=Severity.LOW,
+            fingerprint=f"low{i}",
+        )
+        for i in range(10)
+    )
+    critical = make_finding(
+        "critical-rule",
+        ResourceRef("v1", "Pod", "z", "last"),
+        Location("z.yaml", 9, 1, ""),
+        severity=Severity.CRITICAL,
+        fingerprint="crit",
+    )
+    text = render_markdown(ScanResult(findings=(*lows, critical)), ctx, max_findings=3)
+    assert "| critical-rule" in text
+    assert "8 less severe finding(s) not shown" in text

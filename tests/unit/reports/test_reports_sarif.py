@@ -212,3 +212,15 @@ def test_rule_missing_from_context_gets_a_descriptor(
 def test_message_names_the_resource(result: ScanResult, ctx: ReportContext) -> None:
     message = _results_by_rule(_log(result, ctx))["host-network"]["message"]["text"]
     assert message == "host-network on web (Deployment/default/web)"
+
+
+def test_stdin_findings_have_no_physical_location(
+    ctx: ReportContext, make_finding: Callable[..., Finding], sarif_schema: dict[str, Any]
+) -> None:
+    pod = ResourceRef("v1", "Pod", "default", "p")
+    stdin = make_finding("run-as-root", pod, Location("<stdin>", 4, 3, "spec"), fingerprint="s")
+    log = json.loads(render_sarif(ScanResult(findings=(stdin,)), ctx))
+    jsonschema.Draft4Validator(sarif_schema).validate(log)
+    (location,) = log["runs"][0]["results"][0]["locations"]
+    assert "physicalLocation" not in location
+    assert location["logicalLocations"][0]["fullyQualifiedName"] == "Pod/default/p"
