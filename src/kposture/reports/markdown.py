@@ -144,7 +144,8 @@ def _suppressed_lines(suppressed: tuple[Finding, ...], max_findings: int) -> lis
             continue
         lines.append(
             f"| {escape(finding.rule_id)} | {escape(finding.resource.display())} |"
-            f" {escape(location_text(finding))} | {escape(by.kind)} | {escape(by.reason)} | {escape(by.expires) or 'never'} |"
+            f" {escape(location_text(finding))} | {escape(by.kind)} | {escape(by.reason)} |"
+            f" {escape(by.expires) or 'never'} |"
         )
     return [*lines, "", "</details>", ""]
 

@@ -2,8 +2,8 @@
 blocks the next one.
 
 A stage of a domain *passes* when at least one of its rules ran on something, none of its rules that
-ran has an active (unsuppressed) finding above info, and none of its rules was skipped (disabled by the policy,
-or off for a missing setting) while it would have judged scanned objects — a skipped rule is not a
+ran has an active (unsuppressed) finding above info, and none of its rules was skipped (disabled by
+the policy, or off for a missing setting) while it would have judged scanned objects — a skipped rule is not a
 passing rule, so such a stage is *unverified*. A stage whose rules had nothing to judge is *not
 assessed*. A domain reaches the last stage of the unbroken run of passed stages from crawl; it is
 *not assessed* when none of its rules ran. The findings that block the next stage are that stage's
