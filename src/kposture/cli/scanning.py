@@ -10,6 +10,7 @@ import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import BinaryIO
 
@@ -45,6 +46,22 @@ def default_registry() -> Registry:
     return Registry(builtin_rules())
 
 
+def _is_glob(rule_id: str) -> bool:
+    return any(ch in rule_id for ch in "*?[")
+
+
+def _names_a_rule(rule_id: str, registry: Registry) -> bool:
+    if _is_glob(rule_id):
+        return any(fnmatchcase(known, rule_id) for known in registry.ids)
+    return rule_id in registry
+
+
+def _rule_reference_problem(rule_id: str) -> str:
+    if _is_glob(rule_id):
+        return f"rule pattern {rule_id!r} matches no rule"
+    return f"unknown rule id {rule_id!r}"
+
+
 def resolve_policy(policy_path: Path | None, registry: Registry) -> RunPolicy:
     """Load ``--policy`` (or ``./.kposture.yaml`` when present) and check every rule id it names."""
     path = policy_path
@@ -59,14 +76,13 @@ def resolve_policy(policy_path: Path | None, registry: Registry) -> RunPolicy:
         parsed = load_policy(path)
     except PolicyFileError as exc:
         raise UsageError(str(exc)) from None
-    unknown = [
-        (rule_id, line) for rule_id, line in parsed.rule_references if rule_id not in registry
+    problems = [
+        f"{parsed.path}:{line}: {_rule_reference_problem(rule_id)}"
+        for rule_id, line in parsed.rule_references
+        if not _names_a_rule(rule_id, registry)
     ]
-    if unknown:
-        listed = "; ".join(
-            f"{parsed.path}:{line}: unknown rule id {rule_id!r}" for rule_id, line in unknown
-        )
-        raise UsageError(f"{listed} (see `kposture rules list`)")
+    if problems:
+        raise UsageError("; ".join(problems) + " (see `kposture rules list`)")
     return parsed.policy
 
 

@@ -45,6 +45,13 @@ def fingerprint(rule_id: str, obj: K8sObject, violation: Violation) -> str:
 def _location(obj: K8sObject, violation: Violation) -> Location | None:
     if obj.location is None:
         return None
+    # A rendered object's field may live in another file than the object (a Kustomize patch):
+    # position indexes that know the file offer ``locate(path) -> (file, line, column)``.
+    locate = getattr(obj.positions, "locate", None)
+    found = locate(violation.path) if locate is not None else None
+    if found is not None:
+        file, line, column = found
+        return Location(file, line, column, format_path(violation.path))
     line, column = obj.position(violation.path) or (obj.location.line, obj.location.column)
     return Location(obj.location.file, line, column, format_path(violation.path))
 
@@ -65,7 +72,7 @@ def _is_active(rule: Rule, policy: RunPolicy) -> bool:
 class _Evaluator:
     """Holds what one evaluation shares across objects: the active rules' checks and the date."""
 
-    __slots__ = ("_active", "_inventory", "_policy", "_today", "errors", "off_notices")
+    __slots__ = ("_active", "_inventory", "_known", "_policy", "_today", "errors", "off_notices")
 
     def __init__(
         self, inventory: Inventory, registry: Registry, policy: RunPolicy, today: dt.date
@@ -74,6 +81,7 @@ class _Evaluator:
         self._policy = policy
         self._today = today
         self._active: dict[str, Check] = {}
+        self._known = frozenset(registry.ids)
         self.errors: list[InputError] = []
         self.off_notices: list[InputError] = []
         for rule in registry:
@@ -93,15 +101,8 @@ class _Evaluator:
     def run(self, obj: K8sObject, rules: Iterable[Rule]) -> list[Finding]:
         findings: list[Finding] = []
         exemption = annotation_exemption(obj)
-        if exemption is not None and not exemption.reason:
-            self.errors.append(
-                _object_error(
-                    obj,
-                    f"{obj.ref.display()}: {IGNORE_ANNOTATION} needs a {IGNORE_REASON_ANNOTATION} "
-                    "annotation; the exemption is not applied",
-                    "warning",
-                )
-            )
+        if exemption is not None:
+            self._check_exemption(obj, exemption)
         for rule in rules:
             check = self._active.get(rule.meta.id)
             if check is None:
@@ -118,6 +119,23 @@ class _Evaluator:
             for violation in violations:
                 findings.append(self._finding(rule, obj, violation, exemption))
         return findings
+
+    def _check_exemption(self, obj: K8sObject, exemption: AnnotationExemption) -> None:
+        """Warn about ignore annotations that do not do what their author expects."""
+        problem = ""
+        if not self._policy.allow_annotation_exceptions:
+            problem = "is not honoured: the policy forbids self-exemption"
+        elif not exemption.reason:
+            problem = f"needs a {IGNORE_REASON_ANNOTATION} annotation; the exemption is not applied"
+        else:
+            unknown = sorted(exemption.rule_ids - self._known)
+            if unknown:
+                problem = (
+                    f"names unknown rule id(s) {', '.join(unknown)} (wildcards are not accepted)"
+                )
+        if problem:
+            message = f"{obj.ref.display()}: {IGNORE_ANNOTATION} {problem}"
+            self.errors.append(_object_error(obj, message, "warning"))
 
     def _finding(
         self,

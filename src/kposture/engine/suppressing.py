@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from kposture.inventory import pod_template_metadata
+from kposture.inventory import namespace_of, pod_template_metadata
 from kposture.model import ExceptionEntry, K8sObject, RunPolicy, Suppression
 
 IGNORE_ANNOTATION = "kposture.io/ignore"
@@ -62,7 +62,8 @@ def _matches_any(value: str, patterns: tuple[str, ...]) -> bool:
 def exception_applies(entry: ExceptionEntry, rule_id: str, obj: K8sObject) -> bool:
     """Whether the entry's scope (rules, namespaces, kinds, names, selector) covers this finding."""
     # A Namespace is cluster-scoped; a namespace-scoped exception covers the namespace itself too.
-    namespace = obj.ref.name if obj.ref.kind == "Namespace" else obj.ref.namespace
+    # A namespaced object whose manifest names no namespace lands in (and matches) `default`.
+    namespace = obj.ref.name if obj.ref.kind == "Namespace" else namespace_of(obj)
     return (
         _matches_any(rule_id, entry.rules)
         and _matches_any(namespace, entry.namespaces)

@@ -22,7 +22,12 @@ from kposture.inventory.network import (
     services_exposing,
     workloads_by_namespace,
 )
-from kposture.inventory.objects import IMPLIED_ORIGIN, Inventory
+from kposture.inventory.objects import (
+    CLUSTER_SCOPED_KINDS,
+    IMPLIED_ORIGIN,
+    Inventory,
+    namespace_of,
+)
 from kposture.inventory.rbac import (
     BINDING_KINDS,
     EVERYONE,
@@ -53,6 +58,7 @@ from kposture.inventory.workloads import (
 
 __all__ = [
     "BINDING_KINDS",
+    "CLUSTER_SCOPED_KINDS",
     "EVERYONE",
     "IMPLIED_ORIGIN",
     "ROLE_KINDS",
@@ -86,6 +92,7 @@ __all__ = [
     "is_default_subject",
     "is_full_access",
     "is_kubernetes_default",
+    "namespace_of",
     "parse_image",
     "pod_labels",
     "pod_spec",

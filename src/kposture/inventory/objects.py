@@ -93,3 +93,42 @@ def _implied_namespaces(
         raw = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
         implied.append(K8sObject(ResourceRef("v1", "Namespace", "", namespace), raw, location))
     return tuple(implied)
+
+
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "APIService",
+        "CertificateSigningRequest",
+        "ClusterIssuer",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CSIDriver",
+        "CSINode",
+        "CustomResourceDefinition",
+        "FlowSchema",
+        "IngressClass",
+        "MutatingWebhookConfiguration",
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "PodSecurityPolicy",
+        "PriorityClass",
+        "PriorityLevelConfiguration",
+        "RuntimeClass",
+        "StorageClass",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ValidatingWebhookConfiguration",
+        "VolumeAttachment",
+    }
+)
+"""Well-known cluster-scoped kinds; anything else is treated as namespaced."""
+
+
+def namespace_of(obj: K8sObject) -> str:
+    """The namespace an object lands in: its own; ``default`` for a namespaced object whose manifest
+    names none (kubectl applies it to the current namespace, usually ``default``); ``""`` for
+    cluster-scoped kinds."""
+    if obj.ref.namespace or obj.ref.kind in CLUSTER_SCOPED_KINDS:
+        return obj.ref.namespace
+    return "default"

@@ -8,17 +8,17 @@ lines so the caller, which knows the registry, can reject unknown ids precisely.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from kposture.model import ExceptionEntry, LabelSelector, RunPolicy, Severity
 
 DEFAULT_POLICY_FILE = ".kposture.yaml"
-_TOP_KEYS = {"apiVersion", "kind", "rules", "exceptions", "annotations", "registries", "settings"}
+_TOP_KEYS = {"apiVersion", "kind", "rules", "exceptions", "annotations", "registries"}
+API_VERSION = "kposture.io/v1"
+KIND = "Policy"
 _RULES_KEYS = {"enabled", "disabled", "severity"}
 _EXCEPTION_KEYS = {"rules", "namespaces", "kinds", "names", "selector", "reason", "expires"}
 _SELECTOR_OPERATORS = {"In", "NotIn", "Exists", "DoesNotExist"}
@@ -30,7 +30,8 @@ class PolicyFileError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class PolicyFile:
-    """A parsed policy file: the run policy and every rule id it mentions, with its line."""
+    """A parsed policy file: the run policy and every rule id or rule glob it mentions, with its
+    line (the caller checks them against the registry)."""
 
     policy: RunPolicy
     rule_references: tuple[tuple[str, int], ...]
@@ -77,8 +78,7 @@ class _Reader:
         items = node.value if isinstance(node, yaml.SequenceNode) else [node]
         ids = self.strings(node, what)
         for rule_id, item in zip(ids, items, strict=True):
-            if "*" not in rule_id:
-                self.rule_references.append((rule_id, item.start_mark.line + 1))
+            self.rule_references.append((rule_id, item.start_mark.line + 1))
         return ids
 
     def severity(self, node: yaml.Node) -> Severity:
@@ -162,6 +162,9 @@ def parse_policy(text: str, file: str) -> PolicyFile:
         return PolicyFile(RunPolicy(), (), file)
     reader = _Reader(file)
     top = reader.mapping(root, _TOP_KEYS, "the policy file")
+    for key, expected in (("apiVersion", API_VERSION), ("kind", KIND)):
+        if key in top and reader.scalar(top[key], key) != expected:
+            raise reader.fail(top[key], f"{key} must be {expected}")
     enabled: tuple[str, ...] = ()
     disabled: tuple[str, ...] = ()
     overrides: dict[str, Severity] = {}
@@ -198,12 +201,6 @@ def parse_policy(text: str, file: str) -> PolicyFile:
                     raise reader.fail(
                         node, f"registry {entry!r} must be a host or host/path prefix, no scheme"
                     )
-    settings: Mapping[str, Any] = {}
-    if "settings" in top:
-        loaded = yaml.safe_load(yaml.serialize(top["settings"]))
-        if not isinstance(loaded, dict):
-            raise reader.fail(top["settings"], "settings must be a mapping")
-        settings = loaded
     policy = RunPolicy(
         enabled=frozenset(enabled),
         disabled=frozenset(disabled),
@@ -211,7 +208,6 @@ def parse_policy(text: str, file: str) -> PolicyFile:
         exceptions=tuple(exceptions),
         allow_annotation_exceptions=allow_annotations,
         allowed_registries=allowed_registries,
-        settings=settings,
     )
     return PolicyFile(policy, tuple(reader.rule_references), file)
 

@@ -162,3 +162,10 @@ def test_table_says_incomplete_rather_than_pass_when_input_failed(
     assert result.exit_code == 2
     assert "INCOMPLETE" in result.stdout
     assert "PASS" not in result.stdout
+
+
+def test_policy_glob_matching_no_rule_is_an_error(runner: CliRunner, workdir: Path) -> None:
+    (workdir / ".kposture.yaml").write_text("exceptions:\n  - rules: [hots-*]\n    reason: typo\n")
+    result = runner.invoke(app, ["scan", "pod.yaml"])
+    assert result.exit_code == 2
+    assert ".kposture.yaml:2: rule pattern 'hots-*' matches no rule" in result.stderr

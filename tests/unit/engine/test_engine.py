@@ -181,6 +181,21 @@ def test_policy_can_forbid_annotation_self_exemption() -> None:
     annotations = {"kposture.io/ignore": "privileged-container", "kposture.io/ignore-reason": "x"}
     result = run(pod(annotations=annotations), policy=RunPolicy(allow_annotation_exceptions=False))
     assert result.findings[0].suppressed_by is None
+    assert [e.message for e in result.errors] == [
+        "Pod/shop/web: kposture.io/ignore is not honoured: the policy forbids self-exemption"
+    ]
+
+
+def test_annotation_naming_unknown_rules_or_wildcards_warns() -> None:
+    annotations = {
+        "kposture.io/ignore": "privileged-container, host-pdi, *",
+        "kposture.io/ignore-reason": "legacy",
+    }
+    result = run(pod(annotations=annotations))
+    assert result.findings[0].suppressed
+    (warning,) = result.errors
+    assert warning.level == "warning"
+    assert "unknown rule id(s) *, host-pdi" in warning.message
 
 
 def test_policy_exception_scoped_by_namespace_kind_name_and_selector() -> None:
@@ -334,3 +349,11 @@ def test_violation_severity_caps_the_finding_and_the_policy_override_wins_otherw
         "a Kubernetes default": Severity.INFO,
         "someone's own object": Severity.LOW,
     }
+
+
+def test_exception_for_default_covers_objects_without_a_namespace() -> None:
+    entry = ExceptionEntry(reason="lab", rules=("*",), namespaces=("default",))
+    no_namespace = replace(pod(), ref=ResourceRef("v1", "Pod", "", "web"))
+    result = run(no_namespace, pod(namespace="shop"), policy=RunPolicy(exceptions=(entry,)))
+    suppressed = {f.resource.namespace: f.suppressed for f in result.findings}
+    assert suppressed == {"": True, "shop": False}
