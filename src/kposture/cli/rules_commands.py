@@ -9,6 +9,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.syntax import Syntax
@@ -23,6 +24,8 @@ from kposture.reports.rule_catalogue import references_text, render_rule_docs, r
 rules_app = typer.Typer(
     help="Inspect the rule library.", no_args_is_help=True, rich_markup_mode=None
 )
+
+WIDE_TERMINAL = 140
 
 SEVERITY_STYLES = {
     "critical": "bold red",
@@ -104,22 +107,30 @@ def list_rules(
     if output_format is ListFormat.JSON:
         typer.echo(json.dumps([rule_to_dict(meta) for meta in metas], indent=2))
         return
-    table = Table(title=f"{len(metas)} rules", title_justify="left")
+    console = Console()
+    # References need room; on a narrow terminal they are left to `rules show` and `-o json`.
+    wide = console.width >= WIDE_TERMINAL
+    title = f"{len(metas)} rules" + ("" if wide else " (references: widen the terminal or -o json)")
+    style_box = box.SIMPLE_HEAD if console.is_terminal else box.ASCII2
+    table = Table(title=title, title_justify="left", box=style_box)
     table.add_column("id", no_wrap=True)
-    table.add_column("severity")
-    table.add_column("stage")
-    table.add_column("title")
-    table.add_column("references")
+    table.add_column("severity", no_wrap=True)
+    table.add_column("stage", no_wrap=True)
+    table.add_column("title", ratio=2)
+    if wide:
+        table.add_column("references", ratio=3)
     for meta in metas:
         style = SEVERITY_STYLES[meta.severity.value]
-        table.add_row(
+        cells = [
             meta.id,
             f"[{style}]{meta.severity.value}[/]",
             meta.stage.value,
             escape(meta.title),
-            escape(references_text(meta)),
-        )
-    Console().print(table)
+        ]
+        if wide:
+            cells.append(escape(references_text(meta)))
+        table.add_row(*cells)
+    console.print(table)
 
 
 @rules_app.command("show")

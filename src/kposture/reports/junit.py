@@ -83,7 +83,7 @@ def _testcase(group: RuleGroup, ctx: ReportContext) -> tuple[ET.Element, str]:
         message = f"{location_text(first) or group.resource.display()}: {first.message}"
         if len(failing) > 1:
             message += f" (+{len(failing) - 1} more)"
-        message += f" Remediation: {first.remediation}"
+        message += f" — remediation: {first.remediation}"
         failure = ET.SubElement(
             case, "failure", {"message": _clean(message), "type": first.severity.value}
         )
