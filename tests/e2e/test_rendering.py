@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from kposture.cli.scanning import scan_manifests
 from kposture.model import InputError
 from kposture.sources import load_manifests
 
@@ -172,6 +174,8 @@ def test_kustomization_inside_a_walked_tree_is_rendered_not_walked(
     (error,) = loaded.errors
     assert error.file == "app/overlay"
     assert error.message.startswith("kubectl kustomize app/overlay failed: ")
+    assert "run.go" not in error.message, "klog's header is not the user's problem"
+    assert "missing.yaml" in error.message
     assert not any("kustomization.yaml" in note for note in loaded.notes)
 
 
@@ -204,3 +208,126 @@ def test_kustomize_without_kubectl_is_a_warning(
     assert loaded.errors == (
         InputError("k", 0, "Kustomize directory skipped: kubectl is not on PATH", level="warning"),
     )
+
+
+PATCHED_BASE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: sidecar
+        image: busybox
+      - name: web
+        image: nginx
+        securityContext:
+          runAsNonRoot: true
+"""
+STRATEGIC_PATCH = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  type: NodePort
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      hostNetwork: true
+      containers:
+      - name: web
+        securityContext:
+          privileged: true
+"""
+JSON_PATCH = """\
+- op: add
+  path: /spec/template/spec/hostIPC
+  value: true
+- op: add
+  path: /spec/template/spec/containers/1/securityContext
+  value:
+    allowPrivilegeEscalation: true
+"""
+OVERLAY = """\
+resources:
+- ../../base
+namePrefix: prod-
+patches:
+- path: patch.yaml
+- path: json.yaml
+  target:
+    kind: Deployment
+    name: web
+- patch: |-
+    - op: add
+      path: /spec/template/spec/hostPID
+      value: true
+  target:
+    kind: Deployment
+"""
+
+
+def write_patched_tree() -> None:
+    for name, text in {
+        "base/deployment.yaml": PATCHED_BASE,
+        "base/service.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n",
+        "base/kustomization.yaml": "resources:\n- deployment.yaml\n- service.yaml\n",
+        "overlays/prod/patch.yaml": STRATEGIC_PATCH,
+        "overlays/prod/json.yaml": JSON_PATCH,
+        "overlays/prod/kustomization.yaml": OVERLAY,
+    }.items():
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+        Path(name).write_text(text)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
+def test_fields_set_by_patches_point_at_the_patch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_patched_tree()
+    outcome = scan_manifests(["overlays/prod"], now=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+    assert not [e for e in outcome.result.errors if e.level == "error"]
+    where = {
+        (f.rule_id, f.location.path): (f.location.file, f.location.line, f.location.column)
+        for f in outcome.result.findings
+        if f.location is not None
+    }
+    spec = "spec.template.spec"
+    # Strategic merge: the patch document is matched by kind/name, the container by its name
+    # (the merge puts the patched "web" container first).
+    assert where["host-network", f"{spec}.hostNetwork"] == ("overlays/prod/patch.yaml", 15, 7)
+    assert where["privileged-container", f"{spec}.containers[0].securityContext.privileged"] == (
+        "overlays/prod/patch.yaml",
+        19,
+        11,
+    )
+    # JSON6902 from a file: the op's path entry, or the field inside its value.
+    assert where["host-ipc", f"{spec}.hostIPC"] == ("overlays/prod/json.yaml", 2, 3)
+    escalation = f"{spec}.containers[1].securityContext.allowPrivilegeEscalation"
+    assert where["privilege-escalation-allowed", escalation] == ("overlays/prod/json.yaml", 7, 5)
+    # An inline patch: the kustomization's patches entry.
+    assert where["host-pid", f"{spec}.hostPID"] == ("overlays/prod/kustomization.yaml", 10, 1)
+    # Fields the base has still point at the base.
+    objects = load_manifests(["overlays/prod"]).objects
+    deployment = next(o for o in objects if o.ref.kind == "Deployment")
+    assert deployment.location is not None
+    assert deployment.location.file == "base/deployment.yaml"
+    # A field no file has points at its deepest ancestor in the base.
+    drop = f"{spec}.containers[0].securityContext.capabilities.drop"
+    assert where["capabilities-not-dropped", drop] == ("base/deployment.yaml", 17, 9)
+    assert deployment.position((*spec.split("."), "containers", 0, "image")) == (16, 9)
+    annotations = deployment.raw["metadata"].get("annotations", {})
+    assert not any("kubernetes.io" in key for key in annotations)

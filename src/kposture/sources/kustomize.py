@@ -2,17 +2,21 @@
 files.
 
 Owns kustomization detection, the rendering (through a temporary wrapper kustomization that
-references the user's directory and asks for ``buildMetadata: [originAnnotations]``, so each
-rendered object says which file it came from), removing that annotation again, and pointing each
-object at its origin file: the matching document of that file is parsed with the located loader, so
-field lines are exact for every field the source file has (fields added by patches resolve to their
-deepest existing ancestor). Generated objects (ConfigMap/Secret generators) point at the
-kustomization file that configures them.
+references the user's directory and asks for ``buildMetadata: [originAnnotations,
+transformerAnnotations]``, so each rendered object says which file it came from and which
+kustomizations patched it), removing those annotations again, error messages without kubectl's log
+header, and pointing each object at its origin file: the matching document of that file is parsed
+with the located loader, so field lines are exact for every field the source file has; fields set
+by patches point at the patch (``kustomize_patches``), others at their deepest existing ancestor.
+Generated objects (ConfigMap/Secret generators) point at the kustomization file that configures
+them.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -21,13 +25,24 @@ from typing import Any
 
 import yaml
 
+from kposture.sources.kustomize_patches import (
+    KustomizePositions,
+    Patch,
+    PatchEntry,
+    patch_entries,
+)
 from kposture.sources.objects import Collected, add_document, display_name, is_object
 from kposture.sources.template_lines import TemplateSection, line_of_path
-from kposture.sources.yaml_documents import Document, DocumentError, parse_yaml
+from kposture.sources.yaml_documents import Document, DocumentError, TablePositions, parse_yaml
 
 _SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+TRANSFORMATIONS_ANNOTATION = "alpha.config.kubernetes.io/transformations"
+_PATCH_TRANSFORMERS = frozenset(
+    {"PatchTransformer", "PatchStrategicMergeTransformer", "PatchJson6902Transformer"}
+)
+_BUILD_METADATA = ("[originAnnotations, transformerAnnotations]", "[originAnnotations]")
 RENDER_TIMEOUT_SECONDS = 120
 
 
@@ -100,20 +115,47 @@ def _run_kustomize(kubectl: str, directory: Path) -> tuple[str, str]:
     except (OSError, subprocess.TimeoutExpired) as error:
         return "", str(error)
     if done.returncode != 0:
-        lines = done.stderr.strip().splitlines()
-        return "", lines[-1] if lines else f"exit status {done.returncode}"
+        return "", error_text(done.stderr) or f"exit status {done.returncode}"
     return done.stdout, ""
 
 
-def render_with_origins(kubectl: str, directory: Path) -> tuple[str, Path, str]:
-    """Render ``directory`` through a wrapper asking for origin annotations.
+_KLOG_ERR = re.compile(r'\berr="((?:[^"\\]|\\.)*)"')
+_KLOG_PREFIX = re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ [^\]]+\] ")
+
+
+def error_text(stderr: str) -> str:
+    """The error of a failed ``kubectl kustomize``, without klog's header or kustomize's warnings.
+
+    kubectl logs ``E1126 15:23:59.881146 28467 run.go:72] "command failed" err="..."``; only the
+    ``err`` text is the user's problem.
+    """
+    matches = list(_KLOG_ERR.finditer(stderr))
+    if matches:
+        quoted = matches[-1].group(1)
+        try:
+            return str(json.loads(f'"{quoted}"'))
+        except ValueError:
+            return quoted.replace('\\"', '"')
+    lines = [
+        _KLOG_PREFIX.sub("", line).strip()
+        for line in stderr.splitlines()
+        if line.strip() and not line.startswith("# Warning")
+    ]
+    return lines[-1] if lines else ""
+
+
+def render_with_origins(
+    kubectl: str, directory: Path, metadata: str = _BUILD_METADATA[0]
+) -> tuple[str, Path, str]:
+    """Render ``directory`` through a wrapper asking for ``buildMetadata`` (origin and transformer
+    annotations by default).
 
     Returns (stream, directory origin paths are relative to, error message).
     """
     with tempfile.TemporaryDirectory(prefix="kposture-kustomize-") as wrapper:
         target = os.path.relpath(directory.resolve(), wrapper)
         Path(wrapper, "kustomization.yaml").write_text(
-            f"resources:\n- {target}\nbuildMetadata: [originAnnotations]\n", encoding="utf-8"
+            f"resources:\n- {target}\nbuildMetadata: {metadata}\n", encoding="utf-8"
         )
         stream, error = _run_kustomize(kubectl, Path(wrapper))
         return stream, Path(wrapper), error
@@ -133,13 +175,17 @@ def load_kustomization(out: Collected, directory: Path, name: str) -> bool:
     stream, base, error = render_with_origins(kubectl, directory)
     if error:
         # Retry plainly so the message is the user's own kustomization's error, not the wrapper's.
-        stream, plain_error = _run_kustomize(kubectl, directory)
+        plain, plain_error = _run_kustomize(kubectl, directory)
         if plain_error:
             out.error(name, 0, f"kubectl kustomize {name} failed: {plain_error}")
             return False
-        out.notes.append(
-            f"{name}: origin annotations unavailable ({error}); using the kustomization"
-        )
+        # An older kustomize may know origin annotations but not transformer annotations.
+        stream, base, error = render_with_origins(kubectl, directory, _BUILD_METADATA[1])
+        if error:
+            stream = plain
+            out.notes.append(
+                f"{name}: origin annotations unavailable ({error}); using the kustomization"
+            )
     origins = _OriginFiles(display_name)
     try:
         for document in parse_yaml(stream):
@@ -156,6 +202,7 @@ class _OriginFiles:
     def __init__(self, display: Any) -> None:
         self._display = display
         self._documents: dict[Path, list[Document]] = {}
+        self._entries: dict[Path, list[PatchEntry]] = {}
 
     def name(self, path: Path) -> str:
         return str(self._display(path))
@@ -168,23 +215,50 @@ class _OriginFiles:
                 self._documents[path] = []
         return self._documents[path]
 
+    def patches(self, kustomizations: list[Path], rendered: dict[str, Any]) -> tuple[Patch, ...]:
+        """The patches of ``kustomizations`` (in application order) that may apply to
+        ``rendered``, last applied first."""
+        found: list[Patch] = []
+        for kustomization in kustomizations:
+            if kustomization not in self._entries:
+                self._entries[kustomization] = patch_entries(
+                    kustomization, self.documents(kustomization)
+                )
+            shown = self.name(kustomization)
+            for entry in self._entries[kustomization]:
+                found.extend(entry.patches(rendered, shown, self.documents, self.name))
+        return tuple(reversed(found))
 
-def _pop_origin(data: dict[str, Any]) -> dict[str, Any]:
-    """Remove the origin annotation (and the annotations map if it held nothing else)."""
+
+def _pop_build_metadata(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Remove the origin and transformations annotations (and the annotations map if it held
+    nothing else); return the origin and the kustomization files whose patches ran, in order."""
     meta = data.get("metadata")
     annotations = meta.get("annotations") if isinstance(meta, dict) else None
     if not isinstance(meta, dict) or not isinstance(annotations, dict):
-        return {}
+        return {}, []
     raw = annotations.pop(ORIGIN_ANNOTATION, None)
+    transformations = _parsed(annotations.pop(TRANSFORMATIONS_ANNOTATION, None))
     if not annotations:
         del meta["annotations"]
+    origin = _parsed(raw)
+    configured_in: list[str] = []
+    for step in transformations if isinstance(transformations, list) else []:
+        by = step.get("configuredBy") if isinstance(step, dict) else None
+        where = step.get("configuredIn") if isinstance(step, dict) else None
+        kind = by.get("kind") if isinstance(by, dict) else None
+        if kind in _PATCH_TRANSFORMERS and isinstance(where, str) and where not in configured_in:
+            configured_in.append(where)
+    return (origin if isinstance(origin, dict) else {}), configured_in
+
+
+def _parsed(raw: object) -> Any:
     if not isinstance(raw, str):
-        return {}
+        return None
     try:
-        origin = next(parse_yaml(raw)).data
+        return next(parse_yaml(raw)).data
     except (DocumentError, StopIteration):
-        return {}
-    return origin if isinstance(origin, dict) else {}
+        return None
 
 
 def _add_rendered(
@@ -194,27 +268,25 @@ def _add_rendered(
     if not is_object(data):
         add_document(out, data, file=origins.name(kustomization), start=(1, 1), positions=None)
         return
-    origin = _pop_origin(data)
+    origin, patched_in = _pop_build_metadata(data)
+    patches = origins.patches([Path(os.path.normpath(base / p)) for p in patched_in], data)
     path = origin.get("path")
     if isinstance(path, str) and not origin.get("repo"):
         source = Path(os.path.normpath(base / path))
         match = _matching_document(origins.documents(source), data)
-        if match is not None:
+        if match is not None and isinstance(match.positions, TablePositions):
+            shown = origins.name(source)
+            positions = KustomizePositions(shown, match.positions, match.start, data, patches)
             add_document(
-                out,
-                data,
-                file=origins.name(source),
-                start=match.start,
-                positions=match.positions,
-                origin="kustomize",
+                out, data, file=shown, start=match.start, positions=positions, origin="kustomize"
             )
             return
     configured_in = origin.get("configuredIn")
     file = Path(os.path.normpath(base / configured_in)) if configured_in else kustomization
     start = _generator_line(file, origin)
-    add_document(
-        out, data, file=origins.name(file), start=start, positions=None, origin="kustomize"
-    )
+    shown = origins.name(file)
+    generated = KustomizePositions(shown, None, start, data, patches)
+    add_document(out, data, file=shown, start=start, positions=generated, origin="kustomize")
 
 
 def _matching_document(documents: list[Document], rendered: dict[str, Any]) -> Document | None:
