@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kposture.cli.scanning import scan_manifests
+from kposture.cli.scanning import EXIT_USAGE, exit_code, scan_manifests
 from kposture.model import InputError
 from kposture.sources import load_manifests
 
@@ -197,17 +197,27 @@ def test_a_base_used_by_an_overlay_in_the_same_tree_is_not_reported_twice(
     assert any("app/overlay: rendered through the overlays" in note for note in loaded.notes)
 
 
-def test_kustomize_without_kubectl_is_a_warning(
+def test_kustomize_without_kubectl_is_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     Path("k").mkdir()
     Path("k/kustomization.yaml").write_text("resources: []\n")
+    Path("ok.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n")
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     loaded = load_manifests(["k"])
     assert loaded.errors == (
-        InputError("k", 0, "Kustomize directory skipped: kubectl is not on PATH", level="warning"),
+        InputError(
+            "k",
+            0,
+            "Kustomize directory not rendered: kubectl is not on PATH;"
+            " install kubectl to render Kustomize directories",
+            level="error",
+        ),
     )
+    # A CI gate fails on it (exit 2) even though the rest of the scan is clean.
+    outcome = scan_manifests(["k", "ok.yaml"], now=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+    assert exit_code(outcome.result, None) == EXIT_USAGE
 
 
 PATCHED_BASE = """\

@@ -1,7 +1,7 @@
 """Rendering Helm charts into located objects, with the renderer behind one small adapter.
 
 Owns chart detection (a directory with ``Chart.yaml``), the choice of renderer (a ``helm`` binary
-on PATH, else the ``helm_python`` library; neither means a visible warning, never a silent skip),
+on PATH, else the ``helm_python`` library; neither means an input error, never a silent skip),
 splitting the output per template, and locating each rendered object in its *template* file (via
 ``template_lines``), since the rendered text is not what users edit. Charts render with their
 default values.
@@ -95,7 +95,12 @@ def load_chart(out: Collected, chart: Path, name: str) -> None:
     """Render ``chart`` and add its objects, located in the chart's template files."""
     renderer, why_not = find_renderer()
     if renderer is None:
-        out.error(name, 0, f"Helm chart skipped: {why_not}", level="warning")
+        # An error, not a warning: a CI gate must not pass on input it never read.
+        out.error(
+            name,
+            0,
+            f"Helm chart not rendered: {why_not}; install helm or the helm-python-sdk package",
+        )
         return
     try:
         outputs = renderer(chart)

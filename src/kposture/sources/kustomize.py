@@ -170,7 +170,13 @@ def load_kustomization(out: Collected, directory: Path, name: str) -> bool:
     assert kustomization is not None
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        out.error(name, 0, "Kustomize directory skipped: kubectl is not on PATH", level="warning")
+        # An error, not a warning: a CI gate must not pass on input it never read.
+        out.error(
+            name,
+            0,
+            "Kustomize directory not rendered: kubectl is not on PATH;"
+            " install kubectl to render Kustomize directories",
+        )
         return False
     stream, base, error = render_with_origins(kubectl, directory)
     if error:

@@ -24,12 +24,18 @@ def _tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         Path(name).write_text(text, encoding="utf-8")
 
 
-def test_no_renderer_is_a_visible_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_renderer_is_an_error_that_says_how_to_fix_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(helm, "find_renderer", lambda: (None, "no helm binary on PATH"))
     loaded = load_manifests(["."])
     assert [o.ref.name for o in loaded.objects] == ["n"], "templates are never read as plain YAML"
     assert loaded.errors == (
-        InputError("chart", 0, "Helm chart skipped: no helm binary on PATH", level="warning"),
+        InputError(
+            "chart",
+            0,
+            "Helm chart not rendered: no helm binary on PATH;"
+            " install helm or the helm-python-sdk package",
+            level="error",
+        ),
     )
 
 
