@@ -112,9 +112,10 @@ def scan_manifests(
     """Scan files, directories, charts, kustomizations or stdin and return the complete result."""
     registry = default_registry()
     policy = resolve_policy(policy_path, registry)
-    for path in paths:
-        if path != "-" and not Path(path).exists():
-            raise UsageError(f"{path}: no such file or directory")
+    # A missing path among others is an input error in the report (exit 2); only when nothing
+    # given exists is there no report worth printing.
+    if paths and all(path != "-" and not Path(path).exists() for path in paths):
+        raise UsageError("; ".join(f"{path}: no such file or directory" for path in paths))
     moment = now or dt.datetime.now(dt.UTC)
     with cyclic_gc_paused():
         loaded = load_manifests(paths, stdin=stdin)

@@ -56,7 +56,7 @@ def load_manifests(
         elif path.exists():
             _load_file(out, path, name, max_file_bytes)
         else:
-            out.error(name, 0, "no such file or directory")
+            out.error(given, 0, "no such file or directory")
     return LoadedManifests(tuple(out.objects), tuple(out.errors), tuple(out.notes), tuple(paths))
 
 

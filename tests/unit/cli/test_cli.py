@@ -83,10 +83,21 @@ def test_stdin(runner: CliRunner, workdir: Path) -> None:
     assert {f["rule_id"] for f in report["findings"]} >= {"privileged-container"}
 
 
-def test_missing_path_is_a_usage_error(runner: CliRunner, workdir: Path) -> None:
-    result = runner.invoke(app, ["scan", "nope.yaml"])
+def test_missing_path_is_an_input_error_and_the_rest_is_reported(
+    runner: CliRunner, workdir: Path
+) -> None:
+    result = runner.invoke(app, ["scan", "./nope.yaml", "pod.yaml", "-o", "json"])
     assert result.exit_code == 2
-    assert "nope.yaml: no such file or directory" in result.stderr
+    report = json.loads(result.stdout)
+    assert any(f["rule_id"] == "privileged-container" for f in report["findings"])
+    missing = [e for e in report["errors"] if e["file"] == "./nope.yaml"]
+    assert [(e["line"], e["message"], e["level"]) for e in missing] == [
+        (0, "no such file or directory", "error")
+    ]
+    # When no path exists at all there is nothing to report: a usage error naming the path.
+    alone = runner.invoke(app, ["scan", "nope.yaml"])
+    assert alone.exit_code == 2
+    assert "nope.yaml: no such file or directory" in alone.stderr
 
 
 def test_policy_file_error_names_file_and_line(runner: CliRunner, workdir: Path) -> None:
