@@ -51,10 +51,10 @@ def load_manifests(
         name = display_name(path)
         if path.is_dir():
             walk = _Walk(out, max_file_bytes, kustomize.overlays_by_base(path))
-            walk.directory(path)
+            walk.directory(path, given=given)
             walk.render_orphaned_bases()
         elif path.exists():
-            _load_file(out, path, name, max_file_bytes)
+            _load_file(out, path, name, max_file_bytes, given)
         else:
             out.error(given, 0, "no such file or directory")
     return LoadedManifests(tuple(out.objects), tuple(out.errors), tuple(out.notes), tuple(paths))
@@ -85,9 +85,14 @@ class _Walk:
         self.rendered: set[Path] = set()
         self.deferred: list[tuple[Path, str]] = []
 
-    def directory(self, directory: Path, display: str | None = None) -> None:
+    def directory(self, directory: Path, display: str | None = None, given: str = "") -> None:
         out = self.out
         shown = display if display is not None else display_name(directory)
+        try:
+            if not out.first_read(directory.stat(), shown, given):
+                return
+        except OSError:
+            pass  # listing it reports the problem
         if helm.is_chart(directory):
             helm.load_chart(out, directory, shown)
             return
@@ -136,9 +141,12 @@ class _Walk:
             kustomize.load_kustomization(self.out, directory, shown)
 
 
-def _load_file(out: Collected, path: Path, name: str, max_bytes: int) -> None:
+def _load_file(out: Collected, path: Path, name: str, max_bytes: int, given: str = "") -> None:
     try:
-        size = path.stat().st_size
+        status = path.stat()
+        if not out.first_read(status, name, given):
+            return
+        size = status.st_size
         if size > max_bytes:
             out.error(
                 name, 0, f"file is {size:,} bytes, over the limit of {max_bytes:,} bytes; skipped"

@@ -37,9 +37,23 @@ class Collected:
     objects: list[K8sObject] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    read: dict[tuple[int, int], str] = field(default_factory=dict)
+    """(device, inode) of each file and directory read so far -> the name it was read as."""
 
     def error(self, file: str, line: int, message: str, level: str = "error") -> None:
         self.errors.append(InputError(file=file, line=line, message=message, level=level))
+
+    def first_read(self, status: os.stat_result, name: str, given: str = "") -> bool:
+        """Whether the file or directory with ``status`` is read for the first time in this load;
+        a repeat (the same path given twice, a path inside a directory given too, a symlink) is
+        noted (as ``given`` when the user typed it) and skipped, so no finding counts twice."""
+        key = (status.st_dev, status.st_ino)
+        first = self.read.get(key)
+        if first is not None:
+            self.notes.append(f"{given or name}: already read as {first}; skipped")
+            return False
+        self.read[key] = name
+        return True
 
 
 def is_object(data: object) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kposture.model import InputError, ResourceRef
-from kposture.sources import LoadedManifests, load_manifests
+from kposture.sources import LoadedManifests, helm, load_manifests
 
 POD = """\
 apiVersion: v1
@@ -289,3 +289,37 @@ def test_stdin_over_the_limit() -> None:
     assert loaded.errors == (
         InputError("<stdin>", 0, "input is larger than the limit of 10 bytes; skipped"),
     )
+
+
+def test_repeated_inputs_are_read_once() -> None:
+    write("dir/f.yaml", POD.format(name="f"))
+    write("dir/g.yaml", POD.format(name="g"))
+    Path("link.yaml").symlink_to("dir/f.yaml")
+    loaded = load_manifests(["dir", "dir/f.yaml", "./dir/f.yaml", "link.yaml", "dir"])
+    assert [(o.ref.name, o.location.file) for o in loaded.objects] == [  # type: ignore[union-attr]
+        ("f", "dir/f.yaml"),
+        ("g", "dir/g.yaml"),
+    ]
+    assert loaded.errors == ()
+    assert loaded.notes == (
+        "dir/f.yaml: already read as dir/f.yaml; skipped",
+        "./dir/f.yaml: already read as dir/f.yaml; skipped",
+        "link.yaml: already read as dir/f.yaml; skipped",
+        "dir: already read as dir; skipped",
+    )
+    assert loaded.inputs == ("dir", "dir/f.yaml", "./dir/f.yaml", "link.yaml", "dir")
+
+
+def test_repeated_chart_is_rendered_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    write("c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    rendered: list[Path] = []
+
+    def render(chart: Path) -> dict[str, str]:
+        rendered.append(chart)
+        return {"c/templates/ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n"}
+
+    monkeypatch.setattr(helm, "find_renderer", lambda: (render, ""))
+    loaded = load_manifests(["c", "./c/"])
+    assert len(rendered) == 1
+    assert [o.ref.name for o in loaded.objects] == ["n"]
+    assert loaded.notes == ("./c/: already read as c; skipped",)
