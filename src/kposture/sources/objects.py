@@ -1,9 +1,9 @@
 """Turning parsed documents into located ``K8sObject``s, and collecting what a load produced.
 
-Owns the rules every manifest source shares: which documents are Kubernetes objects (a mapping with
-string ``apiVersion`` and ``kind``), how ``List`` kinds expand into their items, how a
-``ResourceRef`` is formed, and the ``Collected`` accumulator (objects, errors, notes) that the
-file, Helm and Kustomize readers fill.
+Owns the rules every manifest source shares: which documents are Kubernetes objects (a mapping
+with string ``apiVersion`` and ``kind``; one without the other is a warning, likely a typo), how
+``List`` kinds expand into their items, how a ``ResourceRef`` is formed, and the ``Collected``
+accumulator (objects, errors, notes, what was read) that the file, Helm and Kustomize readers fill.
 """
 
 from __future__ import annotations
@@ -67,6 +67,21 @@ def is_object(data: object) -> bool:
     )
 
 
+def missing_half(data: object) -> str:
+    """For a mapping with exactly one of ``apiVersion`` and ``kind``: "has kind but no apiVersion"
+    (or the reverse), else "". Such a document is most likely an object with a typo."""
+    if not isinstance(data, dict):
+        return ""
+    version, kind = data.get("apiVersion"), data.get("kind")
+    has_version = isinstance(version, str) and bool(version)
+    has_kind = isinstance(kind, str) and bool(kind)
+    if has_kind and not has_version:
+        return "has kind but no apiVersion"
+    if has_version and not has_kind:
+        return "has apiVersion but no kind"
+    return ""
+
+
 def resource_ref(data: Mapping[str, Any]) -> ResourceRef:
     meta = data.get("metadata")
     if not isinstance(meta, Mapping):
@@ -115,7 +130,11 @@ def add_document(
     if data is None:
         return
     if not is_object(data):
-        out.notes.append(f"{file}:{start[0]}: document without apiVersion/kind skipped")
+        half = missing_half(data)
+        if half:
+            out.error(file, start[0], f"document {half}; skipped", level="warning")
+        else:
+            out.notes.append(f"{file}:{start[0]}: document without apiVersion/kind skipped")
         return
     assert isinstance(data, dict)
     if not is_list_kind(data):
@@ -130,9 +149,14 @@ def add_document(
         else:
             line, column = start
         if not is_object(item):
-            out.notes.append(
-                f"{file}:{line}: item {index} of {data['kind']} without apiVersion/kind skipped"
-            )
+            half = missing_half(item)
+            if half:
+                message = f"item {index} of {data['kind']} {half}; skipped"
+                out.error(file, line, message, level="warning")
+            else:
+                out.notes.append(
+                    f"{file}:{line}: item {index} of {data['kind']} without apiVersion/kind skipped"
+                )
             continue
         sub = positions.subtree(("items", index)) if positions is not None else None
         location = SourceLocation(file, line, column, origin)

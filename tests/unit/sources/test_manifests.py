@@ -323,3 +323,23 @@ def test_repeated_chart_is_rendered_once(monkeypatch: pytest.MonkeyPatch) -> Non
     assert len(rendered) == 1
     assert [o.ref.name for o in loaded.objects] == ["n"]
     assert loaded.notes == ("./c/: already read as c; skipped",)
+
+
+def test_half_objects_are_warnings() -> None:
+    text = (
+        "apiversion: v1\nkind: Pod\nmetadata: {name: typo}\n---\n"
+        "apiVersion: v1\nmetadata: {name: no-kind}\n---\n"
+        "apiVersion: v1\nkind: List\nitems:\n- kind: Pod\n  metadata: {name: item}\n---\n"
+        "foo: bar\n---\n" + POD.format(name="ok")
+    )
+    write("half.yaml", text)
+    loaded = load_manifests(["half.yaml"])
+    assert names(loaded) == ["ok"]
+    assert loaded.errors == (
+        InputError("half.yaml", 1, "document has kind but no apiVersion; skipped", "warning"),
+        InputError("half.yaml", 5, "document has apiVersion but no kind; skipped", "warning"),
+        InputError(
+            "half.yaml", 11, "item 0 of List has kind but no apiVersion; skipped", "warning"
+        ),
+    )
+    assert loaded.notes == ("half.yaml:14: document without apiVersion/kind skipped",)
