@@ -5,6 +5,11 @@ it carries (privileged, host namespaces, hostPath mounts, runtime sockets, added
 missing limits, no security context...), the corresponding kposture rule must fire on that resource,
 pointing at the tagged value where the tag names one (a host path, a capability). Recall must be
 100%. The two Helm charts are rendered by the sources loader.
+
+kposture reports each hostPath and each added capability once, from the most specific rule, so a
+``hostpath:<path>`` tag is found when any of the three hostPath rules reports that path (the
+socket and ``/`` tags also name the specific rule), and ``cap_add:<CAP>`` when any of the three
+capability rules reports that capability.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ NO_SECURITY_CONTEXT_RULES = (
     "capabilities-not-dropped",
     "writable-root-filesystem",
 )
+HOST_PATH_RULES = ("container-runtime-socket", "sensitive-host-path", "host-path-volume")
+CAPABILITY_RULES = ("dangerous-capabilities", "added-capabilities", "capabilities-not-dropped")
 SIMPLE_TAGS: dict[str, tuple[str, ...]] = {
     "privileged": ("privileged-container",),
     "allow_privilege_escalation_true": ("privilege-escalation-allowed",),
@@ -43,8 +50,10 @@ SIMPLE_TAGS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _has(found: Found, rule_id: str, key: str, value: str) -> bool:
-    return any((key, value) in violation.evidence for violation in found[rule_id])
+def _has(found: Found, rule_ids: tuple[str, ...], key: str, value: str) -> bool:
+    return any(
+        (key, value) in violation.evidence for rule_id in rule_ids for violation in found[rule_id]
+    )
 
 
 def tag_check(tag: str, tags: list[str]) -> Callable[[Found], bool] | None:
@@ -53,17 +62,17 @@ def tag_check(tag: str, tags: list[str]) -> Callable[[Found], bool] | None:
         rules = SIMPLE_TAGS[tag]
         return lambda found: all(found[rule_id] for rule_id in rules)
     if tag == "hostpath_root":
-        return lambda found: _has(found, "sensitive-host-path", "host_path", "/")
+        return lambda found: _has(found, ("sensitive-host-path",), "host_path", "/")
     if tag.startswith("hostpath:("):
         more = int(tag.removeprefix("hostpath:(").split()[0])
         named = sum(1 for other in tags if other.startswith("hostpath:/"))
-        return lambda found: len(found["host-path-volume"]) >= named + more
+        return lambda found: sum(len(found[rule_id]) for rule_id in HOST_PATH_RULES) >= named + more
     if tag.startswith("hostpath:"):
         path = tag.removeprefix("hostpath:")
-        return lambda found: _has(found, "host-path-volume", "host_path", path)
+        return lambda found: _has(found, HOST_PATH_RULES, "host_path", path)
     if tag.startswith("cap_add:"):
         capability = tag.removeprefix("cap_add:")
-        return lambda found: _has(found, "added-capabilities", "capability", capability)
+        return lambda found: _has(found, CAPABILITY_RULES, "capability", capability)
     return None
 
 

@@ -4,6 +4,13 @@ Each ``polaris/cases/<check>/failure*.yaml`` should make the mapped kposture rul
 ``success*.yaml`` should not. Disagreements kposture makes on purpose are listed in ``EXPLAINED``
 with the reason (the same reasons are in ``docs/accuracy.md`` and the rules' descriptions); an
 unexplained disagreement, or an explanation that no longer applies, fails the test.
+
+kposture reports each problem once, from the most specific rule, so a Polaris check maps to the
+group of rules that share its ground: any of the three hostPath rules, any of the three capability
+rules. ``linuxHardening`` asks whether each container runs with a confining seccomp profile:
+``seccomp-profile-missing`` (nothing set) or a ``seccomp-unconfined`` finding in effect for a
+container (its ``container`` evidence); a pod-level Unconfined every container overrides is a PSS
+failure Polaris does not share, so it does not count here.
 """
 
 from __future__ import annotations
@@ -27,8 +34,25 @@ def any_of(*rule_ids: str) -> Predicate:
     return lambda found: any(found[rule_id] for rule_id in rule_ids)
 
 
-def all_of(*rule_ids: str) -> Predicate:
-    return lambda found: all(found[rule_id] for rule_id in rule_ids)
+def both(first: Predicate, second: Predicate) -> Predicate:
+    return lambda found: first(found) and second(found)
+
+
+def unconfined_in_effect(found: dict[str, list[Violation]]) -> bool:
+    """Some container runs with an explicit Unconfined seccomp profile in effect."""
+    return any(
+        key == "container"
+        for violation in found["seccomp-unconfined"]
+        for key, _ in violation.evidence
+    )
+
+
+def seccomp_not_confining(found: dict[str, list[Violation]]) -> bool:
+    return bool(found["seccomp-profile-missing"]) or unconfined_in_effect(found)
+
+
+HOST_PATH_RULES = ("host-path-volume", "sensitive-host-path", "container-runtime-socket")
+CAPABILITY_RULES = ("capabilities-not-dropped", "added-capabilities", "dangerous-capabilities")
 
 
 def missing_limit(resource: str) -> Predicate:
@@ -42,11 +66,11 @@ CHECKS: dict[str, tuple[str, Predicate]] = {
     "hostIPCSet": ("host-ipc", any_of("host-ipc")),
     "hostNetworkSet": ("host-network", any_of("host-network")),
     "hostPIDSet": ("host-pid", any_of("host-pid")),
-    "hostPathSet": ("host-path-volume", any_of("host-path-volume")),
+    "hostPathSet": ("any hostPath rule", any_of(*HOST_PATH_RULES)),
     "hostPortSet": ("host-ports", any_of("host-ports")),
     "hostProcess": ("windows-host-process", any_of("windows-host-process")),
     "dangerousCapabilities": ("dangerous-capabilities", any_of("dangerous-capabilities")),
-    "insecureCapabilities": ("capabilities-not-dropped", any_of("capabilities-not-dropped")),
+    "insecureCapabilities": ("any capability rule", any_of(*CAPABILITY_RULES)),
     "privilegeEscalationAllowed": (
         "privilege-escalation-allowed",
         any_of("privilege-escalation-allowed"),
@@ -58,8 +82,8 @@ CHECKS: dict[str, tuple[str, Predicate]] = {
     "cpuLimitsMissing": ("resource-limits-missing (cpu)", missing_limit("cpu")),
     "memoryLimitsMissing": ("resource-limits-missing (memory)", missing_limit("memory")),
     "linuxHardening": (
-        "seccomp-profile-missing + capabilities-not-dropped",
-        all_of("seccomp-profile-missing", "capabilities-not-dropped"),
+        "seccomp not confining (missing, or Unconfined in effect) + any capability rule",
+        both(seccomp_not_confining, any_of(*CAPABILITY_RULES)),
     ),
 }
 """Polaris check -> (the kposture rule(s) it is compared with, and the predicate)."""
@@ -81,7 +105,7 @@ EXPLAINED: dict[str, str] = {
     "linuxHardening/success.selinux_pod.yaml": NOT_SECCOMP.format("an SELinux level"),
     "linuxHardening/success.drop_capabilities.yaml": (
         "drop: [ALL] followed by add: [someCapabilities]: PSS restricted allows adding back only "
-        "NET_BIND_SERVICE, so capabilities-not-dropped fires (and no seccomp profile is set)"
+        "NET_BIND_SERVICE, so added-capabilities fires (and no seccomp profile is set)"
     ),
 }
 """Polaris case -> why kposture deliberately disagrees with Polaris's label."""

@@ -3,7 +3,8 @@
 Owns the check templates (a boolean field on the pod spec, a field of each container's
 securityContext, hostPath volumes matched by a predicate, added capabilities matched by a
 predicate), the small readers they share (security contexts, capability normalisation, host path
-normalisation, the Windows-pod test, pod-over-container precedence) and ``workload_meta``, which
+normalisation, the Windows-pod test, pod-over-container precedence, the seccomp profile in effect
+per container) and ``workload_meta``, which
 fills the metadata every workload rule has in common. Families import from here and never from each
 other. Everything is pure and allocation-light: the scan runs every rule on every object.
 """
@@ -12,10 +13,19 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from kposture.inventory import WORKLOAD_KINDS, ContainerRef, Inventory, containers, pod_spec
+from kposture.inventory import (
+    WORKLOAD_KINDS,
+    ContainerRef,
+    Inventory,
+    PodSpecRef,
+    containers,
+    pod_spec,
+    pod_template_metadata,
+)
 from kposture.model import (
     Domain,
     JsonPath,
@@ -203,14 +213,18 @@ def normalize_host_path(path: str) -> str:
 
 
 def host_path_check(matches: Callable[[str], bool], describe: Callable[[str, str], str]) -> Check:
-    """A check reporting each hostPath volume whose normalised path ``matches``."""
+    """A check reporting each hostPath volume whose normalised path ``matches``.
+
+    Every volume with a ``hostPath`` key is considered, even a malformed one (``hostPath: null``),
+    whose path is then empty: the hostPath rules between them must see every volume that
+    ``restricted-volume-types`` leaves to them.
+    """
 
     def check(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
         for volume, path in volumes(obj):
-            host_path = volume.get("hostPath")
-            if not isinstance(host_path, Mapping):
+            if "hostPath" not in volume:
                 continue
-            raw = host_path.get("path")
+            raw = mapping(volume.get("hostPath")).get("path")
             text = normalize_host_path(raw) if isinstance(raw, str) and raw.strip() else ""
             if matches(text):
                 name = str(volume.get("name", f"#{path[-1]}"))
@@ -235,3 +249,76 @@ def path_overlaps(path: str, prefixes: frozenset[str]) -> bool:
         if prefix.startswith(path) and prefix[len(path)] == "/":
             return True
     return False
+
+
+# --- seccomp --------------------------------------------------------------------------------------
+
+SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
+SECCOMP_CONTAINER_ANNOTATION = "container.seccomp.security.alpha.kubernetes.io/"
+CONFINED_PROFILE_TYPES = frozenset({"RuntimeDefault", "Localhost"})
+CONFINED_SECCOMP_ANNOTATIONS = frozenset({"runtime/default", "docker/default"})
+LOCALHOST_PREFIX = "localhost/"
+ANNOTATIONS = "annotations"
+
+
+def template_annotations(obj: K8sObject) -> tuple[Mapping[str, Any], JsonPath]:
+    """The annotations of a workload's pod (template) metadata and their path, empty when absent."""
+    meta = pod_template_metadata(obj)
+    if meta is None:
+        return EMPTY, ()
+    return mapping(meta.spec.get(ANNOTATIONS)), (*meta.path, ANNOTATIONS)
+
+
+def profile_type(context: Mapping[str, Any], field: str) -> Any:
+    """``<field>.type`` of a securityContext (``seccompProfile``, ``appArmorProfile``)."""
+    return mapping(context.get(field)).get("type")
+
+
+@dataclass(frozen=True, slots=True)
+class SeccompSetting:
+    """The seccomp setting in effect for one container: its value (None when nothing is set), where
+    it is set (the container's own field when nothing is) and whether it is a legacy annotation."""
+
+    container: ContainerRef
+    value: Any
+    path: JsonPath
+    annotation: bool
+
+    @property
+    def confined(self) -> bool:
+        """RuntimeDefault or Localhost (runtime/default, docker/default, localhost/* annotations)."""
+        if not self.annotation:
+            return self.value in CONFINED_PROFILE_TYPES
+        return isinstance(self.value, str) and (
+            self.value in CONFINED_SECCOMP_ANNOTATIONS or self.value.startswith(LOCALHOST_PREFIX)
+        )
+
+    @property
+    def unconfined(self) -> bool:
+        """An explicit Unconfined (``unconfined`` as an annotation)."""
+        return bool(self.value == ("unconfined" if self.annotation else "Unconfined"))
+
+
+def seccomp_settings(obj: K8sObject, ref: PodSpecRef) -> Iterator[SeccompSetting]:
+    """The seccomp setting in effect for every container of the pod spec ``ref`` of ``obj``.
+
+    Precedence is the kubelet's: container field, container annotation, pod field, pod annotation.
+    """
+    annotations, annotations_path = template_annotations(obj)
+    pod_value = profile_type(context_of(ref.spec), "seccompProfile")
+    pod_path = (*ref.path, SECURITY_CONTEXT, "seccompProfile", "type")
+    for container in containers(obj):
+        own_path = (*container.path, SECURITY_CONTEXT, "seccompProfile", "type")
+        value = profile_type(context_of(container.container), "seccompProfile")
+        key = SECCOMP_CONTAINER_ANNOTATION + container.name
+        if value is not None:
+            yield SeccompSetting(container, value, own_path, False)
+        elif annotations.get(key) is not None:
+            yield SeccompSetting(container, annotations[key], (*annotations_path, key), True)
+        elif pod_value is not None:
+            yield SeccompSetting(container, pod_value, pod_path, False)
+        elif annotations.get(SECCOMP_POD_ANNOTATION) is not None:
+            path = (*annotations_path, SECCOMP_POD_ANNOTATION)
+            yield SeccompSetting(container, annotations[SECCOMP_POD_ANNOTATION], path, True)
+        else:
+            yield SeccompSetting(container, None, own_path, False)

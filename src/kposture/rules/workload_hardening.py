@@ -4,8 +4,11 @@ Owns seccomp (fields and the legacy ``seccomp.security.alpha.kubernetes.io`` ann
 (``appArmorProfile`` fields and the ``container.apparmor.security.beta.kubernetes.io`` annotations),
 SELinux options, /proc mount type, sysctls, read-only root filesystems, the restricted volume types
 and resource limits — the Pod Security Standards hardening controls plus the NSA-CISA guide's.
-Privilege controls (privileged, capabilities, host namespaces and paths) live in
-``workload_privileges``.
+An explicit seccomp Unconfined is ``seccomp-unconfined``'s finding only; ``seccomp-profile-missing``
+reports containers with no profile at all (or an unrecognised one). ``restricted-volume-types``
+leaves hostPath volumes to the three hostPath rules of ``workload_host_access``. Privilege controls
+(privileged, capabilities) live in ``workload_privileges``, host namespaces and paths in
+``workload_host_access``.
 """
 
 from __future__ import annotations
@@ -13,22 +16,22 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from kposture.inventory import (
-    ContainerRef,
-    Inventory,
-    containers,
-    pod_spec,
-    pod_template_metadata,
-)
+from kposture.inventory import Inventory, containers, pod_spec
 from kposture.model import Framework, JsonPath, K8sObject, Reference, Severity, Stage, Violation
 from kposture.rules._references import BASELINE, CIS, ESCAPE, K01, RESTRICTED
 from kposture.rules._templates import (
-    EMPTY,
+    CONFINED_PROFILE_TYPES,
+    LOCALHOST_PREFIX,
+    SECCOMP_CONTAINER_ANNOTATION,
+    SECCOMP_POD_ANNOTATION,
     SECURITY_CONTEXT,
     container_field_check,
     context_of,
     is_windows,
     mapping,
+    profile_type,
+    seccomp_settings,
+    template_annotations,
     volumes,
     workload_meta,
 )
@@ -37,13 +40,8 @@ from kposture.rules.base import Rule
 SECURITY_CONTEXT_CIS = Reference(CIS, "5.7.3")
 HARDENING = Reference(Framework.NSA_CISA, "Hardening container environments")
 
-SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
-SECCOMP_CONTAINER_ANNOTATION = "container.seccomp.security.alpha.kubernetes.io/"
 APPARMOR_CONTAINER_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
-CONFINED_PROFILE_TYPES = frozenset({"RuntimeDefault", "Localhost"})
-CONFINED_SECCOMP_ANNOTATIONS = frozenset({"runtime/default", "docker/default"})
 ALLOWED_APPARMOR_ANNOTATIONS = frozenset({"", "runtime/default"})
-LOCALHOST_PREFIX = "localhost/"
 
 ALLOWED_SELINUX_TYPES = frozenset(
     {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
@@ -80,107 +78,74 @@ RESTRICTED_VOLUME_TYPES = frozenset(
 )
 """Keys a volume may carry under PSS restricted (``image`` since Kubernetes 1.33)."""
 
-ANNOTATIONS = "annotations"
-
-
-def _template_annotations(obj: K8sObject) -> tuple[Mapping[str, Any], JsonPath]:
-    meta = pod_template_metadata(obj)
-    if meta is None:
-        return EMPTY, ()
-    return mapping(meta.spec.get(ANNOTATIONS)), (*meta.path, ANNOTATIONS)
-
-
 # --- seccomp --------------------------------------------------------------------------------------
 
 
-def _profile_type(context: Mapping[str, Any], field: str) -> Any:
-    return mapping(context.get(field)).get("type")
+def _unconfined_violation(what: str, path: JsonPath, in_effect: list[str]) -> Violation:
+    """A violation for one explicit Unconfined, naming the containers it is in effect for."""
+    if in_effect:
+        names = ", ".join(repr(name) for name in in_effect)
+        message = f"{what} (in effect for container{'s' if len(in_effect) > 1 else ''} {names})"
+    else:
+        message = (
+            f"{what} (overridden by every container; containers added later, such as ephemeral "
+            "debug containers, inherit it)"
+        )
+    return Violation(message, path, tuple(("container", name) for name in in_effect))
 
 
 def _seccomp_unconfined(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
     ref = pod_spec(obj)
     if ref is None:
         return
-    if _profile_type(context_of(ref.spec), "seccompProfile") == "Unconfined":
-        yield Violation(
-            "the pod sets seccompProfile type Unconfined",
-            (*ref.path, SECURITY_CONTEXT, "seccompProfile", "type"),
-        )
+    in_effect: dict[JsonPath, list[str]] = {}
+    for setting in seccomp_settings(obj, ref):
+        in_effect.setdefault(setting.path, []).append(setting.container.name)
+    pod_path = (*ref.path, SECURITY_CONTEXT, "seccompProfile", "type")
+    if profile_type(context_of(ref.spec), "seccompProfile") == "Unconfined":
+        what = "the pod sets seccompProfile type Unconfined"
+        yield _unconfined_violation(what, pod_path, in_effect.get(pod_path, []))
     for container in containers(obj):
-        if _profile_type(context_of(container.container), "seccompProfile") == "Unconfined":
+        if profile_type(context_of(container.container), "seccompProfile") == "Unconfined":
             yield Violation(
                 f"container {container.name!r} sets seccompProfile type Unconfined",
                 (*container.path, SECURITY_CONTEXT, "seccompProfile", "type"),
                 (("container", container.name),),
             )
-    annotations, path = _template_annotations(obj)
+    annotations, annotations_path = template_annotations(obj)
     for key, value in annotations.items():
         if value == "unconfined" and (
             key == SECCOMP_POD_ANNOTATION or key.startswith(SECCOMP_CONTAINER_ANNOTATION)
         ):
-            yield Violation(f"annotation {key} is unconfined", (*path, key))
-
-
-def _seccomp_confined(value: Any, annotation: bool) -> bool:
-    if not annotation:
-        return value in CONFINED_PROFILE_TYPES
-    return isinstance(value, str) and (
-        value in CONFINED_SECCOMP_ANNOTATIONS or value.startswith(LOCALHOST_PREFIX)
-    )
-
-
-def _effective_seccomp(
-    container: ContainerRef,
-    pod_context: Mapping[str, Any],
-    pod_path: JsonPath,
-    annotations: Mapping[str, Any],
-    annotations_path: JsonPath,
-) -> tuple[Any, JsonPath, bool]:
-    """The seccomp setting in effect, where it is set and whether it is an annotation.
-
-    Precedence is the kubelet's: container field, container annotation, pod field, pod annotation.
-    """
-    own_path = (*container.path, SECURITY_CONTEXT, "seccompProfile", "type")
-    value = _profile_type(context_of(container.container), "seccompProfile")
-    if value is not None:
-        return value, own_path, False
-    key = SECCOMP_CONTAINER_ANNOTATION + container.name
-    if annotations.get(key) is not None:
-        return annotations[key], (*annotations_path, key), True
-    value = _profile_type(pod_context, "seccompProfile")
-    if value is not None:
-        return value, (*pod_path, SECURITY_CONTEXT, "seccompProfile", "type"), False
-    if annotations.get(SECCOMP_POD_ANNOTATION) is not None:
-        path = (*annotations_path, SECCOMP_POD_ANNOTATION)
-        return annotations[SECCOMP_POD_ANNOTATION], path, True
-    return None, own_path, False
+            path = (*annotations_path, key)
+            what = f"annotation {key} is unconfined"
+            yield _unconfined_violation(what, path, in_effect.get(path, []))
 
 
 def _seccomp_missing(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
     ref = pod_spec(obj)
     if ref is None or is_windows(ref.spec):
         return
-    pod_context = context_of(ref.spec)
-    annotations, annotations_path = _template_annotations(obj)
-    for container in containers(obj):
-        value, path, annotation = _effective_seccomp(
-            container, pod_context, ref.path, annotations, annotations_path
-        )
-        if _seccomp_confined(value, annotation):
+    for setting in seccomp_settings(obj, ref):
+        # An explicit Unconfined in effect is seccomp-unconfined's finding, reported there only.
+        if setting.confined or setting.unconfined:
             continue
-        state = "no seccomp profile" if value is None else f"seccomp profile {value}"
-        yield Violation(
-            f"container {container.name!r} runs with {state}",
-            path,
-            (("container", container.name),),
-        )
+        name = setting.container.name
+        if setting.value is None:
+            message = f"container {name!r} has no seccomp profile set"
+        else:
+            message = (
+                f"container {name!r} has seccomp profile {setting.value!r}, which is neither "
+                "RuntimeDefault nor Localhost"
+            )
+        yield Violation(message, setting.path, (("container", name),))
 
 
 # --- AppArmor and SELinux -------------------------------------------------------------------------
 
 
 def _apparmor_field(context: Mapping[str, Any], path: JsonPath, who: str) -> Iterator[Violation]:
-    value = _profile_type(context, "appArmorProfile")
+    value = profile_type(context, "appArmorProfile")
     if value is not None and value not in CONFINED_PROFILE_TYPES:
         yield Violation(
             f"{who} sets appArmorProfile type {value}",
@@ -197,7 +162,7 @@ def _apparmor_unconfined(obj: K8sObject, _inventory: Inventory) -> Iterator[Viol
         yield from _apparmor_field(
             context_of(container.container), container.path, f"container {container.name!r}"
         )
-    annotations, path = _template_annotations(obj)
+    annotations, path = template_annotations(obj)
     for key, value in annotations.items():
         if not key.startswith(APPARMOR_CONTAINER_ANNOTATION):
             continue
@@ -269,10 +234,15 @@ _writable_root = container_field_check(
 )
 
 
+HOST_PATH = "hostPath"
+"""Outside the restricted list too, but reported by the hostPath rules of ``workload_host_access``
+(one finding per hostPath, from the most specific of them)."""
+
+
 def _restricted_volumes(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
     for volume, path in volumes(obj):
         for key in volume:
-            if key not in RESTRICTED_VOLUME_TYPES:
+            if key not in RESTRICTED_VOLUME_TYPES and key != HOST_PATH:
                 name = str(volume.get("name", f"#{path[-1]}"))
                 yield Violation(
                     f"volume {name!r} is of type {key}, outside the restricted volume types",
@@ -316,11 +286,13 @@ RULES: tuple[Rule, ...] = (
                 "Seccomp filters the system calls a container may make; Unconfined exposes the "
                 "whole kernel syscall surface, which most container-escape kernel exploits need. "
                 "kposture fails every explicit Unconfined: pod or container seccompProfile, and "
-                "the legacy seccomp.security.alpha.kubernetes.io annotations set to unconfined. A "
-                "pod-level Unconfined fails even when every container overrides it, as in PSS, "
-                "because ephemeral debug containers inherit it."
+                "the legacy seccomp.security.alpha.kubernetes.io annotations set to unconfined, "
+                "naming the containers each one is in effect for. A pod-level Unconfined fails "
+                "even when every container overrides it, as in PSS, because ephemeral debug "
+                "containers inherit it. It is the only rule reporting an explicit Unconfined "
+                "(seccomp-profile-missing leaves it here), so it cites PSS restricted as well."
             ),
-            references=(Reference(CIS, "5.7.2"), BASELINE, K01, ESCAPE, HARDENING),
+            references=(Reference(CIS, "5.7.2"), BASELINE, RESTRICTED, K01, ESCAPE, HARDENING),
             fix_snippet="securityContext:\n  seccompProfile:\n    type: RuntimeDefault\n",
         ),
         _seccomp_unconfined,
@@ -328,7 +300,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         workload_meta(
             "seccomp-profile-missing",
-            "No seccomp profile in effect",
+            "No seccomp profile set",
             Severity.MEDIUM,
             Stage.WALK,
             remediation=(
@@ -339,7 +311,9 @@ RULES: tuple[Rule, ...] = (
                 "on most clusters, so one kernel bug is one step from the node. kposture resolves "
                 "the profile per container as the kubelet does: container field, container "
                 "annotation, pod field, pod annotation (runtime/default, docker/default and "
-                "localhost/* count as confined). Windows pods are exempt."
+                "localhost/* count as confined) and fails a container for which none is set, or "
+                "an unrecognised value is. An explicit Unconfined in effect is reported by "
+                "seccomp-unconfined instead; Windows pods are exempt."
             ),
             references=(Reference(CIS, "5.7.2"), RESTRICTED, K01, HARDENING),
             fix_snippet=(
@@ -460,9 +434,12 @@ RULES: tuple[Rule, ...] = (
             ),
             description=(
                 "PSS restricted limits pods to volume types that carry no node or storage "
-                "credentials of their own; direct volume plugins (hostPath, nfs, iscsi, rbd, "
-                "gitRepo...) bypass PersistentVolume administration and have had escape bugs "
-                "(gitRepo ran git on the node)."
+                "credentials of their own; direct volume plugins (nfs, iscsi, rbd, gitRepo...) "
+                "bypass PersistentVolume administration and have had escape bugs (gitRepo ran git "
+                "on the node). hostPath is outside the list too, but each hostPath volume is "
+                "reported once by the most specific of container-runtime-socket, "
+                "sensitive-host-path and host-path-volume, which cite PSS restricted as well, so "
+                "this rule does not report it again."
             ),
             references=(RESTRICTED, K01, Reference(Framework.NSA_CISA, "Pod security")),
             fix_snippet=(

@@ -1,9 +1,13 @@
 """Workload host access: the rules that keep a pod out of the node's namespaces and filesystem.
 
-Owns the host namespaces (PID, IPC, network), host ports and hostPath volumes (any, sensitive
-directories, container runtime sockets) — the Pod Security Standards "baseline" host controls and CIS
-Kubernetes Benchmark 5.2.3-5.2.5, 5.2.12 and 5.2.13. Privilege controls live in
-``workload_privileges``, hardening controls in ``workload_hardening``.
+Owns the host namespaces (PID, IPC, network), host ports and hostPath volumes — the Pod Security
+Standards "baseline" host controls and CIS Kubernetes Benchmark 5.2.3-5.2.5, 5.2.12 and 5.2.13. Each
+hostPath volume is reported by exactly one of three rules, the most specific that applies
+(``host_path_class``): ``container-runtime-socket``, else ``sensitive-host-path``, else
+``host-path-volume``. All three cite CIS 5.2.12 and PSS baseline and restricted (restricted forbids
+hostPath among its volume types), so those controls fail whichever of them reports. Privilege
+controls live in ``workload_privileges``, hardening controls (including the other volume types PSS
+restricted forbids) in ``workload_hardening``.
 """
 
 from __future__ import annotations
@@ -12,7 +16,15 @@ from collections.abc import Iterator
 
 from kposture.inventory import Inventory, containers
 from kposture.model import K8sObject, Reference, Severity, Stage, Violation
-from kposture.rules._references import BASELINE, CIS, ESCAPE, K01, MITRE, POD_SECURITY
+from kposture.rules._references import (
+    BASELINE,
+    CIS,
+    ESCAPE,
+    K01,
+    MITRE,
+    POD_SECURITY,
+    RESTRICTED,
+)
 from kposture.rules._templates import (
     host_path_check,
     mapping,
@@ -41,6 +53,8 @@ SENSITIVE_HOST_PATHS = frozenset(
     }
 )
 """Host directories whose contents (or parents) hand over the node: "/" matches everything."""
+# /run and /var/run stay here so that their subdirectories (/run/secrets...) and ancestors (/var)
+# are sensitive; the two directories themselves are runtime-socket directories, reported as such.
 
 RUNTIME_SOCKET_NAMES = (
     "docker.sock",
@@ -52,9 +66,7 @@ RUNTIME_SOCKET_NAMES = (
 )
 RUNTIME_SOCKET_DIRS = frozenset(
     {
-        "/",
         "/run",
-        "/var",
         "/var/run",
         "/run/containerd",
         "/var/run/containerd",
@@ -66,8 +78,13 @@ RUNTIME_SOCKET_DIRS = frozenset(
         "/run/k3s/containerd",
     }
 )
-"""Directories that hold a container runtime socket on common distributions (so mounting them
-exposes it)."""
+"""Directories that directly hold a container runtime socket on common distributions, so mounting
+one exposes the socket. Their ancestors (``/``, ``/var``) expose it too, but hand over far more of the
+node: they are sensitive host paths, reported as such."""
+
+RUNTIME_SOCKET = "runtime-socket"
+SENSITIVE = "sensitive"
+PLAIN = "plain"
 
 
 # --- checks ---------------------------------------------------------------------------------------
@@ -94,26 +111,38 @@ def _host_ports(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
                 )
 
 
+def host_path_class(path: str) -> str:
+    """Which hostPath rule reports a normalised host path: the most specific one that applies.
+
+    A runtime socket, or a directory that directly holds one, is ``RUNTIME_SOCKET``; any other
+    path that is, lies below or contains a sensitive directory is ``SENSITIVE``; everything else
+    (an empty path included) is ``PLAIN``.
+    """
+    if path in RUNTIME_SOCKET_DIRS or any(name in path for name in RUNTIME_SOCKET_NAMES):
+        return RUNTIME_SOCKET
+    if path_overlaps(path, SENSITIVE_HOST_PATHS):
+        return SENSITIVE
+    return PLAIN
+
+
+def _describe_socket(name: str, path: str) -> str:
+    if path in RUNTIME_SOCKET_DIRS:
+        return f"volume {name!r} mounts {path}, the directory holding the container runtime socket"
+    return f"volume {name!r} mounts the container runtime socket {path}"
+
+
 _host_path = host_path_check(
-    lambda _path: True,
+    lambda path: host_path_class(path) == PLAIN,
     lambda name, path: f"volume {name!r} mounts host path {path}",
 )
 
 _sensitive_host_path = host_path_check(
-    lambda path: path_overlaps(path, SENSITIVE_HOST_PATHS),
+    lambda path: host_path_class(path) == SENSITIVE,
     lambda name, path: f"volume {name!r} mounts sensitive host path {path}",
 )
 
-
-def _is_runtime_socket(path: str) -> bool:
-    if path in RUNTIME_SOCKET_DIRS:
-        return True
-    return any(name in path for name in RUNTIME_SOCKET_NAMES)
-
-
 _runtime_socket = host_path_check(
-    _is_runtime_socket,
-    lambda name, path: f"volume {name!r} exposes the container runtime socket via {path}",
+    lambda path: host_path_class(path) == RUNTIME_SOCKET, _describe_socket
 )
 
 
@@ -198,9 +227,13 @@ RULES: tuple[Rule, ...] = (
             description=(
                 "A hostPath volume exposes part of the node's filesystem to the container; written "
                 "to, it can plant binaries or cron jobs on the node, and read, it leaks node "
-                "credentials. Symlink tricks can reach beyond the mounted directory."
+                "credentials. Symlink tricks can reach beyond the mounted directory. Each hostPath "
+                "is reported once, by the most specific rule: runtime sockets by "
+                "container-runtime-socket, sensitive directories by sensitive-host-path and every "
+                "other hostPath (an empty path included) here; together the three rules cover CIS "
+                "5.2.12 and the PSS HostPath Volumes control."
             ),
-            references=(Reference(CIS, "5.2.12"), BASELINE, K01, ESCAPE, POD_SECURITY),
+            references=(Reference(CIS, "5.2.12"), BASELINE, RESTRICTED, K01, ESCAPE, POD_SECURITY),
             fix_snippet="volumes:\n  - name: scratch\n    emptyDir: {}\n",
         ),
         _host_path,
@@ -213,14 +246,20 @@ RULES: tuple[Rule, ...] = (
             Stage.CRAWL,
             remediation="Remove the hostPath volume; never mount the host's system directories.",
             description=(
-                "Mounting /, /etc, /proc, /sys, /root, /boot, /dev, /run, /var/run, /var/log, the "
-                "kubelet, docker, containerd or etcd state, or a directory that contains one of "
-                "them, hands the container node credentials or a direct write path to the host (a "
-                "chroot into / is a full escape; a writable /var/log lets kubelet follow symlinks "
-                "to any host file)."
+                "Mounting /, /etc, /proc, /sys, /root, /boot, /dev, /var/log, the kubelet, docker, "
+                "containerd or etcd state, anything below /run or /var/run, or a directory that "
+                "contains one of them hands the container node credentials or a direct write path "
+                "to the host (a chroot into / is a full escape; a writable /var/log lets kubelet "
+                "follow symlinks to any host file). Runtime sockets and the directories that "
+                "directly hold one (/run, /var/run, /run/containerd...) are reported by "
+                "container-runtime-socket instead; / and /var hold the socket too but are reported "
+                "here, as the wider exposure. These hostPaths are not reported by host-path-volume, "
+                "so this rule cites CIS 5.2.12 and PSS restricted as well."
             ),
             references=(
+                Reference(CIS, "5.2.12"),
                 BASELINE,
+                RESTRICTED,
                 K01,
                 ESCAPE,
                 Reference(MITRE, "T1552.001"),
@@ -244,11 +283,16 @@ RULES: tuple[Rule, ...] = (
             description=(
                 "The docker, containerd, CRI-O, cri-dockerd or podman socket gives whoever reaches "
                 "it the runtime's full API: start a privileged container with the host's root "
-                "mounted and the node is taken. Mounting a directory that holds the socket "
-                "(/run, /var/run, /run/containerd) exposes it the same way."
+                "mounted and the node is taken. Mounting a directory that directly holds the socket "
+                "(/run, /var/run, /run/containerd, /run/crio, /run/k3s/containerd...) exposes it "
+                "the same way and is reported here; / and /var are left to sensitive-host-path. "
+                "These hostPaths are reported here only, not by sensitive-host-path or "
+                "host-path-volume, so this rule cites CIS 5.2.12 and PSS restricted as well."
             ),
             references=(
+                Reference(CIS, "5.2.12"),
                 BASELINE,
+                RESTRICTED,
                 K01,
                 ESCAPE,
                 Reference(MITRE, "T1610"),

@@ -2,7 +2,10 @@
 
 Owns privileged mode, privilege escalation, running as root, Linux capabilities and Windows
 HostProcess containers — the Pod Security Standards "baseline" and "restricted" controls about
-privilege, and CIS Kubernetes Benchmark 5.2. Host namespaces, ports and paths live in
+privilege, and CIS Kubernetes Benchmark 5.2. Each added capability is reported by exactly one rule
+(``capability_rule``): ``dangerous-capabilities``, else ``added-capabilities`` beyond the baseline
+set, else ``capabilities-not-dropped`` for the baseline ones PSS restricted forbids; the last also
+reports a missing ``drop: [ALL]`` once per container. Host namespaces, ports and paths live in
 ``workload_host_access``; hardening controls (seccomp, AppArmor, SELinux, /proc, sysctls, read-only
 root, volume types, limits) in ``workload_hardening``.
 """
@@ -67,6 +70,27 @@ DANGEROUS_CAPABILITIES = frozenset(
 """Capabilities with a known path from the container to the host kernel or other processes."""
 
 
+DANGEROUS = "dangerous-capabilities"
+ADDED = "added-capabilities"
+NOT_DROPPED = "capabilities-not-dropped"
+
+
+def capability_rule(capability: str) -> str | None:
+    """The one rule that reports adding ``capability`` (normalised), or None when no rule does.
+
+    The most specific and most severe rule wins: a dangerous capability, then any other outside the
+    PSS baseline set, then a baseline capability other than NET_BIND_SERVICE (which only PSS
+    restricted forbids).
+    """
+    if capability in DANGEROUS_CAPABILITIES:
+        return DANGEROUS
+    if capability not in BASELINE_CAPABILITIES:
+        return ADDED
+    if capability not in RESTRICTED_ADDABLE:
+        return NOT_DROPPED
+    return None
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -126,12 +150,14 @@ def _runs_as_root(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
 
 
 _added_capabilities = added_capability_check(
-    lambda capability: capability not in BASELINE_CAPABILITIES,
-    lambda name, capability: f"container {name!r} adds capability {capability}",
+    lambda capability: capability_rule(capability) == ADDED,
+    lambda name, capability: (
+        f"container {name!r} adds capability {capability}, outside the PSS baseline set"
+    ),
 )
 
 _dangerous_capabilities = added_capability_check(
-    lambda capability: capability in DANGEROUS_CAPABILITIES,
+    lambda capability: capability_rule(capability) == DANGEROUS,
     lambda name, capability: f"container {name!r} adds dangerous capability {capability}",
 )
 
@@ -149,10 +175,10 @@ def _capabilities_not_dropped(obj: K8sObject, _inventory: Inventory) -> Iterator
             )
         for index, raw in enumerate(capability_list(ref.container, "add")):
             capability = normalize_capability(raw)
-            if capability not in RESTRICTED_ADDABLE:
+            if capability_rule(capability) == NOT_DROPPED:
                 yield Violation(
-                    f"container {ref.name!r} adds {capability} back (restricted allows only "
-                    "NET_BIND_SERVICE)",
+                    f"container {ref.name!r} adds {capability}, which PSS baseline allows but "
+                    "restricted does not (only NET_BIND_SERVICE may be added)",
                     (*caps_path, "add", index),
                     (*evidence, ("capability", capability)),
                 )
@@ -256,13 +282,20 @@ RULES: tuple[Rule, ...] = (
             description=(
                 "The Pod Security Standards baseline allows adding only the runtime's default "
                 "capabilities (AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, "
-                "NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT). Every other "
-                "capability widens the kernel attack surface. Names are compared "
+                "NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT); every other "
+                "capability, NET_RAW included, widens the kernel attack surface. Each added "
+                "capability is reported once: the dangerous ones by dangerous-capabilities, the "
+                "other non-baseline ones here, so this rule also cites what "
+                "capabilities-not-dropped cited for them (CIS 5.2.8 and 5.2.10, PSS restricted). "
+                "Names are compared "
                 "case-insensitively, with or without a CAP_ prefix."
             ),
             references=(
+                Reference(CIS, "5.2.8"),
                 Reference(CIS, "5.2.9"),
+                Reference(CIS, "5.2.10"),
                 BASELINE,
+                RESTRICTED,
                 K01,
                 POD_SECURITY,
             ),
@@ -283,11 +316,17 @@ RULES: tuple[Rule, ...] = (
                 "SYS_ADMIN, NET_ADMIN, SYS_PTRACE, SYS_MODULE, SYS_RAWIO, DAC_READ_SEARCH, BPF, "
                 "PERFMON and ALL each have a known path to the host: mounting filesystems and "
                 "cgroup release agents, loading kernel modules, tracing other processes, reading "
-                "any file by handle or raw device access."
+                "any file by handle or raw device access. It is the only rule that reports these "
+                "capabilities (added-capabilities and capabilities-not-dropped leave them to it), "
+                "so it cites the capability controls they cited: CIS 5.2.8, 5.2.9 and 5.2.10, and "
+                "PSS baseline and restricted."
             ),
             references=(
+                Reference(CIS, "5.2.8"),
                 Reference(CIS, "5.2.9"),
+                Reference(CIS, "5.2.10"),
                 BASELINE,
+                RESTRICTED,
                 K01,
                 ESCAPE,
                 POD_SECURITY,
@@ -307,8 +346,10 @@ RULES: tuple[Rule, ...] = (
                 "The runtime's default capabilities include NET_RAW (packet spoofing on the pod "
                 "network), DAC_OVERRIDE and SETUID, none of which most applications need. PSS "
                 "restricted requires drop: [ALL] and allows only NET_BIND_SERVICE to be added "
-                "back; dropping a list of named capabilities does not satisfy it. Windows pods are "
-                "exempt."
+                "back; dropping a list of named capabilities does not satisfy it. The rule reports "
+                "a missing drop: [ALL] once per container, and an added capability only when it "
+                "is in the baseline set (such as CHOWN): dangerous-capabilities and "
+                "added-capabilities report the others. Windows pods are exempt."
             ),
             references=(
                 Reference(CIS, "5.2.8"),
