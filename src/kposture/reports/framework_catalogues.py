@@ -327,7 +327,13 @@ PSS_RESTRICTED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "Volume Types",
         "Only configMap, csi, downwardAPI, emptyDir, ephemeral, PVC, projected, secret",
-        ("restricted-volume-types",),
+        # hostPath volumes are reported by the three hostPath rules, not restricted-volume-types.
+        (
+            "restricted-volume-types",
+            "host-path-volume",
+            "sensitive-host-path",
+            "container-runtime-socket",
+        ),
     ),
     (
         "Privilege Escalation",
@@ -344,7 +350,7 @@ PSS_RESTRICTED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "Capabilities (restricted)",
         "Containers must drop ALL and may only add NET_BIND_SERVICE",
-        ("capabilities-not-dropped", "added-capabilities"),
+        ("capabilities-not-dropped", "added-capabilities", "dangerous-capabilities"),
     ),
 )
 """(control, title, rule ids) the restricted level adds to baseline."""

@@ -374,3 +374,12 @@ def test_every_format_carries_the_finding_references() -> None:
     )
     assert "CIS 5.2.2" in descriptor["properties"]["tags"]
     assert "taxonomies" not in sarif["runs"][0]
+
+
+def test_pss_restricted_controls_fail_for_cases_handed_to_more_specific_rules() -> None:
+    from kposture.reports.frameworks import CATALOGUES
+
+    restricted = {control.id: control for control in CATALOGUES["pss-restricted"].controls}
+    volume_rules = set(restricted["Volume Types"].rules)
+    assert {"host-path-volume", "sensitive-host-path", "container-runtime-socket"} <= volume_rules
+    assert "dangerous-capabilities" in restricted["Capabilities (restricted)"].rules
