@@ -60,24 +60,18 @@ def walk(
     """
     node, table, best = positions.root, positions.table, positions.start
     for segment in path:
-        marks = table.get(id(node))
-        if marks is None:
-            return None, best
+        key: Any = segment
         if isinstance(node, dict):
-            if segment not in node or segment not in marks:
-                return None, best
-            key: Any = segment
             rendered = rendered.get(segment) if isinstance(rendered, dict) else None
         elif isinstance(node, list) and isinstance(segment, int):
             in_range = isinstance(rendered, list) and 0 <= segment < len(rendered)
             wanted = rendered[segment] if in_range else None
             key = _item_index(node, wanted, segment, merge)
-            if key is None:
-                return None, best
             rendered = wanted
-        else:
+        found = table.of(node, key) if key is not None else None
+        if found is None:
             return None, best
-        best = marks[key]
+        best = found
         node = node[key]
     return best, best
 

@@ -160,7 +160,12 @@ def _load_file(out: Collected, path: Path, name: str, max_bytes: int, given: str
     if len(data) > max_bytes:
         out.error(name, 0, f"file grew over the limit of {max_bytes:,} bytes while read; skipped")
         return
-    load_bytes(out, data, name, json_hint=path.suffix == ".json")
+    text, line, message = decode(data)
+    del data  # the bytes are not needed while the (much larger) parse runs
+    if message:
+        out.error(name, line, message)
+        return
+    load_text(out, text, name, json_hint=path.suffix == ".json")
 
 
 def decode(data: bytes) -> tuple[str, int, str]:

@@ -9,6 +9,7 @@ path. It knows nothing about Kubernetes; ``manifests`` turns documents into obje
 from __future__ import annotations
 
 import json
+from array import array
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -20,8 +21,44 @@ from kposture.model import JsonPath
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # SafeLoader only without libyaml
 
 Position = tuple[int, int]
-PositionTable = dict[int, Any]
-"""id(container) -> {key: (line, column)} for mappings, [(line, column), ...] for sequences."""
+
+
+class PositionTable:
+    """Where each key and item of one document starts, packed to keep large inputs small.
+
+    ``marks`` holds one ``line << 32 | column`` per key (in the mapping's key order) or item, each
+    container's run contiguous and a mapping's run led by its size; ``offsets`` maps
+    ``id(container)`` to the start of its run. A mapping's key is found by its place in key order,
+    so a mapping whose size changed since parsing (data is never meant to change) counts as unknown
+    rather than mislocated.
+    """
+
+    __slots__ = ("marks", "offsets")
+
+    def __init__(self) -> None:
+        self.marks = array("Q")
+        self.offsets: dict[int, int] = {}
+
+    def add(self, container: dict[Any, Any] | list[Any], marks: list[int]) -> None:
+        self.offsets[id(container)] = len(self.marks)
+        self.marks.extend(marks)
+
+    def of(self, container: Any, key: Any) -> Position | None:
+        """(line, column) of ``container[key]`` (a key of a mapping, an index of a list), if known."""
+        offset = self.offsets.get(id(container))
+        if offset is None:
+            return None
+        if isinstance(container, dict):
+            if key not in container or self.marks[offset] != len(container):
+                return None
+            index = 1 + next(number for number, name in enumerate(container) if name == key)
+        elif isinstance(key, int) and 0 <= key < len(container):
+            index = key
+        else:
+            return None
+        packed = self.marks[offset + index]
+        return (packed >> 32, packed & 0xFFFFFFFF)
+
 
 MAX_EXPANDED_NODES = 1_000_000
 """More nodes than this once aliases are expanded is treated as an alias bomb."""
@@ -45,6 +82,7 @@ _MERGE = "tag:yaml.org,2002:merge"
 _PLAIN_SCALAR_TAGS: dict[str, str] = {}
 """Resolved tags of plain scalars seen before: manifests repeat the same keys and values endlessly."""
 _PLAIN_SCALAR_CACHE_LIMIT = 50_000
+_SHARED_STRING_LENGTH = 64
 
 
 class _LocatedLoader(_BaseLoader):  # type: ignore[misc]
@@ -89,20 +127,28 @@ class _DocumentBuilder:
     them afterwards).
     """
 
-    __slots__ = ("constructors", "loader", "may_merge", "memo", "table")
+    __slots__ = ("constructors", "loader", "may_merge", "memo", "strings", "table")
 
-    def __init__(self, loader: _LocatedLoader, may_alias: bool, may_merge: bool) -> None:
+    def __init__(
+        self, loader: _LocatedLoader, may_alias: bool, may_merge: bool, strings: dict[str, str]
+    ) -> None:
         self.loader = loader
         self.may_merge = may_merge
         self.constructors = loader.yaml_constructors
-        self.table: PositionTable = {}
+        self.table = PositionTable()
         self.memo: dict[int, Any] | None = {} if may_alias else None
+        self.strings = strings
 
     def build(self, node: yaml.Node) -> Any:
         cls = node.__class__
         if cls is yaml.ScalarNode:
             if node.tag == _STR:
-                return node.value
+                value = node.value
+                # Manifests repeat the same short values endlessly ("TCP", "v1", image names):
+                # one string object per distinct value keeps large inputs small.
+                if len(value) <= _SHARED_STRING_LENGTH:
+                    return self.strings.setdefault(value, value)
+                return value
             constructor = self.constructors.get(node.tag)
             if constructor is None:
                 return self.loader.construct_undefined(node)
@@ -133,11 +179,14 @@ class _DocumentBuilder:
         if self.may_merge and any(key.tag == _MERGE for key, _ in pairs):
             self.loader.flatten_mapping(node)
             pairs = node.value
-        marks: dict[Any, Position] = {}
+        marks: list[int] = [0]  # the size, then one mark per key
+        append = marks.append
         build = self.build
+        strings = self.strings
         for key_node, value_node in pairs:
             if key_node.__class__ is yaml.ScalarNode and key_node.tag == _STR:
                 key = key_node.value
+                key = strings.setdefault(key, key)
             else:
                 key = build(key_node)
                 if not isinstance(key, Hashable):
@@ -147,23 +196,30 @@ class _DocumentBuilder:
                         "found unhashable key",
                         key_node.start_mark,
                     )
+            if key in data:  # a duplicate key: the last one wins, in the first one's place
+                mark = key_node.start_mark
+                marks[1 + list(data).index(key)] = ((mark.line + 1) << 32) | (mark.column + 1)
+                data[key] = build(value_node)
+                continue
             data[key] = build(value_node)
             mark = key_node.start_mark
-            marks[key] = (mark.line + 1, mark.column + 1)
-        self.table[id(data)] = marks
+            append(((mark.line + 1) << 32) | (mark.column + 1))
+        marks[0] = len(data)
+        self.table.add(data, marks)
         return data
 
     def _sequence(self, node: yaml.SequenceNode, memo: dict[int, Any] | None) -> list[Any]:
         data: list[Any] = []
         if memo is not None:
             memo[id(node)] = data
-        marks: list[Position] = []
+        marks: list[int] = []
+        append = marks.append
         build = self.build
         for child in node.value:
             data.append(build(child))
             mark = child.start_mark
-            marks.append((mark.line + 1, mark.column + 1))
-        self.table[id(data)] = marks
+            append(((mark.line + 1) << 32) | (mark.column + 1))
+        self.table.add(data, marks)
         return data
 
 
@@ -180,15 +236,10 @@ class TablePositions:
         best = self.start
         table = self.table
         for segment in path:
-            marks = table.get(id(node))
-            if marks is None:
+            found = table.of(node, segment)
+            if found is None:
                 break
-            if isinstance(node, dict):
-                if segment not in node or segment not in marks:
-                    break
-            elif not (isinstance(segment, int) and 0 <= segment < len(node)):
-                break
-            best = marks[segment]
+            best = found
             node = node[segment]
         return best
 
@@ -238,6 +289,7 @@ def parse_yaml(text: str) -> Iterator[Document]:
     loader = _LocatedLoader(text)
     may_alias = "&" in text and "*" in text
     may_merge = "<<" in text
+    strings: dict[str, str] = {}
     try:
         while True:
             try:
@@ -249,7 +301,7 @@ def parse_yaml(text: str) -> Iterator[Document]:
             except yaml.YAMLError as error:
                 raise DocumentError(_describe(error), _mark_line(error)) from None
             start = (node.start_mark.line + 1, node.start_mark.column + 1)
-            builder = _DocumentBuilder(loader, may_alias, may_merge)
+            builder = _DocumentBuilder(loader, may_alias, may_merge, strings)
             try:
                 data = builder.build(node)
             except yaml.YAMLError as error:

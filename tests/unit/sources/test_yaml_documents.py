@@ -60,3 +60,23 @@ def test_errors_after_good_documents() -> None:
     with pytest.raises(DocumentError) as caught:
         next(documents)
     assert caught.value.line == 4
+
+
+def test_packed_positions_duplicates_and_changed_mappings() -> None:
+    text = "a: 1\nb:\n  c: [x, y]\na: 2\nlong: " + "z" * 100 + "\n"
+    (document,) = parse_yaml(text)
+    assert document.data == {"a": 2, "b": {"c": ["x", "y"]}, "long": "z" * 100}
+    positions = document.positions
+    assert positions.position(("a",)) == (4, 1), "the last duplicate key wins"
+    assert positions.position(("b", "c", 1)) == (3, 10)
+    assert positions.position(("long",)) == (5, 1)
+    assert positions.position(("b", "c", 5)) == (3, 3)
+    # Keys are located by their place in key order: a mapping that changed size is not trusted.
+    document.data["b"]["new"] = 1
+    assert positions.position(("b", "c", 1)) == (2, 1)
+
+
+def test_equal_strings_are_shared() -> None:
+    first, second = parse_yaml("kind: Pod\nimage: nginx\n---\nkind: Pod\nimage: nginx\n")
+    assert first.data["image"] is second.data["image"]
+    assert next(iter(first.data)) is next(iter(second.data))
