@@ -43,17 +43,11 @@ def fingerprint(rule_id: str, obj: K8sObject, violation: Violation) -> str:
 
 
 def _location(obj: K8sObject, violation: Violation) -> Location | None:
-    if obj.location is None:
+    found = obj.locate(violation.path)
+    if found is None:
         return None
-    # A rendered object's field may live in another file than the object (a Kustomize patch):
-    # position indexes that know the file offer ``locate(path) -> (file, line, column)``.
-    locate = getattr(obj.positions, "locate", None)
-    found = locate(violation.path) if locate is not None else None
-    if found is not None:
-        file, line, column = found
-        return Location(file, line, column, format_path(violation.path))
-    line, column = obj.position(violation.path) or (obj.location.line, obj.location.column)
-    return Location(obj.location.file, line, column, format_path(violation.path))
+    file, line, column = found
+    return Location(file, line, column, format_path(violation.path))
 
 
 def _object_error(obj: K8sObject, message: str, level: str = "error") -> InputError:

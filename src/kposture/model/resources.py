@@ -28,7 +28,11 @@ def format_path(path: JsonPath) -> str:
 
 
 class PositionIndex(Protocol):
-    """Finds where a field of a parsed document lives in its source text."""
+    """Finds where a field of a parsed document lives in its source text.
+
+    An index whose fields may live in other files than the object (a Kustomize object's fields set
+    by a patch) also offers ``locate(path) -> (file, line, column) | None``; see ``K8sObject.locate``.
+    """
 
     def position(self, path: JsonPath) -> tuple[int, int] | None:
         """Return the 1-based (line, column) of ``path``, or of its deepest existing ancestor."""
@@ -92,6 +96,18 @@ class K8sObject:
     def annotations(self) -> Mapping[str, str]:
         annotations = self.metadata.get("annotations")
         return annotations if isinstance(annotations, Mapping) else {}
+
+    def locate(self, path: JsonPath) -> tuple[str, int, int] | None:
+        """The (file, line, column) of ``path``: in another file when the position index knows the
+        field was set there, else in the object's own file; ``None`` for an object without source."""
+        locate = getattr(self.positions, "locate", None)
+        found: tuple[str, int, int] | None = locate(path) if locate is not None else None
+        if found is not None:
+            return found
+        if self.location is None:
+            return None
+        line, column = self.position(path) or (self.location.line, self.location.column)
+        return (self.location.file, line, column)
 
     def position(self, path: JsonPath) -> tuple[int, int] | None:
         """The (line, column) of ``path`` in the source, falling back to the object's own start."""
