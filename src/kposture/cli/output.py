@@ -4,7 +4,11 @@ framework (``--framework``) and maturity (``--maturity``) views."""
 from __future__ import annotations
 
 import enum
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from rich.console import Console
 
@@ -14,7 +18,7 @@ from kposture.model import Severity
 from kposture.reports import ReportContext
 from kposture.reports.assessment import rule_runs
 from kposture.reports.frameworks import CATALOGUES, framework_view
-from kposture.reports.json_report import render_json
+from kposture.reports.json_report import render_json, write_json
 from kposture.reports.junit import render_junit
 from kposture.reports.markdown import render_markdown
 from kposture.reports.maturity import assess_maturity
@@ -22,6 +26,7 @@ from kposture.reports.sarif import render_sarif
 from kposture.reports.table import render_table
 from kposture.reports.views import (
     ReportViews,
+    json_blocks,
     render_json_views,
     render_junit_views,
     render_markdown_views,
@@ -104,6 +109,16 @@ def render_text(
     return _TEXT_RENDERERS[fmt](outcome.result, ctx)
 
 
+@contextmanager
+def _destination(output_file: Path | None) -> Iterator[TextIO]:
+    if output_file is None:
+        yield sys.stdout
+        sys.stdout.flush()
+    else:
+        with output_file.open("w", encoding="utf-8") as handle:
+            yield handle
+
+
 def emit(
     outcome: ScanOutcome,
     fmt: Format,
@@ -117,19 +132,16 @@ def emit(
     """Print or write the report (with the framework and maturity views when asked for)."""
     ctx = context_for(outcome, fail_on)
     views = build_views(outcome, ctx, framework, maturity)
-    if fmt is Format.TABLE:
-        if output_file is None:
-            console = Console()
+    with _destination(output_file) as out:
+        if fmt is Format.TABLE:
+            console = (
+                Console() if output_file is None else Console(file=out, width=120, no_color=True)
+            )
             render_table(outcome.result, ctx, console, show_suppressed=show_suppressed)
             render_views_table(views, console)
+        elif fmt is Format.JSON:
+            # Streamed: a large scan's JSON is never held in memory as one string.
+            write_json(outcome.result, ctx, out, json_blocks(views))
         else:
-            with output_file.open("w", encoding="utf-8") as handle:
-                console = Console(file=handle, width=120, no_color=True)
-                render_table(outcome.result, ctx, console, show_suppressed=show_suppressed)
-                render_views_table(views, console)
-        return
-    text = render_text(outcome, fmt, fail_on, views)
-    if output_file is None:
-        print(text, end="" if text.endswith("\n") else "\n")
-    else:
-        output_file.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+            text = render_text(outcome, fmt, fail_on, views)
+            out.write(text if text.endswith("\n") else text + "\n")

@@ -141,3 +141,13 @@ def group_by_rule_and_resource(findings: Iterable[Finding]) -> dict[str, tuple[R
         )
         for rule_id, resources in sorted(by_rule.items())
     }
+
+
+def most_severe(findings: tuple[Finding, ...], limit: int) -> tuple[Finding, ...]:
+    """At most ``limit`` findings, the most severe first chosen (every critical before any high...),
+    kept in the given order; all of them when they fit."""
+    if len(findings) <= limit:
+        return findings
+    worst = sorted(findings, key=lambda f: -f.severity.rank)[:limit]
+    kept = {id(f) for f in worst}
+    return tuple(f for f in findings if id(f) in kept)

@@ -16,6 +16,7 @@ from kposture.reports.grouping import (
     Summary,
     group_by_resource,
     location_text,
+    most_severe,
     sort_findings,
     summarize,
 )
@@ -86,14 +87,7 @@ def _findings_lines(active: tuple[Finding, ...], max_findings: int) -> list[str]
     if not active:
         return ["No active findings."]
     lines: list[str] = []
-    # When the list is cut, keep the worst: every critical before any high, and so on; the shown
-    # ones are then grouped by resource in report order as usual.
-    if len(active) > max_findings:
-        worst = sorted(active, key=lambda f: -f.severity.rank)[:max_findings]
-        kept = {id(f) for f in worst}
-        shown = tuple(f for f in active if id(f) in kept)
-    else:
-        shown = active
+    shown = most_severe(active, max_findings)
     for group in group_by_resource(shown):
         title = escape(group.resource.display())
         source = f" — {escape(group.file)}" if group.file else ""

@@ -21,8 +21,11 @@ from kposture.reports.grouping import (
     SEVERITIES_DESC,
     Summary,
     group_by_resource,
+    most_severe,
     summarize,
 )
+
+MAX_TABLE_FINDINGS = 1000
 
 SEVERITY_STYLES: dict[Severity, str] = {
     Severity.CRITICAL: "bold red",
@@ -142,10 +145,14 @@ def render_table(
     console: Console,
     *,
     show_suppressed: bool = False,
+    max_findings: int = MAX_TABLE_FINDINGS,
 ) -> None:
-    """Print the report to ``console``; suppressed findings appear only with ``show_suppressed``."""
+    """Print the report to ``console``; suppressed findings appear only with ``show_suppressed``;
+    at most ``max_findings`` rows, the most severe kept."""
     summary = summarize(result, ctx.fail_on)
-    shown = result.findings if show_suppressed else result.active_findings
+    listed = result.findings if show_suppressed else result.active_findings
+    # A terminal report of tens of thousands of rows helps nobody and takes minutes to lay out.
+    shown = most_severe(listed, max_findings)
     widths = _Widths.of(shown)
     for i, group in enumerate(group_by_resource(shown)):
         if i:
@@ -155,6 +162,9 @@ def render_table(
     if not shown:
         console.print("No active findings.")
     console.print()
+    if len(listed) > len(shown):
+        cut = f"{len(listed) - len(shown)} less severe finding(s) not shown; use -o json for all."
+        console.print(Text(cut, style="bold"))
     _references(shown, console)
     if summary.suppressed and not show_suppressed:
         hidden = f"{summary.suppressed} suppressed finding(s) hidden (--show-suppressed to list)."

@@ -10,6 +10,7 @@ prints to the console it is given.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -34,7 +35,7 @@ from kposture.reports.grouping import (
     is_failing,
     location_text,
 )
-from kposture.reports.json_report import scan_to_dict
+from kposture.reports.json_report import JsonBlock, write_json
 from kposture.reports.markdown import escape, render_markdown
 from kposture.reports.maturity import (
     DomainMaturity,
@@ -71,43 +72,22 @@ class ReportViews:
 
 # --- JSON -------------------------------------------------------------------------------------------
 
-_LIST_KEYS = ("findings", "errors")
 
-
-def _compact(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-
-
-def _block(key: str, value: dict[str, Any], list_key: str) -> str:
-    """A view block with its long list one entry per line."""
-    items = list(value.items())
-    lines = []
-    for position, (name, item) in enumerate(items):
-        comma = "," if position < len(items) - 1 else ""
-        if name == list_key and isinstance(item, list) and item:
-            entries = ",\n".join(f"      {_compact(entry)}" for entry in item)
-            lines.append(f"    {_compact(name)}: [\n{entries}\n    ]{comma}")
-        else:
-            lines.append(f"    {_compact(name)}: {_compact(item)}{comma}")
-    return f"  {_compact(key)}: {{\n" + "\n".join(lines) + "\n  }"
+def json_blocks(views: ReportViews) -> list[JsonBlock]:
+    """The optional ``framework`` and ``maturity`` blocks of the JSON document."""
+    blocks = []
+    if views.framework is not None:
+        blocks.append(JsonBlock("framework", view_to_dict(views.framework), "controls"))
+    if views.maturity is not None:
+        blocks.append(JsonBlock("maturity", maturity_to_dict(views.maturity), "domains"))
+    return blocks
 
 
 def render_json_views(result: ScanResult, ctx: ReportContext, views: ReportViews) -> str:
-    """The ``kposture.scan/v1`` document with the optional ``framework`` and ``maturity`` blocks
-    after the standard keys; top-level lists and view lists are written one entry per line."""
-    document = scan_to_dict(result, ctx)
-    parts: list[str] = []
-    for key, value in document.items():
-        if key in _LIST_KEYS and isinstance(value, list) and value:
-            entries = ",\n".join(f"    {_compact(entry)}" for entry in value)
-            parts.append(f"  {_compact(key)}: [\n{entries}\n  ]")
-        else:
-            parts.append(f"  {_compact(key)}: {_compact(value)}")
-    if views.framework is not None:
-        parts.append(_block("framework", view_to_dict(views.framework), "controls"))
-    if views.maturity is not None:
-        parts.append(_block("maturity", maturity_to_dict(views.maturity), "domains"))
-    return "{\n" + ",\n".join(parts) + "\n}\n"
+    """The ``kposture.scan/v1`` document with the view blocks after the standard keys."""
+    buffer = io.StringIO()
+    write_json(result, ctx, buffer, json_blocks(views))
+    return buffer.getvalue()
 
 
 # --- table ------------------------------------------------------------------------------------------
@@ -392,6 +372,7 @@ def render_junit_views(result: ScanResult, ctx: ReportContext, views: ReportView
 __all__ = [
     "ReportViews",
     "framework_markdown",
+    "json_blocks",
     "junit_views_tree",
     "render_framework_table",
     "render_json_views",

@@ -119,3 +119,32 @@ def test_markup_in_messages_is_not_interpreted(
     text = _plain(ScanResult(findings=(odd,)), ctx)
     assert "[red]not markup[/red]" in text
     assert "[bold]p[/bold]" in text
+
+
+def test_long_reports_are_cut_to_the_most_severe(
+    ctx: ReportContext, make_finding: Callable[..., Finding]
+) -> None:
+    from kposture.model import Severity
+
+    lows = tuple(
+        make_finding(
+            "low-rule",
+            ResourceRef("v1", "Pod", "a", f"p{i}"),
+            Location(f"a{i:02d}.yaml", 1, 1, ""),
+            severity=Severity.LOW,
+            fingerprint=f"low{i}",
+        )
+        for i in range(6)
+    )
+    critical = make_finding(
+        "critical-rule",
+        ResourceRef("v1", "Pod", "z", "last"),
+        Location("z.yaml", 9, 1, ""),
+        severity=Severity.CRITICAL,
+        fingerprint="crit",
+    )
+    console = Console(record=True, width=100)
+    render_table(ScanResult(findings=(*lows, critical)), ctx, console, max_findings=2)
+    text = console.export_text()
+    assert "critical-rule" in text
+    assert "5 less severe finding(s) not shown" in text
