@@ -91,13 +91,17 @@ def cyclic_gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a scan builds its (acyclic) objects.
 
     Parsed manifests and findings are trees of containers; each GC pass would re-walk every one of
-    them, which costs about a quarter of a large scan. Reference counting still frees garbage.
+    them, which costs about a quarter of a large scan. Reference counting still frees garbage. On
+    the way out, what the scan built is frozen (moved out of the collector's generations): the
+    first collection after re-enabling would otherwise walk all of it once more. For the CLI's one
+    scan per process; a long-running caller should not freeze per scan.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if was_enabled:
             gc.enable()
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 JsonPath = tuple[str | int, ...]
 """A path into an object: mapping keys as strings, list indexes as ints."""
 
 
+@lru_cache(maxsize=8192)
 def format_path(path: JsonPath) -> str:
     """Render a path as ``spec.containers[0].securityContext`` (keys with dots are bracket-quoted)."""
     out: list[str] = []

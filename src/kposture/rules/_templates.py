@@ -70,8 +70,10 @@ def workload_meta(
 
 def mapping(value: object) -> Mapping[str, Any]:
     """``value`` if it is a mapping, else an empty one (``key:`` with no value parses as None)."""
-    if type(value) is dict:  # the common case, without the slow ABC instance check
+    if type(value) is dict:  # the common cases first, without the slow ABC instance check
         return value
+    if value is None:
+        return EMPTY
     return value if isinstance(value, Mapping) else EMPTY
 
 

@@ -33,11 +33,14 @@ class PositionTable:
     rather than mislocated.
     """
 
-    __slots__ = ("marks", "offsets")
+    __slots__ = ("key_order", "marks", "offsets")
 
     def __init__(self) -> None:
         self.marks = array("Q")
         self.offsets: dict[int, int] = {}
+        self.key_order: dict[int, dict[Any, int]] = {}
+        """Per mapping looked up at least once: key -> place in key order (built on first use, so
+        only mappings that findings point into pay for it)."""
 
     def add(self, container: dict[Any, Any] | list[Any], marks: list[int]) -> None:
         self.offsets[id(container)] = len(self.marks)
@@ -49,15 +52,24 @@ class PositionTable:
         if offset is None:
             return None
         if isinstance(container, dict):
-            if key not in container or self.marks[offset] != len(container):
+            if self.marks[offset] != len(container):
                 return None
-            index = 1 + next(number for number, name in enumerate(container) if name == key)
+            index = self._key_place(container).get(key)
+            if index is None:
+                return None
         elif isinstance(key, int) and 0 <= key < len(container):
             index = key
         else:
             return None
         packed = self.marks[offset + index]
         return (packed >> 32, packed & 0xFFFFFFFF)
+
+    def _key_place(self, mapping: dict[Any, Any]) -> dict[Any, int]:
+        order = self.key_order.get(id(mapping))
+        if order is None:
+            order = {name: number for number, name in enumerate(mapping, start=1)}
+            self.key_order[id(mapping)] = order
+        return order
 
 
 MAX_EXPANDED_NODES = 1_000_000
@@ -232,14 +244,27 @@ class TablePositions:
     start: Position
 
     def position(self, path: JsonPath) -> Position | None:
+        # ``PositionTable.of`` inlined: this runs once per finding, tens of thousands of times.
         node = self.root
         best = self.start
         table = self.table
+        offsets, marks = table.offsets, table.marks
         for segment in path:
-            found = table.of(node, segment)
-            if found is None:
+            offset = offsets.get(id(node))
+            if offset is None:
                 break
-            best = found
+            if type(node) is dict:
+                if marks[offset] != len(node):
+                    break
+                index = table._key_place(node).get(segment)
+                if index is None:
+                    break
+            elif type(node) is list and type(segment) is int and 0 <= segment < len(node):
+                index = segment
+            else:
+                break
+            packed = marks[offset + index]
+            best = (packed >> 32, packed & 0xFFFFFFFF)
             node = node[segment]
         return best
 
