@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from kposture.model import ExceptionEntry, LabelSelector, RunPolicy, Severity
+from kposture.sources.yaml_documents import describe_yaml_error, yaml_error_line
 
 DEFAULT_POLICY_FILE = ".kposture.yaml"
 _TOP_KEYS = {"apiVersion", "kind", "rules", "exceptions", "annotations", "registries"}
@@ -155,9 +156,8 @@ def parse_policy(text: str, file: str) -> PolicyFile:
     try:
         root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise PolicyFileError(f"{file}:{line}: not valid YAML: {exc}") from None
+        line = yaml_error_line(exc)
+        raise PolicyFileError(f"{file}:{line}: {describe_yaml_error(exc)}") from None
     if root is None:
         return PolicyFile(RunPolicy(), (), file)
     reader = _Reader(file)

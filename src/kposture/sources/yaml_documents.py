@@ -285,12 +285,12 @@ class Document:
     positions: TablePositions | LazyJsonPositions
 
 
-def _mark_line(error: yaml.YAMLError) -> int:
+def yaml_error_line(error: yaml.YAMLError) -> int:
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     return mark.line + 1 if mark is not None else 1
 
 
-def _describe(error: yaml.YAMLError) -> str:
+def describe_yaml_error(error: yaml.YAMLError) -> str:
     problem = getattr(error, "problem", None)
     context = getattr(error, "context", None)
     context_mark = getattr(error, "context_mark", None)
@@ -324,13 +324,13 @@ def parse_yaml(text: str) -> Iterator[Document]:
             except RecursionError:  # only the pure-Python fallback loader recurses
                 raise DocumentError("document nested too deeply", 1) from None
             except yaml.YAMLError as error:
-                raise DocumentError(_describe(error), _mark_line(error)) from None
+                raise DocumentError(describe_yaml_error(error), yaml_error_line(error)) from None
             start = (node.start_mark.line + 1, node.start_mark.column + 1)
             builder = _DocumentBuilder(loader, may_alias, may_merge, strings)
             try:
                 data = builder.build(node)
             except yaml.YAMLError as error:
-                raise DocumentError(_describe(error), _mark_line(error)) from None
+                raise DocumentError(describe_yaml_error(error), yaml_error_line(error)) from None
             except RecursionError:
                 raise DocumentError("document nested too deeply", start[0]) from None
             if may_alias:

@@ -74,7 +74,7 @@ def test_empty_file_is_the_default_policy() -> None:
             "p.yaml:4: expires must be a date",
         ),
         ("annotations:\n  allowSelfExemption: maybe\n", "p.yaml:2: annotations.allowSelfExemption"),
-        ("rules: [\n", "p.yaml:2: not valid YAML"),
+        ("rules: [\n", "p.yaml:2: invalid YAML"),
         (
             "exceptions:\n  - rules: ['*']\n    reason: x\n    selector:\n      matchExpressions:\n"
             "        - {key: a, operator: Near}\n",
