@@ -12,15 +12,14 @@ import json
 
 import pytest
 
+from kposture.inventory.credential_keys import classify_key, key_words
 from kposture.inventory.credentials import (
     CredentialMatch,
     CredentialScanError,
-    classify_key,
     find_credentials,
     find_credentials_in_base64,
     fingerprint,
     format_kind,
-    key_words,
     looks_random,
 )
 
