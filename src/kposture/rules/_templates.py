@@ -14,6 +14,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -42,30 +43,37 @@ EMPTY: Mapping[str, Any] = MappingProxyType({})
 SECURITY_CONTEXT = "securityContext"
 
 
-def workload_meta(
+def rule_meta(
     rule_id: str,
     title: str,
     severity: Severity,
     stage: Stage,
+    kinds: tuple[str, ...],
     *,
+    domain: Domain,
     remediation: str,
     description: str,
     references: tuple[Reference, ...],
     fix_snippet: str,
 ) -> RuleMeta:
-    """Metadata of a workload-privileges rule: the domain and kinds are the same for all of them."""
+    """Rule metadata in the order families write it; each family binds its domain (and, where all
+    its rules share them, its kinds) with ``functools.partial``."""
     return RuleMeta(
         id=rule_id,
         title=title,
         severity=severity,
-        domain=Domain.WORKLOAD_PRIVILEGES,
+        domain=domain,
         stage=stage,
-        kinds=WORKLOAD_KINDS,
+        kinds=kinds,
         remediation=remediation,
         description=description,
         references=references,
         fix_snippet=fix_snippet,
     )
+
+
+workload_meta = partial(rule_meta, kinds=WORKLOAD_KINDS, domain=Domain.WORKLOAD_PRIVILEGES)
+"""Metadata of a workload-privileges rule: the domain and kinds are the same for all of them."""
 
 
 def mapping(value: object) -> Mapping[str, Any]:

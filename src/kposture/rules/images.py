@@ -10,6 +10,7 @@ is off, with a notice, until one is set.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 
 from kposture.inventory import (
     WORKLOAD_KINDS,
@@ -24,13 +25,13 @@ from kposture.model import (
     Domain,
     K8sObject,
     Reference,
-    RuleMeta,
     RunPolicy,
     Severity,
     Stage,
     Violation,
 )
 from kposture.rules._references import CIS, K02, MITRE, NSA
+from kposture.rules._templates import rule_meta
 from kposture.rules.base import Check, Configured, Rule
 
 IMPLANT_IMAGE = Reference(MITRE, "T1525")
@@ -99,29 +100,7 @@ def _unconfigured(_obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]
     return iter(())
 
 
-def _meta(
-    rule_id: str,
-    title: str,
-    severity: Severity,
-    stage: Stage,
-    *,
-    remediation: str,
-    description: str,
-    references: tuple[Reference, ...],
-    fix_snippet: str,
-) -> RuleMeta:
-    return RuleMeta(
-        id=rule_id,
-        title=title,
-        severity=severity,
-        domain=Domain.SUPPLY_CHAIN,
-        stage=stage,
-        kinds=WORKLOAD_KINDS,
-        remediation=remediation,
-        description=description,
-        references=references,
-        fix_snippet=fix_snippet,
-    )
+_meta = partial(rule_meta, kinds=WORKLOAD_KINDS, domain=Domain.SUPPLY_CHAIN)
 
 
 RULES: tuple[Rule, ...] = (

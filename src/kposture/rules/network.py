@@ -11,6 +11,7 @@ annotation on a Namespace or pod template), so the finding points at the offendi
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 from kposture.inventory import (
@@ -28,12 +29,12 @@ from kposture.model import (
     JsonPath,
     K8sObject,
     Reference,
-    RuleMeta,
     Severity,
     Stage,
     Violation,
 )
 from kposture.rules._references import CIS, K07, MITRE, NETWORK_SEPARATION, NSA
+from kposture.rules._templates import rule_meta
 from kposture.rules.base import Rule
 
 NETWORK_POLICIES = Reference(NSA, "Network separation and hardening", "Network policies")
@@ -237,30 +238,7 @@ def _http_exposure(obj: K8sObject, spec: Mapping[str, Any]) -> Iterator[Violatio
 # --- metadata -------------------------------------------------------------------------------------
 
 
-def _meta(
-    rule_id: str,
-    title: str,
-    severity: Severity,
-    stage: Stage,
-    kinds: tuple[str, ...],
-    *,
-    remediation: str,
-    description: str,
-    references: tuple[Reference, ...],
-    fix_snippet: str,
-) -> RuleMeta:
-    return RuleMeta(
-        id=rule_id,
-        title=title,
-        severity=severity,
-        domain=Domain.EAST_WEST_TRAFFIC,
-        stage=stage,
-        kinds=kinds,
-        remediation=remediation,
-        description=description,
-        references=references,
-        fix_snippet=fix_snippet,
-    )
+_meta = partial(rule_meta, domain=Domain.EAST_WEST_TRAFFIC)
 
 
 DEFAULT_DENY = (

@@ -12,8 +12,10 @@ user added to the ``cluster-admin`` binding is judged normally.
 
 from __future__ import annotations
 
+from functools import partial
+
 from kposture.inventory import BINDING_KINDS, ROLE_KINDS, Target
-from kposture.model import Domain, Reference, RuleMeta, Severity, Stage
+from kposture.model import Domain, Reference, Severity, Stage
 from kposture.rules._rbac_checks import (
     ADMISSION_GROUP,
     CORE,
@@ -33,6 +35,7 @@ from kposture.rules._references import (
     K06,
     MITRE,
 )
+from kposture.rules._templates import rule_meta
 from kposture.rules.base import Rule
 
 # --- metadata ---------------------------------------------------------------------------------------
@@ -50,30 +53,7 @@ WEBSOCKET_NOTE = (
 )
 
 
-def _meta(
-    rule_id: str,
-    title: str,
-    severity: Severity,
-    stage: Stage,
-    kinds: tuple[str, ...],
-    *,
-    remediation: str,
-    description: str,
-    references: tuple[Reference, ...],
-    fix_snippet: str,
-) -> RuleMeta:
-    return RuleMeta(
-        id=rule_id,
-        title=title,
-        severity=severity,
-        domain=Domain.RBAC,
-        stage=stage,
-        kinds=kinds,
-        remediation=remediation,
-        description=description,
-        references=references,
-        fix_snippet=fix_snippet,
-    )
+_meta = partial(rule_meta, domain=Domain.RBAC)
 
 
 _NAMED_ROLE_SNIPPET = """rules:

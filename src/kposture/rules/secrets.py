@@ -10,6 +10,7 @@ external secret stores) live elsewhere.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 from kposture.inventory import (
@@ -26,7 +27,6 @@ from kposture.model import (
     JsonPath,
     K8sObject,
     Reference,
-    RuleMeta,
     Severity,
     Stage,
     Violation,
@@ -39,6 +39,7 @@ from kposture.rules._references import (
     K08,
     SECRETS_GUIDANCE,
 )
+from kposture.rules._templates import rule_meta
 from kposture.rules.base import Rule
 
 
@@ -171,30 +172,7 @@ volumes:
 """
 
 
-def _meta(
-    rule_id: str,
-    title: str,
-    severity: Severity,
-    stage: Stage,
-    kinds: tuple[str, ...],
-    *,
-    remediation: str,
-    description: str,
-    references: tuple[Reference, ...],
-    fix_snippet: str,
-) -> RuleMeta:
-    return RuleMeta(
-        id=rule_id,
-        title=title,
-        severity=severity,
-        domain=Domain.SECRETS,
-        stage=stage,
-        kinds=kinds,
-        remediation=remediation,
-        description=description,
-        references=references,
-        fix_snippet=fix_snippet,
-    )
+_meta = partial(rule_meta, domain=Domain.SECRETS)
 
 
 RULES: tuple[Rule, ...] = (

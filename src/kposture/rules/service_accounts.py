@@ -10,6 +10,7 @@ Secrets (reported by name and type only, never their data), and use of the ``def
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 from kposture.inventory import WORKLOAD_KINDS, Inventory, pod_spec
@@ -17,7 +18,6 @@ from kposture.model import (
     Domain,
     K8sObject,
     Reference,
-    RuleMeta,
     Severity,
     Stage,
     Violation,
@@ -29,6 +29,7 @@ from kposture.rules._references import (
     OWASP,
     POD_SECURITY,
 )
+from kposture.rules._templates import rule_meta
 from kposture.rules.base import Rule
 
 DEFAULT = "default"
@@ -202,31 +203,7 @@ def _default_namespace(obj: K8sObject, _inventory: Inventory) -> Iterator[Violat
 # --- metadata -------------------------------------------------------------------------------------
 
 
-def _meta(
-    rule_id: str,
-    title: str,
-    severity: Severity,
-    stage: Stage,
-    kinds: tuple[str, ...],
-    *,
-    remediation: str,
-    description: str,
-    references: tuple[Reference, ...],
-    fix_snippet: str,
-    domain: Domain = Domain.SERVICE_ACCOUNTS,
-) -> RuleMeta:
-    return RuleMeta(
-        id=rule_id,
-        title=title,
-        severity=severity,
-        domain=domain,
-        stage=stage,
-        kinds=kinds,
-        remediation=remediation,
-        description=description,
-        references=references,
-        fix_snippet=fix_snippet,
-    )
+_meta = partial(rule_meta, domain=Domain.SERVICE_ACCOUNTS)
 
 
 RULES: tuple[Rule, ...] = (
