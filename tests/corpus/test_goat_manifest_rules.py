@@ -10,16 +10,22 @@ tree as one inventory; both Helm charts are rendered by the sources loader.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from corpus.goat_harness import (
+    TagResult,
+    assert_recall_complete,
+    goat_entries,
+    goat_objects,
+    goat_root,
+    labelled_object,
+)
 from kposture.inventory import Inventory, effective_namespace
 from kposture.model import K8sObject, RunPolicy, Violation
-from support import RULES_BY_ID, load_objects
+from support import RULES_BY_ID
 
 Judge = Callable[[K8sObject], list[Violation]]
 
@@ -53,16 +59,6 @@ def rule_for(tag: str) -> str | None:
     return next((rule for prefix, rule in TAG_RULES.items() if tag.startswith(prefix)), None)
 
 
-def _matches(obj: K8sObject, entry: dict[str, Any]) -> bool:
-    file = obj.location.file if obj.location else ""
-    if not file.endswith(entry["file"]):
-        return False
-    kind, _, rest = entry["resource"].partition(".")
-    kind = kind.split(" ")[0]
-    name = rest.rpartition(".")[2] if rest else ""
-    return obj.ref.kind == kind and (not name or obj.ref.name == name)
-
-
 def judge(inventory: Inventory) -> Callable[[str, K8sObject], list[Violation]]:
     """Run one rule on one object as the engine would (configured by the default policy)."""
     checks = {
@@ -78,22 +74,20 @@ def judge(inventory: Inventory) -> Callable[[str, K8sObject], list[Violation]]:
     return run
 
 
-def goat_results(root: Path) -> tuple[list[tuple[str, str, bool]], dict[str, list[str]]]:
+def goat_results(root: Path) -> tuple[list[TagResult], dict[str, list[str]]]:
     """(resource, tag, found) per tag of these families, and every rule of these families that
     fires on each labelled resource (for the extra-findings table in docs/accuracy.md)."""
-    entries = json.loads((root / "expected.json").read_text(encoding="utf-8"))["manifest_findings"]
-    objects = load_objects([root / "scenarios", root / "infrastructure"])
+    entries = goat_entries(root)
+    objects = goat_objects(root)
     inventory = Inventory(objects)
     namespaces = {
         ns.ref.name: ns for ns in inventory.evaluation_order() if ns.ref.kind == "Namespace"
     }
     run = judge(inventory)
-    results: list[tuple[str, str, bool]] = []
+    results: list[TagResult] = []
     fired: dict[str, list[str]] = {}
     for entry in entries:
-        matching = [obj for obj in objects if _matches(obj, entry)]
-        assert len(matching) == 1, f"{entry['resource']} in {entry['file']}: {len(matching)}"
-        obj = matching[0]
+        obj = labelled_object(objects, entry)
         fired[entry["resource"]] = [rule for rule in FAMILY_RULES if run(rule, obj)]
         for tag in entry["tags"]:
             rule_id = rule_for(tag)
@@ -111,18 +105,14 @@ def goat_results(root: Path) -> tuple[list[tuple[str, str, bool]], dict[str, lis
 
 
 @pytest.fixture(scope="module")
-def results(corpus: Path) -> list[tuple[str, str, bool]]:
-    root = corpus / "goat"
-    if not (root / "expected.json").is_file():
-        pytest.skip(f"Kubernetes Goat corpus not found under {root}")
-    return goat_results(root)[0]
+def results(corpus: Path) -> list[TagResult]:
+    return goat_results(goat_root(corpus))[0]
 
 
-def test_recall_is_complete(results: list[tuple[str, str, bool]]) -> None:
-    missed = [(resource, tag) for resource, tag, hit in results if not hit]
+def test_recall_is_complete(results: list[TagResult]) -> None:
     assert len(results) >= 30
-    assert not missed, f"tags kposture missed: {missed}"
+    assert_recall_complete(results, "tags")
 
 
-def test_every_tag_kind_is_covered(results: list[tuple[str, str, bool]]) -> None:
+def test_every_tag_kind_is_covered(results: list[TagResult]) -> None:
     assert {rule_for(tag) for _, tag, _ in results} == set(TAG_RULES.values())

@@ -9,18 +9,19 @@ accounts family and is skipped. The pwnchart is a Helm chart, rendered by the so
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from kposture.inventory import Inventory
-from kposture.model import K8sObject, Violation
-from support import RULES_BY_ID, load_objects
-
-Found = dict[str, list[Violation]]
+from corpus.goat_harness import (
+    Found,
+    TagResult,
+    assert_recall_complete,
+    goat_root,
+    matches_exactly,
+    tag_results,
+)
 
 
 def _wildcard_in(*fields: str) -> Callable[[Found], bool]:
@@ -48,43 +49,11 @@ def tag_check(tag: str) -> Callable[[Found], bool] | None:
     return None
 
 
-def _matches(obj: K8sObject, entry: dict[str, Any]) -> bool:
-    file = obj.location.file if obj.location else ""
-    kind, _, rest = entry["resource"].partition(".")
-    name = rest.rpartition(".")[2] if rest else ""
-    return file.endswith(entry["file"]) and obj.ref.kind == kind and obj.ref.name == name
-
-
-def goat_results(root: Path) -> list[tuple[str, str, bool]]:
-    entries = json.loads((root / "expected.json").read_text(encoding="utf-8"))["manifest_findings"]
-    objects = load_objects([root / "scenarios", root / "infrastructure"])
-    inventory = Inventory(objects)
-    results = []
-    for entry in entries:
-        checks = {tag: tag_check(tag) for tag in entry["tags"]}
-        checks = {tag: check for tag, check in checks.items() if check is not None}
-        if not checks:
-            continue
-        matching = [obj for obj in objects if _matches(obj, entry)]
-        assert len(matching) == 1, f"{entry['resource']} in {entry['file']}: {len(matching)}"
-        obj = matching[0]
-        found = {
-            rule_id: list(rule.check(obj, inventory)) if obj.ref.kind in rule.meta.kinds else []
-            for rule_id, rule in RULES_BY_ID.items()
-        }
-        results.extend((entry["resource"], tag, check(found)) for tag, check in checks.items())
-    return results
-
-
 @pytest.fixture(scope="module")
-def results(corpus: Path) -> list[tuple[str, str, bool]]:
-    root = corpus / "goat"
-    if not (root / "expected.json").is_file():
-        pytest.skip(f"Kubernetes Goat corpus not found under {root}")
-    return goat_results(root)
+def results(corpus: Path) -> list[TagResult]:
+    return tag_results(goat_root(corpus), lambda tag, _: tag_check(tag), matches_exactly)
 
 
-def test_rbac_recall_is_complete(results: list[tuple[str, str, bool]]) -> None:
-    missed = [(resource, tag) for resource, tag, hit in results if not hit]
+def test_rbac_recall_is_complete(results: list[TagResult]) -> None:
     assert len(results) == 6
-    assert not missed, f"RBAC tags kposture missed: {missed}"
+    assert_recall_complete(results, "RBAC tags")

@@ -14,18 +14,13 @@ capability rules reports that capability.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from kposture.inventory import Inventory
-from kposture.model import K8sObject, Violation
-from support import RULES_BY_ID, load_objects
+from corpus.goat_harness import Found, TagResult, assert_recall_complete, goat_root, tag_results
 
-Found = dict[str, list[Violation]]
 NO_SECURITY_CONTEXT_RULES = (
     "privilege-escalation-allowed",
     "runs-as-root",
@@ -76,52 +71,12 @@ def tag_check(tag: str, tags: list[str]) -> Callable[[Found], bool] | None:
     return None
 
 
-def _matches(obj: K8sObject, entry: dict[str, Any]) -> bool:
-    file = obj.location.file if obj.location else ""
-    if not file.endswith(entry["file"]):
-        return False
-    kind, _, rest = entry["resource"].partition(".")
-    kind = kind.split(" ")[0]
-    name = rest.rpartition(".")[2] if rest else ""
-    return obj.ref.kind == kind and (not name or obj.ref.name == name)
-
-
-def _violations(obj: K8sObject, inventory: Inventory) -> Found:
-    return {
-        rule_id: list(rule.check(obj, inventory)) if obj.ref.kind in rule.meta.kinds else []
-        for rule_id, rule in RULES_BY_ID.items()
-    }
-
-
-def goat_results(root: Path) -> list[tuple[str, str, bool]]:
-    """(resource, tag, kposture found it) for every workload-privilege tag of the goat labels."""
-    entries = json.loads((root / "expected.json").read_text(encoding="utf-8"))["manifest_findings"]
-    objects = load_objects([root / "scenarios", root / "infrastructure"])
-    inventory = Inventory(objects)
-    results = []
-    for entry in entries:
-        checks = {tag: tag_check(tag, entry["tags"]) for tag in entry["tags"]}
-        checks = {tag: check for tag, check in checks.items() if check is not None}
-        if not checks:
-            continue
-        matching = [obj for obj in objects if _matches(obj, entry)]
-        assert len(matching) == 1, (
-            f"{entry['resource']} in {entry['file']}: {len(matching)} objects"
-        )
-        found = _violations(matching[0], inventory)
-        results.extend((entry["resource"], tag, check(found)) for tag, check in checks.items())
-    return results
-
-
 @pytest.fixture(scope="module")
-def results(corpus: Path) -> list[tuple[str, str, bool]]:
-    root = corpus / "goat"
-    if not (root / "expected.json").is_file():
-        pytest.skip(f"Kubernetes Goat corpus not found under {root}")
-    return goat_results(root)
+def results(corpus: Path) -> list[TagResult]:
+    """(resource, tag, kposture found it) for every workload-privilege tag of the goat labels."""
+    return tag_results(goat_root(corpus), tag_check)
 
 
-def test_recall_is_complete(results: list[tuple[str, str, bool]]) -> None:
-    missed = [(resource, tag) for resource, tag, hit in results if not hit]
+def test_recall_is_complete(results: list[TagResult]) -> None:
     assert len(results) >= 40
-    assert not missed, f"workload-privilege tags kposture missed: {missed}"
+    assert_recall_complete(results, "workload-privilege tags")

@@ -10,13 +10,21 @@ descriptions); an unexplained disagreement, or an explanation that no longer app
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from support import load_objects, violations
+from corpus.polaris_harness import (
+    Case,
+    assert_agreement_rate,
+    assert_every_disagreement_is_explained,
+    assert_every_mapped_check_has_cases,
+    assert_no_stale_explanations,
+    polaris_cases,
+    polaris_root,
+)
+from kposture.model import K8sObject
+from support import violations
 
 CHECKS: dict[str, tuple[str, ...]] = {
     "automountServiceAccountToken": ("service-account-token-automount",),
@@ -42,66 +50,30 @@ EXPLAINED: dict[str, str] = {
 """Polaris case -> why kposture deliberately disagrees with Polaris's label."""
 
 
-@dataclass(frozen=True)
-class Case:
-    key: str
-    check: str
-    expected_fail: bool
-    kposture_fail: bool
-
-    @property
-    def agrees(self) -> bool:
-        return self.expected_fail == self.kposture_fail
-
-
-def _fails(check: str, path: Path) -> bool:
-    objects = load_objects([path])
+def _fails(check: str, objects: list[K8sObject]) -> bool:
     found = [v for rule_id in CHECKS[check] for v in violations(rule_id, objects)]
     if check == "tlsSettingsMissing":
         return any(("tls", "false") in v.evidence for v in found)
     return bool(found)
 
 
-def polaris_cases(root: Path) -> list[Case]:
-    expected = json.loads((root / "expected.json").read_text(encoding="utf-8"))["files"]
-    return [
-        Case(
-            relative.removeprefix("cases/"),
-            label["check"],
-            label["expected"] == "FAILED",
-            _fails(label["check"], root / relative),
-        )
-        for relative, label in sorted(expected.items())
-        if label["check"] in CHECKS
-    ]
-
-
 @pytest.fixture(scope="module")
 def cases(corpus: Path) -> list[Case]:
-    root = corpus / "polaris"
-    if not (root / "expected.json").is_file():
-        pytest.skip(f"Polaris corpus not found under {root}")
-    return polaris_cases(root)
+    return polaris_cases(polaris_root(corpus), CHECKS, _fails)
 
 
 def test_every_mapped_check_has_cases(cases: list[Case]) -> None:
-    assert {case.check for case in cases} == set(CHECKS)
+    assert_every_mapped_check_has_cases(cases, CHECKS)
 
 
 def test_every_disagreement_is_explained(cases: list[Case]) -> None:
-    unexplained = [case.key for case in cases if not case.agrees and case.key not in EXPLAINED]
-    assert not unexplained, f"unexplained disagreements with Polaris: {unexplained}"
+    assert_every_disagreement_is_explained(cases, EXPLAINED)
 
 
 def test_no_stale_explanations(cases: list[Case]) -> None:
-    agreeing = {case.key for case in cases if case.agrees}
-    stale = sorted(key for key in EXPLAINED if key in agreeing)
-    assert not stale, f"explained disagreements that now agree (remove them): {stale}"
+    assert_no_stale_explanations(cases, EXPLAINED)
 
 
 def test_agreement_rate(cases: list[Case]) -> None:
-    agreed = sum(case.agrees for case in cases)
-    explained = sum(not case.agrees and case.key in EXPLAINED for case in cases)
     # Measured: 17/19 raw (89.5%); both disagreements are deny-all policies (docs/accuracy.md).
-    assert agreed / len(cases) >= 0.89, f"raw agreement {agreed}/{len(cases)}"
-    assert (agreed + explained) / len(cases) >= 0.95
+    assert_agreement_rate(cases, EXPLAINED, raw_floor=0.89)

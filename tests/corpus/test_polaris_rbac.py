@@ -14,16 +14,23 @@ explanation that no longer applies, fails the test.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from corpus.polaris_harness import (
+    Case,
+    agreement,
+    assert_every_disagreement_is_explained,
+    assert_every_mapped_check_has_cases,
+    assert_no_stale_explanations,
+    polaris_cases,
+    polaris_root,
+)
 from kposture.inventory import Inventory, bound_role
 from kposture.model import K8sObject, Severity
-from support import RULES_BY_ID, load_objects
+from support import RULES_BY_ID
 
 Judge = Callable[[list[K8sObject], Inventory], bool]
 
@@ -149,61 +156,31 @@ EXPLAINED: dict[str, str] = {
 """Polaris case -> why kposture deliberately disagrees with Polaris's label."""
 
 
-@dataclass(frozen=True)
-class Case:
-    key: str
-    check: str
-    expected_fail: bool
-    kposture_fail: bool
-
-    @property
-    def agrees(self) -> bool:
-        return self.expected_fail == self.kposture_fail
-
-
-def polaris_cases(root: Path) -> list[Case]:
-    """Every labelled Polaris case of a mapped check, judged by kposture."""
-    expected = json.loads((root / "expected.json").read_text(encoding="utf-8"))["files"]
-    cases = []
-    for relative, label in sorted(expected.items()):
-        check = label["check"]
-        if check not in CHECKS:
-            continue
-        objects = load_objects([root / relative])
-        verdict = CHECKS[check][1](objects, Inventory(objects))
-        key = relative.removeprefix("cases/")
-        cases.append(Case(key, check, label["expected"] == "FAILED", verdict))
-    return cases
-
-
 @pytest.fixture(scope="module")
 def cases(corpus: Path) -> list[Case]:
-    root = corpus / "polaris"
-    if not (root / "expected.json").is_file():
-        pytest.skip(f"Polaris corpus not found under {root}")
-    return polaris_cases(root)
+    return polaris_cases(
+        polaris_root(corpus),
+        CHECKS,
+        lambda check, objects: CHECKS[check][1](objects, Inventory(objects)),
+    )
 
 
 def test_every_mapped_check_has_cases(cases: list[Case]) -> None:
-    assert {case.check for case in cases} == set(CHECKS)
+    assert_every_mapped_check_has_cases(cases, CHECKS)
     assert len(cases) == 130
 
 
 def test_every_disagreement_is_explained(cases: list[Case]) -> None:
-    unexplained = [case.key for case in cases if not case.agrees and case.key not in EXPLAINED]
-    assert not unexplained, f"unexplained disagreements with Polaris: {unexplained}"
+    assert_every_disagreement_is_explained(cases, EXPLAINED)
 
 
 def test_no_stale_explanations(cases: list[Case]) -> None:
-    agreeing = {case.key for case in cases if case.agrees}
-    stale = sorted(key for key in EXPLAINED if key in agreeing)
-    assert not stale, f"explained disagreements that now agree (remove them): {stale}"
+    assert_no_stale_explanations(cases, EXPLAINED)
     assert set(EXPLAINED) <= {case.key for case in cases}
 
 
 def test_agreement_rate(cases: list[Case]) -> None:
-    agreed = sum(case.agrees for case in cases)
-    explained = sum(not case.agrees and case.key in EXPLAINED for case in cases)
+    agreed, explained = agreement(cases, EXPLAINED)
     # The raw floor is the measured figure (docs/accuracy.md): 107/130. Every disagreement is a
     # name-based exemption or a dangling roleRef (EXPLAINED); counted as agreement they reach 100%.
     assert agreed >= 107, f"raw agreement {agreed}/{len(cases)}"

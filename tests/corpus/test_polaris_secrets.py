@@ -11,12 +11,26 @@ Also, no credential is reported anywhere in the corpus outside the Polaris cases
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from corpus.goat_harness import (
+    goat_entries,
+    goat_objects,
+    goat_root,
+    labelled_object,
+    matches_exactly,
+)
+from corpus.polaris_harness import (
+    Case,
+    assert_agreement_rate,
+    assert_every_disagreement_is_explained,
+    assert_no_stale_explanations,
+    polaris_cases,
+    polaris_root,
+)
 from kposture.inventory import Inventory, containers, find_credentials, find_credentials_in_base64
 from kposture.model import K8sObject
 from support import RULES_BY_ID, load_objects
@@ -30,17 +44,6 @@ EXPLAINED: dict[str, str] = {}
 CREDENTIAL_FIXTURES = tuple(f"cases/{check}/failure" for check in CHECKS)
 
 
-@dataclass(frozen=True)
-class Case:
-    key: str
-    expected_fail: bool
-    kposture_fail: bool
-
-    @property
-    def agrees(self) -> bool:
-        return self.expected_fail == self.kposture_fail
-
-
 def _fires(rule_id: str, objects: list[K8sObject]) -> bool:
     rule = RULES_BY_ID[rule_id]
     inventory = Inventory(objects)
@@ -50,24 +53,10 @@ def _fires(rule_id: str, objects: list[K8sObject]) -> bool:
 
 
 @pytest.fixture(scope="module")
-def polaris(corpus: Path) -> Path:
-    root = corpus / "polaris"
-    if not (root / "expected.json").is_file():
-        pytest.skip(f"Polaris corpus not found under {root}")
-    return root
-
-
-@pytest.fixture(scope="module")
-def cases(polaris: Path) -> list[Case]:
-    expected = json.loads((polaris / "expected.json").read_text(encoding="utf-8"))["files"]
-    found = []
-    for relative, label in sorted(expected.items()):
-        rule_id = CHECKS.get(label["check"])
-        if rule_id is None:
-            continue
-        fired = _fires(rule_id, load_objects([polaris / relative]))
-        found.append(Case(relative.removeprefix("cases/"), label["expected"] == "FAILED", fired))
-    return found
+def cases(corpus: Path) -> list[Case]:
+    return polaris_cases(
+        polaris_root(corpus), CHECKS, lambda check, objects: _fires(CHECKS[check], objects)
+    )
 
 
 def test_both_checks_have_cases(cases: list[Case]) -> None:
@@ -78,32 +67,19 @@ def test_both_checks_have_cases(cases: list[Case]) -> None:
 def test_every_disagreement_is_explained_and_agreement_is_at_least_95_percent(
     cases: list[Case],
 ) -> None:
-    unexplained = [case.key for case in cases if not case.agrees and case.key not in EXPLAINED]
-    assert not unexplained, f"unexplained disagreements with Polaris: {unexplained}"
-    stale = [case.key for case in cases if case.agrees and case.key in EXPLAINED]
-    assert not stale, f"explained disagreements that now agree (remove them): {stale}"
-    agreed = sum(case.agrees for case in cases)
-    assert agreed / len(cases) >= 0.95, f"agreement {agreed}/{len(cases)}"
+    assert_every_disagreement_is_explained(cases, EXPLAINED)
+    assert_no_stale_explanations(cases, EXPLAINED)
+    assert_agreement_rate(cases, EXPLAINED, raw_floor=0.95)
 
 
 @pytest.fixture(scope="module")
-def goat(corpus: Path) -> tuple[list[dict[str, object]], list[K8sObject]]:
-    root = corpus / "goat"
-    if not (root / "expected.json").is_file():
-        pytest.skip(f"Kubernetes Goat corpus not found under {root}")
-    entries = json.loads((root / "expected.json").read_text(encoding="utf-8"))["manifest_findings"]
-    return entries, load_objects([root / "scenarios", root / "infrastructure"])
-
-
-def _matches(obj: K8sObject, entry: dict[str, object]) -> bool:
-    file = obj.location.file if obj.location else ""
-    kind, _, rest = str(entry["resource"]).partition(".")
-    name = rest.rpartition(".")[2]
-    return file.endswith(str(entry["file"])) and obj.ref.kind == kind and obj.ref.name == name
+def goat(corpus: Path) -> tuple[list[dict[str, Any]], list[K8sObject]]:
+    root = goat_root(corpus)
+    return goat_entries(root), goat_objects(root)
 
 
 def test_goat_secret_in_env_tags_are_secret_env_references(
-    goat: tuple[list[dict[str, object]], list[K8sObject]],
+    goat: tuple[list[dict[str, Any]], list[K8sObject]],
 ) -> None:
     entries, objects = goat
     tagged = [entry for entry in entries if "secret_in_env" in str(entry["tags"]).split("'")]
@@ -111,7 +87,7 @@ def test_goat_secret_in_env_tags_are_secret_env_references(
     inventory = Inventory(objects)
     rule = RULES_BY_ID["secret-env-reference"]
     for entry in tagged:
-        (obj,) = [obj for obj in objects if _matches(obj, entry)]
+        obj = labelled_object(objects, entry, matches_exactly)
         found = list(rule.check(obj, inventory))
         assert found, f"secret-env-reference missed {entry['resource']}"
         assert ("secret", "goatvault") in found[0].evidence
