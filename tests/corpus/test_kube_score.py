@@ -77,7 +77,10 @@ def test_every_mapped_check_has_cases(cases: list[Case]) -> None:
 
 
 def test_not_corresponding_checks_exist(corpus: Path) -> None:
-    entries = json.loads((corpus / "kube-score" / "expected.json").read_text(encoding="utf-8"))
+    labels = corpus / "kube-score" / "expected.json"
+    if not labels.is_file():
+        pytest.skip(f"kube-score corpus not found under {labels.parent}")
+    entries = json.loads(labels.read_text(encoding="utf-8"))
     assert set(NOT_CORRESPONDING) <= {entry["check"] for entry in entries["cases"]}
 
 
