@@ -20,6 +20,7 @@ from kposture.engine.suppressing import (
     suppression_for,
 )
 from kposture.inventory import Inventory
+from kposture.inventory.owners import inventory_coverage
 from kposture.model import (
     Finding,
     InputError,
@@ -164,18 +165,27 @@ class _Evaluator:
         )
 
 
-def _expired_exception_warnings(policy: RunPolicy, today: dt.date) -> list[InputError]:
-    return [
-        InputError(
-            entry.source,
-            0,
-            f"exception for {', '.join(entry.rules)} expired on {entry.expires}; it no longer "
-            f"suppresses ({entry.reason})",
-            "warning",
-        )
-        for entry in policy.exceptions
-        if is_expired(entry, today)
-    ]
+def _policy_warnings(policy: RunPolicy, today: dt.date) -> list[InputError]:
+    """Exceptions that no longer work (expired) or that silence everything (a ``*`` rule with no
+    scope at all): both are worth a line in every report."""
+    warnings = []
+    for entry in policy.exceptions:
+        if is_expired(entry, today):
+            message = (
+                f"exception for {', '.join(entry.rules)} expired on {entry.expires}; it no longer "
+                f"suppresses ({entry.reason})"
+            )
+        elif "*" in entry.rules and not (
+            entry.namespaces or entry.kinds or entry.names or entry.selector
+        ):
+            message = (
+                f"exception suppresses every rule on every object ({entry.reason}); scope it by "
+                "namespace, kind, name or selector"
+            )
+        else:
+            continue
+        warnings.append(InputError(entry.source, entry.line, message, "warning"))
+    return warnings
 
 
 def _judge(
@@ -189,7 +199,7 @@ def _judge(
     findings: list[Finding] = []
     for obj in objects:
         findings.extend(evaluator.run(obj, registry.for_kind(obj.ref.kind)))
-    errors = _expired_exception_warnings(policy, today) + evaluator.off_notices + evaluator.errors
+    errors = _policy_warnings(policy, today) + evaluator.off_notices + evaluator.errors
     return findings, errors, evaluator.active_ids
 
 
@@ -199,10 +209,14 @@ def evaluate(
     policy: RunPolicy,
     today: dt.date,
 ) -> ScanResult:
-    """Run every active rule on every object of the inventory (and on its implied namespaces)."""
-    findings, errors, rule_ids = _judge(
-        inventory.evaluation_order(), inventory, registry, policy, today
-    )
+    """Run every active rule on every object of the inventory (and on its implied namespaces),
+    except objects whose controlling owner in the scan has the same pod template: the owner's
+    findings stand for them (``inventory.owners``)."""
+    covered = inventory_coverage(inventory).covered
+    order = inventory.evaluation_order()
+    if covered:
+        order = (obj for obj in order if id(obj) not in covered)
+    findings, errors, rule_ids = _judge(order, inventory, registry, policy, today)
     return ScanResult(
         findings=tuple(findings),
         errors=tuple(errors),

@@ -51,6 +51,8 @@ class ExceptionEntry:
     selector: LabelSelector | None = None
     expires: str = ""
     source: str = ""
+    """The policy file that declared the entry, and ``line`` its line there (for messages)."""
+    line: int = 0
 
 
 @dataclass(frozen=True, slots=True)

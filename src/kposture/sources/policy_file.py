@@ -147,7 +147,8 @@ class _Reader:
             names=self.strings(fields["names"], "names") if "names" in fields else (),
             selector=self.selector(fields["selector"]) if "selector" in fields else None,
             expires=self.date(fields["expires"]) if "expires" in fields else "",
-            source=f"{self.file}:{node.start_mark.line + 1}",
+            source=self.file,
+            line=node.start_mark.line + 1,
         )
 
 

@@ -223,11 +223,14 @@ def test_policy_exception_scoped_by_namespace_kind_name_and_selector() -> None:
 
 def test_expired_exception_stops_suppressing_and_says_so() -> None:
     entry = ExceptionEntry(
-        reason="temporary", rules=("*",), expires="2026-11-25", source="p.yaml:4"
+        reason="temporary", rules=("*",), expires="2026-11-25", source="p.yaml", line=4
     )
     result = run(pod(), policy=RunPolicy(exceptions=(entry,)))
     assert result.findings[0].suppressed_by is None
-    assert any("expired on 2026-11-25" in e.message and e.file == "p.yaml:4" for e in result.errors)
+    assert any(
+        "expired on 2026-11-25" in e.message and (e.file, e.line) == ("p.yaml", 4)
+        for e in result.errors
+    )
 
 
 def test_exception_valid_through_its_expiry_day() -> None:
@@ -357,3 +360,12 @@ def test_exception_for_default_covers_objects_without_a_namespace() -> None:
     result = run(no_namespace, pod(namespace="shop"), policy=RunPolicy(exceptions=(entry,)))
     suppressed = {f.resource.namespace: f.suppressed for f in result.findings}
     assert suppressed == {"": True, "shop": False}
+
+
+def test_unscoped_wildcard_exception_suppresses_but_warns() -> None:
+    entry = ExceptionEntry(reason="silence", rules=("*",), source="p.yaml", line=7)
+    result = run(pod(), policy=RunPolicy(exceptions=(entry,)))
+    assert result.findings[0].suppressed
+    (warning,) = result.errors
+    assert (warning.file, warning.line, warning.level) == ("p.yaml", 7, "warning")
+    assert "suppresses every rule on every object" in warning.message

@@ -49,7 +49,7 @@ def test_full_policy_file() -> None:
     assert entry.names == ("node-*",)
     assert entry.selector == LabelSelector((("team", "ops"),), (("tier", "In", ("system",)),))
     assert entry.expires == "2027-01-31"
-    assert entry.source == ".kposture.yaml:10"
+    assert (entry.source, entry.line) == (".kposture.yaml", 10)
     assert ("privileged-container", 4) in parsed.rule_references
     assert ("host-pid", 6) in parsed.rule_references
     assert ("host-ports", 8) in parsed.rule_references
