@@ -1,4 +1,5 @@
-"""The typer application: one verb per job (``scan``, ``rules``, ``demo``), kubectl-style flags.
+"""The typer application: one verb per job (``scan``, ``snapshot``, ``rules``, ``demo``),
+kubectl-style flags.
 
 Commands only parse arguments, call ``scanning`` and a renderer, and map outcomes to exit codes
 (0 clean, 1 findings at or above ``--fail-on``, 2 usage or input errors).
@@ -18,8 +19,18 @@ from rich.markup import escape
 from kposture import __version__
 from kposture.cli import output
 from kposture.cli.demo import run_demo
+from kposture.cli.progress import listing_progress
 from kposture.cli.rules_commands import rules_app
-from kposture.cli.scanning import EXIT_USAGE, UsageError, exit_code, scan_manifests
+from kposture.cli.scanning import (
+    EXIT_USAGE,
+    UsageError,
+    exit_code,
+    has_input_errors,
+    read_cluster,
+    scan_cluster,
+    scan_manifests,
+)
+from kposture.cli.snapshotting import write_snapshot_file
 from kposture.model import Severity
 
 app = typer.Typer(
@@ -31,6 +42,20 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(rules_app, name="rules")
+
+
+KUBECONFIG_OPTION = typer.Option(
+    "--kubeconfig", help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)."
+)
+CONTEXT_OPTION = typer.Option("--context", help="Kubeconfig context (default: the current one).")
+NAMESPACE_OPTION = typer.Option(
+    "-n",
+    "--namespace",
+    help="Only this namespace (repeatable); cluster-scoped kinds are still read.",
+)
+ALL_NAMESPACES_OPTION = typer.Option(
+    "-A", "--all-namespaces", help="Every namespace (the default for a cluster)."
+)
 
 
 class FailOn(enum.StrEnum):
@@ -74,13 +99,21 @@ def _fail(message: str) -> NoReturn:
 @app.command()
 def scan(
     paths: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
             help="Manifest files or directories (recursive; Helm charts and Kustomize directories are "
-            "rendered), or - for stdin.",
+            "rendered), snapshots and `kubectl get -o json` dumps, or - for stdin.",
             show_default=False,
         ),
-    ],
+    ] = None,
+    cluster: Annotated[
+        bool,
+        typer.Option("--cluster", help="Scan the live cluster of the kubeconfig context instead."),
+    ] = False,
+    kubeconfig: Annotated[str | None, KUBECONFIG_OPTION] = None,
+    context: Annotated[str | None, CONTEXT_OPTION] = None,
+    namespace: Annotated[list[str] | None, NAMESPACE_OPTION] = None,
+    all_namespaces: Annotated[bool, ALL_NAMESPACES_OPTION] = False,
     output_format: Annotated[
         output.Format, typer.Option("-o", "--output", help="Output format.")
     ] = output.Format.TABLE,
@@ -102,7 +135,7 @@ def scan(
             help="Exit 1 when an unsuppressed finding is at or above this severity ('never' to always "
             "exit 0 on findings).",
         ),
-    ] = FailOn.INFO,
+    ] = FailOn.LOW,
     show_suppressed: Annotated[
         bool, typer.Option("--show-suppressed", help="List suppressed findings in the table.")
     ] = False,
@@ -124,7 +157,8 @@ def scan(
         ),
     ] = False,
 ) -> None:
-    """Scan Kubernetes manifests and report misconfigurations.
+    """Scan Kubernetes manifests, snapshots or a live cluster (--cluster) and report
+    misconfigurations.
 
     Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 such findings exist; 2 usage error,
     invalid policy file, or an input that could not be read (the report still lists everything else).
@@ -132,10 +166,28 @@ def scan(
     if maturity and output_format not in output.MATURITY_FORMATS:
         formats = ", ".join(f.value for f in output.MATURITY_FORMATS)
         _fail(f"--maturity works with -o {formats}")
+    namespaces = _namespaces(namespace, all_namespaces)
+    if cluster and paths:
+        _fail("give manifest paths or --cluster, not both")
+    if not cluster and (kubeconfig or context or namespace or all_namespaces):
+        _fail("--kubeconfig, --context, -n and -A need --cluster")
+    if not cluster and not paths:
+        _fail("give manifest paths (- for stdin), a snapshot file, or --cluster")
     try:
-        outcome = scan_manifests(
-            paths, policy_path=policy, stdin=sys.stdin.buffer if "-" in paths else None
-        )
+        if cluster:
+            with listing_progress() as progress:
+                outcome, _ = scan_cluster(
+                    kubeconfig=kubeconfig,
+                    context=context,
+                    namespaces=namespaces,
+                    policy_path=policy,
+                    progress=progress,
+                )
+        else:
+            given = paths or []
+            outcome = scan_manifests(
+                given, policy_path=policy, stdin=sys.stdin.buffer if "-" in given else None
+            )
     except UsageError as exc:
         _fail(str(exc))
     threshold = fail_on.severity()
@@ -156,6 +208,56 @@ def scan(
         for note in outcome.notes:
             err.print(f"note: {note}", highlight=False, markup=False)
     raise typer.Exit(exit_code(outcome.result, threshold))
+
+
+def _namespaces(namespace: list[str] | None, all_namespaces: bool) -> list[str] | None:
+    if namespace and all_namespaces:
+        _fail("-n/--namespace and -A/--all-namespaces exclude each other")
+    return list(namespace) if namespace else None
+
+
+@app.command()
+def snapshot(
+    output_file: Annotated[
+        str,
+        typer.Option(
+            "-o",
+            "--output",
+            help="File to write the snapshot to (- for stdout).",
+            show_default=False,
+        ),
+    ],
+    kubeconfig: Annotated[str | None, KUBECONFIG_OPTION] = None,
+    context: Annotated[str | None, CONTEXT_OPTION] = None,
+    namespace: Annotated[list[str] | None, NAMESPACE_OPTION] = None,
+    all_namespaces: Annotated[bool, ALL_NAMESPACES_OPTION] = False,
+) -> None:
+    """Save what a cluster scan would list as one JSON List, to scan later with `kposture scan FILE`.
+
+    Secret values are never saved (only metadata and type). Exit codes: 0 written; 2 the cluster
+    could not be read, or some kinds could not be listed (the snapshot holds the rest).
+    """
+    namespaces = _namespaces(namespace, all_namespaces)
+    try:
+        with listing_progress() as progress:
+            read = read_cluster(kubeconfig, context, namespaces, progress)
+    except UsageError as exc:
+        _fail(str(exc))
+    try:
+        count = write_snapshot_file(read, output_file)
+    except OSError as exc:
+        _fail(f"cannot write {output_file}: {exc.strerror or exc}")
+    err = Console(stderr=True, soft_wrap=True)
+    for error in read.loaded.errors:
+        err.print(f"{error.level}: {error.message}", highlight=False, markup=False)
+    kinds = sum(1 for kind in read.kinds if not kind.problem)
+    where = "stdout" if output_file == "-" else output_file
+    err.print(
+        f"wrote {count} objects of {kinds} kinds from context {read.context} to {where}",
+        highlight=False,
+        markup=False,
+    )
+    raise typer.Exit(EXIT_USAGE if has_input_errors(read.loaded.errors) else 0)
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""Wires one manifest scan together: load inputs and policy, evaluate, decide the exit code.
+"""Wires one scan together (manifests, or a live cluster): load inputs and policy, evaluate, decide
+the exit code.
 
 The only place that reads the clock for a scan; everything it calls is given the date.
 """
@@ -16,9 +17,13 @@ from typing import BinaryIO
 
 from kposture.engine import Registry, evaluate
 from kposture.inventory import Inventory
+from kposture.inventory.owners import coverage_notes, inventory_coverage
 from kposture.model import InputError, RunPolicy, ScanResult, Severity
 from kposture.rules import builtin_rules
-from kposture.sources.manifests import load_manifests
+from kposture.sources.cluster import ClusterRead, load_cluster
+from kposture.sources.cluster_config import ClusterError
+from kposture.sources.cluster_listing import Progress
+from kposture.sources.manifests import LoadedManifests, load_manifests
 from kposture.sources.policy_file import DEFAULT_POLICY_FILE, PolicyFileError, load_policy
 
 EXIT_OK = 0
@@ -123,16 +128,59 @@ def scan_manifests(
     moment = now or dt.datetime.now(dt.UTC)
     with cyclic_gc_paused():
         loaded = load_manifests(paths, stdin=stdin)
-        inventory = Inventory(loaded.objects)
-        evaluated = evaluate(inventory, registry, policy, moment.date())
+        return _judge_loaded(loaded, registry, policy, moment)
+
+
+def scan_cluster(
+    *,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    namespaces: Sequence[str] | None = None,
+    policy_path: Path | None = None,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[ScanOutcome, ClusterRead]:
+    """List a live cluster and scan what was listed; a cluster that cannot be read at all (bad
+    kubeconfig, unknown context, unreachable server) is a ``UsageError``."""
+    registry = default_registry()
+    policy = resolve_policy(policy_path, registry)
+    moment = now or dt.datetime.now(dt.UTC)
+    with cyclic_gc_paused():
+        read = read_cluster(kubeconfig, context, namespaces, progress)
+        return _judge_loaded(read.loaded, registry, policy, moment), read
+
+
+def read_cluster(
+    kubeconfig: str | None,
+    context: str | None,
+    namespaces: Sequence[str] | None,
+    progress: Progress | None = None,
+) -> ClusterRead:
+    """``load_cluster`` with its start-up failures as ``UsageError``s."""
+    try:
+        return load_cluster(kubeconfig, context, namespaces, progress)
+    except ClusterError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _judge_loaded(
+    loaded: LoadedManifests, registry: Registry, policy: RunPolicy, moment: dt.datetime
+) -> ScanOutcome:
+    inventory = Inventory(loaded.objects)
+    evaluated = evaluate(inventory, registry, policy, moment.date())
     result = replace(
         evaluated,
         errors=tuple(loaded.errors) + evaluated.errors,
         inputs=tuple(loaded.inputs),
-        scanned_at=moment.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        scanned_at=rfc3339(moment),
     )
     kinds = frozenset(obj.ref.kind for obj in inventory.evaluation_order())
-    return ScanOutcome(result, registry, tuple(loaded.notes), kinds, frozenset(result.rule_ids_run))
+    notes = tuple(loaded.notes) + coverage_notes(inventory_coverage(inventory), inventory)
+    return ScanOutcome(result, registry, notes, kinds, frozenset(result.rule_ids_run))
 
 
 def has_input_errors(errors: Sequence[InputError]) -> bool:

@@ -1,0 +1,198 @@
+"""Owner chains: which objects a controller in the same scan already stands for.
+
+A live cluster holds a Deployment, its ReplicaSets and their Pods, all with the same pod template;
+judging each would report one problem three times. An object is *covered* when its controlling
+``ownerReference`` (``controller: true``) names a workload in the scan whose pod spec is the same
+once the fields the API server and admission add to pods (node name, service-account token volume
+and mounts, default tolerations, priority) are set aside. A pod that differs from its owner's
+template (an ephemeral debug container, an old revision) is judged on its own. Pure: the result
+depends only on the objects.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kposture.inventory.workloads import WORKLOAD_KINDS, pod_spec
+from kposture.model import K8sObject
+
+if TYPE_CHECKING:
+    from kposture.inventory.objects import Inventory
+
+SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+_ADDED_TOLERATIONS = frozenset({"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"})
+_POD_ONLY_FIELDS = ("nodeName", "priority", "preemptionPolicy", "ephemeralContainers")
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Objects covered by an owner (skipped when judging) and, per reporting owner, what it covers."""
+
+    covered: frozenset[int]
+    """``id()`` of each covered object."""
+    by_owner: Mapping[int, Counter[str]]
+    """``id()`` of the top owner that findings are reported on -> covered objects per kind."""
+
+    def note(self, owner: K8sObject) -> str:
+        counts = self.by_owner.get(id(owner))
+        if not counts:
+            return ""
+        parts = [_count(kind, n) for kind, n in sorted(counts.items(), key=_pods_last)]
+        return (
+            f"{owner.ref.display()}: {' and '.join(parts)} with the same pod template are not "
+            "reported separately; its findings stand for them"
+        )
+
+
+def _pods_last(item: tuple[str, int]) -> tuple[bool, str]:
+    return (item[0] == "Pod", item[0])
+
+
+def _count(kind: str, n: int) -> str:
+    if kind == "Pod":
+        return f"{n} pod{'s' if n != 1 else ''}"
+    return f"{n} {kind}{'s' if n != 1 else ''}"
+
+
+def _controller(obj: K8sObject) -> Mapping[str, Any] | None:
+    refs = obj.metadata.get("ownerReferences")
+    if not isinstance(refs, list):
+        return None
+    for ref in refs:
+        if isinstance(ref, Mapping) and ref.get("controller") is True:
+            return ref
+    return None
+
+
+def _without_token(items: object, *, mounts: bool) -> object:
+    if not isinstance(items, list):
+        return items
+    if mounts:
+        return [m for m in items if not (isinstance(m, Mapping) and _is_token_mount(m))]
+    return [v for v in items if not (isinstance(v, Mapping) and _is_token_volume(v))]
+
+
+def _is_token_mount(mount: Mapping[str, Any]) -> bool:
+    return mount.get("mountPath") == SERVICE_ACCOUNT_MOUNT
+
+
+def _is_token_volume(volume: Mapping[str, Any]) -> bool:
+    name = volume.get("name")
+    secret = volume.get("secret")
+    secret_name = secret.get("secretName") if isinstance(secret, Mapping) else None
+    return isinstance(name, str) and (
+        name.startswith("kube-api-access-")
+        or (isinstance(secret_name, str) and "-token-" in secret_name and name == secret_name)
+    )
+
+
+def comparable_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A pod spec without what the API server and admission add to pods but not to templates."""
+    out = {key: value for key, value in spec.items() if key not in _POD_ONLY_FIELDS}
+    if "volumes" in out:
+        out["volumes"] = _without_token(out["volumes"], mounts=False)
+        if not out["volumes"]:
+            del out["volumes"]
+    tolerations = out.get("tolerations")
+    if isinstance(tolerations, list):
+        kept = [
+            t
+            for t in tolerations
+            if not (isinstance(t, Mapping) and t.get("key") in _ADDED_TOLERATIONS)
+        ]
+        if kept:
+            out["tolerations"] = kept
+        else:
+            del out["tolerations"]
+    for list_name in ("initContainers", "containers"):
+        containers = out.get(list_name)
+        if isinstance(containers, list):
+            out[list_name] = [_container(c) for c in containers]
+    return out
+
+
+def _container(container: object) -> object:
+    if not isinstance(container, Mapping) or "volumeMounts" not in container:
+        return container
+    copy = dict(container)
+    copy["volumeMounts"] = _without_token(copy["volumeMounts"], mounts=True)
+    if not copy["volumeMounts"]:
+        del copy["volumeMounts"]
+    return copy
+
+
+def _same_template(obj: K8sObject, owner: K8sObject) -> bool:
+    mine, theirs = pod_spec(obj), pod_spec(owner)
+    if mine is None or theirs is None:
+        return False
+    if obj.ref.kind == "Pod" and mine.spec.get("ephemeralContainers"):
+        return False  # a debug container was added to this pod: it is not the template any more
+    return comparable_spec(mine.spec) == comparable_spec(theirs.spec)
+
+
+def owner_coverage(objects: Sequence[K8sObject]) -> Coverage:
+    """Which workloads are covered by a controlling owner in ``objects``, and the counts per
+    top owner (a Pod of a ReplicaSet of a Deployment counts for the Deployment)."""
+    workloads = [o for o in objects if o.ref.kind in WORKLOAD_KINDS]
+    by_uid: dict[str, K8sObject] = {}
+    by_name: dict[tuple[str, str, str], K8sObject] = {}
+    for obj in workloads:
+        uid = obj.metadata.get("uid")
+        if isinstance(uid, str) and uid:
+            by_uid[uid] = obj
+        by_name[(obj.ref.kind, obj.ref.namespace, obj.ref.name)] = obj
+    parent: dict[int, K8sObject] = {}
+    for obj in workloads:
+        ref = _controller(obj)
+        if ref is None:
+            continue
+        owner = _find_owner(ref, obj, by_uid, by_name)
+        if owner is not None and owner is not obj and _same_template(obj, owner):
+            parent[id(obj)] = owner
+    by_owner: dict[int, Counter[str]] = {}
+    for obj in workloads:
+        if id(obj) not in parent:
+            continue
+        top = _top(obj, parent)
+        by_owner.setdefault(id(top), Counter())[obj.ref.kind] += 1
+    return Coverage(frozenset(parent), by_owner)
+
+
+def _find_owner(
+    ref: Mapping[str, Any],
+    obj: K8sObject,
+    by_uid: Mapping[str, K8sObject],
+    by_name: Mapping[tuple[str, str, str], K8sObject],
+) -> K8sObject | None:
+    uid = ref.get("uid")
+    if isinstance(uid, str) and uid in by_uid:
+        return by_uid[uid]
+    kind, name = ref.get("kind"), ref.get("name")
+    if isinstance(kind, str) and isinstance(name, str):
+        return by_name.get((kind, obj.ref.namespace, name))
+    return None
+
+
+def _top(obj: K8sObject, parent: Mapping[int, K8sObject]) -> K8sObject:
+    seen = {id(obj)}
+    current = parent[id(obj)]
+    while id(current) in parent and id(current) not in seen:
+        seen.add(id(current))
+        current = parent[id(current)]
+    return current
+
+
+def coverage_notes(coverage: Coverage, owners: Iterable[K8sObject]) -> tuple[str, ...]:
+    """One note per owner that stands for others, in the order of ``owners``."""
+    return tuple(note for owner in owners if (note := coverage.note(owner)))
+
+
+def inventory_coverage(inventory: Inventory) -> Coverage:
+    """``owner_coverage`` of an inventory's objects, memoised in ``Inventory.derived``."""
+    found = inventory.derived.get("owner_coverage")
+    if not isinstance(found, Coverage):
+        found = inventory.derived["owner_coverage"] = owner_coverage(inventory.objects)
+    return found

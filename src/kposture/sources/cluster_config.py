@@ -1,0 +1,194 @@
+"""Connecting to a cluster: kubeconfig and in-cluster configuration, behind a tiny transport.
+
+Owns the only use of the official ``kubernetes`` client: its configuration loaders (kubeconfig
+contexts, ``KUBECONFIG`` lists of files, in-cluster service account, bearer tokens, client
+certificates, exec credential plugins of every ``client.authentication.k8s.io`` version, token
+refresh) and its REST client. Listing goes through ``Transport.get``, which returns the raw JSON
+bytes of a response, so no typed model objects are ever built. Configuration problems become a
+``ClusterConfigError`` with a one-line message; connection problems a ``TransportError``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+IN_CLUSTER = "in-cluster"
+"""The context name reported for in-cluster configuration."""
+
+_SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+class ClusterError(Exception):
+    """A cluster scan cannot start; the message is one line for the user."""
+
+
+class ClusterConfigError(ClusterError):
+    """A kubeconfig that cannot be used: missing file, unknown context, bad credentials setup."""
+
+
+class TransportError(Exception):
+    """The server could not be reached or stopped answering (connect/read timeout, reset)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A response's status code and raw body."""
+
+    status: int
+    body: bytes
+
+
+class Transport(Protocol):
+    """Sends GET requests to the API server. Thread-safe: kinds are listed concurrently."""
+
+    def get(self, path: str, query: Sequence[tuple[str, str]] = ()) -> Response:
+        """GET ``path`` with ``query``; raise ``TransportError`` when no response arrives."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A configured transport with the context name and server URL it talks to."""
+
+    transport: Transport
+    context: str
+    server: str
+
+
+class _ClientTransport:
+    """``Transport`` over the official client's REST layer (urllib3 pool, its auth settings)."""
+
+    def __init__(self, api: Any, timeout: tuple[float, float]) -> None:
+        self._api = api
+        self._timeout = timeout
+
+    def get(self, path: str, query: Sequence[tuple[str, str]] = ()) -> Response:
+        import urllib3  # noqa: PLC0415 - a dependency of the client, imported where it is used
+        from kubernetes.client.exceptions import ApiException  # noqa: PLC0415
+
+        api = self._api
+        try:
+            # param_serialize applies the auth settings (and refreshes exec-plugin tokens).
+            method, url, headers, _, _ = api.param_serialize(
+                "GET",
+                path,
+                query_params=list(query),
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
+            response = api.call_api(method, url, headers, _request_timeout=self._timeout)
+            return Response(int(response.status), bytes(response.read()))
+        except ApiException as exc:  # the client's wrapper for TLS failures
+            raise TransportError(_first_line(str(exc.reason or exc))) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise TransportError(_describe(exc)) from None
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return "; ".join(lines[:2]) if lines else "connection failed"
+
+
+def _describe(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, BaseException):
+        exc = reason
+    text = str(exc)
+    # urllib3 prefixes messages with the connection object's repr; the tail says what happened.
+    if "): " in text:
+        text = text.rsplit("): ", 1)[-1]
+    return _first_line(text.rstrip(")"))
+
+
+def connect(
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    *,
+    timeout: tuple[float, float] = (5.0, 60.0),
+    pool_size: int = 8,
+) -> Connection:
+    """A connection from ``kubeconfig`` (else ``$KUBECONFIG``, else ``~/.kube/config``, else the
+    in-cluster service account) and ``context`` (else the current context)."""
+    from kubernetes import client, config  # noqa: PLC0415 - importing the client costs ~0.2 s
+
+    configuration = client.Configuration()
+    files = _kubeconfig_files(kubeconfig)
+    if files:
+        name = _load_kubeconfig(config, configuration, files, context)
+    elif context is None and _in_cluster():
+        try:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except config.ConfigException as exc:
+            raise ClusterConfigError(f"in-cluster configuration: {exc}") from None
+        name = IN_CLUSTER
+    else:
+        where = os.environ.get("KUBECONFIG") or "~/.kube/config"
+        raise ClusterConfigError(
+            f"no kubeconfig found ({where}) and not running inside a cluster; "
+            "pass --kubeconfig FILE"
+        )
+    configuration.retries = 0  # one retry of our own, after a timeout or a reset
+    configuration.connection_pool_maxsize = pool_size
+    api = client.ApiClient(configuration)
+    return Connection(_ClientTransport(api, timeout), name, str(configuration.host))
+
+
+def _kubeconfig_files(kubeconfig: str | None) -> list[str]:
+    if kubeconfig is not None:
+        path = Path(kubeconfig).expanduser()
+        if not path.is_file():
+            problem = "is a directory" if path.is_dir() else "does not exist"
+            raise ClusterConfigError(f"kubeconfig {kubeconfig} {problem}")
+        if not os.access(path, os.R_OK):
+            raise ClusterConfigError(f"kubeconfig {kubeconfig} is not readable")
+        return [str(path)]
+    listed = os.environ.get("KUBECONFIG", "")
+    files = [str(Path(p).expanduser()) for p in listed.split(os.pathsep) if p]
+    if not files:
+        files = [str(Path("~/.kube/config").expanduser())]
+    return [f for f in files if Path(f).is_file()]
+
+
+def _load_kubeconfig(config: Any, configuration: Any, files: list[str], context: str | None) -> str:
+    shown = os.pathsep.join(files)
+    try:
+        document = config.kube_config.KubeConfigMerger(shown).config
+        if document is None:
+            raise ClusterConfigError(f"kubeconfig {shown} holds no configuration")
+        value = document.value if isinstance(document.value, dict) else {}
+        contexts = [_node_value(c).get("name") for c in value.get("contexts") or []]
+        current = value.get("current-context")
+        name = context or (current if isinstance(current, str) else "")
+        if not name:
+            raise ClusterConfigError(f"{shown}: no current-context set; pass --context")
+        if name not in contexts:
+            known = ", ".join(str(c) for c in contexts) or "none"
+            raise ClusterConfigError(f"context {name!r} not found in {shown} (contexts: {known})")
+        loader = config.kube_config.KubeConfigLoader(
+            config_dict=document,
+            config_base_path=None,
+            active_context=name,
+            config_persister=None,
+        )
+        loader.load_and_set(configuration)
+    except ClusterConfigError:
+        raise
+    except Exception as exc:  # the loader raises many types for a malformed file
+        raise ClusterConfigError(f"kubeconfig {shown}: {_first_line(str(exc))}") from None
+    return name
+
+
+def _node_value(node: Any) -> dict[str, Any]:
+    value = getattr(node, "value", node)
+    return value if isinstance(value, dict) else {}
+
+
+def _in_cluster() -> bool:
+    return (
+        bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+        and (_SERVICE_ACCOUNT_DIR / "token").is_file()
+    )

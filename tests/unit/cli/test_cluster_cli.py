@@ -1,0 +1,119 @@
+"""``scan --cluster`` and ``snapshot`` in-process, over an in-memory API server (fake transport),
+and their one-line errors for bad kubeconfigs and unreachable servers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_kube_api import FakeApi
+from typer.testing import CliRunner
+
+from kposture.cli import app
+from kposture.sources import cluster as cluster_source
+
+PRIVILEGED_POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "web", "namespace": "shop", "uid": "u1"},
+    "spec": {
+        "containers": [
+            {"name": "app", "image": "nginx:1.27", "securityContext": {"privileged": True}}
+        ]
+    },
+}
+CLOSED_PORT_CONFIG = """\
+apiVersion: v1
+kind: Config
+current-context: dev
+clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: dev, context: {cluster: c, user: u}}]
+"""
+
+
+@pytest.fixture
+def fake_api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
+    api = FakeApi(statuses={"secrets": 403}).add(PRIVILEGED_POD)
+    real = cluster_source.load_cluster
+
+    def load(*args: Any, **kwargs: Any) -> Any:
+        return real(*args, connection=api.connection("dev"), **kwargs)
+
+    monkeypatch.setattr("kposture.cli.scanning.load_cluster", load)
+    return api
+
+
+def test_scan_cluster_json(fake_api: FakeApi) -> None:
+    done = CliRunner().invoke(app, ["scan", "--cluster", "-o", "json"])
+    assert done.exit_code == 1, done.output
+    report = json.loads(done.stdout)
+    assert report["inputs"] == ["cluster:dev"]
+    finding = next(f for f in report["findings"] if f["rule_id"] == "privileged-container")
+    assert finding["resource"] == {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "namespace": "shop",
+        "name": "web",
+    }
+    assert finding["location"] == {
+        "file": "cluster:dev",
+        "line": 0,
+        "column": 0,
+        "path": "spec.containers[0].securityContext.privileged",
+    }
+    [warning] = [e for e in report["errors"] if "secrets" in e["message"]]
+    assert warning["level"] == "warning" and warning["file"] == "cluster:dev"
+
+
+def test_scan_cluster_sarif_has_no_region(fake_api: FakeApi) -> None:
+    done = CliRunner().invoke(app, ["scan", "--cluster", "-o", "sarif"])
+    result = json.loads(done.stdout)["runs"][0]["results"][0]
+    assert "region" not in result["locations"][0].get("physicalLocation", {})
+    assert result["locations"][0]["logicalLocations"]
+
+
+def test_snapshot_then_scan_finds_the_same(fake_api: FakeApi, tmp_path: Path) -> None:
+    target = tmp_path / "snap.json"
+    done = CliRunner().invoke(app, ["snapshot", "-o", str(target)])
+    assert done.exit_code == 0, done.output
+    assert "wrote 1 objects" in done.stderr
+    live = json.loads(CliRunner().invoke(app, ["scan", "--cluster", "-o", "json"]).stdout)
+    offline = json.loads(CliRunner().invoke(app, ["scan", str(target), "-o", "json"]).stdout)
+    assert [f["fingerprint"] for f in offline["findings"]] == [
+        f["fingerprint"] for f in live["findings"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["scan"], "give manifest paths"),
+        (["scan", "x.yaml", "--cluster"], "not both"),
+        (["scan", "x.yaml", "--context", "a"], "need --cluster"),
+        (["scan", "--cluster", "-n", "a", "-A"], "exclude each other"),
+        (["scan", "--cluster", "--kubeconfig", "/nonexistent/config"], "does not exist"),
+    ],
+)
+def test_usage_errors_are_one_line(args: list[str], message: str) -> None:
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 2
+    assert message in done.stderr and "Traceback" not in done.output
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_unreachable_server_and_missing_context(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text(CLOSED_PORT_CONFIG)
+    for args, message in (
+        ([], "cannot reach the API server"),
+        (["--context", "prod"], "context 'prod' not found"),
+    ):
+        for verb in (["scan", "--cluster"], ["snapshot", "-o", str(tmp_path / "s.json")]):
+            done = CliRunner().invoke(app, [*verb, "--kubeconfig", str(config), *args])
+            assert done.exit_code == 2, done.output
+            assert done.stderr.startswith("error: ") and message in done.stderr
+            assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "s.json").exists()
