@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_kube_api import FakeApi
 from typer.testing import CliRunner
 
+from fake_kube_api import FakeApi
 from kposture.cli import app
 from kposture.sources import cluster as cluster_source
 

@@ -112,7 +112,7 @@ def test_owner_not_in_the_scan_leaves_the_pod_judged() -> None:
 
 
 def test_non_controller_owner_references_do_not_cover() -> None:
-    deployment, replica_set, pod = deployment_chain(1)
+    _deployment, replica_set, pod = deployment_chain(1)
     raw = copy.deepcopy(dict(pod.raw))
     raw["metadata"]["ownerReferences"][0]["controller"] = False
     assert owner_coverage([replica_set, K8sObject(pod.ref, raw)]).covered == frozenset()

@@ -8,12 +8,12 @@ import json
 from typing import Any
 
 import pytest
-from fake_kube_api import FakeApi
 
+from fake_kube_api import FakeApi
 from kposture.sources.cluster import load_cluster
 from kposture.sources.cluster_config import ClusterConfigError, connect
-from kposture.sources.cluster_listing import ClusterUnreachable, parse_page
 from kposture.sources.cluster_kinds import CATALOGUE, ServedKind
+from kposture.sources.cluster_listing import ClusterUnreachable, parse_page
 from kposture.sources.manifests import load_manifests
 from kposture.sources.snapshots import SNAPSHOT_ANNOTATION, snapshot_info, write_snapshot
 
