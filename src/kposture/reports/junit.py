@@ -30,8 +30,12 @@ PASSING_CASE = "all scanned resources"
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def _clean(text: str) -> str:
+def clean_xml(text: str) -> str:
+    """``text`` without the control characters XML 1.0 cannot carry."""
     return _XML_INVALID.sub("", text)
+
+
+_clean = clean_xml
 
 
 @dataclass(slots=True)
@@ -62,13 +66,16 @@ def _failure_text(findings: list[Finding]) -> str:
     return "\n\n".join(blocks)
 
 
-def _testcase(group: RuleGroup, ctx: ReportContext) -> tuple[ET.Element, str]:
-    """The testcase element and its outcome: ``failure``, ``skipped`` or ``passed``."""
+def testcase(
+    group: RuleGroup, ctx: ReportContext, *, name: str = "", classname: str = ""
+) -> tuple[ET.Element, str]:
+    """The testcase element and its outcome: ``failure``, ``skipped`` or ``passed``. By default
+    named after the resource in the rule's suite; views name it after both in their own suites."""
     case = ET.Element(
         "testcase",
         {
-            "name": _clean(group.resource.display()),
-            "classname": _clean(SUITE_PREFIX + group.rule_id),
+            "name": _clean(name or group.resource.display()),
+            "classname": _clean(classname or SUITE_PREFIX + group.rule_id),
             "time": "0",
         },
     )
@@ -143,7 +150,7 @@ def junit_tree(result: ScanResult, ctx: ReportContext) -> ET.Element:
         outcomes: list[str] = []
         groups = grouped.get(rule_id, ())
         for group in groups:
-            case, outcome = _testcase(group, ctx)
+            case, outcome = testcase(group, ctx)
             suite.append(case)
             outcomes.append(outcome)
         if not groups:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
@@ -32,10 +31,10 @@ from kposture.reports.frameworks import (
 from kposture.reports.grouping import (
     RuleGroup,
     group_by_rule_and_resource,
-    is_failing,
     location_text,
 )
 from kposture.reports.json_report import JsonBlock, write_json
+from kposture.reports.junit import PASSING_CASE, clean_xml, junit_tree, testcase
 from kposture.reports.markdown import escape, render_markdown
 from kposture.reports.maturity import (
     DomainMaturity,
@@ -261,64 +260,22 @@ def render_sarif_views(result: ScanResult, ctx: ReportContext, views: ReportView
 
 # --- JUnit ------------------------------------------------------------------------------------------
 
-PASSING_CASE = "all scanned resources"
-# XML 1.0 cannot carry most control characters, even escaped; drop them (as the JUnit report does).
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _clean_tree(root: ET.Element) -> ET.Element:
-    for element in root.iter():
-        for key, value in element.attrib.items():
-            element.set(key, _XML_INVALID.sub("", value))
-        if element.text:
-            element.text = _XML_INVALID.sub("", element.text)
-    return root
-
-
-def _case_for(group: RuleGroup, ctx: ReportContext, suite_name: str) -> tuple[ET.Element, str]:
-    case = ET.Element(
-        "testcase",
-        {"name": f"{group.rule_id} {group.resource.display()}", "classname": suite_name},
-    )
-    if (loc := group.findings[0].location) is not None:
-        case.set("file", loc.file)
-        if loc.line > 0:
-            case.set("line", str(loc.line))
-    failing = [f for f in group.findings if is_failing(f, ctx.fail_on)]
-    active = [f for f in group.findings if f.suppressed_by is None]
-    if failing:
-        first = failing[0]
-        where = location_text(first) or group.resource.display()
-        failure = ET.SubElement(
-            case,
-            "failure",
-            {"message": f"{where}: {first.message}", "type": first.severity.value},
-        )
-        failure.text = "\n".join(
-            f"{location_text(f) or '(no location)'}: [{f.severity.value}] {f.message}\n"
-            f"  remediation: {f.remediation}\n  fingerprint: {f.fingerprint}"
-            for f in failing
-        )
-        return case, "failure"
-    if not active:
-        ET.SubElement(case, "skipped", {"message": "suppressed"})
-        return case, "skipped"
-    return case, "passed"
-
 
 def _control_suite(
     r: ControlResult, by_rule: dict[str, tuple[RuleGroup, ...]], ctx: ReportContext, key: str
 ) -> tuple[ET.Element, list[str]]:
     name = f"{key} {r.control.id}"
-    suite = ET.Element("testsuite", {"name": name, "time": "0"})
+    suite = ET.Element("testsuite", {"name": clean_xml(name), "time": "0"})
     properties = ET.SubElement(suite, "properties")
-    ET.SubElement(properties, "property", {"name": "title", "value": r.control.title})
+    ET.SubElement(properties, "property", {"name": "title", "value": clean_xml(r.control.title)})
     ET.SubElement(properties, "property", {"name": "status", "value": r.status.value})
     ET.SubElement(properties, "property", {"name": "rules", "value": ", ".join(r.rules)})
     outcomes: list[str] = []
     for rule_id in r.rules:
         for group in by_rule.get(rule_id, ()):
-            case, outcome = _case_for(group, ctx, name)
+            case, outcome = testcase(
+                group, ctx, name=f"{group.rule_id} {group.resource.display()}", classname=name
+            )
             suite.append(case)
             outcomes.append(outcome)
     if not outcomes:
@@ -336,16 +293,19 @@ def _control_suite(
 
 
 def junit_views_tree(result: ScanResult, ctx: ReportContext, views: ReportViews) -> ET.Element:
-    """One ``<testsuite>`` per control (named ``<framework> <control id>``, with the title, status
-    and covering rules as properties) and one testcase per (covering rule, resource), judged as the
-    standard JUnit report judges them. A control without findings has one ``all scanned resources``
-    testcase: passed when covered and assessed, skipped when not covered or not assessed."""
+    """The standard report's suites (one per rule, and the inputs) followed by one ``<testsuite>``
+    per control (named ``<framework> <control id>``, with the title, status and covering rules as
+    properties) and one testcase per (covering rule, resource), judged as the standard JUnit report
+    judges them. A control without findings has one ``all scanned resources`` testcase: passed when
+    covered and assessed, skipped when not covered or not assessed. The framework view adds to the
+    report; it never hides the findings of rules outside the framework."""
     view = views.framework
     if view is None:
         raise ValueError("junit_views_tree needs a framework view")
     by_rule = group_by_rule_and_resource(result.findings)
-    root = ET.Element("testsuites", {"name": f"kposture {view.catalogue.name}", "time": "0"})
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    root = junit_tree(result, ctx)
+    root.set("name", f"kposture + {view.catalogue.name}")
+    totals = {key: int(root.get(key, "0")) for key in ("tests", "failures", "errors", "skipped")}
     for r in view.controls:
         suite, outcomes = _control_suite(r, by_rule, ctx, view.catalogue.key)
         counts = {
@@ -360,7 +320,7 @@ def junit_views_tree(result: ScanResult, ctx: ReportContext, views: ReportViews)
         root.append(suite)
     for key, value in totals.items():
         root.set(key, str(value))
-    return _clean_tree(root)
+    return root
 
 
 def render_junit_views(result: ScanResult, ctx: ReportContext, views: ReportViews) -> str:
