@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from kposture import __version__
 from kposture.cli import output
+from kposture.cli.consoles import error_console
 from kposture.cli.demo import run_demo
 from kposture.cli.progress import listing_progress
 from kposture.cli.rules_commands import rules_app
@@ -90,9 +90,7 @@ def _root(
 
 def _fail(message: str) -> NoReturn:
     """Print a one-line error on stderr and exit with the usage/input error code."""
-    Console(stderr=True, soft_wrap=True).print(
-        f"[red]error:[/red] {escape(message)}", highlight=False
-    )
+    error_console().print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(EXIT_USAGE)
 
 
@@ -203,7 +201,7 @@ def scan(
         )
     except OSError as exc:
         _fail(f"cannot write {output_file}: {exc.strerror or exc}")
-    err = Console(stderr=True, soft_wrap=True)
+    err = error_console()
     if verbose:
         for note in outcome.notes:
             err.print(f"note: {note}", highlight=False, markup=False)
@@ -247,7 +245,7 @@ def snapshot(
         count = write_snapshot_file(read, output_file)
     except OSError as exc:
         _fail(f"cannot write {output_file}: {exc.strerror or exc}")
-    err = Console(stderr=True, soft_wrap=True)
+    err = error_console()
     for error in read.loaded.errors:
         err.print(f"{error.level}: {error.message}", highlight=False, markup=False)
     kinds = sum(1 for kind in read.kinds if not kind.problem)

@@ -9,9 +9,8 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from rich.console import Console
-
 from kposture.cli import output
+from kposture.cli.consoles import report_console
 from kposture.cli.scanning import scan_manifests
 
 DEMO_PACKAGE = "kposture.demo"
@@ -38,7 +37,7 @@ def run_demo(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     app_dir = copy_demo_app(out)
     outcome = scan_manifests([app_dir.as_posix()], policy_path=app_dir / ".kposture.yaml")
-    console = Console()
+    console = report_console()
     output.emit(outcome, output.Format.TABLE, None, fail_on=None, show_suppressed=True)
     for fmt, name in REPORTS:
         output.emit(outcome, fmt, out / name, fail_on=None, show_suppressed=False)

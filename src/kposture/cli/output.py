@@ -13,6 +13,7 @@ from typing import TextIO
 from rich.console import Console
 
 from kposture import __version__
+from kposture.cli.consoles import report_console
 from kposture.cli.scanning import ScanOutcome
 from kposture.model import Severity
 from kposture.reports import ReportContext
@@ -135,7 +136,9 @@ def emit(
     with _destination(output_file) as out:
         if fmt is Format.TABLE:
             console = (
-                Console() if output_file is None else Console(file=out, width=120, no_color=True)
+                report_console()
+                if output_file is None
+                else Console(file=out, width=120, no_color=True)
             )
             render_table(outcome.result, ctx, console, show_suppressed=show_suppressed)
             render_views_table(views, console)

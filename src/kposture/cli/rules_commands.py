@@ -10,11 +10,11 @@ from typing import Annotated
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
+from kposture.cli.consoles import error_console, report_console
 from kposture.cli.output import FrameworkChoice
 from kposture.cli.scanning import EXIT_USAGE, default_registry
 from kposture.model import Domain, RuleMeta
@@ -53,11 +53,13 @@ def _list_coverage(metas: list[RuleMeta], key: str, output_format: ListFormat) -
         return
     listed = [row for row in rows if row.control.in_catalogue]
     covered = sum(1 for row in listed if row.covered)
+    console = report_console()
     table = Table(
         title=f"{catalogue.name} {catalogue.version}: {covered} of {len(listed)} controls "
         f"covered ({coverage_percent(rows)}%)",
         title_justify="left",
         expand=True,
+        box=box.SIMPLE_HEAD if console.is_terminal else box.ASCII2,
     )
     table.add_column("control", overflow="fold", ratio=1)
     table.add_column("title", overflow="fold", ratio=2)
@@ -66,7 +68,6 @@ def _list_coverage(metas: list[RuleMeta], key: str, output_format: ListFormat) -
         title = escape(row.control.title) + ("" if row.control.in_catalogue else " *")
         rules = escape("\n".join(row.rules)) if row.rules else "[dim]not covered[/dim]"
         table.add_row(escape(row.control.id), title, rules)
-    console = Console()
     console.print(table)
     if len(listed) < len(rows):
         console.print("* cited by a rule but not in the catalogue", style="dim")
@@ -95,7 +96,7 @@ def list_rules(
     if domain is not None:
         known = {d.value for d in Domain}
         if domain not in known:
-            Console(stderr=True, soft_wrap=True).print(
+            error_console().print(
                 f"error: unknown domain {domain!r}; one of: {', '.join(sorted(known))}",
                 markup=False,
             )
@@ -107,7 +108,7 @@ def list_rules(
     if output_format is ListFormat.JSON:
         typer.echo(json.dumps([rule_to_dict(meta) for meta in metas], indent=2))
         return
-    console = Console()
+    console = report_console()
     # References need room; on a narrow terminal they are left to `rules show` and `-o json`.
     wide = console.width >= WIDE_TERMINAL
     title = f"{len(metas)} rules" + ("" if wide else " (references: widen the terminal or -o json)")
@@ -146,15 +147,13 @@ def show_rule(
     if rule is None:
         close = difflib.get_close_matches(rule_id, registry.ids, n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else " See `kposture rules list`."
-        Console(stderr=True, soft_wrap=True).print(
-            f"error: unknown rule {rule_id!r}.{hint}", markup=False
-        )
+        error_console().print(f"error: unknown rule {rule_id!r}.{hint}", markup=False)
         raise typer.Exit(EXIT_USAGE)
     meta = rule.meta
     if output_format is ListFormat.JSON:
         typer.echo(json.dumps(rule_to_dict(meta), indent=2))
         return
-    console = Console()
+    console = report_console()
     style = SEVERITY_STYLES[meta.severity.value]
     console.print(f"[bold]{escape(meta.id)}[/bold] — {escape(meta.title)}")
     console.print(
