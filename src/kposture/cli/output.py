@@ -62,6 +62,7 @@ def context_for(outcome: ScanOutcome, fail_on: Severity | None) -> ReportContext
         tool_version=__version__,
         rules={rule.meta.id: rule.meta for rule in outcome.registry},
         fail_on=fail_on,
+        policy_file=outcome.policy_file,
     )
 
 

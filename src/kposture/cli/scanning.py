@@ -45,6 +45,8 @@ class ScanOutcome:
     notes: tuple[str, ...]
     kinds: frozenset[str] = frozenset()
     enabled: frozenset[str] = frozenset()
+    policy_file: str = ""
+    """The policy file applied, empty for the built-in defaults."""
 
 
 def default_registry() -> Registry:
@@ -67,14 +69,19 @@ def _rule_reference_problem(rule_id: str) -> str:
     return f"unknown rule id {rule_id!r}"
 
 
+def policy_location(policy_path: Path | None) -> Path | None:
+    """``--policy``, else ``./.kposture.yaml`` when present, else None (built-in defaults)."""
+    if policy_path is not None:
+        return policy_path
+    candidate = Path(DEFAULT_POLICY_FILE)
+    return candidate if candidate.is_file() else None
+
+
 def resolve_policy(policy_path: Path | None, registry: Registry) -> RunPolicy:
-    """Load ``--policy`` (or ``./.kposture.yaml`` when present) and check every rule id it names."""
-    path = policy_path
+    """Load the policy file (see ``policy_location``) and check every rule id it names."""
+    path = policy_location(policy_path)
     if path is None:
-        candidate = Path(DEFAULT_POLICY_FILE)
-        if not candidate.is_file():
-            return RunPolicy()
-        path = candidate
+        return RunPolicy()
     if not path.is_file():
         raise UsageError(f"policy file {path} does not exist")
     try:
@@ -180,7 +187,9 @@ def _judge_loaded(
     )
     kinds = frozenset(obj.ref.kind for obj in inventory.evaluation_order())
     notes = tuple(loaded.notes) + coverage_notes(inventory_coverage(inventory), inventory)
-    return ScanOutcome(result, registry, notes, kinds, frozenset(result.rule_ids_run))
+    return ScanOutcome(
+        result, registry, notes, kinds, frozenset(result.rule_ids_run), policy.source
+    )
 
 
 def has_input_errors(errors: Sequence[InputError]) -> bool:

@@ -72,3 +72,5 @@ class RunPolicy:
     allow_annotation_exceptions: bool = True
     allowed_registries: tuple[str, ...] = ()
     settings: Mapping[str, object] = field(default_factory=dict)
+    source: str = ""
+    """The policy file this came from; empty for the built-in defaults."""

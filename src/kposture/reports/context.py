@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from kposture.model import RuleMeta, Severity
 
-INFORMATION_URI = "https://github.com/kposture/kposture"
-"""Where users read about kposture; SARIF puts it in ``tool.driver.informationUri``."""
+INFORMATION_URI = ""
+"""Where users read about kposture (SARIF ``tool.driver.informationUri``); empty until the project
+has a public home, and then omitted from SARIF rather than pointing somewhere made up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,3 +28,6 @@ class ReportContext:
     rules: Mapping[str, RuleMeta]
     fail_on: Severity | None = None
     information_uri: str = INFORMATION_URI
+    policy_file: str = ""
+    """The policy file the scan applied, empty for the built-in defaults (shown in summaries, so a
+    reviewer sees which exceptions were in force)."""

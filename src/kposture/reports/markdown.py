@@ -173,5 +173,6 @@ def render_markdown(
             where = f"{error.file}:{error.line}" if error.line > 0 else error.file
             lines.append(f"| {escape(error.level)} | {escape(where)} | {escape(error.message)} |")
         lines.append("")
-    lines.append(f"<sub>kposture {escape(ctx.tool_version)}</sub>")
+    policy = escape(ctx.policy_file) if ctx.policy_file else "built-in defaults"
+    lines.append(f"<sub>kposture {escape(ctx.tool_version)} · policy: {policy}</sub>")
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -235,19 +235,18 @@ def sarif_log(result: ScanResult, ctx: ReportContext) -> dict[str, Any]:
     }
     if result.scanned_at:
         invocation["startTimeUtc"] = result.scanned_at
+    driver: dict[str, Any] = {"name": "kposture", "version": ctx.tool_version}
+    if ctx.information_uri:
+        driver["informationUri"] = ctx.information_uri
+    driver["rules"] = [rule_descriptor(meta) for meta in rules]
+    if ctx.policy_file:
+        invocation["properties"] = {"policyFile": ctx.policy_file}
     return {
         "$schema": SARIF_SCHEMA_URI,
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {
-                    "driver": {
-                        "name": "kposture",
-                        "version": ctx.tool_version,
-                        "informationUri": ctx.information_uri,
-                        "rules": [rule_descriptor(meta) for meta in rules],
-                    }
-                },
+                "tool": {"driver": driver},
                 "invocations": [invocation],
                 "originalUriBaseIds": {
                     SRCROOT: {"description": {"text": "The directory the scan was run from."}}

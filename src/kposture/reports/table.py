@@ -170,6 +170,8 @@ def render_table(
         hidden = f"{summary.suppressed} suppressed finding(s) hidden (--show-suppressed to list)."
         console.print(Text(hidden, style="dim"))
     console.print(summary_text(summary))
+    policy = ctx.policy_file or "none (built-in defaults)"
+    console.print(Text(f"policy: {policy}", style="dim"))
     if result.errors:
         console.print()
         _errors(result.errors, console)

@@ -160,7 +160,7 @@ def parse_policy(text: str, file: str) -> PolicyFile:
         line = yaml_error_line(exc)
         raise PolicyFileError(f"{file}:{line}: {describe_yaml_error(exc)}") from None
     if root is None:
-        return PolicyFile(RunPolicy(), (), file)
+        return PolicyFile(RunPolicy(source=file), (), file)
     reader = _Reader(file)
     top = reader.mapping(root, _TOP_KEYS, "the policy file")
     for key, expected in (("apiVersion", API_VERSION), ("kind", KIND)):
@@ -209,6 +209,7 @@ def parse_policy(text: str, file: str) -> PolicyFile:
         exceptions=tuple(exceptions),
         allow_annotation_exceptions=allow_annotations,
         allowed_registries=allowed_registries,
+        source=file,
     )
     return PolicyFile(policy, tuple(reader.rule_references), file)
 

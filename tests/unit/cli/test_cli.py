@@ -180,3 +180,16 @@ def test_policy_glob_matching_no_rule_is_an_error(runner: CliRunner, workdir: Pa
     result = runner.invoke(app, ["scan", "pod.yaml"])
     assert result.exit_code == 2
     assert ".kposture.yaml:2: rule pattern 'hots-*' matches no rule" in result.stderr
+
+
+def test_reports_name_the_policy_file_in_force(runner: CliRunner, workdir: Path) -> None:
+    table = runner.invoke(app, ["scan", "pod.yaml"])
+    assert "policy: none (built-in defaults)" in table.stdout
+    (workdir / ".kposture.yaml").write_text("rules:\n  disabled: [host-pid]\n")
+    table = runner.invoke(app, ["scan", "pod.yaml"])
+    assert "policy: .kposture.yaml" in table.stdout
+    markdown = runner.invoke(app, ["scan", "pod.yaml", "-o", "markdown"])
+    assert "policy: .kposture.yaml" in markdown.stdout
+    sarif = json.loads(runner.invoke(app, ["scan", "pod.yaml", "-o", "sarif"]).stdout)
+    invocation = sarif["runs"][0]["invocations"][0]
+    assert invocation["properties"]["policyFile"] == ".kposture.yaml"

@@ -348,7 +348,7 @@ def test_markdown_has_a_control_table() -> None:
     assert "not covered" in row
     row = next(line for line in text.splitlines() if line.startswith("| 5.2.2 |"))
     assert "❌ fail" in row and "deploy/web.yaml:12" in row
-    assert text.rstrip().endswith("<sub>kposture 0.1.0</sub>")
+    assert text.rstrip().endswith("<sub>kposture 0.1.0 · policy: built-in defaults</sub>")
 
 
 def test_table_lists_every_control_with_status() -> None:

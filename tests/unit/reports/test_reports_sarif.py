@@ -57,7 +57,7 @@ def test_driver_and_rule_descriptors(result: ScanResult, ctx: ReportContext) -> 
     driver = log["runs"][0]["tool"]["driver"]
     assert driver["name"] == "kposture"
     assert driver["version"] == "0.1.0"
-    assert driver["informationUri"].startswith("https://")
+    assert "informationUri" not in driver  # no public home yet; never a made-up address
     ids = [rule["id"] for rule in driver["rules"]]
     assert ids == sorted(ctx.rules)  # every rule that ran, including one without findings
     rule = driver["rules"][ids.index("privileged-container")]
