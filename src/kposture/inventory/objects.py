@@ -9,13 +9,21 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from kposture.inventory.components import (
+    CLUSTER_ANCHOR_NAME,
+    CLUSTER_FACTS_API_VERSION,
+    CLUSTER_FACTS_KIND,
+    ENCRYPTION_CONFIG_KIND,
+    KUBELET_CONFIG_KIND,
+    cluster_signs,
+)
 from kposture.model import K8sObject, ResourceRef, SourceLocation
 
 
 class Inventory:
     """An immutable collection of objects with the lookups rules need."""
 
-    __slots__ = ("_by_key", "_by_kind", "_implied_namespaces", "_objects", "derived")
+    __slots__ = ("_by_key", "_by_kind", "_implied", "_implied_namespaces", "_objects", "derived")
 
     def __init__(self, objects: Iterable[K8sObject]) -> None:
         self._objects: tuple[K8sObject, ...] = tuple(objects)
@@ -27,6 +35,7 @@ class Inventory:
         self._by_kind = {kind: tuple(objs) for kind, objs in by_kind.items()}
         self._by_key = by_key
         self._implied_namespaces = _implied_namespaces(self._objects, by_key)
+        self._implied = (*self._implied_namespaces, *_implied_cluster(self._objects, by_kind))
         self.derived: dict[str, Any] = {}
         """Memo of views computed from the objects (e.g. NetworkPolicies by namespace), built on
         first use by ``inventory`` modules; the objects never change, so a view stays valid."""
@@ -58,10 +67,22 @@ class Inventory:
         declares, located at the first object in it. Namespace-scope rules judge these too."""
         return self._implied_namespaces
 
+    @property
+    def cluster_anchor(self) -> K8sObject | None:
+        """The ClusterFacts object cluster-wide findings attach to: the scanned one (a live source
+        adds it), else one implied when the scan looks like a cluster (``components.cluster_signs``),
+        else None (an application repository)."""
+        facts = self._by_kind.get(CLUSTER_FACTS_KIND)
+        if facts:
+            return facts[0]
+        implied = self._implied[len(self._implied_namespaces) :]
+        return implied[0] if implied else None
+
     def evaluation_order(self) -> Iterator[K8sObject]:
-        """Every object to evaluate: the scanned ones, then the implied namespaces."""
+        """Every object to evaluate: the scanned ones, then the implied namespaces and the implied
+        cluster anchor."""
         yield from self._objects
-        yield from self._implied_namespaces
+        yield from self._implied
 
     def namespaces(self) -> frozenset[str]:
         """Every namespace that holds a scanned object or is declared as a Namespace object."""
@@ -95,6 +116,31 @@ def _implied_namespaces(
     return tuple(implied)
 
 
+def _implied_cluster(
+    objects: Sequence[K8sObject], by_kind: Mapping[str, list[K8sObject]]
+) -> tuple[K8sObject, ...]:
+    if CLUSTER_FACTS_KIND in by_kind:
+        return ()
+    signs = cluster_signs(objects)
+    if not signs:
+        return ()
+    first = next((o for o in objects if o.location is not None), None)
+    where = first.location if first is not None else None
+    location = (
+        SourceLocation(where.file, where.line, where.column, IMPLIED_ORIGIN)
+        if where is not None
+        else None
+    )
+    raw = {
+        "apiVersion": CLUSTER_FACTS_API_VERSION,
+        "kind": CLUSTER_FACTS_KIND,
+        "metadata": {"name": CLUSTER_ANCHOR_NAME},
+        "signs": list(signs),
+    }
+    ref = ResourceRef(CLUSTER_FACTS_API_VERSION, CLUSTER_FACTS_KIND, "", CLUSTER_ANCHOR_NAME)
+    return (K8sObject(ref, raw, location),)
+
+
 CLUSTER_SCOPED_KINDS = frozenset(
     {
         "APIService",
@@ -102,11 +148,14 @@ CLUSTER_SCOPED_KINDS = frozenset(
         "ClusterIssuer",
         "ClusterRole",
         "ClusterRoleBinding",
+        CLUSTER_FACTS_KIND,
         "CSIDriver",
         "CSINode",
         "CustomResourceDefinition",
+        ENCRYPTION_CONFIG_KIND,
         "FlowSchema",
         "IngressClass",
+        KUBELET_CONFIG_KIND,
         "MutatingWebhookConfiguration",
         "Namespace",
         "Node",

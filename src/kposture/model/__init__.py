@@ -3,7 +3,14 @@
 The model imports nothing from the rest of kposture; everything here is a frozen dataclass or an enum.
 """
 
-from kposture.model.findings import Finding, Location, Suppression, Violation
+from kposture.model.findings import (
+    BLOCKS_STAGE,
+    NOT_OBSERVABLE,
+    Finding,
+    Location,
+    Suppression,
+    Violation,
+)
 from kposture.model.policies import ExceptionEntry, LabelSelector, RunPolicy
 from kposture.model.resources import (
     JsonPath,
@@ -17,6 +24,8 @@ from kposture.model.results import InputError, ScanResult
 from kposture.model.rules import Domain, Framework, Reference, RuleMeta, Severity, Stage
 
 __all__ = [
+    "BLOCKS_STAGE",
+    "NOT_OBSERVABLE",
     "Domain",
     "ExceptionEntry",
     "Finding",

@@ -25,6 +25,15 @@ class Violation:
     as info; None means the rule's (or the policy's) severity."""
 
 
+NOT_OBSERVABLE: tuple[str, str] = ("coverage", "not-observable")
+"""Evidence of a violation that records a rule could not observe what it judges (a managed
+control plane): reported as info, and the maturity view counts it as unverified, never as a pass."""
+
+BLOCKS_STAGE: tuple[str, str] = ("maturity", "blocks-stage")
+"""Evidence of an info violation that still means its stage is not reached (a missing capability
+such as no GitOps operator): the maturity view counts it like a finding above info."""
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """Where a finding points: file, 1-based line and column, and the JSON path of the field."""

@@ -110,3 +110,7 @@ class RuleMeta:
     description: str
     references: tuple[Reference, ...]
     fix_snippet: str = ""
+    requires: tuple[str, ...] = ()
+    """Kinds of which a scan must hold an object for the rule to apply at all, beyond ``kinds``:
+    cluster-scope rules name ``ClusterFacts``, the anchor only cluster-like scans have, so an
+    application repository's Pods do not make them count as having run (and passed)."""

@@ -39,7 +39,10 @@ def rule_runs(
     kind_set = set(kinds)
     runs: dict[str, RuleRun] = {}
     for meta in rules:
-        applies = meta.id in reported or "*" in meta.kinds or not kind_set.isdisjoint(meta.kinds)
+        applies = meta.id in reported or (
+            ("*" in meta.kinds or not kind_set.isdisjoint(meta.kinds))
+            and (not meta.requires or not kind_set.isdisjoint(meta.requires))
+        )
         if not applies:
             runs[meta.id] = RuleRun.NOT_APPLICABLE
         elif meta.id in enabled or meta.id in reported:

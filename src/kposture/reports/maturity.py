@@ -2,12 +2,14 @@
 blocks the next one.
 
 A stage of a domain *passes* when at least one of its rules ran on something, none of its rules that
-ran has an active (unsuppressed) finding above info, and none of its rules was skipped (disabled by
-the policy, or off for a missing setting) while it would have judged scanned objects — a skipped rule is not a
-passing rule, so such a stage is *unverified*. A stage whose rules had nothing to judge is *not
-assessed*. A domain reaches the last stage of the unbroken run of passed stages from crawl; it is
-*not assessed* when none of its rules ran. The findings that block the next stage are that stage's
-active findings, most severe first (then in report order), at most ``MAX_BLOCKERS``.
+ran has an active (unsuppressed) finding above info (or an info finding marked ``BLOCKS_STAGE``, a
+missing capability), and none of its rules was skipped (disabled by the policy, or off for a missing
+setting) while it would have judged scanned objects, or reported that it could not observe what it
+judges (``NOT_OBSERVABLE`` evidence, e.g. a managed control plane) — a skipped rule is not a passing
+rule, so such a stage is *unverified*. A stage whose rules had nothing to judge is *not assessed*. A
+domain reaches the last stage of the unbroken run of passed stages from crawl; it is *not assessed*
+when none of its rules ran. The findings that block the next stage are that stage's active findings,
+most severe first (then in report order), at most ``MAX_BLOCKERS``.
 
 Pure functions over a ``ScanResult``, rule metadata and per-rule ``RuleRun`` states, plus the
 renderers of the view for the table, Markdown and JSON outputs.
@@ -24,7 +26,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kposture.model import Domain, Finding, RuleMeta, ScanResult, Severity, Stage
+from kposture.model import (
+    BLOCKS_STAGE,
+    NOT_OBSERVABLE,
+    Domain,
+    Finding,
+    RuleMeta,
+    ScanResult,
+    Severity,
+    Stage,
+)
 from kposture.reports.assessment import RuleRun, run_of
 from kposture.reports.frameworks import rules_with_findings
 from kposture.reports.grouping import location_text, sort_findings
@@ -90,10 +101,14 @@ def _stage(
     metas: list[RuleMeta],
     runs: Mapping[str, RuleRun] | None,
     active: Mapping[str, list[Finding]],
+    unobserved: frozenset[str] = frozenset(),
 ) -> StageResult:
     rules = tuple(sorted(m.id for m in metas if m.stage is stage))
     ran = tuple(r for r in rules if run_of(runs, r) is RuleRun.RAN)
-    skipped = tuple(r for r in rules if run_of(runs, r) is RuleRun.SKIPPED)
+    # A rule that reported "not observable" (a managed control plane) verified nothing.
+    skipped = tuple(
+        r for r in rules if run_of(runs, r) is RuleRun.SKIPPED or (r in unobserved and r in ran)
+    )
     failing = tuple(r for r in ran if active.get(r))
     findings = _severity_first(tuple(f for r in failing for f in active[r]))
     if failing:
@@ -115,14 +130,17 @@ def assess_maturity(
     """Every seed domain (in ``Domain`` order) with the stage it reaches in ``result``."""
     metas = rules_with_findings(rules, result.findings)
     active: dict[str, list[Finding]] = {}
+    unobserved = frozenset(
+        f.rule_id for f in result.active_findings if NOT_OBSERVABLE in f.evidence
+    )
     for finding in result.active_findings:
         # Info findings record facts (an exposed Service, a Kubernetes default): nothing to fix.
-        if finding.severity is not Severity.INFO:
+        if finding.severity is not Severity.INFO or BLOCKS_STAGE in finding.evidence:
             active.setdefault(finding.rule_id, []).append(finding)
     domains: list[DomainMaturity] = []
     for domain in Domain:
         domain_rules = [m for m in metas.values() if m.domain is domain]
-        stages = tuple(_stage(stage, domain_rules, runs, active) for stage in STAGES)
+        stages = tuple(_stage(stage, domain_rules, runs, active, unobserved) for stage in STAGES)
         assessed = any(s.ran for s in stages)
         reached: Stage | None = None
         for stage_result in stages:
@@ -185,7 +203,7 @@ def _next_text(domain: DomainMaturity) -> str:
     if nxt.status is StageStatus.FAILED:
         return f"{stage}: {len(nxt.findings)} finding(s) in {len(nxt.failing)} rule(s)"
     if nxt.status is StageStatus.UNVERIFIED:
-        return f"{stage}: unverified, skipped rules: {', '.join(nxt.skipped)}"
+        return f"{stage}: unverified, skipped or not observable: {', '.join(nxt.skipped)}"
     return f"{stage}: not assessed (no {stage} rule judged any scanned object)"
 
 

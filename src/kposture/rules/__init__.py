@@ -8,8 +8,11 @@ adding its module to ``FAMILIES`` — there is no self-registration.
 from __future__ import annotations
 
 from kposture.rules import (
+    cluster_tooling,
+    control_plane,
     images,
     network,
+    node_components,
     rbac,
     secrets,
     service_accounts,
@@ -28,6 +31,9 @@ FAMILIES = (
     secrets,
     images,
     network,
+    control_plane,
+    node_components,
+    cluster_tooling,
 )
 
 

@@ -45,3 +45,21 @@ CREDENTIALS_IN_FILES = Reference(MITRE, "T1552.001")
 """MITRE ATT&CK: unsecured credentials — credentials in files."""
 SECRETS_GUIDANCE = Reference(NSA, "Secrets")
 """NSA-CISA Kubernetes Hardening Guidance: network separation and hardening — Secrets."""
+K04 = Reference(OWASP, "K04")
+"""OWASP Kubernetes Top 10: lack of centralized policy enforcement."""
+K05 = Reference(OWASP, "K05")
+"""OWASP Kubernetes Top 10: inadequate logging and monitoring."""
+K09 = Reference(OWASP, "K09")
+"""OWASP Kubernetes Top 10: misconfigured cluster components."""
+CONTROL_PLANE_HARDENING = Reference(NSA, "Control plane hardening")
+"""NSA-CISA Kubernetes Hardening Guidance: network separation and hardening — control plane."""
+AUTHENTICATION = Reference(NSA, "Authentication")
+"""NSA-CISA Kubernetes Hardening Guidance: authentication and authorization — authentication."""
+LOGGING = Reference(NSA, "Logging")
+"""NSA-CISA Kubernetes Hardening Guidance: audit logging and threat detection — logging."""
+THREAT_DETECTION = Reference(NSA, "Threat detection")
+"""NSA-CISA Kubernetes Hardening Guidance: audit logging and threat detection — threat detection."""
+POD_SECURITY_ENFORCEMENT = Reference(NSA, "Pod security enforcement")
+"""NSA-CISA Kubernetes Hardening Guidance: Kubernetes Pod security — Pod security enforcement."""
+ENCRYPTION = Reference(NSA, "Encryption")
+"""NSA-CISA Kubernetes Hardening Guidance: network separation and hardening — encryption."""

@@ -55,6 +55,7 @@ def rule_meta(
     description: str,
     references: tuple[Reference, ...],
     fix_snippet: str,
+    requires: tuple[str, ...] = (),
 ) -> RuleMeta:
     """Rule metadata in the order families write it; each family binds its domain (and, where all
     its rules share them, its kinds) with ``functools.partial``."""
@@ -69,6 +70,7 @@ def rule_meta(
         description=description,
         references=references,
         fix_snippet=fix_snippet,
+        requires=requires,
     )
 
 
