@@ -4,7 +4,8 @@ A live cluster holds a Deployment, its ReplicaSets and their Pods, all with the 
 judging each would report one problem three times. An object is *covered* when its controlling
 ``ownerReference`` (``controller: true``) names a workload in the scan whose pod spec is the same
 once the fields the API server and admission add to pods (node name, service-account token volume
-and mounts, default tolerations, priority) are set aside. A pod that differs from its owner's
+and mounts, default tolerations, priority, ``enableServiceLinks: true``, the ``default``
+ServiceAccount name, requests copied from limits) are set aside. A pod that differs from its owner's
 template (an ephemeral debug container, an old revision) is judged on its own. Pure: the result
 depends only on the objects.
 """
@@ -41,8 +42,9 @@ class Coverage:
         if not counts:
             return ""
         parts = [_count(kind, n) for kind, n in sorted(counts.items(), key=_pods_last)]
+        verb = "is" if sum(counts.values()) == 1 else "are"
         return (
-            f"{owner.ref.display()}: {' and '.join(parts)} with the same pod template are not "
+            f"{owner.ref.display()}: {' and '.join(parts)} with the same pod template {verb} not "
             "reported separately; its findings stand for them"
         )
 
@@ -92,6 +94,11 @@ def _is_token_volume(volume: Mapping[str, Any]) -> bool:
 def comparable_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     """A pod spec without what the API server and admission add to pods but not to templates."""
     out = {key: value for key, value in spec.items() if key not in _POD_ONLY_FIELDS}
+    if out.get("enableServiceLinks") is True:
+        del out["enableServiceLinks"]  # defaulted on pods only (1.20), never on templates
+    out.pop("serviceAccount", None)  # the deprecated alias of serviceAccountName
+    if out.get("serviceAccountName") == "default":
+        del out["serviceAccountName"]  # the ServiceAccount admission plugin names it on pods
     if "volumes" in out:
         out["volumes"] = _without_token(out["volumes"], mounts=False)
         if not out["volumes"]:
@@ -115,12 +122,20 @@ def comparable_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _container(container: object) -> object:
-    if not isinstance(container, Mapping) or "volumeMounts" not in container:
+    if not isinstance(container, Mapping):
         return container
     copy = dict(container)
-    copy["volumeMounts"] = _without_token(copy["volumeMounts"], mounts=True)
-    if not copy["volumeMounts"]:
-        del copy["volumeMounts"]
+    if "volumeMounts" in copy:
+        copy["volumeMounts"] = _without_token(copy["volumeMounts"], mounts=True)
+        if not copy["volumeMounts"]:
+            del copy["volumeMounts"]
+    resources = copy.get("resources")
+    limits = resources.get("limits") if isinstance(resources, Mapping) else None
+    if isinstance(resources, Mapping) and isinstance(limits, Mapping) and limits:
+        # Pod defaulting copies limits into unset requests; templates are not defaulted so.
+        requests = resources.get("requests")
+        merged = {**limits, **(requests if isinstance(requests, Mapping) else {})}
+        copy["resources"] = {**resources, "requests": merged}
     return copy
 
 

@@ -14,7 +14,14 @@ from kposture.model import K8sObject, ResourceRef, RunPolicy
 from kposture.rules import builtin_rules
 
 SPEC: dict[str, Any] = {
-    "containers": [{"name": "app", "image": "nginx:1.25", "securityContext": {"privileged": True}}]
+    "containers": [
+        {
+            "name": "app",
+            "image": "nginx:1.25",
+            "securityContext": {"privileged": True},
+            "resources": {"limits": {"cpu": "20m"}},
+        }
+    ]
 }
 
 
@@ -57,6 +64,12 @@ def pod_spec_as_admitted(spec: dict[str, Any]) -> dict[str, Any]:
         {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"}
     ]
     out["priority"] = 0
+    out["enableServiceLinks"] = True
+    out["serviceAccountName"] = out["serviceAccount"] = "default"
+    for container in out["containers"]:
+        limits = container.get("resources", {}).get("limits")
+        if limits:
+            container["resources"]["requests"] = dict(limits)
     return out
 
 
@@ -101,7 +114,9 @@ def test_a_pod_that_differs_from_the_template_is_judged_itself() -> None:
     ]
     coverage = owner_coverage(objects)
     assert coverage.covered == frozenset({id(replica_set)})
-    assert coverage.note(deployment).startswith("Deployment/shop/web: 1 ReplicaSet with")
+    assert coverage.note(deployment).startswith(
+        "Deployment/shop/web: 1 ReplicaSet with the same pod template is not reported"
+    )
 
 
 def test_owner_not_in_the_scan_leaves_the_pod_judged() -> None:
@@ -119,9 +134,18 @@ def test_non_controller_owner_references_do_not_cover() -> None:
 
 
 def test_comparable_spec_drops_only_admission_additions() -> None:
-    assert comparable_spec(pod_spec_as_admitted(SPEC)) == SPEC
+    assert comparable_spec(pod_spec_as_admitted(SPEC)) == comparable_spec(SPEC)
     with_host_path = pod_spec_as_admitted(SPEC)
     with_host_path["volumes"].append({"name": "root", "hostPath": {"path": "/"}})
     assert comparable_spec(with_host_path)["volumes"] == [
         {"name": "root", "hostPath": {"path": "/"}}
     ]
+
+
+def test_a_named_service_account_or_other_requests_still_differ() -> None:
+    named = pod_spec_as_admitted(SPEC)
+    named["serviceAccountName"] = named["serviceAccount"] = "builder"
+    assert comparable_spec(named) != comparable_spec(SPEC)
+    other = pod_spec_as_admitted(SPEC)
+    other["containers"][0]["resources"]["requests"] = {"cpu": "10m"}
+    assert comparable_spec(other) != comparable_spec(SPEC)
