@@ -3,9 +3,10 @@
 Role checks (``clusterrolePodExecAttach``, ``rolePodExecAttach``) map to ``rbac-pod-exec`` on the
 role. Binding checks mean "the binding references a role that grants X", so they are judged on each
 binding of the checked kind whose roleRef has the kind the check names: ``*PodExecAttach`` bindings
-fail when ``rbac-pod-exec`` fires on the bound role (resolved by ``inventory.bound_role``),
-``*ClusterAdmin*`` bindings when ``cluster-admin-binding`` fires on the binding. Only findings above
-info count (info is how kposture reports Kubernetes' own defaults).
+fail when ``rbac-pod-exec`` fires on the bound role (resolved by ``inventory.bound_role``) or on the
+binding itself (a default role handed to someone else), ``*ClusterAdmin*`` bindings when
+``cluster-admin-binding`` fires on the binding. Only findings above info count (info is how
+kposture reports Kubernetes' own defaults).
 
 Disagreements kposture makes on purpose are listed in ``EXPLAINED`` with the reason (the same reasons
 are in ``docs/accuracy.md`` and the rules' descriptions); an unexplained disagreement, or an
@@ -60,6 +61,8 @@ def _bindings(objects: list[K8sObject], kind: str, role_kind: str) -> list[K8sOb
 def bound_role_execs(kind: str, role_kind: str) -> Judge:
     def judge(objects: list[K8sObject], inventory: Inventory) -> bool:
         for binding in _bindings(objects, kind, role_kind):
+            if _fires("rbac-pod-exec", binding, inventory):
+                return True
             role = bound_role(binding, inventory)
             if (
                 role is not None
@@ -83,15 +86,15 @@ CHECKS: dict[str, tuple[str, Judge]] = {
     "clusterrolePodExecAttach": ("rbac-pod-exec", role_fires("ClusterRole")),
     "rolePodExecAttach": ("rbac-pod-exec", role_fires("Role")),
     "clusterrolebindingPodExecAttach": (
-        "rbac-pod-exec on the bound ClusterRole",
+        "rbac-pod-exec on the bound ClusterRole or the binding",
         bound_role_execs("ClusterRoleBinding", "ClusterRole"),
     ),
     "rolebindingClusterRolePodExecAttach": (
-        "rbac-pod-exec on the bound ClusterRole",
+        "rbac-pod-exec on the bound ClusterRole or the binding",
         bound_role_execs("RoleBinding", "ClusterRole"),
     ),
     "rolebindingRolePodExecAttach": (
-        "rbac-pod-exec on the bound Role",
+        "rbac-pod-exec on the bound Role or the binding",
         bound_role_execs("RoleBinding", "Role"),
     ),
     "clusterrolebindingClusterAdmin": (

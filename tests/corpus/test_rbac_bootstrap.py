@@ -3,8 +3,9 @@
 Scans all of ``rbac/kubernetes-bootstrap/`` (``kind: List`` dumps of the default ClusterRoles,
 ClusterRoleBindings, Roles and RoleBindings) with every RBAC rule: nothing above info may come from
 them. A copy of a default without the bootstrap markers, a user binding to cluster-admin, a user
-added to a default binding, or a user ClusterRole aggregated into a default one is judged normally.
-Also checks that the built-in rules of ``inventory.rbac_defaults`` match the corpus.
+added to a default binding, or a user ClusterRole aggregated into a default one is judged normally,
+and so is a user binding of a default role (``admin``, ``edit``, a ``system:controller:`` role),
+on the binding. Also checks that the built-in rules of ``inventory.rbac_defaults`` match the corpus.
 """
 
 from __future__ import annotations
@@ -137,6 +138,61 @@ rules:
     # ... and reaches admin through edit.
     admin = _default(bootstrap, "ClusterRole", "admin")
     assert "rbac-secrets-read" in {rule_id for rule_id, _ in _above_info(_findings(objects, admin))}
+
+
+def test_user_bindings_of_default_roles_are_reported_on_the_binding(
+    bootstrap: list[K8sObject],
+) -> None:
+    binding, local, controller = objects_from_text(
+        """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: ci-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}
+subjects:
+- {kind: ServiceAccount, name: ci, namespace: tools}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: dev-edit, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects:
+- {kind: User, name: alice}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: borrowed-controller}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: system:kube-controller-manager
+subjects:
+- {kind: User, name: mallory}
+"""
+    )
+    objects = [*bootstrap, binding, local, controller]
+    risky = {"rbac-secrets-read", "rbac-pod-exec", "rbac-workload-create", "rbac-token-create"}
+    above = _above_info(_findings(objects, binding))
+    assert risky | {"rbac-escalate-bind-impersonate"} == {rule_id for rule_id, _ in above}
+    assert len(above) == len(risky) + 1  # one finding per rule on the binding
+    secrets = dict(above)["rbac-secrets-read"]
+    assert secrets == (
+        "ClusterRoleBinding/ci-admin: ServiceAccount tools/ci can get/list/watch secrets "
+        "cluster-wide through the built-in ClusterRole admin"
+    )
+    local_above = dict(_above_info(_findings(objects, local)))
+    assert (
+        "in namespace shop through the built-in ClusterRole edit"
+        in (local_above["rbac-secrets-read"])
+    )
+    borrowed = dict(_above_info(_findings(objects, controller)))
+    assert set(borrowed) == {"rbac-secrets-read", "rbac-token-create", "wildcard-rbac"}
+    assert borrowed["rbac-secrets-read"].startswith(
+        "ClusterRoleBinding/borrowed-controller: User mallory can get/list/watch secrets "
+        "cluster-wide through the built-in ClusterRole system:kube-controller-manager"
+    )
+    # The same roles alone, and Kubernetes' own bindings of them, stay at info.
+    assert not _above_info(_findings(bootstrap))
 
 
 @pytest.mark.parametrize("name", sorted(BUILTIN_CLUSTER_ROLES))

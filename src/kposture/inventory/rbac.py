@@ -21,6 +21,7 @@ from typing import Any
 from kposture.inventory.objects import Inventory
 from kposture.inventory.rbac_defaults import BUILTIN_CLUSTER_ROLES, BUILTIN_REF
 from kposture.inventory.rbac_rules import PolicyRule, policy_rule
+from kposture.inventory.rbac_scope import Scope, binding_scope
 from kposture.model import JsonPath, K8sObject, LabelSelector, ResourceRef
 
 ROLE_KINDS = ("Role", "ClusterRole")
@@ -37,6 +38,9 @@ SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 FULL_ACCESS_VERBS = frozenset({"get", "list", "watch", "create", "update", "patch", "delete"})
 """A rule on every resource of every group with all of these verbs is as good as ``*``: it can read
 every Secret (and so every ServiceAccount token) and create pods running as any ServiceAccount."""
+
+BUILTIN_PATH: JsonPath = ("roleRef", "name")
+"""The path of a rule a bound role holds as a built-in default (known by name, not scanned)."""
 
 _OWN = "rbac.own_rules"
 _SELECTED = "rbac.selected"
@@ -104,7 +108,8 @@ class BoundRole:
     ClusterRole the API server reconciles (``cluster-admin``, ``admin``, ``edit``, ``view``), the
     built-in rules it re-adds at start-up unless the scanned copy opts out with
     ``autoupdate: "false"``. ``known`` is False when the role is neither scanned nor a built-in
-    default: the binding can then only be judged by name.
+    default: the binding can then only be judged by name. ``scope`` is how far the binding hands
+    the rules out: cluster-wide for a ClusterRoleBinding, one namespace for a RoleBinding.
     """
 
     kind: str
@@ -113,10 +118,31 @@ class BoundRole:
     obj: K8sObject | None
     rules: tuple[EffectiveRule, ...]
     known: bool
+    scope: Scope = Scope.CLUSTER
 
     def display(self) -> str:
         scope = f"{self.namespace}/" if self.kind == "Role" and self.namespace else ""
         return f"{self.kind} {scope}{self.name}"
+
+    @property
+    def default(self) -> bool:
+        """Whether the role is a Kubernetes default: scanned with the bootstrap markers, or not
+        scanned but one of the built-in ClusterRoles known by name."""
+        if self.obj is None:
+            return self.known
+        return is_kubernetes_default(self.obj)
+
+    def default_rules(self) -> tuple[EffectiveRule, ...]:
+        """The rules the role holds as a Kubernetes default, which findings on the role itself
+        report at most as info: a default role's rules that come from defaults (a user ClusterRole
+        aggregated into it is judged on the role), and the built-in rules the API server re-adds
+        to a reconciled role (never on the scanned object, so never reported on it)."""
+        role_default = self.default
+        return tuple(
+            rule
+            for rule in self.rules
+            if rule.path == BUILTIN_PATH or (role_default and rule.default)
+        )
 
 
 # --- reading objects --------------------------------------------------------------------------------
@@ -341,8 +367,9 @@ def bound_role(binding: K8sObject, inventory: Inventory) -> BoundRole | None:
     if kind not in ROLE_KINDS or not name:
         return None
     namespace = binding.ref.namespace if kind == "Role" else ""
+    scope = binding_scope(binding.ref.kind)
     if binding.ref.kind == "ClusterRoleBinding" and kind == "Role":
-        return BoundRole(kind, name, namespace, None, (), False)
+        return BoundRole(kind, name, namespace, None, (), False, scope)
     role = inventory.get(kind, namespace, name)
     if role is None and kind == "ClusterRole" and binding.ref.namespace:
         # A manifest may give a ClusterRole a namespace; the API server drops it on creation.
@@ -353,12 +380,13 @@ def bound_role(binding: K8sObject, inventory: Inventory) -> BoundRole | None:
         present = {effective.rule for effective in rules}
         origin = ResourceRef(BUILTIN_REF.api_version, "ClusterRole", "", name)
         extra = tuple(
-            EffectiveRule(rule, index, origin, ("roleRef", "name"), True)
+            EffectiveRule(rule, index, origin, BUILTIN_PATH, True)
             for index, rule in enumerate(builtin)
             if rule not in present
         )
         rules = rules + extra
-    return BoundRole(kind, name, namespace, role, rules, role is not None or builtin is not None)
+    known = role is not None or builtin is not None
+    return BoundRole(kind, name, namespace, role, rules, known, scope)
 
 
 def _opted_out(role: K8sObject | None) -> bool:

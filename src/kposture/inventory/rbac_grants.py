@@ -3,8 +3,9 @@
 ``find_grant`` answers "does this rule grant any of these verbs on these resources, and through which
 of its ``verbs``/``apiGroups``/``resources`` entries" (so findings point at the exact entry);
 ``describe_grant`` renders the answer as ``verbs [get list] on secrets in apiGroup ""``, naming what a
-wildcard covers and any ``resourceNames`` restriction. Built on ``rbac_rules``; used by the RBAC rule
-family and the who-can views.
+wildcard covers and any ``resourceNames`` restriction. Grants are scope-aware (``rbac_scope``): rules
+in force only in a namespace (a Role, or any role bound by a RoleBinding) grant nothing on
+cluster-scoped resources. Built on ``rbac_rules``; used by the RBAC rule family and the who-can views.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kposture.inventory.rbac_rules import PolicyRule
+from kposture.inventory.rbac_scope import Scope, reachable
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +36,23 @@ class Grant:
     """(verb, resource) pairs actually granted."""
 
 
-def find_grant(rule: PolicyRule, targets: tuple[Target, ...]) -> Grant | None:
-    """The entries of ``rule`` that grant any of ``targets``, or None when it grants none."""
+def find_grant(
+    rule: PolicyRule, targets: tuple[Target, ...], scope: Scope = Scope.CLUSTER
+) -> Grant | None:
+    """The entries of ``rule`` that grant any of ``targets`` when in force with ``scope``, or None
+    when it grants none (in a namespace, a cluster-scoped target is never granted)."""
     verbs: set[int] = set()
     groups: set[int] = set()
     resources: set[int] = set()
     covered: list[tuple[str, str]] = []
     for target in targets:
         for resource in target.resources:
-            granted = [v for v in target.verbs if rule.grants(v, target.group, resource)]
+            granted = [
+                v
+                for v in target.verbs
+                if rule.grants(v, target.group, resource)
+                and reachable(scope, v, target.group, resource)
+            ]
             if not granted:
                 continue
             covered.extend((verb, resource) for verb in granted)

@@ -5,7 +5,15 @@ PolicyRule in force granting a target permission, the wildcard check, and the bi
 Role checks judge ``inventory.effective_rules`` (aggregation included), one violation per offending
 PolicyRule; binding checks one per offending subject. A violation is capped at info when it comes
 from Kubernetes' own defaults: the judged object and the rule's origin (or, for bindings, the
-subject) are both defaults.
+subject) are both defaults. Grants are scope-aware: a Role is judged as in force in its namespace
+only, so it never grants cluster-scoped resources; a ClusterRole as if bound cluster-wide.
+
+The role checks also judge bindings, for the one case the role finding cannot carry: a binding
+that hands a default role (scanned with the bootstrap markers, or a built-in known by name) to
+subjects that are not Kubernetes' own. The role's findings are capped at info, so the grant is
+reported on the binding, once per binding, at the rule's severity, within the binding's scope
+(a RoleBinding grants nothing cluster-scoped). Bindings of non-default roles are not reported
+(the role finding covers them), nor bindings of all-powerful roles (cluster-admin-binding does).
 """
 
 from __future__ import annotations
@@ -13,10 +21,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from kposture.inventory import (
+    BINDING_KINDS,
     EVERYONE,
+    BoundRole,
     EffectiveRule,
-    Grant,
     Inventory,
+    PolicyRule,
+    Subject,
     Target,
     bound_role,
     csr_subject,
@@ -28,6 +39,8 @@ from kposture.inventory import (
     is_kubernetes_default,
     subjects,
 )
+from kposture.inventory.rbac import BUILTIN_PATH
+from kposture.inventory.rbac_scope import reaches_anything, role_scope
 from kposture.model import JsonPath, K8sObject, Severity, Violation
 from kposture.rules.base import Check
 
@@ -66,18 +79,54 @@ def _path(effective: EffectiveRule, field: str, indexes: tuple[int, ...]) -> Jso
     return (*effective.path, field, indexes[0])
 
 
+# --- description wording shared with ``rbac`` (it says what these checks do) ------------------------
+
+
+def binding_note(
+    what: str = "such a grant of a default role (admin, edit, a system:controller: role)",
+) -> str:
+    """The description note of a role rule on the bindings it also judges."""
+    return (
+        " Kubernetes' default roles are reported at info on the role itself. A binding that hands "
+        f"{what} to a subject that is not Kubernetes' own (a user's binding, or a user added to a "
+        "default binding) is reported once, on the binding, at this rule's severity, naming the "
+        "subjects and the scope: cluster-wide for a ClusterRoleBinding, the namespace for a "
+        "RoleBinding. Bindings of other roles are not reported again (the role's finding covers "
+        "them), nor bindings of cluster-admin (cluster-admin-binding reports them)."
+    )
+
+
+BINDING_NOTE = binding_note()
+
+
+def cluster_scoped(what: str) -> str:
+    """The description note of a rule about a cluster-scoped resource."""
+    return (
+        f" {what} cluster-scoped, so only a ClusterRole bound by a ClusterRoleBinding grants it: "
+        "the authorizer uses a RoleBinding's rules only for requests in its namespace, and these "
+        "requests carry none, so a Role (whatever its resources say, * included) or a ClusterRole "
+        "in a RoleBinding is not reported. A ClusterRole is judged as if bound cluster-wide, "
+        "whether or not a binding is scanned: whoever may bind it can do so later."
+    )
+
+
 # --- role checks ------------------------------------------------------------------------------------
 
 
 def grant_check(
     targets: tuple[Target, ...], *, point_at_verb: bool = False, note: str = ""
 ) -> Check:
-    """A check reporting each PolicyRule in force for a role that grants any of ``targets``."""
+    """A check reporting each PolicyRule in force for a role that grants any of ``targets``, and
+    each non-default binding that hands such a grant of a default role to someone else."""
 
     def check(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
+        if obj.ref.kind in BINDING_KINDS:
+            yield from _binding_grant(obj, inventory, targets, note)
+            return
         obj_default = is_kubernetes_default(obj)
+        scope = role_scope(obj.ref.kind)
         for effective in effective_rules(obj, inventory):
-            grant = find_grant(effective.rule, targets)
+            grant = find_grant(effective.rule, targets, scope)
             if grant is None:
                 continue
             severity = _cap(obj_default, effective)
@@ -86,21 +135,28 @@ def grant_check(
                 if point_at_verb
                 else _path(effective, "resources", grant.resources)
             )
-            extra = note if note and _needs_note(grant) else ""
+            extra = note if note and _needs_note(grant.covered) else ""
             yield Violation(
                 f"{obj.ref.display()} {_where(obj, effective)} grants "
                 f"{describe_grant(effective.rule, grant)}{extra}{_default_note(severity)}",
                 path,
-                (("rule", f"{effective.origin.display()} rules[{effective.index}]"),),
+                (("rule", _rule_ref(effective)),),
                 severity,
             )
 
     return check
 
 
-def _needs_note(grant: Grant) -> bool:
+def _rule_ref(effective: EffectiveRule) -> str:
+    """``ClusterRole/reader rules[2]``; a built-in role known by name has no rules to point at."""
+    if effective.path == BUILTIN_PATH:
+        return f"{effective.origin.display()} (built-in rules, not scanned)"
+    return f"{effective.origin.display()} rules[{effective.index}]"
+
+
+def _needs_note(covered: tuple[tuple[str, str], ...]) -> bool:
     """Exec/attach granted through ``get`` only: the WebSocket note applies."""
-    verbs = {verb for verb, resource in grant.covered if resource in ("pods/exec", "pods/attach")}
+    verbs = {verb for verb, resource in covered if resource in ("pods/exec", "pods/attach")}
     return verbs == {"get"}
 
 
@@ -109,36 +165,149 @@ def _is_wildcard(entry: str) -> bool:
     return entry == "*" or entry.startswith("*/")
 
 
+_WILDCARD_FIELDS = ("verbs", "apiGroups", "resources")
+
+
+def _wildcard_hits(rule: PolicyRule) -> list[tuple[str, int]]:
+    """(field, index) of every wildcard entry of ``rule``, verbs first."""
+    fields = (rule.verbs, rule.api_groups, rule.resources)
+    return [
+        (name, i)
+        for name, values in zip(_WILDCARD_FIELDS, fields, strict=True)
+        for i, v in enumerate(values)
+        if _is_wildcard(v)
+    ]
+
+
+def _wildcard_text(rule: PolicyRule, hits: list[tuple[str, int]]) -> str:
+    """``* in verbs and apiGroups: verbs [*] on [pods] in apiGroups ["*"]``."""
+    named = sorted({name for name, _ in hits}, key=_WILDCARD_FIELDS.index)
+    groups = " ".join(f'"{g}"' for g in rule.api_groups)
+    target = (
+        f"[{' '.join(rule.resources)}] in apiGroups [{groups}]"
+        if rule.resources or not rule.non_resource_urls
+        else f"nonResourceURLs [{' '.join(rule.non_resource_urls)}]"
+    )
+    return f"* in {' and '.join(named)}: verbs [{' '.join(rule.verbs)}] on {target}"
+
+
 def wildcard_rbac(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
+    if obj.ref.kind in BINDING_KINDS:
+        yield from _binding_wildcards(obj, inventory)
+        return
     obj_default = is_kubernetes_default(obj)
+    scope = role_scope(obj.ref.kind)
     for effective in effective_rules(obj, inventory):
-        rule = effective.rule
-        fields = (
-            ("verbs", rule.verbs),
-            ("apiGroups", rule.api_groups),
-            ("resources", rule.resources),
-        )
-        hits = [
-            (name, i) for name, values in fields for i, v in enumerate(values) if _is_wildcard(v)
-        ]
-        if not hits:
+        hits = _wildcard_hits(effective.rule)
+        if not hits or not reaches_anything(effective.rule, scope):
             continue
         severity = _cap(obj_default, effective)
         field, index = hits[0]
-        named = sorted({name for name, _ in hits}, key=["verbs", "apiGroups", "resources"].index)
-        groups = " ".join(f'"{g}"' for g in rule.api_groups)
-        target = (
-            f"[{' '.join(rule.resources)}] in apiGroups [{groups}]"
-            if rule.resources or not rule.non_resource_urls
-            else f"nonResourceURLs [{' '.join(rule.non_resource_urls)}]"
-        )
         yield Violation(
-            f"{obj.ref.display()} {_where(obj, effective)} uses * in {' and '.join(named)}: "
-            f"verbs [{' '.join(rule.verbs)}] on {target}{_default_note(severity)}",
+            f"{obj.ref.display()} {_where(obj, effective)} uses "
+            f"{_wildcard_text(effective.rule, hits)}{_default_note(severity)}",
             effective.path if effective.aggregated else (*effective.path, field, index),
-            (("rule", f"{effective.origin.display()} rules[{effective.index}]"),),
+            (("rule", _rule_ref(effective)),),
             severity,
         )
+
+
+# --- bindings of default roles ------------------------------------------------------------------
+
+
+def _handed_out(obj: K8sObject, inventory: Inventory) -> tuple[BoundRole, list[Subject]] | None:
+    """The default role a binding hands to subjects that are not Kubernetes' own, and those
+    subjects; None when the binding is judged elsewhere or not at all: a non-default or unknown
+    role (reported on the role), an all-powerful one (cluster-admin-binding), or only default
+    subjects (Kubernetes' own binding, reported at info on the role)."""
+    role = bound_role(obj, inventory)
+    if role is None or not role.default or full_access(role.rules) is not None:
+        return None
+    who = [subject for subject in subjects(obj) if not is_default_subject(obj, subject)]
+    return (role, who) if who else None
+
+
+def _who(who: list[Subject]) -> str:
+    """``User alice``, ``User alice and Group devs``, ``A, B and C``."""
+    names = [subject.display() for subject in who]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _evidence(
+    role: BoundRole, who: list[Subject], rules: list[EffectiveRule]
+) -> tuple[tuple[str, str], ...]:
+    return (
+        ("subjects", _who(who)),
+        ("role", role.display()),
+        ("rules", "; ".join(dict.fromkeys(_rule_ref(effective) for effective in rules))),
+    )
+
+
+def _describe_pairs(covered: list[tuple[str, str]]) -> str:
+    """``get/list/watch secrets; create pods, deployments``: verbs per resource, resources that
+    share their verbs grouped."""
+    by_resource: dict[str, list[str]] = {}
+    for verb, resource in covered:
+        verbs = by_resource.setdefault(resource, [])
+        if verb not in verbs:
+            verbs.append(verb)
+    by_verbs: dict[tuple[str, ...], list[str]] = {}
+    for resource, verbs in by_resource.items():
+        by_verbs.setdefault(tuple(verbs), []).append(resource)
+    return "; ".join(f"{'/'.join(verbs)} {', '.join(res)}" for verbs, res in by_verbs.items())
+
+
+def _binding_grant(
+    obj: K8sObject, inventory: Inventory, targets: tuple[Target, ...], note: str
+) -> Iterator[Violation]:
+    handed = _handed_out(obj, inventory)
+    if handed is None:
+        return
+    role, who = handed
+    covered: list[tuple[str, str]] = []
+    named: list[str] = []
+    sources: list[EffectiveRule] = []
+    for effective in role.default_rules():
+        grant = find_grant(effective.rule, targets, role.scope)
+        if grant is None:
+            continue
+        sources.append(effective)
+        if effective.rule.names_only:
+            names = " ".join(effective.rule.resource_names)
+            named.append(f"{_describe_pairs(list(grant.covered))} named [{names}]")
+        else:
+            covered.extend(grant.covered)
+    if not sources:
+        return
+    text = "; ".join(([_describe_pairs(covered)] if covered else []) + named)
+    extra = note if note and _needs_note(tuple(covered)) else ""
+    yield Violation(
+        f"{obj.ref.display()}: {_who(who)} can {text}{_scope(obj)} through the built-in "
+        f"{role.display()}{extra}",
+        BUILTIN_PATH,
+        _evidence(role, who, sources),
+    )
+
+
+def _binding_wildcards(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
+    handed = _handed_out(obj, inventory)
+    if handed is None:
+        return
+    role, who = handed
+    found = [
+        (effective, hits)
+        for effective in role.default_rules()
+        if (hits := _wildcard_hits(effective.rule)) and reaches_anything(effective.rule, role.scope)
+    ]
+    if not found:
+        return
+    text = "; ".join(_wildcard_text(effective.rule, hits) for effective, hits in found)
+    yield Violation(
+        f"{obj.ref.display()} hands {_who(who)} the built-in {role.display()}{_scope(obj)}; "
+        f"its rules use {text}",
+        BUILTIN_PATH,
+        _evidence(role, who, [effective for effective, _ in found]),
+    )
 
 
 # --- binding checks ---------------------------------------------------------------------------------

@@ -8,6 +8,13 @@ in. Binding rules report one finding per offending subject. Kubernetes' own boot
 bindings are reported at info: a violation is capped when both the judged object and the origin of
 the rule (or the subject, for bindings) are defaults, so a user rule aggregated into ``view`` or a
 user added to the ``cluster-admin`` binding is judged normally.
+
+The role rules also judge RoleBindings and ClusterRoleBindings: since a default role's own findings
+are info, a binding that hands one (``admin``, ``edit``, a ``system:controller:`` role) to a
+subject that is not Kubernetes' own is reported once on the binding, within its scope. Grants are
+scope-aware: a Role, or a ClusterRole bound by a RoleBinding, grants nothing on cluster-scoped
+resources (nodes, persistentvolumes, CSRs, webhook configurations...); a ClusterRole on its own is
+judged as if bound cluster-wide.
 """
 
 from __future__ import annotations
@@ -18,11 +25,14 @@ from kposture.inventory import BINDING_KINDS, ROLE_KINDS, Target
 from kposture.model import Domain, Reference, Severity, Stage
 from kposture.rules._rbac_checks import (
     ADMISSION_GROUP,
+    BINDING_NOTE,
     CORE,
     RBAC_GROUP,
     WRITE_VERBS,
     anonymous_access,
+    binding_note,
     cluster_admin_binding,
+    cluster_scoped,
     grant_check,
     system_masters,
     wildcard_rbac,
@@ -40,8 +50,10 @@ from kposture.rules.base import Rule
 
 # --- metadata ---------------------------------------------------------------------------------------
 
-ROLE_RULE_KINDS = ROLE_KINDS
+ROLE_RULE_KINDS = (*ROLE_KINDS, *BINDING_KINDS)
+"""Role rules judge roles, and bindings that hand out a default role (see ``binding_note``)."""
 BINDING_RULE_KINDS = BINDING_KINDS
+
 
 CLUSTER_ROLES = Reference(MITRE, "T1098.006")
 """MITRE ATT&CK: account manipulation, additional container cluster roles."""
@@ -137,7 +149,10 @@ RULES: tuple[Rule, ...] = (
                 "A wildcard grants every current and future resource or verb, including "
                 "subresources such as pods/exec, escalate and impersonate, and the custom resources "
                 "of every operator installed later. Wildcard roles routinely grant far more than "
-                "intended and turn a minor token leak into a cluster compromise."
+                "intended and turn a minor token leak into a cluster compromise. A rule that "
+                "grants nothing where it is in force is not reported: * verbs on nodes in a Role "
+                "(nodes are cluster-scoped, a Role only grants requests in its namespace)."
+                + binding_note("a default role with wildcard rules (a system:controller: role)")
             ),
             references=(Reference(CIS, "5.1.3"), K03, AUTHN_AUTHZ),
             fix_snippet=(
@@ -163,6 +178,7 @@ RULES: tuple[Rule, ...] = (
                 "Secrets exist, ServiceAccount tokens that let the reader act as more privileged "
                 "identities. list and watch return every Secret's contents, not just names. A rule "
                 "limited by resourceNames still exposes those Secrets and is reported with that note."
+                + BINDING_NOTE
             ),
             references=(Reference(CIS, "5.1.2"), K03, CONTAINER_API_CREDENTIALS, AUTHN_AUTHZ),
             fix_snippet=_NAMED_ROLE_SNIPPET.format(resource="secrets", name="app-config"),
@@ -187,7 +203,7 @@ RULES: tuple[Rule, ...] = (
                 "as create: WebSocket clients exec with an HTTP GET, which clusters before "
                 "Kubernetes 1.30 authorize as get. Unlike Polaris, a role named system:... or like "
                 "a default is exempt only when it carries the bootstrap markers, since anyone who "
-                "can create roles can choose such a name."
+                "can create roles can choose such a name." + BINDING_NOTE
             ),
             references=(Reference(MITRE, "T1609"), K03, AUTHN_AUTHZ),
             fix_snippet=(
@@ -219,6 +235,7 @@ RULES: tuple[Rule, ...] = (
                 "Job, CronJob or ReplicationController that makes one, can run it as any "
                 "ServiceAccount of the namespace and read that token, mount any Secret or "
                 "ConfigMap there, and, without admission policy, a privileged pod or host path."
+                + BINDING_NOTE
             ),
             references=(Reference(CIS, "5.1.4"), Reference(MITRE, "T1610"), K03, AUTHN_AUTHZ),
             fix_snippet=(
@@ -253,7 +270,12 @@ RULES: tuple[Rule, ...] = (
                 "RBAC stops users from granting permissions they do not hold, except for those with "
                 "escalate (edit roles beyond their own rights), bind (bind any role, cluster-admin "
                 "included) or impersonate (act as any user, group or ServiceAccount). Each of them "
-                "is a direct path to cluster-admin."
+                "is a direct path to cluster-admin. Scope counts: escalate on clusterroles and "
+                "impersonation of users and groups are checked without a namespace, so a Role "
+                "(or a ClusterRole in a RoleBinding) holding them grants nothing; bind on "
+                "clusterroles is checked in the namespace of the RoleBinding being written, so a "
+                "Role holding it lets its holder bind cluster-admin in that namespace and is "
+                "reported." + BINDING_NOTE
             ),
             references=(
                 Reference(CIS, "5.1.8"),
@@ -287,6 +309,8 @@ RULES: tuple[Rule, ...] = (
                 "nodes/proxy forwards requests to the kubelet API of any node, which can run "
                 "commands in every pod on that node and read their logs. Those requests bypass "
                 "admission control and are not audited as pod exec by the API server."
+                + cluster_scoped("Nodes are")
+                + BINDING_NOTE
             ),
             references=(Reference(CIS, "5.1.10"), Reference(MITRE, "T1609"), K03, AUTHN_AUTHZ),
             fix_snippet=(
@@ -312,6 +336,8 @@ RULES: tuple[Rule, ...] = (
                 "client certificates for any user or group the signer allows, including node "
                 "identities; certificates cannot be revoked before they expire. Approval also "
                 "needs the approve verb on the signer, which is not checked here."
+                + cluster_scoped("CertificateSigningRequests are")
+                + BINDING_NOTE
             ),
             references=(Reference(CIS, "5.1.11"), Reference(MITRE, "T1649"), K03, AUTHN_AUTHZ),
             fix_snippet=(
@@ -345,6 +371,8 @@ RULES: tuple[Rule, ...] = (
                 "policies and their bindings) can switch off the policy engine, or register a "
                 "mutating webhook that sees every object, Secrets included, and injects containers "
                 "into every new pod."
+                + cluster_scoped("Webhook configurations and admission policies are")
+                + BINDING_NOTE
             ),
             references=(
                 Reference(CIS, "5.1.12"),
@@ -389,6 +417,7 @@ RULES: tuple[Rule, ...] = (
                 "create on serviceaccounts/token issues a fresh token for any ServiceAccount in "
                 "scope, with an expiry the caller chooses, so the holder acts with every "
                 "permission of every such ServiceAccount, controller accounts included."
+                + BINDING_NOTE
             ),
             references=(Reference(CIS, "5.1.13"), Reference(MITRE, "T1528"), K03, AUTHN_AUTHZ),
             fix_snippet=(
@@ -413,6 +442,8 @@ RULES: tuple[Rule, ...] = (
                 "A PersistentVolume can point at a hostPath, so whoever creates one and claims it "
                 "from a pod mounts any directory of the node, bypassing Pod Security admission "
                 "rules on hostPath volumes."
+                + cluster_scoped("PersistentVolumes are")
+                + BINDING_NOTE
             ),
             references=(Reference(CIS, "5.1.9"), Reference(MITRE, "T1611"), K03, AUTHN_AUTHZ),
             fix_snippet=(

@@ -1,5 +1,6 @@
-"""RBAC semantics: the PolicyRule matcher against the Kubernetes authorizer's decisions, ClusterRole
-aggregation, roleRef resolution with built-in defaults, default recognition and CSR subjects."""
+"""RBAC semantics: the PolicyRule matcher against the Kubernetes authorizer's decisions, scope (what
+a namespaced grant can reach), ClusterRole aggregation, roleRef resolution with built-in defaults,
+default recognition and CSR subjects."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from kposture.inventory import (
     policy_rule,
     subjects,
 )
+from kposture.inventory.rbac_scope import Scope, is_cluster_scoped, reachable
 from support import objects_from_text
 
 FIXTURES = Path(__file__).resolve().parents[2] / "rules" / "fixtures"
@@ -95,6 +97,45 @@ def test_find_and_describe_grant() -> None:
     assert plain_grant is not None
     assert describe_grant(plain, plain_grant) == 'verbs [get list] on secrets in apiGroup ""'
     assert find_grant(plain, (Target(("create",), "", ("secrets",)),)) is None
+
+
+@pytest.mark.parametrize(
+    ("verb", "group", "resource", "in_namespace"),
+    [
+        ("get", "", "secrets", True),
+        ("get", "", "nodes/proxy", False),
+        ("create", "", "persistentvolumes", False),
+        ("update", "certificates.k8s.io", "certificatesigningrequests/approval", False),
+        ("patch", "admissionregistration.k8s.io", "validatingwebhookconfigurations", False),
+        ("escalate", "rbac.authorization.k8s.io", "clusterroles", False),
+        ("bind", "rbac.authorization.k8s.io", "clusterroles", True),  # checked in the binding's
+        ("impersonate", "", "users", False),
+        ("impersonate", "", "serviceaccounts", True),
+        ("get", "", "namespaces", True),  # its own Namespace object, by name
+        ("delete", "", "namespaces", True),
+        ("list", "", "namespaces", False),
+        ("create", "", "namespaces", False),
+        ("get", "example.com", "widgets", True),  # unknown groups are taken as namespaced
+    ],
+)
+def test_namespaced_grants_reach_no_cluster_scoped_resource(
+    verb: str, group: str, resource: str, in_namespace: bool
+) -> None:
+    assert reachable(Scope.CLUSTER, verb, group, resource)
+    assert reachable(Scope.NAMESPACE, verb, group, resource) is in_namespace
+    assert is_cluster_scoped(group, resource) is (
+        resource not in ("secrets", "serviceaccounts", "widgets")
+    )
+
+
+def test_find_grant_is_scope_aware() -> None:
+    everything = rule('"*"', '"*"', '"*"')
+    targets = (Target(("get",), "", ("nodes/proxy", "pods/exec")),)
+    cluster = find_grant(everything, targets)
+    namespaced = find_grant(everything, targets, Scope.NAMESPACE)
+    assert cluster is not None and cluster.covered == (("get", "nodes/proxy"), ("get", "pods/exec"))
+    assert namespaced is not None and namespaced.covered == (("get", "pods/exec"),)
+    assert find_grant(everything, (Target(("get",), "", ("nodes",)),), Scope.NAMESPACE) is None
 
 
 def test_full_access() -> None:
@@ -221,6 +262,28 @@ rules:
         role = bound_role(objects[0], Inventory(objects))
         assert role is not None and role.obj is not None
         assert (full_access(role.rules) is not None) is full
+
+
+def test_bound_role_scope_and_default_rules() -> None:
+    (binding,) = objects_from_text(BINDINGS.replace("cluster-admin", "edit"))
+    role = bound_role(binding, Inventory([binding]))
+    assert role is not None and role.scope is Scope.NAMESPACE and role.default
+    assert role.default_rules() == role.rules  # built-in, not scanned: all of it is default
+    scanned = """
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: reader}
+rules:
+- {apiGroups: [""], resources: [secrets], verbs: [get]}
+"""
+    objects = objects_from_text(
+        BINDINGS.replace("RoleBinding", "ClusterRoleBinding").replace("cluster-admin", "reader")
+        + scanned
+    )
+    user = bound_role(objects[0], Inventory(objects))
+    assert user is not None and user.scope is Scope.CLUSTER
+    assert not user.default and user.default_rules() == ()
 
 
 def test_unknown_role_and_invalid_reference() -> None:

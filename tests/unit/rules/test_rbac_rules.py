@@ -1,8 +1,11 @@
 """RBAC rules: messages name the object, the rule index and the exact grant; paths point at the
 offending entry; one violation per offending PolicyRule (roles) or subject (bindings); Kubernetes
-defaults are capped at info and nothing else is."""
+defaults are capped at info and nothing else is. A binding that hands a default role to someone
+else is reported once on the binding, within its scope; a Role grants nothing cluster-scoped."""
 
 from __future__ import annotations
+
+import pytest
 
 from kposture.model import Severity
 from support import RULES_BY_ID, objects_from_text, violations
@@ -147,3 +150,221 @@ rules:
     lookalike = default.split("  labels", 1)[0] + default.split('"true"}\n', 1)[1]
     (judged,) = violations("rbac-secrets-read", objects_from_text(lookalike))
     assert judged.severity is None
+
+
+# --- bindings of default roles ------------------------------------------------------------------
+
+MARKERS = """
+  labels: {kubernetes.io/bootstrapping: rbac-defaults}
+  annotations: {rbac.authorization.kubernetes.io/autoupdate: "true"}"""
+
+
+def _binding(
+    kind: str, name: str, role_kind: str, role: str, *subjects: str, marked: bool = False
+) -> str:
+    namespace = "\n  namespace: shop" if kind == "RoleBinding" else ""
+    listed = "".join(f"\n- {subject}" for subject in subjects)
+    return (
+        f"apiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\nmetadata:\n  name: {name}"
+        f"{namespace}{MARKERS if marked else ''}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, "
+        f"kind: {role_kind}, name: {role}}}\nsubjects:{listed}\n"
+    )
+
+
+CI = "{kind: ServiceAccount, name: ci, namespace: tools}"
+ALICE = "{kind: User, name: alice}"
+CONTROLLER = "{kind: ServiceAccount, name: gc, namespace: kube-system}"
+
+NODE_PROXIER = f"""
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: system:kubelet-api-admin{MARKERS}
+rules:
+- {{apiGroups: [""], resources: [nodes/proxy, nodes/log], verbs: [get, create]}}
+- {{apiGroups: [""], resources: [secrets], verbs: [get]}}
+"""
+
+
+def _above_info(rule_id: str, text: str) -> list[str]:
+    return [v.message for v in violations(rule_id, objects_from_text(text)) if v.severity is None]
+
+
+def test_user_clusterrolebinding_of_builtin_admin_is_reported_on_the_binding() -> None:
+    text = _binding("ClusterRoleBinding", "ci-admin", "ClusterRole", "admin", CI)
+    (found,) = violations("rbac-secrets-read", objects_from_text(text))
+    assert found.severity is None and found.path == ("roleRef", "name")
+    assert found.message == (
+        "ClusterRoleBinding/ci-admin: ServiceAccount tools/ci can get/list/watch secrets "
+        "cluster-wide through the built-in ClusterRole admin"
+    )
+    assert ("subjects", "ServiceAccount tools/ci") in found.evidence
+    for rule_id in ("rbac-pod-exec", "rbac-workload-create", "rbac-token-create"):
+        assert len(violations(rule_id, objects_from_text(text))) == 1, rule_id
+    (impersonate,) = violations("rbac-escalate-bind-impersonate", objects_from_text(text))
+    assert "can impersonate serviceaccounts cluster-wide" in impersonate.message
+    for rule_id in ("rbac-nodes-proxy", "rbac-pv-create", "wildcard-rbac"):
+        assert not violations(rule_id, objects_from_text(text)), rule_id
+
+
+def test_user_rolebinding_of_edit_names_the_namespace_and_every_subject() -> None:
+    text = _binding("RoleBinding", "dev-edit", "ClusterRole", "edit", ALICE, CI)
+    (found,) = violations("rbac-pod-exec", objects_from_text(text))
+    assert found.message.startswith(
+        "RoleBinding/shop/dev-edit: User alice and ServiceAccount tools/ci can "
+    )
+    assert "pods/exec, pods/attach in namespace shop through the built-in ClusterRole edit" in (
+        found.message
+    )
+
+
+def test_default_binding_of_default_role_stays_on_the_role_at_info() -> None:
+    binding = _binding(
+        "ClusterRoleBinding",
+        "system:kubelet-api-admin",
+        "ClusterRole",
+        "system:kubelet-api-admin",
+        "{kind: User, name: system:kube-apiserver}",
+        marked=True,
+    )
+    found = violations("rbac-nodes-proxy", objects_from_text(NODE_PROXIER + "---\n" + binding))
+    assert [v.path[0] for v in found] == ["rules"]
+    assert found[0].severity is Severity.INFO
+    # The default role alone: info, and nothing else.
+    assert [
+        v.severity for v in violations("rbac-nodes-proxy", objects_from_text(NODE_PROXIER))
+    ] == [Severity.INFO]
+
+
+def test_user_added_to_a_default_binding_is_named_alone() -> None:
+    binding = _binding(
+        "ClusterRoleBinding",
+        "system:kubelet-api-admin",
+        "ClusterRole",
+        "system:kubelet-api-admin",
+        "{kind: User, name: system:kube-apiserver}",
+        ALICE,
+        marked=True,
+    )
+    (found,) = _above_info("rbac-nodes-proxy", NODE_PROXIER + "---\n" + binding)
+    assert found.startswith(
+        "ClusterRoleBinding/system:kubelet-api-admin: User alice can get/create"
+    )
+    assert "nodes/proxy" in found and "cluster-wide" in found
+
+
+def test_rolebinding_of_a_default_clusterrole_grants_nothing_cluster_scoped() -> None:
+    cluster = _binding(
+        "ClusterRoleBinding", "proxy", "ClusterRole", "system:kubelet-api-admin", ALICE
+    )
+    local = _binding("RoleBinding", "proxy", "ClusterRole", "system:kubelet-api-admin", ALICE)
+    assert len(_above_info("rbac-nodes-proxy", NODE_PROXIER + "---\n" + cluster)) == 1
+    assert _above_info("rbac-nodes-proxy", NODE_PROXIER + "---\n" + local) == []
+    # ... but the namespaced part of the grant still counts, in the namespace.
+    (secrets,) = _above_info("rbac-secrets-read", NODE_PROXIER + "---\n" + local)
+    assert "User alice can get secrets in namespace shop" in secrets
+
+
+def test_user_role_is_reported_on_the_role_only() -> None:
+    role = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: reader}
+rules:
+- {apiGroups: [""], resources: [secrets], verbs: [list]}
+"""
+    binding = _binding("ClusterRoleBinding", "reader", "ClusterRole", "reader", CI)
+    found = violations("rbac-secrets-read", objects_from_text(role + "---\n" + binding))
+    assert [v.message.split(" ", 1)[0] for v in found] == ["ClusterRole/reader"]
+
+
+def test_cluster_admin_is_left_to_cluster_admin_binding() -> None:
+    text = _binding("ClusterRoleBinding", "ops", "ClusterRole", "cluster-admin", CI)
+    objects = objects_from_text(text)
+    fired = {rule_id for rule_id in RBAC if violations(rule_id, objects)}
+    assert fired == {"cluster-admin-binding"}
+
+
+def test_user_binding_of_a_wildcard_controller_role() -> None:
+    role = f"""
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: system:controller:generic-garbage-collector{MARKERS}
+rules:
+- {{apiGroups: ["*"], resources: ["*"], verbs: [delete, get, list, patch, update, watch]}}
+"""
+    name = "system:controller:generic-garbage-collector"
+    default = _binding("ClusterRoleBinding", name, "ClusterRole", name, CONTROLLER, marked=True)
+    user = _binding("ClusterRoleBinding", "gc-for-alice", "ClusterRole", name, ALICE)
+    assert _above_info("wildcard-rbac", role + "---\n" + default) == []
+    (wildcard,) = _above_info("wildcard-rbac", role + "---\n" + user)
+    assert wildcard.startswith(
+        f"ClusterRoleBinding/gc-for-alice hands User alice the built-in ClusterRole {name} "
+        "cluster-wide; its rules use * in apiGroups and resources"
+    )
+    (secrets,) = _above_info("rbac-secrets-read", role + "---\n" + user)
+    assert "User alice can get/list/watch secrets cluster-wide" in secrets
+
+
+# --- scope: a Role grants nothing cluster-scoped --------------------------------------------------
+
+
+def _role(kind: str, *rules: str) -> str:
+    namespace = ", namespace: shop" if kind == "Role" else ""
+    listed = "".join(f"\n- {rule}" for rule in rules)
+    return (
+        f"apiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\n"
+        f"metadata: {{name: r{namespace}}}\nrules:{listed}\n"
+    )
+
+
+SCOPED = {
+    "rbac-nodes-proxy": '{apiGroups: [""], resources: [nodes/proxy], verbs: [get]}',
+    "rbac-pv-create": '{apiGroups: [""], resources: [persistentvolumes], verbs: [create]}',
+    "rbac-csr-approve": (
+        "{apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests/approval], "
+        "verbs: [update]}"
+    ),
+    "rbac-webhook-modify": (
+        "{apiGroups: [admissionregistration.k8s.io], "
+        "resources: [mutatingwebhookconfigurations], verbs: [patch]}"
+    ),
+}
+
+
+@pytest.mark.parametrize("rule_id", sorted(SCOPED))
+def test_cluster_scoped_grants_need_a_cluster_role(rule_id: str) -> None:
+    everything = '{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}'
+    assert violations(rule_id, objects_from_text(_role("ClusterRole", SCOPED[rule_id])))
+    assert violations(rule_id, objects_from_text(_role("ClusterRole", everything)))
+    assert not violations(rule_id, objects_from_text(_role("Role", SCOPED[rule_id])))
+    assert not violations(rule_id, objects_from_text(_role("Role", everything)))
+
+
+def test_goat_secret_reader_role_is_not_a_nodes_proxy_grant() -> None:
+    text = _role("Role", '{apiGroups: [""], resources: ["*"], verbs: [get, watch, list]}')
+    assert not violations("rbac-nodes-proxy", objects_from_text(text))
+    assert violations("rbac-secrets-read", objects_from_text(text))
+
+
+def test_escalation_in_a_role_counts_bind_on_clusterroles_only() -> None:
+    bind = "{apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [bind]}"
+    escalate = bind.replace("[bind]", "[escalate]")
+    users = '{apiGroups: [""], resources: [users, groups], verbs: [impersonate]}'
+    sas = '{apiGroups: [""], resources: [serviceaccounts], verbs: [impersonate]}'
+    rule_id = "rbac-escalate-bind-impersonate"
+    found = violations(rule_id, objects_from_text(_role("Role", bind, escalate, users, sas)))
+    assert [v.path for v in found] == [("rules", 0, "verbs", 0), ("rules", 3, "verbs", 0)]
+    assert len(violations(rule_id, objects_from_text(_role("ClusterRole", escalate, users)))) == 2
+
+
+def test_wildcards_that_reach_nothing_in_a_namespace_are_not_reported() -> None:
+    nodes = '{apiGroups: [""], resources: [nodes/proxy, nodes/log], verbs: ["*"]}'
+    assert not violations("wildcard-rbac", objects_from_text(_role("Role", nodes)))
+    assert violations("wildcard-rbac", objects_from_text(_role("ClusterRole", nodes)))
+    local = _binding("RoleBinding", "proxy", "ClusterRole", "system:kubelet-api-admin", ALICE)
+    wildcard_role = NODE_PROXIER.replace("verbs: [get, create]", 'verbs: ["*"]')
+    assert _above_info("wildcard-rbac", wildcard_role + "---\n" + local) == []
+    cluster = local.replace("kind: RoleBinding", "kind: ClusterRoleBinding")
+    assert len(_above_info("wildcard-rbac", wildcard_role + "---\n" + cluster)) == 1
