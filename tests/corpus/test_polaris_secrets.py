@@ -6,7 +6,9 @@ not. Deliberate disagreements would be listed in ``EXPLAINED`` (none today); see
 
 Kubernetes Goat: its ``secret_in_env`` tag means "env var sourced from secretKeyRef", which is
 kposture's ``secret-env-reference``; every tagged resource must get that finding (recall 100%).
-Also, no credential is reported anywhere in the corpus outside the Polaris cases built to hold one.
+Also, no credential is reported anywhere in the corpus outside the Polaris cases built to hold one
+(container command and args included), and every Secret Goat commits with its values is reported by
+``secret-in-manifest``.
 """
 
 from __future__ import annotations
@@ -128,3 +130,40 @@ def test_no_credentials_reported_outside_the_credential_fixtures(corpus: Path) -
         if count and not any(marker in file for marker in CREDENTIAL_FIXTURES)
     ]
     assert not false_positives
+
+
+def test_no_credentials_in_corpus_arguments_and_goat_secrets_reported(corpus: Path) -> None:
+    folders = [corpus / "goat" / "scenarios", corpus / "goat" / "infrastructure"]
+    folders += [corpus / "polaris" / "cases", corpus / "kube-score" / "testdata"]
+    present = [folder for folder in folders if folder.is_dir()]
+    if not present:
+        pytest.skip("corpus folders not found")
+    objects = load_objects(present)
+    inventory = Inventory(objects)
+    arguments = sum(
+        len(ref.container.get(field) or [])
+        for obj in objects
+        for ref in containers(obj)
+        for field in ("command", "args")
+    )
+    assert arguments >= 50  # measured: 75 command/args elements
+    args_rule = RULES_BY_ID["secret-in-args"]
+    assert not [
+        obj.ref
+        for obj in objects
+        if obj.ref.kind in args_rule.meta.kinds
+        for _ in args_rule.check(obj, inventory)
+    ]
+    manifest_rule = RULES_BY_ID["secret-in-manifest"]
+    reported = {
+        (obj.ref.name, dict(found.evidence)["keys"])
+        for obj in objects
+        if obj.ref.kind == "Secret"
+        for found in manifest_rule.check(obj, inventory)
+    }
+    if (corpus / "goat" / "scenarios").is_dir():
+        assert reported == {
+            ("goatvault", "k8sgoatvaultkey"),
+            ("vaultapikey", "k8svaultapikey"),
+            ("webhookapikey", "k8swebhookapikey"),
+        }

@@ -1,7 +1,7 @@
 """No secret value reaches any output: the whole CLI runs on manifests full of distinctive sentinel
-secrets (env values, ConfigMap data, multi-line files, binaryData, Secret data and stringData,
-annotations, and malformed YAML whose broken line holds a secret) and no sentinel, nor its base64,
-may appear in any format's stdout or stderr.
+secrets (env values, container command and args, ConfigMap data, multi-line files, binaryData,
+Secret data and stringData, annotations, and malformed YAML whose broken line holds a secret) and no
+sentinel, nor its base64, may appear in any format's stdout or stderr.
 
 Sentinels are built from parts at run time and are plain alphanumerics, so a match survives Rich's
 line wrapping once box characters and whitespace are stripped from the output.
@@ -23,7 +23,7 @@ def _sentinel(index: int) -> str:
     return "Kp" + "Leak" + f"{index:02d}" + "Qz8Wm3Xr"
 
 
-S = {index: _sentinel(index) for index in range(1, 20)}
+S = {index: _sentinel(index) for index in range(1, 23)}
 
 
 def _b64(text: str) -> str:
@@ -56,6 +56,8 @@ spec:
           value: postgres://app:{S[3]}@db:5432/orders
         - name: JAVA_OPTS
           value: -Xmx1g -Dspring.datasource.password={S[12]}
+        command: [java, "-Dspring.datasource.password={S[20]}", -jar, app.jar]
+        args: ["--db-password={S[21]}", --admin-password, {S[22]}]
 ---
 apiVersion: v1
 kind: Pod
@@ -177,12 +179,15 @@ def test_the_findings_are_there_without_their_values(manifests: list[str]) -> No
         "secret-in-env",
         "secret-in-configmap",
         "secret-env-reference",
+        "secret-in-args",
+        "secret-in-manifest",
+        "db-password",
         "DB_PASSWORD",
         "GitHub token",
         "URL with a password",
         "spring.datasource.password",
         "binaryData",
-        "sha256:",
+        "scrypt:",
     ):
         assert expected in output, expected
     for name in MALFORMED:

@@ -14,15 +14,29 @@ default passwords (``changeme``, ``changeit``, ``admin``) do count: a running sy
 credentials, and a literal in a credential slot means the manifest is where the credential lives.
 
 The value never leaves this module: a ``CredentialMatch`` carries the kind, the key name, the line
-within the value and a fingerprint (a truncated, domain-separated SHA-256), and errors raised here
-never mention it. Cheap tests (cached key classification, length, substring screens) run first;
-regexes, entropy and JWT decoding only run on candidates.
+within the value and a fingerprint, and errors raised here never mention it. Cheap tests (cached key
+classification, length, substring screens) run first; regexes, entropy and JWT decoding only run on
+candidates.
+
+Fingerprint: ``scrypt:`` and 12 hex digits of scrypt (N=2**14, r=8, p=1, 16 MiB per call) over a
+domain-separated SHA-256 of the value, with a fixed, public salt. It is stable across runs, machines
+and versions of the detector (finding fingerprints, SARIF ``partialFingerprints`` and de-duplication
+depend on it) and is cached per distinct value within a process (an LRU keyed by the SHA-256, so the
+cache holds no plain text). What it protects against: reading the value back from a report, generic
+hash lookup tables, and cheap bulk guessing -- each guess costs 45-85 ms of CPU and 16 MiB of memory
+here, so a 14-million-word leaked-password list is hundreds of CPU-hours instead of seconds. The cost
+is paid by scans too, once per distinct credential: 200 distinct credentials add about 9 s.
+What it does not protect against: a targeted guess of one weak value (``changeme`` from a short
+list is still found in seconds), and because the salt must be fixed for stability, a dictionary
+precomputed once works against every kposture report. Treat a fingerprint of a weak value as the
+value: rotate credentials that were committed, whatever the report looks like.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import math
@@ -32,8 +46,12 @@ from dataclasses import dataclass
 
 from kposture.inventory.credential_keys import KeyClass, classify_key
 
-FINGERPRINT_PREFIX = "sha256:"
+FINGERPRINT_PREFIX = "scrypt:"
 _FINGERPRINT_DOMAIN = b"kposture.credential/v1\x00"
+_SCRYPT_SALT = b"kposture.credential.fingerprint/v2"
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+"""scrypt cost: 128 * N * r bytes = 16 MiB of memory per distinct value (45-85 ms on one core)."""
+_FINGERPRINT_BYTES = 6
 MAX_SCANNED_CHARS = 1_048_576
 """Values are scanned up to 1 MiB (the size limit of a whole ConfigMap)."""
 MAX_DECODED_BYTES = 1_048_576
@@ -57,13 +75,28 @@ class CredentialScanError(RuntimeError):
 
 
 def fingerprint(value: str | bytes) -> str:
-    """``sha256:`` and the first 12 hex digits of a domain-separated hash of the value.
+    """``scrypt:`` and 12 hex digits of a memory-hard, fixed-salt KDF of the value.
 
-    The prefix keeps fingerprints out of generic hash lookup tables; it cannot protect a weak
-    password from a dictionary attack, so fingerprints are for correlation, not for publication.
+    Stable for a value across runs and machines; costly to guess in bulk, but one targeted guess of a
+    weak value is still possible (see the module docstring). Fingerprints correlate findings; they
+    are not a licence to publish weak credentials.
     """
     data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
-    return FINGERPRINT_PREFIX + hashlib.sha256(_FINGERPRINT_DOMAIN + data).hexdigest()[:12]
+    return FINGERPRINT_PREFIX + _stretched(hashlib.sha256(_FINGERPRINT_DOMAIN + data).digest())
+
+
+@functools.lru_cache(maxsize=4096)
+def _stretched(digest: bytes) -> str:
+    """The scrypt part of a fingerprint, cached by the value's SHA-256 (never by the value)."""
+    return hashlib.scrypt(
+        digest,
+        salt=_SCRYPT_SALT,
+        n=SCRYPT_N,
+        r=SCRYPT_R,
+        p=SCRYPT_P,
+        maxmem=64 * 1024 * 1024,
+        dklen=_FINGERPRINT_BYTES,
+    ).hex()
 
 
 # --- values ---------------------------------------------------------------------------------------
@@ -115,6 +148,18 @@ def looks_random(value: str) -> bool:
 def is_reference(value: str) -> bool:
     """Whether the value is resolved elsewhere (env expansion, templates, external secret stores)."""
     return _REFERENCE.search(value) is not None
+
+
+def holds_secret_material(value: str) -> bool:
+    """Whether a value stored in a Secret is worth protecting: not empty, not a reference or a
+    fill-in placeholder, not a boolean, and not only public keys or certificates (a PEM bundle with a
+    private key counts)."""
+    stripped = value.strip()
+    if not stripped or stripped.lower() in _BOOLEAN:
+        return False
+    if is_reference(stripped) or _MARKUP.match(stripped) is not None:
+        return False
+    return _PUBLIC_KEY.match(stripped) is None or "PRIVATE KEY" in stripped.upper()
 
 
 def _not_a_literal(value: str) -> bool:

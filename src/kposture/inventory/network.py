@@ -1,11 +1,11 @@
 """East-west views: NetworkPolicy coverage of pods and exposure of pods through Services.
 
 Owns the reading of NetworkPolicy objects (pod selector, effective ``policyTypes`` with the API's
-defaulting), an index of policies and workloads by namespace memoised on the inventory (built once
-per scan, so per-workload questions cost only the policies of one namespace), and the Service
-selector helpers that say which workloads a Service exposes. Objects without a namespace in a
-manifest are read as ``default``, where ``kubectl apply`` usually puts them. Pure: the memo only
-caches values computed from the inventory's immutable objects.
+defaulting, rules that allow every peer on every port), an index of policies and workloads by
+namespace memoised on the inventory (built once per scan, so per-workload questions cost only the
+policies of one namespace), and the Service selector helpers that say which workloads a Service
+exposes. Objects without a namespace in a manifest are read as ``default``, where ``kubectl apply``
+usually puts them. Pure: the memo only caches values computed from the inventory's immutable objects.
 """
 
 from __future__ import annotations
@@ -31,11 +31,22 @@ def effective_namespace(namespace: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenRule:
+    """A NetworkPolicy rule that allows every peer on every port: its index in ``ingress`` or
+    ``egress`` and which peers it lets through (``"any peer"`` when it lists none)."""
+
+    index: int
+    peers: str
+
+
+@dataclass(frozen=True, slots=True)
 class PolicyView:
     """One NetworkPolicy as the network plugin reads it.
 
     ``selector`` is None when the pod selector is malformed (it then selects nothing).
     ``isolates_ingress`` / ``isolates_egress`` follow the effective ``policyTypes``.
+    ``open_ingress`` / ``open_egress`` give the first rule, in a direction the policy isolates, that
+    allows every peer on every port (see ``open_rule``), or None.
     """
 
     obj: K8sObject
@@ -43,6 +54,8 @@ class PolicyView:
     selector: LabelSelector | None
     isolates_ingress: bool
     isolates_egress: bool
+    open_ingress: OpenRule | None = None
+    open_egress: OpenRule | None = None
 
     def selects(self, labels: Mapping[str, str]) -> bool:
         return self.selector is not None and self.selector.matches(labels)
@@ -86,6 +99,56 @@ def policy_types(spec: Mapping[str, Any]) -> tuple[bool, bool]:
     return True, isinstance(egress, list) and len(egress) > 0
 
 
+_EVERY_ADDRESS = frozenset({"0.0.0.0/0", "::/0"})
+
+
+def _empty_selector(raw: object) -> bool:
+    return (
+        isinstance(raw, Mapping) and not raw.get("matchLabels") and not raw.get("matchExpressions")
+    )
+
+
+def _everyone(peer: object) -> str | None:
+    """What an ``ingress.from`` / ``egress.to`` peer matches when it matches everybody, else None.
+
+    ``namespaceSelector: {}`` without a narrowing podSelector is every pod of every namespace; an
+    ipBlock of ``0.0.0.0/0`` or ``::/0`` without ``except`` is every address (whether plugins apply
+    ipBlocks to pod IPs varies; the author asked for everything).
+    """
+    if not isinstance(peer, Mapping):
+        return None
+    block = peer.get("ipBlock")
+    if isinstance(block, Mapping):
+        if block.get("cidr") in _EVERY_ADDRESS and not block.get("except"):
+            return f"every address ({block.get('cidr')})"
+        return None
+    namespaces = peer.get("namespaceSelector")
+    pods = peer.get("podSelector")
+    if _empty_selector(namespaces) and (pods is None or _empty_selector(pods)):
+        return "every pod in every namespace"
+    return None
+
+
+def open_rule(rules: object, peer_field: str) -> OpenRule | None:
+    """The first rule of an ``ingress`` or ``egress`` list that allows every peer on every port.
+
+    A rule with no (or an empty) ``from``/``to`` list allows every peer; one with no (or an empty)
+    ``ports`` list applies to every port. A rule that allows every peer on some ports only is not
+    open: it is a deliberate exposure of those ports, and the pod's other ports stay closed.
+    """
+    for index, rule in enumerate(rules if isinstance(rules, list) else []):
+        if not isinstance(rule, Mapping) or rule.get("ports"):
+            continue
+        peers = rule.get(peer_field)
+        if not peers:
+            return OpenRule(index, "any peer")
+        for peer in peers if isinstance(peers, list) else []:
+            everyone = _everyone(peer)
+            if everyone is not None:
+                return OpenRule(index, everyone)
+    return None
+
+
 def policy_view(obj: K8sObject) -> PolicyView:
     """Read one NetworkPolicy object."""
     spec = obj.raw.get("spec")
@@ -97,6 +160,8 @@ def policy_view(obj: K8sObject) -> PolicyView:
         parse_selector(spec.get("podSelector")),
         ingress,
         egress,
+        open_rule(spec.get("ingress"), "from") if ingress else None,
+        open_rule(spec.get("egress"), "to") if egress else None,
     )
 
 
@@ -144,12 +209,34 @@ def pod_labels(obj: K8sObject) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class Coverage:
-    """Which NetworkPolicies select a workload's pods, split by the direction they isolate."""
+    """Which NetworkPolicies select a workload's pods, split by the direction they isolate.
+
+    Policies add up: when any policy of ``ingress`` has an open rule the pods accept every source on
+    every port whatever the others say, so ``ingress_open`` (resp. ``egress_open``) lists those and
+    ``isolated_ingress`` (resp. ``restricted_egress``) is true only when some policy selects the pods
+    for that direction and none of them is open.
+    """
 
     namespace: str
     policies_in_namespace: int
     ingress: tuple[PolicyView, ...]
     egress: tuple[PolicyView, ...]
+
+    @property
+    def ingress_open(self) -> tuple[PolicyView, ...]:
+        return tuple(policy for policy in self.ingress if policy.open_ingress is not None)
+
+    @property
+    def egress_open(self) -> tuple[PolicyView, ...]:
+        return tuple(policy for policy in self.egress if policy.open_egress is not None)
+
+    @property
+    def isolated_ingress(self) -> bool:
+        return bool(self.ingress) and not self.ingress_open
+
+    @property
+    def restricted_egress(self) -> bool:
+        return bool(self.egress) and not self.egress_open
 
 
 def coverage(obj: K8sObject, inventory: Inventory) -> Coverage:

@@ -17,6 +17,7 @@ from typing import Any
 from kposture.inventory import (
     WORKLOAD_KINDS,
     Inventory,
+    PolicyView,
     coverage,
     effective_namespace,
     pod_template_metadata,
@@ -75,35 +76,61 @@ def _namespace_without_policy(obj: K8sObject, inventory: Inventory) -> Iterator[
     )
 
 
+Evidence = tuple[tuple[str, str], ...]
+
+
+def _open_policy(policies: tuple[PolicyView, ...], direction: str) -> tuple[str, Evidence]:
+    """The sentence and evidence naming the first policy that allows all traffic."""
+    policy = policies[0]
+    rule = policy.open_ingress if direction == "ingress" else policy.open_egress
+    assert rule is not None  # callers pass only open policies
+    noun = "source" if direction == "ingress" else "destination"
+    peers = f"every {noun}" if rule.peers == "any peer" else rule.peers
+    sentence = (
+        f"NetworkPolicy {policy.obj.ref.name} allows all {direction}: its {direction} rule "
+        f"{rule.index} admits {peers} on every port"
+    )
+    return sentence, (("policy", policy.obj.ref.name),)
+
+
 def _not_isolated(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
     if pod_template_metadata(obj) is None:
         return
     found = coverage(obj, inventory)
-    if found.ingress:
+    if found.isolated_ingress:
         return
-    if found.policies_in_namespace:
+    evidence: Evidence = ()
+    if found.ingress_open:
+        detail, evidence = _open_policy(found.ingress_open, "ingress")
+    elif found.policies_in_namespace:
         detail = (
             f"none of the {found.policies_in_namespace} NetworkPolicies of namespace "
             f"{found.namespace} selects its pods for ingress"
         )
     else:
         detail = f"namespace {found.namespace} has no NetworkPolicy"
-    yield Violation(
-        f"the pods accept traffic from anywhere: {detail}",
-        (*_labels_path(obj),),
-    )
+    yield Violation(f"the pods accept traffic from anywhere: {detail}", _labels_path(obj), evidence)
 
 
 def _egress_unrestricted(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
     if pod_template_metadata(obj) is None:
         return
     found = coverage(obj, inventory)
-    if found.egress:
+    if found.restricted_egress:
+        return
+    if found.egress_open:
+        detail, evidence = _open_policy(found.egress_open, "egress")
+        yield Violation(
+            f"the pods may connect anywhere: {detail} (other namespaces, the API server, cloud "
+            "metadata endpoints, the internet)",
+            _labels_path(obj),
+            evidence,
+        )
         return
     yield Violation(
         "no NetworkPolicy with policyTypes Egress selects the pods, so they may connect anywhere "
         "(other namespaces, the API server, cloud metadata endpoints, the internet)",
-        (*_labels_path(obj),),
+        _labels_path(obj),
     )
 
 
@@ -285,9 +312,14 @@ RULES: tuple[Rule, ...] = (
                 "cluster, the path of lateral movement after a first compromise. A policy counts "
                 "when its podSelector (matchLabels and matchExpressions; {} selects every pod) "
                 "matches the pod template's labels and its effective policyTypes include "
-                "Ingress; an egress-only policy does not isolate ingress. A selected pod is "
-                "isolated even when the policy then allows all sources, and unlike Polaris a "
-                "policy with no ingress rules (deny all) counts as isolating."
+                "Ingress; an egress-only policy does not isolate ingress. Policies add up, so the "
+                "pods are not isolated when any selecting policy has an ingress rule that allows "
+                "every source on every port: a rule with no (or an empty) from list, or whose "
+                "peers include namespaceSelector: {} without a narrowing podSelector or an "
+                "ipBlock of 0.0.0.0/0 or ::/0 without except, and no ports (the finding names "
+                "the policy). A rule allowing every source on listed ports only still isolates: it "
+                "exposes those ports on purpose and closes the others. Unlike Polaris a policy "
+                "with no ingress rules (deny all) counts as isolating."
             ),
             references=(Reference(CIS, "5.3.2"), K07, NETWORK_POLICIES),
             fix_snippet=DEFAULT_DENY,
@@ -310,7 +342,11 @@ RULES: tuple[Rule, ...] = (
                 "namespaces, the API server, the cloud metadata endpoint that hands out node "
                 "credentials, or the internet for exfiltration and command and control. "
                 "policyTypes default to Ingress only, plus Egress when the policy has egress "
-                "rules; a policy with policyTypes Egress and no rules (deny all) counts."
+                "rules; a policy with policyTypes Egress and no rules (deny all) counts. Egress "
+                "is still unrestricted when any selecting policy has an egress rule that allows "
+                "every destination on every port (no or an empty to list, namespaceSelector: {}, "
+                "or an ipBlock of 0.0.0.0/0 or ::/0, and no ports); every destination on listed "
+                "ports only (typically DNS on 53) counts as restricted."
             ),
             references=(K07, NETWORK_POLICIES),
             fix_snippet=DEFAULT_DENY,

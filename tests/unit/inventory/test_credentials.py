@@ -8,6 +8,7 @@ values), so this file trips no secret scanner.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 
 import pytest
@@ -371,15 +372,44 @@ def test_matches_carry_no_part_of_the_value(key: str, value: str) -> None:
     for match in matches:
         text = repr(match) + str(match)
         assert SENTINEL not in text and SENTINEL[:6] not in text
-        assert match.fingerprint == fingerprint(SENTINEL) or match.fingerprint.startswith("sha256:")
+        assert match.fingerprint == fingerprint(SENTINEL) or match.fingerprint.startswith("scrypt:")
 
 
 def test_fingerprint_is_redacted_and_stable() -> None:
     first = fingerprint(SENTINEL)
     assert first == fingerprint(SENTINEL) and first != fingerprint(SENTINEL + "x")
-    assert first.startswith("sha256:") and len(first) == len("sha256:") + 12
+    assert first.startswith("scrypt:") and len(first) == len("scrypt:") + 12
+    assert fingerprint(SENTINEL.encode()) == first
     (match,) = find_credentials("DB_PASSWORD", SENTINEL)
     assert match == CredentialMatch("password-like key", "DB_PASSWORD", first)
+
+
+def test_fingerprint_is_pinned_across_runs_and_versions() -> None:
+    # Finding fingerprints, SARIF partialFingerprints and baselines depend on these exact values:
+    # changing the KDF, its parameters or salt is a breaking change of every report.
+    assert fingerprint("changeme") == "scrypt:ce78b9faccc9" == "scrypt:" + _pinned("changeme")
+    assert fingerprint("changeme") != fingerprint("changeme ")
+
+
+def _pinned(value: str) -> str:
+    digest = hashlib.sha256(b"kposture.credential/v1\x00" + value.encode()).digest()
+    salt = b"kposture.credential.fingerprint/v2"
+    return hashlib.scrypt(digest, salt=salt, n=2**14, r=8, p=1, dklen=6).hex()
+
+
+def test_fingerprint_is_not_a_plain_hash_and_is_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kposture.inventory import credentials
+
+    value = "changeme-cache-probe"
+    plain = hashlib.sha256(b"kposture.credential/v1\x00" + value.encode()).hexdigest()
+    assert plain[:12] not in fingerprint(value)
+    first = fingerprint(value)
+
+    def refuse(*_args: object, **_kwargs: object) -> bytes:
+        raise AssertionError("a cached value was stretched again")
+
+    monkeypatch.setattr(credentials.hashlib, "scrypt", refuse)
+    assert fingerprint(value) == first  # served from the LRU, no second KDF call
 
 
 def test_inner_keys_that_could_be_part_of_a_credential_are_not_named() -> None:

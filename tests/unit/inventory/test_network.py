@@ -11,7 +11,7 @@ from kposture.inventory import (
     services_exposing,
     workloads_by_namespace,
 )
-from kposture.inventory.network import parse_selector, policy_types
+from kposture.inventory.network import OpenRule, open_rule, parse_selector, policy_types
 from support import objects_from_text
 
 WORKLOADS = """\
@@ -119,3 +119,43 @@ def test_service_exposure() -> None:
     assert [obj.ref.name for obj in services_exposing(web, inventory)] == ["web"]
     # The namespace-less pod has matching labels but lives in default, not shop.
     assert services_exposing(inventory.objects[2], inventory) == ()
+
+
+def test_open_rules_allow_every_peer_on_every_port() -> None:
+    assert open_rule([{}], "from") == OpenRule(0, "any peer")
+    assert open_rule([{"from": []}], "from") == OpenRule(0, "any peer")
+    assert open_rule([{"ports": [{"port": 80}]}], "from") is None  # every peer, one port
+    assert open_rule([{"from": [{"podSelector": {}}]}], "from") is None  # own namespace only
+    assert open_rule(
+        [
+            {"to": [{"podSelector": {"matchLabels": {"a": "b"}}}]},
+            {"to": [{"namespaceSelector": {}}]},
+        ],
+        "to",
+    ) == OpenRule(1, "every pod in every namespace")
+    narrowed = {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "lb"}}}
+    assert open_rule([{"from": [narrowed]}], "from") is None
+    assert open_rule([{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}], "from") == OpenRule(
+        0, "every address (0.0.0.0/0)"
+    )
+    excepted = {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}
+    assert open_rule([{"to": [excepted]}], "to") is None
+    assert open_rule(None, "from") is None and open_rule([], "from") is None
+
+
+def test_coverage_counts_only_policies_that_close_something() -> None:
+    allow_all = "{podSelector: {}, policyTypes: [Ingress, Egress], ingress: [{}], egress: [{}]}"
+    inventory = _inventory(WORKLOADS + _policy("allow-all", allow_all))
+    found = coverage(inventory.objects[0], inventory)
+    assert [p.obj.ref.name for p in found.ingress_open] == ["allow-all"]
+    assert not found.isolated_ingress and not found.restricted_egress
+    # Policies add up: a deny-all beside the allow-all does not close anything.
+    inventory = _inventory(
+        WORKLOADS + _policy("allow-all", allow_all) + _policy("deny", "{podSelector: {}}")
+    )
+    found = coverage(inventory.objects[0], inventory)
+    assert len(found.ingress) == 2 and not found.isolated_ingress
+    # Ingress rules of a policy that does not isolate ingress are ignored.
+    egress_only = "{podSelector: {}, policyTypes: [Egress], ingress: [{}]}"
+    view = policies_in(_inventory(_policy("e", egress_only)), "shop")[0]
+    assert view.open_ingress is None and view.open_egress is None

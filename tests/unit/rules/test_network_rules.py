@@ -99,3 +99,36 @@ spec: {rules: [{host: a.example.com}]}
     assert found[0].severity is Severity.LOW
     secure = text.replace("spec: {", "spec: {tls: [{hosts: [a.example.com]}], ")
     assert violations("service-exposed", objects_from_text(secure))[0].severity is None
+
+
+ALLOW_ALL = """\
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-all, namespace: shop}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress], ingress: [{}], egress: [{}]}
+"""
+
+
+def test_allow_everything_policy_is_not_isolation_and_is_named() -> None:
+    objects = objects_from_text(DEPLOYMENT + ALLOW_ALL)
+    (ingress,) = violations("workload-not-isolated", objects)
+    assert ingress.message == (
+        "the pods accept traffic from anywhere: NetworkPolicy allow-all allows all ingress: its "
+        "ingress rule 0 admits every source on every port"
+    )
+    assert ingress.evidence == (("policy", "allow-all"),)
+    assert format_path(ingress.path) == "spec.template.metadata.labels"
+    (egress,) = violations("workload-egress-unrestricted", objects)
+    assert "NetworkPolicy allow-all allows all egress" in egress.message
+    assert "every destination on every port" in egress.message
+
+
+def test_every_source_on_some_ports_is_isolation() -> None:
+    some_ports = ALLOW_ALL.replace(
+        "ingress: [{}], egress: [{}]",
+        "ingress: [{ports: [{port: 8080}]}], egress: [{ports: [{port: 53, protocol: UDP}]}]",
+    )
+    objects = objects_from_text(DEPLOYMENT + some_ports)
+    assert not violations("workload-not-isolated", objects)
+    assert not violations("workload-egress-unrestricted", objects)

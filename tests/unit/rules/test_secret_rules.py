@@ -1,13 +1,15 @@
-"""The Secrets family: secret-in-env, secret-in-configmap and secret-env-reference — which fields
-they read, the paths and messages they report, and their metadata."""
+"""The Secrets family: secret-in-env, secret-in-args, secret-in-configmap, secret-in-manifest and
+secret-env-reference — which fields they read, the paths and messages they report, and their
+metadata."""
 
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import pytest
 
-from kposture.model import Domain, Framework, Severity, Stage, format_path
+from kposture.model import Domain, Framework, K8sObject, Severity, Stage, format_path
 from kposture.rules import secrets
 from support import RULES_BY_ID, objects_from_text, violations
 
@@ -54,7 +56,7 @@ def test_secret_in_env_reports_every_container_list_with_exact_paths() -> None:
     )
     evidence = dict(first.evidence)
     assert evidence["container"] == "init" and evidence["key"] == "API_TOKEN"
-    assert evidence["fingerprint"].startswith("sha256:")
+    assert evidence["fingerprint"].startswith("scrypt:")
     assert "URL with a password" in found[1].message
 
 
@@ -157,9 +159,96 @@ def test_metadata(rule: secrets.Rule) -> None:
 def test_ids_severities_and_stages_follow_the_catalogue() -> None:
     expected = {
         "secret-in-env": (Severity.HIGH, Stage.CRAWL),
+        "secret-in-args": (Severity.HIGH, Stage.CRAWL),
         "secret-in-configmap": (Severity.HIGH, Stage.CRAWL),
+        "secret-in-manifest": (Severity.HIGH, Stage.CRAWL),
         "secret-env-reference": (Severity.LOW, Stage.WALK),
     }
     assert {rule.id: (rule.meta.severity, rule.meta.stage) for rule in secrets.RULES} == expected
     assert RULES_BY_ID["secret-in-configmap"].meta.kinds == ("ConfigMap",)
     assert "CronJob" in RULES_BY_ID["secret-in-env"].meta.kinds
+
+
+ARGS = f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: shop}}
+spec:
+  template:
+    spec:
+      initContainers:
+      - name: init
+        command: [java, "-Dspring.datasource.password={SENTINEL}", -jar, app.jar]
+      containers:
+      - name: app
+        args:
+        - --db-password={SENTINEL}
+        - --password
+        - {SENTINEL}
+        - --token
+        - $(API_TOKEN)
+        - --url=postgres://app:{SENTINEL}@db/orders
+        - --port=8080
+"""
+
+
+def test_secret_in_args_paths_flags_and_fingerprints() -> None:
+    found = violations("secret-in-args", objects_from_text(ARGS))
+    base = "spec.template.spec."
+    assert [format_path(v.path) for v in found] == [
+        base + "initContainers[0].command[1]",
+        base + "containers[0].args[0]",
+        base + "containers[0].args[2]",
+        base + "containers[0].args[5]",
+    ]
+    assert found[1].message == (
+        "container 'app' passes a literal credential in args[0]: password-like key under "
+        "'db-password'"
+    )
+    assert found[2].message == (
+        "container 'app' passes a literal credential in args[2] after flag 'password': "
+        "password-like key"
+    )
+    assert "URL with a password" in found[3].message
+    prints = {dict(v.evidence)["fingerprint"] for v in found[:3]}
+    assert len(prints) == 1  # the same credential correlates across places
+    for violation in found:
+        assert SENTINEL not in repr(violation)
+
+
+def _secret(body: str, file: str = "secret.yaml") -> list[K8sObject]:
+    text = f"apiVersion: v1\nkind: Secret\nmetadata: {{name: db, namespace: shop}}\n{body}"
+    return objects_from_text(text, file)
+
+
+def test_secret_in_manifest_names_keys_never_values_or_lengths() -> None:
+    encoded = base64.b64encode(SENTINEL.encode()).decode()
+    objects = _secret(
+        f"type: kubernetes.io/basic-auth\ndata: {{password: {encoded}, blank: ''}}\n"
+        f"stringData: {{username: admin, note: '<fill me>'}}\n"
+    )
+    (found,) = violations("secret-in-manifest", objects)
+    assert found.message == (
+        "Secret of type kubernetes.io/basic-auth is committed with 2 value(s) in the manifest "
+        "(data: password; stringData: username): base64 is an encoding, so anyone who can read "
+        "the file or its history has the credential"
+    )
+    assert found.path == ("data",)
+    assert found.evidence == (("type", "kubernetes.io/basic-auth"), ("keys", "password,username"))
+    text = repr(found)
+    assert SENTINEL not in text and encoded[:12] not in text and str(len(SENTINEL)) not in text
+
+
+def test_secret_in_manifest_skips_cluster_and_admission_objects() -> None:
+    (obj,) = _secret("stringData: {token: abcdefghijkl}\n")
+    assert violations("secret-in-manifest", [obj])
+    listed = replace(obj, location=replace(obj.location, origin="cluster"))
+    assert violations("secret-in-manifest", [listed]) == []
+    assert violations("secret-in-manifest", [replace(obj, location=None)]) == []
+
+
+def test_secret_in_manifest_counts_undecodable_and_binary_data() -> None:
+    binary = base64.b64encode(bytes(range(200, 256))).decode()
+    objects = _secret(f"data: {{keystore.p12: {binary}, broken: '!!notbase64'}}\n")
+    (found,) = violations("secret-in-manifest", objects)
+    assert dict(found.evidence)["keys"] == "broken,keystore.p12"
