@@ -116,3 +116,46 @@ def test_demo_writes_reports(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "demo-report.md").read_text().startswith("## kposture scan")
     sarif = json.loads((tmp_path / "out" / "demo-report.sarif").read_text())
     jsonschema.Draft4Validator(json.loads(SARIF_SCHEMA.read_text())).validate(sarif)
+
+
+def test_nothing_to_scan_fails_the_gate(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "values").mkdir()
+    (tmp_path / "values" / "values.yaml").write_text("replicaCount: 2\nimage: {tag: latest}\n")
+    for args, stdin, shown in (
+        (("-",), "\n", "<stdin>"),  # `helm template x | kposture scan -` after helm failed
+        (("empty",), None, "empty"),
+        (("values",), None, "values"),
+    ):
+        done = kposture("scan", *args, "-o", "json", cwd=tmp_path, stdin=stdin)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        errors = json.loads(done.stdout)["errors"]
+        expected = {"file": "", "line": 0, "level": "error"}
+        expected["message"] = f"no Kubernetes objects found in {shown}"
+        assert expected in errors, errors
+    (tmp_path / "upper").mkdir()
+    (tmp_path / "upper" / "pod.YAML").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  hostPID: true\n"
+        "  containers: [{name: c, image: nginx:1.27}]\n"
+    )
+    done = kposture("scan", "upper", "-o", "json", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert any(f["rule_id"] == "host-pid" for f in json.loads(done.stdout)["findings"])
+
+
+def test_a_broken_document_does_not_hide_the_rest_of_its_file(tmp_path: Path) -> None:
+    pod = (
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  {field}: true\n"
+        "  containers: [{{name: c, image: nginx:1.27}}]\n"
+    )
+    text = pod.format(name="a", field="hostPID") + "---\n: : bad\n---\n"
+    text += pod.format(name="b", field="hostNetwork")
+    (tmp_path / "pods.yaml").write_text(text)
+    done = kposture("scan", "pods.yaml", "-o", "json", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    report = json.loads(done.stdout)
+    where = {(f["rule_id"], f["location"]["line"]) for f in report["findings"]}
+    assert {("host-pid", 5), ("host-network", 14)} <= where
+    assert [(e["file"], e["line"]) for e in report["errors"] if e["level"] == "error"] == [
+        ("pods.yaml", 8)
+    ]

@@ -341,3 +341,91 @@ def test_fields_set_by_patches_point_at_the_patch(
     assert deployment.position((*spec.split("."), "containers", 0, "image")) == (16, 9)
     annotations = deployment.raw["metadata"].get("annotations", {})
     assert not any("kubernetes.io" in key for key in annotations)
+
+
+OVERRIDDEN_BASE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+        securityContext:
+          allowPrivilegeEscalation: false
+"""
+OVERRIDING_PATCH = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+      - name: web
+        securityContext:
+          allowPrivilegeEscalation: true
+"""
+OVERRIDING_OVERLAY = """\
+resources:
+- ../../base
+namespace: prod
+namePrefix: prod-
+commonLabels:
+  team: a
+images:
+- name: nginx
+  newTag: latest
+patches:
+- path: patch.yaml
+"""
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
+def test_fields_the_overlay_overrides_point_at_the_overlay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, text in {
+        "base/deploy.yaml": OVERRIDDEN_BASE,
+        "base/kustomization.yaml": "resources:\n- deploy.yaml\n",
+        "overlays/prod/patch.yaml": OVERRIDING_PATCH,
+        "overlays/prod/kustomization.yaml": OVERRIDING_OVERLAY,
+    }.items():
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+        Path(name).write_text(text)
+    outcome = scan_manifests(["overlays/prod"], now=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+    assert not [e for e in outcome.result.errors if e.level == "error"]
+    where = {
+        (f.rule_id, f.location.path): (f.location.file, f.location.line, f.location.column)
+        for f in outcome.result.findings
+        if f.location is not None
+    }
+    container = "spec.template.spec.containers[0]"
+    # The base says `false` on line 17; the patch that made it `true` is what to fix.
+    escalation = f"{container}.securityContext.allowPrivilegeEscalation"
+    assert where["privilege-escalation-allowed", escalation] == (
+        "overlays/prod/patch.yaml",
+        11,
+        11,
+    )
+    # `images: newTag: latest` in the overlay, not the base's `image: nginx:1.25`.
+    kustomization = "overlays/prod/kustomization.yaml"
+    assert where["image-tag-mutable", f"{container}.image"] == (kustomization, 8, 1)
+    # The implied Namespace "prod" is anchored at the overlay's `namespace:` line.
+    assert where["namespace-without-network-policy", "metadata.name"] == (kustomization, 3, 1)
+    (deployment,) = load_manifests(["overlays/prod"]).objects
+    assert deployment.locate(("metadata", "name")) == (kustomization, 4, 1)
+    assert deployment.locate(("metadata", "labels", "team")) == (kustomization, 6, 3)
+    assert deployment.locate(("metadata", "labels", "app")) == ("base/deploy.yaml", 5, 12)
+    name = ("spec", "template", "spec", "containers", 0, "name")
+    assert deployment.locate(name) == ("base/deploy.yaml", 14, 9)

@@ -23,7 +23,7 @@ from kposture.rules import builtin_rules
 from kposture.sources.cluster import ClusterRead, load_cluster
 from kposture.sources.cluster_config import ClusterError
 from kposture.sources.cluster_listing import Progress
-from kposture.sources.manifests import LoadedManifests, load_manifests
+from kposture.sources.manifests import LoadedManifests, load_manifests, require_objects
 from kposture.sources.policy_file import DEFAULT_POLICY_FILE, PolicyFileError, load_policy
 
 EXIT_OK = 0
@@ -134,7 +134,8 @@ def scan_manifests(
         raise UsageError("; ".join(f"{path}: no such file or directory" for path in paths))
     moment = now or dt.datetime.now(dt.UTC)
     with cyclic_gc_paused():
-        loaded = load_manifests(paths, stdin=stdin)
+        # Nothing to judge is not a pass: a CI gate must fail when e.g. helm printed nothing.
+        loaded = require_objects(load_manifests(paths, stdin=stdin))
         return _judge_loaded(loaded, registry, policy, moment)
 
 

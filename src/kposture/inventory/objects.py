@@ -105,12 +105,10 @@ def _implied_namespaces(
             first_seen[namespace] = obj
     implied = []
     for namespace, first in first_seen.items():
-        where = first.location
-        location = (
-            SourceLocation(where.file, where.line, where.column, IMPLIED_ORIGIN)
-            if where is not None
-            else None
-        )
+        # Anchored where the namespace is named: the first user's ``metadata.namespace`` (for a
+        # Kustomize object whose namespace a kustomization set, that kustomization's line).
+        where = first.locate(("metadata", "namespace"))
+        location = SourceLocation(*where, IMPLIED_ORIGIN) if where is not None else None
         raw = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
         implied.append(K8sObject(ResourceRef("v1", "Namespace", "", namespace), raw, location))
     return tuple(implied)

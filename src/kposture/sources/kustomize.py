@@ -7,9 +7,10 @@ transformerAnnotations]``, so each rendered object says which file it came from 
 kustomizations patched it), removing those annotations again, error messages without kubectl's log
 header, and pointing each object at its origin file: the matching document of that file is parsed
 with the located loader, so field lines are exact for every field the source file has; fields set
-by patches point at the patch (``kustomize_patches``), others at their deepest existing ancestor.
-Generated objects (ConfigMap/Secret generators) point at the kustomization file that configures
-them.
+by patches point at the patch (``kustomize_patches``), fields set by a kustomization's ``images``,
+``namespace``, ``namePrefix`` and the like at that line (``kustomize_transformers``), others at
+their deepest existing ancestor. Generated objects (ConfigMap/Secret generators) point at the
+kustomization file that configures them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from kposture.sources.kustomize_patches import (
     PatchEntry,
     patch_entries,
 )
+from kposture.sources.kustomize_transformers import FIELD_TRANSFORMERS, TransformerFields
 from kposture.sources.objects import Collected, add_document, display_name, is_object
 from kposture.sources.template_lines import TemplateSection, line_of_path
 from kposture.sources.yaml_documents import Document, DocumentError, TablePositions, parse_yaml
@@ -221,24 +223,37 @@ class _OriginFiles:
                 self._documents[path] = []
         return self._documents[path]
 
-    def patches(self, kustomizations: list[Path], rendered: dict[str, Any]) -> tuple[Patch, ...]:
-        """The patches of ``kustomizations`` (in application order) that may apply to
-        ``rendered``, last applied first."""
+    def patches(
+        self, steps: list[tuple[str, Path]], rendered: dict[str, Any], original: str
+    ) -> tuple[Patch, ...]:
+        """For the transformer ``steps`` (kind, kustomization file) that changed ``rendered``
+        (named ``original`` at its origin), in application order: the patches that may apply and
+        the built-in transformers' fields, last applied first."""
         found: list[Patch] = []
-        for kustomization in kustomizations:
+        patched: set[Path] = set()
+        for kind, kustomization in steps:
+            shown = self.name(kustomization)
+            if kind in FIELD_TRANSFORMERS:
+                documents = self.documents(kustomization)
+                if documents and isinstance(documents[0].positions, TablePositions):
+                    found.append(TransformerFields(shown, kind, documents[0].positions))
+                continue
+            if kustomization in patched:  # one kustomization's patch lists are read at once
+                continue
+            patched.add(kustomization)
             if kustomization not in self._entries:
                 self._entries[kustomization] = patch_entries(
                     kustomization, self.documents(kustomization)
                 )
-            shown = self.name(kustomization)
             for entry in self._entries[kustomization]:
-                found.extend(entry.patches(rendered, shown, self.documents, self.name))
+                found.extend(entry.patches(rendered, shown, self.documents, self.name, original))
         return tuple(reversed(found))
 
 
-def _pop_build_metadata(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def _pop_build_metadata(data: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Remove the origin and transformations annotations (and the annotations map if it held
-    nothing else); return the origin and the kustomization files whose patches ran, in order."""
+    nothing else); return the origin and the (transformer kind, kustomization file) of each patch
+    or attributed built-in transformer that ran, in order."""
     meta = data.get("metadata")
     annotations = meta.get("annotations") if isinstance(meta, dict) else None
     if not isinstance(meta, dict) or not isinstance(annotations, dict):
@@ -248,14 +263,16 @@ def _pop_build_metadata(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]
     if not annotations:
         del meta["annotations"]
     origin = _parsed(raw)
-    configured_in: list[str] = []
+    steps: list[tuple[str, str]] = []
     for step in transformations if isinstance(transformations, list) else []:
         by = step.get("configuredBy") if isinstance(step, dict) else None
         where = step.get("configuredIn") if isinstance(step, dict) else None
         kind = by.get("kind") if isinstance(by, dict) else None
-        if kind in _PATCH_TRANSFORMERS and isinstance(where, str) and where not in configured_in:
-            configured_in.append(where)
-    return (origin if isinstance(origin, dict) else {}), configured_in
+        known = kind in _PATCH_TRANSFORMERS or kind in FIELD_TRANSFORMERS
+        if known and isinstance(where, str) and (kind, where) not in steps:
+            assert isinstance(kind, str)
+            steps.append((kind, where))
+    return (origin if isinstance(origin, dict) else {}), steps
 
 
 def _parsed(raw: object) -> Any:
@@ -274,19 +291,23 @@ def _add_rendered(
     if not is_object(data):
         add_document(out, data, file=origins.name(kustomization), start=(1, 1), positions=None)
         return
-    origin, patched_in = _pop_build_metadata(data)
-    patches = origins.patches([Path(os.path.normpath(base / p)) for p in patched_in], data)
+    origin, ran = _pop_build_metadata(data)
+    steps = [(kind, Path(os.path.normpath(base / where))) for kind, where in ran]
     path = origin.get("path")
     if isinstance(path, str) and not origin.get("repo"):
         source = Path(os.path.normpath(base / path))
         match = _matching_document(origins.documents(source), data)
         if match is not None and isinstance(match.positions, TablePositions):
+            meta = match.data.get("metadata")
+            original = meta.get("name") if isinstance(meta, dict) else None
+            patches = origins.patches(steps, data, original if isinstance(original, str) else "")
             shown = origins.name(source)
             positions = KustomizePositions(shown, match.positions, match.start, data, patches)
             add_document(
                 out, data, file=shown, start=match.start, positions=positions, origin="kustomize"
             )
             return
+    patches = origins.patches(steps, data, "")
     configured_in = origin.get("configuredIn")
     file = Path(os.path.normpath(base / configured_in)) if configured_in else kustomization
     start = _generator_line(file, origin)

@@ -1,14 +1,15 @@
-"""Locating the fields of a rendered Kustomize object in its origin file or in the patches that set
-them.
+"""Locating the fields of a rendered Kustomize object in its origin file, or in the patch or
+kustomization that set them.
 
 Owns the position index of rendered Kustomize objects (``KustomizePositions``), reading the patches
 a kustomization file declares (``patches``, ``patchesStrategicMerge``, ``patchesJson6902``; files
-and inline text), and deciding which patch set a field. A path resolves in the origin file when the
-origin has it; otherwise in the patches that may have touched the object, last applied first
-(strategic-merge documents matched by kind and name, list items by their merge key; JSON6902 ops by
-their ``path``); otherwise at its deepest ancestor in the origin file. Inline patches point at
-their entry in the kustomization file. ``kustomize`` builds these; the engine asks ``locate`` for
-(file, line, column).
+and inline text), and deciding which patch set a field. A path resolves, in order: to the last
+applied patch or built-in transformer (``kustomize_transformers``) that set its value (strategic-
+merge documents matched by kind and name, list items by their merge key; JSON6902 ops by their
+``path``), since the origin file's line then says what no longer holds; to the origin file; to a
+patch that merely names it (a patch's ``metadata.name``, a container's ``name``, a mapping it merges
+into); else to its deepest ancestor in the origin file. Inline patches point at their entry in the
+kustomization file. ``kustomize`` builds these; the engine asks ``locate`` for (file, line, column).
 """
 
 from __future__ import annotations
@@ -20,14 +21,27 @@ from pathlib import Path
 from typing import Any
 
 from kposture.model import JsonPath
+from kposture.sources.kustomize_transformers import Located, TransformerFields, value_at
 from kposture.sources.yaml_documents import Document, DocumentError, TablePositions, parse_yaml
 
 Position = tuple[int, int]
-Located = tuple[str, int, int]
 
 _MERGE_KEYS = ("name", "mountPath", "devicePath", "containerPort", "port", "ip")
 """Keys strategic merge uses to match list items (containers, volumes, env, ports, ...)."""
 _APPLIED_OPS = ("add", "replace", "copy", "move")
+_IDENTITY = frozenset({("apiVersion",), ("kind",), ("metadata", "name"), ("metadata", "namespace")})
+"""Paths a strategic-merge patch states to name the object it patches, not to set them."""
+
+
+def _sets(node: Any, path: JsonPath) -> bool:
+    """Whether a strategic-merge document with ``node`` at ``path`` set that value: a scalar or a
+    list of scalars (replaced whole), but not what only names its target (the object's identity, a
+    list item's merge key) nor a mapping or a list of mappings (merged into the origin's)."""
+    if path in _IDENTITY or (len(path) > 1 and type(path[-2]) is int and path[-1] in _MERGE_KEYS):
+        return False
+    if isinstance(node, dict):
+        return False
+    return not (isinstance(node, list) and any(isinstance(item, dict) for item in node))
 
 
 def _item_index(items: list[Any], wanted: Any, segment: int, merge: bool) -> int | None:
@@ -58,6 +72,14 @@ def walk(
     With ``merge``, list items are matched to the rendered object's items by merge key (a patch
     lists only the containers it changes; a patch may have added items before the origin's).
     """
+    found, best, _ = walk_to(positions, rendered, path, merge=merge)
+    return found, best
+
+
+def walk_to(
+    positions: TablePositions, rendered: Any, path: JsonPath, *, merge: bool
+) -> tuple[Position | None, Position, Any]:
+    """``walk``, with the document's node at ``path`` (None when it lacks the path) third."""
     node, table, best = positions.root, positions.table, positions.start
     for segment in path:
         key: Any = segment
@@ -70,10 +92,10 @@ def walk(
             rendered = wanted
         found = table.of(node, key) if key is not None else None
         if found is None:
-            return None, best
+            return None, best, None
         best = found
         node = node[key]
-    return best, best
+    return best, best, node
 
 
 def _pointer(text: str) -> tuple[str, ...]:
@@ -101,9 +123,12 @@ class StrategicPatch:
     file: str
     positions: TablePositions
 
-    def locate(self, rendered: Any, path: JsonPath) -> Located | None:
-        found, _ = walk(self.positions, rendered, path, merge=True)
-        return (self.file, *found) if found is not None else None
+    def locate(self, rendered: Any, path: JsonPath, *, setting: bool = False) -> Located | None:
+        """Where the document has ``path`` (with ``setting``, only where it set the value)."""
+        found, _, node = walk_to(self.positions, rendered, path, merge=True)
+        if found is None or (setting and not _sets(node, path)):
+            return None
+        return (self.file, *found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +138,16 @@ class JsonPatch:
     file: str
     ops: tuple[_JsonOp, ...]
 
-    def locate(self, rendered: Any, path: JsonPath) -> Located | None:
-        del rendered
+    def locate(self, rendered: Any, path: JsonPath, *, setting: bool = False) -> Located | None:
+        """Where the last op that wrote ``path`` (or a subtree holding it) has it; every applied op
+        sets what it writes, so ``setting`` changes nothing."""
+        del setting
         for op in self.ops:
             if len(op.segments) > len(path) or not all(
                 _segment_matches(p, s) for p, s in zip(op.segments, path, strict=False)
             ):
+                continue
+            if op.segments[-1:] == ("-",) and not _appended(op, rendered, path):
                 continue
             rest = path[len(op.segments) :]
             if not rest:
@@ -138,11 +167,29 @@ class InlinePatch:
     entry: Position
     patch: StrategicPatch | JsonPatch
 
-    def locate(self, rendered: Any, path: JsonPath) -> Located | None:
-        return (self.file, *self.entry) if self.patch.locate(rendered, path) else None
+    def locate(self, rendered: Any, path: JsonPath, *, setting: bool = False) -> Located | None:
+        found = self.patch.locate(rendered, path, setting=setting)
+        return (self.file, *self.entry) if found else None
 
 
-Patch = StrategicPatch | JsonPatch | InlinePatch
+Patch = StrategicPatch | JsonPatch | InlinePatch | TransformerFields
+
+
+def _appended(op: _JsonOp, rendered: Any, path: JsonPath) -> bool:
+    """Whether rendered item ``path[len(op.segments) - 1]`` is the one ``op`` appended (``/-``):
+    the item with the op value's merge key, else the list's last item."""
+    depth = len(op.segments) - 1
+    items = value_at(rendered, path[:depth])
+    index = path[depth]
+    if not isinstance(items, list) or not isinstance(index, int) or not 0 <= index < len(items):
+        return False
+    value = op.value.root if op.value is not None else None
+    if isinstance(value, dict):
+        for key in _MERGE_KEYS:
+            if key in value:
+                item = items[index]
+                return isinstance(item, dict) and item.get(key) == value[key]
+    return index == len(items) - 1
 
 
 def json_patch(file: str, document: Document) -> JsonPatch | None:
@@ -163,11 +210,13 @@ def json_patch(file: str, document: Document) -> JsonPatch | None:
     return JsonPatch(file, tuple(reversed(ops)))
 
 
-def targets(rendered: dict[str, Any], kind: object, name: object) -> bool:
-    """Whether a patch aimed at ``kind``/``name`` (either may be absent) applies to ``rendered``.
+def targets(rendered: dict[str, Any], kind: object, name: object, original: str = "") -> bool:
+    """Whether a patch aimed at ``kind``/``name`` (either may be absent) applies to ``rendered``,
+    whose name in its origin file is ``original`` (when known).
 
-    Names compare by containment (prefixes and suffixes of later kustomizations) or as the regular
-    expression kustomize allows in a target.
+    A name matches the original or rendered name, an affixed form of the original name within the
+    rendered one (prefixes and suffixes of kustomizations in between), or as the regular expression
+    kustomize allows in a target. Without ``original``, any part of the rendered name matches.
     """
     if isinstance(kind, str) and kind and kind != rendered.get("kind"):
         return False
@@ -175,16 +224,19 @@ def targets(rendered: dict[str, Any], kind: object, name: object) -> bool:
         return True
     meta = rendered.get("metadata")
     actual = str(meta.get("name", "")) if isinstance(meta, dict) else ""
-    if name in actual:
+    if name in (actual, original) or (name in actual and (not original or original in name)):
         return True
     try:
-        return re.search(name, actual) is not None
+        pattern = re.compile(name)
     except re.error:
         return False
+    if original:
+        return bool(pattern.fullmatch(actual) or pattern.fullmatch(original))
+    return pattern.search(actual) is not None
 
 
 def _strategic_patches(
-    file: str, documents: list[Document], rendered: dict[str, Any] | None
+    file: str, documents: list[Document], rendered: dict[str, Any] | None, original: str = ""
 ) -> list[StrategicPatch | JsonPatch]:
     """The documents of a strategic-merge patch that apply to ``rendered`` (all when None)."""
     found: list[StrategicPatch | JsonPatch] = []
@@ -194,7 +246,7 @@ def _strategic_patches(
             continue
         meta = data.get("metadata")
         name = meta.get("name") if isinstance(meta, dict) else None
-        if rendered is None or targets(rendered, data.get("kind"), name):
+        if rendered is None or targets(rendered, data.get("kind"), name, original):
             found.append(StrategicPatch(file, document.positions))
     return found
 
@@ -220,8 +272,10 @@ class PatchEntry:
         kustomization: str,
         read: PatchFiles,
         show: Callable[[Path], str],
+        original: str = "",
     ) -> list[Patch]:
-        if not targets(rendered, self.kind, self.name):
+        """The patches of this entry that apply to ``rendered`` (named ``original`` at its origin)."""
+        if not targets(rendered, self.kind, self.name, original):
             return []
         if self.file is not None:
             documents, file = read(self.file), show(self.file)
@@ -237,7 +291,9 @@ class PatchEntry:
                 found.append(json)
         if not found:
             # Without a target, a strategic-merge document names the object it patches.
-            found = _strategic_patches(file, documents, None if self.targeted else rendered)
+            found = _strategic_patches(
+                file, documents, None if self.targeted else rendered, original
+            )
         if self.file is None:
             return [InlinePatch(kustomization, self.entry, patch) for patch in found]
         return list(found)
@@ -279,7 +335,8 @@ def patch_entries(kustomization: Path, documents: list[Document]) -> list[PatchE
 
 @dataclass(frozen=True, slots=True)
 class KustomizePositions:
-    """Positions of one rendered object: origin document first, then its patches (last first)."""
+    """Positions of one rendered object in its origin document, its patches and the kustomizations
+    whose built-in transformers changed it (``patches``, last applied first)."""
 
     file: str
     origin: TablePositions | None
@@ -298,14 +355,20 @@ class KustomizePositions:
         return self._origin(self.prefix + path)[1]
 
     def locate(self, path: JsonPath) -> Located | None:
-        """(file, line, column) of ``path``: in the origin, else the patch that set it, else the
-        deepest ancestor in the origin."""
+        """(file, line, column) of ``path``: where the last patch or transformer that set it did,
+        else in the origin, else in a patch that has it, else at its deepest ancestor in the origin
+        (see the module doc)."""
         full = self.prefix + path
+        rendered = self.rendered
+        for patch in self.patches:
+            found = patch.locate(rendered, full, setting=True)
+            if found is not None:
+                return found
         exact, deepest = self._origin(full)
         if exact is not None:
             return (self.file, *exact)
         for patch in self.patches:
-            found = patch.locate(self.rendered, full)
+            found = patch.locate(rendered, full)
             if found is not None:
                 return found
         return (self.file, *deepest)

@@ -12,16 +12,18 @@ from __future__ import annotations
 import codecs
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
 from kposture.model import InputError, K8sObject
 from kposture.sources import helm, kustomize
+from kposture.sources.json_documents import json_item_starts, parse_json
 from kposture.sources.objects import Collected, add_document, display_name
-from kposture.sources.yaml_documents import DocumentError, json_item_starts, parse_json, parse_yaml
+from kposture.sources.yaml_documents import DocumentError, parse_yaml_recovering
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+"""Suffixes of the files a directory walk reads, compared case-insensitively (``.YAML`` too)."""
 STDIN_NAME = "<stdin>"
 
 
@@ -58,6 +60,19 @@ def load_manifests(
         else:
             out.error(given, 0, "no such file or directory")
     return LoadedManifests(tuple(out.objects), tuple(out.errors), tuple(out.notes), tuple(paths))
+
+
+def require_objects(loaded: LoadedManifests) -> LoadedManifests:
+    """``loaded``, with an error when it holds no Kubernetes object at all.
+
+    Empty stdin (``helm template x | kposture scan -`` after helm failed), an empty folder or a
+    folder of other YAML must not pass a CI gate as "0 findings".
+    """
+    if loaded.objects:
+        return loaded
+    shown = ", ".join(STDIN_NAME if given == "-" else given for given in loaded.inputs)
+    error = InputError("", 0, f"no Kubernetes objects found in {shown or 'the inputs'}")
+    return replace(loaded, errors=(*loaded.errors, error))
 
 
 def _load_stdin(out: Collected, stdin: BinaryIO | None, max_bytes: int) -> None:
@@ -117,7 +132,7 @@ class _Walk:
             path = Path(entry.path)
             if entry.is_dir(follow_symlinks=False):
                 self.directory(path, prefix + entry.name)
-            elif entry.name.endswith(MANIFEST_SUFFIXES) and entry.is_file():
+            elif entry.name.lower().endswith(MANIFEST_SUFFIXES) and entry.is_file():
                 _load_file(out, path, prefix + entry.name, self.max_bytes)
 
     def render_orphaned_bases(self) -> None:
@@ -165,7 +180,7 @@ def _load_file(out: Collected, path: Path, name: str, max_bytes: int, given: str
     if message:
         out.error(name, line, message)
         return
-    load_text(out, text, name, json_hint=path.suffix == ".json")
+    load_text(out, text, name, json_hint=path.suffix.lower() == ".json")
 
 
 def decode(data: bytes) -> tuple[str, int, str]:
@@ -198,7 +213,8 @@ def load_bytes(
 
 
 def load_text(out: Collected, text: str, name: str, *, json_hint: bool, origin: str = "") -> None:
-    """Parse YAML or JSON text; documents before a parse error are kept."""
+    """Parse YAML or JSON text. A broken YAML document is an error of its own: parsing resumes at
+    the next ``---`` line, so the documents around it are still scanned."""
     if not text.strip():
         return
     if json_hint or text.lstrip().startswith("{"):
@@ -225,15 +241,15 @@ def load_text(out: Collected, text: str, name: str, *, json_hint: bool, origin: 
                 item_start=starts.__getitem__ if starts else None,
             )
             return
-    try:
-        for document in parse_yaml(text):
-            add_document(
-                out,
-                document.data,
-                file=name,
-                start=document.start,
-                positions=document.positions,
-                origin=origin,
-            )
-    except DocumentError as error:
-        out.error(name, error.line, error.message)
+    for parsed in parse_yaml_recovering(text):
+        if isinstance(parsed, DocumentError):
+            out.error(name, parsed.line, parsed.message)
+            continue
+        add_document(
+            out,
+            parsed.data,
+            file=name,
+            start=parsed.start,
+            positions=parsed.positions,
+            origin=origin,
+        )

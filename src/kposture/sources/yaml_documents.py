@@ -1,22 +1,26 @@
-"""Parsing YAML and JSON text into documents whose fields know their (line, column).
+"""Parsing YAML text into documents whose fields know their (line, column).
 
 Owns the located YAML loader (libyaml's ``CSafeLoader`` with constructors that record, per mapping
-and sequence, where each key and item starts), the ``PositionIndex`` implementations built on it,
-the limits that keep hostile input bounded (alias expansion, cycles, nesting), and the JSON fast
-path. It knows nothing about Kubernetes; ``manifests`` turns documents into objects.
+and sequence, where each key and item starts), the ``PositionIndex`` built on it, the limits that
+keep hostile input bounded (alias expansion, cycles, nesting), and recovery from broken documents
+(``parse_yaml_recovering`` resumes at the next ``---`` line). It knows nothing about Kubernetes;
+``manifests`` turns documents into objects, ``json_documents`` holds the JSON fast path.
 """
 
 from __future__ import annotations
 
-import json
+import re
 from array import array
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
 from kposture.model import JsonPath
+
+if TYPE_CHECKING:
+    from kposture.sources.json_documents import LazyJsonPositions
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # SafeLoader only without libyaml
 
@@ -139,12 +143,20 @@ class _DocumentBuilder:
     them afterwards).
     """
 
-    __slots__ = ("constructors", "loader", "may_merge", "memo", "strings", "table")
+    __slots__ = ("constructors", "line_base", "loader", "may_merge", "memo", "strings", "table")
 
     def __init__(
-        self, loader: _LocatedLoader, may_alias: bool, may_merge: bool, strings: dict[str, str]
+        self,
+        loader: _LocatedLoader,
+        may_alias: bool,
+        may_merge: bool,
+        strings: dict[str, str],
+        line_offset: int = 0,
     ) -> None:
         self.loader = loader
+        self.line_base = line_offset + 1
+        """Added to the loader's 0-based lines: a loader resumed after a broken document starts
+        counting at its own first line."""
         self.may_merge = may_merge
         self.constructors = loader.yaml_constructors
         self.table = PositionTable()
@@ -195,6 +207,7 @@ class _DocumentBuilder:
         append = marks.append
         build = self.build
         strings = self.strings
+        base = self.line_base
         for key_node, value_node in pairs:
             if key_node.__class__ is yaml.ScalarNode and key_node.tag == _STR:
                 key = key_node.value
@@ -210,12 +223,12 @@ class _DocumentBuilder:
                     )
             if key in data:  # a duplicate key: the last one wins, in the first one's place
                 mark = key_node.start_mark
-                marks[1 + list(data).index(key)] = ((mark.line + 1) << 32) | (mark.column + 1)
+                marks[1 + list(data).index(key)] = ((mark.line + base) << 32) | (mark.column + 1)
                 data[key] = build(value_node)
                 continue
             data[key] = build(value_node)
             mark = key_node.start_mark
-            append(((mark.line + 1) << 32) | (mark.column + 1))
+            append(((mark.line + base) << 32) | (mark.column + 1))
         marks[0] = len(data)
         self.table.add(data, marks)
         return data
@@ -227,10 +240,11 @@ class _DocumentBuilder:
         marks: list[int] = []
         append = marks.append
         build = self.build
+        base = self.line_base
         for child in node.value:
             data.append(build(child))
             mark = child.start_mark
-            append(((mark.line + 1) << 32) | (mark.column + 1))
+            append(((mark.line + base) << 32) | (mark.column + 1))
         self.table.add(data, marks)
         return data
 
@@ -290,14 +304,15 @@ def yaml_error_line(error: yaml.YAMLError) -> int:
     return mark.line + 1 if mark is not None else 1
 
 
-def describe_yaml_error(error: yaml.YAMLError) -> str:
+def describe_yaml_error(error: yaml.YAMLError, line_offset: int = 0) -> str:
+    """The message of a YAML error, without user data; ``line_offset`` is added to line numbers."""
     problem = getattr(error, "problem", None)
     context = getattr(error, "context", None)
     context_mark = getattr(error, "context_mark", None)
     problem_mark = getattr(error, "problem_mark", None)
     if context and context_mark is not None and problem_mark is not None:
         # libyaml often notices an unclosed construct far from where it began: say where it began.
-        context = f"{context} started at line {context_mark.line + 1}"
+        context = f"{context} started at line {context_mark.line + 1 + line_offset}"
     if problem and str(problem).startswith("could not determine a constructor for the tag"):
         # The tag text is user data: an unquoted value starting with "!" (a password, say) parses
         # as a tag, so it is never echoed.
@@ -311,33 +326,139 @@ def parse_yaml(text: str) -> Iterator[Document]:
 
     Documents yielded before the error are complete and safe to keep.
     """
-    loader = _LocatedLoader(text)
-    may_alias = "&" in text and "*" in text
-    may_merge = "<<" in text
-    strings: dict[str, str] = {}
-    try:
-        while True:
-            try:
-                if not loader.check_node():
-                    return
-                node = loader.get_node()
-            except RecursionError:  # only the pure-Python fallback loader recurses
-                raise DocumentError("document nested too deeply", 1) from None
-            except yaml.YAMLError as error:
-                raise DocumentError(describe_yaml_error(error), yaml_error_line(error)) from None
-            start = (node.start_mark.line + 1, node.start_mark.column + 1)
-            builder = _DocumentBuilder(loader, may_alias, may_merge, strings)
-            try:
-                data = builder.build(node)
-            except yaml.YAMLError as error:
-                raise DocumentError(describe_yaml_error(error), yaml_error_line(error)) from None
-            except RecursionError:
-                raise DocumentError("document nested too deeply", start[0]) from None
-            if may_alias:
+    for item in _documents(text, recover=False):
+        if isinstance(item, DocumentError):
+            raise item
+        yield item
+
+
+def parse_yaml_recovering(text: str) -> Iterator[Document | DocumentError]:
+    """Yield each document of a YAML stream, and a ``DocumentError`` for each broken one.
+
+    A document that parses but cannot be built (a bad tag, an alias bomb) costs only itself. After
+    a syntax error the parser's state is lost, so parsing resumes at the first document separator
+    (``---`` at the start of a line) on or after the error's line, with a new parser reading the
+    text from there (never from the start again, so the work stays linear however many documents
+    are broken). After ``MAX_BROKEN_DOCUMENTS`` errors the rest of the stream is given up.
+    """
+    return _documents(text, recover=True)
+
+
+MAX_BROKEN_DOCUMENTS = 100
+"""Broken documents reported per stream before the rest of it is skipped."""
+_SEPARATOR = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
+_WINDOW_CHUNK = 4096
+
+
+class _Window:
+    """The text from ``offset`` on, read in small chunks: a resumed parser neither copies the rest
+    of a large text up front nor decodes far ahead of a document that may break again."""
+
+    __slots__ = ("offset", "text")
+
+    def __init__(self, text: str, offset: int) -> None:
+        self.text = text
+        self.offset = offset
+
+    def read(self, size: int = -1) -> str:
+        start = self.offset
+        end = len(self.text) if size < 0 else start + max(1, min(size, _WINDOW_CHUNK))
+        self.offset = min(end, len(self.text))
+        return self.text[start:end]
+
+
+def _resume_point(text: str, offset: int, line_offset: int, error_line: int) -> tuple[int, int]:
+    """(offset, 0-based line) of the first separator on or after ``error_line`` and after
+    ``offset`` (so each resumption moves forward), or (-1, 0) when there is none."""
+    line, counted = line_offset + 1, offset
+    for match in _SEPARATOR.finditer(text, offset + 1):
+        line += text.count("\n", counted, match.start())
+        counted = match.start()
+        if line >= error_line:
+            return match.start(), line - 1
+    return -1, 0
+
+
+class _StreamBroken(DocumentError):
+    """A syntax error: the parser's state is lost, reading goes on only from a new parser."""
+
+
+@dataclass(slots=True)
+class _Shared:
+    """What every parser of one stream shares: its alias and merge-key hints and string pool."""
+
+    may_alias: bool
+    may_merge: bool
+    strings: dict[str, str]
+
+
+def _documents(text: str, *, recover: bool) -> Iterator[Document | DocumentError]:
+    """Documents and errors of a stream; without ``recover``, stop after the first error."""
+    shared = _Shared("&" in text and "*" in text, "<<" in text, {})
+    offset, line_offset, broken = 0, 0, 0
+    while True:
+        loader = _LocatedLoader(text if offset == 0 else _Window(text, offset))
+        lost_at = 0
+        try:
+            for item in _segment(loader, line_offset, shared):
+                if isinstance(item, DocumentError):
+                    broken += 1
+                    if broken > MAX_BROKEN_DOCUMENTS:
+                        message = f"more than {MAX_BROKEN_DOCUMENTS} broken documents; rest skipped"
+                        yield DocumentError(message, item.line)
+                        return
+                    if isinstance(item, _StreamBroken):
+                        lost_at = item.line
+                        yield DocumentError(item.message, item.line)
+                    else:
+                        yield item
+                    if not recover:
+                        return
+                else:
+                    yield item
+        finally:
+            loader.dispose()
+        if not lost_at:
+            return
+        offset, line_offset = _resume_point(text, offset, line_offset, lost_at)
+        if offset < 0:
+            return
+
+
+def _segment(
+    loader: _LocatedLoader, line_offset: int, shared: _Shared
+) -> Iterator[Document | DocumentError]:
+    """What one parser reads: documents, errors of documents it read whole, and last (if any) the
+    ``_StreamBroken`` it stopped at."""
+    while True:
+        try:
+            if not loader.check_node():
+                return
+            node = loader.get_node()
+        except RecursionError:  # only the pure-Python fallback loader recurses
+            yield DocumentError("document nested too deeply", line_offset + 1)
+            return  # where the document ends is unknown: nothing to resume from
+        except yaml.YAMLError as error:
+            line = yaml_error_line(error) + line_offset
+            yield _StreamBroken(describe_yaml_error(error, line_offset), line)
+            return
+        start = (node.start_mark.line + 1 + line_offset, node.start_mark.column + 1)
+        builder = _DocumentBuilder(
+            loader, shared.may_alias, shared.may_merge, shared.strings, line_offset
+        )
+        try:
+            data = builder.build(node)
+            if shared.may_alias:
                 check_expansion(data, start[0])
+        except yaml.YAMLError as error:
+            line = yaml_error_line(error) + line_offset
+            yield DocumentError(describe_yaml_error(error, line_offset), line)
+        except RecursionError:
+            yield DocumentError("document nested too deeply", start[0])
+        except DocumentError as error:
+            yield error
+        else:
             yield Document(data, start, TablePositions(data, builder.table, start))
-    finally:
-        loader.dispose()
 
 
 def check_expansion(data: Any, line: int) -> None:
@@ -378,105 +499,3 @@ def check_expansion(data: Any, line: int) -> None:
                 if id(child) in in_progress:
                     raise DocumentError("document contains a recursive YAML alias; skipped", line)
                 stack.append((child, False))
-
-
-def parse_json(text: str) -> list[Document]:
-    """Parse a JSON document; positions are computed lazily by re-reading the text as YAML.
-
-    For a top-level object with an ``items`` array (a ``List``), each item's start is found with the
-    C decoder's ``raw_decode`` so item lines are exact without a YAML parse.
-    """
-    try:
-        data = json.loads(text)
-    except RecursionError:
-        raise DocumentError("document nested too deeply", 1) from None
-    except json.JSONDecodeError as error:
-        raise DocumentError(f"invalid JSON: {error.msg}", error.lineno) from None
-    return [Document(data, (1, 1), LazyJsonPositions(text, ()))]
-
-
-class LazyJsonPositions:
-    """A ``PositionIndex`` for JSON text, parsed with the located loader on first use."""
-
-    __slots__ = ("_prefix", "_resolved", "_source")
-
-    def __init__(self, source: str | LazyJsonPositions, prefix: JsonPath) -> None:
-        self._source = source
-        self._prefix = prefix
-        self._resolved: TablePositions | None = None
-
-    def subtree(self, prefix: JsonPath) -> LazyJsonPositions:
-        return LazyJsonPositions(self, self._prefix + prefix)
-
-    def _document(self) -> TablePositions | None:
-        if self._resolved is None:
-            if isinstance(self._source, LazyJsonPositions):
-                self._resolved = self._source._document()
-            else:
-                try:
-                    first = next(parse_yaml(self._source), None)
-                except DocumentError:
-                    first = None
-                if first is not None and isinstance(first.positions, TablePositions):
-                    self._resolved = first.positions
-                self._source = ""  # the text is no longer needed
-        return self._resolved
-
-    def position(self, path: JsonPath) -> Position | None:
-        document = self._document()
-        if document is None:
-            return None
-        return document.position(self._prefix + path)
-
-
-def json_item_starts(text: str) -> list[Position] | None:
-    """Start (line, column) of each element of a top-level object's ``items`` array, or None."""
-    decoder = json.JSONDecoder()
-    length = len(text)
-
-    def skip(index: int) -> int:
-        while index < length and text[index] in " \t\r\n":
-            index += 1
-        return index
-
-    index = skip(0)
-    if index >= length or text[index] != "{":
-        return None
-    index = skip(index + 1)
-    try:
-        while index < length and text[index] != "}":
-            key, index = decoder.raw_decode(text, index)
-            index = skip(index)
-            if text[index] != ":":
-                return None
-            index = skip(index + 1)
-            if key == "items" and text.startswith("[", index):
-                return _array_item_starts(text, index, decoder, skip)
-            _, index = decoder.raw_decode(text, index)
-            index = skip(index)
-            if text.startswith(",", index):
-                index = skip(index + 1)
-    except (ValueError, IndexError, RecursionError):
-        return None
-    return None
-
-
-def _array_item_starts(
-    text: str, index: int, decoder: json.JSONDecoder, skip: Any
-) -> list[Position]:
-    offsets: list[int] = []
-    index = skip(index + 1)
-    while index < len(text) and text[index] != "]":
-        offsets.append(index)
-        _, index = decoder.raw_decode(text, index)
-        index = skip(index)
-        if text.startswith(",", index):
-            index = skip(index + 1)
-    starts: list[Position] = []
-    line, last_newline, scanned = 1, -1, 0
-    for offset in offsets:
-        line += text.count("\n", scanned, offset)
-        last_newline = text.rfind("\n", 0, offset)
-        scanned = offset
-        starts.append((line, offset - last_newline))
-    return starts

@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from kposture.model import InputError, ResourceRef
+from kposture.inventory import Inventory
+from kposture.inventory.objects import IMPLIED_ORIGIN
+from kposture.model import InputError, ResourceRef, SourceLocation
 from kposture.sources import LoadedManifests, helm, load_manifests
+from kposture.sources.manifests import require_objects
+from kposture.sources.yaml_documents import MAX_BROKEN_DOCUMENTS
 
 POD = """\
 apiVersion: v1
@@ -173,6 +177,93 @@ def test_malformed_yaml_keeps_earlier_documents() -> None:
     assert error.line == 14
     assert error.message.startswith("invalid YAML: ")
     assert error.level == "error"
+
+
+def test_a_broken_document_costs_only_itself() -> None:
+    text = POD.format(name="one") + "---\n: : bad\n---\n" + POD.format(name="two")
+    loaded = scan_with_good("three.yaml", text)
+    assert names(loaded) == ["one", "two", "good"]
+    (error,) = loaded.errors
+    assert (error.file, error.line, error.level) == ("in/three.yaml", 11, "error")
+    two = loaded.objects[1]
+    assert two.location.line == 13  # type: ignore[union-attr]
+    assert two.position(("spec", "containers", 0, "image")) == (21, 5)
+
+
+def test_each_broken_document_is_its_own_error_with_exact_lines() -> None:
+    text = (
+        "a: [x\n"  # 1: unclosed; libyaml notices it at the separator on line 2
+        "---\n"
+        + POD.format(name="p1")  # 3-11
+        + '---\nkey: "open\n'  # 12-13: a quote still open at the next separator
+        + "---\n"  # 14
+        + "k: !!int abc\n"  # 15: parses, but cannot be built
+        + "---\n"
+        + POD.format(name="p2")  # 17-25
+        + "--- {x\n"  # 26
+        + "---\n"
+        + POD.format(name="p3")  # 28-36
+    )
+    loaded = load_manifests(["-"], stdin=io.BytesIO(text.encode()))
+    assert names(loaded) == ["p1", "p2", "p3"]
+    assert [o.location.line for o in loaded.objects] == [3, 17, 28]  # type: ignore[union-attr]
+    assert loaded.objects[2].position(("metadata", "namespace")) == (32, 3)
+    assert [e.line for e in loaded.errors] == [2, 14, 15, 27]
+    assert "started at line 13" in loaded.errors[1].message, "context lines count from the top"
+
+
+def test_many_broken_documents_are_bounded_work() -> None:
+    broken = ": : bad\n---\n" * 20_000
+    text = POD.format(name="first") + "---\n" + broken + POD.format(name="last")
+    started = time.perf_counter()
+    loaded = load_manifests(["-"], stdin=io.BytesIO(text.encode()))
+    assert time.perf_counter() - started < 5
+    assert names(loaded) == ["first"], "reading stops after too many broken documents"
+    assert len(loaded.errors) == MAX_BROKEN_DOCUMENTS + 1
+    assert loaded.errors[-1].message.startswith(f"more than {MAX_BROKEN_DOCUMENTS} broken")
+    # One early error in a large file: the rest is read by one resumed parser, in linear time.
+    many = "".join("---\n" + POD.format(name=f"p{i}") for i in range(3000))
+    started = time.perf_counter()
+    loaded = load_manifests(["-"], stdin=io.BytesIO((": : bad\n" + many).encode()))
+    assert time.perf_counter() - started < 5
+    assert len(loaded.objects) == 3000
+    assert loaded.objects[-1].location.line == 1 + 10 * 2999 + 2  # type: ignore[union-attr]
+
+
+def test_an_implied_namespace_is_anchored_at_its_first_use() -> None:
+    write("a/1.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cluster-wide}\n")
+    write("a/2.yaml", "# the pod\n" + POD.format(name="p"))
+    write("a/3.yaml", POD.format(name="q"))
+    (implied,) = Inventory(load_manifests(["a"]).objects).implied_namespaces
+    assert implied.ref.name == "ns"
+    assert implied.location == SourceLocation("a/2.yaml", 6, 3, IMPLIED_ORIGIN)
+
+
+def test_suffixes_are_case_insensitive() -> None:
+    write("d/a.YAML", POD.format(name="a"))
+    write("d/b.Yml", POD.format(name="b"))
+    write("d/c.JSON", json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "c"}}))
+    write("d/d.txt", POD.format(name="d"))
+    loaded = load_manifests(["d"])
+    assert names(loaded) == ["a", "b", "c"]
+    assert loaded.errors == ()
+
+
+def test_no_objects_at_all_is_an_error() -> None:
+    write("empty/.keep", "")
+    write("other/values.yaml", "replicas: 3\n")
+    write("pods/p.yaml", POD.format(name="p"))
+    for given, stdin, shown in (
+        (["-"], b"\n", "<stdin>"),
+        (["empty"], b"", "empty"),
+        (["other", "-"], b"", "other, <stdin>"),
+    ):
+        loaded = require_objects(load_manifests(given, stdin=io.BytesIO(stdin)))
+        assert loaded.errors[-1:] == (
+            InputError("", 0, f"no Kubernetes objects found in {shown}", level="error"),
+        )
+    found = load_manifests(["pods"])
+    assert require_objects(found) is found
 
 
 def test_invalid_utf8_names_the_line() -> None:

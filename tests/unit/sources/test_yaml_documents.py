@@ -6,12 +6,12 @@ import time
 
 import pytest
 
+from kposture.sources.json_documents import LazyJsonPositions, parse_json
 from kposture.sources.yaml_documents import (
     DocumentError,
-    LazyJsonPositions,
     check_expansion,
-    parse_json,
     parse_yaml,
+    parse_yaml_recovering,
 )
 
 
@@ -80,3 +80,21 @@ def test_equal_strings_are_shared() -> None:
     first, second = parse_yaml("kind: Pod\nimage: nginx\n---\nkind: Pod\nimage: nginx\n")
     assert first.data["image"] is second.data["image"]
     assert next(iter(first.data)) is next(iter(second.data))
+
+
+def test_recovering_parse_resumes_at_the_next_separator() -> None:
+    text = "a: 1\n---\n: : bad\nstill: bad\n---\nb:\n  c: [x, y]\n"
+    items = list(parse_yaml_recovering(text))
+    assert [type(item).__name__ for item in items] == ["Document", "DocumentError", "Document"]
+    error, last = items[1], items[2]
+    assert isinstance(error, DocumentError) and error.line == 3
+    assert not isinstance(last, DocumentError)
+    assert last.start == (6, 1)
+    assert last.positions.position(("b", "c", 1)) == (7, 10)
+    # Without recovery, the stream stops at the first error as before.
+    with pytest.raises(DocumentError):
+        list(parse_yaml(text))
+    # A separator that itself opens the broken document is not resumed at twice.
+    items = list(parse_yaml_recovering("--- {x\n--- [y\n---\nok: 1\n"))
+    assert [getattr(item, "line", None) for item in items[:2]] == [2, 3]
+    assert not isinstance(items[2], DocumentError) and items[2].data == {"ok": 1}
