@@ -272,3 +272,17 @@ def test_server_stopping_mid_scan_is_an_error_not_a_crash(restarted: KubeCluster
     read = load_cluster(str(restarted.kubeconfig), None, None, progress, workers=1)
     lost = [e for e in read.loaded.errors if "connection lost" in e.message]
     assert lost and all(e.level == "error" for e in lost), read.loaded.errors
+
+
+def test_hung_server_times_out_with_one_retry(restarted: KubeCluster) -> None:
+    """A server that accepts connections but never answers (SIGSTOP): the read times out, is retried
+    once, and the scan fails with the one-line start-up error instead of hanging."""
+    from kposture.sources.cluster import load_cluster
+    from kposture.sources.cluster_config import connect
+    from kposture.sources.cluster_listing import ClusterUnreachable
+
+    connection = connect(str(restarted.kubeconfig), timeout=(2.0, 2.0))
+    start = time.monotonic()
+    with restarted.paused("kube-apiserver"), pytest.raises(ClusterUnreachable, match="timed out"):
+        load_cluster(connection=connection)
+    assert time.monotonic() - start < 30
