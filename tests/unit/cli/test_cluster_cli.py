@@ -117,3 +117,15 @@ def test_unreachable_server_and_missing_context(tmp_path: Path) -> None:
             assert done.stderr.startswith("error: ") and message in done.stderr
             assert len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "s.json").exists()
+
+
+def test_progress_display_takes_updates_from_listing_threads() -> None:
+    from kposture.cli.progress import listing_progress
+
+    with listing_progress(enabled=False) as none:
+        assert none is None
+    api = FakeApi().add(PRIVILEGED_POD)
+    with listing_progress(enabled=True) as update:
+        assert update is not None
+        read = cluster_source.load_cluster(connection=api.connection(), progress=update, workers=4)
+    assert len(read.loaded.objects) == 1
