@@ -85,6 +85,14 @@ if [ -f /etc/apt/sources.list.d/debian.sources ]; then
         printf '%s\n' "$wanted" | "${SUDO[@]}" tee "$SRC_LIST" >/dev/null
         apt_updated=0
     fi
+elif [ -f /etc/apt/sources.list ] && ! grep -qs '^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list; then
+    # One-line style sources: the same lines as deb-src.
+    SRC_LIST=/etc/apt/sources.list.d/kposture-deb-src.list
+    if [ ! -f "$SRC_LIST" ]; then
+        echo "== adding deb-src entries in $SRC_LIST"
+        sed -n 's/^deb \(.*\)/deb-src \1/p' /etc/apt/sources.list | "${SUDO[@]}" tee "$SRC_LIST" >/dev/null
+        apt_updated=0
+    fi
 fi
 
 start=$(date +%s)
