@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit test-e2e check bench docs clean
+.PHONY: install demo test test-unit test-e2e check bench bench-cluster docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ check: $(STAMP)
 ## bench: the 5,000-manifest benchmark (see docs/performance.md)
 bench: $(STAMP)
 	$(BIN)/python bench/scan_benchmark.py --install-checkov
+
+## bench-cluster: 10,000 objects on the test kube-apiserver, scan --cluster vs kubectl get
+bench-cluster: $(STAMP)
+	scripts/test-cluster/build.sh
+	$(BIN)/python bench/cluster_benchmark.py
 
 ## docs: regenerate docs/rules.md from the registry
 docs: $(STAMP)
