@@ -5,7 +5,9 @@ kinds the server serves (``cluster_kinds``), list them concurrently in a small t
 (``cluster_listing``), and turn the listed dicts into ``K8sObject``s located at
 ``cluster:<context>`` (line 0: there is no file line to point at; the resource names the object).
 What could not be listed becomes an ``InputError`` per kind, so one forbidden kind never stops the
-scan. The result also says what was listed, for snapshots.
+scan. After listing, one ``ClusterFacts`` object (``cluster_facts``: server version, anonymous
+access probe, API endpoint, kubelet configurations) joins the objects, located like them, so scans
+and snapshots both carry it. The result also says what was listed, for snapshots.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from kposture.model import InputError, K8sObject, SourceLocation
 from kposture.sources.cluster_config import Connection, connect
+from kposture.sources.cluster_facts import EndpointLookup, gather_facts
 from kposture.sources.cluster_kinds import CATALOGUE, KindSpec, choose_versions, group_versions
 from kposture.sources.cluster_listing import KindListing, Progress, discover, list_kind
 from kposture.sources.manifests import LoadedManifests
@@ -62,14 +65,22 @@ def load_cluster(
     connection: Connection | None = None,
     workers: int = 6,
     catalogue: tuple[KindSpec, ...] = CATALOGUE,
+    facts: bool | None = None,
 ) -> ClusterRead:
-    """List every catalogue kind the server serves (in ``namespaces``, or all when None).
+    """List every catalogue kind the server serves (in ``namespaces``, or all when None), then add
+    the ClusterFacts object. ``facts`` None adds it when the connection carries the probes (an
+    anonymous transport or a resolver: every ``connect`` result; hand-made test doubles without
+    them list objects only); True or False decides explicitly.
 
     Raises ``ClusterError`` only when the scan cannot start (configuration, unreachable server,
     rejected credentials); everything after that is reported in ``loaded.errors``.
     """
     conn = connection or connect(kubeconfig, context, pool_size=workers + 2)
     name = input_name(conn.context)
+    if facts is None:
+        facts = conn.anonymous is not None or conn.resolve is not None
+    # The endpoint's name resolves in the background while the kinds are listed.
+    lookup = EndpointLookup(conn.server, conn.resolve) if facts else None
     discovery = discover(conn.transport, group_versions(catalogue), workers)
     served, missing = choose_versions(discovery.resources, catalogue)
     errors = [InputError(name, 0, problem, "warning") for problem in discovery.problems]
@@ -104,6 +115,11 @@ def load_cluster(
                 f"{listing.relists} time(s); listed again from the start"
             )
     notes.append(f"{name}: listed {len(objects)} objects of {len(served)} kinds from {conn.server}")
+    if lookup is not None:
+        nodes = [obj.ref.name for obj in objects if obj.ref.kind == "Node" and obj.ref.name]
+        observed = gather_facts(conn, lookup, nodes, workers)
+        objects.append(K8sObject(resource_ref(observed.raw), observed.raw, location))
+        notes.extend(observed.notes)
     loaded = LoadedManifests(tuple(objects), tuple(errors), tuple(notes), (name,))
     return ClusterRead(loaded, conn.context, conn.server, wanted, tuple(summaries))
 

@@ -6,12 +6,18 @@ certificates, exec credential plugins of every ``client.authentication.k8s.io`` 
 refresh) and its REST client. Listing goes through ``Transport.get``, which returns the raw JSON
 bytes of a response, so no typed model objects are ever built. Configuration problems become a
 ``ClusterConfigError`` with a one-line message; connection problems a ``TransportError``.
+
+A connection also carries what the ``ClusterFacts`` probes need: a second, *anonymous* transport to
+the same server (same URL, CA, TLS and proxy settings, but no token, no basic auth and no client
+certificate) and the resolver for the endpoint's host name. Fakes leave both out: not probed.
 """
 
 from __future__ import annotations
 
+import copy
 import os
-from collections.abc import Sequence
+import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,21 +56,38 @@ class Transport(Protocol):
         ...
 
 
+Resolver = Callable[[str, int], Sequence[str]]
+"""Resolves a host name and port to IP address strings (``socket.getaddrinfo``: name resolution
+only, no packet to the host itself); raises ``OSError`` when it cannot."""
+
+
+def resolve_host(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to for a TCP connection, in the resolver's order."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
 @dataclass(frozen=True, slots=True)
 class Connection:
-    """A configured transport with the context name and server URL it talks to."""
+    """A configured transport with the context name and server URL it talks to; ``anonymous`` (the
+    same server without credentials) and ``resolve`` serve the ClusterFacts probes, None when a
+    connection cannot probe (test fakes)."""
 
     transport: Transport
     context: str
     server: str
+    anonymous: Transport | None = None
+    resolve: Resolver | None = None
 
 
 class _ClientTransport:
-    """``Transport`` over the official client's REST layer (urllib3 pool, its auth settings)."""
+    """``Transport`` over the official client's REST layer (urllib3 pool, its auth settings);
+    ``authenticated=False`` sends no credentials (the anonymous probe)."""
 
-    def __init__(self, api: Any, timeout: tuple[float, float]) -> None:
+    def __init__(self, api: Any, timeout: tuple[float, float], authenticated: bool = True) -> None:
         self._api = api
         self._timeout = timeout
+        self._auth = ["BearerToken"] if authenticated else []
 
     def get(self, path: str, query: Sequence[tuple[str, str]] = ()) -> Response:
         import urllib3  # noqa: PLC0415 - a dependency of the client, imported where it is used
@@ -78,7 +101,7 @@ class _ClientTransport:
                 path,
                 query_params=list(query),
                 header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
+                auth_settings=self._auth,
             )
             response = api.call_api(method, url, headers, _request_timeout=self._timeout)
             return Response(int(response.status), bytes(response.read()))
@@ -102,6 +125,10 @@ def _describe(exc: BaseException) -> str:
     if "): " in text:
         text = text.rsplit("): ", 1)[-1]
     return _first_line(text.rstrip(")"))
+
+
+PROBE_TIMEOUT = 10.0
+"""Seconds the anonymous probe waits to connect and for an answer."""
 
 
 def connect(
@@ -131,10 +158,35 @@ def connect(
             f"no kubeconfig found ({where}) and not running inside a cluster; "
             "pass --kubeconfig FILE"
         )
-    configuration.retries = 0  # one retry of our own, after a timeout or a reset
+    configuration.retries = 0  # one retry of our own; also: a redirect is never followed
     configuration.connection_pool_maxsize = pool_size
     api = client.ApiClient(configuration)
-    return Connection(_ClientTransport(api, timeout), name, str(configuration.host))
+    anonymous = client.ApiClient(_without_credentials(configuration))
+    probe_timeout = (min(timeout[0], PROBE_TIMEOUT), min(timeout[1], PROBE_TIMEOUT))
+    return Connection(
+        _ClientTransport(api, timeout),
+        name,
+        str(configuration.host),
+        _ClientTransport(anonymous, probe_timeout, authenticated=False),
+        resolve_host,
+    )
+
+
+def _without_credentials(configuration: Any) -> Any:
+    """A copy of the client configuration for the same server with the same CA, TLS and proxy
+    settings, holding no credential of any kind: no token or token hook, no basic auth, no client
+    certificate, one small pool."""
+    anonymous = copy.deepcopy(configuration)
+    anonymous.api_key = {}
+    anonymous.api_key_prefix = {}
+    anonymous.refresh_api_key_hook = None
+    anonymous.username = None
+    anonymous.password = None
+    anonymous.access_token = None
+    anonymous.cert_file = None
+    anonymous.key_file = None
+    anonymous.connection_pool_maxsize = 1
+    return anonymous
 
 
 def _kubeconfig_files(kubeconfig: str | None) -> list[str]:
