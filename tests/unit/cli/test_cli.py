@@ -5,36 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from kposture.cli import app
-
-PRIVILEGED = """\
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web
-  namespace: shop
-spec:
-  containers:
-    - name: app
-      image: nginx:1.27
-      securityContext:
-        privileged: true
-"""
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "pod.yaml").write_text(PRIVILEGED)
-    return tmp_path
 
 
 def test_scan_json_points_at_the_privileged_line(runner: CliRunner, workdir: Path) -> None:
@@ -77,7 +50,9 @@ def test_broken_file_exits_two_and_keeps_other_findings(runner: CliRunner, workd
 
 
 def test_stdin(runner: CliRunner, workdir: Path) -> None:
-    result = runner.invoke(app, ["scan", "-", "-o", "json"], input=PRIVILEGED)
+    result = runner.invoke(
+        app, ["scan", "-", "-o", "json"], input=(workdir / "pod.yaml").read_text()
+    )
     assert result.exit_code == 1, result.output
     report = json.loads(result.stdout)
     assert {f["rule_id"] for f in report["findings"]} >= {"privileged-container"}

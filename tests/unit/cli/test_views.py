@@ -13,32 +13,6 @@ from typer.testing import CliRunner
 from kposture.cli import app
 from kposture.reports.json_report import scan_schema
 
-PRIVILEGED = """\
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web
-  namespace: shop
-spec:
-  containers:
-    - name: app
-      image: nginx:1.27
-      securityContext:
-        privileged: true
-"""
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "pod.yaml").write_text(PRIVILEGED)
-    return tmp_path
-
 
 def _json(runner: CliRunner, *args: str) -> dict[str, object]:
     result = runner.invoke(app, ["scan", "pod.yaml", "-o", "json", *args])
