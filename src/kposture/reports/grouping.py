@@ -36,11 +36,14 @@ def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 
 
 def location_text(finding: Finding) -> str:
-    """``file:line`` (``file`` when the line is unknown); empty when the finding has no location."""
+    """``file:line``; for an object without a line (read from a live cluster) its source and the
+    resource, e.g. ``cluster:prod Deployment/shop/web``; empty when the finding has no location."""
     loc = finding.location
     if loc is None:
         return ""
-    return f"{loc.file}:{loc.line}" if loc.line > 0 else loc.file
+    if loc.line > 0:
+        return f"{loc.file}:{loc.line}"
+    return f"{loc.file} {finding.resource.display()}"
 
 
 def is_failing(finding: Finding, fail_on: Severity | None) -> bool:

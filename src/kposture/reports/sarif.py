@@ -167,9 +167,16 @@ def _region(line: int, column: int = 0) -> dict[str, int] | None:
     return region
 
 
+CLUSTER_SOURCE_PREFIX = "cluster:"
+"""Objects listed from a live cluster are located at ``cluster:<context>``, not in a file."""
+
+
 def is_artifact(file: str) -> bool:
-    """Whether ``file`` names a real file: ``<stdin>`` and similar pseudo-names do not."""
-    return bool(file) and not (file.startswith("<") and file.endswith(">"))
+    """Whether ``file`` names a real file: ``<stdin>``, ``cluster:<context>`` and similar
+    pseudo-names do not (their findings keep only the logical location)."""
+    if not file or file.startswith(CLUSTER_SOURCE_PREFIX):
+        return False
+    return not (file.startswith("<") and file.endswith(">"))
 
 
 def _location(finding: Finding) -> dict[str, Any]:

@@ -137,3 +137,14 @@ def test_cut_list_keeps_the_most_severe_findings(
     text = render_markdown(ScanResult(findings=(*lows, critical)), ctx, max_findings=3)
     assert "| critical-rule" in text
     assert "8 less severe finding(s) not shown" in text
+
+
+def test_cluster_findings_name_the_resource(
+    ctx: ReportContext, make_finding: Callable[..., Finding]
+) -> None:
+    from kposture.reports.grouping import location_text
+
+    pod = ResourceRef("v1", "Pod", "shop", "web")
+    live = make_finding("run-as-root", pod, Location("cluster:prod", 0, 0, "spec"), fingerprint="c")
+    assert location_text(live) == "cluster:prod Pod/shop/web"
+    assert "cluster:prod Pod/shop/web" in render_markdown(ScanResult(findings=(live,)), ctx)

@@ -224,3 +224,14 @@ def test_stdin_findings_have_no_physical_location(
     (location,) = log["runs"][0]["results"][0]["locations"]
     assert "physicalLocation" not in location
     assert location["logicalLocations"][0]["fullyQualifiedName"] == "Pod/default/p"
+
+
+def test_cluster_findings_have_no_physical_location(
+    ctx: ReportContext, make_finding: Callable[..., Finding], sarif_schema: dict[str, Any]
+) -> None:
+    pod = ResourceRef("v1", "Pod", "shop", "web")
+    live = make_finding("run-as-root", pod, Location("cluster:prod", 0, 0, "spec"), fingerprint="c")
+    log = json.loads(render_sarif(ScanResult(findings=(live,)), ctx))
+    jsonschema.Draft4Validator(sarif_schema).validate(log)
+    (location,) = log["runs"][0]["results"][0]["locations"]
+    assert "physicalLocation" not in location
