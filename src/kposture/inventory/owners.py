@@ -6,8 +6,12 @@ judging each would report one problem three times. An object is *covered* when i
 once the fields the API server and admission add to pods (node name, service-account token volume
 and mounts, default tolerations, priority, ``enableServiceLinks: true``, the ``default``
 ServiceAccount name, requests copied from limits) are set aside. A pod that differs from its owner's
-template (an ephemeral debug container, an old revision) is judged on its own. Pure: the result
-depends only on the objects.
+template (an ephemeral debug container, an old revision) is judged on its own. Controllers add
+their own fields too: the DaemonSet controller pins each pod to its node (a required node affinity
+term matching ``metadata.name``, merged into the template's affinity or replacing its required
+terms) and adds node-condition tolerations; the StatefulSet controller sets ``hostname`` and
+``subdomain`` and adds one PersistentVolumeClaim volume per ``volumeClaimTemplates`` entry. Those
+are set aside as well. Pure: the result depends only on the objects.
 """
 
 from __future__ import annotations
@@ -24,8 +28,30 @@ if TYPE_CHECKING:
     from kposture.inventory.objects import Inventory
 
 SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
-_ADDED_TOLERATIONS = frozenset({"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"})
-_POD_ONLY_FIELDS = ("nodeName", "priority", "preemptionPolicy", "ephemeralContainers")
+_ADDED_TOLERATIONS = frozenset(
+    {
+        # DefaultTolerationSeconds admission (every pod) and the DaemonSet controller:
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+        # the DaemonSet controller only:
+        "node.kubernetes.io/disk-pressure",
+        "node.kubernetes.io/memory-pressure",
+        "node.kubernetes.io/pid-pressure",
+        "node.kubernetes.io/unschedulable",
+        "node.kubernetes.io/network-unavailable",
+    }
+)
+_ADDED_EFFECTS = frozenset({"NoExecute", "NoSchedule"})
+_NODE_NAME_FIELD = "metadata.name"
+"""The field a DaemonSet pod's node affinity term matches (``matchFields``) to pin it to a node."""
+_POD_ONLY_FIELDS = (
+    "nodeName",
+    "priority",
+    "preemptionPolicy",
+    "ephemeralContainers",
+    "hostname",  # the StatefulSet controller names each pod's host after the pod
+    "subdomain",  # and puts it under the set's governing Service
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +117,106 @@ def _is_token_volume(volume: Mapping[str, Any]) -> bool:
     )
 
 
+def _is_claim_volume(volume: Mapping[str, Any]) -> bool:
+    """A volume the StatefulSet controller adds for a ``volumeClaimTemplates`` entry: named after
+    the template, claiming ``<template>-<set>-<ordinal>``."""
+    name = volume.get("name")
+    claim = volume.get("persistentVolumeClaim")
+    claim_name = claim.get("claimName") if isinstance(claim, Mapping) else None
+    return (
+        isinstance(name, str)
+        and isinstance(claim_name, str)
+        and claim_name.startswith(f"{name}-")
+        and claim_name.rsplit("-", 1)[-1].isdigit()
+    )
+
+
+def _is_added_toleration(toleration: object) -> bool:
+    return (
+        isinstance(toleration, Mapping)
+        and toleration.get("key") in _ADDED_TOLERATIONS
+        and toleration.get("effect") in _ADDED_EFFECTS
+        and toleration.get("operator", "Exists") == "Exists"
+        and not toleration.get("value")
+    )
+
+
+def _is_node_name_requirement(requirement: object) -> bool:
+    return isinstance(requirement, Mapping) and requirement.get("key") == _NODE_NAME_FIELD
+
+
+def _without_node_pin(affinity: object) -> object:
+    """``affinity`` without the DaemonSet controller's ``metadata.name`` match fields; required
+    terms left empty, and then empty parents, are removed."""
+    if not isinstance(affinity, Mapping):
+        return affinity
+    node = affinity.get("nodeAffinity")
+    required = (
+        node.get("requiredDuringSchedulingIgnoredDuringExecution")
+        if isinstance(node, Mapping)
+        else None
+    )
+    terms = required.get("nodeSelectorTerms") if isinstance(required, Mapping) else None
+    if not isinstance(node, Mapping) or not isinstance(required, Mapping):
+        return affinity
+    if not isinstance(terms, list):
+        return affinity
+    kept_terms: list[object] = []
+    for term in terms:
+        if not isinstance(term, Mapping):
+            kept_terms.append(term)
+            continue
+        fields = term.get("matchFields")
+        new_term = dict(term)
+        if isinstance(fields, list):
+            kept = [f for f in fields if not _is_node_name_requirement(f)]
+            if kept:
+                new_term["matchFields"] = kept
+            else:
+                del new_term["matchFields"]
+        if new_term:
+            kept_terms.append(new_term)
+    new_required = {k: v for k, v in required.items() if k != "nodeSelectorTerms"}
+    if kept_terms:
+        new_required["nodeSelectorTerms"] = kept_terms
+    new_node = {
+        k: v for k, v in node.items() if k != "requiredDuringSchedulingIgnoredDuringExecution"
+    }
+    if new_required:
+        new_node["requiredDuringSchedulingIgnoredDuringExecution"] = new_required
+    out = {k: v for k, v in affinity.items() if k != "nodeAffinity"}
+    if new_node:
+        out["nodeAffinity"] = new_node
+    return out
+
+
+def _pinned_only(spec: Mapping[str, Any]) -> bool:
+    """Whether the required node affinity is nothing but the DaemonSet controller's node pin (the
+    controller of Kubernetes 1.13+ replaces the template's required terms with it)."""
+    affinity = spec.get("affinity")
+    node = affinity.get("nodeAffinity") if isinstance(affinity, Mapping) else None
+    required = (
+        node.get("requiredDuringSchedulingIgnoredDuringExecution")
+        if isinstance(node, Mapping)
+        else None
+    )
+    terms = required.get("nodeSelectorTerms") if isinstance(required, Mapping) else None
+    return (
+        isinstance(terms, list)
+        and bool(terms)
+        and all(
+            isinstance(term, Mapping)
+            and set(term) == {"matchFields"}
+            and isinstance(term["matchFields"], list)
+            and all(_is_node_name_requirement(f) for f in term["matchFields"])
+            for term in terms
+        )
+    )
+
+
 def comparable_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """A pod spec without what the API server and admission add to pods but not to templates."""
+    """A pod spec without what the API server, admission and the workload controllers add to pods
+    but not to templates."""
     out = {key: value for key, value in spec.items() if key not in _POD_ONLY_FIELDS}
     if out.get("enableServiceLinks") is True:
         del out["enableServiceLinks"]  # defaulted on pods only (1.20), never on templates
@@ -100,16 +224,19 @@ def comparable_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     if out.get("serviceAccountName") == "default":
         del out["serviceAccountName"]  # the ServiceAccount admission plugin names it on pods
     if "volumes" in out:
-        out["volumes"] = _without_token(out["volumes"], mounts=False)
+        volumes = _without_token(out["volumes"], mounts=False)
+        if isinstance(volumes, list):
+            volumes = [v for v in volumes if not (isinstance(v, Mapping) and _is_claim_volume(v))]
+        out["volumes"] = volumes
         if not out["volumes"]:
             del out["volumes"]
+    if "affinity" in out:
+        out["affinity"] = _without_node_pin(out["affinity"])
+        if not out["affinity"]:
+            del out["affinity"]
     tolerations = out.get("tolerations")
     if isinstance(tolerations, list):
-        kept = [
-            t
-            for t in tolerations
-            if not (isinstance(t, Mapping) and t.get("key") in _ADDED_TOLERATIONS)
-        ]
+        kept = [t for t in tolerations if not _is_added_toleration(t)]
         if kept:
             out["tolerations"] = kept
         else:
@@ -145,7 +272,27 @@ def _same_template(obj: K8sObject, owner: K8sObject) -> bool:
         return False
     if obj.ref.kind == "Pod" and mine.spec.get("ephemeralContainers"):
         return False  # a debug container was added to this pod: it is not the template any more
-    return comparable_spec(mine.spec) == comparable_spec(theirs.spec)
+    pod, template = comparable_spec(mine.spec), comparable_spec(theirs.spec)
+    if owner.ref.kind == "DaemonSet" and _pinned_only(mine.spec):
+        # The controller replaced the template's required node terms with its pin.
+        for spec in (pod, template):
+            _drop_required_node_affinity(spec)
+    return pod == template
+
+
+def _drop_required_node_affinity(spec: dict[str, Any]) -> None:
+    affinity = spec.get("affinity")
+    node = affinity.get("nodeAffinity") if isinstance(affinity, Mapping) else None
+    if not isinstance(affinity, Mapping) or not isinstance(node, Mapping):
+        return
+    node = {k: v for k, v in node.items() if k != "requiredDuringSchedulingIgnoredDuringExecution"}
+    rest = {k: v for k, v in affinity.items() if k != "nodeAffinity"}
+    if node:
+        rest["nodeAffinity"] = node
+    if rest:
+        spec["affinity"] = rest
+    else:
+        del spec["affinity"]
 
 
 def owner_coverage(objects: Sequence[K8sObject]) -> Coverage:

@@ -149,3 +149,164 @@ def test_a_named_service_account_or_other_requests_still_differ() -> None:
     other = pod_spec_as_admitted(SPEC)
     other["containers"][0]["resources"]["requests"] = {"cpu": "10m"}
     assert comparable_spec(other) != comparable_spec(SPEC)
+
+
+# --- DaemonSet and StatefulSet pods, as their controllers create them -----------------------------
+
+DS_TEMPLATE_SPEC: dict[str, Any] = {
+    "hostNetwork": True,
+    "containers": [
+        {
+            "name": "agent",
+            "image": "fluent/fluent-bit:2.2",
+            "securityContext": {"privileged": True},
+            "volumeMounts": [{"name": "varlog", "mountPath": "/var/log"}],
+        }
+    ],
+    "volumes": [{"name": "varlog", "hostPath": {"path": "/var/log", "type": ""}}],
+    "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}],
+    "restartPolicy": "Always",
+    "dnsPolicy": "ClusterFirst",
+    "schedulerName": "default-scheduler",
+}
+
+NODE_PIN = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["worker-1"]}]}
+
+DS_ADDED_TOLERATIONS = [
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/network-unavailable", "operator": "Exists", "effect": "NoSchedule"},
+]
+
+
+def daemon_pod_spec(template_spec: dict[str, Any]) -> dict[str, Any]:
+    """A DaemonSet pod as the controller and the API server make it (1.20): the node pin in the
+    required node affinity, the node-condition tolerations, the token volume, defaults."""
+    out = pod_spec_as_admitted(template_spec)
+    out["volumes"] = [*template_spec.get("volumes", []), *out["volumes"]]
+    for pod_container, container in zip(
+        out["containers"], template_spec["containers"], strict=True
+    ):
+        pod_container["volumeMounts"] = [
+            *container.get("volumeMounts", []),
+            *pod_container["volumeMounts"],
+        ]
+    out["tolerations"] = [*template_spec.get("tolerations", []), *DS_ADDED_TOLERATIONS]
+    affinity = copy.deepcopy(template_spec.get("affinity", {}))
+    node = affinity.setdefault("nodeAffinity", {})
+    required = node.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
+    required["nodeSelectorTerms"] = [NODE_PIN]  # 1.13+: replaces the template's required terms
+    out["affinity"] = affinity
+    return out
+
+
+def daemon_set_and_pod(
+    template_spec: dict[str, Any], pod_spec: dict[str, Any] | None = None
+) -> tuple[K8sObject, K8sObject]:
+    daemon_set = obj("DaemonSet", "logs", template(template_spec))
+    spec = pod_spec if pod_spec is not None else daemon_pod_spec(template_spec)
+    return daemon_set, obj("Pod", "logs-8xk2q", {"spec": spec}, daemon_set)
+
+
+def test_daemon_set_pods_are_covered_by_the_daemon_set() -> None:
+    daemon_set, pod = daemon_set_and_pod(DS_TEMPLATE_SPEC)
+    coverage = owner_coverage([daemon_set, pod])
+    assert coverage.covered == frozenset({id(pod)})
+    inventory = Inventory([daemon_set, pod])
+    result = evaluate(inventory, Registry(builtin_rules()), RunPolicy(), dt.date(2026, 1, 1))
+    privileged = [f for f in result.findings if f.rule_id == "privileged-container"]
+    assert [f.resource.kind for f in privileged] == ["DaemonSet"]
+
+
+def test_daemon_set_pod_keeps_user_affinity_around_the_node_pin() -> None:
+    user_term = {
+        "matchExpressions": [{"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}]
+    }
+    spec = copy.deepcopy(DS_TEMPLATE_SPEC)
+    spec["affinity"] = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [user_term]}
+        },
+        "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []},
+    }
+    # Replaced (1.13+): the pod holds only the pin; the rest of the affinity stays.
+    daemon_set, replaced = daemon_set_and_pod(spec)
+    assert owner_coverage([daemon_set, replaced]).covered == frozenset({id(replaced)})
+    # Merged (older controllers): the pin joins each user term.
+    merged_spec = daemon_pod_spec(spec)
+    merged_spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] = {
+        "nodeSelectorTerms": [{**user_term, **NODE_PIN}]
+    }
+    daemon_set, merged = daemon_set_and_pod(spec, merged_spec)
+    assert owner_coverage([daemon_set, merged]).covered == frozenset({id(merged)})
+    assert comparable_spec(merged_spec)["affinity"] == spec["affinity"]
+
+
+def test_daemon_set_pod_that_differs_is_judged_itself() -> None:
+    changed = daemon_pod_spec(DS_TEMPLATE_SPEC)
+    changed["containers"][0]["image"] = "fluent/fluent-bit:2.1"
+    daemon_set, pod = daemon_set_and_pod(DS_TEMPLATE_SPEC, changed)
+    assert owner_coverage([daemon_set, pod]).covered == frozenset()
+    # A user's own toleration with a value, or of another key, is not set aside.
+    own = daemon_pod_spec(DS_TEMPLATE_SPEC)
+    own["tolerations"].append({"key": "dedicated", "operator": "Equal", "value": "logs"})
+    assert comparable_spec(own)["tolerations"] == [
+        *DS_TEMPLATE_SPEC["tolerations"],
+        {"key": "dedicated", "operator": "Equal", "value": "logs"},
+    ]
+
+
+STS_TEMPLATE_SPEC: dict[str, Any] = {
+    "containers": [
+        {
+            "name": "db",
+            "image": "postgres:16",
+            "securityContext": {"privileged": True},
+            "volumeMounts": [
+                {"name": "data", "mountPath": "/var/lib/postgresql/data"},
+                {"name": "config", "mountPath": "/etc/postgresql"},
+            ],
+        }
+    ],
+    "volumes": [{"name": "config", "configMap": {"name": "db-config", "defaultMode": 420}}],
+}
+
+
+def test_stateful_set_pods_are_covered_by_the_stateful_set() -> None:
+    stateful_set = obj(
+        "StatefulSet",
+        "db",
+        {
+            "spec": {
+                "serviceName": "db",
+                "template": {"metadata": {"labels": {"app": "db"}}, "spec": STS_TEMPLATE_SPEC},
+                "volumeClaimTemplates": [
+                    {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"]}}
+                ],
+            }
+        },
+    )
+    pods = []
+    for ordinal in range(2):
+        spec = pod_spec_as_admitted(STS_TEMPLATE_SPEC)
+        spec["hostname"] = f"db-{ordinal}"
+        spec["subdomain"] = "db"
+        # The controller puts the claim volumes first, then the template's; the token volume last.
+        spec["volumes"] = [
+            {"name": "data", "persistentVolumeClaim": {"claimName": f"data-db-{ordinal}"}},
+            *STS_TEMPLATE_SPEC["volumes"],
+            *spec["volumes"],
+        ]
+        mounts = STS_TEMPLATE_SPEC["containers"][0]["volumeMounts"]
+        spec["containers"][0]["volumeMounts"] = [*mounts, *spec["containers"][0]["volumeMounts"]]
+        pods.append(obj("Pod", f"db-{ordinal}", {"spec": spec}, stateful_set))
+    coverage = owner_coverage([stateful_set, *pods])
+    assert coverage.covered == frozenset(id(p) for p in pods)
+    assert coverage.note(stateful_set).startswith("StatefulSet/shop/db: 2 pods with the same")
+    # A PersistentVolumeClaim volume of the template itself is still compared.
+    own_claim = {"name": "cache", "persistentVolumeClaim": {"claimName": "shared-cache"}}
+    assert comparable_spec({"volumes": [own_claim]}) == {"volumes": [own_claim]}
