@@ -163,6 +163,29 @@ VAULT_INJECT_ANNOTATION = "vault.hashicorp.com/agent-inject"
 PSA_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 WEBHOOK_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
 _WORKLOAD_KINDS = ("Deployment", "DaemonSet", "StatefulSet", "Pod")
+_CONTROLLERS = ("Deployment", "DaemonSet", "StatefulSet")
+
+EVIDENCE_KINDS: Mapping[ToolCategory, tuple[str, ...]] = {
+    ToolCategory.POLICY_ENGINE: (
+        *_CONTROLLERS,
+        "CustomResourceDefinition",
+        *WEBHOOK_KINDS,
+        "Namespace",
+        "ValidatingAdmissionPolicy",
+    ),
+    ToolCategory.LOGGING_AGENT: ("DaemonSet",),
+    ToolCategory.RUNTIME_DETECTION: (*_CONTROLLERS, "CustomResourceDefinition"),
+    ToolCategory.GITOPS: (*_CONTROLLERS, "CustomResourceDefinition"),
+    ToolCategory.EXTERNAL_SECRETS: (
+        *_CONTROLLERS,
+        "CustomResourceDefinition",
+        *WEBHOOK_KINDS,
+        "CSIDriver",
+    ),
+    ToolCategory.SERVICE_MESH: (*_CONTROLLERS, "CustomResourceDefinition"),
+}
+"""The kinds a scan must have listed to conclude that no tool of a category is installed: the
+controllers tools run as (bare Pods are not needed) and the cluster-scoped kinds that show them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,6 +413,7 @@ def latest_manager(obj: K8sObject) -> ManagerEntry | None:
 
 
 __all__ = [
+    "EVIDENCE_KINDS",
     "SIGNATURES",
     "DetectedTool",
     "ManagerEntry",

@@ -1,6 +1,7 @@
 """Shared shapes of the cluster-scope rule families (``control_plane``, ``node_components``): the
 check that judges one control-plane component or reports, on the cluster anchor, that the
-component is not observable (a managed control plane), and the paths those findings point at.
+component is not observable (a managed control plane, or a live listing that did not include Pods
+in kube-system), and the paths those findings point at.
 
 Pure; families import from here and never from each other.
 """
@@ -13,10 +14,12 @@ from typing import Any
 from kposture.inventory import Inventory
 from kposture.inventory.components import (
     CLUSTER_FACTS_KIND,
+    SYSTEM_NAMESPACE,
     Component,
     components_of,
     control_plane,
 )
+from kposture.inventory.listing import listing
 from kposture.model import NOT_OBSERVABLE, JsonPath, K8sObject, Reference, Severity, Violation
 from kposture.rules._references import CIS
 from kposture.rules.base import Check
@@ -35,7 +38,18 @@ def mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def not_observable(what: str, signs: tuple[str, ...]) -> Violation:
+def not_observable(what: str, signs: tuple[str, ...], hidden: str = "") -> Violation:
+    """The info finding of a rule that could not see ``what``: because the listing ``hidden`` it
+    (kube-system or Pods not listed), or, with a full listing, as with a managed control plane."""
+    if hidden:
+        return Violation(
+            f"not observable: {hidden}, so the scan cannot see the {what} static pod in "
+            f"{SYSTEM_NAMESPACE}; scan with access to Pods in {SYSTEM_NAMESPACE} or check this "
+            "setting on the control-plane nodes",
+            ("metadata", "name"),
+            (NOT_OBSERVABLE, ("listing", hidden)),
+            severity=Severity.INFO,
+        )
     shown = ", ".join(signs[:2]) or "ClusterFacts"
     return Violation(
         f"not observable: the scan looks like a cluster ({shown}) but shows no {what}, as with a "
@@ -72,7 +86,8 @@ def component_check(
                 yield from found
             plane = control_plane(inventory)
             if not decided and not plane.of(name) and plane.cluster_like:
-                yield not_observable(what, plane.signs)
+                hidden = listing(inventory).hides("Pod", SYSTEM_NAMESPACE)
+                yield not_observable(what, plane.signs, hidden)
             return
         plane = inventory.derived.get("control_plane") or control_plane(inventory)
         if not plane.components:  # the usual case: no control plane in the scan at all

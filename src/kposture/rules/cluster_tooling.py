@@ -6,8 +6,10 @@ Owns the tooling rules. What is installed comes from ``inventory.tools.detect_to
 names and images, CRDs, custom resources, webhook configurations, Namespace labels); the "absent"
 rules report once, on the cluster anchor (``Inventory.cluster_anchor``, the ClusterFacts object a
 live source adds or the scan implies when it looks like a cluster), and never on an application
-repository, which has no anchor. ``manual-change`` reads ``metadata.managedFields`` and reports on
-the changed object itself.
+repository, which has no anchor. When the live listing was partial (``inventory.listing``: limited
+to some namespaces, or a kind the tool shows as could not be listed) they report "not observable"
+at info instead of claiming the tool is absent. ``manual-change`` reads ``metadata.managedFields``
+and reports on the changed object itself.
 """
 
 from __future__ import annotations
@@ -17,14 +19,25 @@ from functools import partial
 
 from kposture.inventory import WORKLOAD_KINDS, Inventory, namespace_of
 from kposture.inventory.components import CLUSTER_FACTS_KIND
+from kposture.inventory.listing import listing
 from kposture.inventory.tools import (
+    EVIDENCE_KINDS,
     SIGNATURES,
     ToolCategory,
     detect_tools,
     gitops_namespaces,
     latest_manager,
 )
-from kposture.model import BLOCKS_STAGE, Domain, K8sObject, Reference, Severity, Stage, Violation
+from kposture.model import (
+    BLOCKS_STAGE,
+    NOT_OBSERVABLE,
+    Domain,
+    K8sObject,
+    Reference,
+    Severity,
+    Stage,
+    Violation,
+)
 from kposture.rules._references import (
     CIS,
     K04,
@@ -70,7 +83,10 @@ def _looked_for(category: ToolCategory) -> str:
 def absent_check(category: ToolCategory, what: str, *, blocks: bool = False) -> Check:
     """A check reporting, on the cluster anchor, that no tool of ``category`` was found.
 
-    ``blocks`` marks an info finding that still keeps its maturity stage from being reached."""
+    When the listing could have hidden the tool (a namespace-limited scan, or a kind the tool
+    shows as that could not be listed), absence is not established: the check reports "not
+    observable" at info instead. ``blocks`` marks an info finding that still keeps its maturity
+    stage from being reached."""
 
     def check(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
         if inventory.cluster_anchor is not obj:
@@ -78,6 +94,16 @@ def absent_check(category: ToolCategory, what: str, *, blocks: bool = False) -> 
         if detect_tools(inventory).present(category):
             return
         evidence: tuple[tuple[str, str], ...] = (("looked_for", _looked_for(category)),)
+        limited = listing(inventory).limits(EVIDENCE_KINDS[category])
+        if limited:
+            yield Violation(
+                f"not observable: {limited}, so the scan cannot tell whether the cluster runs any "
+                f"{what} (looked for {_looked_for(category)})",
+                ("metadata", "name"),
+                (NOT_OBSERVABLE, *evidence, ("listing", limited)),
+                severity=Severity.INFO,
+            )
+            return
         yield Violation(
             f"no {what} found in the cluster (looked for {_looked_for(category)})",
             ("metadata", "name"),

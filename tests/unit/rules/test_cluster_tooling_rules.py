@@ -8,7 +8,7 @@ from pathlib import Path
 from kposture.engine.evaluating import evaluate
 from kposture.engine.registry import Registry
 from kposture.inventory import Inventory
-from kposture.model import RunPolicy
+from kposture.model import BLOCKS_STAGE, NOT_OBSERVABLE, RunPolicy, Severity
 from kposture.reports.assessment import rule_runs
 from kposture.reports.maturity import StageStatus, assess_maturity
 from kposture.rules import builtin_rules
@@ -86,3 +86,50 @@ def test_application_repositories_leave_cluster_domains_not_assessed(corpus: Pat
     domains = _maturity([corpus / "goat" / "scenarios"])
     for name in ("control-plane-access", "authentication", "cluster-logging", "gitops"):
         assert domains[name].level == "not-assessed", name  # type: ignore[attr-defined]
+
+
+FACTS = "apiVersion: kposture.io/v1\nkind: ClusterFacts\nmetadata: {name: cluster}\n"
+FLUENT_BIT = """
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: fluent-bit, namespace: logging}
+spec:
+  template:
+    spec:
+      containers: [{name: fluent-bit, image: fluent/fluent-bit:3.1}]
+"""
+
+
+def test_a_namespace_limited_listing_makes_absence_not_observable() -> None:
+    objs = objects_from_text(FACTS + "listing: {namespaces: [default], unlisted: []}\n")
+    for rule_id in ABSENT:
+        (found,) = violations(rule_id, objs)
+        assert found.severity is Severity.INFO and NOT_OBSERVABLE in found.evidence, rule_id
+        assert found.message.startswith("not observable") and "default" in found.message
+        assert BLOCKS_STAGE not in found.evidence
+
+
+def test_unlisted_kinds_make_only_the_rules_needing_them_not_observable() -> None:
+    objs = objects_from_text(FACTS + "listing: {namespaces: null, unlisted: [DaemonSet, Secret]}\n")
+    (logging,) = violations("logging-agent-absent", objs)
+    assert NOT_OBSERVABLE in logging.evidence and "DaemonSet" in logging.message
+    assert "Secret" not in logging.message
+    # A user who may list nothing: every absence claim is unobservable, none at medium.
+    nothing = "listing: {namespaces: null, unlisted: [DaemonSet, Deployment, StatefulSet, \
+CustomResourceDefinition, ValidatingWebhookConfiguration, MutatingWebhookConfiguration, Namespace]}\n"
+    for rule_id in ABSENT:
+        (found,) = violations(rule_id, objects_from_text(FACTS + nothing))
+        assert found.severity is Severity.INFO and NOT_OBSERVABLE in found.evidence, rule_id
+
+
+def test_a_tool_found_in_a_partial_listing_still_counts() -> None:
+    objs = objects_from_text(FACTS + "listing: {namespaces: [logging]}\n" + FLUENT_BIT)
+    assert violations("logging-agent-absent", objs) == []
+
+
+def test_a_full_listing_still_reports_absence() -> None:
+    objs = objects_from_text(FACTS + "listing: {namespaces: null, unlisted: [Secret]}\n")
+    (found,) = violations("logging-agent-absent", objs)
+    assert found.severity is None and NOT_OBSERVABLE not in found.evidence
+    assert found.message.startswith("no log-shipping DaemonSet")

@@ -147,3 +147,32 @@ def test_plain_manifest_folders_get_no_cluster_scope_findings(corpus: Path, rule
     control-plane, tooling or drift result at all (the kind cluster config is not a cluster)."""
     for folder in ("goat", "rbac"):
         assert violations(rule_id, load_objects([corpus / folder])) == [], (rule_id, folder)
+
+
+@pytest.mark.parametrize(
+    "listing",
+    ["{namespaces: [default]}", "{namespaces: null, unlisted: [Pod]}"],
+)
+def test_static_pods_hidden_by_the_listing_are_not_observable(listing: str) -> None:
+    objs = objects_from_text(
+        "apiVersion: kposture.io/v1\nkind: ClusterFacts\nmetadata: {name: cluster}\n"
+        f"listing: {listing}\n"
+    )
+    for rule_id in (
+        "api-server-authorization-unsafe",
+        "audit-logging-disabled",
+        "etcd-client-auth-disabled",
+    ):
+        (found,) = violations(rule_id, objs)
+        assert found.severity is Severity.INFO and NOT_OBSERVABLE in found.evidence, rule_id
+        assert "kube-system" in found.message and "managed" not in found.message, rule_id
+        assert dict(found.evidence)["listing"], rule_id
+
+
+def test_a_listing_that_shows_kube_system_keeps_the_static_pod_verdicts() -> None:
+    objs = objects_from_text(
+        "apiVersion: kposture.io/v1\nkind: ClusterFacts\nmetadata: {name: cluster}\n"
+        "listing: {namespaces: [default, kube-system]}\n---\n" + BARE
+    )
+    found = violations("api-server-authorization-unsafe", objs)
+    assert found and all(NOT_OBSERVABLE not in v.evidence for v in found)
