@@ -6,7 +6,8 @@ kinds the server serves (``cluster_kinds``), list them concurrently in a small t
 ``cluster:<context>`` (line 0: there is no file line to point at; the resource names the object).
 What could not be listed becomes an ``InputError`` per kind, so one forbidden kind never stops the
 scan. After listing, one ``ClusterFacts`` object (``cluster_facts``: server version, anonymous
-access probe, API endpoint, kubelet configurations) joins the objects, located like them, so scans
+access probe, API endpoint, kubelet configurations, and the ``listing`` block: the namespaces the
+scan was limited to and the kinds it could not list) joins the objects, located like them, so scans
 and snapshots both carry it. The result also says what was listed, for snapshots.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 
 from kposture.model import InputError, K8sObject, SourceLocation
 from kposture.sources.cluster_config import Connection, connect
-from kposture.sources.cluster_facts import EndpointLookup, gather_facts
+from kposture.sources.cluster_facts import EndpointLookup, gather_facts, listing_block
 from kposture.sources.cluster_kinds import CATALOGUE, KindSpec, choose_versions, group_versions
 from kposture.sources.cluster_listing import KindListing, Progress, discover, list_kind
 from kposture.sources.manifests import LoadedManifests
@@ -118,6 +119,9 @@ def load_cluster(
     if lookup is not None:
         nodes = [obj.ref.name for obj in objects if obj.ref.kind == "Node" and obj.ref.name]
         observed = gather_facts(conn, lookup, nodes, workers)
+        unlisted = [spec.kind for spec in missing]
+        unlisted.extend(listing.served.kind for listing in listings if listing.problem)
+        observed.raw["listing"] = listing_block(wanted, unlisted)
         objects.append(K8sObject(resource_ref(observed.raw), observed.raw, location))
         notes.extend(observed.notes)
     loaded = LoadedManifests(tuple(objects), tuple(errors), tuple(notes), (name,))

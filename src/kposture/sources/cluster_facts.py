@@ -12,7 +12,9 @@ left out of the object (the rules then say "not observable") and explained in a 
 Traffic: the probes only talk to the configured API server (through the connection's transports);
 the endpoint lookup is name resolution only (``getaddrinfo``), run in a daemon thread so a hung
 resolver costs at most ``RESOLVE_TIMEOUT`` seconds. The object holds no credentials: a kubelet's
-``staticPodURLHeader`` (which may carry them) is dropped.
+``staticPodURLHeader`` (which may carry them) is dropped. What the listing covered (``listing``:
+the namespaces and the kinds that could not be listed) is added by ``cluster.load_cluster``, which
+knows it; ``listing_block`` shapes it.
 """
 
 from __future__ import annotations
@@ -246,6 +248,15 @@ def _kubelet_config(body: bytes) -> tuple[dict[str, Any] | None, str]:
     if not isinstance(config, dict):
         return None, "the answer holds no kubeletconfig"
     return {k: v for k, v in config.items() if k not in KUBELET_DROPPED}, ""
+
+
+def listing_block(namespaces: Sequence[str] | None, unlisted: Sequence[str]) -> dict[str, Any]:
+    """The ``listing`` field: the namespaces the scan was limited to (None: every namespace) and
+    the kinds (as in the objects' ``kind``) it could not list, each once, in the order given."""
+    return {
+        "namespaces": list(namespaces) if namespaces is not None else None,
+        "unlisted": list(dict.fromkeys(unlisted)),
+    }
 
 
 def gather_facts(

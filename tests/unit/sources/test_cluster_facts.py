@@ -292,6 +292,7 @@ def test_load_cluster_adds_cluster_facts() -> None:
                 "config": {k: v for k, v in KUBELET.items() if k != "staticPodURLHeader"},
             }
         ],
+        "listing": {"namespaces": None, "unlisted": []},
     }
     # The anonymous transport was asked exactly the two read-only probes, nothing else.
     assert anonymous.requests == [("/version", ()), ("/api", ())]
@@ -348,3 +349,24 @@ def test_snapshot_keeps_the_facts_and_scans_them_offline(tmp_path: Any) -> None:
     assert facts.ref.kind == "ClusterFacts"
     assert facts.raw["anonymousAccess"] == {"version": 401, "api": 401}
     assert facts.raw["endpoint"]["public"] is False
+    assert facts.raw["listing"] == {"namespaces": None, "unlisted": []}
+
+
+def test_listing_names_namespaces_and_the_kinds_that_could_not_be_listed(tmp_path: Any) -> None:
+    api = FakeApi(statuses={"daemonsets": 403, "secrets": 403, "nodes": 500})
+    del api.served["batch/v1beta1"]  # no version of CronJob is served
+    read = load_cluster(
+        connection=probing(api, AnonymousApi(), FakeResolver()), namespaces=["shop", "web"]
+    )
+    facts = read.loaded.objects[-1]
+    assert facts.raw["listing"] == {
+        "namespaces": ["shop", "web"],
+        "unlisted": ["CronJob", "DaemonSet", "Secret", "Node"],
+    }
+    # Snapshots keep it: it is part of the object.
+    out = io.StringIO()
+    write_snapshot(read, out, "2026-01-01T00:00:00Z", "0.test")
+    path = tmp_path / "snap.json"
+    path.write_text(out.getvalue())
+    [offline] = load_manifests([str(path)]).objects
+    assert offline.raw["listing"] == facts.raw["listing"]
