@@ -29,6 +29,7 @@ from kposture.cli.scanning import (
     read_cluster,
     scan_cluster,
     scan_manifests,
+    unlisted_kinds,
 )
 from kposture.cli.snapshotting import write_snapshot_file
 from kposture.model import Severity
@@ -255,7 +256,15 @@ def snapshot(
         highlight=False,
         markup=False,
     )
-    raise typer.Exit(EXIT_USAGE if has_input_errors(read.loaded.errors) else 0)
+    unlisted = unlisted_kinds(read)
+    if unlisted:
+        err.print(
+            f"error: the snapshot is incomplete: could not list {', '.join(unlisted)}",
+            highlight=False,
+            markup=False,
+        )
+    incomplete = bool(unlisted) or has_input_errors(read.loaded.errors)
+    raise typer.Exit(EXIT_USAGE if incomplete else 0)
 
 
 @app.command()

@@ -171,6 +171,18 @@ def read_cluster(
         raise UsageError(str(exc)) from None
 
 
+def unlisted_kinds(read: ClusterRead) -> list[str]:
+    """The kinds a cluster read could not list, from its ClusterFacts ``listing`` block when it has
+    one (it also names kinds no served version covers), else from the per-kind summaries."""
+    for obj in read.loaded.objects:
+        if obj.ref.kind == "ClusterFacts":
+            listing = obj.raw.get("listing")
+            unlisted = listing.get("unlisted") if isinstance(listing, dict) else None
+            if isinstance(unlisted, list):
+                return [str(kind) for kind in unlisted]
+    return [kind.kind for kind in read.kinds if kind.problem]
+
+
 def rfc3339(moment: dt.datetime) -> str:
     return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 

@@ -2,8 +2,9 @@
 
 Owns the rules every manifest source shares: which documents are Kubernetes objects (a mapping
 with string ``apiVersion`` and ``kind``; one without the other is a warning, likely a typo), how
-``List`` kinds expand into their items, how a ``ResourceRef`` is formed, and the ``Collected``
-accumulator (objects, errors, notes, what was read) that the file, Helm and Kustomize readers fill.
+``List`` kinds expand into their items (a snapshot's recorded listing problems becoming input errors
+again), how a ``ResourceRef`` is formed, and the ``Collected`` accumulator (objects, errors, notes,
+what was read) that the file, Helm and Kustomize readers fill.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from kposture.model import (
     ResourceRef,
     SourceLocation,
 )
+from kposture.sources.snapshot_header import recorded_problems, snapshot_info
 
 
 class SubtreeIndex(PositionIndex, Protocol):
@@ -141,6 +143,11 @@ def add_document(
         location = SourceLocation(file, start[0], start[1], origin)
         out.objects.append(K8sObject(resource_ref(data), data, location, positions))
         return
+    info = snapshot_info(data)
+    if info is not None:
+        # What the cluster read could not list is missing from the snapshot too: say so again.
+        for message, level in recorded_problems(info):
+            out.error(file, start[0], message, level=level)
     for index, item in enumerate(data["items"]):
         if item_start is not None:
             line, column = item_start(index)

@@ -4,7 +4,8 @@ Owns the snapshot format: a ``List`` whose ``metadata.annotations["kposture.io/s
 JSON string with the context, server, time, namespaces and, per kind, the apiVersion, count and any
 listing problem; then one object per line, so findings from ``kposture scan FILE`` point at the
 object's line. The manifest loader reads a snapshot like any ``List`` file (``kubectl get -o json``
-output too). Secret values are never written: listing strips them, and writing strips again.
+output too), and turns the listing problems it recorded into input errors (``snapshot_header``).
+Secret values are never written: listing strips them, and writing strips again.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from typing import Any, TextIO
 
 from kposture.sources.cluster import ClusterRead
 from kposture.sources.cluster_listing import strip_secret
-
-SNAPSHOT_ANNOTATION = "kposture.io/snapshot"
-SNAPSHOT_SCHEMA = "kposture.snapshot/v1"
+from kposture.sources.snapshot_header import SNAPSHOT_ANNOTATION, SNAPSHOT_SCHEMA, snapshot_info
 
 
 def snapshot_header(read: ClusterRead, taken_at: str, tool_version: str) -> dict[str, Any]:
@@ -66,15 +65,10 @@ def write_snapshot(read: ClusterRead, out: TextIO, taken_at: str, tool_version: 
     return count
 
 
-def snapshot_info(document: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The description block of a parsed snapshot document, or None when it is not one."""
-    meta = document.get("metadata")
-    annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
-    text = annotations.get(SNAPSHOT_ANNOTATION) if isinstance(annotations, Mapping) else None
-    if not isinstance(text, str):
-        return None
-    try:
-        info = json.loads(text)
-    except ValueError:
-        return None
-    return info if isinstance(info, dict) else None
+__all__ = [
+    "SNAPSHOT_ANNOTATION",
+    "SNAPSHOT_SCHEMA",
+    "snapshot_header",
+    "snapshot_info",
+    "write_snapshot",
+]

@@ -78,13 +78,56 @@ def test_scan_cluster_sarif_has_no_region(fake_api: FakeApi) -> None:
 def test_snapshot_then_scan_finds_the_same(fake_api: FakeApi, tmp_path: Path) -> None:
     target = tmp_path / "snap.json"
     done = CliRunner().invoke(app, ["snapshot", "-o", str(target)])
-    assert done.exit_code == 0, done.output
+    # Secrets are forbidden: the file is written, but the exit code says it is incomplete.
+    assert done.exit_code == 2, done.output
     assert "wrote 1 objects" in done.stderr
+    assert "could not list Secret" in done.stderr
+    assert "warning: cannot list secrets: forbidden" in done.stderr
     live = json.loads(CliRunner().invoke(app, ["scan", "--cluster", "-o", "json"]).stdout)
-    offline = json.loads(CliRunner().invoke(app, ["scan", str(target), "-o", "json"]).stdout)
+    offline_run = CliRunner().invoke(app, ["scan", str(target), "-o", "json"])
+    offline = json.loads(offline_run.stdout)
     assert [f["fingerprint"] for f in offline["findings"]] == [
         f["fingerprint"] for f in live["findings"]
     ]
+    # The offline scan reports the listing problems the live scan reported, at the same levels.
+    assert [(e["message"], e["level"]) for e in offline["errors"]] == [
+        (e["message"], e["level"]) for e in live["errors"]
+    ]
+    listed = [e for e in offline["errors"] if e["message"].startswith("cannot list")]
+    assert [e["file"] for e in listed] == [str(target)]
+
+
+def test_snapshot_exits_2_on_any_listing_error_and_offline_scan_keeps_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    api = FakeApi(statuses={"deployments": 500}).add(PRIVILEGED_POD)
+    real = cluster_source.load_cluster
+
+    def load(*args: Any, **kwargs: Any) -> Any:
+        return real(*args, connection=api.connection("dev"), **kwargs)
+
+    monkeypatch.setattr("kposture.cli.scanning.load_cluster", load)
+    target = tmp_path / "snap.json"
+    done = CliRunner().invoke(app, ["snapshot", "-o", str(target)])
+    assert done.exit_code == 2 and target.exists()
+    assert "could not list Deployment" in done.stderr
+    offline = CliRunner().invoke(app, ["scan", str(target), "-o", "json", "--fail-on", "never"])
+    assert offline.exit_code == 2  # an error-level listing problem: the result is incomplete
+    [error] = [e for e in json.loads(offline.stdout)["errors"] if "cannot list" in e["message"]]
+    assert error["level"] == "error" and error["message"].startswith("cannot list deployments")
+
+
+def test_complete_snapshot_exits_0(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    api = FakeApi().add(PRIVILEGED_POD)
+    real = cluster_source.load_cluster
+
+    def load(*args: Any, **kwargs: Any) -> Any:
+        return real(*args, connection=api.connection("dev"), **kwargs)
+
+    monkeypatch.setattr("kposture.cli.scanning.load_cluster", load)
+    done = CliRunner().invoke(app, ["snapshot", "-o", str(tmp_path / "snap.json")])
+    assert done.exit_code == 0, done.output
+    assert "could not list" not in done.stderr
 
 
 @pytest.mark.parametrize(

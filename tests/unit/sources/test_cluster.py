@@ -216,7 +216,11 @@ def test_snapshot_round_trips_through_the_manifest_loader(tmp_path: Any) -> None
     roles = next(k for k in info["kinds"] if k["kind"] == "Role")
     assert roles["level"] == "warning" and "forbidden" in roles["error"]
     loaded = load_manifests([str(path)])
-    assert loaded.errors == ()
+    # The listing problem the cluster read had is reported again, at its level.
+    assert [(e.file, e.message, e.level) for e in loaded.errors] == [
+        (str(path), e.message, e.level) for e in read.loaded.errors
+    ]
+    assert loaded.errors[0].message.startswith("cannot list roles: forbidden")
     assert [o.ref.display() for o in loaded.objects] == [
         o.ref.display() for o in read.loaded.objects
     ]
@@ -238,3 +242,25 @@ def test_missing_kubeconfig_and_context_are_config_errors(tmp_path: Any) -> None
         connect(str(config), "b")
     connection = connect(str(config))
     assert connection.context == "a" and connection.server == "https://127.0.0.1:1"
+
+
+def test_snapshot_without_an_errors_list_reports_its_kinds_problems() -> None:
+    from kposture.sources.snapshot_header import recorded_problems
+
+    info = {
+        "kinds": [
+            {"kind": "Pod", "count": 3},
+            {
+                "kind": "Secret",
+                "count": 0,
+                "error": "cannot list secrets: forbidden",
+                "level": "warning",
+            },
+            {"kind": "Job", "count": 0, "error": "cannot list jobs: HTTP 500", "level": "odd"},
+        ]
+    }
+    assert recorded_problems(info) == [
+        ("cannot list secrets: forbidden", "warning"),
+        ("cannot list jobs: HTTP 500", "error"),
+    ]
+    assert recorded_problems({"errors": "not a list", "kinds": None}) == []
