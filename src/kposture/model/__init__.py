@@ -5,11 +5,13 @@ The model imports nothing from the rest of kposture; everything here is a frozen
 
 from kposture.model.findings import (
     BLOCKS_STAGE,
+    CONTROLS_KEY,
     NOT_OBSERVABLE,
     Finding,
     Location,
     Suppression,
     Violation,
+    controls_evidence,
 )
 from kposture.model.policies import ExceptionEntry, LabelSelector, RunPolicy
 from kposture.model.resources import (
@@ -25,6 +27,7 @@ from kposture.model.rules import Domain, Framework, Reference, RuleMeta, Severit
 
 __all__ = [
     "BLOCKS_STAGE",
+    "CONTROLS_KEY",
     "NOT_OBSERVABLE",
     "Domain",
     "ExceptionEntry",
@@ -46,5 +49,6 @@ __all__ = [
     "Stage",
     "Suppression",
     "Violation",
+    "controls_evidence",
     "format_path",
 ]

@@ -34,6 +34,18 @@ BLOCKS_STAGE: tuple[str, str] = ("maturity", "blocks-stage")
 such as no GitOps operator): the maturity view counts it like a finding above info."""
 
 
+CONTROLS_KEY = "controls"
+"""Evidence key narrowing a finding to some of the controls its rule cites (``controls_evidence``)."""
+
+
+def controls_evidence(*refs: Reference) -> tuple[str, str]:
+    """Evidence saying which of its rule's controls a finding bears on, e.g. ``("controls", "CIS
+    2.2")`` for an etcd finding about ``--client-cert-auth`` of a rule citing CIS 2.2-2.6. The
+    framework view counts the finding only against those controls of a named framework; frameworks
+    the evidence does not name see the finding under every control the rule cites."""
+    return (CONTROLS_KEY, ", ".join(ref.display() for ref in refs))
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """Where a finding points: file, 1-based line and column, and the JSON path of the field."""

@@ -3,7 +3,9 @@
 Framework views and the maturity view must not count a rule that never looked at anything as
 "passing". A ``ScanResult`` only lists findings, so the driver (which knows the run policy and the
 kinds it scanned) states, per rule, whether it was enabled; ``rule_runs`` turns that into a
-``RuleRun`` per rule. Pure; used by ``frameworks`` and ``maturity``.
+``RuleRun`` per rule. It also says which controls a finding bears on (``bears_on``: a finding's
+``controls`` evidence may narrow it to some of its rule's controls). Pure; used by ``frameworks`` and
+``maturity``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection, Iterable, Mapping
 
-from kposture.model import Finding, RuleMeta
+from kposture.model import CONTROLS_KEY, Finding, Framework, RuleMeta
 
 
 class RuleRun(enum.StrEnum):
@@ -57,3 +59,34 @@ def run_of(runs: Mapping[str, RuleRun] | None, rule_id: str) -> RuleRun:
     if runs is None:
         return RuleRun.RAN
     return runs.get(rule_id, RuleRun.RAN)
+
+
+def narrowed_controls(finding: Finding, framework: Framework) -> frozenset[str] | None:
+    """The controls of ``framework`` a finding's ``controls`` evidence names (``None`` when it
+    names none of that framework: the finding bears on every control its rule cites)."""
+    ids: set[str] = set()
+    for key, value in finding.evidence:
+        if key != CONTROLS_KEY:
+            continue
+        for item in value.split(","):
+            name, _, control_id = item.strip().partition(" ")
+            if name == framework.value and control_id.strip():
+                ids.add(control_id.strip())
+    return frozenset(ids) if ids else None
+
+
+def bears_on(
+    finding: Finding, framework: Framework, control_id: str, parents: Mapping[str, str]
+) -> bool:
+    """Whether a finding of a covering rule counts for the control: always, unless its evidence
+    narrows it to other controls of the framework (a parent control counts its children's)."""
+    named = narrowed_controls(finding, framework)
+    if named is None or control_id in named:
+        return True
+    for child in named:
+        parent = parents.get(child, "")
+        while parent:
+            if parent == control_id:
+                return True
+            parent = parents.get(parent, "")
+    return False

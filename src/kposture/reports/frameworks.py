@@ -3,7 +3,10 @@ fares per control.
 
 Owns the ``Catalogue`` values (built from the data in ``framework_catalogues``), ``coverage`` (every
 control with the rules whose ``references`` cite it) and ``framework_view`` (pass / fail / not
-assessed / not covered per control for one scan), plus their JSON shapes. Everything is derived
+assessed / not covered per control for one scan), plus their JSON shapes. A control whose covering
+rules' only active findings say they could not observe what they judge (``NOT_OBSERVABLE``) is not
+assessed, never failed; a finding whose ``controls`` evidence names some of its rule's controls
+(``model.controls_evidence``) counts only for those. Everything is derived
 from rule metadata: a rule covers a control when one of its references names it, so new rules show
 up without any change here. Pod Security Standards are the one exception: rules cite PSS only by
 level, so its catalogue maps controls to rule ids.
@@ -24,9 +27,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kposture.model import Finding, Framework, Reference, RuleMeta, ScanResult
+from kposture.model import (
+    NOT_OBSERVABLE,
+    Finding,
+    Framework,
+    Reference,
+    RuleMeta,
+    ScanResult,
+)
 from kposture.reports import framework_catalogues as data
-from kposture.reports.assessment import RuleRun, run_of
+from kposture.reports.assessment import RuleRun, bears_on, run_of
 from kposture.reports.grouping import sort_findings
 
 
@@ -276,11 +286,12 @@ def coverage_percent(rows: Iterable[CoverageRow]) -> float:
 
 class ControlStatus(enum.StrEnum):
     FAIL = "fail"
-    """At least one active finding of a covering rule."""
+    """At least one active finding of a covering rule (not a "not observable" one)."""
     PASS = "pass"
     """A covering rule ran and no covering rule has an active finding."""
     NOT_ASSESSED = "not-assessed"
-    """Rules cover the control but none of them ran on anything in this scan."""
+    """Rules cover the control but none of them ran on anything in this scan, or the only active
+    findings say a covering rule could not observe what it judges (``NOT_OBSERVABLE``)."""
     NOT_COVERED = "not-covered"
     """No kposture rule covers the control."""
 
@@ -296,6 +307,11 @@ class ControlResult:
     findings: tuple[Finding, ...]
     suppressed: int = 0
     not_run: tuple[str, ...] = ()
+    not_observed: tuple[str, ...] = ()
+    """Covering rules whose active findings on this control only say they could not observe."""
+    counted: frozenset[str] | None = None
+    """Fingerprints of every finding (suppressed ones included) that bears on the control; None
+    when every finding of the covering rules does."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,23 +359,38 @@ def framework_view(
     by_rule: dict[str, list[Finding]] = {}
     for finding in sort_findings(result.findings):
         by_rule.setdefault(finding.rule_id, []).append(finding)
+    rows = coverage(catalogue, metas.values())
+    parents = {row.control.id: row.control.parent for row in rows}
     results: list[ControlResult] = []
-    for row in coverage(catalogue, metas.values()):
-        findings = [f for rule_id in row.rules for f in by_rule.get(rule_id, ())]
+    for row in rows:
+        every = [f for rule_id in row.rules for f in by_rule.get(rule_id, ())]
+        findings = [f for f in every if bears_on(f, catalogue.framework, row.control.id, parents)]
         active = sort_findings(f for f in findings if f.suppressed_by is None)
+        observed = tuple(f for f in active if NOT_OBSERVABLE not in f.evidence)
+        unobserved = tuple(dict.fromkeys(f.rule_id for f in active if NOT_OBSERVABLE in f.evidence))
         ran = [r for r in row.rules if run_of(runs, r) is RuleRun.RAN]
         not_run = tuple(r for r in row.rules if r not in ran)
         if not row.rules:
             status = ControlStatus.NOT_COVERED
-        elif active:
+        elif observed:
             status = ControlStatus.FAIL
-        elif ran:
+        elif ran and not unobserved:
             status = ControlStatus.PASS
-        else:
+        else:  # nothing ran, or a covering rule could not see what it judges
             status = ControlStatus.NOT_ASSESSED
+        counted = (
+            None if len(findings) == len(every) else frozenset(f.fingerprint for f in findings)
+        )
         results.append(
             ControlResult(
-                row.control, status, row.rules, active, len(findings) - len(active), not_run
+                row.control,
+                status,
+                row.rules,
+                observed,
+                len(findings) - len(active),
+                not_run,
+                unobserved,
+                counted,
             )
         )
     counts = {s: sum(1 for r in results if r.status is s) for s in ControlStatus}
@@ -404,6 +435,7 @@ def view_to_dict(view: FrameworkView) -> dict[str, Any]:
                 "status": r.status.value,
                 "rules": list(r.rules),
                 "rules_not_run": list(r.not_run),
+                "rules_not_observed": list(r.not_observed),
                 "active_findings": len(r.findings),
                 "suppressed_findings": r.suppressed,
                 "findings": [f.fingerprint for f in r.findings],

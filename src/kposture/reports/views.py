@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from kposture.model import ScanResult
+from kposture.model import NOT_OBSERVABLE, ScanResult
 from kposture.reports.context import ReportContext
 from kposture.reports.frameworks import (
     ControlResult,
@@ -261,6 +261,15 @@ def render_sarif_views(result: ScanResult, ctx: ReportContext, views: ReportView
 # --- JUnit ------------------------------------------------------------------------------------------
 
 
+def _bears_on(r: ControlResult, group: RuleGroup) -> bool:
+    """Whether a (rule, resource) group belongs in the control's suite: one of its findings counts
+    for the control and says more than "not observable"."""
+    return any(
+        NOT_OBSERVABLE not in f.evidence and (r.counted is None or f.fingerprint in r.counted)
+        for f in group.findings
+    )
+
+
 def _control_suite(
     r: ControlResult, by_rule: dict[str, tuple[RuleGroup, ...]], ctx: ReportContext, key: str
 ) -> tuple[ET.Element, list[str]]:
@@ -273,6 +282,8 @@ def _control_suite(
     outcomes: list[str] = []
     for rule_id in r.rules:
         for group in by_rule.get(rule_id, ()):
+            if not _bears_on(r, group):
+                continue
             case, outcome = testcase(
                 group, ctx, name=f"{group.rule_id} {group.resource.display()}", classname=name
             )
@@ -282,6 +293,12 @@ def _control_suite(
         case = ET.SubElement(suite, "testcase", {"name": PASSING_CASE, "classname": name})
         if r.status is ControlStatus.NOT_COVERED:
             ET.SubElement(case, "skipped", {"message": "not covered by any kposture rule"})
+            outcomes.append("skipped")
+        elif r.status is ControlStatus.NOT_ASSESSED and r.not_observed:
+            message = "covering rules could not observe what they judge: " + ", ".join(
+                r.not_observed
+            )
+            ET.SubElement(case, "skipped", {"message": message})
             outcomes.append("skipped")
         elif r.status is ControlStatus.NOT_ASSESSED:
             message = "covering rules did not run: " + ", ".join(r.not_run or r.rules)

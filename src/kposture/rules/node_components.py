@@ -28,7 +28,15 @@ from kposture.inventory.components import (
     is_true,
     last,
 )
-from kposture.model import Domain, K8sObject, Reference, Severity, Stage, Violation
+from kposture.model import (
+    Domain,
+    K8sObject,
+    Reference,
+    Severity,
+    Stage,
+    Violation,
+    controls_evidence,
+)
 from kposture.rules._cluster import (
     API_KINDS,
     CLUSTER,
@@ -55,6 +63,16 @@ KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 # --- etcd -----------------------------------------------------------------------------------------
 
 
+ETCD_CONTROLS = {
+    "client-cert-auth": "2.2",
+    "auto-tls": "2.3",
+    "peer-client-cert-auth": "2.5",
+    "peer-auto-tls": "2.6",
+}
+"""The CIS control each etcd flag answers: each finding names its own (``controls`` evidence), so
+a missing --client-cert-auth fails 2.2 without failing 2.3 (--auto-tls) in the framework view."""
+
+
 def _etcd(component: Component) -> Iterator[Violation]:
     flags = component.flags
     for name, why in (
@@ -64,14 +82,15 @@ def _etcd(component: Component) -> Iterator[Violation]:
         flag = last(flags, name)
         if flag is None or not is_true(flag.value):
             path = flag.path if flag is not None else missing_path(component)
-            yield Violation(f"--{name} is not true: {why}", path, (("flag", name),))
+            evidence = (("flag", name), controls_evidence(*cis(ETCD_CONTROLS[name])))
+            yield Violation(f"--{name} is not true: {why}", path, evidence)
     for name in ("auto-tls", "peer-auto-tls"):
         flag = last(flags, name)
         if flag is not None and is_true(flag.value):
             yield Violation(
                 f"--{name}={flag.value}: self-signed certificates nobody verifies",
                 flag.path,
-                (("flag", name),),
+                (("flag", name), controls_evidence(*cis(ETCD_CONTROLS[name]))),
             )
 
 
@@ -142,7 +161,9 @@ RULES: tuple[Rule, ...] = (
             description=(
                 "etcd holds every object of the cluster, Secrets included; without client "
                 "certificate authentication anyone who reaches its port reads and rewrites them, "
-                "and auto-TLS certificates are self-signed and unverified."
+                "and auto-TLS certificates are self-signed and unverified. Each finding counts "
+                "only for the CIS control of its flag in the framework view: --client-cert-auth "
+                "2.2, --auto-tls 2.3, --peer-client-cert-auth 2.5, --peer-auto-tls 2.6."
             ),
             references=(*cis("2.2", "2.3", "2.5", "2.6"), K09, Reference(NSA, "Etcd")),
             fix_snippet=(

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 from rich.console import Console
 
+from kposture.engine.evaluating import evaluate
+from kposture.engine.registry import Registry
+from kposture.inventory import Inventory
 from kposture.model import (
+    NOT_OBSERVABLE,
     Domain,
     Finding,
     Framework,
@@ -18,13 +24,15 @@ from kposture.model import (
     Reference,
     ResourceRef,
     RuleMeta,
+    RunPolicy,
     ScanResult,
     Severity,
     Stage,
     Suppression,
+    controls_evidence,
 )
 from kposture.reports import ReportContext
-from kposture.reports.assessment import RuleRun, rule_runs
+from kposture.reports.assessment import RuleRun, narrowed_controls, rule_runs
 from kposture.reports.frameworks import (
     CATALOGUES,
     FRAMEWORK_KEYS,
@@ -44,6 +52,8 @@ from kposture.reports.views import (
     render_markdown_views,
     sarif_views_log,
 )
+from kposture.rules import builtin_rules
+from support import load_objects
 
 WEB = ResourceRef("apps/v1", "Deployment", "shop", "web")
 
@@ -387,3 +397,75 @@ def test_pss_restricted_controls_fail_for_cases_handed_to_more_specific_rules() 
     volume_rules = set(restricted["Volume Types"].rules)
     assert {"host-path-volume", "sensitive-host-path", "container-runtime-socket"} <= volume_rules
     assert "dangerous-capabilities" in restricted["Capabilities (restricted)"].rules
+
+
+# --- what was not observed, and findings narrowed to some controls ----------------------------------
+
+
+def _finding_with(meta: RuleMeta, line: int, *evidence: tuple[str, str]) -> Finding:
+    base = finding(meta, line)
+    return Finding(
+        **{
+            **{name: getattr(base, name) for name in base.__slots__ if name != "evidence"},
+            "evidence": evidence,
+            "severity": Severity.INFO if NOT_OBSERVABLE in evidence else base.severity,
+        }
+    )
+
+
+def test_controls_with_only_not_observable_findings_are_not_assessed() -> None:
+    unseen = _finding_with(AUTHZ, 1, NOT_OBSERVABLE)
+    result = ScanResult(findings=(unseen,), scanned_at="2026-11-26T15:00:00Z")
+    view = framework_view(CATALOGUES["cis"], result, RULES)
+    status = {r.control.id: r for r in view.controls}
+    for control_id in ("1.2.6", "1.2.7", "1.2.8"):
+        assert status[control_id].status is ControlStatus.NOT_ASSESSED, control_id
+        assert status[control_id].not_observed == ("api-server-authorization-unsafe",)
+        assert status[control_id].findings == ()
+    controls = {c["id"]: c for c in view_to_dict(view)["controls"]}
+    assert controls["1.2.8"]["rules_not_observed"] == ["api-server-authorization-unsafe"]
+    views = ReportViews(framework=view)
+    suites = {s.get("name"): s for s in junit_views_tree(result, _ctx(), views).iter("testsuite")}
+    skipped = suites["cis 1.2.8"].find("testcase/skipped")
+    assert skipped is not None and "could not observe" in (skipped.get("message") or "")
+    # A real failure still fails the control.
+    failing = ScanResult(findings=(unseen, finding(AUTHZ, 9)), scanned_at="2026-11-26T15:00:00Z")
+    status = {r.control.id: r for r in framework_view(CATALOGUES["cis"], failing, RULES).controls}
+    assert status["1.2.8"].status is ControlStatus.FAIL
+
+
+ETCD = rule("etcd-client-auth-disabled", cis("2.2"), cis("2.3"), cis("2.5"), cis("2.6"))
+
+
+def test_controls_evidence_narrows_a_finding_to_its_own_controls() -> None:
+    no_client_auth = _finding_with(
+        ETCD, 4, ("flag", "client-cert-auth"), controls_evidence(cis("2.2"))
+    )
+    result = ScanResult(findings=(no_client_auth,), scanned_at="2026-11-26T15:00:00Z")
+    rules = {**RULES, ETCD.id: ETCD}
+    view = framework_view(CATALOGUES["cis"], result, rules)
+    status = {r.control.id: r.status for r in view.controls}
+    assert status["2.2"] is ControlStatus.FAIL
+    assert status["2.3"] is status["2.5"] is status["2.6"] is ControlStatus.PASS
+    suites = {
+        s.get("name"): s
+        for s in junit_views_tree(result, _ctx(), ReportViews(framework=view)).iter("testsuite")
+    }
+    assert suites["cis 2.2"].get("failures") == "1"
+    assert suites["cis 2.3"].get("failures") == "0"
+    # Frameworks the evidence does not name count the finding under every cited control.
+    assert narrowed_controls(no_client_auth, Framework.NSA_CISA) is None
+
+
+def test_the_etcd_rule_fails_only_the_controls_of_the_flags_it_found() -> None:
+    registry = Registry(builtin_rules())
+    path = Path(__file__).resolve().parents[2] / "rules" / "fixtures" / "etcd-client-auth-disabled"
+    inventory = Inventory(load_objects([path / "fail-no-client-cert-auth.yaml"]))
+    result = evaluate(inventory, registry, RunPolicy(), dt.date(2024, 6, 1))
+    metas = {r.id: r.meta for r in registry}
+    status = {
+        r.control.id: r.status for r in framework_view(CATALOGUES["cis"], result, metas).controls
+    }
+    # --auto-tls=true, no --client-cert-auth, no --peer-client-cert-auth, no --peer-auto-tls.
+    assert status["2.2"] is status["2.3"] is status["2.5"] is ControlStatus.FAIL
+    assert status["2.6"] is ControlStatus.PASS
