@@ -107,7 +107,11 @@ def scan(
     ] = None,
     cluster: Annotated[
         bool,
-        typer.Option("--cluster", help="Scan the live cluster of the kubeconfig context instead."),
+        typer.Option(
+            "--cluster",
+            help="Scan the live cluster of the kubeconfig context; manifest paths given too are "
+            "scanned with it as one inventory (e.g. static pod manifests copied off a node).",
+        ),
     ] = False,
     kubeconfig: Annotated[str | None, KUBECONFIG_OPTION] = None,
     context: Annotated[str | None, CONTEXT_OPTION] = None,
@@ -156,8 +160,8 @@ def scan(
         ),
     ] = False,
 ) -> None:
-    """Scan Kubernetes manifests, snapshots or a live cluster (--cluster) and report
-    misconfigurations.
+    """Scan Kubernetes manifests, snapshots or a live cluster (--cluster, with or without manifest
+    paths) and report misconfigurations.
 
     Exit codes: 0 no unsuppressed finding at or above --fail-on; 1 such findings exist; 2 usage error,
     invalid policy file, or an input that could not be read (the report still lists everything else).
@@ -166,8 +170,6 @@ def scan(
         formats = ", ".join(f.value for f in output.MATURITY_FORMATS)
         _fail(f"--maturity works with -o {formats}")
     namespaces = _namespaces(namespace, all_namespaces)
-    if cluster and paths:
-        _fail("give manifest paths or --cluster, not both")
     if not cluster and (kubeconfig or context or namespace or all_namespaces):
         _fail("--kubeconfig, --context, -n and -A need --cluster")
     if not cluster and not paths:
@@ -175,12 +177,15 @@ def scan(
     try:
         if cluster:
             with listing_progress() as progress:
+                given = paths or []
                 outcome, _ = scan_cluster(
                     kubeconfig=kubeconfig,
                     context=context,
                     namespaces=namespaces,
                     policy_path=policy,
                     progress=progress,
+                    paths=given,
+                    stdin=sys.stdin.buffer if "-" in given else None,
                 )
         else:
             given = paths or []

@@ -1,5 +1,5 @@
-"""Wires one scan together (manifests, or a live cluster): load inputs and policy, evaluate, decide
-the exit code.
+"""Wires one scan together (manifests, a live cluster, or both as one inventory): load inputs and
+policy, evaluate, decide the exit code.
 
 The only place that reads the clock for a scan; everything it calls is given the date.
 """
@@ -128,10 +128,7 @@ def scan_manifests(
     """Scan files, directories, charts, kustomizations or stdin and return the complete result."""
     registry = default_registry()
     policy = resolve_policy(policy_path, registry)
-    # A missing path among others is an input error in the report (exit 2); only when nothing
-    # given exists is there no report worth printing.
-    if paths and all(path != "-" and not Path(path).exists() for path in paths):
-        raise UsageError("; ".join(f"{path}: no such file or directory" for path in paths))
+    _check_paths(paths)
     moment = now or dt.datetime.now(dt.UTC)
     with cyclic_gc_paused():
         # Nothing to judge is not a pass: a CI gate must fail when e.g. helm printed nothing.
@@ -147,15 +144,39 @@ def scan_cluster(
     policy_path: Path | None = None,
     progress: Progress | None = None,
     now: dt.datetime | None = None,
+    paths: Sequence[str] = (),
+    stdin: BinaryIO | None = None,
 ) -> tuple[ScanOutcome, ClusterRead]:
-    """List a live cluster and scan what was listed; a cluster that cannot be read at all (bad
-    kubeconfig, unknown context, unreachable server) is a ``UsageError``."""
+    """List a live cluster and scan what was listed, together with the manifest ``paths`` (static
+    pod manifests copied off a node, say) as one inventory; a cluster that cannot be read at all
+    (bad kubeconfig, unknown context, unreachable server) is a ``UsageError``."""
     registry = default_registry()
     policy = resolve_policy(policy_path, registry)
+    _check_paths(paths)
     moment = now or dt.datetime.now(dt.UTC)
     with cyclic_gc_paused():
         read = read_cluster(kubeconfig, context, namespaces, progress)
-        return _judge_loaded(read.loaded, registry, policy, moment), read
+        loaded = read.loaded
+        if paths:
+            loaded = combine(loaded, load_manifests(paths, stdin=stdin))
+        return _judge_loaded(loaded, registry, policy, moment), read
+
+
+def combine(first: LoadedManifests, second: LoadedManifests) -> LoadedManifests:
+    """One load of both: objects, errors, notes and inputs of ``first``, then of ``second``."""
+    return LoadedManifests(
+        first.objects + second.objects,
+        first.errors + second.errors,
+        first.notes + second.notes,
+        first.inputs + second.inputs,
+    )
+
+
+def _check_paths(paths: Sequence[str]) -> None:
+    """A missing path among others is an input error in the report (exit 2); only when nothing
+    given exists is there no report worth printing."""
+    if paths and all(path != "-" and not Path(path).exists() for path in paths):
+        raise UsageError("; ".join(f"{path}: no such file or directory" for path in paths))
 
 
 def read_cluster(

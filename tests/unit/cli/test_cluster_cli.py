@@ -68,6 +68,42 @@ def test_scan_cluster_json(fake_api: FakeApi) -> None:
     assert warning["level"] == "warning" and warning["file"] == "cluster:dev"
 
 
+STATIC_POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: kube-apiserver
+  namespace: kube-system
+  labels: {component: kube-apiserver, tier: control-plane}
+spec:
+  hostNetwork: true
+  containers:
+  - name: kube-apiserver
+    image: registry.k8s.io/kube-apiserver:v1.30.2
+    command: [kube-apiserver, --anonymous-auth=true, --authorization-mode=AlwaysAllow]
+"""
+
+
+def test_scan_cluster_with_manifest_paths_is_one_inventory(
+    fake_api: FakeApi, tmp_path: Path
+) -> None:
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "kube-apiserver.yaml").write_text(STATIC_POD)
+    done = CliRunner().invoke(app, ["scan", "--cluster", str(manifests), "-o", "json"])
+    assert done.exit_code == 1, done.output
+    report = json.loads(done.stdout)
+    assert report["inputs"] == ["cluster:dev", str(manifests)]
+    files = {(f["rule_id"], f["location"]["file"]) for f in report["findings"]}
+    assert ("privileged-container", "cluster:dev") in files
+    assert any(
+        rule == "api-server-authorization-unsafe" and file.endswith("kube-apiserver.yaml")
+        for rule, file in files
+    ), files
+    # The cluster's listing problems are still reported with the files'.
+    assert any("cannot list secrets" in e["message"] for e in report["errors"])
+
+
 def test_scan_cluster_sarif_has_no_region(fake_api: FakeApi) -> None:
     done = CliRunner().invoke(app, ["scan", "--cluster", "-o", "sarif"])
     result = json.loads(done.stdout)["runs"][0]["results"][0]
@@ -134,7 +170,7 @@ def test_complete_snapshot_exits_0(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     ("args", "message"),
     [
         (["scan"], "give manifest paths"),
-        (["scan", "x.yaml", "--cluster"], "not both"),
+        (["scan", "x.yaml", "--cluster"], "x.yaml: no such file or directory"),
         (["scan", "x.yaml", "--context", "a"], "need --cluster"),
         (["scan", "--cluster", "-n", "a", "-A"], "exclude each other"),
         (["scan", "--cluster", "--kubeconfig", "/nonexistent/config"], "does not exist"),
