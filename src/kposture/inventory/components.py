@@ -214,6 +214,30 @@ def components_of(obj: K8sObject) -> tuple[Component, ...]:
     return result
 
 
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+SOURCE_ANNOTATION = "kubernetes.io/config.source"
+
+
+def is_static_pod(obj: K8sObject) -> bool:
+    """Whether a Pod is a static pod (run by a kubelet from a file or URL, shown by the API server
+    as a mirror pod): owned by a Node, annotated ``kubernetes.io/config.mirror`` or
+    ``kubernetes.io/config.source: file|http``, or a control-plane component's manifest (kube-system
+    or ``tier: control-plane``, as kubeadm writes to ``/etc/kubernetes/manifests``). Static pods
+    cannot use ServiceAccounts, Secrets or ConfigMaps from the API."""
+    if obj.ref.kind != "Pod":
+        return False
+    annotations = obj.annotations
+    if MIRROR_ANNOTATION in annotations or annotations.get(SOURCE_ANNOTATION) in ("file", "http"):
+        return True
+    owners = obj.metadata.get("ownerReferences")
+    for owner in owners if isinstance(owners, list) else []:
+        if isinstance(owner, Mapping) and owner.get("kind") == "Node":
+            return True
+    if obj.ref.namespace == SYSTEM_NAMESPACE or obj.labels.get("tier") == "control-plane":
+        return bool(components_of(obj))
+    return False
+
+
 # --- configuration documents ----------------------------------------------------------------------
 
 
@@ -397,6 +421,7 @@ __all__ = [
     "config_documents",
     "control_plane",
     "flag_list",
+    "is_static_pod",
     "is_true",
     "last",
     "parse_flags",

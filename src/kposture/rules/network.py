@@ -3,7 +3,8 @@ and Services, Ingresses and Routes that expose pods outside the cluster (CIS Kub
 5.3.2, OWASP Kubernetes Top 10 K07).
 
 Owns the network rules. Coverage comes from ``inventory.network`` (every NetworkPolicy of the scan,
-indexed by namespace once per inventory); the rules only phrase what it finds. Mesh settings are
+indexed by namespace once per inventory); the rules only phrase what it finds. ``hostNetwork`` pods
+are left to ``host-network``: NetworkPolicy cannot isolate the node's network. Mesh settings are
 judged on the object that weakens mTLS (an Istio PeerAuthentication or DestinationRule, a Linkerd
 annotation on a Namespace or pod template), so the finding points at the offending field.
 """
@@ -20,6 +21,7 @@ from kposture.inventory import (
     PolicyView,
     coverage,
     effective_namespace,
+    pod_spec,
     pod_template_metadata,
     policies_in,
     service_type,
@@ -93,8 +95,15 @@ def _open_policy(policies: tuple[PolicyView, ...], direction: str) -> tuple[str,
     return sentence, (("policy", policy.obj.ref.name),)
 
 
+def _host_network(obj: K8sObject) -> bool:
+    """Pods on the node's network namespace: NetworkPolicy cannot select their traffic, and
+    ``host-network`` already reports them."""
+    ref = pod_spec(obj)
+    return ref is not None and ref.spec.get("hostNetwork") is True
+
+
 def _not_isolated(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
-    if pod_template_metadata(obj) is None:
+    if pod_template_metadata(obj) is None or _host_network(obj):
         return
     found = coverage(obj, inventory)
     if found.isolated_ingress:
@@ -113,7 +122,7 @@ def _not_isolated(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
 
 
 def _egress_unrestricted(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
-    if pod_template_metadata(obj) is None:
+    if pod_template_metadata(obj) is None or _host_network(obj):
         return
     found = coverage(obj, inventory)
     if found.restricted_egress:
@@ -319,7 +328,9 @@ RULES: tuple[Rule, ...] = (
                 "ipBlock of 0.0.0.0/0 or ::/0 without except, and no ports (the finding names "
                 "the policy). A rule allowing every source on listed ports only still isolates: it "
                 "exposes those ports on purpose and closes the others. Unlike Polaris a policy "
-                "with no ingress rules (deny all) counts as isolating."
+                "with no ingress rules (deny all) counts as isolating. Pods with hostNetwork: "
+                "true are skipped: they use the node's network, which NetworkPolicy cannot "
+                "isolate (host-network reports them)."
             ),
             references=(Reference(CIS, "5.3.2"), K07, NETWORK_POLICIES),
             fix_snippet=DEFAULT_DENY,
@@ -346,7 +357,9 @@ RULES: tuple[Rule, ...] = (
                 "is still unrestricted when any selecting policy has an egress rule that allows "
                 "every destination on every port (no or an empty to list, namespaceSelector: {}, "
                 "or an ipBlock of 0.0.0.0/0 or ::/0, and no ports); every destination on listed "
-                "ports only (typically DNS on 53) counts as restricted."
+                "ports only (typically DNS on 53) counts as restricted. Pods with hostNetwork: "
+                "true are skipped: NetworkPolicy cannot restrict the node's network (host-network "
+                "reports them)."
             ),
             references=(K07, NETWORK_POLICIES),
             fix_snippet=DEFAULT_DENY,

@@ -2,7 +2,8 @@
 and objects left in the ``default`` namespace (CIS Kubernetes Benchmark 5.1.5, 5.1.6, 5.1.13, 5.7.4).
 
 Owns the rules about which identity a pod runs as and whether its API token is mounted (the pod's
-``automountServiceAccountToken`` wins; when unset, the ServiceAccount object in the scan decides),
+``automountServiceAccountToken`` wins; when unset, the ServiceAccount object in the scan decides;
+static pods, which run without a ServiceAccount, are skipped),
 bindings that grant the ``default`` ServiceAccount permissions, ``kubernetes.io/service-account-token``
 Secrets (reported by name and type only, never their data), and use of the ``default`` namespace.
 """
@@ -14,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from kposture.inventory import WORKLOAD_KINDS, Inventory, pod_spec
+from kposture.inventory.components import is_static_pod
 from kposture.model import (
     Domain,
     K8sObject,
@@ -84,7 +86,7 @@ def _service_account(spec: Mapping[str, Any]) -> tuple[str, str]:
 
 def _default_service_account(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
     ref = pod_spec(obj)
-    if ref is None:
+    if ref is None or is_static_pod(obj):
         return
     name, field = _service_account(ref.spec)
     if name != DEFAULT:
@@ -109,7 +111,7 @@ def lookup_service_account(inventory: Inventory, namespace: str, name: str) -> K
 
 def _token_automount(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
     ref = pod_spec(obj)
-    if ref is None:
+    if ref is None or is_static_pod(obj):
         return
     path = (*ref.path, "automountServiceAccountToken")
     pod_value = ref.spec.get("automountServiceAccountToken")
@@ -221,7 +223,10 @@ RULES: tuple[Rule, ...] = (
                 "Every pod that names no ServiceAccount runs as its namespace's default one, so "
                 "any permission granted to default is shared by all of them and a compromise of "
                 "one pod yields the identity of every other. Unset, serviceAccountName: default "
-                "and the deprecated serviceAccount field all count."
+                "and the deprecated serviceAccount field all count. Static (mirror) pods are "
+                "skipped: the kubelet runs them without a ServiceAccount (owned by a Node, "
+                "annotated kubernetes.io/config.mirror or config.source: file, or a control-plane "
+                "static pod manifest)."
             ),
             references=(Reference(CIS, "5.1.5"), Reference(OWASP, "K03"), POD_SECURITY),
             fix_snippet=(
@@ -248,7 +253,9 @@ RULES: tuple[Rule, ...] = (
                 "server as the pod's ServiceAccount, the usual first step from an application "
                 "bug to the cluster. The pod's automountServiceAccountToken wins; when it is "
                 "unset the ServiceAccount's setting decides, and a ServiceAccount missing from "
-                "the scan is assumed to leave it unset (automounted), as Polaris also assumes."
+                "the scan is assumed to leave it unset (automounted), as Polaris also assumes. "
+                "Static (mirror) pods are skipped: they cannot use ServiceAccounts, so no token "
+                "is mounted."
             ),
             references=(
                 Reference(CIS, "5.1.6"),

@@ -132,3 +132,21 @@ def test_every_source_on_some_ports_is_isolation() -> None:
     objects = objects_from_text(DEPLOYMENT + some_ports)
     assert not violations("workload-not-isolated", objects)
     assert not violations("workload-egress-unrestricted", objects)
+
+
+def test_host_network_pods_are_left_to_host_network() -> None:
+    text = """
+apiVersion: v1
+kind: Pod
+metadata: {name: kube-apiserver-cp, namespace: kube-system}
+spec:
+  hostNetwork: true
+  containers: [{name: kube-apiserver, image: registry.k8s.io/kube-apiserver:v1.30.2}]
+"""
+    objs = objects_from_text(text)
+    assert violations("workload-not-isolated", objs) == []
+    assert violations("workload-egress-unrestricted", objs) == []
+    assert violations("host-network", objs)
+    judged = objects_from_text(text.replace("hostNetwork: true", "hostNetwork: false"))
+    assert violations("workload-not-isolated", judged)
+    assert violations("workload-egress-unrestricted", judged)

@@ -125,3 +125,26 @@ def test_default_namespace_explicit_and_missing() -> None:
     assert "names no namespace" in missing[0].message
     assert format_path(missing[0].path) == "metadata.namespace"
     assert not violations("default-namespace", objects_from_text(_pod(namespace="shop")))
+
+
+STATIC_PODS = {
+    "owned-by-node": "ownerReferences: [{apiVersion: v1, kind: Node, name: cp, uid: u, "
+    "controller: true}]",
+    "mirror-annotation": "annotations: {kubernetes.io/config.mirror: abc}",
+    "file-source": "annotations: {kubernetes.io/config.source: file}",
+}
+
+
+def test_static_pods_get_no_service_account_findings() -> None:
+    for case, extra in STATIC_PODS.items():
+        text = (
+            f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: cache-node-1\n  namespace: shop\n"
+            f"  {extra}\nspec:\n  containers: [{{name: c, image: redis:7}}]\n"
+        )
+        for rule_id in ("default-service-account", "service-account-token-automount"):
+            assert violations(rule_id, objects_from_text(text)) == [], (case, rule_id)
+    # The same pod without the static-pod signs is judged.
+    plain = "apiVersion: v1\nkind: Pod\nmetadata: {name: cache, namespace: shop}\n"
+    plain += "spec:\n  containers: [{name: c, image: redis:7}]\n"
+    assert violations("default-service-account", objects_from_text(plain))
+    assert violations("service-account-token-automount", objects_from_text(plain))
