@@ -82,7 +82,7 @@ def load_cluster(
         facts = conn.anonymous is not None or conn.resolve is not None
     # The endpoint's name resolves in the background while the kinds are listed.
     lookup = EndpointLookup(conn.server, conn.resolve) if facts else None
-    discovery = discover(conn.transport, group_versions(catalogue), workers)
+    discovery = discover(conn.transport, group_versions(catalogue), workers, conn.server)
     served, missing = choose_versions(discovery.resources, catalogue)
     errors = [InputError(name, 0, problem, "warning") for problem in discovery.problems]
     errors.extend(
@@ -115,6 +115,10 @@ def load_cluster(
                 f"{name}: {listing.served.spec.plural}: the continue token expired "
                 f"{listing.relists} time(s); listed again from the start"
             )
+    if wanted is not None:
+        errors.extend(
+            InputError(name, 0, w, "warning") for w in _absent_namespaces(listings, wanted)
+        )
     notes.append(f"{name}: listed {len(objects)} objects of {len(served)} kinds from {conn.server}")
     if lookup is not None:
         nodes = [obj.ref.name for obj in objects if obj.ref.kind == "Node" and obj.ref.name]
@@ -135,6 +139,21 @@ def _in_scope(listing: KindListing, namespaces: tuple[str, ...] | None) -> list[
         return list(listing.items)
     keep = set(namespaces)
     return [item for item in listing.items if _name(item) in keep]
+
+
+def _absent_namespaces(listings: Sequence[KindListing], wanted: tuple[str, ...]) -> list[str]:
+    """A warning per requested namespace that has no Namespace object, when Namespaces could be
+    listed (otherwise nothing can be told)."""
+    namespaces = next((lst for lst in listings if lst.served.kind == "Namespace"), None)
+    if namespaces is None or namespaces.problem:
+        return []
+    present = {_name(item) for item in namespaces.items}
+    return [
+        f"namespace {namespace} does not exist or cannot be read: no Namespace object of that "
+        "name was listed; nothing was scanned in it"
+        for namespace in wanted
+        if namespace not in present
+    ]
 
 
 def _name(item: dict[str, Any]) -> str:

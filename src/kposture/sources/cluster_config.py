@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -116,15 +117,18 @@ def _first_line(text: str) -> str:
     return "; ".join(lines[:2]) if lines else "connection failed"
 
 
+_CONNECTION_REPR = re.compile(r"^HTTPS?Connection(?:Pool)?\(host=[^()]*?, port=[^()]*?\): ")
+"""The connection object's repr that urllib3 puts before what happened."""
+
+
 def _describe(exc: BaseException) -> str:
+    """The whole reason a request got no answer: the cause urllib3 wraps (TLS verification, name
+    resolution, refused connection, timeout), without the connection's repr in front of it."""
     reason = getattr(exc, "reason", None)
     if isinstance(reason, BaseException):
         exc = reason
-    text = str(exc)
-    # urllib3 prefixes messages with the connection object's repr; the tail says what happened.
-    if "): " in text:
-        text = text.rsplit("): ", 1)[-1]
-    return _first_line(text.rstrip(")"))
+    text = _CONNECTION_REPR.sub("", str(exc))
+    return _first_line(text)
 
 
 PROBE_TIMEOUT = 10.0
@@ -205,8 +209,47 @@ def _kubeconfig_files(kubeconfig: str | None) -> list[str]:
     return [f for f in files if Path(f).is_file()]
 
 
+_KUBECONFIG_KEYS = frozenset({"clusters", "contexts", "users", "current-context", "preferences"})
+
+
+def check_kubeconfig_file(path: str) -> None:
+    """Raise ``ClusterConfigError`` "PATH is not a kubeconfig file: why" when ``path`` is not YAML
+    or not a mapping with kubeconfig fields (``/etc/passwd``, a binary, a manifest); an empty file is
+    left to the loader, which says so."""
+    import yaml  # noqa: PLC0415 - only needed when a kubeconfig is read
+
+    try:
+        with open(path, "rb") as handle:  # noqa: PTH123 - the client reads it by path as well
+            data = yaml.safe_load(handle)
+    except OSError as exc:
+        raise ClusterConfigError(f"cannot read kubeconfig {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        reason = " ".join(str(exc).split())
+        raise ClusterConfigError(
+            f"{path} is not a kubeconfig file: invalid YAML: {reason}"
+        ) from None
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        what = "text" if isinstance(data, str) else f"a YAML {type(data).__name__}"
+        raise ClusterConfigError(
+            f"{path} is not a kubeconfig file: it holds {what}, not a mapping of clusters, "
+            "contexts and users"
+        )
+    if data.get("kind") == "Config":
+        return  # a kubeconfig, perhaps an incomplete one: the loader says what is missing
+    if "kind" in data or not _KUBECONFIG_KEYS & set(data):
+        kind = data.get("kind")
+        what = f"a {kind}" if isinstance(kind, str) else "a mapping"
+        raise ClusterConfigError(
+            f"{path} is not a kubeconfig file: it holds {what} without clusters, contexts or users"
+        )
+
+
 def _load_kubeconfig(config: Any, configuration: Any, files: list[str], context: str | None) -> str:
     shown = os.pathsep.join(files)
+    for file in files:
+        check_kubeconfig_file(file)
     try:
         document = config.kube_config.KubeConfigMerger(shown).config
         if document is None:

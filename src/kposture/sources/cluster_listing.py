@@ -226,14 +226,18 @@ def _fatal(response: Response) -> ClusterUnreachable:
     )
 
 
-def discover(transport: Transport, wanted: Sequence[str], workers: int = 8) -> Discovery:
+def discover(
+    transport: Transport, wanted: Sequence[str], workers: int = 8, server: str = ""
+) -> Discovery:
     """Which of the ``wanted`` group/versions the server serves, and their resources. Raises
-    ``ClusterUnreachable`` when the server cannot be reached or refuses the credentials."""
+    ``ClusterUnreachable`` (naming ``server``, the URL) when the server cannot be reached or
+    refuses the credentials."""
     try:
         core = _get(transport, "/api/v1", ())
         groups = _get(transport, "/apis", ())
     except TransportError as exc:
-        raise ClusterUnreachable(f"cannot reach the API server: {exc}") from None
+        where = f" {server}" if server else ""
+        raise ClusterUnreachable(f"cannot reach the API server{where}: {exc}") from None
     for response in (core, groups):
         if response.status != 200:
             raise _fatal(response)

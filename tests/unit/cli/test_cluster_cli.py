@@ -174,6 +174,10 @@ def test_complete_snapshot_exits_0(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
         (["scan", "x.yaml", "--context", "a"], "need --cluster"),
         (["scan", "--cluster", "-n", "a", "-A"], "exclude each other"),
         (["scan", "--cluster", "--kubeconfig", "/nonexistent/config"], "does not exist"),
+        (
+            ["scan", "--cluster", "--kubeconfig", "/etc/passwd"],
+            "/etc/passwd is not a kubeconfig file: it holds text",
+        ),
     ],
 )
 def test_usage_errors_are_one_line(args: list[str], message: str) -> None:
@@ -187,7 +191,7 @@ def test_unreachable_server_and_missing_context(tmp_path: Path) -> None:
     config = tmp_path / "config"
     config.write_text(CLOSED_PORT_CONFIG)
     for args, message in (
-        ([], "cannot reach the API server"),
+        ([], "cannot reach the API server https://127.0.0.1:1: "),
         (["--context", "prod"], "context 'prod' not found"),
     ):
         for verb in (["scan", "--cluster"], ["snapshot", "-o", str(tmp_path / "s.json")]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import ssl
 from typing import Any
 
 import pytest
@@ -264,3 +265,81 @@ def test_snapshot_without_an_errors_list_reports_its_kinds_problems() -> None:
         ("cannot list jobs: HTTP 500", "error"),
     ]
     assert recorded_problems({"errors": "not a list", "kinds": None}) == []
+
+
+PASSWD = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (PASSWD, "is not a kubeconfig file: it holds text, not a mapping"),
+        ("- a\n- b\n", "is not a kubeconfig file: it holds a YAML list"),
+        ("a: [1\n", "is not a kubeconfig file: invalid YAML: while parsing a flow sequence"),
+        ("apiVersion: v1\nkind: Pod\n", "is not a kubeconfig file: it holds a Pod"),
+    ],
+)
+def test_a_file_that_is_no_kubeconfig_says_so(tmp_path: Any, text: str, message: str) -> None:
+    path = tmp_path / "passwd"
+    path.write_text(text)
+    with pytest.raises(ClusterConfigError) as raised:
+        connect(str(path))
+    assert str(raised.value).startswith(f"{path} {message}")
+    assert "item assignment" not in str(raised.value)
+
+
+def test_connection_failures_keep_the_whole_reason() -> None:
+    import urllib3
+
+    from kposture.sources.cluster_config import _describe
+
+    ssl_reason = (
+        "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer "
+        "certificate (_ssl.c:1006)"
+    )
+    pool = urllib3.HTTPSConnectionPool("127.0.0.1", 6443)
+    ssl_error = urllib3.exceptions.MaxRetryError(
+        pool, "/api/v1", urllib3.exceptions.SSLError(ssl.SSLCertVerificationError(1, ssl_reason))
+    )
+    assert _describe(ssl_error) == ssl_reason
+    dns = urllib3.exceptions.NameResolutionError(
+        "nosuchhost.invalid",
+        pool._new_conn(),
+        OSError(-2, "Name or service not known"),  # type: ignore[arg-type]
+    )
+    assert _describe(urllib3.exceptions.MaxRetryError(pool, "/api/v1", dns)) == (
+        "Failed to resolve 'nosuchhost.invalid' ([Errno -2] Name or service not known)"
+    )
+    timeout = urllib3.exceptions.ReadTimeoutError(
+        pool, "/api/v1", "Read timed out. (read timeout=2.0)"
+    )
+    assert _describe(timeout) == "Read timed out. (read timeout=2.0)"
+
+
+def test_unreachable_server_names_its_url() -> None:
+    api = FakeApi(fail_after=0)
+    with pytest.raises(ClusterUnreachable) as raised:
+        load_cluster(connection=api.connection())
+    assert str(raised.value) == (
+        "cannot reach the API server https://fake.example:6443: connection refused"
+    )
+
+
+def namespace(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def test_a_requested_namespace_without_a_namespace_object_is_a_warning() -> None:
+    api = FakeApi().add(namespace("shop"), pod("web"))
+    read = load_cluster(connection=api.connection(), namespaces=["shop", "nosuchns"])
+    assert [(e.level, e.message) for e in read.loaded.errors] == [
+        (
+            "warning",
+            "namespace nosuchns does not exist or cannot be read: no Namespace object of that "
+            "name was listed; nothing was scanned in it",
+        )
+    ]
+    # Namespaces could not be listed: nothing can be told, so no warning about them.
+    denied = FakeApi(statuses={"namespaces": 403}).add(pod("web"))
+    read = load_cluster(connection=denied.connection(), namespaces=["nosuchns"])
+    assert [e.message.split(":")[0] for e in read.loaded.errors] == ["cannot list namespaces"]
