@@ -1,4 +1,4 @@
-"""The typer application: one verb per job (``scan``, ``snapshot``, ``rules``, ``demo``),
+"""The typer application: one verb per job (``scan``, ``snapshot``, ``rules``, ``rbac``, ``demo``),
 kubectl-style flags.
 
 Commands only parse arguments, call ``scanning`` and a renderer, and map outcomes to exit codes
@@ -20,6 +20,7 @@ from kposture.cli import output
 from kposture.cli.consoles import error_console
 from kposture.cli.demo import run_demo
 from kposture.cli.progress import listing_progress
+from kposture.cli.rbac_commands import rbac_app
 from kposture.cli.rules_commands import rules_app
 from kposture.cli.scanning import (
     EXIT_USAGE,
@@ -43,6 +44,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(rules_app, name="rules")
+app.add_typer(rbac_app, name="rbac")
 
 
 KUBECONFIG_OPTION = typer.Option(

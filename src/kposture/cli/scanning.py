@@ -162,6 +162,29 @@ def scan_cluster(
         return _judge_loaded(loaded, registry, policy, moment), read
 
 
+def load_inputs(
+    paths: Sequence[str],
+    *,
+    cluster: bool = False,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    namespaces: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    stdin: BinaryIO | None = None,
+) -> LoadedManifests:
+    """The objects a scan of the same inputs would judge, for verbs that read objects without
+    scanning them (``rbac who-can``): manifest ``paths`` (``-`` for stdin, snapshots), a live
+    cluster (``cluster``), or both as one load. Nothing at all to read is a ``UsageError``."""
+    _check_paths(paths)
+    loaded = read_cluster(kubeconfig, context, namespaces, progress).loaded if cluster else None
+    if paths:
+        files = load_manifests(paths, stdin=stdin)
+        loaded = files if loaded is None else combine(loaded, files)
+    if loaded is None:
+        raise UsageError("give manifest paths (- for stdin), a snapshot file, or --cluster")
+    return loaded if cluster else require_objects(loaded)
+
+
 def combine(first: LoadedManifests, second: LoadedManifests) -> LoadedManifests:
     """One load of both: objects, errors, notes and inputs of ``first``, then of ``second``."""
     return LoadedManifests(

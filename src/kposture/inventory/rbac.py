@@ -354,12 +354,16 @@ def subjects(binding: K8sObject) -> Iterator[Subject]:
             )
 
 
-def bound_role(binding: K8sObject, inventory: Inventory) -> BoundRole | None:
+def bound_role(
+    binding: K8sObject, inventory: Inventory, *, builtin: bool = True
+) -> BoundRole | None:
     """The role a binding's ``roleRef`` names, with the rules it grants; None without a roleRef.
 
     A RoleBinding may name a Role of its own namespace or a ClusterRole; a ClusterRoleBinding only a
     ClusterRole. The role is looked up in the inventory; a reconciled default ClusterRole
-    (``cluster-admin``, ``admin``, ``edit``, ``view``) also grants its built-in rules.
+    (``cluster-admin``, ``admin``, ``edit``, ``view``) also grants its built-in rules, unless
+    ``builtin`` is False (objects read from a live API server: it has already reconciled them, with
+    the built-in rules of its own version, and its authorizer reads only what is stored).
     """
     ref = _mapping(binding.raw.get("roleRef"))
     kind = str(ref.get("kind", ""))
@@ -375,17 +379,17 @@ def bound_role(binding: K8sObject, inventory: Inventory) -> BoundRole | None:
         # A manifest may give a ClusterRole a namespace; the API server drops it on creation.
         role = inventory.get(kind, binding.ref.namespace, name)
     rules = effective_rules(role, inventory) if role is not None else ()
-    builtin = BUILTIN_CLUSTER_ROLES.get(name) if kind == "ClusterRole" else None
-    if builtin is not None and not _opted_out(role):
+    defaults = BUILTIN_CLUSTER_ROLES.get(name) if kind == "ClusterRole" and builtin else None
+    if defaults is not None and not _opted_out(role):
         present = {effective.rule for effective in rules}
         origin = ResourceRef(BUILTIN_REF.api_version, "ClusterRole", "", name)
         extra = tuple(
             EffectiveRule(rule, index, origin, BUILTIN_PATH, True)
-            for index, rule in enumerate(builtin)
+            for index, rule in enumerate(defaults)
             if rule not in present
         )
         rules = rules + extra
-    known = role is not None or builtin is not None
+    known = role is not None or defaults is not None
     return BoundRole(kind, name, namespace, role, rules, known, scope)
 
 

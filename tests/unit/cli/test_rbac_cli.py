@@ -1,0 +1,90 @@
+"""``kposture rbac who-can``: inputs like ``scan``, table and JSON output, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from kposture.cli.app import app
+
+RBAC = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: exec, namespace: shop}
+rules:
+- {apiGroups: [""], resources: [pods/exec], verbs: [create]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: exec, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: exec}
+subjects: [{kind: ServiceAccount, name: ci}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: scalers}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: scaler}
+subjects: [{kind: Group, name: ops}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: scaler}
+rules:
+- {apiGroups: [apps], resources: [deployments/scale], verbs: [update]}
+"""
+
+
+def test_table_names_subject_binding_role_and_scope(runner: CliRunner, workdir: Path) -> None:
+    (workdir / "rbac.yaml").write_text(RBAC)
+    result = runner.invoke(
+        app, ["rbac", "who-can", "create", "pods/exec", "-n", "shop", "rbac.yaml"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "shop/ci" in result.output
+    assert "RoleBinding shop/exec → Role shop/exec" in result.output
+    other = runner.invoke(app, ["rbac", "who-can", "create", "pods/exec", "-n", "x", "rbac.yaml"])
+    assert other.exit_code == 0 and "No subject" in other.output
+
+
+def test_json_from_stdin_with_group_and_subresource(runner: CliRunner, workdir: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["rbac", "who-can", "update", "deployments.apps/scale", "-n", "a", "-", "-o", "json"],
+        input=RBAC,
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["schema"] == "kposture.who-can/v1"
+    assert doc["request"]["group"] == "apps" and doc["request"]["subresource"] == "scale"
+    assert [s["subject"]["name"] for s in doc["subjects"]] == ["ops"]
+    assert doc["subjects"][0]["binding"]["kind"] == "ClusterRoleBinding"
+    assert doc["subjects"][0]["scope"] == "cluster"
+
+
+def test_usage_errors_exit_2(runner: CliRunner, workdir: Path) -> None:
+    (workdir / "rbac.yaml").write_text(RBAC)
+    assert runner.invoke(app, ["rbac", "who-can", "get", "pods"]).exit_code == 2
+    assert (
+        runner.invoke(app, ["rbac", "who-can", "get", "nodes", "-n", "a", "rbac.yaml"]).exit_code
+        == 2
+    )
+    assert runner.invoke(app, ["rbac", "who-can", "get", "a/b/c", "rbac.yaml"]).exit_code == 2
+    assert runner.invoke(app, ["rbac", "who-can", "get", "pods", "missing.yaml"]).exit_code == 2
+    assert (
+        runner.invoke(
+            app, ["rbac", "who-can", "get", "pods", "--context", "x", "rbac.yaml"]
+        ).exit_code
+        == 2
+    )
+
+
+def test_unreadable_input_still_answers_but_exits_2(runner: CliRunner, workdir: Path) -> None:
+    (workdir / "rbac.yaml").write_text(RBAC)
+    (workdir / "broken.yaml").write_text("kind: [\n")
+    result = runner.invoke(
+        app, ["rbac", "who-can", "create", "pods/exec", "-n", "shop", "rbac.yaml", "broken.yaml"]
+    )
+    assert result.exit_code == 2
+    assert "shop/ci" in result.stdout
