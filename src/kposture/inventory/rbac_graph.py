@@ -118,16 +118,17 @@ def service_account_user(namespace: str, name: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _RoleEntry:
-    """Bindings that resolve to the same role: ClusterRoleBindings, and RoleBindings by namespace."""
+class RoleBindings:
+    """Bindings that resolve to the same role: ClusterRoleBindings, and RoleBindings by namespace.
+    ``bindings_by_role`` lists them for an inventory (roles granting nothing left out)."""
 
     role: BoundRole
     cluster: tuple[K8sObject, ...]
     by_namespace: dict[str, tuple[K8sObject, ...]]
 
 
-def _index(inventory: Inventory) -> tuple[_RoleEntry, ...]:
-    cached: tuple[_RoleEntry, ...] | None = inventory.derived.get(_INDEX)
+def bindings_by_role(inventory: Inventory) -> tuple[RoleBindings, ...]:
+    cached: tuple[RoleBindings, ...] | None = inventory.derived.get(_INDEX)
     if cached is not None:
         return cached
     groups: dict[tuple[object, ...], tuple[BoundRole, list[K8sObject], dict[str, list[K8sObject]]]]
@@ -145,14 +146,14 @@ def _index(inventory: Inventory) -> tuple[_RoleEntry, ...]:
             else:
                 entry[2].setdefault(binding.ref.namespace, []).append(binding)
     result = tuple(
-        _RoleEntry(role, tuple(cluster), {ns: tuple(b) for ns, b in by_ns.items()})
+        RoleBindings(role, tuple(cluster), {ns: tuple(b) for ns, b in by_ns.items()})
         for role, cluster, by_ns in groups.values()
     )
     inventory.derived[_INDEX] = result
     return result
 
 
-def _resolved_subjects(binding: K8sObject) -> Iterator[Subject]:
+def binding_subjects(binding: K8sObject) -> Iterator[Subject]:
     """The binding's subjects that can match anyone, a ServiceAccount's namespace defaulted to the
     RoleBinding's (a ClusterRoleBinding's ServiceAccount without one matches nobody)."""
     for subject in subjects(binding):
@@ -170,7 +171,7 @@ def who_can(inventory: Inventory, request: Request) -> list[Access]:
     """Every (subject, binding, role, first allowing rule) by which ``request`` is allowed, ordered
     ClusterRoleBindings first, then by binding and subject."""
     found: list[Access] = []
-    for entry in _index(inventory):
+    for entry in bindings_by_role(inventory):
         rule = next((r for r in entry.role.rules if request.allowed_by(r)), None)
         if rule is None:
             continue
@@ -180,7 +181,7 @@ def who_can(inventory: Inventory, request: Request) -> list[Access]:
         for binding in bindings:
             found.extend(
                 Access(subject, binding, entry.role, rule)
-                for subject in _resolved_subjects(binding)
+                for subject in binding_subjects(binding)
             )
     found.sort(
         key=lambda a: (
