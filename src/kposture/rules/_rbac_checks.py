@@ -45,10 +45,6 @@ from kposture.model import JsonPath, K8sObject, Severity, Violation
 from kposture.rules.base import Check
 
 SYSTEM_MASTERS = "system:masters"
-CORE = ""
-RBAC_GROUP = "rbac.authorization.k8s.io"
-ADMISSION_GROUP = "admissionregistration.k8s.io"
-WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 
 
 def _where(obj: K8sObject, effective: EffectiveRule) -> str:

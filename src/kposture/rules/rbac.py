@@ -21,14 +21,22 @@ from __future__ import annotations
 
 from functools import partial
 
-from kposture.inventory import BINDING_KINDS, ROLE_KINDS, Target
+from kposture.inventory import BINDING_KINDS, ROLE_KINDS
+from kposture.inventory.rbac_capabilities import (
+    APPROVE_CSRS,
+    CREATE_PERSISTENT_VOLUMES,
+    CREATE_TOKENS,
+    CREATE_WORKLOADS,
+    ESCALATE_BIND,
+    EXEC_PODS,
+    IMPERSONATE,
+    MODIFY_WEBHOOKS,
+    NODES_PROXY,
+    READ_SECRETS,
+)
 from kposture.model import Domain, Reference, Severity, Stage
 from kposture.rules._rbac_checks import (
-    ADMISSION_GROUP,
     BINDING_NOTE,
-    CORE,
-    RBAC_GROUP,
-    WRITE_VERBS,
     anonymous_access,
     binding_note,
     cluster_admin_binding,
@@ -183,7 +191,7 @@ RULES: tuple[Rule, ...] = (
             references=(Reference(CIS, "5.1.2"), K03, CONTAINER_API_CREDENTIALS, AUTHN_AUTHZ),
             fix_snippet=_NAMED_ROLE_SNIPPET.format(resource="secrets", name="app-config"),
         ),
-        grant_check((Target(("get", "list", "watch"), CORE, ("secrets",)),)),
+        grant_check(READ_SECRETS.targets),
     ),
     Rule(
         _meta(
@@ -211,13 +219,7 @@ RULES: tuple[Rule, ...] = (
                 '  verbs: ["get", "list", "watch"]\n'
             ),
         ),
-        grant_check(
-            (
-                Target(("create", "get"), CORE, ("pods/exec", "pods/attach")),
-                Target(("update", "patch"), CORE, ("pods/ephemeralcontainers",)),
-            ),
-            note=WEBSOCKET_NOTE,
-        ),
+        grant_check(EXEC_PODS.targets, note=WEBSOCKET_NOTE),
     ),
     Rule(
         _meta(
@@ -243,17 +245,7 @@ RULES: tuple[Rule, ...] = (
                 '  verbs: ["get", "list", "watch"]\n'
             ),
         ),
-        grant_check(
-            (
-                Target(("create",), CORE, ("pods", "replicationcontrollers")),
-                Target(
-                    ("create",),
-                    "apps",
-                    ("deployments", "replicasets", "statefulsets", "daemonsets"),
-                ),
-                Target(("create",), "batch", ("jobs", "cronjobs")),
-            )
-        ),
+        grant_check(CREATE_WORKLOADS.targets),
     ),
     Rule(
         _meta(
@@ -289,13 +281,7 @@ RULES: tuple[Rule, ...] = (
                 '"rolebindings"]\n  verbs: ["get", "list", "watch"]\n'
             ),
         ),
-        grant_check(
-            (
-                Target(("escalate", "bind"), RBAC_GROUP, ("roles", "clusterroles")),
-                Target(("impersonate",), CORE, ("users", "groups", "serviceaccounts")),
-            ),
-            point_at_verb=True,
-        ),
+        grant_check((*ESCALATE_BIND.targets, *IMPERSONATE.targets), point_at_verb=True),
     ),
     Rule(
         _meta(
@@ -318,7 +304,7 @@ RULES: tuple[Rule, ...] = (
                 '  verbs: ["get", "list"]\n'
             ),
         ),
-        grant_check((Target(("get", "create"), CORE, ("nodes/proxy",)),)),
+        grant_check(NODES_PROXY.targets),
     ),
     Rule(
         _meta(
@@ -345,15 +331,7 @@ RULES: tuple[Rule, ...] = (
                 '  resources: ["certificatesigningrequests"]\n  verbs: ["get", "list", "watch"]\n'
             ),
         ),
-        grant_check(
-            (
-                Target(
-                    ("update", "patch"),
-                    "certificates.k8s.io",
-                    ("certificatesigningrequests/approval",),
-                ),
-            )
-        ),
+        grant_check(APPROVE_CSRS.targets),
     ),
     Rule(
         _meta(
@@ -385,22 +363,7 @@ RULES: tuple[Rule, ...] = (
                 '  resources: ["validatingwebhookconfigurations"]\n  verbs: ["get", "list"]\n'
             ),
         ),
-        grant_check(
-            (
-                Target(
-                    WRITE_VERBS,
-                    ADMISSION_GROUP,
-                    (
-                        "validatingwebhookconfigurations",
-                        "mutatingwebhookconfigurations",
-                        "validatingadmissionpolicies",
-                        "validatingadmissionpolicybindings",
-                        "mutatingadmissionpolicies",
-                        "mutatingadmissionpolicybindings",
-                    ),
-                ),
-            )
-        ),
+        grant_check(MODIFY_WEBHOOKS.targets),
     ),
     Rule(
         _meta(
@@ -425,7 +388,7 @@ RULES: tuple[Rule, ...] = (
                 '  resourceNames: ["ci-deployer"]\n  verbs: ["create"]\n'
             ),
         ),
-        grant_check((Target(("create",), CORE, ("serviceaccounts/token",)),)),
+        grant_check(CREATE_TOKENS.targets),
     ),
     Rule(
         _meta(
@@ -451,7 +414,7 @@ RULES: tuple[Rule, ...] = (
                 '  verbs: ["get", "list", "create"]\n'
             ),
         ),
-        grant_check((Target(("create",), CORE, ("persistentvolumes",)),)),
+        grant_check(CREATE_PERSISTENT_VOLUMES.targets),
     ),
     Rule(
         _meta(

@@ -1,0 +1,272 @@
+"""Risky RBAC capabilities, and who holds them.
+
+A capability is one permission an attacker wants (read Secrets, exec into pods, create workloads,
+escalate/bind/impersonate, the kubelet API through nodes/proxy, CSR approval, webhook changes,
+token creation, PersistentVolume creation), written as the ``Target`` permissions that grant it.
+The catalogue is shared: each RBAC rule of the rule library judges roles against its capability's
+targets, and the explorer views (``kposture rbac risky|can|workloads|paths``) ask who holds it.
+``full-access`` (cluster-admin or equal) stands above them all.
+
+``holders`` answers "who holds this capability, where": for every binding in force, every subject
+(ServiceAccount namespaces resolved as the authorizer does) and the scope the binding gives the
+role's rules (``cluster`` for a ClusterRoleBinding, the namespace for a RoleBinding; a RoleBinding
+never grants a cluster-scoped capability). It walks each bound role once per capability through
+``rbac_graph.bindings_by_role`` and ``rbac_grants.find_grant`` — the same matcher the authorizer
+comparison test checks — and is memoised per inventory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from kposture.inventory.objects import Inventory
+from kposture.inventory.rbac import (
+    BoundRole,
+    EffectiveRule,
+    Subject,
+    is_default_subject,
+    is_full_access,
+)
+from kposture.inventory.rbac_grants import Grant, Target, describe_grant, find_grant
+from kposture.inventory.rbac_graph import RoleBindings, binding_subjects, bindings_by_role
+from kposture.inventory.rbac_rules import ALL, PolicyRule
+from kposture.inventory.rbac_scope import Scope
+from kposture.model import K8sObject, Severity
+
+CORE = ""
+RBAC_GROUP = "rbac.authorization.k8s.io"
+ADMISSION_GROUP = "admissionregistration.k8s.io"
+WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+CLUSTER = "cluster"
+"""The scope of a holding through a ClusterRoleBinding."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capability:
+    """A risky permission: ``targets`` grant it (none: full access, every verb on every resource);
+    ``rule_id`` is the rule of the library that judges roles and bindings for it."""
+
+    id: str
+    title: str
+    severity: Severity
+    targets: tuple[Target, ...]
+    impact: str
+    rule_id: str = ""
+
+    def grant(self, rule: PolicyRule, scope: Scope) -> Grant | None:
+        """What of ``rule`` grants this capability when in force with ``scope``."""
+        if not self.targets:
+            if scope is not Scope.CLUSTER or not is_full_access(rule):
+                return None
+            return Grant((0,), (0,), (0,), ((ALL, ALL),))
+        return find_grant(rule, self.targets, scope)
+
+    def describe(self, rule: PolicyRule, grant: Grant) -> str:
+        if not self.targets:
+            return "every verb on every resource of every API group"
+        return describe_grant(rule, grant)
+
+
+FULL_ACCESS = Capability(
+    "full-access",
+    "full access (cluster-admin)",
+    Severity.CRITICAL,
+    (),
+    "Every verb on every resource: the cluster is theirs.",
+    "cluster-admin-binding",
+)
+READ_SECRETS = Capability(
+    "read-secrets",
+    "read Secrets",
+    Severity.HIGH,
+    (Target(("get", "list", "watch"), CORE, ("secrets",)),),
+    "Secrets hold passwords, API keys and, on older clusters, ServiceAccount tokens.",
+    "rbac-secrets-read",
+)
+EXEC_PODS = Capability(
+    "exec-pods",
+    "exec, attach or debug in pods",
+    Severity.HIGH,
+    (
+        Target(("create", "get"), CORE, ("pods/exec", "pods/attach")),
+        Target(("update", "patch"), CORE, ("pods/ephemeralcontainers",)),
+    ),
+    "Run commands inside running pods with their tokens, Secrets and network position.",
+    "rbac-pod-exec",
+)
+CREATE_WORKLOADS = Capability(
+    "create-workloads",
+    "create pods or pod controllers",
+    Severity.MEDIUM,
+    (
+        Target(("create",), CORE, ("pods", "replicationcontrollers")),
+        Target(("create",), "apps", ("deployments", "replicasets", "statefulsets", "daemonsets")),
+        Target(("create",), "batch", ("jobs", "cronjobs")),
+    ),
+    "Run a pod as any ServiceAccount of the namespace and mount any of its Secrets.",
+    "rbac-workload-create",
+)
+ESCALATE_BIND = Capability(
+    "escalate-bind",
+    "escalate or bind roles",
+    Severity.CRITICAL,
+    (Target(("escalate", "bind"), RBAC_GROUP, ("roles", "clusterroles")),),
+    "Grant roles beyond their own rights, cluster-admin included.",
+    "rbac-escalate-bind-impersonate",
+)
+IMPERSONATE = Capability(
+    "impersonate",
+    "impersonate users, groups or ServiceAccounts",
+    Severity.CRITICAL,
+    (Target(("impersonate",), CORE, ("users", "groups", "serviceaccounts")),),
+    "Act as any identity they may impersonate, with all of its rights.",
+    "rbac-escalate-bind-impersonate",
+)
+NODES_PROXY = Capability(
+    "nodes-proxy",
+    "use the kubelet API (nodes/proxy)",
+    Severity.HIGH,
+    (Target(("get", "create"), CORE, ("nodes/proxy",)),),
+    "Run commands in every pod of a node, bypassing admission and pod exec auditing.",
+    "rbac-nodes-proxy",
+)
+APPROVE_CSRS = Capability(
+    "approve-csrs",
+    "approve certificate signing requests",
+    Severity.HIGH,
+    (Target(("update", "patch"), "certificates.k8s.io", ("certificatesigningrequests/approval",)),),
+    "Mint client certificates for other users and groups, which cannot be revoked.",
+    "rbac-csr-approve",
+)
+MODIFY_WEBHOOKS = Capability(
+    "modify-webhooks",
+    "change admission webhooks or policies",
+    Severity.HIGH,
+    (
+        Target(
+            WRITE_VERBS,
+            ADMISSION_GROUP,
+            (
+                "validatingwebhookconfigurations",
+                "mutatingwebhookconfigurations",
+                "validatingadmissionpolicies",
+                "validatingadmissionpolicybindings",
+                "mutatingadmissionpolicies",
+                "mutatingadmissionpolicybindings",
+            ),
+        ),
+    ),
+    "Switch off admission policy, or see and change every object written to the cluster.",
+    "rbac-webhook-modify",
+)
+CREATE_TOKENS = Capability(
+    "create-tokens",
+    "create ServiceAccount tokens",
+    Severity.HIGH,
+    (Target(("create",), CORE, ("serviceaccounts/token",)),),
+    "Issue tokens for ServiceAccounts and act with their rights.",
+    "rbac-token-create",
+)
+CREATE_PERSISTENT_VOLUMES = Capability(
+    "create-persistentvolumes",
+    "create PersistentVolumes",
+    Severity.MEDIUM,
+    (Target(("create",), CORE, ("persistentvolumes",)),),
+    "A hostPath PersistentVolume mounts any directory of a node.",
+    "rbac-pv-create",
+)
+
+CAPABILITIES: tuple[Capability, ...] = (
+    FULL_ACCESS,
+    READ_SECRETS,
+    EXEC_PODS,
+    CREATE_WORKLOADS,
+    ESCALATE_BIND,
+    IMPERSONATE,
+    NODES_PROXY,
+    APPROVE_CSRS,
+    MODIFY_WEBHOOKS,
+    CREATE_TOKENS,
+    CREATE_PERSISTENT_VOLUMES,
+)
+BY_ID = {capability.id: capability for capability in CAPABILITIES}
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """``subject`` holds ``capability`` in ``scope`` (``cluster`` or a namespace) through
+    ``binding`` of ``role``, whose effective ``rule`` grants it as ``grant`` says."""
+
+    capability: Capability
+    subject: Subject
+    binding: K8sObject
+    role: BoundRole
+    rule: EffectiveRule
+    grant: Grant
+
+    @property
+    def scope(self) -> str:
+        return self.binding.ref.namespace if self.binding.ref.kind == "RoleBinding" else CLUSTER
+
+    @property
+    def default(self) -> bool:
+        """Kubernetes' own: a default binding naming one of Kubernetes' own subjects."""
+        return is_default_subject(self.binding, self.subject)
+
+    @property
+    def names_only(self) -> bool:
+        """Limited to the objects the rule lists in ``resourceNames``."""
+        return self.rule.rule.names_only
+
+    def describe(self) -> str:
+        return self.capability.describe(self.rule.rule, self.grant)
+
+
+def _first_grant(
+    entry: RoleBindings, capability: Capability, scope: Scope
+) -> tuple[EffectiveRule, Grant] | None:
+    for effective in entry.role.rules:
+        grant = capability.grant(effective.rule, scope)
+        if grant is not None:
+            return effective, grant
+    return None
+
+
+def _holdings(
+    capability: Capability, entry: RoleBindings, bindings: Iterable[K8sObject], scope: Scope
+) -> list[Holding]:
+    found = _first_grant(entry, capability, scope)
+    if found is None:
+        return []
+    rule, grant = found
+    return [
+        Holding(capability, subject, binding, entry.role, rule, grant)
+        for binding in bindings
+        for subject in binding_subjects(binding)
+    ]
+
+
+def holders(inventory: Inventory, capability: Capability) -> tuple[Holding, ...]:
+    """Every subject holding ``capability``, each with the binding, role and rule that grant it,
+    ClusterRoleBindings first."""
+    key = f"rbac_capabilities.holders.{capability.id}"
+    cached: tuple[Holding, ...] | None = inventory.derived.get(key)
+    if cached is not None:
+        return cached
+    cluster: list[Holding] = []
+    namespaced: list[Holding] = []
+    for entry in bindings_by_role(inventory):
+        cluster.extend(_holdings(capability, entry, entry.cluster, Scope.CLUSTER))
+        if entry.by_namespace:
+            in_namespace = (b for bindings in entry.by_namespace.values() for b in bindings)
+            namespaced.extend(_holdings(capability, entry, in_namespace, Scope.NAMESPACE))
+    namespaced.sort(key=lambda h: (h.binding.ref.namespace, h.binding.ref.name))
+    result = (*cluster, *namespaced)
+    inventory.derived[key] = result
+    return result
+
+
+def all_holdings(inventory: Inventory) -> tuple[Holding, ...]:
+    """``holders`` of every capability of the catalogue, in catalogue order."""
+    return tuple(h for capability in CAPABILITIES for h in holders(inventory, capability))
