@@ -5,12 +5,12 @@ from __future__ import annotations
 from kposture.inventory import Inventory
 from kposture.inventory.rbac_capabilities import (
     CAPABILITIES,
-    Capability,
     CREATE_PERSISTENT_VOLUMES,
     CREATE_TOKENS,
     EXEC_PODS,
     FULL_ACCESS,
     READ_SECRETS,
+    Capability,
     holders,
 )
 from support import objects_from_text
