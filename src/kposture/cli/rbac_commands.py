@@ -1,5 +1,8 @@
-"""``kposture rbac``: questions to the RBAC graph (``inventory.rbac_graph``) over the same inputs as
-``scan``: manifest paths, ``-`` for stdin, snapshots, or ``--cluster``.
+"""``kposture rbac``: questions to the RBAC graph over the same inputs as ``scan``: manifest paths,
+``-`` for stdin, snapshots, or ``--cluster``. This module is the sub-app and its ``who-can`` view;
+the other views live in their own modules (``rbac_can_commands``, ``rbac_risky_commands``,
+``rbac_workloads_commands``) and are registered here. Shared inputs are in ``rbac_inputs``, shared
+output (``-o table|json|yaml|dot``) in ``rbac_output``.
 
 ``who-can VERB RESOURCE``: every subject a request is allowed for, with the binding and role that
 grant it. RESOURCE is kubectl's form, ``resource[.group][/subresource]`` (``pods/exec``,
@@ -9,20 +12,35 @@ grant it. RESOURCE is kubectl's form, ``resource[.group][/subresource]`` (``pods
 
 from __future__ import annotations
 
-import enum
-import json
-import sys
 from typing import Annotated, Any
 
 import typer
-from rich import box
 from rich.markup import escape
-from rich.table import Table
 
-from kposture.cli.consoles import error_console, report_console
-from kposture.cli.progress import listing_progress
-from kposture.cli.scanning import EXIT_USAGE, UsageError, has_input_errors, load_inputs
-from kposture.inventory import Inventory
+from kposture.cli.consoles import report_console
+from kposture.cli.rbac_can_commands import can_command
+from kposture.cli.rbac_inputs import (
+    Cluster,
+    Context,
+    Kubeconfig,
+    Output,
+    Paths,
+    finish,
+    load_rbac_inputs,
+)
+from kposture.cli.rbac_output import (
+    DotGraph,
+    RbacFormat,
+    errors_list,
+    granted_dict,
+    rule_origin_text,
+    simple_table,
+    via_text,
+    write_document,
+)
+from kposture.cli.rbac_risky_commands import risky_command
+from kposture.cli.rbac_workloads_commands import workloads_command
+from kposture.cli.scanning import UsageError
 from kposture.inventory.rbac_graph import Access, Request, who_can
 from kposture.inventory.rbac_scope import is_cluster_scoped
 
@@ -31,11 +49,6 @@ rbac_app = typer.Typer(
 )
 
 WHO_CAN_SCHEMA = "kposture.who-can/v1"
-
-
-class WhoCanFormat(enum.StrEnum):
-    TABLE = "table"
-    JSON = "json"
 
 
 def parse_request(verb: str, resource: str, namespace: str, name: str) -> Request:
@@ -63,29 +76,6 @@ def parse_request(verb: str, resource: str, namespace: str, name: str) -> Reques
     )
 
 
-def _ref(kind: str, namespace: str, name: str) -> dict[str, str]:
-    return {"kind": kind, "namespace": namespace, "name": name}
-
-
-def access_to_dict(access: Access) -> dict[str, Any]:
-    subject = access.subject
-    binding = access.binding.ref
-    role = access.role
-    return {
-        "subject": _ref(subject.kind, subject.namespace, subject.name),
-        "binding": _ref(binding.kind, binding.namespace, binding.name),
-        "role": _ref(role.kind, role.namespace, role.name),
-        "rule": {
-            "origin": _ref(
-                access.rule.origin.kind, access.rule.origin.namespace, access.rule.origin.name
-            ),
-            "index": access.rule.index,
-            "builtin": access.rule.path == ("roleRef", "name"),
-        },
-        "scope": access.scope,
-    }
-
-
 def request_to_dict(request: Request) -> dict[str, str]:
     if request.path:
         return {"verb": request.verb, "nonResourceURL": request.path}
@@ -99,35 +89,47 @@ def request_to_dict(request: Request) -> dict[str, str]:
     }
 
 
-def _rule_text(access: Access) -> str:
-    origin = access.rule.origin
-    if access.rule.path == ("roleRef", "name"):
-        return f"built-in {origin.name}"
-    where = f"{origin.namespace}/" if origin.namespace else ""
-    return f"{origin.kind} {where}{origin.name} rules[{access.rule.index}]"
+def access_to_dict(access: Access) -> dict[str, Any]:
+    return granted_dict(access)
 
 
-def render_table(request: Request, found: list[Access]) -> None:
+def render_table(found: list[Access]) -> None:
     console = report_console()
     if not found:
         console.print("No subject is allowed this request.", highlight=False, markup=False)
         return
-    table = Table(box=box.SIMPLE, show_edge=False)
-    for column in ("KIND", "SUBJECT", "VIA", "SCOPE", "RULE"):
-        table.add_column(column, overflow="fold")
+    table = simple_table("KIND", "SUBJECT", "VIA", "SCOPE", "RULE")
     for access in found:
         subject = access.subject
         name = f"{subject.namespace}/{subject.name}" if subject.namespace else subject.name
-        binding = access.binding.ref
-        via = f"{binding.kind} {binding.namespace + '/' if binding.namespace else ''}{binding.name}"
         table.add_row(
             subject.kind,
             escape(name),
-            escape(f"{via} → {access.role.display()}"),
+            escape(via_text(access)),
             escape(access.scope),
-            escape(_rule_text(access)),
+            escape(rule_origin_text(access.rule)),
         )
     console.print(table)
+
+
+def request_text(request: Request) -> str:
+    if request.path:
+        return f"{request.verb} {request.path}"
+    resource = request.combined_resource + (f".{request.group}" if request.group else "")
+    text = f"{request.verb} {resource}"
+    if request.name:
+        text += f" {request.name}"
+    return text + (f" in {request.namespace}" if request.namespace else "")
+
+
+def who_can_graph(request: Request, found: list[Access]) -> DotGraph:
+    """subjects → bindings → roles → the request, each role edge labelled with its rule."""
+    graph = DotGraph("who-can")
+    target = graph.node("request", request_text(request), shape="octagon", color="red3")
+    for access in found:
+        role = graph.chain(access)
+        graph.edge(role, target, rule_origin_text(access.rule))
+    return graph
 
 
 @rbac_app.command("who-can")
@@ -140,67 +142,47 @@ def who_can_command(
             "non-resource URL such as /metrics."
         ),
     ],
-    paths: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Manifest files or directories, snapshots, or - for stdin (as for `scan`).",
-            show_default=False,
-        ),
-    ] = None,
+    paths: Paths = None,
     namespace: Annotated[
         str, typer.Option("-n", "--namespace", help="The request's namespace.")
     ] = "",
     name: Annotated[str, typer.Option("--name", help="The object the request names.")] = "",
-    cluster: Annotated[
-        bool, typer.Option("--cluster", help="Read RBAC from the live cluster (and PATHS too).")
-    ] = False,
-    kubeconfig: Annotated[
-        str | None, typer.Option("--kubeconfig", help="Kubeconfig file (with --cluster).")
-    ] = None,
-    context: Annotated[
-        str | None, typer.Option("--context", help="Kubeconfig context (with --cluster).")
-    ] = None,
-    output_format: Annotated[
-        WhoCanFormat, typer.Option("-o", "--output", help="Output format.")
-    ] = WhoCanFormat.TABLE,
+    cluster: Cluster = False,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    output_format: Output = RbacFormat.TABLE,
 ) -> None:
     """Every subject (user, group, ServiceAccount) allowed VERB on RESOURCE, and the binding and
     role that allow it, decided as the Kubernetes RBAC authorizer decides.
 
     Exit codes: 0 answered; 2 usage error, or an input that could not be read.
     """
-    err = error_console()
-    given = paths or []
-    try:
-        request = parse_request(verb, resource, namespace, name)
-        if not cluster and (kubeconfig or context):
-            raise UsageError("--kubeconfig and --context need --cluster")
-        with listing_progress(enabled=False if not cluster else None) as progress:
-            loaded = load_inputs(
-                given,
-                cluster=cluster,
-                kubeconfig=kubeconfig,
-                context=context,
-                namespaces=[namespace] if namespace else None,
-                progress=progress,
-                stdin=sys.stdin.buffer if "-" in given else None,
-            )
-    except UsageError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(EXIT_USAGE) from None
-    found = who_can(Inventory(loaded.objects), request)
-    if output_format is WhoCanFormat.JSON:
+    requests: list[Request] = []
+    inputs = load_rbac_inputs(
+        paths,
+        cluster=cluster,
+        kubeconfig=kubeconfig,
+        context=context,
+        namespaces=[namespace] if namespace else None,
+        check=lambda: requests.append(parse_request(verb, resource, namespace, name)),
+    )
+    request = requests[0]
+    found = who_can(inputs.inventory, request)
+    if output_format is RbacFormat.TABLE:
+        render_table(found)
+    elif output_format is RbacFormat.DOT:
+        typer.echo(who_can_graph(request, found).render(), nl=False)
+    else:
         doc = {
             "schema": WHO_CAN_SCHEMA,
             "request": request_to_dict(request),
             "subjects": [access_to_dict(access) for access in found],
-            "errors": [
-                {"file": e.file, "line": e.line, "message": e.message} for e in loaded.errors
-            ],
+            "errors": errors_list(inputs.errors),
         }
-        typer.echo(json.dumps(doc, indent=2))
-    else:
-        render_table(request, found)
-    for error in loaded.errors:
-        err.print(f"{error.level}: {error.message}", highlight=False, markup=False)
-    raise typer.Exit(EXIT_USAGE if has_input_errors(loaded.errors) else 0)
+        write_document(doc, output_format)
+    finish(inputs.errors)
+
+
+rbac_app.command("can")(can_command)
+rbac_app.command("risky")(risky_command)
+rbac_app.command("workloads")(workloads_command)

@@ -1,0 +1,105 @@
+"""Inputs of the ``kposture rbac`` views: the arguments and options they share (manifest paths,
+``-`` for stdin and snapshots, or ``--cluster`` with ``--kubeconfig``/``--context``; ``-n``/``-A``;
+``-o``), loading them into one ``Inventory``, and the common way out (input problems on stderr,
+exit code 0 answered or 2 when some input could not be read).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, NoReturn
+
+import typer
+from rich.markup import escape
+
+from kposture.cli.consoles import error_console
+from kposture.cli.progress import listing_progress
+from kposture.cli.rbac_output import RbacFormat
+from kposture.cli.scanning import EXIT_USAGE, UsageError, has_input_errors, load_inputs
+from kposture.inventory import Inventory
+from kposture.model import InputError
+
+Paths = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Manifest files or directories, snapshots, or - for stdin (as for `scan`).",
+        show_default=False,
+    ),
+]
+Cluster = Annotated[
+    bool, typer.Option("--cluster", help="Read RBAC from the live cluster (and PATHS too).")
+]
+Kubeconfig = Annotated[
+    str | None, typer.Option("--kubeconfig", help="Kubeconfig file (with --cluster).")
+]
+Context = Annotated[
+    str | None, typer.Option("--context", help="Kubeconfig context (with --cluster).")
+]
+AllNamespaces = Annotated[
+    bool, typer.Option("-A", "--all-namespaces", help="Every namespace (the default).")
+]
+Output = Annotated[RbacFormat, typer.Option("-o", "--output", help="Output format.")]
+
+
+@dataclass(frozen=True, slots=True)
+class RbacInputs:
+    """The objects read, as one inventory, and the problems met reading them."""
+
+    inventory: Inventory
+    errors: tuple[InputError, ...]
+
+
+def fail(message: str) -> NoReturn:
+    """A one-line usage error on stderr, exit 2."""
+    error_console().print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def view_namespace(namespace: str, all_namespaces: bool) -> str:
+    """The namespace a view is limited to (empty: every one); ``-n`` with ``-A`` is a usage error."""
+    if namespace and all_namespaces:
+        fail("-n/--namespace and -A/--all-namespaces exclude each other")
+    return namespace
+
+
+def load_rbac_inputs(
+    paths: Sequence[str] | None,
+    *,
+    cluster: bool,
+    kubeconfig: str | None,
+    context: str | None,
+    namespaces: Sequence[str] | None = None,
+    check: Callable[[], None] | None = None,
+) -> RbacInputs:
+    """Read the inputs (``namespaces`` limits a cluster listing; cluster-scoped kinds are always
+    read). ``check`` validates the view's own arguments first; a ``UsageError`` from it or from
+    the inputs ends the command with exit 2."""
+    given = list(paths or [])
+    try:
+        if check is not None:
+            check()
+        if not cluster and (kubeconfig or context):
+            raise UsageError("--kubeconfig and --context need --cluster")
+        with listing_progress(enabled=False if not cluster else None) as progress:
+            loaded = load_inputs(
+                given,
+                cluster=cluster,
+                kubeconfig=kubeconfig,
+                context=context,
+                namespaces=namespaces,
+                progress=progress,
+                stdin=sys.stdin.buffer if "-" in given else None,
+            )
+    except UsageError as exc:
+        fail(str(exc))
+    return RbacInputs(Inventory(loaded.objects), tuple(loaded.errors))
+
+
+def finish(errors: Sequence[InputError]) -> NoReturn:
+    """Input problems on stderr after the answer; exit 2 when some input could not be read."""
+    err = error_console()
+    for error in errors:
+        err.print(f"{error.level}: {error.message}", highlight=False, markup=False)
+    raise typer.Exit(EXIT_USAGE if has_input_errors(errors) else 0)

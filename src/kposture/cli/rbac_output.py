@@ -1,0 +1,280 @@
+"""Output of the ``kposture rbac`` views: the ``-o table|json|yaml|dot`` choice, the JSON/YAML and
+Graphviz writers, and the pieces every view shares (how a subject, binding, role and rule are named
+in a table and in a document).
+
+JSON and YAML carry the same document (a versioned ``schema`` string first); YAML is written with the
+keys in document order. ``DotGraph`` collects nodes and edges in the order the view adds them (views
+add them in their sorted order, so the text is deterministic), drops duplicates and quotes every id
+and label (backslashes, double quotes and newlines escaped), so any name Kubernetes allows is safe.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import typer
+import yaml
+from rich import box
+from rich.table import Table
+
+from kposture.inventory.rbac import BUILTIN_PATH, BoundRole, EffectiveRule, Subject
+from kposture.inventory.rbac_capabilities import FULL_ACCESS, Capability, Holding
+from kposture.inventory.rbac_rules import PolicyRule
+from kposture.model import InputError, K8sObject
+
+
+class RbacFormat(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    YAML = "yaml"
+    DOT = "dot"
+
+
+class Granted(Protocol):
+    """What every RBAC answer names: a subject of a binding, the role bound, one of its rules."""
+
+    @property
+    def subject(self) -> Subject: ...
+    @property
+    def binding(self) -> K8sObject: ...
+    @property
+    def role(self) -> BoundRole: ...
+    @property
+    def rule(self) -> EffectiveRule: ...
+    @property
+    def scope(self) -> str: ...
+
+
+# --- names ------------------------------------------------------------------------------------------
+
+
+def ref_dict(kind: str, namespace: str, name: str) -> dict[str, str]:
+    return {"kind": kind, "namespace": namespace, "name": name}
+
+
+def subject_text(subject: Subject) -> str:
+    """``ServiceAccount shop/ci``, ``User alice``, ``Group system:masters``."""
+    return subject.display()
+
+
+def binding_text(binding: K8sObject) -> str:
+    ref = binding.ref
+    return f"{ref.kind} {ref.namespace + '/' if ref.namespace else ''}{ref.name}"
+
+
+def via_text(granted: Granted) -> str:
+    """``RoleBinding shop/exec → Role shop/exec``."""
+    return f"{binding_text(granted.binding)} → {granted.role.display()}"
+
+
+def rule_origin_text(rule: EffectiveRule) -> str:
+    """Where a rule is written: ``Role shop/exec rules[0]``, or ``built-in cluster-admin``."""
+    origin = rule.origin
+    if rule.path == BUILTIN_PATH:
+        return f"built-in {origin.name}"
+    where = f"{origin.namespace}/" if origin.namespace else ""
+    return f"{origin.kind} {where}{origin.name} rules[{rule.index}]"
+
+
+def _list(values: Sequence[str]) -> str:
+    return "[" + " ".join(f'"{v}"' if v == "" else v for v in values) + "]"
+
+
+def policy_rule_text(rule: PolicyRule) -> str:
+    """One rule in a line: ``verbs [get list] on [secrets] in apiGroups [""]``, resourceNames and
+    non-resource URLs included."""
+    if rule.non_resource_urls:
+        return f"verbs {_list(rule.verbs)} on nonResourceURLs {_list(rule.non_resource_urls)}"
+    text = f"verbs {_list(rule.verbs)} on {_list(rule.resources)} in apiGroups {_list(rule.api_groups)}"
+    if rule.resource_names:
+        text += f" only resourceNames {_list(rule.resource_names)}"
+    return text
+
+
+def subject_dict(subject: Subject) -> dict[str, str]:
+    return ref_dict(subject.kind, subject.namespace, subject.name)
+
+
+def rule_dict(rule: EffectiveRule) -> dict[str, Any]:
+    """Where the rule is written (``origin``, ``index``; ``builtin`` for the built-in rules of a
+    default ClusterRole that is not in the inputs) and what it says."""
+    policy = rule.rule
+    return {
+        "origin": ref_dict(rule.origin.kind, rule.origin.namespace, rule.origin.name),
+        "index": rule.index,
+        "builtin": rule.path == BUILTIN_PATH,
+        "verbs": list(policy.verbs),
+        "apiGroups": list(policy.api_groups),
+        "resources": list(policy.resources),
+        "resourceNames": list(policy.resource_names),
+        "nonResourceURLs": list(policy.non_resource_urls),
+    }
+
+
+def granted_dict(granted: Granted) -> dict[str, Any]:
+    """subject, binding, role, rule and scope of one answer."""
+    binding = granted.binding.ref
+    role = granted.role
+    return {
+        "subject": subject_dict(granted.subject),
+        "binding": ref_dict(binding.kind, binding.namespace, binding.name),
+        "role": ref_dict(role.kind, role.namespace, role.name),
+        "rule": rule_dict(granted.rule),
+        "scope": granted.scope,
+    }
+
+
+def capability_dict(capability: Capability) -> dict[str, str]:
+    return {
+        "id": capability.id,
+        "title": capability.title,
+        "severity": capability.severity.value,
+        "rule_id": capability.rule_id,
+    }
+
+
+def holding_dict(holding: Holding) -> dict[str, Any]:
+    """A holding: the capability, who holds it where and through what, what the rule grants."""
+    return {
+        "capability": capability_dict(holding.capability),
+        **granted_dict(holding),
+        "grants": holding.describe(),
+        "default": holding.default,
+        "names_only": holding.names_only,
+    }
+
+
+def holding_note(holding: Holding) -> str:
+    notes = []
+    if holding.capability.id == FULL_ACCESS.id:
+        notes.append("implies every other capability")
+    if holding.default:
+        notes.append("Kubernetes default")
+    if holding.names_only:
+        notes.append("named objects only")
+    return ", ".join(notes)
+
+
+def errors_list(errors: Sequence[InputError]) -> list[dict[str, Any]]:
+    return [{"file": e.file, "line": e.line, "message": e.message} for e in errors]
+
+
+# --- writers ----------------------------------------------------------------------------------------
+
+
+def write_document(doc: Mapping[str, Any], output_format: RbacFormat) -> None:
+    """The document as JSON (indented) or YAML (keys in document order) on stdout."""
+    if output_format is RbacFormat.YAML:
+        typer.echo(yaml.safe_dump(dict(doc), sort_keys=False, allow_unicode=True), nl=False)
+    else:
+        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+def simple_table(*columns: str) -> Table:
+    table = Table(box=box.SIMPLE, show_edge=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def dot_quote(text: str) -> str:
+    """A Graphviz quoted string: backslashes and double quotes escaped, newlines as ``\\n``."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "").replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+SEVERITY_COLOURS = {
+    "critical": "red3",
+    "high": "orangered",
+    "medium": "orange",
+    "low": "gold",
+    "info": "grey60",
+}
+
+
+@dataclass
+class DotGraph:
+    """A directed graph built node by node; ``render`` writes it as Graphviz ``dot`` text."""
+
+    name: str
+    nodes: dict[str, dict[str, str]] = field(default_factory=dict)
+    edges: dict[tuple[str, str, str], None] = field(default_factory=dict)
+
+    def node(self, node_id: str, label: str, **attributes: str) -> str:
+        if node_id not in self.nodes:
+            self.nodes[node_id] = {"label": label, **attributes}
+        return node_id
+
+    def edge(self, tail: str, head: str, label: str = "") -> None:
+        self.edges.setdefault((tail, head, label), None)
+
+    def render(self) -> str:
+        lines = [
+            f"digraph {dot_quote(self.name)} {{",
+            "  rankdir=LR;",
+            '  node [fontname="Helvetica", fontsize=10];',
+            '  edge [fontname="Helvetica", fontsize=9];',
+        ]
+        for node_id, attributes in self.nodes.items():
+            attrs = ", ".join(f"{key}={dot_quote(value)}" for key, value in attributes.items())
+            lines.append(f"  {dot_quote(node_id)} [{attrs}];")
+        for tail, head, label in self.edges:
+            suffix = f" [label={dot_quote(label)}]" if label else ""
+            lines.append(f"  {dot_quote(tail)} -> {dot_quote(head)}{suffix};")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    # --- the nodes every view draws ---------------------------------------------------------------
+
+    def subject_node(self, subject: Subject) -> str:
+        return self.node(
+            f"subject:{subject.kind}:{subject.namespace}:{subject.name}",
+            subject_text(subject),
+            shape="box",
+            style="rounded",
+        )
+
+    def binding_node(self, binding: K8sObject) -> str:
+        ref = binding.ref
+        return self.node(
+            f"binding:{ref.kind}:{ref.namespace}:{ref.name}", binding_text(binding), shape="ellipse"
+        )
+
+    def role_node(self, role: BoundRole) -> str:
+        return self.node(
+            f"role:{role.kind}:{role.namespace}:{role.name}",
+            role.display(),
+            shape="box",
+            style="filled",
+            fillcolor="lightgrey",
+        )
+
+    def capability_node(self, capability: Capability) -> str:
+        severity = capability.severity.value
+        return self.node(
+            f"capability:{capability.id}",
+            f"{capability.id} ({severity})\n{capability.title}",
+            shape="octagon",
+            color=SEVERITY_COLOURS[severity],
+        )
+
+    def chain(self, granted: Granted, tail: str | None = None) -> str:
+        """subject → binding → role (or ``tail`` → binding → role); the role node's id."""
+        start = tail if tail is not None else self.subject_node(granted.subject)
+        binding = self.binding_node(granted.binding)
+        role = self.role_node(granted.role)
+        self.edge(start, binding)
+        self.edge(binding, role, "" if granted.scope == "cluster" else f"in {granted.scope}")
+        return role
+
+    def holding(self, holding: Holding, tail: str | None = None) -> None:
+        """subject → binding → role → capability, the edge labelled with what the rule grants."""
+        role = self.chain(holding, tail)
+        label = holding.describe()
+        if holding.default:
+            label += "\n(Kubernetes default)"
+        self.edge(role, self.capability_node(holding.capability), label)
