@@ -1,6 +1,7 @@
 """The checks of the RBAC rule family (metadata lives in ``rbac``): role checks that report each
 PolicyRule in force granting a target permission, the wildcard check, and the binding checks
-(cluster-admin, system:masters, anonymous and all-users subjects).
+(cluster-admin, system:masters, anonymous and all-users subjects), and the escalation-path check
+on the binding that grants a path's first hop.
 
 Role checks judge ``inventory.effective_rules`` (aggregation included), one violation per offending
 PolicyRule; binding checks one per offending subject. A violation is capped at info when it comes
@@ -40,6 +41,8 @@ from kposture.inventory import (
     subjects,
 )
 from kposture.inventory.rbac import BUILTIN_PATH
+from kposture.inventory.rbac_capabilities import FULL_ACCESS
+from kposture.inventory.rbac_paths import escalation_paths
 from kposture.inventory.rbac_scope import reaches_anything, role_scope
 from kposture.model import JsonPath, K8sObject, Severity, Violation
 from kposture.rules.base import Check
@@ -391,5 +394,28 @@ def anonymous_access(obj: K8sObject, inventory: Inventory) -> Iterator[Violation
             f"{who}{_default_note(severity)}",
             ("subjects", subject.index, "name"),
             (("subject", subject.display()),),
+            severity,
+        )
+
+
+# --- escalation paths -------------------------------------------------------------------------------
+
+
+def escalation_path(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
+    """Each escalation path whose first hop this binding grants (``inventory.rbac_paths``), from a
+    subject that is not one of Kubernetes' own."""
+    for path in escalation_paths(inventory):
+        holding = path.first.holding
+        if path.default or holding is None or holding.binding is not obj:
+            continue
+        severity = Severity.CRITICAL if path.goal is FULL_ACCESS else Severity.HIGH
+        yield Violation(
+            path.describe(),
+            ("subjects", holding.subject.index),
+            (
+                ("subject", path.start.display()),
+                ("goal", path.goal.id),
+                ("hops", str(len(path.moves))),
+            ),
             severity,
         )

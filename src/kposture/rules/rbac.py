@@ -41,6 +41,7 @@ from kposture.rules._rbac_checks import (
     binding_note,
     cluster_admin_binding,
     cluster_scoped,
+    escalation_path,
     grant_check,
     system_masters,
     wildcard_rbac,
@@ -415,6 +416,49 @@ RULES: tuple[Rule, ...] = (
             ),
         ),
         grant_check(CREATE_PERSISTENT_VOLUMES.targets),
+    ),
+    Rule(
+        _meta(
+            "rbac-escalation-path",
+            "Binding opens an escalation path to cluster-admin, webhooks or every Secret",
+            Severity.CRITICAL,
+            Stage.WALK,
+            BINDING_RULE_KINDS,
+            remediation=(
+                "Break the path at its first hop: remove the permission this binding grants, or "
+                "take the powerful rights away from the identity the path reaches (every hop is "
+                "listed in the finding; `kposture rbac paths` shows them all)."
+            ),
+            description=(
+                "Permissions that look harmless on their own chain into full control: whoever can "
+                "create pods in a namespace can run them as any of its ServiceAccounts; exec or "
+                "the kubelet API (nodes/proxy) read the tokens mounted in running pods; reading "
+                "Secrets yields legacy ServiceAccount token Secrets; token creation and "
+                "impersonation act as others outright; bind or escalate in a namespace with "
+                "create on RoleBindings grants the namespace's admin role; CSR approval with "
+                "creation mints a certificate for system:masters. Each finding is one shortest "
+                "path from a subject that does not hold the goal itself to full access "
+                "(critical), to changing admission webhooks or to reading every Secret (high), "
+                "reported on the binding that grants its first hop. Paths that start by group "
+                "membership are reported once, for the group (system:authenticated included). "
+                "Kubernetes' own identities (system: users and groups, ServiceAccounts of the "
+                "system namespaces) have such paths by design and are not reported; "
+                "`kposture rbac paths --include-defaults` lists them."
+            ),
+            references=(
+                Reference(MITRE, "T1078"),
+                Reference(MITRE, "T1098.006"),
+                Reference(CIS, "5.1.1"),
+                K03,
+                AUTHN_AUTHZ,
+            ),
+            fix_snippet=(
+                "# e.g. let the deployer create Deployments only in a namespace whose\n"
+                "# ServiceAccounts hold no more than the deployer may use\n"
+                "subjects:\n- kind: ServiceAccount\n  name: deployer\n  namespace: ci\n"
+            ),
+        ),
+        escalation_path,
     ),
     Rule(
         _meta(

@@ -28,6 +28,7 @@ def test_catalogue_is_complete() -> None:
     assert sorted(RBAC) == sorted(
         [
             "cluster-admin-binding",
+            "rbac-escalation-path",
             "system-masters-group",
             "wildcard-rbac",
             "rbac-secrets-read",

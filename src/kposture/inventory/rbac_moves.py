@@ -1,0 +1,358 @@
+"""The "can become" graph behind escalation paths: which identities a holder of a risky capability
+can act as, and through what.
+
+Nodes are identities — ``User``, ``Group``, ``ServiceAccount`` — and a few stand-ins for "every
+identity of a kind in a namespace" that keep the graph linear in size: ``AnyServiceAccount`` (any
+ServiceAccount of the namespace, or of every namespace for ``*``), ``RunningPods`` (the
+ServiceAccounts whose tokens are mounted in the namespace's workloads) and ``TokenSecrets`` (the
+ServiceAccounts with a legacy token Secret there). Moves, each with the holding or object that
+makes it possible:
+
+- membership: a ServiceAccount is in ``system:serviceaccounts``, ``system:serviceaccounts:<ns>``
+  and ``system:authenticated``; a user in ``system:authenticated`` (anonymous in
+  ``system:unauthenticated``); other group memberships are not in RBAC objects and not assumed;
+- create pods or pod controllers in a namespace → run a pod as any of its ServiceAccounts;
+- create ServiceAccount tokens → act as those ServiceAccounts (only the ``resourceNames`` ones when
+  restricted);
+- exec/attach into pods, or the kubelet API through nodes/proxy → the tokens mounted in running
+  pods;
+- read Secrets → the ServiceAccounts whose legacy token Secrets are there;
+- impersonate → the users, groups or ServiceAccounts allowed (any group: ``system:masters``);
+- bind or escalate in a namespace, with create on RoleBindings there → grant itself ``admin``
+  there → any ServiceAccount of it;
+- approve CSRs, with create on CSRs and approve on a client signer → mint a certificate for
+  ``system:masters``.
+
+``system:masters`` is the superuser group the API server lets through before RBAC, so it holds
+every goal. Everything here is derived from the inventory and memoised on it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from kposture.inventory.network import workloads_by_namespace
+from kposture.inventory.objects import Inventory
+from kposture.inventory.rbac import Subject
+from kposture.inventory.rbac_capabilities import (
+    APPROVE_CSRS,
+    CREATE_TOKENS,
+    CREATE_WORKLOADS,
+    ESCALATE_BIND,
+    EXEC_PODS,
+    IMPERSONATE,
+    NODES_PROXY,
+    READ_SECRETS,
+    Holding,
+    all_holdings,
+)
+from kposture.inventory.rbac_graph import (
+    ANONYMOUS,
+    AUTHENTICATED,
+    SERVICE_ACCOUNTS,
+    UNAUTHENTICATED,
+    Principal,
+    Request,
+    allowed,
+)
+from kposture.inventory.workloads import pod_spec
+from kposture.model import K8sObject, ResourceRef
+
+ANY = "*"
+SYSTEM_MASTERS = "system:masters"
+TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
+TOKEN_OWNER_ANNOTATION = "kubernetes.io/service-account.name"
+RBAC_GROUP = "rbac.authorization.k8s.io"
+CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client"
+IDENTITY_KINDS = frozenset({"User", "Group", "ServiceAccount"})
+
+_MEMO = "rbac_moves.graph"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Node:
+    """An identity (``User``, ``Group``, ``ServiceAccount``) or a stand-in for a set of them."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    @property
+    def is_identity(self) -> bool:
+        return self.kind in IDENTITY_KINDS
+
+    @property
+    def is_kubernetes_own(self) -> bool:
+        """A control-plane identity: ``system:`` users and groups (not the all-users groups) and
+        the ServiceAccounts of the system namespaces."""
+        return Subject(self.kind, self.name, self.namespace, 0).is_system_identity
+
+    def principal(self) -> Principal:
+        """The requester this identity is when it sends a request."""
+        if self.kind == "ServiceAccount":
+            return Principal.of_service_account(self.namespace, self.name)
+        if self.kind == "Group":
+            return Principal("", frozenset({self.name}))
+        return Principal.of_user(self.name)
+
+    def display(self) -> str:
+        where = "every namespace" if self.namespace == ANY else f"namespace {self.namespace}"
+        if self.kind == "AnyServiceAccount":
+            return f"any ServiceAccount of {where}"
+        if self.kind == "RunningPods":
+            return f"the ServiceAccount tokens mounted in running pods of {where}"
+        if self.kind == "TokenSecrets":
+            return f"the ServiceAccounts with token Secrets in {where}"
+        if self.kind == "ServiceAccount":
+            return f"ServiceAccount {self.namespace}/{self.name}"
+        return f"{self.kind} {self.name}"
+
+
+MASTERS = Node("Group", "", SYSTEM_MASTERS)
+
+
+def identity(subject: Subject) -> Node:
+    namespace = subject.namespace if subject.kind == "ServiceAccount" else ""
+    return Node(subject.kind, namespace, subject.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One edge: ``source`` can act as (or reach) ``target`` by ``action``; ``holding`` is the
+    permission that allows it (None for membership and stand-in expansion), ``evidence`` the
+    objects that make the target reachable (a ServiceAccount's workload, its token Secret)."""
+
+    source: Node
+    target: Node
+    action: str
+    holding: Holding | None = None
+    evidence: tuple[ResourceRef, ...] = ()
+
+    @property
+    def membership(self) -> bool:
+        return self.action == "is a member of"
+
+
+@dataclass(frozen=True, slots=True)
+class MoveGraph:
+    """Moves by target (for the backward search from the goal holders), and the identities."""
+
+    into: Mapping[Node, tuple[Move, ...]]
+    identities: frozenset[Node]
+
+
+def _where(scope: str) -> str:
+    return "every namespace" if scope == ANY else scope
+
+
+def _scope(holding: Holding) -> str:
+    return ANY if holding.scope == "cluster" else holding.scope
+
+
+class _Builder:
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        self.moves: list[Move] = []
+        self.identities: set[Node] = set()
+        self.service_accounts: dict[str, set[str]] = defaultdict(set)
+        self.running: dict[str, dict[str, list[ResourceRef]]] = defaultdict(dict)
+        self.token_secrets: dict[str, dict[str, list[ResourceRef]]] = defaultdict(dict)
+
+    def add(self, move: Move) -> None:
+        self.moves.append(move)
+        for node in (move.source, move.target):
+            if node.is_identity:
+                self.identities.add(node)
+
+    # --- what exists ------------------------------------------------------------------------------
+
+    def collect(self, holdings: Iterable[Holding]) -> None:
+        for obj in self.inventory.of_kind("ServiceAccount"):
+            self.service_accounts[obj.ref.namespace].add(obj.ref.name)
+        for namespace, workloads in workloads_by_namespace(self.inventory).items():
+            for workload in workloads:
+                account = _mounted_account(workload, self.inventory)
+                if account:
+                    self.service_accounts[namespace].add(account)
+                    self.running[namespace].setdefault(account, []).append(workload.ref)
+        for secret in self.inventory.of_kind("Secret"):
+            if secret.raw.get("type") != TOKEN_SECRET_TYPE:
+                continue
+            owner = str(secret.annotations.get(TOKEN_OWNER_ANNOTATION, ""))
+            if owner:
+                namespace = secret.ref.namespace
+                self.token_secrets[namespace].setdefault(owner, []).append(secret.ref)
+        for holding in holdings:
+            node = identity(holding.subject)
+            self.identities.add(node)
+            if node.kind == "ServiceAccount":
+                self.service_accounts[node.namespace].add(node.name)
+
+    # --- moves --------------------------------------------------------------------------------------
+
+    def memberships(self) -> None:
+        for node in sorted(self.identities):
+            groups: tuple[str, ...]
+            if node.kind == "ServiceAccount":
+                groups = (SERVICE_ACCOUNTS, f"{SERVICE_ACCOUNTS}:{node.namespace}", AUTHENTICATED)
+            elif node.kind == "User":
+                groups = (UNAUTHENTICATED if node.name == ANONYMOUS else AUTHENTICATED,)
+            else:
+                continue
+            for group in groups:
+                self.add(Move(node, Node("Group", "", group), "is a member of"))
+
+    def stand_ins(self) -> None:
+        namespaces = sorted(
+            set(self.service_accounts) | set(self.running) | set(self.token_secrets)
+        )
+        for namespace in namespaces:
+            accounts = Node("AnyServiceAccount", namespace, "")
+            self.add(Move(Node("AnyServiceAccount", ANY, ""), accounts, "includes"))
+            for name in sorted(self.service_accounts.get(namespace, ())):
+                self.add(Move(accounts, Node("ServiceAccount", namespace, name), "includes"))
+            running = Node("RunningPods", namespace, "")
+            self.add(Move(Node("RunningPods", ANY, ""), running, "includes"))
+            for name, refs in sorted(self.running.get(namespace, {}).items()):
+                target = Node("ServiceAccount", namespace, name)
+                self.add(Move(running, target, "reads the mounted token of", None, tuple(refs)))
+            secrets = Node("TokenSecrets", namespace, "")
+            self.add(Move(Node("TokenSecrets", ANY, ""), secrets, "includes"))
+            for name, refs in sorted(self.token_secrets.get(namespace, {}).items()):
+                target = Node("ServiceAccount", namespace, name)
+                self.add(Move(secrets, target, "reads the token Secret of", None, tuple(refs)))
+
+    def from_holding(self, holding: Holding) -> None:
+        source = identity(holding.subject)
+        scope = _scope(holding)
+        capability = holding.capability
+        if capability is CREATE_WORKLOADS:
+            action = f"creates pods in {_where(scope)}, which may run as any of its ServiceAccounts"
+            self.add(Move(source, Node("AnyServiceAccount", scope, ""), action, holding))
+        elif capability is CREATE_TOKENS:
+            self._named_or_any(holding, source, scope, "creates a token for")
+        elif capability is EXEC_PODS and not holding.names_only:
+            action = f"execs into pods of {_where(scope)}"
+            self.add(Move(source, Node("RunningPods", scope, ""), action, holding))
+        elif capability is NODES_PROXY:
+            action = "runs commands in any pod through the kubelet API (nodes/proxy)"
+            self.add(Move(source, Node("RunningPods", ANY, ""), action, holding))
+        elif capability is READ_SECRETS:
+            self._secrets(holding, source, scope)
+        elif capability is IMPERSONATE:
+            self._impersonate(holding, source, scope)
+        elif capability is ESCALATE_BIND and scope != ANY:
+            self._bind_in_namespace(holding, source, scope)
+        elif capability is APPROVE_CSRS:
+            self._approve(holding, source)
+
+    def _named_or_any(self, holding: Holding, source: Node, scope: str, action: str) -> None:
+        names = holding.rule.rule.resource_names
+        if not names:
+            every = f"{action} any ServiceAccount of {_where(scope)}"
+            self.add(Move(source, Node("AnyServiceAccount", scope, ""), every, holding))
+            return
+        namespaces = sorted(self.service_accounts) if scope == ANY else [scope]
+        for namespace in namespaces:
+            for name in names:
+                self.add(Move(source, Node("ServiceAccount", namespace, name), action, holding))
+
+    def _secrets(self, holding: Holding, source: Node, scope: str) -> None:
+        action = f"reads Secrets in {_where(scope)}"
+        names = holding.rule.rule.resource_names
+        if not names:
+            self.add(Move(source, Node("TokenSecrets", scope, ""), action, holding))
+            return
+        namespaces = sorted(self.token_secrets) if scope == ANY else [scope]
+        for namespace in namespaces:
+            for owner, refs in self.token_secrets.get(namespace, {}).items():
+                named = tuple(ref for ref in refs if ref.name in names)
+                if named:
+                    target = Node("ServiceAccount", namespace, owner)
+                    self.add(Move(source, target, action, holding, named))
+
+    def _impersonate(self, holding: Holding, source: Node, scope: str) -> None:
+        resources = {resource for _, resource in holding.grant.covered}
+        names = holding.rule.rule.resource_names
+        action = "impersonates"
+        if "serviceaccounts" in resources:
+            self._named_or_any(holding, source, scope, action)
+        if scope != ANY:
+            return  # users and groups are impersonated without a namespace
+        if "groups" in resources:
+            targets = [Node("Group", "", n) for n in names] if names else [MASTERS]
+            for target in targets:
+                self.add(Move(source, target, action, holding))
+        if "users" in resources:
+            users = (
+                [Node("User", "", n) for n in names]
+                if names
+                else sorted(n for n in self.identities if n.kind == "User")
+            )
+            for target in users:
+                self.add(Move(source, target, action, holding))
+
+    def _bind_in_namespace(self, holding: Holding, source: Node, namespace: str) -> None:
+        create = Request("create", "rolebindings", RBAC_GROUP, namespace=namespace)
+        if not allowed(self.inventory, source.principal(), create):
+            return
+        action = (
+            f"binds itself a role in {namespace} (bind/escalate on roles, create on "
+            "rolebindings), then runs pods as any ServiceAccount there"
+        )
+        self.add(Move(source, Node("AnyServiceAccount", namespace, ""), action, holding))
+
+    def _approve(self, holding: Holding, source: Node) -> None:
+        principal = source.principal()
+        create = Request("create", "certificatesigningrequests", "certificates.k8s.io")
+        if not allowed(self.inventory, principal, create):
+            return
+        if not any(
+            allowed(
+                self.inventory,
+                principal,
+                Request("approve", "signers", "certificates.k8s.io", name=n),
+            )
+            for n in (CLIENT_SIGNER, "kubernetes.io/*")
+        ):
+            return
+        action = "creates and approves a client certificate signing request for group"
+        self.add(Move(source, MASTERS, action, holding))
+
+
+def _mounted_account(workload: K8sObject, inventory: Inventory) -> str:
+    """The ServiceAccount whose token the workload's pods mount, or "" when none is mounted."""
+    spec_ref = pod_spec(workload)
+    if spec_ref is None:
+        return ""
+    spec = spec_ref.spec
+    name = str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
+    automount = spec.get("automountServiceAccountToken")
+    if automount is None:
+        account = inventory.get("ServiceAccount", workload.ref.namespace, name)
+        automount = account.raw.get("automountServiceAccountToken") if account else None
+    return "" if automount is False else name
+
+
+def move_graph(inventory: Inventory) -> MoveGraph:
+    """The can-become graph of the inventory (memoised)."""
+    cached: MoveGraph | None = inventory.derived.get(_MEMO)
+    if cached is not None:
+        return cached
+    builder = _Builder(inventory)
+    holdings = all_holdings(inventory)
+    builder.collect(holdings)
+    for holding in holdings:
+        builder.from_holding(holding)
+    builder.memberships()
+    builder.stand_ins()
+    into: dict[Node, list[Move]] = defaultdict(list)
+    for move in builder.moves:
+        into[move.target].append(move)
+    graph = MoveGraph(
+        {node: tuple(moves) for node, moves in into.items()}, frozenset(builder.identities)
+    )
+    inventory.derived[_MEMO] = graph
+    return graph

@@ -1,0 +1,217 @@
+"""Escalation paths over the can-become graph: each move kind, goals, membership, defaults."""
+
+from __future__ import annotations
+
+from kposture.inventory import Inventory
+from kposture.inventory.rbac_moves import Node
+from kposture.inventory.rbac_paths import EscalationPath, escalation_paths
+from support import objects_from_text
+
+RBAC = """\
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: builder, namespace: ci}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: builder-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {kind: ServiceAccount, name: builder, namespace: ci}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: deployer, namespace: ci}
+rules:
+- {apiGroups: [apps], resources: [deployments], verbs: [create]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: deployer, namespace: ci}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: deployer}
+subjects:
+- {kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: tokens, namespace: ci}
+rules:
+- {apiGroups: [""], resources: [serviceaccounts/token], verbs: [create], resourceNames: [builder]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: tokens, namespace: ci}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: tokens}
+subjects:
+- {kind: User, name: bob, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: v1
+kind: Secret
+type: kubernetes.io/service-account-token
+metadata:
+  name: builder-token-abcde
+  namespace: ci
+  annotations: {kubernetes.io/service-account.name: builder}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: secrets, namespace: ci}
+rules:
+- {apiGroups: [""], resources: [secrets], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: secrets, namespace: ci}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: secrets}
+subjects:
+- {kind: User, name: carol, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: impersonate-groups}
+rules:
+- {apiGroups: [""], resources: [groups], verbs: [impersonate]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: devs-impersonate}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: impersonate-groups}
+subjects:
+- {kind: Group, name: devs, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: rbac-manager}
+rules:
+- {apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [bind]}
+- {apiGroups: [rbac.authorization.k8s.io], resources: [clusterrolebindings], verbs: [create]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: rbac-manager}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: rbac-manager}
+subjects:
+- {kind: User, name: dave, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: exec, namespace: web}
+rules:
+- {apiGroups: [""], resources: [pods/exec], verbs: [create]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: exec, namespace: web}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: exec}
+subjects:
+- {kind: User, name: erin, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app, namespace: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      serviceAccountName: app
+      containers: [{name: app, image: nginx:1.27}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: read-all-secrets}
+rules:
+- {apiGroups: [""], resources: [secrets], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: app-secrets}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: read-all-secrets}
+subjects:
+- {kind: ServiceAccount, name: app, namespace: web}
+"""
+
+
+def _paths(text: str = RBAC) -> dict[tuple[str, str], EscalationPath]:
+    return {
+        (p.start.name, p.goal.id): p for p in escalation_paths(Inventory(objects_from_text(text)))
+    }
+
+
+def test_create_workloads_runs_a_pod_as_a_powerful_service_account() -> None:
+    path = _paths()[("alice", "full-access")]
+    assert path.start == Node("User", "", "alice")
+    assert path.end == Node("ServiceAccount", "ci", "builder")
+    hops = list(path.hops())
+    assert hops[0].startswith("creates pods in ci, which may run as any of its ServiceAccounts")
+    assert "RoleBinding ci/deployer → Role ci/deployer" in hops[0]
+    assert hops[1] == "→ ServiceAccount ci/builder"
+    assert "ClusterRoleBinding builder-admin → ClusterRole cluster-admin" in hops[2]
+    assert path.first.holding is not None
+    assert path.first.holding.binding.ref.name == "deployer"
+
+
+def test_token_creation_limited_by_resource_names_still_reaches_the_named_account() -> None:
+    path = _paths()[("bob", "full-access")]
+    assert [m.target for m in path.moves] == [Node("ServiceAccount", "ci", "builder")]
+
+
+def test_reading_secrets_reaches_accounts_with_legacy_token_secrets() -> None:
+    path = _paths()[("carol", "full-access")]
+    assert path.end == Node("ServiceAccount", "ci", "builder")
+    assert any("Secret/ci/builder-token-abcde" in hop for hop in path.hops())
+
+
+def test_impersonating_groups_reaches_system_masters() -> None:
+    path = _paths()[("devs", "full-access")]
+    assert path.end == Node("Group", "", "system:masters")
+    assert "bypasses RBAC" in path.held.text
+
+
+def test_exec_reads_tokens_mounted_in_running_pods_and_paths_chain() -> None:
+    paths = _paths()
+    # erin execs into web/app's pod; web/app reads every Secret, among them ci/builder's token
+    # Secret; ci/builder is cluster-admin. Full access implies the other goals.
+    path = paths[("erin", "full-access")]
+    assert [m.target for m in path.moves] == [
+        Node("RunningPods", "web", ""),
+        Node("ServiceAccount", "web", "app"),
+        Node("TokenSecrets", "*", ""),
+        Node("TokenSecrets", "ci", ""),
+        Node("ServiceAccount", "ci", "builder"),
+    ]
+    assert any("Deployment/web/app" in hop for hop in path.hops())
+    assert ("erin", "read-secrets") not in paths
+    assert paths[("app", "full-access")].end == Node("ServiceAccount", "ci", "builder")
+
+
+def test_direct_holders_have_no_path() -> None:
+    assert not [key for key in _paths() if key[0] in {"builder", "dave"}]
+
+
+def test_a_token_not_mounted_is_no_foothold() -> None:
+    text = RBAC.replace(
+        "serviceAccountName: app\n",
+        "serviceAccountName: app\n      automountServiceAccountToken: false\n",
+    )
+    paths = _paths(text)
+    assert ("erin", "full-access") not in paths
+    assert ("erin", "read-secrets") not in paths
+
+
+def test_group_paths_are_reported_once_for_the_group() -> None:
+    text = RBAC.replace(
+        "{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}",
+        "{kind: Group, name: system:authenticated, apiGroup: rbac.authorization.k8s.io}",
+    )
+    paths = _paths(text)
+    assert ("system:authenticated", "full-access") in paths
+    # Users and ServiceAccounts reach it through membership: the group's path covers them.
+    assert ("bob", "full-access") in paths  # bob still has his own, shorter-or-equal path
+    assert all(not p.first.membership for p in paths.values())
+
+
+def test_kubernetes_own_identities_are_flagged_default() -> None:
+    text = RBAC.replace("name: alice, apiGroup", "name: system:kube-scheduler, apiGroup")
+    path = _paths(text)[("system:kube-scheduler", "full-access")]
+    assert path.default
