@@ -168,7 +168,8 @@ def render_table(
         console.print(table)
     else:
         console.print("Risky capabilities: none.", highlight=False, markup=False)
-    console.print(f"Permissions ({len(rules)} rules in force):", highlight=False, markup=False)
+    count = f"{len(rules)} rule{'s' if len(rules) != 1 else ''} in force"
+    console.print(f"Permissions ({count}):", highlight=False, markup=False)
     table = simple_table("SCOPE", "VIA", "RULE", "ORIGIN")
     for permission in rules:
         table.add_row(

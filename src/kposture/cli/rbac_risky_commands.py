@@ -46,6 +46,7 @@ from kposture.inventory.rbac_capabilities import (
     BY_ID,
     CAPABILITIES,
     CLUSTER,
+    FULL_ACCESS,
     Capability,
     Holding,
     holders,
@@ -77,6 +78,11 @@ class CapabilityView:
 
     def summary(self) -> str:
         subjects = self.subjects
+        if not subjects:
+            text = "no subject"
+            if self.hidden_defaults:
+                text += f" but Kubernetes' own ({self.hidden_defaults} hidden: --include-defaults)"
+            return text
         text = f"{subjects} subject{'s' if subjects != 1 else ''}"
         text += f", {self.cluster_wide} cluster-wide" if self.cluster_wide else ""
         count = len(self.namespaces)
@@ -132,7 +138,15 @@ def risky_document(
     }
 
 
-def render_table(views: tuple[CapabilityView, ...]) -> None:
+def _grants(holding: Holding, full: frozenset[int]) -> str:
+    if holding.capability is not FULL_ACCESS and id(holding.binding) in full:
+        return "full access (see full-access)"
+    return holding.describe()
+
+
+def render_table(views: tuple[CapabilityView, ...], full: frozenset[int]) -> None:
+    """One section per capability; a binding that grants full access is named as such instead of
+    spelling out what its wildcard covers, capability after capability."""
     console = report_console()
     for view in views:
         capability = view.capability
@@ -148,7 +162,7 @@ def render_table(views: tuple[CapabilityView, ...]) -> None:
                     escape(subject_text(holding.subject)),
                     escape(holding.scope),
                     escape(via_text(holding)),
-                    escape(holding.describe()),
+                    escape(_grants(holding, full)),
                     escape(holding_note(holding)),
                 )
             console.print(table)
@@ -215,7 +229,8 @@ def risky_command(
     )
     views = capability_views(inputs.inventory, chosen[0], where, include_defaults)
     if output_format is RbacFormat.TABLE:
-        render_table(views)
+        full = frozenset(id(h.binding) for h in holders(inputs.inventory, FULL_ACCESS))
+        render_table(views, full)
     elif output_format is RbacFormat.DOT:
         typer.echo(risky_graph(views).render(), nl=False)
     else:
