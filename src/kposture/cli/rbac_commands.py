@@ -38,6 +38,7 @@ from kposture.cli.rbac_output import (
     via_text,
     write_document,
 )
+from kposture.cli.rbac_paths_commands import paths_command
 from kposture.cli.rbac_risky_commands import risky_command
 from kposture.cli.rbac_workloads_commands import workloads_command
 from kposture.cli.scanning import UsageError
@@ -186,3 +187,4 @@ def who_can_command(
 rbac_app.command("can")(can_command)
 rbac_app.command("risky")(risky_command)
 rbac_app.command("workloads")(workloads_command)
+rbac_app.command("paths")(paths_command)

@@ -1,0 +1,251 @@
+"""``kposture rbac paths [SUBJECT]``: escalation paths (``inventory.rbac_paths``), every hop with what
+allows it — from one subject, or from every subject when none is named.
+
+SUBJECT takes the forms of ``rbac can`` (``alice``, ``group:devs``, ``sa:NS/NAME``...). It may come
+first among the positional arguments: a first argument that is neither ``-`` nor an existing file
+or directory is the subject (``--subject`` says so explicitly). For a user or ServiceAccount the
+paths of the groups it is in (``--group``, and the implicit ``system:authenticated`` and
+ServiceAccount groups) are shown too: a member can walk them. Kubernetes' own identities have
+paths by design; they are hidden unless ``--include-defaults``, and their number is said.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from kposture.cli.consoles import report_console
+from kposture.cli.rbac_can_commands import Asked, parse_subject
+from kposture.cli.rbac_inputs import (
+    Cluster,
+    Context,
+    Kubeconfig,
+    Output,
+    Paths,
+    finish,
+    load_rbac_inputs,
+)
+from kposture.cli.rbac_output import (
+    SEVERITY_COLOURS,
+    DotGraph,
+    RbacFormat,
+    capability_dict,
+    errors_list,
+    holding_dict,
+    ref_dict,
+    write_document,
+)
+from kposture.cli.scanning import UsageError
+from kposture.inventory.rbac_moves import Move, Node
+from kposture.inventory.rbac_paths import GOALS, EscalationPath, escalation_paths
+
+PATHS_SCHEMA = "kposture.rbac-paths/v1"
+GOAL_IDS = tuple(goal.id for goal in GOALS)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The paths shown, and how many of Kubernetes' own were hidden."""
+
+    shown: tuple[EscalationPath, ...]
+    hidden_defaults: int
+
+
+def split_subject(args: list[str], subject: str | None) -> tuple[str | None, list[str]]:
+    """The SUBJECT and the input paths among the positional arguments."""
+    if subject is not None or not args:
+        return subject, args
+    first = args[0]
+    if first == "-" or Path(first).exists():
+        return None, args
+    return first, args[1:]
+
+
+def start_nodes(asked: Asked) -> tuple[Node, ...]:
+    """The identity SUBJECT names and the groups it is in, whose paths it can walk."""
+    if asked.kind == "ServiceAccount":
+        namespace, _, name = asked.name.partition("/")
+        own = Node("ServiceAccount", namespace, name)
+    else:
+        own = Node(asked.kind, "", asked.name)
+    groups = sorted(Node("Group", "", g) for g in asked.principal.groups if g != asked.name)
+    return (own, *groups)
+
+
+def select(
+    paths: tuple[EscalationPath, ...],
+    starts: tuple[Node, ...] | None,
+    goals: tuple[str, ...],
+    include_defaults: bool,
+) -> Selection:
+    found = [
+        p
+        for p in paths
+        if (starts is None or p.start in starts) and (not goals or p.goal.id in goals)
+    ]
+    if starts is not None:
+        found.sort(key=lambda p: (starts.index(p.start), GOALS.index(p.goal)))
+    shown = tuple(p for p in found if include_defaults or not p.default)
+    return Selection(shown, len(found) - len(shown))
+
+
+def _node_dict(node: Node) -> dict[str, str] | None:
+    return ref_dict(node.kind, node.namespace, node.name) if node.is_identity else None
+
+
+def _move_dict(move: Move) -> dict[str, Any]:
+    return {
+        "action": move.action,
+        "target": _node_dict(move.target),
+        "target_text": move.target.display(),
+        "via": holding_dict(move.holding) if move.holding is not None else None,
+        "evidence": [ref_dict(ref.kind, ref.namespace, ref.name) for ref in move.evidence],
+    }
+
+
+def path_dict(path: EscalationPath) -> dict[str, Any]:
+    held = path.held.holding
+    return {
+        "start": ref_dict(path.start.kind, path.start.namespace, path.start.name),
+        "goal": capability_dict(path.goal),
+        "default": path.default,
+        "hops": [_move_dict(move) for move in path.moves if move.action != "includes"],
+        "reached": ref_dict(path.end.kind, path.end.namespace, path.end.name),
+        "held": {"text": path.held.text, "via": holding_dict(held) if held else None},
+        "summary": path.describe(),
+    }
+
+
+def paths_document(selection: Selection, subject: str | None) -> dict[str, Any]:
+    return {
+        "schema": PATHS_SCHEMA,
+        "subject": subject,
+        "defaults_hidden": selection.hidden_defaults,
+        "paths": [path_dict(path) for path in selection.shown],
+    }
+
+
+def render_table(selection: Selection, subject: str | None) -> None:
+    console = report_console()
+    if not selection.shown:
+        text = f"No escalation path from {subject}." if subject else "No escalation path."
+    else:
+        count = len(selection.shown)
+        text = f"{count} escalation path{'s' if count != 1 else ''}."
+    if selection.hidden_defaults:
+        text += (
+            f" {selection.hidden_defaults} of Kubernetes' own identities hidden "
+            "(--include-defaults)."
+        )
+    for number, path in enumerate(selection.shown, 1):
+        severity = "critical" if path.goal.id == "full-access" else "high"
+        colour = SEVERITY_COLOURS[severity]
+        hops = sum(1 for m in path.moves if not m.membership and m.action != "includes")
+        console.print(
+            f"[bold]{number}. {escape(path.start.display())}[/bold] → "
+            f"[{colour}]{escape(path.goal.title)}[/{colour}] ({severity}, "
+            f"{hops} hop{'s' if hops != 1 else ''})"
+            + (" [dim](Kubernetes default)[/dim]" if path.default else ""),
+            highlight=False,
+        )
+        for hop in path.hops():
+            console.print(f"   - {escape(hop)}", highlight=False)
+        console.print()
+    console.print(text, highlight=False, markup=False)
+
+
+def _dot_node(graph: DotGraph, node: Node) -> str:
+    shape = "box" if node.is_identity else "note"
+    return graph.node(f"node:{node.kind}:{node.namespace}:{node.name}", node.display(), shape=shape)
+
+
+def paths_graph(selection: Selection) -> DotGraph:
+    """start → ... → the identity holding the goal → the goal, edges labelled with the action."""
+    graph = DotGraph("escalation-paths")
+    for path in selection.shown:
+        tail = _dot_node(graph, path.start)
+        for move in path.moves:
+            head = _dot_node(graph, move.target)
+            graph.edge(tail, head, move.action)
+            tail = head
+        graph.edge(tail, graph.capability_node(path.goal), path.held.text)
+    return graph
+
+
+def paths_command(
+    args: Paths = None,
+    subject: Annotated[
+        str | None,
+        typer.Option(
+            "--subject",
+            help="Only paths from this subject (and its groups); as the first argument it may "
+            "be given without the option.",
+            show_default=False,
+        ),
+    ] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option("--group", help="A group the user is in (repeatable).", show_default=False),
+    ] = None,
+    namespace: Annotated[
+        str,
+        typer.Option("-n", "--namespace", help="The namespace of serviceaccount/NAME."),
+    ] = "",
+    goal: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--goal",
+            help=f"Only this goal (repeatable): {', '.join(GOAL_IDS)}.",
+            show_default=False,
+        ),
+    ] = None,
+    include_defaults: Annotated[
+        bool,
+        typer.Option(
+            "--include-defaults", help="Also list the paths of Kubernetes' own identities."
+        ),
+    ] = False,
+    cluster: Cluster = False,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    output_format: Output = RbacFormat.TABLE,
+) -> None:
+    """Escalation paths: how a subject that does not hold full access (cluster-admin), admission
+    webhook changes or every Secret gets there anyway — creating pods as a more powerful
+    ServiceAccount, creating its token, reading its token Secret, exec into its pods, impersonation,
+    binding roles, approving CSRs — with every hop and the binding and rule behind it. Usage:
+    `kposture rbac paths [SUBJECT] [PATHS... | - | --cluster]`.
+
+    Exit codes: 0 answered; 2 usage error, or an input that could not be read.
+    """
+    named, inputs_given = split_subject(list(args or []), subject)
+    asked: list[Asked] = []
+
+    def check() -> None:
+        unknown = [g for g in goal or [] if g not in GOAL_IDS]
+        if unknown:
+            raise UsageError(f"unknown goal {', '.join(unknown)} (one of: {', '.join(GOAL_IDS)})")
+        if named is not None:
+            asked.append(parse_subject(named, list(group or []), namespace))
+        elif group:
+            raise UsageError("--group needs a SUBJECT")
+
+    inputs = load_rbac_inputs(
+        inputs_given, cluster=cluster, kubeconfig=kubeconfig, context=context, check=check
+    )
+    starts = start_nodes(asked[0]) if asked else None
+    selection = select(
+        escalation_paths(inputs.inventory), starts, tuple(goal or ()), include_defaults
+    )
+    if output_format is RbacFormat.TABLE:
+        render_table(selection, named)
+    elif output_format is RbacFormat.DOT:
+        typer.echo(paths_graph(selection).render(), nl=False)
+    else:
+        doc = paths_document(selection, named)
+        write_document({**doc, "errors": errors_list(inputs.errors)}, output_format)
+    finish(inputs.errors)

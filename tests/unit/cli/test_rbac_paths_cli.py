@@ -1,0 +1,91 @@
+"""``kposture rbac paths``: SUBJECT first or by option, group paths of a member, goals, defaults,
+every output format, and the rule's fixtures as inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from kposture.cli.app import app
+from unit.cli.test_rbac_views_cli import check_dot
+
+FIXTURES = Path(__file__).resolve().parents[2] / "rules" / "fixtures" / "rbac-escalation-path"
+DEPLOYER = str(FIXTURES / "fail-deployer-reaches-cluster-admin.yaml")
+SECRETS = str(FIXTURES / "fail-token-secret-reader.yaml")
+SAFE = str(FIXTURES / "pass-deployer-namespace-holds-nothing-more.yaml")
+
+
+def _run(runner: CliRunner, *args: str, code: int = 0) -> str:
+    result = runner.invoke(app, ["rbac", "paths", *args])
+    assert result.exit_code == code, result.output
+    return result.stdout
+
+
+def _doc(runner: CliRunner, *args: str) -> dict[str, object]:
+    doc = json.loads(_run(runner, *args, "-o", "json"))
+    assert doc["schema"] == "kposture.rbac-paths/v1"
+    return doc
+
+
+def test_every_path_with_each_hop_in_the_table(runner: CliRunner) -> None:
+    out = _run(runner, DEPLOYER, SECRETS)
+    assert "User alice → full access (cluster-admin) (critical, 1 hop)" in out
+    assert "Group support → change admission webhooks or policies (high, 2 hops)" in out
+    assert "RoleBinding ci/deployer → Role ci/deployer" in out
+    assert "Secret/kube-tools/webhook-manager-token-x7k2p" in out
+    assert "2 escalation paths." in out
+
+
+def test_subject_first_or_by_option(runner: CliRunner) -> None:
+    first = _doc(runner, "alice", DEPLOYER, SECRETS)
+    by_option = _doc(runner, DEPLOYER, SECRETS, "--subject", "user:alice")
+    assert [p["start"]["name"] for p in first["paths"]] == ["alice"]  # type: ignore[index]
+    assert first["paths"] == by_option["paths"]
+    assert "No escalation path from bob." in _run(runner, "bob", DEPLOYER)
+
+
+def test_a_member_sees_the_paths_of_its_groups(runner: CliRunner) -> None:
+    doc = _doc(runner, "carol", SECRETS, "--group", "support")
+    (path,) = doc["paths"]  # type: ignore[misc]
+    assert path["start"] == {"kind": "Group", "namespace": "", "name": "support"}
+    assert path["reached"]["name"] == "webhook-manager"
+    assert path["hops"][0]["via"]["binding"]["name"] == "config-reader"
+    assert path["hops"][1]["evidence"] == [
+        {"kind": "Secret", "namespace": "kube-tools", "name": "webhook-manager-token-x7k2p"}
+    ]
+
+
+def test_goal_filter_and_unknown_goal(runner: CliRunner) -> None:
+    doc = _doc(runner, DEPLOYER, SECRETS, "--goal", "modify-webhooks")
+    assert [p["goal"]["id"] for p in doc["paths"]] == ["modify-webhooks"]  # type: ignore[index]
+    result = CliRunner().invoke(app, ["rbac", "paths", DEPLOYER, "--goal", "root"])
+    assert result.exit_code == 2
+    assert "unknown goal root" in result.output
+
+
+def test_no_path_where_the_namespace_holds_nothing_more(runner: CliRunner) -> None:
+    assert _doc(runner, SAFE)["paths"] == []
+
+
+def test_yaml_and_dot(runner: CliRunner) -> None:
+    doc = yaml.safe_load(_run(runner, DEPLOYER, "-o", "yaml"))
+    assert doc["paths"][0]["held"]["via"]["role"]["name"] == "cluster-admin"
+    dot = _run(runner, DEPLOYER, SECRETS, "-o", "dot")
+    check_dot(dot)
+    assert '"node:User::alice"' in dot and '"capability:full-access"' in dot
+
+
+def test_kubernetes_own_paths_hidden_and_counted(runner: CliRunner, tmp_path: Path) -> None:
+    text = (
+        Path(DEPLOYER)
+        .read_text(encoding="utf-8")
+        .replace("name: alice", "name: system:kube-scheduler")
+    )
+    manifest = tmp_path / "rbac.yaml"
+    manifest.write_text(text, encoding="utf-8")
+    assert "1 of Kubernetes' own identities hidden" in _run(runner, str(manifest))
+    doc = _doc(runner, str(manifest), "--include-defaults")
+    assert [p["default"] for p in doc["paths"]] == [True]  # type: ignore[index]
