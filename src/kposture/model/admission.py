@@ -1,16 +1,22 @@
-"""Admission decisions: what the webhook decided for one AdmissionReview and why.
+"""Admission decisions — what the webhook decided for one AdmissionReview and why — and the
+admission policy that decides them.
 
-The server makes them, the store keeps them, ``kposture admission log`` and the metrics read them.
-A decision lists every rule the object violated with the mode in force for that rule in that
-namespace, so a dry-run decision says exactly what enforcing would have denied.
+The server makes decisions, the store keeps them, ``kposture admission log`` and the metrics read
+them. A decision lists every rule the object violated with the mode in force for that rule in that
+namespace, so a dry-run decision says exactly what enforcing would have denied. The policy (the
+``admission:`` block of the policy file, parsed by ``sources.policy_file``) gives each rule a mode
+per namespace and lists the requests admitted without judging.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from fnmatch import fnmatchcase
 
+from kposture.model.policies import LabelSelector
 from kposture.model.resources import ResourceRef
 from kposture.model.rules import Severity
 
@@ -68,3 +74,132 @@ class AdmissionDecision:
     """Why it was exempt, or the error; empty otherwise."""
     dry_run: bool = False
     """The request itself was a dry run (``kubectl --dry-run=server``)."""
+
+
+DEFAULT_OWN_NAMESPACE = "kposture"
+DEFAULT_SYSTEM_NAMESPACES: tuple[str, ...] = ("kube-system",)
+DEFAULT_MAX_REQUEST_BYTES = 3 * 1024 * 1024
+"""The API server itself caps request bodies at 3 MiB; a larger review cannot be genuine."""
+FAILURE_POLICIES = ("Fail", "Ignore")
+
+
+@dataclass(frozen=True, slots=True)
+class ModeSetting:
+    """The mode of some rules (ids or globs) in some namespaces (globs; empty: every namespace).
+
+    ``mode`` ``None`` means *off*: the rule is not applied at admission at all.
+    """
+
+    mode: AdmissionMode | None
+    rules: tuple[str, ...] = ("*",)
+    namespaces: tuple[str, ...] = ()
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionExemption:
+    """Requests admitted without judging, with the reason that is logged for each.
+
+    Every part given must match: ``namespaces`` (globs) the request's namespace, ``selector`` the
+    object's labels, and — when ``users`` or ``groups`` are given — the requesting user is listed
+    in ``users`` or belongs to one of ``groups`` (globs, for break-glass accounts).
+    """
+
+    reason: str
+    namespaces: tuple[str, ...] = ()
+    selector: LabelSelector | None = None
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    source: str = ""
+    line: int = 0
+
+    def matches(
+        self, namespace: str, labels: Mapping[str, str], user: str, groups: Sequence[str]
+    ) -> bool:
+        if self.namespaces and not any(fnmatchcase(namespace, ns) for ns in self.namespaces):
+            return False
+        if self.selector is not None and not self.selector.matches(labels):
+            return False
+        if self.users or self.groups:
+            by_user = any(fnmatchcase(user, pattern) for pattern in self.users)
+            by_group = any(
+                fnmatchcase(group, pattern) for pattern in self.groups for group in groups
+            )
+            if not (by_user or by_group):
+                return False
+        return True
+
+
+def _names(patterns: tuple[str, ...], value: str) -> bool:
+    return any(fnmatchcase(value, pattern) for pattern in patterns)
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionPolicy:
+    """The ``admission:`` block of the policy file: what each violated rule does at deploy time.
+
+    The mode of rule R in namespace N is, most specific first: the first ``namespace_modes`` entry
+    naming both N and R in its ``rules``; else the first ``namespace_modes`` entry for N that covers
+    every rule; else the ``rule_modes`` entry naming R exactly, else the first whose glob matches R;
+    else ``mode``. Rules that need objects a request does not carry are off unless an entry names
+    them exactly (the server asks with ``mode_for(..., explicit_only=True)``).
+
+    ``failure_policy`` and ``timeout_seconds`` are what ``kposture admission install`` writes into
+    the ValidatingWebhookConfiguration. ``fail_closed`` denies a request a rule failed to judge
+    (default: allow it with a warning). ``controller_created`` ``record`` caps at dry-run the
+    objects the built-in controllers create for an owner the webhook judged (pods of a ReplicaSet):
+    the owner carries the decision, so scaling a legacy Deployment up is not blocked pod by pod;
+    ``judge`` treats them like any other request.
+    """
+
+    mode: AdmissionMode = AdmissionMode.WARN
+    rule_modes: tuple[ModeSetting, ...] = ()
+    namespace_modes: tuple[ModeSetting, ...] = ()
+    exemptions: tuple[AdmissionExemption, ...] = ()
+    own_namespace: str = DEFAULT_OWN_NAMESPACE
+    system_namespaces: tuple[str, ...] = DEFAULT_SYSTEM_NAMESPACES
+    failure_policy: str = "Fail"
+    timeout_seconds: int = 5
+    fail_closed: bool = False
+    controller_created: str = "record"
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    source: str = ""
+
+    def mode_for(
+        self, rule_id: str, namespace: str, *, explicit_only: bool = False
+    ) -> AdmissionMode | None:
+        """The mode of ``rule_id`` for an object in ``namespace`` (``None``: off). With
+        ``explicit_only`` only entries naming the rule id exactly count (else off)."""
+        scoped = [s for s in self.namespace_modes if namespace and _names(s.namespaces, namespace)]
+        for setting in scoped:
+            if setting.rules != ("*",) and (
+                rule_id in setting.rules or (not explicit_only and _names(setting.rules, rule_id))
+            ):
+                return setting.mode
+        if not explicit_only:
+            for setting in scoped:
+                if setting.rules == ("*",):
+                    return setting.mode
+        for setting in self.rule_modes:
+            if rule_id in setting.rules:
+                return setting.mode
+        if explicit_only:
+            return None
+        for setting in self.rule_modes:
+            if _names(setting.rules, rule_id):
+                return setting.mode
+        return self.mode
+
+    def exemption_for(
+        self, namespace: str, labels: Mapping[str, str], user: str, groups: Sequence[str]
+    ) -> str:
+        """Why a request is admitted without judging (empty: it is judged)."""
+        if namespace and namespace == self.own_namespace:
+            return f"namespace {namespace} is kposture's own"
+        if namespace and namespace in self.system_namespaces:
+            return f"namespace {namespace} is a system namespace"
+        for exemption in self.exemptions:
+            if exemption.matches(namespace, labels, user, groups):
+                where = f" ({exemption.source}:{exemption.line})" if exemption.source else ""
+                return f"{exemption.reason}{where}"
+        return ""

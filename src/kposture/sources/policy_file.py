@@ -1,28 +1,56 @@
-"""Reads the policy file (``.kposture.yaml``) into a ``RunPolicy``, with file:line for every mistake.
+"""Reads the policy file (``.kposture.yaml``) into a ``RunPolicy`` and an ``AdmissionPolicy``, with
+file:line for every mistake.
 
 The file enables or disables rules, overrides severities, lists exceptions (scope, reason, optional
-expiry) and says whether workloads may exempt themselves by annotation. Rule ids are returned with their
-lines so the caller, which knows the registry, can reject unknown ids precisely.
+expiry), says whether workloads may exempt themselves by annotation, and (``admission:``) gives each
+rule a mode at deploy time per namespace, with the requests admitted unjudged. Rule ids are returned
+with their lines so the caller, which knows the registry, can reject unknown ids precisely.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from kposture.model import ExceptionEntry, LabelSelector, RunPolicy, Severity
+from kposture.model.admission import (
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_OWN_NAMESPACE,
+    DEFAULT_SYSTEM_NAMESPACES,
+    FAILURE_POLICIES,
+    AdmissionExemption,
+    AdmissionMode,
+    AdmissionPolicy,
+    ModeSetting,
+)
 from kposture.sources.yaml_documents import describe_yaml_error, yaml_error_line
 
 DEFAULT_POLICY_FILE = ".kposture.yaml"
-_TOP_KEYS = {"apiVersion", "kind", "rules", "exceptions", "annotations", "registries"}
+_TOP_KEYS = {"apiVersion", "kind", "rules", "exceptions", "annotations", "registries", "admission"}
 API_VERSION = "kposture.io/v1"
 KIND = "Policy"
 _RULES_KEYS = {"enabled", "disabled", "severity"}
 _EXCEPTION_KEYS = {"rules", "namespaces", "kinds", "names", "selector", "reason", "expires"}
 _SELECTOR_OPERATORS = {"In", "NotIn", "Exists", "DoesNotExist"}
+_ADMISSION_KEYS = {
+    "mode",
+    "rules",
+    "namespaces",
+    "exemptions",
+    "ownNamespace",
+    "systemNamespaces",
+    "failurePolicy",
+    "timeoutSeconds",
+    "onError",
+    "controllerCreated",
+    "maxRequestBytes",
+}
+_MODE_ENTRY_KEYS = {"namespaces", "rules", "mode"}
+_ADMISSION_EXEMPTION_KEYS = {"namespaces", "selector", "users", "groups", "reason"}
+_MODES = {"enforce", "warn", "dry-run", "off"}
 
 
 class PolicyFileError(ValueError):
@@ -37,6 +65,8 @@ class PolicyFile:
     policy: RunPolicy
     rule_references: tuple[tuple[str, int], ...]
     path: str
+    admission: AdmissionPolicy = field(default_factory=AdmissionPolicy)
+    """The ``admission:`` block (the defaults when the file has none)."""
 
 
 class _Reader:
@@ -151,6 +181,124 @@ class _Reader:
             line=node.start_mark.line + 1,
         )
 
+    def mode(self, node: yaml.Node) -> AdmissionMode | None:
+        value = self.scalar(node, "mode").lower()
+        if value not in _MODES:
+            raise self.fail(
+                node, f"unknown admission mode {value!r} (one of {', '.join(sorted(_MODES))})"
+            )
+        return None if value == "off" else AdmissionMode(value)
+
+    def integer(self, node: yaml.Node, what: str, low: int, high: int) -> int:
+        value = self.scalar(node, what)
+        try:
+            number = int(value)
+        except ValueError:
+            raise self.fail(node, f"{what} must be a whole number, not {value!r}") from None
+        if not low <= number <= high:
+            raise self.fail(node, f"{what} must be between {low} and {high}")
+        return number
+
+    def choice(self, node: yaml.Node, what: str, choices: tuple[str, ...]) -> str:
+        value = self.scalar(node, what)
+        if value not in choices:
+            raise self.fail(node, f"{what} must be one of {', '.join(choices)}, not {value!r}")
+        return value
+
+    def namespace_mode(self, node: yaml.Node) -> ModeSetting:
+        fields = self.mapping(node, _MODE_ENTRY_KEYS, "admission.namespaces entry")
+        if "namespaces" not in fields or "mode" not in fields:
+            raise self.fail(node, "an admission.namespaces entry needs namespaces and mode")
+        return ModeSetting(
+            mode=self.mode(fields["mode"]),
+            rules=self.rule_ids(fields["rules"], "rules") if "rules" in fields else ("*",),
+            namespaces=self.strings(fields["namespaces"], "namespaces"),
+            line=node.start_mark.line + 1,
+        )
+
+    def admission_exemption(self, node: yaml.Node) -> AdmissionExemption:
+        fields = self.mapping(node, _ADMISSION_EXEMPTION_KEYS, "admission exemption")
+        if "reason" not in fields or not self.scalar(fields["reason"], "reason").strip():
+            raise self.fail(node, "every admission exemption needs a reason")
+        if not fields.keys() - {"reason"}:
+            raise self.fail(
+                node, "an admission exemption needs namespaces, selector, users or groups"
+            )
+        return AdmissionExemption(
+            reason=self.scalar(fields["reason"], "reason").strip(),
+            namespaces=self.strings(fields["namespaces"], "namespaces")
+            if "namespaces" in fields
+            else (),
+            selector=self.selector(fields["selector"]) if "selector" in fields else None,
+            users=self.strings(fields["users"], "users") if "users" in fields else (),
+            groups=self.strings(fields["groups"], "groups") if "groups" in fields else (),
+            source=self.file,
+            line=node.start_mark.line + 1,
+        )
+
+    def admission(self, node: yaml.Node) -> AdmissionPolicy:
+        fields = self.mapping(node, _ADMISSION_KEYS, "admission")
+        mode = self.mode(fields["mode"]) if "mode" in fields else AdmissionMode.WARN
+        if mode is None:
+            raise self.fail(fields["mode"], "the default admission mode cannot be off")
+        rule_modes: list[ModeSetting] = []
+        if "rules" in fields:
+            for key_node, value_node in _pairs(self, fields["rules"], "admission.rules"):
+                self.rule_references.append((key_node.value, key_node.start_mark.line + 1))
+                rule_modes.append(
+                    ModeSetting(
+                        self.mode(value_node), (key_node.value,), (), key_node.start_mark.line + 1
+                    )
+                )
+        namespace_modes = [
+            self.namespace_mode(item)
+            for item in self.sequence(fields.get("namespaces"), "admission.namespaces")
+        ]
+        exemptions = [
+            self.admission_exemption(item)
+            for item in self.sequence(fields.get("exemptions"), "admission.exemptions")
+        ]
+        get = fields.get
+        own = get("ownNamespace")
+        system = get("systemNamespaces")
+        failure, timeout, on_error = get("failurePolicy"), get("timeoutSeconds"), get("onError")
+        created, limit = get("controllerCreated"), get("maxRequestBytes")
+        return AdmissionPolicy(
+            mode=mode,
+            rule_modes=tuple(rule_modes),
+            namespace_modes=tuple(namespace_modes),
+            exemptions=tuple(exemptions),
+            own_namespace=self.scalar(own, "ownNamespace")
+            if own is not None
+            else DEFAULT_OWN_NAMESPACE,
+            system_namespaces=self.strings(system, "systemNamespaces")
+            if system is not None
+            else DEFAULT_SYSTEM_NAMESPACES,
+            failure_policy=self.choice(failure, "failurePolicy", FAILURE_POLICIES)
+            if failure is not None
+            else "Fail",
+            timeout_seconds=self.integer(timeout, "timeoutSeconds", 1, 30)
+            if timeout is not None
+            else 5,
+            fail_closed=self.choice(on_error, "onError", ("allow", "deny")) == "deny"
+            if on_error is not None
+            else False,
+            controller_created=self.choice(created, "controllerCreated", ("record", "judge"))
+            if created is not None
+            else "record",
+            max_request_bytes=self.integer(limit, "maxRequestBytes", 1024, 64 * 1024 * 1024)
+            if limit is not None
+            else DEFAULT_MAX_REQUEST_BYTES,
+            source=self.file,
+        )
+
+    def sequence(self, node: yaml.Node | None, what: str) -> list[yaml.Node]:
+        if node is None:
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, f"{what} must be a list")
+        return list(node.value)
+
 
 def parse_policy(text: str, file: str) -> PolicyFile:
     """Parse policy-file text; raise ``PolicyFileError`` naming the file and line of any mistake."""
@@ -202,6 +350,7 @@ def parse_policy(text: str, file: str) -> PolicyFile:
                     raise reader.fail(
                         node, f"registry {entry!r} must be a host or host/path prefix, no scheme"
                     )
+    admission = reader.admission(top["admission"]) if "admission" in top else AdmissionPolicy()
     policy = RunPolicy(
         enabled=frozenset(enabled),
         disabled=frozenset(disabled),
@@ -211,7 +360,7 @@ def parse_policy(text: str, file: str) -> PolicyFile:
         allowed_registries=allowed_registries,
         source=file,
     )
-    return PolicyFile(policy, tuple(reader.rule_references), file)
+    return PolicyFile(policy, tuple(reader.rule_references), file, admission)
 
 
 def _items(node: yaml.Node) -> list[yaml.Node]:
