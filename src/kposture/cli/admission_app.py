@@ -1,0 +1,17 @@
+"""``kposture admission``: the sub-command group for the admission webhook. Each command lives in its
+own module; this one only gathers them (``admission_install_commands``: ``certs`` and ``install``).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from kposture.cli.admission_install_commands import certs_command, install_command
+
+admission_app = typer.Typer(
+    help="The admission webhook: its certificates and install manifests.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+admission_app.command("certs")(certs_command)
+admission_app.command("install")(install_command)
