@@ -31,7 +31,6 @@ from kposture.cli.rbac_output import (
     ref_dict,
     simple_table,
     subject_text,
-    via_text,
     write_document,
 )
 from kposture.inventory.rbac_capabilities import Holding
@@ -84,14 +83,15 @@ def workloads_document(found: tuple[RiskyWorkload, ...], namespace: str) -> dict
 
 
 def _capability_line(holding: Holding) -> str:
+    """``read-secrets (high) in shop via RoleBinding readers``: the namespace of a RoleBinding is its
+    scope, and ``rbac can`` or JSON give the role and rule."""
     scope = "cluster-wide" if holding.scope == "cluster" else f"in {holding.scope}"
-    via = via_text(holding)
+    binding = holding.binding.ref
+    text = f"{holding.capability.id} ({holding.capability.severity.value}) {scope}"
+    text += f" via {binding.kind} {binding.name}"
     if holding.subject.kind == "Group":
-        via += f" (as {subject_text(holding.subject)})"
-    default = ", Kubernetes default" if holding.default else ""
-    return (
-        f"{holding.capability.id} ({holding.capability.severity.value}) {scope} via {via}{default}"
-    )
+        text += f" (as {subject_text(holding.subject)})"
+    return text + (", Kubernetes default" if holding.default else "")
 
 
 def render_table(found: tuple[RiskyWorkload, ...]) -> None:
