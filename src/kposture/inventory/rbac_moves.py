@@ -19,7 +19,8 @@ makes it possible:
 - read Secrets → the ServiceAccounts whose legacy token Secrets are there;
 - impersonate → the users, groups or ServiceAccounts allowed (any group: ``system:masters``);
 - bind or escalate in a namespace, with create on RoleBindings there → grant itself ``admin``
-  there → any ServiceAccount of it;
+  there → any ServiceAccount of it; bind on ClusterRoles with create on ClusterRoleBindings, or
+  escalate with update on a ClusterRole it holds → cluster-admin;
 - approve CSRs, with create on CSRs and approve on a client signer → mint a certificate for
   ``system:masters``.
 
@@ -105,12 +106,16 @@ class Node:
             return f"the ServiceAccount tokens mounted in running pods of {where}"
         if self.kind == "TokenSecrets":
             return f"the ServiceAccounts with token Secrets in {where}"
+        if self.kind == "SelfBoundAdmin":
+            return "cluster-admin"
         if self.kind == "ServiceAccount":
             return f"ServiceAccount {self.namespace}/{self.name}"
         return f"{self.kind} {self.name}"
 
 
 MASTERS = Node("Group", "", SYSTEM_MASTERS)
+SELF_BOUND_ADMIN = Node("SelfBoundAdmin", "", "cluster-admin")
+"""What a holder of bind or escalate on ClusterRoles becomes: cluster-admin, granted by itself."""
 
 
 def identity(subject: Subject) -> Node:
@@ -243,8 +248,11 @@ class _Builder:
             self._secrets(holding, source, scope)
         elif capability is IMPERSONATE:
             self._impersonate(holding, source, scope)
-        elif capability is ESCALATE_BIND and scope != ANY:
-            self._bind_in_namespace(holding, source, scope)
+        elif capability is ESCALATE_BIND:
+            if scope == ANY:
+                self._bind_cluster_admin(holding, source)
+            else:
+                self._bind_in_namespace(holding, source, scope)
         elif capability is APPROVE_CSRS:
             self._approve(holding, source)
 
@@ -303,6 +311,26 @@ class _Builder:
             "rolebindings), then runs pods as any ServiceAccount there"
         )
         self.add(Move(source, Node("AnyServiceAccount", namespace, ""), action, holding))
+
+    def _bind_cluster_admin(self, holding: Holding, source: Node) -> None:
+        verbs = {verb for verb, resource in holding.grant.covered if resource == "clusterroles"}
+        principal = source.principal()
+        names = holding.rule.rule.resource_names
+        if "bind" in verbs and (not names or "cluster-admin" in names):
+            create = Request("create", "clusterrolebindings", RBAC_GROUP)
+            if allowed(self.inventory, principal, create):
+                action = "binds cluster-admin to itself (bind on ClusterRoles, create on ClusterRoleBindings)"
+                self.add(Move(source, SELF_BOUND_ADMIN, action, holding))
+                return
+        if "escalate" in verbs and any(
+            allowed(self.inventory, principal, Request(verb, "clusterroles", RBAC_GROUP, name=n))
+            for verb in ("update", "patch")
+            for n in (names or ("any",))
+        ):
+            action = (
+                "edits a ClusterRole it holds into cluster-admin (escalate, update on ClusterRoles)"
+            )
+            self.add(Move(source, SELF_BOUND_ADMIN, action, holding))
 
     def _approve(self, holding: Holding, source: Node) -> None:
         principal = source.principal()

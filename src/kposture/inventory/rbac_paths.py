@@ -1,8 +1,8 @@
 """Escalation paths: how an identity that does not hold a goal itself gets there, hop by hop.
 
-Goals: full access (cluster-admin or equal; the ``system:masters`` group; or escalate/bind on
-ClusterRoles together with create on ClusterRoleBindings, which lets the holder bind cluster-admin
-to itself), changing admission webhooks, and reading every Secret of the cluster. For each goal a
+Goals: full access (cluster-admin or equal, the ``system:masters`` group, or cluster-admin bound
+to itself through bind or escalate), changing admission webhooks, and reading every Secret of the
+cluster. For each goal a
 breadth-first search runs backwards from its holders over the can-become graph of
 ``rbac_moves``, so every identity learns its shortest route in one pass per goal (linear in the
 size of the graph, not in identities × graph).
@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 from kposture.inventory.objects import Inventory
 from kposture.inventory.rbac_capabilities import (
-    ESCALATE_BIND,
     FULL_ACCESS,
     MODIFY_WEBHOOKS,
     READ_SECRETS,
@@ -31,8 +30,7 @@ from kposture.inventory.rbac_capabilities import (
     Holding,
     holders,
 )
-from kposture.inventory.rbac_graph import Request, allowed
-from kposture.inventory.rbac_moves import MASTERS, RBAC_GROUP, Move, MoveGraph, Node, identity
+from kposture.inventory.rbac_moves import MASTERS, SELF_BOUND_ADMIN, Move, MoveGraph, Node, identity
 from kposture.inventory.rbac_moves import move_graph as _move_graph
 
 GOALS: tuple[Capability, ...] = (FULL_ACCESS, MODIFY_WEBHOOKS, READ_SECRETS)
@@ -98,42 +96,17 @@ def via(holding: Holding) -> str:
 
 def _goal_holds(inventory: Inventory, goal: Capability) -> dict[Node, GoalHold]:
     holds: dict[Node, GoalHold] = {
-        MASTERS: GoalHold(None, "system:masters bypasses RBAC: the API server allows it everything")
+        MASTERS: GoalHold(
+            None, "system:masters bypasses RBAC: the API server allows it everything"
+        ),
+        SELF_BOUND_ADMIN: GoalHold(None, "cluster-admin allows every verb on every resource"),
     }
     for holding in holders(inventory, goal):
         if holding.scope != "cluster" or holding.names_only:
             continue
         node = identity(holding.subject)
         holds.setdefault(node, GoalHold(holding, f"holds {goal.title} [{via(holding)}]"))
-    if goal is FULL_ACCESS:
-        for holding in holders(inventory, ESCALATE_BIND):
-            node = identity(holding.subject)
-            if holding.scope != "cluster" or node in holds:
-                continue
-            if _can_bind_cluster_admin(inventory, node, holding):
-                text = (
-                    "binds itself cluster-admin (escalate/bind on ClusterRoles and create on "
-                    f"ClusterRoleBindings) [{via(holding)}]"
-                )
-                holds[node] = GoalHold(holding, text)
     return holds
-
-
-def _can_bind_cluster_admin(inventory: Inventory, node: Node, holding: Holding) -> bool:
-    verbs = {verb for verb, resource in holding.grant.covered if resource == "clusterroles"}
-    principal = node.principal()
-    if "bind" in verbs and (
-        not holding.names_only or "cluster-admin" in holding.rule.rule.resource_names
-    ):
-        create = Request("create", "clusterrolebindings", RBAC_GROUP)
-        if allowed(inventory, principal, create):
-            return True
-    if "escalate" in verbs:
-        return any(
-            allowed(inventory, principal, Request(verb, "clusterroles", RBAC_GROUP, name="x"))
-            for verb in ("update", "patch")
-        )
-    return False
 
 
 def _routes(graph: MoveGraph, goal_nodes: set[Node]) -> dict[Node, Move]:

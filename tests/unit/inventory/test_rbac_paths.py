@@ -186,7 +186,27 @@ def test_exec_reads_tokens_mounted_in_running_pods_and_paths_chain() -> None:
 
 
 def test_direct_holders_have_no_path() -> None:
-    assert not [key for key in _paths() if key[0] in {"builder", "dave"}]
+    assert not [key for key in _paths() if key[0] == "builder"]
+
+
+def test_bind_with_create_clusterrolebindings_binds_cluster_admin_to_itself() -> None:
+    path = _paths()[("dave", "full-access")]
+    assert [m.target.display() for m in path.moves] == ["cluster-admin"]
+    assert path.first.action.startswith("binds cluster-admin to itself")
+
+
+def test_bind_without_create_on_bindings_or_escalate_without_update_goes_nowhere() -> None:
+    text = RBAC.replace(
+        "- {apiGroups: [rbac.authorization.k8s.io], resources: [clusterrolebindings], verbs: [create]}\n",
+        "",
+    )
+    assert ("dave", "full-access") not in _paths(text)
+    escalate = text.replace(
+        "resources: [clusterroles], verbs: [bind]", "resources: [clusterroles], verbs: [escalate]"
+    )
+    assert ("dave", "full-access") not in _paths(escalate)
+    editable = escalate.replace("verbs: [escalate]", "verbs: [escalate, update]")
+    assert _paths(editable)[("dave", "full-access")].first.action.startswith("edits a ClusterRole")
 
 
 def test_a_token_not_mounted_is_no_foothold() -> None:
