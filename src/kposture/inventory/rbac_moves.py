@@ -58,6 +58,11 @@ from kposture.inventory.rbac_graph import (
     Request,
     allowed,
 )
+from kposture.inventory.service_accounts import (
+    lookup_service_account,
+    service_account_of,
+    token_mount,
+)
 from kposture.inventory.workloads import pod_spec
 from kposture.model import K8sObject, ResourceRef
 
@@ -355,13 +360,9 @@ def _mounted_account(workload: K8sObject, inventory: Inventory) -> str:
     spec_ref = pod_spec(workload)
     if spec_ref is None:
         return ""
-    spec = spec_ref.spec
-    name = str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
-    automount = spec.get("automountServiceAccountToken")
-    if automount is None:
-        account = inventory.get("ServiceAccount", workload.ref.namespace, name)
-        automount = account.raw.get("automountServiceAccountToken") if account else None
-    return "" if automount is False else name
+    name = service_account_of(spec_ref.spec)[0]
+    account = lookup_service_account(inventory, workload.ref.namespace, name)
+    return name if token_mount(spec_ref.spec, account)[0] else ""
 
 
 def move_graph(inventory: Inventory) -> MoveGraph:

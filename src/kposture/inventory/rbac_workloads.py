@@ -36,6 +36,11 @@ from kposture.inventory.owners import inventory_coverage
 from kposture.inventory.rbac_capabilities import Holding
 from kposture.inventory.rbac_graph import Principal
 from kposture.inventory.rbac_permissions import capabilities_of
+from kposture.inventory.service_accounts import (
+    lookup_service_account,
+    service_account_of,
+    token_mount,
+)
 from kposture.inventory.workloads import pod_spec
 from kposture.model import K8sObject, Severity
 
@@ -50,7 +55,6 @@ POD_KINDS: tuple[str, ...] = (
     "ReplicationController",
 )
 """Kinds that run pods (a PodTemplate carries a pod spec but runs nothing)."""
-DEFAULT_SERVICE_ACCOUNT = "default"
 
 EXTERNAL_WEIGHT = 3
 INTERNAL_WEIGHT = 2
@@ -100,39 +104,6 @@ class RiskyWorkload:
 
 def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
-
-
-def service_account_name(spec: Mapping[str, Any]) -> str:
-    """The ServiceAccount a pod spec runs as: ``serviceAccountName``, then the deprecated
-    ``serviceAccount``, else ``default``."""
-    for field in ("serviceAccountName", "serviceAccount"):
-        value = spec.get(field)
-        if isinstance(value, str) and value:
-            return value
-    return DEFAULT_SERVICE_ACCOUNT
-
-
-def token_mount(spec: Mapping[str, Any], account: K8sObject | None) -> tuple[bool, str]:
-    """Whether the ServiceAccount token is mounted into the pods, and why."""
-    pod_value = spec.get("automountServiceAccountToken")
-    if isinstance(pod_value, bool):
-        state = "true" if pod_value else "false"
-        return pod_value, f"the pod sets automountServiceAccountToken: {state}"
-    if account is None:
-        return True, "automounted (the API default; the ServiceAccount is not in the inputs)"
-    account_value = account.raw.get("automountServiceAccountToken")
-    if account_value is False:
-        return False, "the ServiceAccount sets automountServiceAccountToken: false"
-    if account_value is True:
-        return True, "the ServiceAccount sets automountServiceAccountToken: true"
-    return True, "automounted (the API default)"
-
-
-def _service_account(inventory: Inventory, namespace: str, name: str) -> K8sObject | None:
-    found = inventory.get("ServiceAccount", namespace, name)
-    if found is None and namespace == DEFAULT_SERVICE_ACCOUNT:
-        found = inventory.get("ServiceAccount", "", name)
-    return found
 
 
 def _backends(spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -204,7 +175,7 @@ def risky_workloads(inventory: Inventory, namespace: str = "") -> tuple[RiskyWor
             ref = pod_spec(obj)
             if ref is None:
                 continue
-            account = service_account_name(ref.spec)
+            account = service_account_of(ref.spec)[0]
             key = (where, account)
             if key not in principals:
                 principal = Principal.of_service_account(where, account)
@@ -212,7 +183,9 @@ def risky_workloads(inventory: Inventory, namespace: str = "") -> tuple[RiskyWor
             holdings = principals[key]
             if not holdings:
                 continue
-            mounted, reason = token_mount(ref.spec, _service_account(inventory, where, account))
+            mounted, reason = token_mount(
+                ref.spec, lookup_service_account(inventory, where, account)
+            )
             found.append(
                 RiskyWorkload(
                     obj, where, account, mounted, reason, holdings, exposures(obj, inventory)

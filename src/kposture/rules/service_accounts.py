@@ -16,6 +16,7 @@ from typing import Any
 
 from kposture.inventory import WORKLOAD_KINDS, Inventory, pod_spec
 from kposture.inventory.components import is_static_pod
+from kposture.inventory.service_accounts import lookup_service_account, service_account_of
 from kposture.model import (
     Domain,
     K8sObject,
@@ -71,16 +72,6 @@ def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _service_account(spec: Mapping[str, Any]) -> tuple[str, str]:
-    """(name, field) of the ServiceAccount a pod runs as: ``serviceAccountName`` first, then the
-    deprecated ``serviceAccount``; (``default``, ``serviceAccountName``) when neither is set."""
-    for field in ("serviceAccountName", "serviceAccount"):
-        value = spec.get(field)
-        if isinstance(value, str) and value:
-            return value, field
-    return DEFAULT, "serviceAccountName"
-
-
 # --- checks ---------------------------------------------------------------------------------------
 
 
@@ -88,7 +79,7 @@ def _default_service_account(obj: K8sObject, _inventory: Inventory) -> Iterator[
     ref = pod_spec(obj)
     if ref is None or is_static_pod(obj):
         return
-    name, field = _service_account(ref.spec)
+    name, field = service_account_of(ref.spec)
     if name != DEFAULT:
         return
     explicit = isinstance(ref.spec.get(field), str)
@@ -98,15 +89,6 @@ def _default_service_account(obj: K8sObject, _inventory: Inventory) -> Iterator[
         else "the pod sets no serviceAccountName, so it runs as the default ServiceAccount"
     )
     yield Violation(message, (*ref.path, field))
-
-
-def lookup_service_account(inventory: Inventory, namespace: str, name: str) -> K8sObject | None:
-    """The scanned ServiceAccount a pod in ``namespace`` uses; a namespace-less manifest means
-    ``default`` on either side."""
-    found = inventory.get("ServiceAccount", namespace or DEFAULT, name)
-    if found is None and namespace in ("", DEFAULT):
-        found = inventory.get("ServiceAccount", "", name)
-    return found
 
 
 def _token_automount(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
@@ -120,7 +102,7 @@ def _token_automount(obj: K8sObject, inventory: Inventory) -> Iterator[Violation
     if pod_value is True:
         yield Violation("the pod sets automountServiceAccountToken: true", path)
         return
-    name, _field = _service_account(ref.spec)
+    name, _field = service_account_of(ref.spec)
     namespace = obj.ref.namespace or DEFAULT
     account = lookup_service_account(inventory, obj.ref.namespace, name)
     evidence = (("service_account", f"{namespace}/{name}"),)

@@ -6,9 +6,9 @@ from kposture.inventory import Inventory
 from kposture.inventory.rbac_workloads import (
     exposures,
     risky_workloads,
-    service_account_name,
     token_mount,
 )
+from kposture.inventory.service_accounts import service_account_of
 from support import objects_from_text
 
 OBJECTS = """\
@@ -132,9 +132,9 @@ spec:
 
 
 def test_service_account_and_token_rules() -> None:
-    assert service_account_name({}) == "default"
-    assert service_account_name({"serviceAccount": "old"}) == "old"
-    assert service_account_name({"serviceAccountName": "new", "serviceAccount": "old"}) == "new"
+    assert service_account_of({}) == ("default", "serviceAccountName")
+    assert service_account_of({"serviceAccount": "old"}) == ("old", "serviceAccount")
+    assert service_account_of({"serviceAccountName": "new", "serviceAccount": "old"})[0] == "new"
     assert token_mount({"automountServiceAccountToken": False}, None)[0] is False
     assert token_mount({}, None) == (
         True,
