@@ -101,5 +101,7 @@ def finish(errors: Sequence[InputError]) -> NoReturn:
     """Input problems on stderr after the answer; exit 2 when some input could not be read."""
     err = error_console()
     for error in errors:
-        err.print(f"{error.level}: {error.message}", highlight=False, markup=False)
+        where = f"{error.file}:{error.line}" if error.line > 0 else error.file
+        prefix = f"{where}: " if where else ""
+        err.print(f"{error.level}: {prefix}{error.message}", highlight=False, markup=False)
     raise typer.Exit(EXIT_USAGE if has_input_errors(errors) else 0)

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from kposture.inventory import Inventory
-from kposture.inventory.rbac_workloads import (
-    exposures,
-    risky_workloads,
-    token_mount,
-)
-from kposture.inventory.service_accounts import service_account_of
+from kposture.inventory.rbac_workloads import exposures, risky_workloads
+from kposture.inventory.service_accounts import service_account_of, token_mount
 from support import objects_from_text
 
 OBJECTS = """\
