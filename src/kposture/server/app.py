@@ -1,0 +1,195 @@
+"""The ASGI app: the admission endpoints, health and metrics, wired to a ``Decider``.
+
+Endpoints: ``POST /validate`` (judge an AdmissionReview), ``POST /noop`` (parse it the same way and
+allow it without judging — the benchmark's baseline), ``GET /healthz``, ``GET /readyz``,
+``GET /metrics``. A body that is not a usable review gets a JSON ``{"error": ...}`` with 400 (413
+over the size limit, 415 for a content type other than JSON), never a 500. Each decision is counted,
+logged on one line (rules, outcome, who — never the object's contents) and handed to the ``record``
+sink, which must not block (the store's batched writer, or nothing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from kposture.model import ResourceRef
+from kposture.model.admission import AdmissionDecision, Outcome
+from kposture.server.deciding import Decider, Judged
+from kposture.server.metrics import CONTENT_TYPE, Metrics
+from kposture.server.reviews import AdmissionRequest, ReviewError, parse_review, review_response
+
+DecisionSink = Callable[[AdmissionDecision], None]
+Clock = Callable[[], dt.datetime]
+JSON_TYPE = "application/json"
+
+log = logging.getLogger("kposture.admission")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return Response(body, status_code=status, media_type=JSON_TYPE)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (415) anything but JSON and (413) more than ``limit`` bytes —
+    checked against Content-Length first and again while reading, so a lying header cannot make
+    the server buffer more."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != JSON_TYPE:
+        shown = content_type[:60] or "none"
+        raise ReviewError(f"content type must be {JSON_TYPE}, not {shown}", 415)
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ReviewError("Content-Length is not a number")
+        if int(declared) > limit:
+            raise ReviewError(f"the review is over the {limit}-byte limit", 413)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ReviewError(f"the review is over the {limit}-byte limit", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _describe(decision: AdmissionDecision) -> str:
+    """One log line: who did what to which object, the rules and the outcome (never contents)."""
+    rules = ",".join(f"{v.rule_id}({v.mode.value})" for v in decision.verdicts) or "-"
+    parts = [
+        f"uid={decision.uid}",
+        f"op={decision.operation}",
+        f"resource={decision.resource.display()}",
+        f"user={decision.user!r}",
+        f"outcome={decision.outcome.value}",
+        f"rules={rules}",
+        f"latency_ms={decision.latency_ms:.2f}",
+    ]
+    if decision.dry_run:
+        parts.append("dry_run=true")
+    if decision.reason:
+        parts.append(f"reason={decision.reason!r}")
+    return " ".join(parts)
+
+
+def _internal_failure(decider: Decider, request: AdmissionRequest, now: dt.datetime) -> Judged:
+    """A decision for a request whose judging raised (a bug, not a rule error): allowed with a
+    warning, or denied when the policy fails closed."""
+    reason = "internal error while judging"
+    decision = AdmissionDecision(
+        uid=request.uid,
+        time=now,
+        operation=request.operation,
+        user=request.user,
+        groups=request.groups,
+        resource=_fallback_ref(request),
+        outcome=Outcome.ERROR,
+        reason=reason,
+        dry_run=request.dry_run,
+    )
+    if decider.admission.fail_closed:
+        message = f"kposture could not judge this request: {reason} (onError: deny)"
+        return Judged(decision, False, message, 500)
+    return Judged(decision, True, warnings=(f"kposture: {reason}; allowed",))
+
+
+def _fallback_ref(request: AdmissionRequest) -> ResourceRef:
+    return ResourceRef(request.api_group_version, request.kind, request.namespace, request.name)
+
+
+def create_app(
+    decider: Decider,
+    *,
+    record: DecisionSink | None = None,
+    metrics: Metrics | None = None,
+    clock: Clock = _now,
+) -> FastAPI:
+    """The webhook app. ``record`` receives every decision (it must return at once)."""
+    app = FastAPI(
+        title="kposture admission webhook",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    counters = metrics or Metrics()
+    limit = decider.admission.max_request_bytes
+    app.state.metrics = counters
+
+    def failed(endpoint: str, error: ReviewError) -> Response:
+        counters.request_errors.labels(endpoint, str(error.status)).inc()
+        log.warning("rejected %s request: %s (HTTP %d)", endpoint, error, error.status)
+        return _json({"error": str(error)}, error.status)
+
+    def sink(decision: AdmissionDecision) -> None:
+        counters.count(decision)
+        log.info("%s", _describe(decision))
+        if record is None:
+            return
+        try:
+            record(decision)
+        except Exception as exc:  # the store must never fail an admission request
+            log.error("could not record decision %s: %s", decision.uid, type(exc).__name__)
+
+    @app.post("/validate")
+    async def validate(request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            review = parse_review(await read_body(request, limit))
+        except ReviewError as error:
+            return failed("validate", error)
+        now = clock()
+        try:
+            judged = decider.decide(review, now)
+        except Exception:
+            log.exception("judging request %s failed", review.uid)
+            judged = _internal_failure(decider, review, now)
+        elapsed = time.perf_counter() - started
+        counters.latency.labels("validate").observe(elapsed)
+        sink(replace(judged.decision, latency_ms=round(elapsed * 1000, 3)))
+        return _json(
+            review_response(
+                review,
+                allowed=judged.allowed,
+                message=judged.message,
+                code=judged.code,
+                warnings=judged.warnings,
+            )
+        )
+
+    @app.post("/noop")
+    async def noop(request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            review = parse_review(await read_body(request, limit))
+        except ReviewError as error:
+            return failed("noop", error)
+        counters.latency.labels("noop").observe(time.perf_counter() - started)
+        return _json(review_response(review, allowed=True))
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        return _json({"status": "ready", "rules": len(decider.registry)})
+
+    @app.get("/metrics")
+    async def metrics_endpoint() -> Response:
+        return Response(counters.render(), media_type=CONTENT_TYPE)
+
+    return app

@@ -1,0 +1,292 @@
+"""The admission decision: one parsed request in, one ``AdmissionDecision`` and its response out.
+
+Pure (the time is passed in, nothing is read or written), so the webhook, ``kposture admission
+what-if`` and the tests share it. Owns what gets judged and how findings become a decision:
+
+- DELETE and CONNECT, subresources (``status``, ``scale``...) and kinds no rule judges are allowed
+  unjudged; an exempt namespace, label selector, user or group is allowed and says why.
+- CREATE and UPDATE objects are judged with the engine's ``evaluate_one`` — the scanner's engine and
+  rules — over an inventory of that one object (a request carries nothing else), so rules that need
+  other objects (``CROSS_OBJECT_RULES``) are off unless the policy names them exactly.
+- On UPDATE the old object is judged too, and a finding it already had (same rule and fingerprint,
+  or same rule and message) does not count: an unchanged legacy violation never blocks a scale-up.
+- Suppressed findings (policy exceptions, annotations) never count. Each remaining finding gets the
+  mode the admission policy gives its rule in the namespace; enforce denies (403, each violation
+  with its rule id and fix), warn adds a ``warnings`` line, dry-run is recorded as would-deny.
+- A rule that raises is an error: the request is allowed with a warning and ``Outcome.ERROR``, or
+  denied when the policy fails closed. Messages name rules and fields, never object values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kposture.engine import Registry, evaluate_one
+from kposture.inventory import Inventory
+from kposture.model import Finding, K8sObject, ResourceRef, RunPolicy, SourceLocation
+from kposture.model.admission import (
+    AdmissionDecision,
+    AdmissionMode,
+    AdmissionPolicy,
+    Outcome,
+    RuleVerdict,
+)
+from kposture.server.reviews import AdmissionRequest, truncate
+
+JUDGED_OPERATIONS = frozenset({"CREATE", "UPDATE"})
+ADMISSION_FILE = "admission request"
+"""The ``file`` of an admitted object's location: it has no file, but its findings keep their path."""
+CROSS_OBJECT_RULES = frozenset(
+    {
+        "workload-not-isolated",
+        "workload-egress-unrestricted",
+        "namespace-without-network-policy",
+        "service-account-token-automount",
+    }
+)
+"""Rules whose verdict depends on objects a request does not carry (NetworkPolicies, the
+ServiceAccount): judged alone, every workload would look unprotected. Off at admission unless the
+policy names them exactly; ``kposture scan --cluster`` judges them with the whole cluster."""
+CONTROLLER_OWNER_KINDS = frozenset(
+    {
+        "ReplicaSet",
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "Job",
+        "CronJob",
+        "ReplicationController",
+    }
+)
+_CONTROLLER_USER_PREFIX = "system:serviceaccount:kube-system:"
+_CONTROLLER_MANAGER = "system:kube-controller-manager"
+_RULE_ERROR = re.compile(r"^rule (\S+) failed on .*?: (\w+)")
+_OUTCOME_ORDER = (Outcome.DENIED, Outcome.ERROR, Outcome.WARNED, Outcome.DRY_RUN)
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """A decision with the response fields the API server gets."""
+
+    decision: AdmissionDecision
+    allowed: bool
+    message: str = ""
+    code: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+def request_object(request: AdmissionRequest, raw: Mapping[str, Any]) -> K8sObject:
+    """The request's object as the rules see it: its namespace is the request's (the API server
+    fills it in; a manifest may leave it out) and its findings are located by path only."""
+    meta = raw.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    name = meta.get("name") or meta.get("generateName") or request.name
+    api_version = raw.get("apiVersion")
+    kind = raw.get("kind")
+    ref = ResourceRef(
+        api_version=api_version if isinstance(api_version, str) else request.api_group_version,
+        kind=kind if isinstance(kind, str) and kind else request.kind,
+        namespace=request.namespace or _string(meta.get("namespace")),
+        name=name if isinstance(name, str) else "",
+    )
+    return K8sObject(ref, raw, SourceLocation(ADMISSION_FILE, 0, 0, "admission"))
+
+
+def _string(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _request_ref(request: AdmissionRequest) -> ResourceRef:
+    raw = request.object or request.old_object
+    if raw is not None:
+        return request_object(request, raw).ref
+    return ResourceRef(request.api_group_version, request.kind, request.namespace, request.name)
+
+
+class Decider:
+    """Judges requests against one registry, run policy and admission policy (built once, shared by
+    every request; it holds no per-request state, so concurrent requests are safe)."""
+
+    __slots__ = ("admission", "policy", "registry")
+
+    def __init__(self, registry: Registry, policy: RunPolicy, admission: AdmissionPolicy) -> None:
+        self.registry = registry
+        self.policy = policy
+        self.admission = admission
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """Every kind at least one rule judges."""
+        return frozenset(kind for rule in self.registry for kind in rule.meta.kinds)
+
+    def decide(self, request: AdmissionRequest, now: dt.datetime) -> Judged:
+        ref = _request_ref(request)
+
+        def allowed(outcome: Outcome, reason: str) -> Judged:
+            return Judged(self._decision(request, now, ref, outcome, reason=reason), True)
+
+        if request.operation not in JUDGED_OPERATIONS:
+            return allowed(Outcome.ALLOWED, f"{request.operation} is not judged")
+        if request.sub_resource:
+            return allowed(Outcome.ALLOWED, f"subresource {request.sub_resource} is not judged")
+        if request.object is None:
+            return allowed(Outcome.ALLOWED, "the request carries no object")
+        obj = request_object(request, request.object)
+        if not self.registry.for_kind(obj.ref.kind):
+            return allowed(Outcome.ALLOWED, f"no rule judges {obj.ref.kind}")
+        exemption = self.admission.exemption_for(
+            _scope_namespace(obj), obj.labels, request.user, request.groups
+        )
+        if exemption:
+            return allowed(Outcome.EXEMPT, exemption)
+        return self._judge(request, obj, now)
+
+    def _judge(self, request: AdmissionRequest, obj: K8sObject, now: dt.datetime) -> Judged:
+        today = now.date()
+        result = evaluate_one(obj, Inventory((obj,)), self.registry, self.policy, today)
+        findings = [f for f in result.findings if f.suppressed_by is None]
+        if request.operation == "UPDATE" and request.old_object is not None and findings:
+            findings = self._introduced(request, request.old_object, findings, today)
+        capped = self._controller_created(request, obj)
+        namespace = _scope_namespace(obj)
+        verdicts: list[RuleVerdict] = []
+        by_rule = {}
+        for finding in findings:
+            mode = self.admission.mode_for(
+                finding.rule_id, namespace, explicit_only=finding.rule_id in CROSS_OBJECT_RULES
+            )
+            if mode is None:
+                continue
+            if capped:
+                mode = AdmissionMode.DRY_RUN
+            verdicts.append(RuleVerdict(finding.rule_id, finding.severity, mode, finding.message))
+            by_rule[finding.rule_id] = finding
+        failed = [_rule_error(error.message) for error in result.errors if error.level == "error"]
+        return self._respond(request, now, obj.ref, verdicts, by_rule, failed, capped)
+
+    def _introduced(
+        self,
+        request: AdmissionRequest,
+        raw: Mapping[str, Any],
+        findings: list[Finding],
+        today: dt.date,
+    ) -> list[Finding]:
+        old = request_object(request, raw)
+        before = evaluate_one(old, Inventory((old,)), self.registry, self.policy, today)
+        held = {(f.rule_id, f.fingerprint) for f in before.findings}
+        held |= {(f.rule_id, f.message) for f in before.findings}
+        return [
+            f
+            for f in findings
+            if (f.rule_id, f.fingerprint) not in held and (f.rule_id, f.message) not in held
+        ]
+
+    def _controller_created(self, request: AdmissionRequest, obj: K8sObject) -> bool:
+        """Made by a built-in controller for an owner the webhook judged (see
+        ``AdmissionPolicy.controller_created``); the owner reference alone is not trusted."""
+        if self.admission.controller_created != "record" or request.operation != "CREATE":
+            return False
+        user = request.user
+        if not (user == _CONTROLLER_MANAGER or user.startswith(_CONTROLLER_USER_PREFIX)):
+            return False
+        owners = obj.metadata.get("ownerReferences")
+        return isinstance(owners, list) and any(
+            isinstance(owner, Mapping)
+            and owner.get("controller") is True
+            and owner.get("kind") in CONTROLLER_OWNER_KINDS
+            for owner in owners
+        )
+
+    def _respond(
+        self,
+        request: AdmissionRequest,
+        now: dt.datetime,
+        ref: ResourceRef,
+        verdicts: list[RuleVerdict],
+        by_rule: dict[str, Finding],
+        failed: list[tuple[str, str]],
+        capped: bool,
+    ) -> Judged:
+        modes = {verdict.mode for verdict in verdicts}
+        outcomes = set()
+        if AdmissionMode.ENFORCE in modes:
+            outcomes.add(Outcome.DENIED)
+        if failed:
+            outcomes.add(Outcome.ERROR)
+        if AdmissionMode.WARN in modes:
+            outcomes.add(Outcome.WARNED)
+        if AdmissionMode.DRY_RUN in modes:
+            outcomes.add(Outcome.DRY_RUN)
+        outcome = next((o for o in _OUTCOME_ORDER if o in outcomes), Outcome.ALLOWED)
+        warnings = [
+            truncate(f"[{v.rule_id}] {v.message}") for v in verdicts if v.mode is AdmissionMode.WARN
+        ]
+        reason = ""
+        if capped and verdicts:
+            reason = "created by a controller: recorded, the owner carries the decision"
+        if failed:
+            rules = ", ".join(sorted({rule for rule, _ in failed}))
+            reason = f"rule(s) {rules} failed on this object"
+            then = "denied (onError: deny)" if self.admission.fail_closed else "allowed"
+            warnings.append(truncate(f"kposture: {reason}; {then}"))
+        decision = self._decision(
+            request, now, ref, outcome, verdicts=tuple(verdicts), reason=reason
+        )
+        if outcome is Outcome.DENIED:
+            message = _deny_message(ref, verdicts, by_rule)
+            return Judged(decision, False, message, 403, tuple(warnings))
+        if failed and self.admission.fail_closed:
+            message = f"kposture could not judge {ref.display()}: {reason} (onError: deny)"
+            return Judged(decision, False, message, 500, tuple(warnings))
+        return Judged(decision, True, warnings=tuple(warnings))
+
+    def _decision(
+        self,
+        request: AdmissionRequest,
+        now: dt.datetime,
+        ref: ResourceRef,
+        outcome: Outcome,
+        *,
+        verdicts: tuple[RuleVerdict, ...] = (),
+        reason: str = "",
+    ) -> AdmissionDecision:
+        return AdmissionDecision(
+            uid=request.uid,
+            time=now,
+            operation=request.operation,
+            user=request.user,
+            groups=request.groups,
+            resource=ref,
+            outcome=outcome,
+            verdicts=verdicts,
+            reason=reason,
+            dry_run=request.dry_run,
+        )
+
+
+def _scope_namespace(obj: K8sObject) -> str:
+    """The namespace policy scopes match: a Namespace object matches its own name."""
+    return obj.ref.name if obj.ref.kind == "Namespace" else obj.ref.namespace
+
+
+def _rule_error(message: str) -> tuple[str, str]:
+    """(rule id, exception type) from the engine's error; the exception's text is dropped, as it
+    may quote a field value."""
+    match = _RULE_ERROR.match(message)
+    return (match.group(1), match.group(2)) if match else ("unknown", "error")
+
+
+def _deny_message(
+    ref: ResourceRef, verdicts: list[RuleVerdict], by_rule: dict[str, Finding]
+) -> str:
+    enforced = [v for v in verdicts if v.mode is AdmissionMode.ENFORCE]
+    count = f"{len(enforced)} violation{'s' if len(enforced) != 1 else ''}"
+    lines = [f"kposture denied {ref.display()}: {count}"]
+    for verdict in enforced:
+        remediation = by_rule[verdict.rule_id].remediation
+        lines.append(f"[{verdict.rule_id}] {verdict.message} — fix: {remediation}")
+    return "\n".join(lines)

@@ -1,0 +1,59 @@
+"""Prometheus metrics of the admission webhook, in a registry of their own (one per app, so tests and
+several apps in one process never share counters).
+
+Counts decisions by outcome, violated rules by rule and mode, requests rejected before judging by
+HTTP status, and observes request latency per endpoint. ``render`` is what ``GET /metrics`` serves.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from kposture.model.admission import AdmissionDecision
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+"""Seconds; fine below 10 ms, where a webhook's budget is."""
+
+
+class Metrics:
+    """The webhook's counters and histograms."""
+
+    __slots__ = ("decisions", "latency", "registry", "request_errors", "verdicts")
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.decisions = Counter(
+            "kposture_admission_decisions",
+            "Admission decisions by outcome and whether the request was a dry run.",
+            ("outcome", "dry_run"),
+            registry=self.registry,
+        )
+        self.verdicts = Counter(
+            "kposture_admission_violations",
+            "Violated rules in admission decisions, by rule and the mode in force.",
+            ("rule", "mode"),
+            registry=self.registry,
+        )
+        self.request_errors = Counter(
+            "kposture_admission_request_errors",
+            "Requests answered without a decision (malformed, oversized, wrong content type).",
+            ("endpoint", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "kposture_admission_request_duration_seconds",
+            "Time from reading a review to answering it, per endpoint.",
+            ("endpoint",),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def count(self, decision: AdmissionDecision) -> None:
+        self.decisions.labels(decision.outcome.value, str(decision.dry_run).lower()).inc()
+        for verdict in decision.verdicts:
+            self.verdicts.labels(verdict.rule_id, verdict.mode.value).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,77 @@
+"""Runs the ASGI app on uvicorn over HTTPS only, with the serving certificate reloaded on change.
+
+Owns the process side of ``kposture serve``: the uvicorn configuration (no plain HTTP, no access log
+— each decision is logged once by the app), the ``ServingCertificate`` whose live context uvicorn
+serves, and the background task that checks the certificate files every ``reload_interval``
+seconds. The CLI builds the app and calls ``serve``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from kposture.server.tls import ServingCertificate
+
+DEFAULT_PORT = 8443
+DEFAULT_RELOAD_INTERVAL = 2.0
+
+log = logging.getLogger("kposture.serve")
+
+
+def _config(app: FastAPI, host: str, port: int, certificate: ServingCertificate) -> uvicorn.Config:
+    def context_factory(
+        _config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]
+    ) -> ssl.SSLContext:
+        return certificate.context
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ssl_context_factory=context_factory,
+        access_log=False,
+        log_config=None,
+        lifespan="off",
+        timeout_keep_alive=30,  # the API server keeps connections to webhooks open
+        server_header=False,
+    )
+
+
+async def _watch(certificate: ServingCertificate, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        certificate.reload_if_changed()
+
+
+async def _serve(server: uvicorn.Server, certificate: ServingCertificate, interval: float) -> None:
+    watcher = asyncio.create_task(_watch(certificate, interval))
+    try:
+        await server.serve()
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+def serve(
+    app: FastAPI,
+    *,
+    cert_file: Path,
+    key_file: Path,
+    host: str = "0.0.0.0",  # a webhook in a pod listens on the pod's address
+    port: int = DEFAULT_PORT,
+    reload_interval: float = DEFAULT_RELOAD_INTERVAL,
+) -> None:
+    """Serve ``app`` over HTTPS until interrupted; ``CertificateLoadError`` when the pair is unusable."""
+    certificate = ServingCertificate.load(cert_file, key_file)
+    server = uvicorn.Server(_config(app, host, port, certificate))
+    log.info("serving HTTPS on %s:%d with %s", host, port, cert_file)
+    asyncio.run(_serve(server, certificate, reload_interval))
