@@ -25,7 +25,6 @@ from kposture.reports import admission_manifests as manifests
 from kposture.reports.admission_resources import resources_for_kinds
 from kposture.server import certificates as certs
 
-DEFAULT_IMAGE = f"ghcr.io/kposture/kposture:v{__version__}"
 DEFAULT_SERVICE = "kposture-webhook"
 DEFAULT_NAMESPACE = "kposture"
 
@@ -160,11 +159,18 @@ def _report_certs(
 
 
 def install_command(
+    image: Annotated[
+        str,
+        typer.Option(
+            "--image",
+            help="kposture image with an explicit version tag or @sha256 digest, in a registry "
+            "your nodes pull from (build it from the repository's Dockerfile; no image is "
+            "published).",
+            show_default=False,
+        ),
+    ],
     namespace: Annotated[str, NAMESPACE_OPTION] = DEFAULT_NAMESPACE,
     service: Annotated[str, SERVICE_OPTION] = DEFAULT_SERVICE,
-    image: Annotated[
-        str, typer.Option("--image", help="Image with an explicit version tag or @sha256 digest.")
-    ] = DEFAULT_IMAGE,
     image_pull_policy: Annotated[
         PullPolicy, typer.Option("--image-pull-policy", help="The container's imagePullPolicy.")
     ] = PullPolicy.IF_NOT_PRESENT,

@@ -45,7 +45,7 @@ def _render(tmp_path: Path, namespace: str, *extra: str) -> str:
         app,
         [
             *("admission", "install", "-n", namespace, "--service", SERVICE),
-            *("--certs-dir", str(certs), *extra),
+            *("--certs-dir", str(certs), "--image", "registry.example.com/kposture:0.1.0", *extra),
         ],
     )
     assert result.exit_code == 0, result.output

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from kposture.cli.app import app
 
-DIGEST = "ghcr.io/kposture/kposture@sha256:" + "0" * 64
+DIGEST = "registry.example.com/kposture@sha256:" + "0" * 64
+TAGGED = "registry.example.com/kposture:0.1.0"
 
 
 def _certs(runner: CliRunner, *args: str) -> str:
@@ -78,7 +79,18 @@ def test_install_from_certs_dir(runner: CliRunner, workdir: Path) -> None:
 def test_install_with_the_secret_and_as_json(runner: CliRunner, workdir: Path) -> None:
     _certs(runner, "--out", "c")
     result = runner.invoke(
-        app, ["admission", "install", "--certs-dir", "c", "--include-secret", "-o", "json"]
+        app,
+        [
+            "admission",
+            "install",
+            "--certs-dir",
+            "c",
+            "--include-secret",
+            "-o",
+            "json",
+            "--image",
+            TAGGED,
+        ],
     )
     assert result.exit_code == 0, result.output
     listed = json.loads(result.stdout)
@@ -95,7 +107,16 @@ def test_install_with_a_policy_and_a_bundle(runner: CliRunner, workdir: Path) ->
     (workdir / "policy.yaml").write_text("apiVersion: kposture.io/v1\nkind: Policy\n")
     result = runner.invoke(
         app,
-        ["admission", "install", "--ca-bundle", "bundle.crt", "--policy", "policy.yaml"],
+        [
+            "admission",
+            "install",
+            "--ca-bundle",
+            "bundle.crt",
+            "--policy",
+            "policy.yaml",
+            "--image",
+            TAGGED,
+        ],
     )
     assert result.exit_code == 0, result.output
     docs = {d["kind"]: d for d in yaml.safe_load_all(result.stdout) if d}
@@ -108,7 +129,8 @@ def test_install_usage_errors(runner: CliRunner, workdir: Path) -> None:
     _certs(runner, "--out", "c")
     (workdir / "bad-policy.yaml").write_text("rules:\n  disabled: [no-such-rule]\n")
     cases = [
-        ([], "exactly one of"),
+        ([], "Missing option '--image'"),
+        (["--image", TAGGED], "exactly one of"),
         (["--ca-bundle", "c/ca.crt", "--certs-dir", "c"], "exactly one of"),
         (["--ca-bundle", "c/ca.crt", "--include-secret"], "needs --certs-dir"),
         (["--certs-dir", "c", "-n", "elsewhere"], "does not verify for kposture-webhook.elsewhere"),
@@ -118,6 +140,7 @@ def test_install_usage_errors(runner: CliRunner, workdir: Path) -> None:
         (["--certs-dir", "c", "--policy", "bad-policy.yaml"], "no-such-rule"),
     ]
     for args, message in cases:
-        result = runner.invoke(app, ["admission", "install", *args])
+        given = args if not args or "--image" in args else [*args, "--image", TAGGED]
+        result = runner.invoke(app, ["admission", "install", *given])
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output, (args, result.output)
