@@ -24,10 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from kposture.inventory.components import CLUSTER_FACTS_KIND
 from kposture.inventory.objects import Inventory
 from kposture.inventory.rbac import BoundRole, EffectiveRule, Subject, bound_role, subjects
+from kposture.inventory.rbac_rules import ALL
 from kposture.model import K8sObject
 
 AUTHENTICATED = "system:authenticated"
@@ -37,6 +39,8 @@ SERVICE_ACCOUNTS = "system:serviceaccounts"
 SUBJECT_KINDS = frozenset({"User", "Group", "ServiceAccount"})
 
 _INDEX = "rbac_graph.index"
+_GRAPH = "rbac_graph.graph"
+_FIRST_RULES_MEMO = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,33 +171,187 @@ def binding_subjects(binding: K8sObject) -> Iterator[Subject]:
         yield subject
 
 
+class Graph:
+    """The who-can index over ``bindings_by_role``: each bound role's rules filed under every
+    (resource entry, verb entry) they hold, so a request only tries the rules that can match it
+    (``*``, its ``resource[/subresource]`` and ``*/subresource``, its verb and ``*``), each then
+    decided by the one matcher. Each binding's subjects are resolved once, and its place in the
+    answer order ranked once. ``allowed`` looks a requester's bindings up by subject instead of
+    listing every allowed subject. Built by ``build``, memoised per inventory."""
+
+    __slots__ = (
+        "_by_resource",
+        "_by_subject",
+        "_by_url_verb",
+        "_first",
+        "_rank",
+        "_subjects",
+        "entries",
+    )
+
+    def __init__(self, entries: tuple[RoleBindings, ...]) -> None:
+        self.entries = entries
+        by_resource: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        by_url_verb: dict[str, list[tuple[int, int]]] = {}
+        for position, entry in enumerate(entries):
+            for index, effective in enumerate(entry.role.rules):
+                rule = effective.rule
+                verbs = dict.fromkeys(rule.verbs)
+                for resource in dict.fromkeys(rule.resources):
+                    for verb in verbs:
+                        by_resource.setdefault((resource, verb), []).append((position, index))
+                if rule.non_resource_urls:
+                    for verb in verbs:
+                        by_url_verb.setdefault(verb, []).append((position, index))
+        self._by_resource = by_resource
+        self._by_url_verb = by_url_verb
+        self._subjects: dict[int, tuple[Subject, ...]] = {}
+        self._rank = _ranks(entries)
+        self._first: dict[Request, dict[int, EffectiveRule]] = {}
+        self._by_subject: dict[tuple[str, str], list[tuple[int, str | None]]] | None = None
+
+    def first_rules(self, request: Request) -> dict[int, EffectiveRule]:
+        """Entry position -> the first of its role's rules that allows ``request`` (memoised: views
+        such as escalation paths ask the same request for many requesters)."""
+        found = self._first.get(request)
+        if found is None:
+            if len(self._first) >= _FIRST_RULES_MEMO:
+                self._first.clear()
+            found = self._first[request] = self._first_rules(request)
+        return found
+
+    def _first_rules(self, request: Request) -> dict[int, EffectiveRule]:
+        verbs = (request.verb, ALL) if request.verb != ALL else (ALL,)
+        if request.path:
+            lists = [self._by_url_verb.get(verb, ()) for verb in verbs]
+        else:
+            combined = request.combined_resource
+            _, slash, subresource = combined.partition("/")
+            resources = [combined, ALL] if combined != ALL else [ALL]
+            if slash:
+                resources.append(f"*/{subresource}")
+            lists = [self._by_resource.get((r, v), ()) for r in resources for v in verbs]
+        first: dict[int, int] = {}
+        entries = self.entries
+        for candidates in lists:
+            for position, index in candidates:
+                if index < first.get(position, index + 1) and request.allowed_by(
+                    entries[position].role.rules[index]
+                ):
+                    first[position] = index
+        return {p: entries[p].role.rules[first[p]] for p in sorted(first)}
+
+    def subjects(self, binding: K8sObject) -> tuple[Subject, ...]:
+        found = self._subjects.get(id(binding))
+        if found is None:
+            found = self._subjects[id(binding)] = tuple(binding_subjects(binding))
+        return found
+
+    def who_can(self, request: Request) -> list[Access]:
+        matched: list[tuple[int, RoleBindings, EffectiveRule, K8sObject]] = []
+        namespaced = bool(request.namespace) and not request.path
+        rank = self._rank
+        for position, rule in self.first_rules(request).items():
+            entry = self.entries[position]
+            bindings: Iterable[K8sObject] = entry.cluster
+            if namespaced:
+                bindings = (*entry.cluster, *entry.by_namespace.get(request.namespace, ()))
+            matched.extend((rank.get(id(b), 0), entry, rule, b) for b in bindings)
+        if self._rank:
+            # Every binding's sort key is distinct: ordering the bindings orders the answer.
+            matched.sort(key=_first)
+        found = [
+            Access(subject, binding, entry.role, rule)
+            for _, entry, rule, binding in matched
+            for subject in self.subjects(binding)
+        ]
+        if not self._rank:
+            found.sort(key=_answer_order)
+        return found
+
+    def allowed(self, principal: Principal, request: Request) -> bool:
+        """Whether some binding in force for ``request`` whose role allows it names a subject
+        ``principal`` matches (``Principal.matches``, looked up by user, group and the
+        ServiceAccount username)."""
+        rules = self.first_rules(request)
+        if not rules:
+            return False
+        namespace = request.namespace if request.namespace and not request.path else None
+        index = self._subject_index()
+        keys = [("User", principal.user), ("ServiceAccount", principal.user)]
+        keys.extend(("Group", group) for group in principal.groups)
+        for key in keys:
+            for position, scope in index.get(key, ()):
+                # scope: None for a ClusterRoleBinding, else the RoleBinding's namespace.
+                if position in rules and (scope is None or scope == namespace):
+                    return True
+        return False
+
+    def _subject_index(self) -> dict[tuple[str, str], list[tuple[int, str | None]]]:
+        if self._by_subject is None:
+            index: dict[tuple[str, str], list[tuple[int, str | None]]] = {}
+            for position, entry in enumerate(self.entries):
+                for binding in entry.cluster:
+                    for key in _subject_keys(self.subjects(binding)):
+                        index.setdefault(key, []).append((position, None))
+                for namespace, bindings in entry.by_namespace.items():
+                    for binding in bindings:
+                        for key in _subject_keys(self.subjects(binding)):
+                            index.setdefault(key, []).append((position, namespace))
+            self._by_subject = index
+        return self._by_subject
+
+
+def _subject_keys(found: Iterable[Subject]) -> Iterator[tuple[str, str]]:
+    """What a ``Principal`` is matched on: a User's or Group's name, a ServiceAccount's username
+    (``binding_subjects`` has resolved its namespace)."""
+    for subject in found:
+        if subject.kind == "ServiceAccount":
+            if subject.namespace:
+                yield subject.kind, service_account_user(subject.namespace, subject.name)
+        else:
+            yield subject.kind, subject.name
+
+
+def _first(item: tuple[int, RoleBindings, EffectiveRule, K8sObject]) -> int:
+    return item[0]
+
+
+def _binding_order(binding: K8sObject) -> tuple[bool, str, str]:
+    return (binding.ref.kind != "ClusterRoleBinding", binding.ref.namespace, binding.ref.name)
+
+
+def _answer_order(access: Access) -> tuple[bool, str, str, int]:
+    return (*_binding_order(access.binding), access.subject.index)
+
+
+def _ranks(entries: tuple[RoleBindings, ...]) -> dict[int, int]:
+    """Each binding's place in the answer order, by identity; empty when two bindings share a sort
+    key (the same object twice in the inputs): their subjects then interleave by index."""
+    bindings = [
+        b for e in entries for group in (e.cluster, *e.by_namespace.values()) for b in group
+    ]
+    bindings.sort(key=_binding_order)
+    keys = [_binding_order(b) for b in bindings]
+    if any(a == b for a, b in pairwise(keys)):
+        return {}
+    return {id(binding): rank for rank, binding in enumerate(bindings)}
+
+
+def build(inventory: Inventory) -> Graph:
+    """The who-can index of ``inventory`` (``bindings_by_role`` included), built on first use."""
+    graph: Graph | None = inventory.derived.get(_GRAPH)
+    if graph is None:
+        graph = inventory.derived[_GRAPH] = Graph(bindings_by_role(inventory))
+    return graph
+
+
 def who_can(inventory: Inventory, request: Request) -> list[Access]:
     """Every (subject, binding, role, first allowing rule) by which ``request`` is allowed, ordered
     ClusterRoleBindings first, then by binding and subject."""
-    found: list[Access] = []
-    for entry in bindings_by_role(inventory):
-        rule = next((r for r in entry.role.rules if request.allowed_by(r)), None)
-        if rule is None:
-            continue
-        bindings = list(entry.cluster)
-        if request.namespace and not request.path:
-            bindings.extend(entry.by_namespace.get(request.namespace, ()))
-        for binding in bindings:
-            found.extend(
-                Access(subject, binding, entry.role, rule)
-                for subject in binding_subjects(binding)
-            )
-    found.sort(
-        key=lambda a: (
-            a.binding.ref.kind != "ClusterRoleBinding",
-            a.binding.ref.namespace,
-            a.binding.ref.name,
-            a.subject.index,
-        )
-    )
-    return found
+    return build(inventory).who_can(request)
 
 
 def allowed(inventory: Inventory, principal: Principal, request: Request) -> bool:
     """The authorizer's decision for one requester: some ``who_can`` subject matches it."""
-    return any(principal.matches(access.subject) for access in who_can(inventory, request))
+    return build(inventory).allowed(principal, request)

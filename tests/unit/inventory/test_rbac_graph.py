@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kposture.inventory import Inventory
-from kposture.inventory.rbac_graph import Principal, Request, allowed, who_can
+from kposture.inventory.rbac_graph import Principal, Request, allowed, build, who_can
 from support import objects_from_text
 
 RBAC = """\
@@ -174,3 +174,47 @@ def test_binding_index_is_built_once_per_inventory() -> None:
     index = inv.derived["rbac_graph.index"]
     who_can(inv, Request("list", "pods", namespace="shop"))
     assert inv.derived["rbac_graph.index"] is index
+
+
+def test_build_memoises_the_index_and_picks_the_first_allowing_rule() -> None:
+    text = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: mixed}
+rules:
+- {apiGroups: [""], resources: ["pods/exec"], verbs: [create]}
+- {apiGroups: ["*"], resources: ["*/exec"], verbs: ["*"]}
+- {apiGroups: [""], resources: ["*"], verbs: [create]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: mixed}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: mixed}
+subjects: [{kind: User, name: u}]
+"""
+    inv = Inventory(objects_from_text(text))
+    graph = build(inv)
+    assert build(inv) is graph
+    exec_ = Request("create", "pods", subresource="exec", namespace="a")
+    assert [a.rule.index for a in who_can(inv, exec_)] == [0]
+    assert [a.rule.index for a in who_can(inv, Request("get", "nodes", subresource="exec"))] == [1]
+    assert [a.rule.index for a in who_can(inv, Request("create", "secrets", namespace="a"))] == [2]
+    assert who_can(inv, Request("get", "secrets", namespace="a")) == []
+
+
+def test_the_same_binding_twice_interleaves_its_subjects_by_index() -> None:
+    binding = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: twice, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: deployer}
+subjects: [{kind: User, name: %s}, {kind: User, name: %s}]
+"""
+    text = RBAC + "---\n" + binding % ("a1", "a2") + "---\n" + binding % ("b1", "b2")
+    found = who_can(Inventory(objects_from_text(text)), Request("get", "pods", namespace="shop"))
+    assert [a.subject.name for a in found if a.binding.ref.name == "twice"] == [
+        "a1",
+        "b1",
+        "a2",
+        "b2",
+    ]
