@@ -18,6 +18,7 @@ from rich.markup import escape
 from kposture import __version__
 from kposture.cli import output
 from kposture.cli.admission_app import admission_app
+from kposture.cli.admission_commands import serve_command
 from kposture.cli.consoles import error_console
 from kposture.cli.demo import run_demo
 from kposture.cli.progress import listing_progress
@@ -47,6 +48,7 @@ app = typer.Typer(
 app.add_typer(rules_app, name="rules")
 app.add_typer(rbac_app, name="rbac")
 app.add_typer(admission_app, name="admission")
+app.command("serve")(serve_command)
 
 
 KUBECONFIG_OPTION = typer.Option(

@@ -18,10 +18,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from kposture.server.tls import ServingCertificate
-
-DEFAULT_PORT = 8443
-DEFAULT_RELOAD_INTERVAL = 2.0
+from kposture.server.tls import DEFAULT_RELOAD_INTERVAL, ServingCertificate
 
 log = logging.getLogger("kposture.serve")
 
@@ -67,7 +64,7 @@ def serve(
     cert_file: Path,
     key_file: Path,
     host: str = "0.0.0.0",  # a webhook in a pod listens on the pod's address
-    port: int = DEFAULT_PORT,
+    port: int,
     reload_interval: float = DEFAULT_RELOAD_INTERVAL,
 ) -> None:
     """Serve ``app`` over HTTPS until interrupted; ``CertificateLoadError`` when the pair is unusable."""

@@ -19,6 +19,9 @@ from pathlib import Path
 
 log = logging.getLogger("kposture.tls")
 
+DEFAULT_RELOAD_INTERVAL = 2.0
+"""Seconds between checks of the certificate files."""
+
 Signature = tuple[tuple[int, int, int, int], ...]
 
 

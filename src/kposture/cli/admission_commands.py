@@ -1,0 +1,235 @@
+"""``kposture serve`` (the HTTPS admission webhook) and ``kposture admission what-if`` (the same
+decisions replayed over a cluster, a snapshot or manifests): argument parsing and wiring only.
+
+Both read the policy file the way ``scan`` does (``--policy``, else ``./.kposture.yaml``): its rules,
+exceptions and ``admission:`` block, with every rule id checked against the registry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.markup import escape
+
+from kposture import __version__
+from kposture.cli.consoles import error_console
+from kposture.cli.progress import listing_progress
+from kposture.cli.scanning import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    default_registry,
+    has_input_errors,
+    load_inputs,
+    policy_location,
+    resolve_policy,
+    rfc3339,
+)
+from kposture.engine import Registry
+from kposture.model.admission import AdmissionPolicy, Outcome
+from kposture.reports.admission_what_if import (
+    WhatIfReport,
+    render_what_if_json,
+    render_what_if_table,
+)
+from kposture.server.deciding import Decider
+from kposture.server.tls import DEFAULT_RELOAD_INTERVAL, CertificateLoadError
+from kposture.server.what_if import WHAT_IF_USER, replay
+from kposture.sources.policy_file import PolicyFileError, load_policy
+
+DEFAULT_PORT = 8443
+"""The container port of the install manifests."""
+
+
+class WhatIfFormat(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def _fail(message: str) -> NoReturn:
+    error_console().print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def build_decider(policy_path: Path | None, registry: Registry) -> tuple[Decider, str]:
+    """The decider for the policy file (``--policy``, else ``./.kposture.yaml``, else defaults)
+    and the file's name; a bad file is a ``UsageError`` naming its line."""
+    run_policy = resolve_policy(policy_path, registry)
+    path = policy_location(policy_path)
+    admission = AdmissionPolicy()
+    if path is not None:
+        try:
+            admission = load_policy(path).admission
+        except PolicyFileError as exc:
+            raise UsageError(str(exc)) from None
+    return Decider(registry, run_policy, admission), run_policy.source
+
+
+POLICY_OPTION = typer.Option(
+    "--policy",
+    help="Policy file (rules, exceptions, the admission: block). Default: ./.kposture.yaml if present.",
+)
+
+
+def serve_command(
+    tls_cert: Annotated[
+        Path,
+        typer.Option(
+            "--tls-cert", help="Serving certificate (PEM); reloaded when the file changes."
+        ),
+    ],
+    tls_key: Annotated[
+        Path,
+        typer.Option("--tls-key", help="Its private key (PEM); reloaded when the file changes."),
+    ],
+    port: Annotated[int, typer.Option("--port", help="HTTPS port.")] = DEFAULT_PORT,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "0.0.0.0",
+    policy: Annotated[Path | None, POLICY_OPTION] = None,
+    reload_interval: Annotated[
+        float,
+        typer.Option("--reload-interval", help="Seconds between checks of the certificate files."),
+    ] = DEFAULT_RELOAD_INTERVAL,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="debug, info, warning or error.")
+    ] = "info",
+) -> None:
+    """Serve the admission webhook over HTTPS: POST /validate (AdmissionReview v1 and v1beta1),
+    /noop, /healthz, /readyz and /metrics.
+
+    HTTPS only: refuses to start without a usable certificate and key. Exit codes: 0 stopped;
+    2 bad arguments, policy file or certificate.
+    """
+    level = getattr(logging, log_level.upper(), None)
+    if not isinstance(level, int):
+        _fail(f"unknown log level {log_level!r}")
+    if not 1 <= port <= 65535:
+        _fail(f"--port must be 1-65535, not {port}")
+    if reload_interval <= 0:
+        _fail("--reload-interval must be positive")
+    try:
+        decider, _ = build_decider(policy, default_registry())
+    except UsageError as exc:
+        _fail(str(exc))
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # FastAPI and uvicorn cost 0.3 s to import: only when serving, not for every command.
+    from kposture.server.app import create_app  # noqa: PLC0415
+    from kposture.server.serving import serve  # noqa: PLC0415
+
+    app = create_app(decider)
+    try:
+        serve(
+            app,
+            cert_file=tls_cert,
+            key_file=tls_key,
+            host=host,
+            port=port,
+            reload_interval=reload_interval,
+        )
+    except CertificateLoadError as exc:
+        _fail(f"cannot serve HTTPS: {exc}")
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+def what_if_command(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Manifest files or directories, snapshots, `kubectl get -o json` dumps, or - for "
+            "stdin (the same inputs as `kposture scan`).",
+            show_default=False,
+        ),
+    ] = None,
+    cluster: Annotated[
+        bool, typer.Option("--cluster", help="Replay the live cluster of the kubeconfig context.")
+    ] = False,
+    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", help="Kubeconfig file.")] = None,
+    context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context.")] = None,
+    namespace: Annotated[
+        list[str] | None,
+        typer.Option("-n", "--namespace", help="Only this namespace of the cluster (repeatable)."),
+    ] = None,
+    policy: Annotated[Path | None, POLICY_OPTION] = None,
+    output_format: Annotated[
+        WhatIfFormat, typer.Option("-o", "--output", help="Output format.")
+    ] = WhatIfFormat.TABLE,
+    as_enforced: Annotated[
+        bool,
+        typer.Option(
+            "--as-enforced",
+            help="Treat every rule the policy does not switch off as enforced (warn and dry-run "
+            "too): what switching everything to enforce would deny.",
+        ),
+    ] = False,
+    user: Annotated[
+        str, typer.Option("--as", help="The requesting user (to check user exemptions).")
+    ] = WHAT_IF_USER,
+    group: Annotated[
+        list[str] | None,
+        typer.Option("--as-group", help="A group of the requesting user (repeatable)."),
+    ] = None,
+) -> None:
+    """Replay objects through the admission policy as if each were created now, and report per
+    namespace what would be denied, warned, recorded as dry-run, or exempt.
+
+    Every object is judged exactly as the webhook would judge it (one object at a time, so rules
+    that need other objects are off unless the policy names them). Exit codes: 0 nothing would be
+    denied; 1 something would be denied (with --as-enforced: any violation of a rule not switched
+    off); 2 usage error, invalid policy file, or an input that could not be read.
+    """
+    if not cluster and (kubeconfig or context or namespace):
+        _fail("--kubeconfig, --context and -n need --cluster")
+    if not cluster and not paths:
+        _fail("give manifest paths (- for stdin), a snapshot file, or --cluster")
+    given = paths or []
+    now = dt.datetime.now(dt.UTC)
+    try:
+        decider, policy_file = build_decider(policy, default_registry())
+        if cluster:
+            with listing_progress() as progress:
+                loaded = load_inputs(
+                    given,
+                    cluster=True,
+                    kubeconfig=kubeconfig,
+                    context=context,
+                    namespaces=namespace,
+                    progress=progress,
+                    stdin=sys.stdin.buffer if "-" in given else None,
+                )
+        else:
+            loaded = load_inputs(given, stdin=sys.stdin.buffer if "-" in given else None)
+    except UsageError as exc:
+        _fail(str(exc))
+    groups = ("system:authenticated", *(group or ()))
+    replayed = replay(
+        loaded.objects, decider, now, user=user, groups=groups, as_enforced=as_enforced
+    )
+    report = WhatIfReport(
+        decisions=replayed.decisions,
+        inputs=loaded.inputs,
+        errors=loaded.errors,
+        tool_version=__version__,
+        replayed_at=rfc3339(now),
+        policy_file=policy_file,
+        as_enforced=as_enforced,
+        not_admitted=replayed.not_admitted,
+        covered=replayed.covered,
+    )
+    render = render_what_if_json if output_format is WhatIfFormat.JSON else render_what_if_table
+    sys.stdout.write(render(report))
+    if has_input_errors(loaded.errors):
+        raise typer.Exit(EXIT_USAGE)
+    would_deny = {Outcome.DENIED} | ({Outcome.DRY_RUN} if as_enforced else set())
+    denied = any(decision.outcome in would_deny for decision, _ in replayed.decisions)
+    raise typer.Exit(EXIT_FINDINGS if denied else EXIT_OK)
