@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import typer
 
+from kposture.cli.admission_commands import what_if_command
 from kposture.cli.admission_install_commands import certs_command, install_command
 
 admission_app = typer.Typer(
@@ -15,3 +16,4 @@ admission_app = typer.Typer(
 )
 admission_app.command("certs")(certs_command)
 admission_app.command("install")(install_command)
+admission_app.command("what-if")(what_if_command)
