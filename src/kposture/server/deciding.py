@@ -7,7 +7,8 @@ what-if`` and the tests share it. Owns what gets judged and how findings become 
   unjudged; an exempt namespace, label selector, user or group is allowed and says why.
 - CREATE and UPDATE objects are judged with the engine's ``evaluate_one`` — the scanner's engine and
   rules — over an inventory of that one object (a request carries nothing else), so rules that need
-  other objects (``CROSS_OBJECT_RULES``) are off unless the policy names them exactly.
+  other objects, and rules about manifest files rather than API objects, are off unless the policy
+  names them exactly (``OFF_BY_DEFAULT``).
 - On UPDATE the old object is judged too, and a finding it already had (same rule and fingerprint,
   or same rule and message) does not count: an unchanged legacy violation never blocks a scale-up.
 - Suppressed findings (policy exceptions, annotations) never count. Each remaining finding gets the
@@ -51,6 +52,10 @@ CROSS_OBJECT_RULES = frozenset(
 """Rules whose verdict depends on objects a request does not carry (NetworkPolicies, the
 ServiceAccount): judged alone, every workload would look unprotected. Off at admission unless the
 policy names them exactly; ``kposture scan --cluster`` judges them with the whole cluster."""
+MANIFEST_RULES = frozenset({"secret-in-manifest"})
+"""Rules about what a manifest file commits to Git: every Secret the API server admits holds its
+values, so at admission this rule would fire on every Secret."""
+OFF_BY_DEFAULT = CROSS_OBJECT_RULES | MANIFEST_RULES
 CONTROLLER_OWNER_KINDS = frozenset(
     {
         "ReplicaSet",
@@ -157,7 +162,7 @@ class Decider:
         by_rule = {}
         for finding in findings:
             mode = self.admission.mode_for(
-                finding.rule_id, namespace, explicit_only=finding.rule_id in CROSS_OBJECT_RULES
+                finding.rule_id, namespace, explicit_only=finding.rule_id in OFF_BY_DEFAULT
             )
             if mode is None:
                 continue
