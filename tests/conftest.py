@@ -14,6 +14,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# The store fixtures (a private PostgreSQL server, store_url over SQLite and PostgreSQL).
+pytest_plugins = ("store_fixtures",)
+
 
 def corpus_root() -> Path:
     """The configured corpus folder (it may not exist)."""

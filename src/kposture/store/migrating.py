@@ -1,0 +1,75 @@
+"""Schema migrations: bring a store's database to the newest Alembic revision when it is opened.
+
+The revisions ship inside the package (``migrations/versions``) and run programmatically on the
+caller's connection (no ``alembic.ini``). A store already at the newest revision costs one query. A
+store written by a newer kposture (a revision this one does not know) is refused rather than touched.
+On PostgreSQL a transaction-scoped advisory lock serialises migrations when several processes (a
+fleet of webhooks and watchers) open the same store at once; SQLite's own write lock does the same.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+MIGRATION_LOCK = 0x6B706F7374757265  # "kposture": one key for every kposture store
+"""The PostgreSQL advisory lock key held while migrating."""
+
+
+class UnknownRevisionError(Exception):
+    """The database is at a revision this kposture does not ship (a newer kposture wrote it)."""
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration for the packaged migrations, bound to ``connection`` if given."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+@cache
+def _known_revisions() -> frozenset[str]:
+    return frozenset(script.revision for script in _scripts().walk_revisions())
+
+
+def head_revision() -> str:
+    """The newest revision this kposture knows."""
+    head = _scripts().get_current_head()
+    assert head is not None, "no migrations shipped"
+    return head
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision the database is at (``None`` for an empty database)."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the database to ``head_revision()``; ``UnknownRevisionError`` for a newer store."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        current = current_revision(connection)
+        if current == head_revision():
+            return
+        if current is not None and current not in _known_revisions():
+            raise UnknownRevisionError(
+                f"the store is at schema revision {current}, which this kposture does not know "
+                "(written by a newer version?); upgrade kposture to use it"
+            )
+        command.upgrade(alembic_config(connection), "head")
