@@ -43,7 +43,7 @@ from kposture.cli.rbac_risky_commands import risky_command
 from kposture.cli.rbac_workloads_commands import workloads_command
 from kposture.cli.scanning import UsageError
 from kposture.inventory.rbac_graph import Access, Request, who_can
-from kposture.inventory.rbac_scope import is_cluster_scoped
+from kposture.inventory.rbac_scope import is_cluster_scoped, request_namespace
 
 rbac_app = typer.Typer(
     help="Explore RBAC: who can do what.", no_args_is_help=True, rich_markup_mode=None
@@ -67,6 +67,10 @@ def parse_request(verb: str, resource: str, namespace: str, name: str) -> Reques
         raise UsageError(f"RESOURCE {resource!r} is not resource[.group][/subresource]")
     if namespace and plural != "namespaces" and is_cluster_scoped(group, plural):
         raise UsageError(f"{plural} is cluster-scoped: drop -n/--namespace")
+    carried = request_namespace(group, plural, namespace, name)
+    if namespace and carried != namespace:
+        raise UsageError(f"a request on the Namespace {name} is in namespace {name}: drop -n")
+    namespace = carried
     return Request(
         verb=verb,
         resource=plural,

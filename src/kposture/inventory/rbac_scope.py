@@ -9,9 +9,9 @@ decision for one (verb, group, resource) request, with the two places where the 
 a namespace on a cluster-scoped resource:
 
 - ``namespaces``: a request for one named namespace (``GET /api/v1/namespaces/shop``) is attributed
-  to that namespace, so a RoleBinding in ``shop`` can allow get/update/patch/delete (and the status
-  and finalize subresources) on the Namespace ``shop`` itself, but never list, create or
-  deletecollection;
+  to that namespace (``request_namespace``), so a RoleBinding in ``shop`` can allow
+  get/update/patch/delete (and the status and finalize subresources) on the Namespace ``shop``
+  itself, but never list, create or deletecollection;
 - ``bind`` on ``clusterroles``: the API server checks it in the namespace of the RoleBinding being
   written, so a Role holding it lets its holder bind that ClusterRole (cluster-admin included) in
   RoleBindings of its namespace.
@@ -98,6 +98,15 @@ def is_cluster_scoped(group: str, resource: str) -> bool:
     cluster-scoped: requests for it carry no namespace."""
     base = resource.partition("/")[0]
     return base in CLUSTER_SCOPED_RESOURCES.get(group, frozenset())
+
+
+def request_namespace(group: str, resource: str, namespace: str, name: str) -> str:
+    """The namespace attribute the API server gives a request (its ``RequestInfo``): a named
+    request on a Namespace (``/api/v1/namespaces/NAME``, its ``status`` and ``finalize`` too)
+    carries NAME, whatever it is asked with; any other request the ``namespace`` it is made in."""
+    if group == "" and name and resource.partition("/")[0] == "namespaces":
+        return name
+    return namespace
 
 
 def reachable(scope: Scope, verb: str, group: str, resource: str) -> bool:

@@ -88,3 +88,33 @@ def test_unreadable_input_still_answers_but_exits_2(runner: CliRunner, workdir: 
     )
     assert result.exit_code == 2
     assert "shop/ci" in result.stdout
+
+
+def test_a_named_namespace_request_carries_its_name_as_namespace(
+    runner: CliRunner, workdir: Path
+) -> None:
+    # GET /api/v1/namespaces/shop is in namespace shop: RoleBindings of shop apply to it.
+    (workdir / "ns.yaml").write_text(
+        """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: ns-reader, namespace: shop}
+rules: [{apiGroups: [""], resources: [namespaces], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: ns-reader, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ns-reader}
+subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
+"""
+    )
+    named = ["rbac", "who-can", "get", "namespaces", "--name", "shop", "ns.yaml", "-o", "json"]
+    result = runner.invoke(app, named)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["request"]["namespace"] == "shop"
+    assert [s["subject"]["name"] for s in doc["subjects"]] == ["alice"]
+    listing = runner.invoke(app, ["rbac", "who-can", "list", "namespaces", "ns.yaml", "-o", "json"])
+    assert json.loads(listing.stdout)["subjects"] == []
+    other = runner.invoke(app, [*named[:6], "-n", "other", "ns.yaml"])
+    assert other.exit_code == 2 and "drop -n" in other.output
