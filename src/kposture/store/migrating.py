@@ -1,10 +1,11 @@
 """Schema migrations: bring a store's database to the newest Alembic revision when it is opened.
 
 The revisions ship inside the package (``migrations/versions``) and run programmatically on the
-caller's connection (no ``alembic.ini``). A store already at the newest revision costs one query. A
-store written by a newer kposture (a revision this one does not know) is refused rather than touched.
-On PostgreSQL a transaction-scoped advisory lock serialises migrations when several processes (a
-fleet of webhooks and watchers) open the same store at once; SQLite's own write lock does the same.
+caller's connection (no ``alembic.ini``). A store already at the newest revision costs one query and
+takes no lock. A store written by a newer kposture (a revision this one does not know) is refused
+rather than touched. When several processes (a fleet of webhooks and watchers) open a new store at
+once, one migrates while the others wait: a transaction-scoped advisory lock on PostgreSQL, the
+write lock (``BEGIN IMMEDIATE``) on SQLite; each re-reads the revision once it holds the lock.
 """
 
 from __future__ import annotations
@@ -61,10 +62,12 @@ def current_revision(connection: Connection) -> str | None:
 
 def migrate(engine: Engine) -> None:
     """Upgrade the database to ``head_revision()``; ``UnknownRevisionError`` for a newer store."""
+    with engine.connect() as connection:
+        if current_revision(connection) == head_revision():
+            return  # the common case: no lock taken, readers never wait here
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-        current = current_revision(connection)
+        _lock(connection)
+        current = current_revision(connection)  # again: another process may have migrated
         if current == head_revision():
             return
         if current is not None and current not in _known_revisions():
@@ -73,3 +76,13 @@ def migrate(engine: Engine) -> None:
                 "(written by a newer version?); upgrade kposture to use it"
             )
         command.upgrade(alembic_config(connection), "head")
+
+
+def _lock(connection: Connection) -> None:
+    """Hold off other processes migrating the same database until this transaction ends."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+    elif connection.dialect.name == "sqlite":
+        # pysqlite starts transactions lazily, at the first write: take the write lock now, so the
+        # revision read below cannot be overtaken by another process's migration.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

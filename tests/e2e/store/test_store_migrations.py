@@ -3,6 +3,8 @@ without change, to exactly the schema the code uses; a store from a newer kpostu
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -70,3 +72,26 @@ def test_deleting_a_decision_deletes_its_verdicts(store_url: str) -> None:
             connection.execute(text("DELETE FROM admission_decisions"))
             left = connection.execute(text("SELECT count(*) FROM admission_verdicts")).scalar()
         assert left == 0
+
+
+def test_processes_opening_a_new_store_together_migrate_it_once(store_url: str) -> None:
+    """Webhook replicas starting at the same moment: one migrates, the others wait and find it done."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def open_and_write(n: int) -> None:
+        try:
+            start.wait()
+            with open_store(store_url) as store:
+                write_decisions(store, sample_decisions()[n : n + 1])
+        except BaseException as exc:  # reported below with the others
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_and_write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with open_store(store_url) as store:
+        assert len(recent_decisions(store, DecisionQuery(limit=100))) == 4
