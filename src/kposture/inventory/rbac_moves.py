@@ -17,9 +17,12 @@ makes it possible:
 - exec/attach into pods, or the kubelet API through nodes/proxy → the tokens mounted in running
   pods;
 - read Secrets → the ServiceAccounts whose legacy token Secrets are there;
-- impersonate → the users, groups or ServiceAccounts allowed (any group: ``system:masters``);
-- bind or escalate in a namespace, with create on RoleBindings there → grant itself ``admin``
-  there → any ServiceAccount of it; bind on ClusterRoles with create on ClusterRoleBindings, or
+- impersonate → the users, groups or ServiceAccounts allowed (any group: ``system:masters``,
+  but only for a holder that may also impersonate some user or ServiceAccount: the API server
+  refuses group impersonation without a user to impersonate);
+- bind in a namespace a role that creates pods there (``admin``, ``edit``, or one of its own),
+  with create on RoleBindings there, or escalate with update on Roles there → grant itself pod
+  creation there → any ServiceAccount of it; bind on ClusterRoles with create on ClusterRoleBindings, or
   escalate with update on a ClusterRole it holds → cluster-admin;
 - approve CSRs, with create on CSRs and approve on a client signer → mint a certificate for
   ``system:masters``.
@@ -36,7 +39,7 @@ from dataclasses import dataclass
 
 from kposture.inventory.network import workloads_by_namespace
 from kposture.inventory.objects import Inventory
-from kposture.inventory.rbac import Subject
+from kposture.inventory.rbac import Subject, effective_rules
 from kposture.inventory.rbac_capabilities import (
     APPROVE_CSRS,
     CREATE_TOKENS,
@@ -48,6 +51,7 @@ from kposture.inventory.rbac_capabilities import (
     READ_SECRETS,
     Holding,
     all_holdings,
+    holders,
 )
 from kposture.inventory.rbac_graph import (
     ANONYMOUS,
@@ -58,6 +62,7 @@ from kposture.inventory.rbac_graph import (
     Request,
     allowed,
 )
+from kposture.inventory.rbac_scope import Scope
 from kposture.inventory.service_accounts import (
     lookup_service_account,
     service_account_of,
@@ -72,6 +77,10 @@ TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
 TOKEN_OWNER_ANNOTATION = "kubernetes.io/service-account.name"
 RBAC_GROUP = "rbac.authorization.k8s.io"
 CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client"
+POD_CREATING_DEFAULTS = ("admin", "edit", "cluster-admin")
+"""Default ClusterRoles that grant pod creation where bound (the API server recreates them)."""
+_SOME = "kposture-any"
+"""A name standing for "any name" in a request checked against rules without resourceNames."""
 IDENTITY_KINDS = frozenset({"User", "Group", "ServiceAccount"})
 
 _MEMO = "rbac_moves.graph"
@@ -169,6 +178,7 @@ class _Builder:
         self.service_accounts: dict[str, set[str]] = defaultdict(set)
         self.running: dict[str, dict[str, list[ResourceRef]]] = defaultdict(dict)
         self.token_secrets: dict[str, dict[str, list[ResourceRef]]] = defaultdict(dict)
+        self.pod_roles: dict[str, list[tuple[str, str]]] | None = None
 
     def add(self, move: Move) -> None:
         self.moves.append(move)
@@ -294,7 +304,7 @@ class _Builder:
             self._named_or_any(holding, source, scope, action)
         if scope != ANY:
             return  # users and groups are impersonated without a namespace
-        if "groups" in resources:
+        if "groups" in resources and self._impersonates_someone(source):
             targets = [Node("Group", "", n) for n in names] if names else [MASTERS]
             for target in targets:
                 self.add(Move(source, target, action, holding))
@@ -307,15 +317,77 @@ class _Builder:
             for target in users:
                 self.add(Move(source, target, action, holding))
 
+    def _impersonates_someone(self, source: Node) -> bool:
+        """Whether ``source`` may impersonate at least one user or ServiceAccount: the API server
+        refuses ``Impersonate-Group`` without ``Impersonate-User``, which needs its own grant."""
+        principal = source.principal()
+        for holding in holders(self.inventory, IMPERSONATE):
+            scope = _scope(holding)
+            rule_scope = Scope.CLUSTER if scope == ANY else Scope.NAMESPACE
+            for effective in holding.role.rules:  # a holding names only the role's first grant
+                grant = IMPERSONATE.grant(effective.rule, rule_scope)
+                resources = {r for _, r in grant.covered} if grant else set()
+                for resource in resources & {"users", "serviceaccounts"}:
+                    namespace = "" if resource == "users" else (_SOME if scope == ANY else scope)
+                    for name in effective.rule.resource_names or (_SOME,):
+                        request = Request("impersonate", resource, namespace=namespace, name=name)
+                        if allowed(self.inventory, principal, request):
+                            return True
+        return False
+
+    def _pod_creating_roles(self, namespace: str) -> list[tuple[str, str]]:
+        """(resource, name) of the roles whose binding in ``namespace`` grants pod creation there:
+        the reconciled defaults, and the ClusterRoles and the namespace's Roles that grant it."""
+        if self.pod_roles is None:
+            self.pod_roles = defaultdict(list)
+            self.pod_roles[ANY] = [("clusterroles", name) for name in POD_CREATING_DEFAULTS]
+            for role in [*self.inventory.of_kind("ClusterRole"), *self.inventory.of_kind("Role")]:
+                if any(
+                    CREATE_WORKLOADS.grant(rule.rule, Scope.NAMESPACE)
+                    for rule in effective_rules(role, self.inventory)
+                ):
+                    where = role.ref.namespace if role.ref.kind == "Role" else ANY
+                    self.pod_roles[where].append((f"{role.ref.kind.lower()}s", role.ref.name))
+        return [*self.pod_roles[ANY], *self.pod_roles.get(namespace, ())]
+
     def _bind_in_namespace(self, holding: Holding, source: Node, namespace: str) -> None:
+        principal = source.principal()
+        covered = {verb for verb, _ in holding.grant.covered}
         create = Request("create", "rolebindings", RBAC_GROUP, namespace=namespace)
-        if not allowed(self.inventory, source.principal(), create):
+        # The server checks bind on the role a new RoleBinding names: it must be one that creates pods.
+        if (
+            "bind" in covered
+            and allowed(self.inventory, principal, create)
+            and any(
+                allowed(
+                    self.inventory,
+                    principal,
+                    Request("bind", resource, RBAC_GROUP, namespace=namespace, name=name),
+                )
+                for resource, name in self._pod_creating_roles(namespace)
+            )
+        ):
+            action = (
+                f"binds itself a role that creates pods in {namespace} (bind on roles, create on "
+                "rolebindings), then runs pods as any ServiceAccount there"
+            )
+            self.add(Move(source, Node("AnyServiceAccount", namespace, ""), action, holding))
             return
-        action = (
-            f"binds itself a role in {namespace} (bind/escalate on roles, create on "
-            "rolebindings), then runs pods as any ServiceAccount there"
-        )
-        self.add(Move(source, Node("AnyServiceAccount", namespace, ""), action, holding))
+        names = holding.rule.rule.resource_names or (_SOME,)
+        if "escalate" in covered and any(
+            allowed(
+                self.inventory,
+                principal,
+                Request(verb, "roles", RBAC_GROUP, namespace=namespace, name=name),
+            )
+            for verb in ("update", "patch")
+            for name in names
+        ):
+            action = (
+                f"edits a Role it holds in {namespace} to create pods (escalate, update on roles), "
+                "then runs pods as any ServiceAccount there"
+            )
+            self.add(Move(source, Node("AnyServiceAccount", namespace, ""), action, holding))
 
     def _bind_cluster_admin(self, holding: Holding, source: Node) -> None:
         verbs = {verb for verb, resource in holding.grant.covered if resource == "clusterroles"}

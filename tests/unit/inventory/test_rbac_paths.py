@@ -71,6 +71,7 @@ kind: ClusterRole
 metadata: {name: impersonate-groups}
 rules:
 - {apiGroups: [""], resources: [groups], verbs: [impersonate]}
+- {apiGroups: [""], resources: [users], verbs: [impersonate], resourceNames: [stand-in]}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -235,3 +236,85 @@ def test_kubernetes_own_identities_are_flagged_default() -> None:
     text = RBAC.replace("name: alice, apiGroup", "name: system:kube-scheduler, apiGroup")
     path = _paths(text)[("system:kube-scheduler", "full-access")]
     assert path.default
+
+
+def test_impersonating_groups_needs_a_user_to_impersonate_too() -> None:
+    # The API server refuses Impersonate-Group without Impersonate-User (checked on 1.20 by
+    # tests/e2e/cluster/test_rbac_paths_live.py): groups alone go nowhere.
+    users_rule = (
+        '- {apiGroups: [""], resources: [users], verbs: [impersonate], resourceNames: [stand-in]}\n'
+    )
+    groups_only = RBAC.replace(users_rule, "")
+    assert ("devs", "full-access") not in _paths(groups_only)
+    service_account = groups_only.replace(
+        '- {apiGroups: [""], resources: [groups], verbs: [impersonate]}\n',
+        '- {apiGroups: [""], resources: [groups, serviceaccounts], verbs: [impersonate]}\n',
+    )
+    path = _paths(service_account)[("devs", "full-access")]
+    assert path.end == Node("Group", "", "system:masters")
+
+
+NAMESPACE_BIND = """\
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: boss, namespace: team}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: boss-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {kind: ServiceAccount, name: boss, namespace: team}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: binder, namespace: team}
+rules:
+- {apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [bind], resourceNames: [admin]}
+- {apiGroups: [rbac.authorization.k8s.io], resources: [rolebindings], verbs: [create]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: binder, namespace: team}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: binder}
+subjects:
+- {kind: User, name: vic, apiGroup: rbac.authorization.k8s.io}
+"""
+
+
+def test_namespace_bind_needs_bind_on_a_role_that_creates_pods() -> None:
+    path = _paths(NAMESPACE_BIND)[("vic", "full-access")]
+    assert path.first.action.startswith("binds itself a role that creates pods in team")
+    assert path.end == Node("ServiceAccount", "team", "boss")
+    # The server checks bind on the role the new RoleBinding names: view creates no pods.
+    assert ("vic", "full-access") not in _paths(NAMESPACE_BIND.replace("[admin]", "[view]"))
+    own_role = (
+        NAMESPACE_BIND.replace(
+            "[clusterroles], verbs: [bind], resourceNames: [admin]",
+            "[roles], verbs: [bind], resourceNames: [deployer]",
+        )
+        + """\
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: deployer, namespace: team}
+rules:
+- {apiGroups: [batch], resources: [jobs], verbs: [create]}
+"""
+    )
+    assert ("vic", "full-access") in _paths(own_role)
+    no_create = NAMESPACE_BIND.replace(
+        "resources: [rolebindings], verbs: [create]", "resources: [rolebindings], verbs: [get]"
+    )
+    assert ("vic", "full-access") not in _paths(no_create)
+
+
+def test_namespace_escalate_needs_update_on_roles_not_create_on_rolebindings() -> None:
+    escalate = NAMESPACE_BIND.replace(
+        "resources: [clusterroles], verbs: [bind], resourceNames: [admin]",
+        "resources: [roles], verbs: [escalate]",
+    )
+    assert ("vic", "full-access") not in _paths(escalate)
+    editable = escalate.replace("verbs: [escalate]", "verbs: [escalate, update]")
+    path = _paths(editable)[("vic", "full-access")]
+    assert path.first.action.startswith("edits a Role it holds in team")
