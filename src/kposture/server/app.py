@@ -2,10 +2,10 @@
 
 Endpoints: ``POST /validate`` (judge an AdmissionReview), ``POST /noop`` (parse it the same way and
 allow it without judging — the benchmark's baseline), ``GET /healthz``, ``GET /readyz``,
-``GET /metrics``. A body that is not a usable review gets a JSON ``{"error": ...}`` with 400 (413
-over the size limit, 415 for a content type other than JSON), never a 500. Each decision is counted,
-logged on one line (rules, outcome, who — never the object's contents) and handed to the ``record``
-sink, which must not block (the store's batched writer, or nothing).
+``GET /metrics``. A body that is not a usable review — malformed, or over the size limit — gets a
+JSON ``{"error": ...}`` with 400 (415 for a content type other than JSON), never a 500. Each
+decision is counted, logged on one line (rules, outcome, who — never the object's contents) and
+handed to the ``record`` sink, which must not block (the store's batched writer, or nothing).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from kposture.server.reviews import AdmissionRequest, ReviewError, parse_review,
 DecisionSink = Callable[[AdmissionDecision], None]
 Clock = Callable[[], dt.datetime]
 JSON_TYPE = "application/json"
+DRAIN_FACTOR = 4
 
 log = logging.getLogger("kposture.admission")
 
@@ -44,7 +45,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (415) anything but JSON and (413) more than ``limit`` bytes —
+    """The request body, refusing (415) anything but JSON and (400) more than ``limit`` bytes —
     checked against Content-Length first and again while reading, so a lying header cannot make
     the server buffer more."""
     content_type = request.headers.get("content-type", "")
@@ -52,18 +53,30 @@ async def read_body(request: Request, limit: int) -> bytes:
         shown = content_type[:60] or "none"
         raise ReviewError(f"content type must be {JSON_TYPE}, not {shown}", 415)
     declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise ReviewError("Content-Length is not a number")
-        if int(declared) > limit:
-            raise ReviewError(f"the review is over the {limit}-byte limit", 413)
+    if declared is not None and not declared.isdigit():
+        raise ReviewError("Content-Length is not a number")
+    oversized = declared is not None and int(declared) > limit
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ReviewError(f"the review is over the {limit}-byte limit", 413)
-        chunks.append(chunk)
+    # An oversized body is read on and dropped, up to DRAIN_FACTOR times the limit, so a client
+    # still sending reads the 400 rather than a connection reset; past that it is not worth
+    # reading, and the connection is closed after the answer.
+    if not oversized or int(declared or 0) <= limit * DRAIN_FACTOR:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                oversized = True
+                chunks.clear()
+            if oversized:
+                if size > limit * DRAIN_FACTOR:
+                    break
+                continue
+            chunks.append(chunk)
+    if oversized:
+        shown = f" ({declared} bytes)" if declared is not None else ""
+        raise ReviewError(
+            f"the review{shown} is over the {limit}-byte limit (admission maxRequestBytes)"
+        )
     return b"".join(chunks)
 
 

@@ -3,7 +3,7 @@ typed ``AdmissionRequest``, and building the response review the API server expe
 
 Owns what a well-formed review is. Anything else — not JSON, nested too deep, the wrong apiVersion or
 kind, a request without a uid, an object that is not a mapping — is a ``ReviewError`` carrying the
-HTTP status to answer with (400, or 413 for a body over the limit, 415 for a body that is not JSON)
+HTTP status to answer with (400, also for a body over the limit; 415 for a body that is not JSON)
 and a message naming the problem; the message never quotes the body, which may hold Secret values.
 """
 

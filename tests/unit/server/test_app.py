@@ -1,5 +1,6 @@
 """The webhook's HTTP surface over the ASGI app (no sockets): responses in both review versions,
-every malformed input answered with a 4xx naming the problem, the decision sink, logs and metrics."""
+every malformed or oversized input answered with a 4xx naming the problem, the decision sink, logs
+and metrics."""
 
 from __future__ import annotations
 
@@ -111,16 +112,33 @@ def test_wrong_shapes_get_400_naming_the_field(mutate: object, words: str) -> No
     assert words in reply.json()["error"]
 
 
-def test_oversized_review_gets_413() -> None:
+def test_oversized_review_gets_400() -> None:
     limited = AdmissionPolicy(max_request_bytes=2048)
     big = pod()
     big["metadata"]["annotations"] = {"filler": "x" * 4096}
-    reply = client(limited).post("/validate", content=body(review(big)), headers=JSON)
-    assert reply.status_code == 413
-    assert "2048-byte limit" in reply.json()["error"]
+    test_client = client(limited)
+    reply = test_client.post("/validate", content=body(review(big)), headers=JSON)
+    assert reply.status_code == 400
+    error = reply.json()["error"]
+    assert "2048-byte limit" in error
+    assert "maxRequestBytes" in error
+    assert "xxxx" not in error
+    assert test_client.post("/noop", content=body(review(big)), headers=JSON).status_code == 400
+    metrics = test_client.get("/metrics").text
+    assert (
+        'kposture_admission_request_errors_total{endpoint="validate",status="400"} 1.0' in metrics
+    )
 
 
-def test_oversized_review_without_content_length_gets_413() -> None:
+def test_oversized_review_far_over_the_limit_gets_400_without_being_read() -> None:
+    limited = AdmissionPolicy(max_request_bytes=1024)
+    content = b'{"filler": "' + b"x" * 20_000 + b'"}'
+    reply = client(limited).post("/validate", content=content, headers=JSON)
+    assert reply.status_code == 400
+    assert f"({len(content)} bytes) is over the 1024-byte limit" in reply.json()["error"]
+
+
+def test_oversized_review_without_content_length_gets_400() -> None:
     limited = AdmissionPolicy(max_request_bytes=2048)
 
     async def chunks():  # type: ignore[no-untyped-def]
@@ -130,7 +148,16 @@ def test_oversized_review_without_content_length_gets_413() -> None:
         yield b'"}'
 
     reply = client(limited).post("/validate", content=chunks(), headers=JSON)
-    assert reply.status_code == 413
+    assert reply.status_code == 400
+    assert "over the 2048-byte limit" in reply.json()["error"]
+
+
+def test_review_at_the_limit_is_judged() -> None:
+    data = body(review(pod()))
+    exact = AdmissionPolicy(max_request_bytes=len(data))
+    reply = client(exact).post("/validate", content=data, headers=JSON)
+    assert reply.status_code == 200
+    assert reply.json()["response"]["allowed"] is True
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/yaml", ""])
