@@ -1,10 +1,12 @@
 """``kposture serve`` as a real process over HTTPS: a review is judged, a malformed one gets a 400,
-a certificate replaced on disk is served without a restart, and it refuses to start without TLS."""
+a certificate replaced on disk is served without a restart, decisions are in the store once it
+stops, and it refuses to start without TLS."""
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import socket
 import ssl
 import subprocess
@@ -99,6 +101,7 @@ def server(tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[str]]]:
             "--port", str(port),
             "--policy", str(tmp_path / "policy.yaml"),
             "--reload-interval", "0.2",
+            "--db", f"sqlite:///{tmp_path / 'kposture.db'}",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -146,6 +149,30 @@ def test_serve_judges_reviews_over_https(server: tuple[int, Path, subprocess.Pop
         assert "not JSON" in bad.json()["error"]
         metrics = client.get("/metrics").text
         assert 'kposture_admission_decisions_total{dry_run="false",outcome="denied"} 1.0' in metrics
+
+
+def test_decisions_are_in_the_store_after_a_stop(
+    server: tuple[int, Path, subprocess.Popen[str]],
+) -> None:
+    port, folder, process = server
+    with httpx.Client(
+        base_url=f"https://127.0.0.1:{port}", verify=trusting(folder / "first.pem")
+    ) as client:
+        for number in range(20):
+            data = review(pod(privileged=number % 2 == 0), uid=f"uid-{number}")
+            assert client.post("/validate", json=data).status_code == 200
+    process.terminate()  # SIGTERM, as the kubelet stops a pod
+    assert process.wait(timeout=20) == 0
+    shown = subprocess.run(
+        [str(KPOSTURE), "admission", "log", "--db", str(folder / "kposture.db"), "-o", "json",
+         "--limit", "100"],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    decisions = json.loads(shown.stdout)["decisions"]
+    assert {d["uid"] for d in decisions} == {f"uid-{n}" for n in range(20)}
+    assert sum(d["outcome"] == "denied" for d in decisions) == 10
+    assert process.stdout is not None
+    assert "admission decision log: 20 decisions written" in process.stdout.read()
 
 
 def test_replaced_certificate_is_served_without_restart(

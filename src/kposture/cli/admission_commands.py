@@ -2,7 +2,9 @@
 decisions replayed over a cluster, a snapshot or manifests): argument parsing and wiring only.
 
 Both read the policy file the way ``scan`` does (``--policy``, else ``./.kposture.yaml``): its rules,
-exceptions and ``admission:`` block, with every rule id checked against the registry.
+exceptions and ``admission:`` block, with every rule id checked against the registry. ``serve``
+records every decision in the store (``--db``, as ``kposture admission log`` reads it) through the
+store's non-blocking ``DecisionWriter``, which is flushed and closed when the server stops.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from kposture.cli.scanning import (
     resolve_policy,
     rfc3339,
 )
+from kposture.cli.store_options import DbOption, open_cli_store
 from kposture.engine import Registry
 from kposture.model.admission import AdmissionPolicy, Outcome
 from kposture.reports.admission_what_if import (
@@ -43,9 +46,14 @@ from kposture.server.deciding import Decider
 from kposture.server.tls import DEFAULT_RELOAD_INTERVAL, CertificateLoadError
 from kposture.server.what_if import WHAT_IF_USER, replay
 from kposture.sources.policy_file import PolicyFileError, load_policy
+from kposture.store.decision_writing import DecisionWriter
 
 DEFAULT_PORT = 8443
 """The container port of the install manifests."""
+WRITER_CLOSE_TIMEOUT = 15.0
+"""Seconds a stopping server waits for the decision log to be written (the pod's grace is 30)."""
+
+log = logging.getLogger("kposture.serve")
 
 
 class WhatIfFormat(enum.StrEnum):
@@ -92,6 +100,7 @@ def serve_command(
     port: Annotated[int, typer.Option("--port", help="HTTPS port.")] = DEFAULT_PORT,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "0.0.0.0",
     policy: Annotated[Path | None, POLICY_OPTION] = None,
+    db: DbOption = None,
     reload_interval: Annotated[
         float,
         typer.Option("--reload-interval", help="Seconds between checks of the certificate files."),
@@ -103,8 +112,9 @@ def serve_command(
     """Serve the admission webhook over HTTPS: POST /validate (AdmissionReview v1 and v1beta1),
     /noop, /healthz, /readyz and /metrics.
 
-    HTTPS only: refuses to start without a usable certificate and key. Exit codes: 0 stopped;
-    2 bad arguments, policy file or certificate.
+    HTTPS only: refuses to start without a usable certificate and key. Every decision is recorded
+    in the store (--db) for `kposture admission log`, without ever delaying an answer. Exit codes:
+    0 stopped; 2 bad arguments, policy file, certificate or a store that cannot be opened.
     """
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int):
@@ -115,6 +125,7 @@ def serve_command(
         _fail("--reload-interval must be positive")
     try:
         decider, _ = build_decider(policy, default_registry())
+        store = open_cli_store(db)
     except UsageError as exc:
         _fail(str(exc))
     logging.basicConfig(
@@ -124,12 +135,16 @@ def serve_command(
     )
     # FastAPI and uvicorn cost 0.3 s to import: only when serving, not for every command.
     from kposture.server.app import create_app  # noqa: PLC0415
+    from kposture.server.metrics import Metrics  # noqa: PLC0415
     from kposture.server.serving import serve  # noqa: PLC0415
 
-    app = create_app(decider)
+    writer = DecisionWriter(store)
+    metrics = Metrics()
+    metrics.track_writer(writer)
+    log.info("recording admission decisions in %s", store.url)
     try:
         serve(
-            app,
+            create_app(decider, record=writer.record, metrics=metrics),
             cert_file=tls_cert,
             key_file=tls_key,
             host=host,
@@ -140,6 +155,29 @@ def serve_command(
         _fail(f"cannot serve HTTPS: {exc}")
     except OSError as exc:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    finally:
+        _close_log(writer)
+        store.close()
+
+
+def _close_log(writer: DecisionWriter) -> None:
+    """Write the decisions still queued, and say what was lost, if anything."""
+    writer.close(WRITER_CLOSE_TIMEOUT)
+    if writer.pending:
+        log.error(
+            "stopped with %d admission decisions not yet written (the store did not answer in %gs)",
+            writer.pending,
+            WRITER_CLOSE_TIMEOUT,
+        )
+    if writer.dropped or writer.failed:
+        log.warning(
+            "admission decision log: %d written, %d dropped (queue full), %d lost (store errors)",
+            writer.written,
+            writer.dropped,
+            writer.failed,
+        )
+    else:
+        log.info("admission decision log: %d decisions written", writer.written)
 
 
 def what_if_command(

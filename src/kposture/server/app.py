@@ -27,7 +27,8 @@ from kposture.server.deciding import Decider, Judged
 from kposture.server.metrics import CONTENT_TYPE, Metrics
 from kposture.server.reviews import AdmissionRequest, ReviewError, parse_review, review_response
 
-DecisionSink = Callable[[AdmissionDecision], None]
+DecisionSink = Callable[[AdmissionDecision], object]
+"""Takes a decision and returns at once (its result, e.g. whether it was queued, is ignored)."""
 Clock = Callable[[], dt.datetime]
 JSON_TYPE = "application/json"
 DRAIN_FACTOR = 4

@@ -2,12 +2,16 @@
 several apps in one process never share counters).
 
 Counts decisions by outcome, violated rules by rule and mode, requests rejected before judging by
-HTTP status, and observes request latency per endpoint. ``render`` is what ``GET /metrics`` serves.
+HTTP status, and observes request latency per endpoint; with ``track_writer``, also what became of
+the decisions handed to the store's writer (written, dropped, lost, waiting). ``render`` is what
+``GET /metrics`` serves.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from kposture.model.admission import AdmissionDecision
@@ -15,6 +19,19 @@ from kposture.model.admission import AdmissionDecision
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 """Seconds; fine below 10 ms, where a webhook's budget is."""
+
+
+class WriterCounts(Protocol):
+    """What the store's ``DecisionWriter`` counts."""
+
+    @property
+    def written(self) -> int: ...
+    @property
+    def dropped(self) -> int: ...
+    @property
+    def failed(self) -> int: ...
+    @property
+    def pending(self) -> int: ...
 
 
 class Metrics:
@@ -49,6 +66,20 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+
+    def track_writer(self, writer: WriterCounts) -> None:
+        """Expose the decision writer's counts, read when ``/metrics`` is scraped."""
+        log = Gauge(
+            "kposture_admission_decision_log",
+            "Decisions handed to the store: written, dropped (queue full), failed (the store "
+            "refused the batch), pending (waiting to be written).",
+            ("state",),
+            registry=self.registry,
+        )
+        log.labels("written").set_function(lambda: writer.written)
+        log.labels("dropped").set_function(lambda: writer.dropped)
+        log.labels("failed").set_function(lambda: writer.failed)
+        log.labels("pending").set_function(lambda: writer.pending)
 
     def count(self, decision: AdmissionDecision) -> None:
         self.decisions.labels(decision.outcome.value, str(decision.dry_run).lower()).inc()

@@ -3,7 +3,8 @@
 Owns the process side of ``kposture serve``: the uvicorn configuration (no plain HTTP, no access log
 — each decision is logged once by the app), the ``ServingCertificate`` whose live context uvicorn
 serves, and the background task that checks the certificate files every ``reload_interval``
-seconds. The CLI builds the app and calls ``serve``.
+seconds. The CLI builds the app and calls ``serve``, which returns after a graceful stop (SIGTERM
+or SIGINT) so the caller can flush what it holds — the decision log — before the process exits.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import uvicorn
@@ -21,6 +23,27 @@ from fastapi import FastAPI
 from kposture.server.tls import DEFAULT_RELOAD_INTERVAL, ServingCertificate
 
 log = logging.getLogger("kposture.serve")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, except that a stop by signal returns from ``serve`` like any other stop.
+
+    uvicorn re-raises the signal it caught once it has shut down, and the default SIGTERM handler
+    then ends the process at once: decisions still queued for the store would be lost. The
+    signals are still caught the same way (uvicorn's own handler starts the graceful shutdown).
+    """
+
+    stopped_by: tuple[int, ...] = ()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                captured = getattr(self, "_captured_signals", [])
+                self.stopped_by = tuple(captured)
+                captured.clear()
 
 
 def _config(app: FastAPI, host: str, port: int, certificate: ServingCertificate) -> uvicorn.Config:
@@ -67,8 +90,12 @@ def serve(
     port: int,
     reload_interval: float = DEFAULT_RELOAD_INTERVAL,
 ) -> None:
-    """Serve ``app`` over HTTPS until interrupted; ``CertificateLoadError`` when the pair is unusable."""
+    """Serve ``app`` over HTTPS until stopped (SIGTERM or SIGINT, then return);
+    ``CertificateLoadError`` when the pair is unusable."""
     certificate = ServingCertificate.load(cert_file, key_file)
-    server = uvicorn.Server(_config(app, host, port, certificate))
+    server = _Server(_config(app, host, port, certificate))
     log.info("serving HTTPS on %s:%d with %s", host, port, cert_file)
     asyncio.run(_serve(server, certificate, reload_interval))
+    if server.stopped_by:
+        names = ", ".join(signal.Signals(number).name for number in server.stopped_by)
+        log.info("stopped by %s", names)
