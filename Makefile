@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit test-e2e check bench bench-cluster docs clean
+.PHONY: install demo test test-unit test-e2e check bench bench-cluster bench-rbac docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench: $(STAMP)
 bench-cluster: $(STAMP)
 	scripts/test-cluster/build.sh
 	$(BIN)/python bench/cluster_benchmark.py
+
+## bench-rbac: RBAC analyzer on 5,000 roles and 50,000 bindings: graph build, who-can, escalation paths
+bench-rbac: $(STAMP)
+	$(BIN)/python bench/rbac_benchmark.py
 
 ## docs: regenerate docs/rules.md from the registry
 docs: $(STAMP)
