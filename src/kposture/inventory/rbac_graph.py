@@ -40,7 +40,8 @@ SUBJECT_KINDS = frozenset({"User", "Group", "ServiceAccount"})
 
 _INDEX = "rbac_graph.index"
 _GRAPH = "rbac_graph.graph"
-_FIRST_RULES_MEMO = 4096
+_FIRST_RULES_MEMO = 500_000
+"""How many (entry, rule) answers ``Graph.first_rules`` keeps (about 40 MB) before starting over."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +185,7 @@ class Graph:
         "_by_subject",
         "_by_url_verb",
         "_first",
+        "_first_size",
         "_rank",
         "_subjects",
         "entries",
@@ -208,6 +210,7 @@ class Graph:
         self._subjects: dict[int, tuple[Subject, ...]] = {}
         self._rank = _ranks(entries)
         self._first: dict[Request, dict[int, EffectiveRule]] = {}
+        self._first_size = 0
         self._by_subject: dict[tuple[str, str], list[tuple[int, str | None]]] | None = None
 
     def first_rules(self, request: Request) -> dict[int, EffectiveRule]:
@@ -215,9 +218,12 @@ class Graph:
         such as escalation paths ask the same request for many requesters)."""
         found = self._first.get(request)
         if found is None:
-            if len(self._first) >= _FIRST_RULES_MEMO:
+            found = self._first_rules(request)
+            if self._first_size + len(found) > _FIRST_RULES_MEMO:
                 self._first.clear()
-            found = self._first[request] = self._first_rules(request)
+                self._first_size = 0
+            self._first[request] = found
+            self._first_size += len(found)
         return found
 
     def _first_rules(self, request: Request) -> dict[int, EffectiveRule]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from kposture.inventory import Inventory
+import pytest
+
+from kposture.inventory import Inventory, rbac_graph
 from kposture.inventory.rbac_graph import Principal, Request, allowed, build, who_can
 from support import objects_from_text
 
@@ -218,3 +220,24 @@ subjects: [{kind: User, name: %s}, {kind: User, name: %s}]
         "a2",
         "b2",
     ]
+
+
+def test_allowed_answers_the_same_when_the_request_memo_starts_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    requests = [
+        Request("create", "pods", subresource="exec", namespace="x"),
+        Request("create", "pods", namespace="shop"),
+        Request("get", path="/metrics"),
+    ]
+    principals = [
+        Principal.of_user("carol", ["devs"]),
+        Principal.of_service_account("shop", "ci"),
+        Principal.of_user("x"),
+    ]
+    expected = [[allowed(inventory(), p, r) for p in principals] for r in requests]
+    monkeypatch.setattr(rbac_graph, "_FIRST_RULES_MEMO", 1)
+    inv = inventory()
+    for _ in range(2):
+        assert [[allowed(inv, p, r) for p in principals] for r in requests] == expected
+    assert expected == [[True, False, False], [False, True, False], [True, True, True]]
