@@ -13,6 +13,7 @@ import datetime as dt
 import enum
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -27,15 +28,13 @@ from kposture.cli.scanning import (
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
-    default_registry,
     has_input_errors,
     load_inputs,
-    policy_location,
-    resolve_policy,
+    prepare_rules,
     rfc3339,
 )
 from kposture.cli.store_options import DbOption, open_cli_store
-from kposture.engine import Registry
+from kposture.model import InputError
 from kposture.model.admission import AdmissionPolicy, Outcome
 from kposture.reports.admission_what_if import (
     WhatIfReport,
@@ -45,7 +44,6 @@ from kposture.reports.admission_what_if import (
 from kposture.server.deciding import Decider
 from kposture.server.tls import DEFAULT_RELOAD_INTERVAL, CertificateLoadError
 from kposture.server.what_if import WHAT_IF_USER, replay
-from kposture.sources.policy_file import PolicyFileError, load_policy
 from kposture.store.decision_writing import DecisionWriter
 
 DEFAULT_PORT = 8443
@@ -66,23 +64,26 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_USAGE)
 
 
-def build_decider(policy_path: Path | None, registry: Registry) -> tuple[Decider, str]:
+def build_decider(
+    policy_path: Path | None, rules_paths: Sequence[str] = ()
+) -> tuple[Decider, str, tuple[InputError, ...]]:
     """The decider for the policy file (``--policy``, else ``./.kposture.yaml``, else defaults)
-    and the file's name; a bad file is a ``UsageError`` naming its line."""
-    run_policy = resolve_policy(policy_path, registry)
-    path = policy_location(policy_path)
-    admission = AdmissionPolicy()
-    if path is not None:
-        try:
-            admission = load_policy(path).admission
-        except PolicyFileError as exc:
-            raise UsageError(str(exc)) from None
-    return Decider(registry, run_policy, admission), run_policy.source
+    with the built-in rules and the custom rules of ``--rules`` and the file's ``customRules``;
+    the file's name; and the custom rules that could not be loaded. A bad file is a
+    ``UsageError`` naming its line."""
+    setup = prepare_rules(policy_path, rules_paths)
+    admission = setup.policy_file.admission if setup.policy_file else AdmissionPolicy()
+    decider = Decider(setup.registry, setup.policy, admission)
+    return decider, setup.policy.source, setup.rule_errors
 
 
 POLICY_OPTION = typer.Option(
     "--policy",
     help="Policy file (rules, exceptions, the admission: block). Default: ./.kposture.yaml if present.",
+)
+RULES_OPTION = typer.Option(
+    "--rules",
+    help="Custom rule file or directory of *.yaml rule files (CEL; repeatable).",
 )
 
 
@@ -100,6 +101,7 @@ def serve_command(
     port: Annotated[int, typer.Option("--port", help="HTTPS port.")] = DEFAULT_PORT,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "0.0.0.0",
     policy: Annotated[Path | None, POLICY_OPTION] = None,
+    rules: Annotated[list[str] | None, RULES_OPTION] = None,
     db: DbOption = None,
     reload_interval: Annotated[
         float,
@@ -114,7 +116,8 @@ def serve_command(
 
     HTTPS only: refuses to start without a usable certificate and key. Every decision is recorded
     in the store (--db) for `kposture admission log`, without ever delaying an answer. Exit codes:
-    0 stopped; 2 bad arguments, policy file, certificate or a store that cannot be opened.
+    0 stopped; 2 bad arguments, policy file, custom rule that does not load, certificate or a
+    store that cannot be opened.
     """
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int):
@@ -124,7 +127,13 @@ def serve_command(
     if reload_interval <= 0:
         _fail("--reload-interval must be positive")
     try:
-        decider, _ = build_decider(policy, default_registry())
+        decider, _, rule_errors = build_decider(policy, rules or ())
+        if rule_errors:
+            # A webhook silently missing a rule the policy enforces is worse than one that does
+            # not start: a rolling update keeps the running pods serving.
+            raise UsageError(
+                "custom rules that do not load: " + "; ".join(map(_located, rule_errors))
+            )
         store = open_cli_store(db)
     except UsageError as exc:
         _fail(str(exc))
@@ -158,6 +167,10 @@ def serve_command(
     finally:
         _close_log(writer)
         store.close()
+
+
+def _located(error: InputError) -> str:
+    return f"{error.file}:{error.line}: {error.message}"
 
 
 def _close_log(writer: DecisionWriter) -> None:
@@ -199,6 +212,7 @@ def what_if_command(
         typer.Option("-n", "--namespace", help="Only this namespace of the cluster (repeatable)."),
     ] = None,
     policy: Annotated[Path | None, POLICY_OPTION] = None,
+    rules: Annotated[list[str] | None, RULES_OPTION] = None,
     output_format: Annotated[
         WhatIfFormat, typer.Option("-o", "--output", help="Output format.")
     ] = WhatIfFormat.TABLE,
@@ -233,7 +247,7 @@ def what_if_command(
     given = paths or []
     now = dt.datetime.now(dt.UTC)
     try:
-        decider, policy_file = build_decider(policy, default_registry())
+        decider, policy_file, rule_errors = build_decider(policy, rules or ())
         if cluster:
             with listing_progress() as progress:
                 loaded = load_inputs(
@@ -256,7 +270,7 @@ def what_if_command(
     report = WhatIfReport(
         decisions=replayed.decisions,
         inputs=loaded.inputs,
-        errors=loaded.errors,
+        errors=(*rule_errors, *loaded.errors),
         tool_version=__version__,
         replayed_at=rfc3339(now),
         policy_file=policy_file,
@@ -266,7 +280,7 @@ def what_if_command(
     )
     render = render_what_if_json if output_format is WhatIfFormat.JSON else render_what_if_table
     sys.stdout.write(render(report))
-    if has_input_errors(loaded.errors):
+    if rule_errors or has_input_errors(loaded.errors):
         raise typer.Exit(EXIT_USAGE)
     would_deny = {Outcome.DENIED} | ({Outcome.DRY_RUN} if as_enforced else set())
     denied = any(decision.outcome in would_deny for decision, _ in replayed.decisions)

@@ -20,7 +20,7 @@ from rich.markup import escape
 
 from kposture import __version__
 from kposture.cli.consoles import error_console
-from kposture.cli.scanning import EXIT_USAGE, UsageError, default_registry, resolve_policy
+from kposture.cli.scanning import EXIT_USAGE, UsageError, default_registry, prepare_rules
 from kposture.reports import admission_manifests as manifests
 from kposture.reports.admission_resources import resources_for_kinds
 from kposture.server import certificates as certs
@@ -239,9 +239,16 @@ def install_command(
     policy_text = None
     if policy is not None:
         try:
-            resolve_policy(policy, registry)
+            setup = prepare_rules(policy)
         except UsageError as exc:
             _fail(str(exc))
+        if setup.policy_file is not None and setup.policy_file.custom_rules:
+            # The policy goes into a ConfigMap; the rule files it names would not be in the pod.
+            _fail(
+                f"{policy}: customRules are not installed with the webhook yet; "
+                "remove customRules from the installed policy"
+            )
+        registry = setup.registry
         policy_text = _read(policy, "policy file").decode("utf-8", errors="replace")
     now = dt.datetime.now(dt.UTC)
     bundle_path = ca_bundle or (certs_dir or Path()) / certs.CA_CERT_FILE

@@ -137,6 +137,14 @@ def scan(
             help="Policy file (rules, severities, exceptions). Default: ./.kposture.yaml if present.",
         ),
     ] = None,
+    rules: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rules",
+            help="Custom rule file or directory of *.yaml rule files (CEL; repeatable). A rule "
+            "that does not load is an input error; the others still run.",
+        ),
+    ] = None,
     fail_on: Annotated[
         FailOn,
         typer.Option(
@@ -192,11 +200,15 @@ def scan(
                     progress=progress,
                     paths=given,
                     stdin=sys.stdin.buffer if "-" in given else None,
+                    rules_paths=rules or (),
                 )
         else:
             given = paths or []
             outcome = scan_manifests(
-                given, policy_path=policy, stdin=sys.stdin.buffer if "-" in given else None
+                given,
+                policy_path=policy,
+                stdin=sys.stdin.buffer if "-" in given else None,
+                rules_paths=rules or (),
             )
     except UsageError as exc:
         _fail(str(exc))

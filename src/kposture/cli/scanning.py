@@ -10,7 +10,7 @@ import datetime as dt
 import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import BinaryIO
@@ -19,12 +19,18 @@ from kposture.engine import Registry, evaluate
 from kposture.inventory import Inventory
 from kposture.inventory.owners import coverage_notes, inventory_coverage
 from kposture.model import InputError, RunPolicy, ScanResult, Severity
+from kposture.policy.rule_files import LoadedRules, load_rule_files
 from kposture.rules import builtin_rules
 from kposture.sources.cluster import ClusterRead, load_cluster
 from kposture.sources.cluster_config import ClusterError
 from kposture.sources.cluster_listing import Progress
 from kposture.sources.manifests import LoadedManifests, load_manifests, require_objects
-from kposture.sources.policy_file import DEFAULT_POLICY_FILE, PolicyFileError, load_policy
+from kposture.sources.policy_file import (
+    DEFAULT_POLICY_FILE,
+    PolicyFile,
+    PolicyFileError,
+    load_policy,
+)
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -79,23 +85,70 @@ def policy_location(policy_path: Path | None) -> Path | None:
 
 def resolve_policy(policy_path: Path | None, registry: Registry) -> RunPolicy:
     """Load the policy file (see ``policy_location``) and check every rule id it names."""
+    parsed = _parse_policy(policy_path)
+    return RunPolicy() if parsed is None else _checked_policy(parsed, registry, frozenset())
+
+
+def _parse_policy(policy_path: Path | None) -> PolicyFile | None:
     path = policy_location(policy_path)
     if path is None:
-        return RunPolicy()
+        return None
     if not path.is_file():
         raise UsageError(f"policy file {path} does not exist")
     try:
-        parsed = load_policy(path)
+        return load_policy(path)
     except PolicyFileError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _checked_policy(parsed: PolicyFile, registry: Registry, unloaded: frozenset[str]) -> RunPolicy:
+    """The run policy, once every rule id it names is known (ids of custom rules that failed to
+    load are not reported again: their load errors say why)."""
     problems = [
         f"{parsed.path}:{line}: {_rule_reference_problem(rule_id)}"
         for rule_id, line in parsed.rule_references
-        if not _names_a_rule(rule_id, registry)
+        if rule_id not in unloaded and not _names_a_rule(rule_id, registry)
     ]
     if problems:
         raise UsageError("; ".join(problems) + " (see `kposture rules list`)")
     return parsed.policy
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSetup:
+    """The rules a run uses — built-in plus custom — and the policy checked against them."""
+
+    registry: Registry
+    policy: RunPolicy
+    policy_file: PolicyFile | None = None
+    custom: LoadedRules = field(default_factory=LoadedRules)
+    rule_errors: tuple[InputError, ...] = ()
+    """Custom rules that could not be loaded (``file:line: message``); the others run."""
+
+
+def prepare_rules(policy_path: Path | None, rules_paths: Sequence[str] = ()) -> RuleSetup:
+    """Read the policy file, load custom rules (``--rules`` paths and the file's ``customRules``,
+    relative to it), build the registry and check the policy's rule ids against it. A bad policy
+    file is a ``UsageError``; a bad rule is one of ``rule_errors`` and the valid rules still run."""
+    parsed = _parse_policy(policy_path)
+    builtins = builtin_rules()
+    given: list[str] = list(rules_paths)
+    errors: list[InputError] = []
+    if parsed is not None and parsed.custom_rules:
+        base = Path(parsed.path).parent
+        for entry, line in parsed.custom_rules:
+            target = Path(entry) if Path(entry).is_absolute() else base / entry
+            if target.exists():
+                given.append(target.as_posix())
+            else:
+                message = f"customRules: no such rule file or directory {entry!r}"
+                errors.append(InputError(parsed.path, line, message))
+    custom = LoadedRules()
+    if given:
+        custom = load_rule_files(given, taken_ids={rule.id for rule in builtins})
+    registry = Registry((*builtins, *custom.rules))
+    policy = RunPolicy() if parsed is None else _checked_policy(parsed, registry, custom.failed_ids)
+    return RuleSetup(registry, policy, parsed, custom, tuple(errors) + custom.input_errors())
 
 
 @contextmanager
@@ -124,16 +177,19 @@ def scan_manifests(
     policy_path: Path | None = None,
     stdin: BinaryIO | None = None,
     now: dt.datetime | None = None,
+    rules_paths: Sequence[str] = (),
 ) -> ScanOutcome:
-    """Scan files, directories, charts, kustomizations or stdin and return the complete result."""
-    registry = default_registry()
-    policy = resolve_policy(policy_path, registry)
+    """Scan files, directories, charts, kustomizations or stdin and return the complete result;
+    ``rules_paths`` are custom rule files or directories run with the built-in rules."""
+    setup = prepare_rules(policy_path, rules_paths)
     _check_paths(paths)
     moment = now or dt.datetime.now(dt.UTC)
     with cyclic_gc_paused():
         # Nothing to judge is not a pass: a CI gate must fail when e.g. helm printed nothing.
         loaded = require_objects(load_manifests(paths, stdin=stdin))
-        return _judge_loaded(loaded, registry, policy, moment)
+        return _judge_loaded(
+            loaded, setup.registry, setup.policy, moment, rule_errors=setup.rule_errors
+        )
 
 
 def scan_cluster(
@@ -146,12 +202,12 @@ def scan_cluster(
     now: dt.datetime | None = None,
     paths: Sequence[str] = (),
     stdin: BinaryIO | None = None,
+    rules_paths: Sequence[str] = (),
 ) -> tuple[ScanOutcome, ClusterRead]:
     """List a live cluster and scan what was listed, together with the manifest ``paths`` (static
     pod manifests copied off a node, say) as one inventory; a cluster that cannot be read at all
     (bad kubeconfig, unknown context, unreachable server) is a ``UsageError``."""
-    registry = default_registry()
-    policy = resolve_policy(policy_path, registry)
+    setup = prepare_rules(policy_path, rules_paths)
     _check_paths(paths)
     moment = now or dt.datetime.now(dt.UTC)
     with cyclic_gc_paused():
@@ -159,7 +215,10 @@ def scan_cluster(
         loaded = read.loaded
         if paths:
             loaded = combine(loaded, load_manifests(paths, stdin=stdin))
-        return _judge_loaded(loaded, registry, policy, moment), read
+        outcome = _judge_loaded(
+            loaded, setup.registry, setup.policy, moment, rule_errors=setup.rule_errors
+        )
+        return outcome, read
 
 
 def load_inputs(
@@ -232,13 +291,18 @@ def rfc3339(moment: dt.datetime) -> str:
 
 
 def _judge_loaded(
-    loaded: LoadedManifests, registry: Registry, policy: RunPolicy, moment: dt.datetime
+    loaded: LoadedManifests,
+    registry: Registry,
+    policy: RunPolicy,
+    moment: dt.datetime,
+    *,
+    rule_errors: Sequence[InputError] = (),
 ) -> ScanOutcome:
     inventory = Inventory(loaded.objects)
     evaluated = evaluate(inventory, registry, policy, moment.date())
     result = replace(
         evaluated,
-        errors=tuple(loaded.errors) + evaluated.errors,
+        errors=tuple(rule_errors) + tuple(loaded.errors) + evaluated.errors,
         inputs=tuple(loaded.inputs),
         scanned_at=rfc3339(moment),
     )

@@ -14,6 +14,8 @@ what-if`` and the tests share it. Owns what gets judged and how findings become 
 - Suppressed findings (policy exceptions, annotations) never count. Each remaining finding gets the
   mode the admission policy gives its rule in the namespace; enforce denies (403, each violation
   with its rule id and fix), warn adds a ``warnings`` line, dry-run is recorded as would-deny.
+- Custom (CEL) rules get the review's ``request`` and ``oldObject`` through the object's memo
+  (``policy.cel_rules.attach_admission_request``).
 - A rule that raises is an error: the request is allowed with a warning and ``Outcome.ERROR``, or
   denied when the policy fails closed. Messages name rules and fields, never object values.
 """
@@ -36,6 +38,7 @@ from kposture.model.admission import (
     Outcome,
     RuleVerdict,
 )
+from kposture.policy.cel_rules import admission_binding, attach_admission_request
 from kposture.server.reviews import AdmissionRequest, truncate
 
 JUDGED_OPERATIONS = frozenset({"CREATE", "UPDATE"})
@@ -152,6 +155,7 @@ class Decider:
 
     def _judge(self, request: AdmissionRequest, obj: K8sObject, now: dt.datetime) -> Judged:
         today = now.date()
+        _bind_request(request, obj)
         result = evaluate_one(obj, Inventory((obj,)), self.registry, self.policy, today)
         findings = [f for f in result.findings if f.suppressed_by is None]
         if request.operation == "UPDATE" and request.old_object is not None and findings:
@@ -271,6 +275,24 @@ class Decider:
             reason=reason,
             dry_run=request.dry_run,
         )
+
+
+def _bind_request(request: AdmissionRequest, obj: K8sObject) -> None:
+    """Give custom (CEL) rules the review's ``request`` and ``oldObject``, in the object's memo,
+    so the engine stays a pure function of the object."""
+    binding = admission_binding(
+        operation=request.operation,
+        group=request.group,
+        version=request.version,
+        kind=request.kind,
+        namespace=request.namespace,
+        name=request.name or obj.ref.name,
+        user=request.user,
+        groups=request.groups,
+        dry_run=request.dry_run,
+        old_object=request.old_object,
+    )
+    attach_admission_request(obj, binding)
 
 
 def _scope_namespace(obj: K8sObject) -> str:

@@ -2,8 +2,9 @@
 file:line for every mistake.
 
 The file enables or disables rules, overrides severities, lists exceptions (scope, reason, optional
-expiry), says whether workloads may exempt themselves by annotation, and (``admission:``) gives each
-rule a mode at deploy time per namespace, with the requests admitted unjudged. Rule ids are returned
+expiry), says whether workloads may exempt themselves by annotation, (``admission:``) gives each
+rule a mode at deploy time per namespace, with the requests admitted unjudged, and
+(``customRules:``) lists custom rule files to load. Rule ids are returned
 with their lines so the caller, which knows the registry, can reject unknown ids precisely.
 """
 
@@ -29,7 +30,16 @@ from kposture.model.admission import (
 from kposture.sources.yaml_documents import describe_yaml_error, yaml_error_line
 
 DEFAULT_POLICY_FILE = ".kposture.yaml"
-_TOP_KEYS = {"apiVersion", "kind", "rules", "exceptions", "annotations", "registries", "admission"}
+_TOP_KEYS = {
+    "apiVersion",
+    "kind",
+    "rules",
+    "exceptions",
+    "annotations",
+    "registries",
+    "admission",
+    "customRules",
+}
 API_VERSION = "kposture.io/v1"
 KIND = "Policy"
 _RULES_KEYS = {"enabled", "disabled", "severity"}
@@ -67,6 +77,9 @@ class PolicyFile:
     path: str
     admission: AdmissionPolicy = field(default_factory=AdmissionPolicy)
     """The ``admission:`` block (the defaults when the file has none)."""
+    custom_rules: tuple[tuple[str, int], ...] = ()
+    """``customRules``: rule files or directories as written (relative to the policy file's
+    directory unless absolute), each with its line."""
 
 
 class _Reader:
@@ -351,6 +364,13 @@ def parse_policy(text: str, file: str) -> PolicyFile:
                         node, f"registry {entry!r} must be a host or host/path prefix, no scheme"
                     )
     admission = reader.admission(top["admission"]) if "admission" in top else AdmissionPolicy()
+    custom_rules: list[tuple[str, int]] = []
+    if "customRules" in top:
+        for item in reader.sequence(top["customRules"], "customRules"):
+            entry = reader.scalar(item, "a customRules entry").strip()
+            if not entry:
+                raise reader.fail(item, "a customRules entry must be a path")
+            custom_rules.append((entry, item.start_mark.line + 1))
     policy = RunPolicy(
         enabled=frozenset(enabled),
         disabled=frozenset(disabled),
@@ -360,7 +380,7 @@ def parse_policy(text: str, file: str) -> PolicyFile:
         allowed_registries=allowed_registries,
         source=file,
     )
-    return PolicyFile(policy, tuple(reader.rule_references), file, admission)
+    return PolicyFile(policy, tuple(reader.rule_references), file, admission, tuple(custom_rules))
 
 
 def _items(node: yaml.Node) -> list[yaml.Node]:
