@@ -22,9 +22,10 @@ they resolve to) is built once per inventory and memoised in ``inventory.derived
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import Any
 
 from kposture.inventory.components import CLUSTER_FACTS_KIND
 from kposture.inventory.objects import Inventory
@@ -209,43 +210,82 @@ class Graph:
         self._by_url_verb = by_url_verb
         self._subjects: dict[int, tuple[Subject, ...]] = {}
         self._rank = _ranks(entries)
-        self._first: dict[Request, dict[int, EffectiveRule]] = {}
+        # Both memos of first_rules share one size bound; their keys differ in length: (verb,
+        # path), (verb, group, resource) for _matching, (verb, group, resource, name).
+        self._first: dict[tuple[str, ...], Any] = {}
         self._first_size = 0
         self._by_subject: dict[tuple[str, str], list[tuple[int, str | None]]] | None = None
 
     def first_rules(self, request: Request) -> dict[int, EffectiveRule]:
-        """Entry position -> the first of its role's rules that allows ``request`` (memoised: views
-        such as escalation paths ask the same request for many requesters)."""
-        found = self._first.get(request)
+        """Entry position -> the first of its role's rules that allows ``request``, in entry order.
+        The answer depends on neither the namespace nor (but for ``resourceNames``) the name, and
+        is memoised: views such as escalation paths ask the same request for many requesters."""
+        key: tuple[str, ...] = (
+            (request.verb, request.path)
+            if request.path
+            else (request.verb, request.group, request.combined_resource, request.name)
+        )
+        found: dict[int, EffectiveRule] | None = self._first.get(key)
         if found is None:
-            found = self._first_rules(request)
-            if self._first_size + len(found) > _FIRST_RULES_MEMO:
-                self._first.clear()
-                self._first_size = 0
-            self._first[request] = found
-            self._first_size += len(found)
+            if request.path:
+                found = self._first_url_rules(request)
+            else:
+                found = {}
+                name = request.name
+                rules = self._rules_of
+                for position, index, names in self._matching(request):
+                    if position not in found and (not names or name in names):
+                        found[position] = rules(position, index)
+            self._remember(key, found)
         return found
 
-    def _first_rules(self, request: Request) -> dict[int, EffectiveRule]:
-        verbs = (request.verb, ALL) if request.verb != ALL else (ALL,)
-        if request.path:
-            lists = [self._by_url_verb.get(verb, ()) for verb in verbs]
-        else:
-            combined = request.combined_resource
+    def _rules_of(self, position: int, index: int) -> EffectiveRule:
+        return self.entries[position].role.rules[index]
+
+    def _matching(self, request: Request) -> tuple[tuple[int, int, tuple[str, ...]], ...]:
+        """(entry position, rule index, resourceNames) of every rule matching the request's verb,
+        group and ``resource[/subresource]``, ordered; the name is left to the caller."""
+        verb, group, combined = request.verb, request.group, request.combined_resource
+        key = (verb, group, combined)
+        found: tuple[tuple[int, int, tuple[str, ...]], ...] | None = self._first.get(key)
+        if found is None:
+            verbs = (verb, ALL) if verb != ALL else (ALL,)
             _, slash, subresource = combined.partition("/")
             resources = [combined, ALL] if combined != ALL else [ALL]
             if slash:
                 resources.append(f"*/{subresource}")
-            lists = [self._by_resource.get((r, v), ()) for r in resources for v in verbs]
+            matching = set()
+            for resource in resources:
+                for each in verbs:
+                    for position, index in self._by_resource.get((resource, each), ()):
+                        rule = self._rules_of(position, index).rule
+                        if (
+                            rule.matches_verb(verb)
+                            and rule.matches_group(group)
+                            and rule.matches_resource(combined)
+                        ):
+                            matching.add((position, index, rule.resource_names))
+            found = tuple(sorted(matching))
+            self._remember(key, found)
+        return found
+
+    def _first_url_rules(self, request: Request) -> dict[int, EffectiveRule]:
+        verbs = (request.verb, ALL) if request.verb != ALL else (ALL,)
         first: dict[int, int] = {}
-        entries = self.entries
-        for candidates in lists:
-            for position, index in candidates:
+        for verb in verbs:
+            for position, index in self._by_url_verb.get(verb, ()):
                 if index < first.get(position, index + 1) and request.allowed_by(
-                    entries[position].role.rules[index]
+                    self._rules_of(position, index)
                 ):
                     first[position] = index
-        return {p: entries[p].role.rules[first[p]] for p in sorted(first)}
+        return {p: self._rules_of(p, first[p]) for p in sorted(first)}
+
+    def _remember(self, key: tuple[str, ...], value: Sized) -> None:
+        if self._first_size + len(value) > _FIRST_RULES_MEMO:
+            self._first.clear()
+            self._first_size = 0
+        self._first[key] = value
+        self._first_size += len(value)
 
     def subjects(self, binding: K8sObject) -> tuple[Subject, ...]:
         found = self._subjects.get(id(binding))
