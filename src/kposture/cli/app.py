@@ -24,6 +24,7 @@ from kposture.cli.demo import run_demo
 from kposture.cli.progress import listing_progress
 from kposture.cli.rbac_commands import rbac_app
 from kposture.cli.rules_commands import rules_app
+from kposture.cli.rules_test_commands import test_rules_command
 from kposture.cli.scanning import (
     EXIT_USAGE,
     UsageError,
@@ -45,6 +46,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+rules_app.command("test")(test_rules_command)
 app.add_typer(rules_app, name="rules")
 app.add_typer(rbac_app, name="rbac")
 app.add_typer(admission_app, name="admission")
