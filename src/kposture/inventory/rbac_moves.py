@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from kposture.inventory.network import workloads_by_namespace
 from kposture.inventory.objects import Inventory
@@ -86,9 +87,9 @@ IDENTITY_KINDS = frozenset({"User", "Group", "ServiceAccount"})
 _MEMO = "rbac_moves.graph"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Node:
-    """An identity (``User``, ``Group``, ``ServiceAccount``) or a stand-in for a set of them."""
+class Node(NamedTuple):
+    """An identity (``User``, ``Group``, ``ServiceAccount``) or a stand-in for a set of them. A
+    named tuple: graphs of millions of moves hash and order nodes as plain tuples, in C."""
 
     kind: str
     namespace: str
@@ -122,12 +123,15 @@ class Node:
             return f"the ServiceAccounts with token Secrets in {where}"
         if self.kind == "SelfBoundAdmin":
             return "cluster-admin"
+        if self.kind == "AnyUser":
+            return "any user"
         if self.kind == "ServiceAccount":
             return f"ServiceAccount {self.namespace}/{self.name}"
         return f"{self.kind} {self.name}"
 
 
 MASTERS = Node("Group", "", SYSTEM_MASTERS)
+ANY_USER = Node("AnyUser", "", "")
 SELF_BOUND_ADMIN = Node("SelfBoundAdmin", "", "cluster-admin")
 """What a holder of bind or escalate on ClusterRoles becomes: cluster-admin, granted by itself."""
 
@@ -179,6 +183,7 @@ class _Builder:
         self.running: dict[str, dict[str, list[ResourceRef]]] = defaultdict(dict)
         self.token_secrets: dict[str, dict[str, list[ResourceRef]]] = defaultdict(dict)
         self.pod_roles: dict[str, list[tuple[str, str]]] | None = None
+        self.impersonators: dict[Node, bool] = {}
 
     def add(self, move: Move) -> None:
         self.moves.append(move)
@@ -225,6 +230,8 @@ class _Builder:
                 self.add(Move(node, Node("Group", "", group), "is a member of"))
 
     def stand_ins(self) -> None:
+        for user in sorted(n for n in self.identities if n.kind == "User"):
+            self.add(Move(ANY_USER, user, "includes"))
         namespaces = sorted(
             set(self.service_accounts) | set(self.running) | set(self.token_secrets)
         )
@@ -309,17 +316,18 @@ class _Builder:
             for target in targets:
                 self.add(Move(source, target, action, holding))
         if "users" in resources:
-            users = (
-                [Node("User", "", n) for n in names]
-                if names
-                else sorted(n for n in self.identities if n.kind == "User")
-            )
-            for target in users:
+            for target in [Node("User", "", n) for n in names] if names else [ANY_USER]:
                 self.add(Move(source, target, action, holding))
 
     def _impersonates_someone(self, source: Node) -> bool:
         """Whether ``source`` may impersonate at least one user or ServiceAccount: the API server
         refuses ``Impersonate-Group`` without ``Impersonate-User``, which needs its own grant."""
+        known = self.impersonators.get(source)
+        if known is None:
+            known = self.impersonators[source] = self._may_impersonate_someone(source)
+        return known
+
+    def _may_impersonate_someone(self, source: Node) -> bool:
         principal = source.principal()
         for holding in holders(self.inventory, IMPERSONATE):
             scope = _scope(holding)
