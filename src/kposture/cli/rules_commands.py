@@ -16,8 +16,10 @@ from rich.table import Table
 
 from kposture.cli.consoles import error_console, report_console
 from kposture.cli.output import FrameworkChoice
+from kposture.cli.rules_export_commands import export_command
 from kposture.cli.scanning import EXIT_USAGE, default_registry
 from kposture.model import Domain, RuleMeta
+from kposture.policy.builtin_cel import EXPORTABLE_RULE_IDS
 from kposture.reports.frameworks import CATALOGUES, coverage, coverage_percent, coverage_to_dict
 from kposture.reports.rule_catalogue import references_text, render_rule_docs, rule_to_dict
 
@@ -178,4 +180,7 @@ def show_rule(
 @rules_app.command("docs")
 def rules_docs() -> None:
     """Print the markdown rule catalogue (the source of docs/rules.md)."""
-    typer.echo(render_rule_docs(_metas()), nl=False)
+    typer.echo(render_rule_docs(_metas(), EXPORTABLE_RULE_IDS), nl=False)
+
+
+rules_app.command("export")(export_command)

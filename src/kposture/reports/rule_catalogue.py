@@ -6,7 +6,7 @@ catalogue.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from kposture.model import RuleMeta
@@ -50,28 +50,43 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_rule_docs(rules: Sequence[RuleMeta]) -> str:
-    """The whole markdown catalogue: an index table, then one section per rule."""
-    lines = [_HEADER]
+_EXPORTABLE_NOTE = """
+The **VAP** column marks the rules `kposture rules export --format vap --builtin` exports as
+Kubernetes ValidatingAdmissionPolicies, with CEL that gives the same verdicts (see
+[custom-rules.md](custom-rules.md#export-to-validatingadmissionpolicy)); the others need more than
+the object under review (the inventory, cluster facts, the policy file) or more than CEL can say.
+"""
+
+
+def render_rule_docs(rules: Sequence[RuleMeta], exportable: Collection[str] = ()) -> str:
+    """The whole markdown catalogue: an index table, then one section per rule. ``exportable``
+    names the rules the ValidatingAdmissionPolicy export covers (the policy layer knows which;
+    reports may not import it), marked in a column and in each rule's section."""
+    lines = [_HEADER + (_EXPORTABLE_NOTE if exportable else "")]
     domains = list(dict.fromkeys(meta.domain for meta in rules))
     for domain in domains:
         lines.append(f"## {domain.value}\n")
-        lines.append("| id | severity | stage | title | references |")
-        lines.append("|---|---|---|---|---|")
+        if exportable:
+            lines.append("| id | severity | stage | title | references | VAP |")
+            lines.append("|---|---|---|---|---|---|")
+        else:
+            lines.append("| id | severity | stage | title | references |")
+            lines.append("|---|---|---|---|---|")
         for meta in rules:
             if meta.domain is domain:
+                vap = (" yes |" if meta.id in exportable else " — |") if exportable else ""
                 lines.append(
                     f"| [`{meta.id}`](#{meta.id}) | {meta.severity.value} | {meta.stage.value} "
-                    f"| {_escape(meta.title)} | {_escape(references_text(meta))} |"
+                    f"| {_escape(meta.title)} | {_escape(references_text(meta))} |{vap}"
                 )
         lines.append("")
     lines.append("## Rules in detail\n")
     for meta in rules:
-        lines.extend(_rule_section(meta))
+        lines.extend(_rule_section(meta, meta.id in exportable))
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _rule_section(meta: RuleMeta) -> list[str]:
+def _rule_section(meta: RuleMeta, exportable: bool = False) -> list[str]:
     kinds = ", ".join(meta.kinds)
     section = [
         f"### {meta.id}\n",
@@ -82,6 +97,8 @@ def _rule_section(meta: RuleMeta) -> list[str]:
         f"References: {references_text(meta)}.\n",
         f"Remediation: {meta.remediation}\n",
     ]
+    if exportable:
+        section.insert(-1, "Exportable as a ValidatingAdmissionPolicy (`kposture rules export`).\n")
     if meta.fix_snippet:
         section.extend(["```yaml", meta.fix_snippet.rstrip(), "```", ""])
     return section
