@@ -55,6 +55,7 @@ class DecisionWriter:
         self._interval = interval
         self._warn_every = warn_every
         self._closing = threading.Event()
+        self._full = threading.Event()  # set when a batch's worth is waiting, or on close
         self._lock = threading.Lock()
         self._dropped = 0
         self._written = 0
@@ -71,9 +72,12 @@ class DecisionWriter:
     def record(self, decision: AdmissionDecision) -> bool:
         """Queue ``decision`` for writing; ``False`` (and counted) when it had to be dropped."""
         with self._lock:
-            accepted = not self._closing.is_set() and self._queue.qsize() < self._max_queue
+            waiting = self._queue.qsize()
+            accepted = not self._closing.is_set() and waiting < self._max_queue
             if accepted:
                 self._queue.put(decision)
+                if waiting + 1 >= self._batch_size:
+                    self._full.set()
         if not accepted:
             self._drop()
         return accepted
@@ -130,6 +134,7 @@ class DecisionWriter:
             if not self._closing.is_set():
                 self._closing.set()
                 self._queue.put(None)  # after every accepted decision: the thread's last item
+                self._full.set()
         self._thread.join(timeout)
 
     def __enter__(self) -> DecisionWriter:
@@ -148,16 +153,22 @@ class DecisionWriter:
                 self._flush(batch)
 
     def _next_batch(self) -> tuple[list[AdmissionDecision], bool]:
-        """Wait for a first decision, then gather more until the batch is full or its time is up;
-        also say whether ``close()``'s end marker was reached."""
+        """Wait for a first decision, then for the batch to fill or its time to be up, and take
+        what is queued; also say whether ``close()``'s end marker was reached.
+
+        The thread sleeps through the interval instead of waking for each decision: every wake-up
+        would take the interpreter lock from the request handlers (measured on the webhook: a
+        wake per decision cost p99 latency at 500 reviews/s)."""
         first = self._queue.get()
         if first is None:
             return [], True
         batch = [first]
-        deadline = time.monotonic() + self._interval
+        if not self._closing.is_set() and self._queue.qsize() + 1 < self._batch_size:
+            self._full.wait(self._interval)  # close() sets it too: no waiting out the interval
+        self._full.clear()
         while len(batch) < self._batch_size:
             try:
-                item = self._queue.get(timeout=max(deadline - time.monotonic(), 0.0))
+                item = self._queue.get_nowait()
             except queue.Empty:
                 break
             if item is None:
