@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit test-e2e check bench bench-cluster bench-rbac docs clean
+.PHONY: install demo test test-unit test-e2e check bench bench-cluster bench-admission bench-rbac docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ bench-cluster: $(STAMP)
 ## bench-rbac: RBAC analyzer on 5,000 roles and 50,000 bindings: graph build, who-can, escalation paths
 bench-rbac: $(STAMP)
 	$(BIN)/python bench/rbac_benchmark.py
+
+## bench-admission: the admission webhook over TLS under open-loop load, /validate against /noop
+bench-admission: $(STAMP)
+	$(BIN)/python bench/admission_benchmark.py
 
 ## docs: regenerate docs/rules.md from the registry
 docs: $(STAMP)
