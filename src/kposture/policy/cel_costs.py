@@ -15,7 +15,7 @@ evaluation whose estimate is over the budget. ``cel_programs`` compiles; this mo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -318,11 +318,18 @@ def _elements(value: Any) -> list[Any] | None:
 
 class _Sizer:
     """Estimates one expression against one activation; ``fallback`` sizes what cannot be
-    resolved."""
+    resolved (computed only when something cannot be, as it walks every bound value)."""
 
-    def __init__(self, bindings: Mapping[str, Any], fallback: int) -> None:
+    def __init__(self, bindings: Mapping[str, Any], fallback: Callable[[], int]) -> None:
         self.bindings = bindings
-        self.fallback = fallback
+        self._fallback = fallback
+        self._size: int | None = None
+
+    @property
+    def fallback(self) -> int:
+        if self._size is None:
+            self._size = self._fallback()
+        return self._size
 
     def range_of(
         self, item: Comprehension, scope: Mapping[str, list[Any] | None]
@@ -360,7 +367,9 @@ class _Sizer:
         return source + size * per_item
 
 
-def estimate(shape: ExpressionShape, bindings: Mapping[str, Any], fallback: int) -> int:
+def estimate(
+    shape: ExpressionShape, bindings: Mapping[str, Any], fallback: Callable[[], int]
+) -> int:
     """An upper estimate of the comprehension steps evaluating the expression takes on these
     bindings: each comprehension's range size times the cost of one step (1 plus its nested
     comprehensions'), summed; 1 for an expression without comprehensions."""

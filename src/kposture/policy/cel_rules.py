@@ -202,7 +202,7 @@ class _CompiledValidation:
 class CelCheck:
     """The check of one custom rule (a callable ``Check``)."""
 
-    __slots__ = ("_validations", "_variables", "spec")
+    __slots__ = ("_reads", "_validations", "_variables", "spec")
 
     def __init__(
         self,
@@ -213,6 +213,13 @@ class CelCheck:
         self.spec = spec
         self._variables = variables
         self._validations = validations
+        expressions = [expression for _, expression in variables]
+        for validation in validations:
+            expressions.append(validation.expression)
+            if validation.message_expression is not None:
+                expressions.append(validation.message_expression)
+        self._reads = frozenset(root for e in expressions for root in e.shape.roots)
+        """The bound names the rule reads: only those it reads are set per rule."""
 
     def applies(self, obj: K8sObject, inventory: Inventory, operation: str) -> bool:
         """Whether the rule's ``match`` selects this object (and request operation)."""
@@ -238,9 +245,12 @@ class CelCheck:
         if not self.applies(obj, inventory, state.operation):
             return
         context = state.context
-        context.add_variable("params", self.spec.params)
+        # The context is shared: a name another rule set is reset before this rule reads it.
+        if "params" in self._reads:
+            context.add_variable("params", self.spec.params)
         values: dict[str, Any] = {}
-        context.add_variable("variables", values)
+        if "variables" in self._reads:
+            context.add_variable("variables", values)
         spent = 0
         for name, expression in self._variables:
             spent = self._afford(expression, state, values, spent)
@@ -263,9 +273,12 @@ class CelCheck:
     ) -> int:
         if not expression.shape.comprehensions:
             return spent + 1
-        fallback = state.fallback(expression.shape.splits)
-        if values:
-            fallback = max(fallback, collection_size(values, expression.shape.splits))
+        strings = expression.shape.splits
+
+        def fallback() -> int:
+            size = state.fallback(strings)
+            return max(size, collection_size(values, strings)) if values else size
+
         cost = estimate(expression.shape, {**state.bindings, "variables": values}, fallback)
         if spent + cost > COST_BUDGET:
             raise CelCostError(
