@@ -31,7 +31,7 @@ from kposture.model import (
     Violation,
     format_path,
 )
-from kposture.rules.base import Check, Rule
+from kposture.rules.base import Check, Rule, RuleCannotJudge
 
 
 def fingerprint(rule_id: str, obj: K8sObject, violation: Violation) -> str:
@@ -107,7 +107,7 @@ class _Evaluator:
             except Exception as exc:  # a broken rule must not hide other findings
                 self.errors.append(
                     _object_error(
-                        obj, f"rule {rule.meta.id} failed on {obj.ref.display()}: {exc!r}"
+                        obj, f"rule {rule.meta.id} failed on {obj.ref.display()}: {_reason(exc)}"
                     )
                 )
                 continue
@@ -242,3 +242,8 @@ def evaluate_one(
         rules_run=len(rule_ids),
         rule_ids_run=rule_ids,
     )
+
+
+def _reason(exc: Exception) -> str:
+    """A rule's own explanation as it gave it; any other exception with its type (a bug)."""
+    return str(exc) if isinstance(exc, RuleCannotJudge) else repr(exc)

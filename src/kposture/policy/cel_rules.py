@@ -38,7 +38,7 @@ from kposture.policy.cel_programs import (
     run,
 )
 from kposture.policy.rule_specs import RuleFileError, RuleSpec
-from kposture.rules.base import Rule
+from kposture.rules.base import Rule, RuleCannotJudge
 
 ACTIVATION_KEY = "kposture.policy.cel-activation"
 REQUEST_KEY = "kposture.policy.admission-request"
@@ -49,7 +49,7 @@ SCAN_USER = "kposture:scan"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
-class CelRuleError(RuntimeError):
+class CelRuleError(RuleCannotJudge):
     """A custom rule could not judge an object: the message names the rule file and line."""
 
 

@@ -34,6 +34,7 @@ from kposture.policy.rule_specs import (
     DEFAULT_OPERATIONS,
     OPERATIONS,
     RULE_KIND,
+    TEST_KIND,
     KindMatch,
     RuleFileError,
     RuleMatch,
@@ -351,16 +352,30 @@ def _rule_id_of(data: Any) -> str:
     return name if isinstance(name, str) else ""
 
 
-def parse_rule_text(text: str, file: str) -> tuple[list[RuleSpec], list[RuleFileError]]:
+def _not_a_rule(data: Any) -> bool:
+    """A document a rule directory may hold beside its rules: a Kubernetes object (a fixture) or
+    a ``RuleTest``. A ``kposture.io`` document of any other kind is a misspelt rule, not this."""
+    if not isinstance(data, Mapping):
+        return False
+    api_version = str(data.get("apiVersion", ""))
+    if not api_version.startswith("kposture.io/"):
+        return "apiVersion" in data and "kind" in data
+    return data.get("kind") == TEST_KIND
+
+
+def parse_rule_text(
+    text: str, file: str, *, skip_others: bool = False
+) -> tuple[list[RuleSpec], list[RuleFileError]]:
     """The valid rule documents of one file's text and a ``RuleFileError`` per invalid one
-    (metadata checked as the registry checks it; ids not yet checked against other rules)."""
+    (metadata checked as the registry checks it; ids not yet checked against other rules).
+    ``skip_others``: a file found in a directory may hold fixtures and rule tests, left out."""
     specs: list[RuleSpec] = []
     errors: list[RuleFileError] = []
     for item in parse_yaml_recovering(text):
         if isinstance(item, DocumentError):
             errors.append(RuleFileError(file, item.line, item.message))
             continue
-        if item.data is None:
+        if item.data is None or (skip_others and _not_a_rule(item.data)):
             continue
         line = _Lines(item.positions, item.start[0])
         try:
@@ -395,28 +410,34 @@ class LoadedRules:
         )
 
 
-def rule_file_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[RuleFileError]]:
-    """Files given and every ``*.yaml``/``*.yml`` under directories given, sorted per directory;
-    a path that does not exist is an error."""
+def rule_file_paths(
+    paths: Collection[str | Path],
+) -> tuple[list[Path], set[Path], list[RuleFileError]]:
+    """Files given and every ``*.yaml``/``*.yml`` under directories given, sorted per directory,
+    and which of them were found in a directory; a path that does not exist is an error."""
     files: list[Path] = []
+    found: set[Path] = set()
     errors: list[RuleFileError] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            files.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in RULE_FILE_SUFFIXES)
+            inside = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix in RULE_FILE_SUFFIXES
             )
+            files.extend(inside)
+            found.update(inside)
         elif path.is_file():
             files.append(path)
         else:
             errors.append(RuleFileError(str(given), 0, "no such rule file or directory"))
-    return list(dict.fromkeys(files)), errors
+    return list(dict.fromkeys(files)), found - {Path(p) for p in paths}, errors
 
 
 def load_rule_files(paths: Iterable[str | Path], *, taken_ids: Collection[str] = ()) -> LoadedRules:
     """Load, validate and compile every rule in ``paths`` (files or directories); ``taken_ids``
     are the built-in rule ids a custom rule may not reuse."""
-    files, errors = rule_file_paths(paths)
+    paths = list(paths)
+    files, in_directories, errors = rule_file_paths(paths)
     specs: list[RuleSpec] = []
     for path in files:
         name = path.as_posix()
@@ -428,7 +449,7 @@ def load_rule_files(paths: Iterable[str | Path], *, taken_ids: Collection[str] =
         except (OSError, UnicodeDecodeError) as exc:
             errors.append(RuleFileError(name, 0, f"cannot read rule file: {exc}"))
             continue
-        parsed, problems = parse_rule_text(text, name)
+        parsed, problems = parse_rule_text(text, name, skip_others=path in in_directories)
         specs.extend(parsed)
         errors.extend(problems)
     loaded = compile_specs(specs, taken_ids=taken_ids)

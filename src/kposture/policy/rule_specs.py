@@ -24,6 +24,7 @@ from kposture.model import (
 
 API_VERSION = "kposture.io/v1"
 RULE_KIND = "Rule"
+TEST_KIND = "RuleTest"
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 DEFAULT_OPERATIONS = ("CREATE", "UPDATE")
 

@@ -27,13 +27,12 @@ from kposture.model import K8sObject, RunPolicy, ScanResult
 from kposture.policy.cel_rules import CelCheck, activation, admission_binding
 from kposture.policy.cel_rules import attach_admission_request as attach
 from kposture.policy.rule_files import load_rule_files
-from kposture.policy.rule_specs import API_VERSION, OPERATIONS
+from kposture.policy.rule_specs import API_VERSION, OPERATIONS, TEST_KIND
 from kposture.rules import builtin_rules
 from kposture.sources.manifests import load_manifests
 from kposture.sources.yaml_documents import DocumentError, parse_yaml
 
 TEST_FILE_NAMES = ("kposture-test.yaml", "kposture-test.yml")
-TEST_KIND = "RuleTest"
 RESULTS = ("pass", "fail", "error", "skip")
 _TOP_KEYS = (
     "apiVersion",

@@ -224,16 +224,6 @@ def _resource_rules(rule: ExportRule) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = []
     for entry in rule.kinds:
         wanted_groups = [g for g in entry.api_groups if g != "*"]
-        if "*" in entry.kinds:
-            rules.append(
-                {
-                    "apiGroups": list(entry.api_groups) or ["*"],
-                    "apiVersions": ["*"],
-                    "resources": ["*"],
-                    "operations": list(rule.operations),
-                }
-            )
-            continue
         by_key: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
         for kind in entry.kinds:
             resource = API_RESOURCES.get(kind)

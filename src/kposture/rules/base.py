@@ -27,6 +27,11 @@ class Configured:
 Configure = Callable[[RunPolicy], Configured]
 
 
+class RuleCannotJudge(RuntimeError):
+    """Raised by a check that cannot judge one object and says why in its message (a custom rule's
+    runtime error, naming its file and line): reported as that message, not as a crash."""
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """A rule: metadata and the check that decides it.
