@@ -46,6 +46,7 @@ ENDPOINTS = ("noop", "validate")
 BODIES = 256
 """Distinct request bodies (uids and names differ), cycled through."""
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+IDLE_REUSE_S = 20.0
 
 
 # --- the review -------------------------------------------------------------------------------
@@ -310,14 +311,20 @@ class Pool:
         self.port = port
         self.context = context
         self.maximum = maximum
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.idle: list[tuple[tuple[asyncio.StreamReader, asyncio.StreamWriter], float]] = []
         self.waiting: list[asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = []
         self.total = 0
         self.opened = 0
 
     async def acquire(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self.idle:
-            return self.idle.pop()
+        while self.idle:
+            connection, since = self.idle.pop()
+            # As an HTTP client pool does: never reuse one the server may have closed (uvicorn
+            # closes after 30 s idle; a pool left idle during the other endpoint's steps).
+            if connection[0].at_eof() or time.monotonic() - since > IDLE_REUSE_S:
+                self.discard(connection)
+                continue
+            return connection
         if self.total < self.maximum:
             self.total += 1
             try:
@@ -340,14 +347,14 @@ class Pool:
             if not future.done():
                 future.set_result(connection)
                 return
-        self.idle.append(connection)
+        self.idle.append((connection, time.monotonic()))
 
     def discard(self, connection: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
         self.total -= 1
         connection[1].close()
 
     async def close(self) -> None:
-        for _, writer in self.idle:
+        for (_, writer), _since in self.idle:
             writer.close()
         self.idle.clear()
 
@@ -514,7 +521,15 @@ async def benchmark(
     searched: list[Step] = []
     best: dict[str, int] = {}
     for endpoint in ENDPOINTS:
-        rate = args.search_start
+        # Start above the highest steady rate that already met the criterion.
+        passed = [
+            s.rate
+            for s in steady
+            if s.endpoint == endpoint and not s.errors and s.p99_ms < args.p99_limit_ms
+        ]
+        if passed:
+            best[endpoint] = max(passed)
+        rate = int(max(passed) * args.search_factor) if passed else args.search_start
         while rate <= args.search_max:
             result = await step(endpoint, rate, args.search_duration)
             searched.append(result)
@@ -561,7 +576,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per steady step")
     parser.add_argument("--rates", default="100,500,1000", help="steady rates, reviews/s")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before each step")
-    parser.add_argument("--search-start", type=int, default=1000)
+    parser.add_argument(
+        "--search-start", type=int, default=200, help="when no steady rate met the criterion"
+    )
     parser.add_argument("--search-factor", type=float, default=1.2)
     parser.add_argument("--search-max", type=int, default=6000)
     parser.add_argument("--search-duration", type=float, default=8.0)
