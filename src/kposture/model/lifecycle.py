@@ -1,0 +1,82 @@
+"""A finding's life over time, and the alerts its changes raise.
+
+The watcher (and ``scan --save``) compares what is found now with what was open before and emits a
+``Transition`` per change; the store keeps them as each finding's history; alert sinks turn them
+into ``Alert``s. A finding is identified across scans by its fingerprint (rule, resource, path),
+the same one the scan report carries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from kposture.model.resources import ResourceRef
+from kposture.model.rules import Severity
+
+
+class FindingStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    SUPPRESSED = "suppressed"
+
+
+class Change(StrEnum):
+    """What a transition did to a finding."""
+
+    OPENED = "opened"
+    """First seen."""
+    RESOLVED = "resolved"
+    """No longer found: fixed, or its object deleted (see ``Transition.reason``)."""
+    REOPENED = "reopened"
+    """Found again after it was resolved."""
+    SUPPRESSED = "suppressed"
+    """Still there, but an exception or annotation now covers it."""
+    UNSUPPRESSED = "unsuppressed"
+    """The exception covering it expired or was removed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One change of one finding, at ``at``, made by ``changed_by`` (the field manager or user of
+    the object's last change, from managedFields, when known)."""
+
+    fingerprint: str
+    rule_id: str
+    severity: Severity
+    resource: ResourceRef
+    path: str
+    message: str
+    change: Change
+    at: dt.datetime
+    changed_by: str = ""
+    reason: str = ""
+    """Why: ``fixed``, ``deleted``, the exception's reason..."""
+
+    @property
+    def status(self) -> FindingStatus:
+        """The finding's status after this transition."""
+        if self.change is Change.RESOLVED:
+            return FindingStatus.RESOLVED
+        if self.change is Change.SUPPRESSED:
+            return FindingStatus.SUPPRESSED
+        return FindingStatus.OPEN
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """What an alert sink sends: a finding transition, or (later) an audit-log detection."""
+
+    source: str
+    """``finding`` or ``detection``."""
+    rule_id: str
+    severity: Severity
+    message: str
+    at: dt.datetime
+    resource: ResourceRef | None
+    cluster: str = ""
+    change: str = ""
+    """The transition's change for a finding alert."""
+    dedup_key: str = ""
+    """Alerts with the same key are one alert to a sink that de-duplicates."""
