@@ -9,7 +9,8 @@ the same one the scan report carries.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from kposture.model.resources import ResourceRef
@@ -66,7 +67,7 @@ class Transition:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """What an alert sink sends: a finding transition, or (later) an audit-log detection."""
+    """What an alert sink sends: a finding transition, or an audit-log detection."""
 
     source: str
     """``finding`` or ``detection``."""
@@ -79,4 +80,9 @@ class Alert:
     change: str = ""
     """The transition's change for a finding alert."""
     dedup_key: str = ""
-    """Alerts with the same key are one alert to a sink that de-duplicates."""
+    """Alerts with the same key are one alert to a sink that de-duplicates (within its window).
+    Producers should include what makes two alerts different to a reader (for a finding, its
+    fingerprint and the change); an empty key is never de-duplicated."""
+    event: Mapping[str, str] | None = field(default=None, hash=False)
+    """A detection's audit event context: ``user``, ``verb``, ``resource``, ``namespace``,
+    ``source_ip``, ``user_agent``, ``time`` (RFC 3339) and ``audit_id`` when known. Read-only."""
