@@ -17,7 +17,13 @@ from rich.markup import escape
 from kposture.cli.consoles import error_console
 from kposture.cli.progress import listing_progress
 from kposture.cli.rbac_output import RbacFormat
-from kposture.cli.scanning import EXIT_USAGE, UsageError, has_input_errors, load_inputs
+from kposture.cli.scanning import (
+    EXIT_USAGE,
+    UsageError,
+    cyclic_gc_paused,
+    has_input_errors,
+    load_inputs,
+)
 from kposture.inventory import Inventory
 from kposture.model import InputError
 
@@ -82,7 +88,10 @@ def load_rbac_inputs(
             check()
         if not cluster and (kubeconfig or context):
             raise UsageError("--kubeconfig and --context need --cluster")
-        with listing_progress(enabled=False if not cluster else None) as progress:
+        with (
+            cyclic_gc_paused(),
+            listing_progress(enabled=False if not cluster else None) as progress,
+        ):
             loaded = load_inputs(
                 given,
                 cluster=cluster,
