@@ -14,11 +14,12 @@ certificate) and the resolver for the endpoint's host name. Fakes leave both out
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import re
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -110,6 +111,102 @@ class _ClientTransport:
             raise TransportError(_first_line(str(exc.reason or exc))) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise TransportError(_describe(exc)) from None
+
+    def stream(
+        self, path: str, query: Sequence[tuple[str, str]] = (), read_timeout: float = 330.0
+    ) -> StreamResponse:
+        """GET ``path`` without reading the body: a watch. The response's lines are read as they
+        arrive; ``read_timeout`` bounds the silence between two reads (a paused server)."""
+        import urllib3  # noqa: PLC0415 - a dependency of the client, imported where it is used
+        from kubernetes.client.exceptions import ApiException  # noqa: PLC0415
+
+        api = self._api
+        try:
+            method, url, headers, _, _ = api.param_serialize(
+                "GET",
+                path,
+                query_params=list(query),
+                header_params={"Accept": "application/json"},
+                auth_settings=self._auth,
+            )
+            response = api.call_api(
+                method, url, headers, _request_timeout=(self._timeout[0], read_timeout)
+            )
+        except ApiException as exc:
+            raise TransportError(_first_line(str(exc.reason or exc))) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise TransportError(_describe(exc)) from None
+        return _ClientStream(response.response)
+
+
+class StreamResponse(Protocol):
+    """A response read as it arrives (a watch): its status, its lines, and a way to stop reading
+    from another thread."""
+
+    status: int
+
+    def lines(self) -> Iterator[bytes]:
+        """Each newline-terminated line as it arrives; ``TransportError`` when the connection
+        breaks or stays silent too long; ends at the end of the body."""
+        ...
+
+    def read(self) -> bytes:
+        """The whole body (an error status)."""
+        ...
+
+    def close(self) -> None:
+        """Stop reading; a ``lines`` loop in another thread ends (or raises) soon after."""
+        ...
+
+
+class _ClientStream:
+    __slots__ = ("_response", "status")
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+        self.status = int(response.status)
+
+    def lines(self) -> Iterator[bytes]:
+        import urllib3  # noqa: PLC0415
+
+        pending = b""
+        try:
+            for chunk in self._response.stream(65536, decode_content=True):
+                pending += chunk
+                while True:
+                    end = pending.find(b"\n")
+                    if end < 0:
+                        break
+                    line, pending = pending[:end], pending[end + 1 :]
+                    if line.strip():
+                        yield line
+        except (urllib3.exceptions.HTTPError, OSError, ValueError, AttributeError) as exc:
+            # AttributeError/ValueError: the connection was closed under the reader (``close``).
+            raise TransportError(_describe(exc)) from None
+        if pending.strip():
+            yield pending
+
+    def read(self) -> bytes:
+        try:
+            return bytes(self._response.read())
+        except Exception as exc:  # any failure reading an error body is a lost body
+            raise TransportError(_describe(exc)) from None
+
+    def close(self) -> None:
+        response = self._response
+        try:
+            connection = getattr(response, "connection", None) or getattr(
+                response, "_connection", None
+            )
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                import socket  # noqa: PLC0415
+
+                sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        with contextlib.suppress(Exception):  # closing a broken connection may fail; it is closed
+            response.close()
 
 
 def _first_line(text: str) -> str:

@@ -66,24 +66,29 @@ def _compact_managed_fields(meta: dict[str, Any]) -> None:
                 entry.pop("fieldsV1", None)
 
 
+def normalise_item(raw: dict[str, Any], served: ServedKind) -> dict[str, Any]:
+    """One listed or watched object as kposture keeps it: typed with the served apiVersion and
+    kind, a Secret's values removed, managedFields without their field sets."""
+    if served.kind == "Secret":
+        strip_secret(raw)
+    meta = raw.get("metadata")
+    if isinstance(meta, dict):
+        _compact_managed_fields(meta)
+    raw.pop("apiVersion", None)
+    raw.pop("kind", None)
+    return {"apiVersion": served.api_version, "kind": served.kind, **raw}
+
+
 def parse_page(body: bytes, served: ServedKind) -> tuple[list[dict[str, Any]], str]:
     """The items of one list response, typed (list items carry no apiVersion/kind) and with Secret
     values removed; and the continue token ("" on the last page)."""
     data = json.loads(body)
     raw_items = data.get("items") if isinstance(data, dict) else None
-    is_secret = served.kind == "Secret"
-    items: list[dict[str, Any]] = []
-    for raw in raw_items if isinstance(raw_items, list) else ():
-        if not isinstance(raw, dict):
-            continue
-        if is_secret:
-            strip_secret(raw)
-        meta = raw.get("metadata")
-        if isinstance(meta, dict):
-            _compact_managed_fields(meta)
-        raw.pop("apiVersion", None)
-        raw.pop("kind", None)
-        items.append({"apiVersion": served.api_version, "kind": served.kind, **raw})
+    items = [
+        normalise_item(raw, served)
+        for raw in (raw_items if isinstance(raw_items, list) else ())
+        if isinstance(raw, dict)
+    ]
     meta = data.get("metadata") if isinstance(data, dict) else None
     token = meta.get("continue") if isinstance(meta, dict) else None
     return items, token if isinstance(token, str) else ""
