@@ -104,7 +104,9 @@ scans = Table(
     Index(None, "cluster_id", "started_at"),
 )
 
-FINDING_STATUSES = ("opened", "resolved", "reopened", "suppressed")
+FINDING_STATUSES = ("open", "resolved", "suppressed")
+"""``model.lifecycle.FindingStatus`` values; the change a transition made (opened, reopened...)
+follows from its from/to pair (``store.findings.change_of``)."""
 
 findings = Table(
     "findings",
