@@ -7,6 +7,7 @@ Commands only parse arguments, call ``scanning`` and a renderer, and map outcome
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import sys
 from pathlib import Path
@@ -21,10 +22,12 @@ from kposture.cli.admission_app import admission_app
 from kposture.cli.admission_commands import serve_command
 from kposture.cli.consoles import error_console
 from kposture.cli.demo import run_demo
+from kposture.cli.findings_commands import findings_command, history_command
 from kposture.cli.progress import listing_progress
 from kposture.cli.rbac_commands import rbac_app
 from kposture.cli.rules_commands import rules_app
 from kposture.cli.rules_test_commands import test_rules_command
+from kposture.cli.scan_saving import save_cluster_scan, summary
 from kposture.cli.scanning import (
     EXIT_USAGE,
     UsageError,
@@ -36,6 +39,9 @@ from kposture.cli.scanning import (
     unlisted_kinds,
 )
 from kposture.cli.snapshotting import write_snapshot_file
+from kposture.cli.store_options import DbOption, open_cli_store
+from kposture.store.connecting import Store, StoreError
+from kposture.cli.watch_commands import watch_command
 from kposture.model import Severity
 
 app = typer.Typer(
@@ -51,6 +57,9 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(rbac_app, name="rbac")
 app.add_typer(admission_app, name="admission")
 app.command("serve")(serve_command)
+app.command("findings")(findings_command)
+app.command("history")(history_command)
+app.command("watch")(watch_command)
 
 
 KUBECONFIG_OPTION = typer.Option(
@@ -175,6 +184,24 @@ def scan(
             help="Also report the crawl/walk/run stage each domain reaches (table, json, markdown).",
         ),
     ] = False,
+    save: Annotated[
+        bool,
+        typer.Option(
+            "--save",
+            help="Record the cluster scan's findings in the store (--db): opened, resolved and "
+            "reopened since the last scan, for `kposture findings` and `kposture history`. "
+            "Needs --cluster.",
+        ),
+    ] = False,
+    db: DbOption = None,
+    cluster_name: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster-name",
+            metavar="NAME",
+            help="Name to save the cluster under (default: the kubeconfig context name).",
+        ),
+    ] = None,
 ) -> None:
     """Scan Kubernetes manifests, snapshots or a live cluster (--cluster, with or without manifest
     paths) and report misconfigurations.
@@ -190,11 +217,20 @@ def scan(
         _fail("--kubeconfig, --context, -n and -A need --cluster")
     if not cluster and not paths:
         _fail("give manifest paths (- for stdin), a snapshot file, or --cluster")
+    if save and not cluster:
+        _fail("--save records a live cluster's findings: it needs --cluster")
+    if cluster_name is not None and not save:
+        _fail("--cluster-name needs --save")
+    store: Store | None = None
+    read = None
+    moment = dt.datetime.now(dt.UTC)
     try:
+        if save:
+            store = open_cli_store(db)
         if cluster:
             with listing_progress() as progress:
                 given = paths or []
-                outcome, _ = scan_cluster(
+                outcome, read = scan_cluster(
                     kubeconfig=kubeconfig,
                     context=context,
                     namespaces=namespaces,
@@ -203,6 +239,7 @@ def scan(
                     paths=given,
                     stdin=sys.stdin.buffer if "-" in given else None,
                     rules_paths=rules or (),
+                    now=moment,
                 )
         else:
             given = paths or []
@@ -213,7 +250,26 @@ def scan(
                 rules_paths=rules or (),
             )
     except UsageError as exc:
+        if store is not None:
+            store.close()
         _fail(str(exc))
+    if store is not None and read is not None:
+        with store:
+            try:
+                transitions = save_cluster_scan(
+                    store,
+                    outcome,
+                    read,
+                    cluster_name=cluster_name,
+                    namespaces=namespaces,
+                    at=moment,
+                )
+            except StoreError as exc:
+                _fail(str(exc))
+        saved_as = cluster_name or read.context
+        error_console().print(
+            summary(transitions, saved_as, store.url), highlight=False, markup=False
+        )
     threshold = fail_on.severity()
     try:
         output.emit(

@@ -1,0 +1,356 @@
+"""The watch loop: events in, findings judged again, transitions stored and sent as alerts.
+
+Owns ``Watcher``, the driver of ``kposture watch``. It takes events from a source (the cluster
+watch: one stream per kind, each listing first), keeps the object set (``state``), and works in
+batches: the first event of a batch waits at most ``window`` seconds (100 ms) for others, so a burst
+(a Deployment and the ReplicaSets and pods its controller writes) is judged once, while a single
+change still reaches the store well within a second. For a batch of changes it judges the affected
+objects (``dependents``, ``evaluating``) and reconciles them with the store as a scoped evaluation;
+a relist (a stream's 410 Gone) and the start reconcile the whole cluster instead, so deletions
+missed while away resolve as ``deleted`` and a restart after SIGKILL converges to the state an
+uninterrupted run would have, with no duplicate transitions (the store writes none for a state it
+already holds). Every transition is logged, counted and sent to the sinks as an ``Alert``.
+
+The clock, the store's reconcile and the sinks are given, so tests drive it without a cluster.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kposture.engine import Registry
+from kposture.inventory import Inventory
+from kposture.inventory.tools import latest_manager
+from kposture.model import Finding, K8sObject, ResourceRef, RunPolicy
+from kposture.model.lifecycle import Alert, Transition
+from kposture.sources.cluster_watch import RELISTED, WatchEvent
+from kposture.store.findings import Scope
+from kposture.watcher.dependents import PathView, affected
+from kposture.watcher.evaluating import Judged, judge, judge_all, rules_per_kind
+from kposture.watcher.state import ClusterState, Delta, Key, key_of
+
+log = logging.getLogger("kposture.watch")
+
+WINDOW = 0.1
+"""Seconds the first event of a batch waits for more."""
+
+Record = Callable[
+    [Sequence[Finding], Scope, dt.datetime, Callable[[ResourceRef], str]], list[Transition]
+]
+"""Stores what was found in a scope and returns the transitions (the store's ``reconcile``)."""
+
+
+class Source(Protocol):
+    events: queue.Queue[WatchEvent]
+
+    def start(self) -> None: ...
+    def wait_listed(self, timeout: float | None = None) -> bool: ...
+    def forbidden(self) -> list[str]: ...
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+
+class Outlet(Protocol):
+    def send(self, alert: Alert) -> Any: ...
+    def flush(self, timeout: float | None = None) -> bool: ...
+    def close(self, timeout: float | None = None) -> None: ...
+
+
+class Observer(Protocol):
+    """What the watcher reports as metrics (``watcher.metrics``); every method is cheap."""
+
+    def batch(self, lags: Sequence[float], evaluation: float, work: int, full: bool) -> None: ...
+    def transitions(self, transitions: Sequence[Transition]) -> None: ...
+    def open_findings(self, counts: Counter[tuple[str, str, str]]) -> None: ...
+    def objects(self, counts: Counter[str]) -> None: ...
+
+
+@dataclass
+class Stats:
+    """Totals since start, for tests, the benchmark and the shutdown log line."""
+
+    batches: int = 0
+    full_reconciles: int = 0
+    events: int = 0
+    transitions: int = 0
+    evaluations: int = 0
+    full_evaluations: int = 0
+    """Evaluation work of one full evaluation of the current state (the baseline per change)."""
+    lags: list[float] = field(default_factory=list)
+
+
+class Watcher:
+    """Runs until ``stop``; see the module docstring."""
+
+    def __init__(
+        self,
+        source: Source,
+        state: ClusterState,
+        registry: Registry,
+        policy: RunPolicy,
+        record: Record,
+        outlet: Outlet,
+        *,
+        cluster: str,
+        facts: Callable[[ClusterState, Sequence[str]], dict[str, Any] | None] | None = None,
+        namespaces: Sequence[str] | None = None,
+        observer: Observer | None = None,
+        window: float = WINDOW,
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        keep_lags: bool = False,
+    ) -> None:
+        self.source = source
+        self.state = state
+        self.registry = registry
+        self.policy = policy
+        self.record = record
+        self.outlet = outlet
+        self.cluster = cluster
+        self.facts = facts
+        self.namespaces = namespaces
+        self.observer = observer
+        self.window = window
+        self.now = now
+        self.keep_lags = keep_lags
+        self.stats = Stats()
+        self._stopping = False
+        self._inventory: Inventory | None = None
+        self._paths: PathView | None = None
+        self._open: dict[Key, list[Finding]] = {}
+        self._rule_counts = rules_per_kind(registry, policy)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def start(self, timeout: float | None = None) -> bool:
+        """Start the streams, wait for every first list, and reconcile the whole cluster; False
+        when the first lists did not all arrive within ``timeout`` (nothing is stored then)."""
+        self.source.start()
+        if not self.source.wait_listed(timeout):
+            return False
+        events = self._drain()
+        for event in events:
+            self._apply(event)
+        if self.facts is not None:
+            self.state.set_facts(self.facts(self.state, self.source.forbidden()))
+        self._full(events)
+        return True
+
+    def run(self) -> None:
+        """Handle batches until ``stop`` is called (from a signal handler or another thread)."""
+        while not self._stopping:
+            batch = self._next_batch()
+            if batch:
+                self.handle(batch)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the streams and flush the sinks."""
+        self.source.stop()
+        self.outlet.flush(timeout)
+        self.outlet.close(timeout)
+
+    # -- batches ---------------------------------------------------------------------------------
+
+    def _drain(self) -> list[WatchEvent]:
+        events: list[WatchEvent] = []
+        while True:
+            try:
+                events.append(self.source.events.get_nowait())
+            except queue.Empty:
+                return events
+
+    def _next_batch(self) -> list[WatchEvent]:
+        try:
+            first = self.source.events.get(timeout=0.25)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.window
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                batch.append(self.source.events.get(timeout=left))
+            except queue.Empty:
+                break
+        batch.extend(self._drain())
+        return batch
+
+    def handle(self, events: Sequence[WatchEvent]) -> list[Transition]:
+        """Apply one batch of events and store what it changed."""
+        if any(event.type == RELISTED for event in events):
+            for event in events:
+                self._apply(event)
+            return self._full(events)
+        deltas: list[Delta] = []
+        for event in events:
+            deltas.extend(self._apply(event))
+        if not deltas:
+            return []
+        started = time.perf_counter()
+        old = self._inventory
+        new = self.state.inventory()
+        assert old is not None
+        found = affected(
+            deltas, old, new, self.state.children, self.state.in_namespace, self._paths
+        )
+        if found.paths is not None:
+            self._paths = found.paths
+        self._inventory = new
+        if found.everything:
+            return self._full(events, inventory=new, started=started)
+        today = self.now().date()
+        judged = judge(found.keys, new, self.registry, self.policy, today, self._rule_counts)
+        refs = [self._ref(key, new, deltas) for key in judged.scope]
+        deleted = [self._ref(key, new, deltas) for key in judged.deleted]
+        scope = Scope.of([r for r in refs if r is not None], deleted=[d for d in deleted if d])
+        return self._store(judged, scope, events, started)
+
+    def _full(
+        self,
+        events: Sequence[WatchEvent],
+        *,
+        inventory: Inventory | None = None,
+        started: float | None = None,
+    ) -> list[Transition]:
+        started = time.perf_counter() if started is None else started
+        inventory = inventory or self.state.inventory()
+        self._inventory = inventory
+        self._paths = None
+        judged = judge_all(
+            inventory, self.registry, self.policy, self.now().date(), self._rule_counts
+        )
+        self._open = {}
+        scope = Scope.cluster(
+            present=[obj.ref for obj in inventory.evaluation_order()],
+            namespaces=self.namespaces,
+            skip_kinds=self.source.forbidden(),
+        )
+        self.stats.full_reconciles += 1
+        return self._store(judged, scope, events, started)
+
+    def _store(
+        self, judged: Judged, scope: Scope, events: Sequence[WatchEvent], started: float
+    ) -> list[Transition]:
+        evaluation = time.perf_counter() - started
+        for key in judged.scope:
+            self._open.pop(key, None)
+        for finding in judged.findings:
+            self._open.setdefault(key_of(finding.resource), []).append(finding)
+        inventory = self._inventory
+        assert inventory is not None
+        transitions = self.record(judged.findings, scope, self.now(), _managers(inventory))
+        done = time.monotonic()
+        lags = [done - event.received for event in events]
+        self.stats.batches += 1
+        self.stats.events += len(events)
+        self.stats.transitions += len(transitions)
+        self.stats.evaluations += judged.evaluations
+        if judged.full:
+            self.stats.full_evaluations = judged.evaluations
+        if self.keep_lags:
+            self.stats.lags.extend(lags)
+        for transition in transitions:
+            self._announce(transition)
+        if self.observer is not None:
+            self.observer.batch(lags, evaluation, judged.evaluations, judged.full)
+            self.observer.transitions(transitions)
+            self.observer.open_findings(self._open_counts())
+            self.observer.objects(Counter(key[0] for key in self.state.objects))
+        return transitions
+
+    def _announce(self, transition: Transition) -> None:
+        ref = transition.resource
+        where = (
+            f"{ref.kind}/{ref.namespace}/{ref.name}" if ref.namespace else f"{ref.kind}/{ref.name}"
+        )
+        reason = f" ({transition.reason})" if transition.reason else ""
+        by = f" by {transition.changed_by}" if transition.changed_by else ""
+        log.info(
+            "%s %s %s on %s%s%s",
+            transition.change.value,
+            transition.severity.value,
+            transition.rule_id,
+            where,
+            reason,
+            by,
+        )
+        alert = Alert(
+            source="finding",
+            rule_id=transition.rule_id,
+            severity=transition.severity,
+            message=transition.message,
+            at=transition.at,
+            resource=transition.resource,
+            cluster=self.cluster,
+            change=transition.change.value,
+            dedup_key=f"{transition.fingerprint}:{transition.change.value}",
+        )
+        try:
+            self.outlet.send(alert)
+        except Exception:  # a broken sink must not stop the watch; the fan-out counts errors
+            log.exception("alert not sent")
+
+    def _open_counts(self) -> Counter[tuple[str, str, str]]:
+        counts: Counter[tuple[str, str, str]] = Counter()
+        for findings in self._open.values():
+            for finding in findings:
+                if finding.suppressed_by is None:
+                    counts[
+                        (finding.severity.value, finding.rule_id, finding.resource.namespace)
+                    ] += 1
+        return counts
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def _apply(self, event: WatchEvent) -> list[Delta]:
+        if event.type == RELISTED:
+            return self.state.replace_kind(event.kind, event.namespace, event.snapshot)
+        if event.obj is None:
+            return []
+        if not self._in_scope(event.obj):
+            return []
+        if event.type == "DELETED":
+            delta = self.state.delete(event.obj)
+            return [delta] if delta is not None else []
+        return [self.state.upsert(event.obj)]
+
+    def _in_scope(self, raw: dict[str, Any]) -> bool:
+        """With ``-n``, only the Namespace objects asked for (as ``scan --cluster -n`` does)."""
+        if self.namespaces is None or raw.get("kind") != "Namespace":
+            return True
+        meta = raw.get("metadata")
+        return isinstance(meta, dict) and meta.get("name") in self.namespaces
+
+    @staticmethod
+    def _ref(key: Key, inventory: Inventory, deltas: Iterable[Delta]) -> ResourceRef | None:
+        obj = inventory.get(*key)
+        if obj is not None:
+            return obj.ref
+        for delta in deltas:
+            if delta.key == key and delta.old is not None:
+                return delta.old.ref
+        for stand_in in (*inventory.implied_namespaces, inventory.cluster_anchor):
+            if stand_in is not None and key_of(stand_in.ref) == key:
+                return stand_in.ref
+        if key[0] == "Namespace":
+            return ResourceRef("v1", "Namespace", "", key[2])
+        return None
+
+
+def _managers(inventory: Inventory) -> Callable[[ResourceRef], str]:
+    def changed_by(ref: ResourceRef) -> str:
+        obj: K8sObject | None = inventory.get(ref.kind, ref.namespace, ref.name)
+        entry = latest_manager(obj) if obj is not None else None
+        return entry.manager if entry is not None else ""
+
+    return changed_by
