@@ -40,9 +40,9 @@ from kposture.cli.scanning import (
 )
 from kposture.cli.snapshotting import write_snapshot_file
 from kposture.cli.store_options import DbOption, open_cli_store
-from kposture.store.connecting import Store, StoreError
 from kposture.cli.watch_commands import watch_command
 from kposture.model import Severity
+from kposture.store.connecting import Store, StoreError
 
 app = typer.Typer(
     name="kposture",
