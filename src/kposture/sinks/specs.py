@@ -289,17 +289,31 @@ def _name(value: str) -> str:
 
 
 def _shown_flag(text: str) -> str:
-    """The flag as it may be shown: a literal URL cut to its host."""
+    """The flag as it may be shown: a literal URL cut to its host, literal header values elided."""
     text = text.strip()
     match = _FLAG.match(text)
-    if match is None or match.group("target") is None:
-        head = re.match(r"[^=]*", text)
+    if match is None:
+        head = re.match(r"[^=\[]*", text)
         prefix = head.group() if head else ""
-        return prefix if prefix == text else f"{prefix}=…"
+        return prefix if prefix == text else f"{prefix}…"
+    shown = match.group("kind")
+    if match.group("options") is not None:
+        shown += "[" + ",".join(map(_shown_option, match.group("options").split(","))) + "]"
     target = match.group("target")
-    shown = target if target.startswith(("env:", "file:")) else redact_url(target)
-    shown = "…" if shown == "<invalid URL>" else shown
-    return text[: match.start("target")] + shown
+    if target is not None:
+        url = target if target.startswith(("env:", "file:")) else redact_url(target)
+        shown += "=" + ("…" if url == "<invalid URL>" else url)
+    return shown
+
+
+def _shown_option(item: str) -> str:
+    key, equals, value = item.partition("=")
+    if key.strip() not in ("header", "bearer") or value.strip().startswith(("env:", "file:")):
+        return item
+    name, colon, rest = value.partition(":")
+    if key.strip() == "header" and colon:
+        return f"{key}={name}:{'…' if not rest.strip().startswith(('env:', 'file:')) else rest}"
+    return f"{key}{equals}…"
 
 
 def parse_alert_flags(

@@ -1,0 +1,165 @@
+"""The kposture.alert/v1 document on stdout (one JSON object per line, stable field names) and the
+Slack payload (text fallback, blocks, escaping, Slack's length limits)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from tests.unit.sinks.alert_samples import detection_alert, finding_alert
+
+from kposture.model.rules import Severity
+from kposture.sinks.documents import ALERT_SCHEMA, alert_document, timestamp
+from kposture.sinks.json_lines import JsonLinesSink
+from kposture.sinks.slack_payloads import HEADER_LIMIT, SECTION_LIMIT, slack_payload
+
+
+def test_finding_document_has_every_stable_field() -> None:
+    document = alert_document(finding_alert(dedup_key="fp1|opened"))
+    assert document == {
+        "@timestamp": "2026-03-04T05:06:07.890Z",
+        "schema": ALERT_SCHEMA,
+        "ecs": {"version": "8.11.0"},
+        "message": "container web is privileged",
+        "event": {
+            "kind": "alert",
+            "category": ["configuration"],
+            "type": ["creation"],
+            "action": "opened",
+            "dataset": "kposture.finding",
+            "provider": "kposture",
+            "severity": 73,
+        },
+        "rule": {"id": "privileged-container", "ruleset": "kposture-findings"},
+        "orchestrator": {
+            "type": "kubernetes",
+            "cluster": {"name": "prod-eu"},
+            "namespace": "shop",
+            "api_version": "apps/v1",
+            "resource": {"type": "Deployment", "name": "web"},
+        },
+        "kposture": {
+            "source": "finding",
+            "rule_id": "privileged-container",
+            "severity": "high",
+            "change": "opened",
+            "cluster": "prod-eu",
+            "resource": {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "namespace": "shop",
+                "name": "web",
+            },
+            "dedup_key": "fp1|opened",
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "event_type"),
+    [("resolved", "deletion"), ("reopened", "creation"), ("suppressed", "change")],
+)
+def test_event_type_follows_the_change(change: str, event_type: str) -> None:
+    assert alert_document(finding_alert(change=change))["event"]["type"] == [event_type]
+
+
+def test_detection_document_maps_the_audit_event_to_ecs() -> None:
+    document = alert_document(detection_alert())
+    assert document["event"]["category"] == ["intrusion_detection"]
+    assert document["event"]["action"] == "create"
+    assert document["event"]["id"] == "5d2c6a55-8f0e-4c1d-9d5a-2b6f1c3e0a11"
+    assert document["event"]["severity"] == 99
+    assert document["user"] == {"name": "alice@example.com"}
+    assert document["source"] == {"ip": "203.0.113.7"}
+    assert document["user_agent"] == {"original": "kubectl/v1.30.0"}
+    assert document["kposture"]["event"]["resource"] == "pods/exec"
+    assert document["rule"]["ruleset"] == "kposture-detections"
+
+
+def test_an_alert_without_a_resource_keeps_the_keys() -> None:
+    document = alert_document(finding_alert(resource=None))
+    assert document["orchestrator"]["resource"] == {"type": "", "name": ""}
+    assert document["kposture"]["resource"] is None
+    assert "user" not in document
+
+
+def test_timestamps_are_utc_with_z() -> None:
+    import datetime as dt
+
+    naive = dt.datetime(2026, 1, 1, 12, 0, 0)
+    assert timestamp(naive) == "2026-01-01T12:00:00.000Z"
+    plus_two = dt.datetime(2026, 1, 1, 14, 0, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    assert timestamp(plus_two) == "2026-01-01T12:00:00.000Z"
+
+
+def test_stdout_sink_writes_one_object_per_line(capsys: pytest.CaptureFixture[str]) -> None:
+    sink = JsonLinesSink()
+    sink.send(finding_alert("line one\nwith a newline"))
+    sink.send(detection_alert())
+    sink.close()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    first, second = (json.loads(line) for line in lines)
+    assert first["message"] == "line one\nwith a newline"
+    assert second["kposture"]["source"] == "detection"
+    assert list(first)[:5] == ["@timestamp", "schema", "ecs", "message", "event"]
+    assert sink.stats.sent == 2
+    with pytest.raises(RuntimeError, match="closed"):
+        sink.send(finding_alert())
+
+
+def test_stdout_sink_to_a_given_stream() -> None:
+    out = io.StringIO()
+    sink = JsonLinesSink(out, name="siem")
+    sink.send(finding_alert("é unicode stays readable"))
+    assert out.getvalue().endswith("\n")
+    assert "é unicode" in out.getvalue()
+    assert sink.name == "siem"
+
+
+def test_slack_payload_shape_for_a_finding() -> None:
+    payload = slack_payload(finding_alert(severity=Severity.CRITICAL))
+    assert payload["text"] == (
+        "[CRITICAL] privileged-container opened on Deployment/shop/web in prod-eu: "
+        "container web is privileged"
+    )
+    header, fields, message, context = payload["blocks"]
+    assert header["type"] == "header"
+    assert header["text"]["type"] == "plain_text"
+    assert header["text"]["text"] == ":rotating_light: CRITICAL · privileged-container"
+    assert [field["text"] for field in fields["fields"]] == [
+        "*Severity*\ncritical",
+        "*Rule*\nprivileged-container",
+        "*Resource*\nDeployment/shop/web",
+        "*Change*\nopened",
+        "*Cluster*\nprod-eu",
+    ]
+    assert message == {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": "container web is privileged"},
+    }
+    assert context["elements"][0]["text"] == "2026-03-04T05:06:07.890Z"
+
+
+def test_slack_payload_for_a_detection_names_who_and_from_where() -> None:
+    payload = slack_payload(detection_alert())
+    texts = [field["text"] for field in payload["blocks"][1]["fields"]]
+    assert "*User*\nalice@example.com" in texts
+    assert "*Source IP*\n203.0.113.7" in texts
+    assert "*Change*\ndetected" in texts
+    assert "audit ID 5d2c6a55" in payload["blocks"][3]["elements"][0]["text"]
+
+
+def test_slack_escapes_markup_and_respects_limits() -> None:
+    long_rule = "r" * 400
+    payload = slack_payload(finding_alert("<!channel> & " + "x" * 5000, rule_id=long_rule))
+    header = payload["blocks"][0]["text"]["text"]
+    assert len(header) == HEADER_LIMIT
+    assert header.endswith("…")
+    section = payload["blocks"][2]["text"]["text"]
+    assert section.startswith("&lt;!channel&gt; &amp; ")
+    assert len(section) == SECTION_LIMIT
+    assert len(payload["text"]) <= SECTION_LIMIT
+    assert "<!channel>" not in json.dumps(payload)
+    assert len(payload["blocks"][1]["fields"]) <= 10
