@@ -33,6 +33,24 @@ DEFAULT_TIMEOUT = 5.0
 class AlertSpecError(ValueError):
     """An alert sink specification is invalid; the message says where and why."""
 
+    @property
+    def path(self) -> str:
+        """For an ``alerts:`` block error, the dotted path it names (``alerts.sinks[1].url``), so
+        the policy file reader can add the line; empty for a flag error."""
+        head = str(self).split(": ", 1)[0]
+        return head if head.startswith("alerts") and " " not in head else ""
+
+    def line_in(self, lines: Mapping[str, int]) -> int | None:
+        """The line of the error's path, or of its nearest enclosing path, in ``lines`` (the
+        policy file's ``alerts_lines``)."""
+        path = self.path
+        while path:
+            if path in lines:
+                return lines[path]
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return None
+
 
 @dataclass(frozen=True, slots=True, repr=False)
 class SinkSpec:

@@ -11,8 +11,10 @@ with their lines so the caller, which knows the registry, can reject unknown ids
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -39,6 +41,7 @@ _TOP_KEYS = {
     "registries",
     "admission",
     "customRules",
+    "alerts",
 }
 API_VERSION = "kposture.io/v1"
 KIND = "Policy"
@@ -80,6 +83,11 @@ class PolicyFile:
     custom_rules: tuple[tuple[str, int], ...] = ()
     """``customRules``: rule files or directories as written (relative to the policy file's
     directory unless absolute), each with its line."""
+    alerts: Mapping[str, Any] | None = None
+    """The ``alerts:`` block as plain values, parsed by ``kposture.sinks.parse_alerts_block`` (which
+    sources may not import); ``alerts_lines`` gives the line of each dotted path in it
+    (``alerts.sinks[1].url``) for that parser's errors."""
+    alerts_lines: Mapping[str, int] = field(default_factory=dict)
 
 
 class _Reader:
@@ -380,7 +388,35 @@ def parse_policy(text: str, file: str) -> PolicyFile:
         allowed_registries=allowed_registries,
         source=file,
     )
-    return PolicyFile(policy, tuple(reader.rule_references), file, admission, tuple(custom_rules))
+    alerts, alerts_lines = _alerts_block(reader, top["alerts"]) if "alerts" in top else (None, {})
+    return PolicyFile(
+        policy,
+        tuple(reader.rule_references),
+        file,
+        admission,
+        tuple(custom_rules),
+        alerts,
+        alerts_lines,
+    )
+
+
+def _alerts_block(reader: _Reader, node: yaml.Node) -> tuple[Mapping[str, Any], dict[str, int]]:
+    if not isinstance(node, yaml.MappingNode):
+        raise reader.fail(node, "alerts must be a mapping")
+    lines: dict[str, int] = {}
+
+    def walk(item: yaml.Node, path: str) -> None:
+        lines[path] = item.start_mark.line + 1
+        if isinstance(item, yaml.MappingNode):
+            for key, value in item.value:
+                walk(value, f"{path}.{key.value}")
+        elif isinstance(item, yaml.SequenceNode):
+            for index, value in enumerate(item.value):
+                walk(value, f"{path}[{index}]")
+
+    walk(node, "alerts")
+    data = yaml.constructor.SafeConstructor().construct_document(node)
+    return data, lines
 
 
 def _items(node: yaml.Node) -> list[yaml.Node]:
