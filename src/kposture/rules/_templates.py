@@ -11,7 +11,6 @@ other. Everything is pure and allocation-light: the scan runs every rule on ever
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -27,6 +26,7 @@ from kposture.inventory import (
     pod_spec,
     pod_template_metadata,
 )
+from kposture.inventory.host_paths import normalize_host_path
 from kposture.model import (
     Domain,
     JsonPath,
@@ -218,12 +218,6 @@ def volumes(obj: K8sObject) -> Iterator[tuple[Mapping[str, Any], JsonPath]]:
             yield volume, (*ref.path, "volumes", index)
 
 
-def normalize_host_path(path: str) -> str:
-    """``/var/run/`` and ``//var/./run`` are ``/var/run``; a relative path is read from the root."""
-    # POSIX keeps a leading "//", so strip every leading slash before adding one back.
-    return posixpath.normpath("/" + path.strip().lstrip("/"))
-
-
 def host_path_check(matches: Callable[[str], bool], describe: Callable[[str, str], str]) -> Check:
     """A check reporting each hostPath volume whose normalised path ``matches``.
 
@@ -247,20 +241,6 @@ def host_path_check(matches: Callable[[str], bool], describe: Callable[[str, str
                 )
 
     return check
-
-
-def path_overlaps(path: str, prefixes: frozenset[str]) -> bool:
-    """Whether ``path`` is one of ``prefixes``, lies below one, or is an ancestor of one."""
-    if not path:
-        return False
-    if path == "/" or path in prefixes:
-        return True
-    for prefix in prefixes:
-        if path.startswith(prefix) and path[len(prefix)] == "/":
-            return True
-        if prefix.startswith(path) and prefix[len(path)] == "/":
-            return True
-    return False
 
 
 # --- seccomp --------------------------------------------------------------------------------------

@@ -15,6 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kposture.inventory import Inventory, containers
+from kposture.inventory.host_paths import (
+    PLAIN,
+    RUNTIME_SOCKET,
+    RUNTIME_SOCKET_DIRS,
+    RUNTIME_SOCKET_NAMES,
+    SENSITIVE,
+    SENSITIVE_HOST_PATHS,
+    host_path_class,
+)
 from kposture.model import K8sObject, Reference, Severity, Stage, Violation
 from kposture.rules._references import (
     BASELINE,
@@ -28,63 +37,22 @@ from kposture.rules._references import (
 from kposture.rules._templates import (
     host_path_check,
     mapping,
-    path_overlaps,
     pod_flag_check,
     workload_meta,
 )
 from kposture.rules.base import Rule
 
-SENSITIVE_HOST_PATHS = frozenset(
-    {
-        "/etc",
-        "/proc",
-        "/sys",
-        "/root",
-        "/boot",
-        "/dev",
-        "/run",
-        "/var/run",
-        "/var/log",
-        "/var/lib/kubelet",
-        "/var/lib/docker",
-        "/var/lib/containerd",
-        "/var/lib/etcd",
-        "/etc/kubernetes",
-    }
-)
-"""Host directories whose contents (or parents) hand over the node: "/" matches everything."""
-# /run and /var/run stay here so that their subdirectories (/run/secrets...) and ancestors (/var)
-# are sensitive; the two directories themselves are runtime-socket directories, reported as such.
-
-RUNTIME_SOCKET_NAMES = (
-    "docker.sock",
-    "containerd.sock",
-    "crio.sock",
-    "cri-dockerd.sock",
-    "dockershim.sock",
-    "podman.sock",
-)
-RUNTIME_SOCKET_DIRS = frozenset(
-    {
-        "/run",
-        "/var/run",
-        "/run/containerd",
-        "/var/run/containerd",
-        "/run/crio",
-        "/var/run/crio",
-        "/run/podman",
-        "/var/run/podman",
-        "/run/k3s",
-        "/run/k3s/containerd",
-    }
-)
-"""Directories that directly hold a container runtime socket on common distributions, so mounting
-one exposes the socket. Their ancestors (``/``, ``/var``) expose it too, but hand over far more of the
-node: they are sensitive host paths, reported as such."""
-
-RUNTIME_SOCKET = "runtime-socket"
-SENSITIVE = "sensitive"
-PLAIN = "plain"
+# The path classes live in the inventory, shared with the audit-log detections; re-exported here.
+__all__ = [
+    "PLAIN",
+    "RULES",
+    "RUNTIME_SOCKET",
+    "RUNTIME_SOCKET_DIRS",
+    "RUNTIME_SOCKET_NAMES",
+    "SENSITIVE",
+    "SENSITIVE_HOST_PATHS",
+    "host_path_class",
+]
 
 
 # --- checks ---------------------------------------------------------------------------------------
@@ -109,20 +77,6 @@ def _host_ports(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
                     (*ref.path, "ports", index, "hostPort"),
                     (("container", ref.name), ("host_port", str(host_port))),
                 )
-
-
-def host_path_class(path: str) -> str:
-    """Which hostPath rule reports a normalised host path: the most specific one that applies.
-
-    A runtime socket, or a directory that directly holds one, is ``RUNTIME_SOCKET``; any other
-    path that is, lies below or contains a sensitive directory is ``SENSITIVE``; everything else
-    (an empty path included) is ``PLAIN``.
-    """
-    if path in RUNTIME_SOCKET_DIRS or any(name in path for name in RUNTIME_SOCKET_NAMES):
-        return RUNTIME_SOCKET
-    if path_overlaps(path, SENSITIVE_HOST_PATHS):
-        return SENSITIVE
-    return PLAIN
 
 
 def _describe_socket(name: str, path: str) -> str:

@@ -1,0 +1,111 @@
+"""Shared readings of an audit event for the detection families: what kind of change it is, the object
+it carries as a ``K8sObject`` (so the inventory's pod-spec accessors apply), name patterns, and how
+the people and objects involved are named in messages and containment steps.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from kposture.model import K8sObject, Reference, ResourceRef
+from kposture.model.audit import AuditEvent
+from kposture.model.rules import Framework
+
+WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+CHANGE_VERBS = frozenset({"create", "update", "patch"})
+READ_VERBS = frozenset({"get", "list", "watch"})
+
+_KINDS = {
+    "pods": "Pod",
+    "deployments": "Deployment",
+    "replicasets": "ReplicaSet",
+    "statefulsets": "StatefulSet",
+    "daemonsets": "DaemonSet",
+    "replicationcontrollers": "ReplicationController",
+    "jobs": "Job",
+    "cronjobs": "CronJob",
+    "podtemplates": "PodTemplate",
+    "roles": "Role",
+    "clusterroles": "ClusterRole",
+    "rolebindings": "RoleBinding",
+    "clusterrolebindings": "ClusterRoleBinding",
+    "configmaps": "ConfigMap",
+    "services": "Service",
+    "secrets": "Secret",
+    "serviceaccounts": "ServiceAccount",
+    "namespaces": "Namespace",
+}
+
+
+def mitre(technique: str, title: str) -> Reference:
+    return Reference(Framework.MITRE, technique, title)
+
+
+def kind_of(resource: str) -> str:
+    """The kind a (core or well-known) resource name stands for; the resource itself otherwise."""
+    return _KINDS.get(resource, resource)
+
+
+def mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def changed_object(event: AuditEvent, resources: Iterable[str]) -> K8sObject | None:
+    """The object a successful create/update/patch of one of ``resources`` left, as a ``K8sObject``
+    (kind from the addressed resource); None for other requests or when the log level kept no body."""
+    ref = event.ref
+    if event.verb not in CHANGE_VERBS or ref.subresource or ref.resource not in resources:
+        return None
+    if not event.allowed:
+        return None
+    body = event.object
+    if body is None:
+        return None
+    metadata = mapping(body.get("metadata"))
+    kind = str(body.get("kind") or kind_of(ref.resource))
+    api_version = str(body.get("apiVersion") or "")
+    name = str(metadata.get("name") or ref.name or metadata.get("generateName") or "")
+    namespace = str(metadata.get("namespace") or ref.namespace or "")
+    return K8sObject(ResourceRef(api_version, kind, namespace, name), body)
+
+
+def matches_any(name: str, patterns: Iterable[str]) -> bool:
+    """Whether ``name`` matches one of ``patterns`` (shell-style globs, exact otherwise)."""
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def who(event: AuditEvent) -> str:
+    """The requester as a message names it, with the impersonated user when there is one."""
+    name = event.user.username or "<unknown user>"
+    if event.impersonated_user is not None:
+        name = f"{name} (as {event.impersonated_user.username})"
+    source = f" from {event.source_ip}" if event.source_ip else ""
+    return f"{name}{source}"
+
+
+def acting_user(event: AuditEvent) -> str:
+    """The identity whose rights the request used: the impersonated one when present."""
+    user = event.impersonated_user or event.user
+    return user.username
+
+
+def scoped(namespace: str, name: str) -> str:
+    return f"{namespace}/{name}" if namespace else name
+
+
+def revoke_step(event: AuditEvent, what: str) -> str:
+    """A containment step taking ``what`` away from the requester."""
+    user = event.impersonated_user or event.user
+    account = user.service_account
+    if account is not None:
+        return (
+            f"Remove {what} from ServiceAccount {account[0]}/{account[1]} "
+            f"(kubectl auth can-i --list --as {user.username}) and rotate its tokens if it was "
+            "not expected to act."
+        )
+    return (
+        f"Confirm with {user.username or 'the requester'} that this was intended; if not, remove "
+        f"{what} from them and revoke their credentials."
+    )

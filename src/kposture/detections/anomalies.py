@@ -1,0 +1,230 @@
+"""Stateful detections over a stream of events, with bounded memory: bursts of forbidden (403)
+requests by one identity in a sliding window, and requests from a source IP or user agent an identity
+was never seen with (after a learning period).
+
+Time is the events' own ``requestReceivedTimestamp``, so a replayed log gives the same alerts as the
+live stream did; events without one are not judged here. Each state keeps at most
+``max_tracked_identities`` identities, dropping the least recently seen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from kposture.detections._events import mitre, revoke_step, who
+from kposture.detections.base import Detection
+from kposture.detections.settings import DetectionSettings
+from kposture.model import Severity
+from kposture.model.audit import AuditEvent
+from kposture.model.incidents import DetectionMeta, Hit
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BoundedTable(Generic[K, V]):
+    """A mapping that keeps the ``capacity`` most recently used keys."""
+
+    __slots__ = ("_capacity", "_items")
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = max(1, capacity)
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self._capacity:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+
+@dataclass(slots=True)
+class _Denials:
+    times: deque[tuple[dt.datetime, str]]
+    last_alert: dt.datetime | None = None
+
+
+class ForbiddenBursts:
+    """Per identity, the last ``threshold`` denied requests and when the last alert was raised."""
+
+    __slots__ = ("settings", "table")
+
+    def __init__(self, settings: DetectionSettings) -> None:
+        self.settings = settings
+        self.table: BoundedTable[str, _Denials] = BoundedTable(settings.max_tracked_identities)
+
+
+def _forbidden(event: AuditEvent, state: ForbiddenBursts) -> Iterator[Hit]:
+    at = event.received_at
+    if not event.forbidden or at is None:
+        return
+    settings = state.settings
+    identity = event.user.username or "<unknown user>"
+    denials = state.table.get(identity)
+    if denials is None:
+        denials = _Denials(deque(maxlen=max(1, settings.forbidden_threshold)))
+        state.table.put(identity, denials)
+    denials.times.append((at, f"{event.verb} {event.ref.display() or event.request_uri}"))
+    window_start = at - settings.forbidden_window
+    while denials.times and denials.times[0][0] < window_start:
+        denials.times.popleft()
+    if len(denials.times) < settings.forbidden_threshold:
+        return
+    if denials.last_alert is not None and at - denials.last_alert < settings.forbidden_window:
+        return
+    tried = list(dict.fromkeys(request for _, request in denials.times))
+    denials.last_alert = at
+    denials.times.clear()
+    seconds = int(settings.forbidden_window.total_seconds())
+    shown = ", ".join(tried[:5]) + (f" and {len(tried) - 5} more" if len(tried) > 5 else "")
+    yield Hit(
+        f"{who(event)} was denied {settings.forbidden_threshold} requests within {seconds} s "
+        f"({shown})",
+        "Find out what the identity was looking for; a burst of denials is permission "
+        "discovery with stolen credentials. " + revoke_step(event, "its credentials"),
+        None,
+        (("identity", identity), ("denied", str(settings.forbidden_threshold)), ("tried", shown)),
+    )
+
+
+FORBIDDEN_BURST = Detection(
+    DetectionMeta(
+        id="forbidden-burst",
+        title="Burst of forbidden requests by one identity",
+        severity=Severity.MEDIUM,
+        technique=mitre("T1069", "Permission Groups Discovery"),
+        tactic="discovery",
+        description=(
+            "One identity was denied (403) at least the threshold number of requests (default 10) "
+            "within the window (default 60 s): someone trying what a credential can do. One "
+            "alert per window; state is bounded per identity and in identities (least recently "
+            "seen dropped)."
+        ),
+        response="Find out who holds the credential and what it was probing for.",
+        stateful=True,
+    ),
+    _forbidden,
+    ForbiddenBursts,
+)
+
+
+@dataclass(slots=True)
+class _Profile:
+    first_seen: dt.datetime
+    ips: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    agents: OrderedDict[str, None] = field(default_factory=OrderedDict)
+
+
+class FirstSeen:
+    """The source IPs and user-agent products each identity was seen with, and when the stream (and
+    each identity) started."""
+
+    __slots__ = ("settings", "started", "table")
+
+    def __init__(self, settings: DetectionSettings) -> None:
+        self.settings = settings
+        self.started: dt.datetime | None = None
+        self.table: BoundedTable[str, _Profile] = BoundedTable(settings.max_tracked_identities)
+
+
+def agent_product(user_agent: str) -> str:
+    """``kubectl`` for ``kubectl/v1.29.1 (linux/amd64) kubernetes/abc``: versions change with every
+    upgrade, the program does not."""
+    return user_agent.strip().split(" ", 1)[0].split("/", 1)[0].lower()
+
+
+def _remember(seen: OrderedDict[str, None], value: str, capacity: int) -> bool:
+    """Record ``value``; whether it was new."""
+    if not value:
+        return False
+    if value in seen:
+        seen.move_to_end(value)
+        return False
+    seen[value] = None
+    while len(seen) > max(1, capacity):
+        seen.popitem(last=False)
+    return True
+
+
+def _new_origin(event: AuditEvent, state: FirstSeen) -> Iterator[Hit]:
+    at = event.received_at
+    user = event.user
+    if at is None or not user.username or user.is_anonymous:
+        return
+    if user.is_system and user.service_account is None:
+        return  # components and nodes move with the control plane
+    settings = state.settings
+    if state.started is None:
+        state.started = at
+    profile = state.table.get(user.username)
+    if profile is None:
+        profile = _Profile(at)
+        state.table.put(user.username, profile)
+    new_ip = _remember(profile.ips, event.source_ip, settings.max_origins_per_identity)
+    product = agent_product(event.user_agent)
+    new_agent = _remember(profile.agents, product, settings.max_origins_per_identity)
+    learning = (
+        at - state.started < settings.first_seen_warmup
+        or at - profile.first_seen < settings.identity_learning
+    )
+    if learning or not (new_ip or new_agent):
+        return
+    changes = []
+    if new_ip:
+        changes.append(f"source IP {event.source_ip}")
+    if new_agent:
+        changes.append(f"user agent {product!r}")
+    yield Hit(
+        f"{user.username} made a request from a never-seen {' and '.join(changes)}: "
+        f"{event.verb} {event.ref.display() or event.request_uri}",
+        "Confirm with the identity's owner that the new origin is theirs; if not, treat the "
+        "credential as stolen. " + revoke_step(event, "its access"),
+        Severity.MEDIUM if new_ip else None,
+        (
+            ("identity", user.username),
+            ("new_source_ip", event.source_ip if new_ip else ""),
+            ("new_user_agent", product if new_agent else ""),
+        ),
+    )
+
+
+NEW_ORIGIN = Detection(
+    DetectionMeta(
+        id="identity-new-origin",
+        title="Identity seen from a new source IP or user agent",
+        severity=Severity.LOW,
+        technique=mitre("T1078", "Valid Accounts"),
+        tactic="initial-access",
+        description=(
+            "A person or ServiceAccount made a request from a source IP (medium) or with a "
+            "user-agent program (low) it was never seen with. Learned silently during a warm-up "
+            "from the first event (default 1 h) and for each new identity's first hour; bounded per "
+            "identity and in identities. Kubernetes components and nodes are not judged."
+        ),
+        response=(
+            "Confirm the new origin with the identity's owner; treat the credential as stolen "
+            "otherwise."
+        ),
+        stateful=True,
+    ),
+    _new_origin,
+    FirstSeen,
+)
+
+DETECTIONS: tuple[Detection, ...] = (FORBIDDEN_BURST, NEW_ORIGIN)

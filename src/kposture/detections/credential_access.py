@@ -1,0 +1,247 @@
+"""Detections of credential access: Secrets read or listed by people or by ServiceAccounts outside
+their own namespace, ServiceAccount tokens minted, certificate signing requests approved, and
+credentials written into ConfigMaps. Messages name keys and fingerprints, never a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kposture.detections._events import (
+    changed_object,
+    mapping,
+    matches_any,
+    mitre,
+    revoke_step,
+    scoped,
+    who,
+)
+from kposture.detections.base import Detection
+from kposture.detections.settings import DetectionSettings
+from kposture.inventory import find_credentials
+from kposture.inventory.credentials import CredentialScanError, find_credentials_in_base64
+from kposture.model import Severity
+from kposture.model.audit import AuditEvent
+from kposture.model.incidents import DetectionMeta, Hit
+
+SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
+
+
+def _secret_access(event: AuditEvent, settings: DetectionSettings) -> Iterator[Hit]:
+    ref = event.ref
+    if ref.resource != "secrets" or ref.subresource or event.verb not in ("get", "list", "watch"):
+        return
+    if not event.allowed:
+        return
+    user = event.impersonated_user or event.user
+    if matches_any(user.username, settings.trusted_secret_readers) or user.is_node:
+        return
+    account = user.service_account
+    if account is not None:
+        if ref.namespace == account[0]:
+            return
+        whose = f"ServiceAccount {account[0]}/{account[1]} outside its own namespace"
+    elif user.is_human:
+        whose = "a person (not a ServiceAccount)"
+    else:
+        return
+    where = f"namespace {ref.namespace}" if ref.namespace else "every namespace"
+    target = (
+        f"Secret {scoped(ref.namespace, ref.name)}"
+        if ref.name
+        else f"the Secrets of {where} ({event.verb})"
+    )
+    bulk = event.verb in ("list", "watch")
+    yield Hit(
+        f"{who(event)} read {target}: {whose}",
+        (
+            f"Rotate the credentials in {target} if the read was not expected. "
+            + revoke_step(event, f"{event.verb} on secrets")
+        ),
+        Severity.HIGH if bulk else None,
+        (("secret", scoped(ref.namespace, ref.name or "*")), ("reader", whose)),
+    )
+
+
+SECRET_ACCESS = Detection(
+    DetectionMeta(
+        id="secret-read",
+        title="Secret read or listed by a person or a foreign ServiceAccount",
+        severity=Severity.MEDIUM,
+        technique=mitre("T1552.007", "Unsecured Credentials: Container API"),
+        tactic="credential-access",
+        description=(
+            "Secrets were read (get) or listed (list, watch) by a person, or by a ServiceAccount "
+            "in another namespace than its own. Workloads read their own namespace's Secrets; "
+            "people and foreign accounts reading them is how credentials leave a cluster. Listing "
+            "returns every value at once and is high severity."
+        ),
+        response=(
+            "Confirm the read; if unexpected, rotate the Secrets read and revoke the requester's "
+            "access to Secrets."
+        ),
+    ),
+    _secret_access,
+)
+
+
+def _token_created(event: AuditEvent, _state: object) -> Iterator[Hit]:
+    ref = event.ref
+    user = event.impersonated_user or event.user
+    if user.is_system or not event.allowed:
+        # Kubelets mint projected tokens and the token controller writes legacy token Secrets.
+        return
+    if ref.resource == "serviceaccounts" and ref.subresource == "token" and event.verb == "create":
+        account = scoped(ref.namespace, ref.name)
+        yield Hit(
+            f"{who(event)} requested a token for ServiceAccount {account} (TokenRequest)",
+            (
+                f"A requested token cannot be revoked on its own: delete and recreate "
+                f"ServiceAccount {account} (or the object the token is bound to) if the request "
+                "was not expected. " + revoke_step(event, "create on serviceaccounts/token")
+            ),
+            Severity.HIGH if ref.namespace == "kube-system" else None,
+            (("service_account", account),),
+        )
+        return
+    obj = changed_object(event, ("secrets",))
+    if obj is None or event.verb != "create" or obj.raw.get("type") != SA_TOKEN_TYPE:
+        return
+    account = str(obj.annotations.get("kubernetes.io/service-account.name", ""))
+    name = scoped(obj.ref.namespace, obj.ref.name)
+    yield Hit(
+        f"{who(event)} created token Secret {name} for ServiceAccount "
+        f"{scoped(obj.ref.namespace, account)}",
+        f"Delete Secret {name} (kubectl delete secret {obj.ref.name} -n {obj.ref.namespace}) "
+        "unless a long-lived token is approved: it never expires.",
+        None,
+        (("secret", name), ("service_account", account)),
+    )
+
+
+TOKEN_CREATED = Detection(
+    DetectionMeta(
+        id="service-account-token-created",
+        title="ServiceAccount token created by a person",
+        severity=Severity.MEDIUM,
+        technique=mitre("T1528", "Steal Application Access Token"),
+        tactic="credential-access",
+        description=(
+            "A person (not a node or the token controller) minted a ServiceAccount token, through "
+            "the TokenRequest API (kubectl create token) or as a long-lived token Secret. The token "
+            "acts as the workload's identity from anywhere."
+        ),
+        response=(
+            "Confirm why the token was needed; if not expected, delete the token Secret or recreate "
+            "the ServiceAccount, and review what the account may do."
+        ),
+    ),
+    _token_created,
+)
+
+
+def _csr_approved(event: AuditEvent, _state: object) -> Iterator[Hit]:
+    ref = event.ref
+    if ref.resource != "certificatesigningrequests" or ref.subresource != "approval":
+        return
+    if event.verb not in ("update", "patch") or not event.allowed or event.user.is_system:
+        return
+    body = event.object or {}
+    conditions = mapping(body.get("status")).get("conditions")
+    approved = not isinstance(conditions, list) or any(
+        mapping(item).get("type") == "Approved" for item in conditions
+    )
+    if not approved:
+        return
+    signer = str(mapping(body.get("spec")).get("signerName", ""))
+    requester = str(mapping(body.get("spec")).get("username", ""))
+    yield Hit(
+        f"{who(event)} approved certificate signing request {ref.name}"
+        + (f" (signer {signer}, requested by {requester})" if signer or requester else ""),
+        (
+            f"An issued certificate cannot be revoked in Kubernetes: if the approval was not "
+            f"expected, delete CSR {ref.name}, remove every RoleBinding and ClusterRoleBinding of "
+            "the certificate's user and groups, and rotate the signing CA if it names system:masters."
+        ),
+        None,
+        (("csr", ref.name), ("signer", signer), ("requester", requester)),
+    )
+
+
+CSR_APPROVED = Detection(
+    DetectionMeta(
+        id="csr-approved",
+        title="Certificate signing request approved by a person",
+        severity=Severity.HIGH,
+        technique=mitre("T1649", "Steal or Forge Authentication Certificates"),
+        tactic="credential-access",
+        description=(
+            "A person approved a CertificateSigningRequest. A client certificate signed by the "
+            "cluster CA authenticates as any user and group it names, for its whole lifetime, and "
+            "cannot be revoked."
+        ),
+        response=(
+            "Check the CSR's subject and signer; if unexpected, remove the bindings of the named "
+            "user and groups and plan a CA rotation."
+        ),
+    ),
+    _csr_approved,
+)
+
+
+def _configmap_credentials(event: AuditEvent, _state: object) -> Iterator[Hit]:
+    obj = changed_object(event, ("configmaps",))
+    if obj is None:
+        return
+    found: list[str] = []
+    try:
+        for key, value in mapping(obj.raw.get("data")).items():
+            found.extend(
+                f"{match.key}{f' ({match.inner_key})' if match.inner_key else ''}: {match.kind} "
+                f"[{match.fingerprint}]"
+                for match in find_credentials(str(key), value)
+            )
+        for key, value in mapping(obj.raw.get("binaryData")).items():
+            found.extend(
+                f"{match.key}: {match.kind} [{match.fingerprint}]"
+                for match in find_credentials_in_base64(str(key), value)
+            )
+    except CredentialScanError as error:
+        found.append(str(error))
+    if not found:
+        return
+    name = scoped(obj.ref.namespace, obj.ref.name)
+    yield Hit(
+        f"{who(event)} wrote credentials into ConfigMap {name}: {'; '.join(found)}",
+        (
+            f"Rotate the credentials and move them from ConfigMap {name} to a Secret (or an "
+            "external secret store); ConfigMaps are readable by anyone who can read the namespace."
+        ),
+        None,
+        (("configmap", name), ("credentials", "; ".join(found))),
+    )
+
+
+CONFIGMAP_CREDENTIALS = Detection(
+    DetectionMeta(
+        id="configmap-credentials",
+        title="Credentials written into a ConfigMap",
+        severity=Severity.MEDIUM,
+        technique=mitre("T1552.001", "Unsecured Credentials: Credentials In Files"),
+        tactic="credential-access",
+        description=(
+            "A ConfigMap was created or changed with values that are credentials (passwords, "
+            "private keys, cloud keys, tokens), judged by the same detector as the secrets rules. "
+            "The alert names the keys and a redacted fingerprint, never the value."
+        ),
+        response="Rotate the credentials and keep them in Secrets with restricted access.",
+    ),
+    _configmap_credentials,
+)
+
+DETECTIONS: tuple[Detection, ...] = (
+    SECRET_ACCESS,
+    TOKEN_CREATED,
+    CSR_APPROVED,
+    CONFIGMAP_CREDENTIALS,
+)

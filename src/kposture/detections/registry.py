@@ -1,0 +1,78 @@
+"""The built-in detections: an explicit tuple of families (no import magic), and the checks every
+detection's metadata must pass before it is used."""
+
+from __future__ import annotations
+
+import re
+
+from kposture.detections import (
+    anomalies,
+    credential_access,
+    identity,
+    rbac_changes,
+    tampering,
+    workload_access,
+)
+from kposture.detections.base import Detection
+from kposture.model import Framework
+
+FAMILIES = (workload_access, credential_access, rbac_changes, identity, tampering, anomalies)
+
+_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
+TACTICS = frozenset(
+    {
+        "initial-access",
+        "execution",
+        "persistence",
+        "privilege-escalation",
+        "defense-evasion",
+        "credential-access",
+        "discovery",
+        "lateral-movement",
+        "collection",
+        "impact",
+    }
+)
+
+
+class DetectionRegistryError(ValueError):
+    """A detection with a duplicate id or malformed metadata."""
+
+
+def validate(detection: Detection) -> None:
+    meta = detection.meta
+    problems = []
+    if not _ID.match(meta.id):
+        problems.append("id is not kebab-case")
+    if not meta.title or len(meta.title) >= 80:
+        problems.append("title is empty or 80 characters or longer")
+    if meta.technique.framework is not Framework.MITRE or not _TECHNIQUE.match(meta.technique.id):
+        problems.append("technique is not a MITRE ATT&CK technique id")
+    if meta.tactic not in TACTICS:
+        problems.append(f"unknown tactic {meta.tactic!r}")
+    for name, text in (("description", meta.description), ("response", meta.response)):
+        if not text.strip().endswith("."):
+            problems.append(f"{name} does not end with a period")
+    if problems:
+        raise DetectionRegistryError(f"detection {meta.id!r}: {'; '.join(problems)}")
+
+
+def registry(detections: tuple[Detection, ...] | None = None) -> tuple[Detection, ...]:
+    """The given detections (the built-in ones by default), validated, in a stable order."""
+    chosen = (
+        tuple(d for family in FAMILIES for d in family.DETECTIONS)
+        if detections is None
+        else detections
+    )
+    seen: set[str] = set()
+    for detection in chosen:
+        validate(detection)
+        if detection.id in seen:
+            raise DetectionRegistryError(f"duplicate detection id {detection.id!r}")
+        seen.add(detection.id)
+    return chosen
+
+
+def builtin_detections() -> tuple[Detection, ...]:
+    return registry()

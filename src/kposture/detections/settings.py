@@ -1,0 +1,109 @@
+"""Settings of the built-in detections: thresholds, state bounds and the name lists some of them judge
+against, with defaults that suit a plain cluster. A value, so a future policy-file section (and the
+per-detection allowlists) can build one without touching the detections.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+DEFAULT_AGENT_NAMESPACES = (
+    "falco",
+    "datadog",
+    "sysdig",
+    "sysdig-agent",
+    "monitoring",
+    "prometheus",
+    "logging",
+    "fluent-bit",
+    "fluentd",
+    "elastic-system",
+    "kube-audit",
+    "audit",
+    "tetragon",
+    "tracee",
+    "gatekeeper-system",
+    "kyverno",
+)
+"""Namespaces where audit, monitoring and security agents usually run."""
+
+DEFAULT_AGENT_NAMES = (
+    "falco",
+    "datadog",
+    "datadog-agent",
+    "sysdig",
+    "sysdig-agent",
+    "prometheus",
+    "node-exporter",
+    "prometheus-node-exporter",
+    "fluent-bit",
+    "fluentd",
+    "filebeat",
+    "auditbeat",
+    "vector",
+    "kube-audit",
+    "audit-webhook",
+    "tetragon",
+    "tracee",
+    "kposture",
+)
+"""Names (or name prefixes followed by ``-``) of agent workloads."""
+
+DEFAULT_PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+
+DEFAULT_SYSTEM_IMAGE_PREFIXES = (
+    "registry.k8s.io/",
+    "k8s.gcr.io/",
+    "gcr.io/k8s-",
+    "gcr.io/google-containers/",
+    "gcr.io/gke-release/",
+    "gke.gcr.io/",
+    "mcr.microsoft.com/oss/kubernetes",
+    "mcr.microsoft.com/aks/",
+    "mcr.microsoft.com/containernetworking/",
+    "602401143452.dkr.ecr.",
+    "public.ecr.aws/eks/",
+    "public.ecr.aws/eks-distro/",
+    "quay.io/cilium/",
+    "docker.io/calico/",
+    "calico/",
+    "quay.io/calico/",
+    "docker.io/rancher/",
+    "rancher/",
+)
+"""Image prefixes of the components that normally run in the protected namespaces (Kubernetes,
+EKS, GKE, AKS, k3s and the common network plugins)."""
+
+DEFAULT_TRUSTED_SECRET_READERS = (
+    "system:kube-controller-manager",
+    "system:kube-scheduler",
+    "system:apiserver",
+    "system:serviceaccount:kube-system:*-controller",
+    "system:serviceaccount:kube-system:generic-garbage-collector",
+)
+"""Components whose reads of Secrets in any namespace are their job (the namespace and garbage
+collectors list everything they delete; token and service-account controllers manage tokens)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionSettings:
+    """Thresholds, bounds and lists of the built-in detections."""
+
+    forbidden_threshold: int = 10
+    """403 answers by one identity within ``forbidden_window`` that make a burst."""
+    forbidden_window: dt.timedelta = dt.timedelta(seconds=60)
+    max_tracked_identities: int = 10_000
+    """Identities kept by each stateful detection; the least recently seen go first."""
+    first_seen_warmup: dt.timedelta = dt.timedelta(hours=1)
+    """Log time, from the first event, during which new origins are learned without alerts."""
+    identity_learning: dt.timedelta = dt.timedelta(hours=1)
+    """Log time, from an identity's first event after the warm-up, during which its origins are
+    learned without alerts."""
+    max_origins_per_identity: int = 64
+    """Source IPs (and, apart, user agents) remembered per identity; the oldest go first."""
+    agent_namespaces: tuple[str, ...] = DEFAULT_AGENT_NAMESPACES
+    agent_names: tuple[str, ...] = DEFAULT_AGENT_NAMES
+    protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED_NAMESPACES
+    system_image_prefixes: tuple[str, ...] = DEFAULT_SYSTEM_IMAGE_PREFIXES
+    trusted_secret_readers: tuple[str, ...] = DEFAULT_TRUSTED_SECRET_READERS
