@@ -3,7 +3,7 @@ clients without blocks show) and Block Kit blocks with severity, rule, resource,
 
 Slack reads ``&``, ``<`` and ``>`` as markup in mrkdwn text, so every value is escaped; texts are cut
 to Slack's limits (150 characters in a header, 2,000 in a field, 3,000 in a section) with an ellipsis.
-Mattermost and Rocket.Chat accept the same payload (they show ``text``).
+Slack-compatible receivers that do not render blocks show ``text``.
 """
 
 from __future__ import annotations
