@@ -90,8 +90,9 @@ class Sinks:
             drained = entry.sink.flush(left) and drained
         return drained
 
-    def close(self, timeout: float | None = None) -> None:
-        """Close every sink, sharing ``timeout`` between them; a sink that raises is logged."""
+    def close(self, timeout: float | None = 5.0) -> None:
+        """Close every sink, sharing ``timeout`` between them (``None``: wait until every queue is
+        delivered, however long the receivers stay down); a sink that raises is logged."""
         deadline = None if timeout is None else self._clock() + timeout
         for entry in self._routed:
             left = None if deadline is None else max(0.0, deadline - self._clock())

@@ -353,3 +353,22 @@ def test_many_threads_sending_lose_nothing(receiver: Receiver, tmp_path: Path) -
     for worker in range(4):  # each producer's alerts arrive in the order it sent them
         own = [m for m in messages if m.startswith(f"{worker}-")]
         assert own == [f"{worker}-{i}" for i in range(25)]
+
+
+def test_the_fan_out_closes_within_its_default_timeout_while_a_receiver_is_down(
+    receiver: Receiver,
+) -> None:
+    import time
+
+    from kposture.sinks.fanning import Sinks
+    from kposture.sinks.routing import Route
+
+    receiver.stop()
+    sink = _sink(receiver.url, backoff=Backoff(initial=0.05, maximum=0.05))
+    sinks = Sinks([(sink, Route())])
+    sinks.send(finding_alert("never delivered"))
+    assert wait_for(lambda: sink.stats.failed >= 1)
+    started = time.monotonic()
+    sinks.close()
+    assert 4.0 < time.monotonic() - started < 8.0  # the 5 s default, not forever
+    assert sink.stats.dropped == 1  # a memory spool's leftovers are counted as lost
