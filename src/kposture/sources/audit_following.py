@@ -1,0 +1,196 @@
+"""Following an audit log file as kube-apiserver writes and rotates it (``kposture detect --follow``).
+
+The follower keeps the open file's inode and offset. At the end of the data it looks at the path: a
+different inode means the file was rotated (renamed away, a new one created), so what is left in the
+old file is read to its end before the new file is read from its start; a file shorter than the
+offset was truncated in place (copytruncate) and is read again from its start. A line is handed on
+only once its newline arrives, so a half-written event is never parsed early; the last unterminated
+line of a rotated file is handed on when the file is left. Nothing is read twice and nothing is
+skipped, except what a copytruncate rotation loses between its copy and its truncation (which no
+reader can see).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from kposture.model.audit import AuditEvent
+from kposture.sources.audit_logs import AuditLogReader
+
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class FollowPosition:
+    """Where a follower is: the file's device and inode, the byte offset of the next unread line,
+    and the number of lines read from that file."""
+
+    device: int
+    inode: int
+    offset: int
+    line: int
+
+
+class LineFollower:
+    """Complete lines of a file that grows and rotates, each with its 1-based line number in the
+    file it came from; ``None`` for a line longer than ``max_bytes`` (never held whole)."""
+
+    def __init__(
+        self,
+        path: Path,
+        max_bytes: int,
+        *,
+        poll_interval: float = 0.5,
+        should_stop: Callable[[], bool] = lambda: False,
+        sleep: Callable[[float], None] = time.sleep,
+        start: FollowPosition | None = None,
+    ) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.poll_interval = poll_interval
+        self.should_stop = should_stop
+        self.sleep = sleep
+        self.start = start
+        self.rotations = 0
+        self.truncations = 0
+        self._position: FollowPosition | None = None
+
+    @property
+    def position(self) -> FollowPosition | None:
+        return self._position
+
+    def lines(self) -> Iterator[tuple[int, bytes | None]]:
+        handle = None
+        while handle is None:
+            try:
+                handle = self.path.open("rb")
+            except FileNotFoundError:
+                if self.should_stop():
+                    return
+                self.sleep(self.poll_interval)
+        try:
+            yield from self._follow(handle)
+        finally:
+            handle.close()
+
+    def _follow(self, stream: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+        cursor = _Cursor.at(stream)
+        start = self.start
+        if (
+            start is not None
+            and (start.device, start.inode) == (cursor.device, cursor.inode)
+            and start.offset <= os.fstat(stream.fileno()).st_size
+        ):
+            stream.seek(start.offset)
+            cursor.consumed, cursor.line = start.offset, start.line
+        try:
+            while True:
+                chunk = cursor.stream.read(_CHUNK)
+                if chunk:
+                    yield from self._split(cursor, chunk)
+                    continue
+                if self.should_stop():
+                    return
+                try:
+                    now = self.path.stat()
+                except FileNotFoundError:
+                    self.sleep(self.poll_interval)
+                    continue
+                if (now.st_dev, now.st_ino) != (cursor.device, cursor.inode):
+                    yield from self._leave(cursor)
+                    try:
+                        replacement = self.path.open("rb")
+                    except FileNotFoundError:
+                        continue
+                    cursor.stream.close()
+                    cursor = _Cursor.at(replacement)
+                    self.rotations += 1
+                elif now.st_size < cursor.consumed + len(cursor.pending):
+                    cursor.stream.seek(0)
+                    cursor.reset()
+                    self.truncations += 1
+                else:
+                    self.sleep(self.poll_interval)
+                    continue
+                self._position = FollowPosition(cursor.device, cursor.inode, 0, 0)
+        finally:
+            cursor.stream.close()
+
+    def _split(self, cursor: _Cursor, chunk: bytes) -> Iterator[tuple[int, bytes | None]]:
+        cursor.pending += chunk
+        while True:
+            cut = cursor.pending.find(b"\n")
+            if cut < 0:
+                break
+            piece, cursor.pending = cursor.pending[: cut + 1], cursor.pending[cut + 1 :]
+            cursor.consumed += len(piece)
+            cursor.line += 1
+            self._position = FollowPosition(
+                cursor.device, cursor.inode, cursor.consumed, cursor.line
+            )
+            oversized = cursor.oversized or len(piece) > self.max_bytes + 1
+            cursor.oversized = False
+            yield cursor.line, None if oversized else piece
+        if len(cursor.pending) > self.max_bytes:
+            cursor.consumed += len(cursor.pending)
+            cursor.pending = b""
+            cursor.oversized = True
+
+    def _leave(self, cursor: _Cursor) -> Iterator[tuple[int, bytes | None]]:
+        """The rest of a rotated file, its unterminated last line included."""
+        yield from self._split(cursor, cursor.stream.read())
+        if cursor.pending or cursor.oversized:
+            cursor.line += 1
+            last = None if cursor.oversized else cursor.pending
+            cursor.pending, cursor.oversized = b"", False
+            yield cursor.line, last
+
+
+@dataclass(slots=True)
+class _Cursor:
+    """The open file being followed and what was read of it."""
+
+    stream: BinaryIO
+    device: int
+    inode: int
+    line: int = 0
+    consumed: int = 0
+    pending: bytes = b""
+    oversized: bool = False
+
+    @classmethod
+    def at(cls, stream: BinaryIO) -> _Cursor:
+        info = os.fstat(stream.fileno())
+        return cls(stream, info.st_dev, info.st_ino)
+
+    def reset(self) -> None:
+        self.line, self.consumed, self.pending, self.oversized = 0, 0, b"", False
+
+
+def follow_audit_log(
+    reader: AuditLogReader,
+    path: Path,
+    *,
+    poll_interval: float = 0.5,
+    should_stop: Callable[[], bool] = lambda: False,
+    sleep: Callable[[float], None] = time.sleep,
+    start: FollowPosition | None = None,
+) -> Iterator[AuditEvent]:
+    """Events from ``path`` as it grows and rotates, until ``should_stop()`` is true at the end of
+    the data."""
+    follower = LineFollower(
+        path,
+        reader.max_event_bytes,
+        poll_interval=poll_interval,
+        should_stop=should_stop,
+        sleep=sleep,
+        start=start,
+    )
+    name = str(path)
+    for number, data in follower.lines():
+        yield from reader.parse_line(data, name, number)

@@ -1,0 +1,150 @@
+"""Following an audit log across a real rotation (rename + new file) and an in-place truncation:
+every event is read once, none is lost, a half-written line waits for its newline."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from audit_samples import raw_event
+from kposture.model.audit import AuditEvent
+from kposture.sources.audit_following import FollowPosition, LineFollower, follow_audit_log
+from kposture.sources.audit_logs import AuditLogReader
+
+
+def line(user: str) -> str:
+    return json.dumps(raw_event(user=user)) + "\n"
+
+
+class Follow:
+    """Runs the follower in a thread and collects the users of the events it reads."""
+
+    def __init__(self, path: Path, start: FollowPosition | None = None) -> None:
+        self.stop = threading.Event()
+        self.users: list[str] = []
+        self.reader = AuditLogReader()
+        self.lock = threading.Lock()
+
+        def run() -> None:
+            for event in follow_audit_log(
+                self.reader, path, poll_interval=0.01, should_stop=self.stop.is_set, start=start
+            ):
+                with self.lock:
+                    self.users.append(event.user.username)
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.users) >= count:
+                    return list(self.users)
+            time.sleep(0.01)
+        with self.lock:
+            return list(self.users)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+        assert not self.thread.is_alive()
+
+
+def test_rotation_by_rename_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "audit.log"
+    path.write_text(line("a1") + line("a2"))
+    follow = Follow(path)
+    try:
+        assert follow.wait_for(2) == ["a1", "a2"]
+        with path.open("a") as handle:  # written, then the file rotates before the reader looks
+            handle.write(line("a3"))
+            handle.write(line("a4")[:30])  # a half-written event, finished after the rename
+            handle.flush()
+            path.rename(tmp_path / "audit.log.1")
+            handle.write(line("a4")[30:])
+        path.write_text(line("b1"))
+        with path.open("a") as handle:
+            handle.write(line("b2"))
+        assert follow.wait_for(6) == ["a1", "a2", "a3", "a4", "b1", "b2"]
+        time.sleep(0.1)
+        assert follow.users == ["a1", "a2", "a3", "a4", "b1", "b2"]
+    finally:
+        follow.close()
+    assert follow.reader.stats.skipped_total == 0
+
+
+def test_partial_line_waits_for_its_newline(tmp_path: Path) -> None:
+    path = tmp_path / "audit.log"
+    text = line("whole")
+    path.write_text(text[:50])
+    follow = Follow(path)
+    try:
+        time.sleep(0.1)
+        assert follow.users == []
+        with path.open("a") as handle:
+            handle.write(text[50:])
+        assert follow.wait_for(1) == ["whole"]
+    finally:
+        follow.close()
+    assert follow.reader.stats.skipped_total == 0
+
+
+def test_copytruncate_is_read_again_from_the_start(tmp_path: Path) -> None:
+    path = tmp_path / "audit.log"
+    path.write_text(line("a1") + line("a2"))
+    follow = Follow(path)
+    try:
+        assert follow.wait_for(2) == ["a1", "a2"]
+        inode = path.stat().st_ino
+        with path.open("r+") as handle:
+            handle.truncate(0)
+        path.write_text(line("b1"))
+        assert path.stat().st_ino == inode
+        assert follow.wait_for(3) == ["a1", "a2", "b1"]
+    finally:
+        follow.close()
+
+
+def test_resume_from_a_position_does_not_repeat(tmp_path: Path) -> None:
+    path = tmp_path / "audit.log"
+    path.write_text(line("a1") + line("a2"))
+    follower = LineFollower(path, 1 << 20, poll_interval=0.01, should_stop=lambda: True)
+    assert len(list(follower.lines())) == 2
+    position = follower.position
+    assert position is not None and position.line == 2
+    assert position.offset == path.stat().st_size and position.inode == path.stat().st_ino
+    with path.open("a") as handle:
+        handle.write(line("a3"))
+    follow = Follow(path, start=position)
+    try:
+        assert follow.wait_for(1) == ["a3"]
+    finally:
+        follow.close()
+
+
+def test_waits_for_the_file_to_appear(tmp_path: Path) -> None:
+    path = tmp_path / "later.log"
+    follow = Follow(path)
+    try:
+        time.sleep(0.05)
+        path.write_text(line("late"))
+        assert follow.wait_for(1) == ["late"]
+    finally:
+        follow.close()
+
+
+def test_over_long_lines_are_skipped_while_following(tmp_path: Path) -> None:
+    path = tmp_path / "audit.log"
+    big = json.dumps(
+        raw_event(user="big", request={"kind": "ConfigMap", "data": {"x": "y" * 300_000}})
+    )
+    path.write_text(line("a") + big + "\n" + line("b"))
+    reader = AuditLogReader(max_event_bytes=100_000)
+    users: list[AuditEvent] = list(
+        follow_audit_log(reader, path, poll_interval=0.01, should_stop=lambda: True)
+    )
+    assert [e.user.username for e in users] == ["a", "b"]
+    assert reader.stats.issues[0].line == 2
