@@ -54,6 +54,12 @@ class WatchMetrics:
             buckets=EVALUATION_BUCKETS,
             registry=r,
         )
+        self.work = PromCounter(
+            "kposture_rule_evaluations",
+            "Rule evaluations run (object and rule pairs), by scope: full or affected objects.",
+            ("scope",),
+            registry=r,
+        )
         self.watched = Gauge(
             "kposture_watched_objects", "Objects held, by kind.", ("kind",), registry=r
         )
@@ -65,7 +71,9 @@ class WatchMetrics:
     def batch(self, lags: Sequence[float], evaluation: float, work: int, full: bool) -> None:
         for lag in lags:
             self.lag.observe(lag)
-        self.evaluation.labels("full" if full else "affected").observe(evaluation)
+        scope = "full" if full else "affected"
+        self.evaluation.labels(scope).observe(evaluation)
+        self.work.labels(scope).inc(work)
 
     def transitions(self, transitions: Sequence[Transition]) -> None:
         for transition in transitions:

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from kposture.engine import Registry
 from kposture.inventory import Inventory
-from kposture.inventory.tools import latest_manager
+from kposture.inventory.managers import last_manager
 from kposture.model import Finding, K8sObject, ResourceRef, RunPolicy
 from kposture.model.lifecycle import Alert, Transition
 from kposture.sources.cluster_watch import RELISTED, WatchEvent
@@ -350,7 +350,6 @@ class Watcher:
 def _managers(inventory: Inventory) -> Callable[[ResourceRef], str]:
     def changed_by(ref: ResourceRef) -> str:
         obj: K8sObject | None = inventory.get(ref.kind, ref.namespace, ref.name)
-        entry = latest_manager(obj) if obj is not None else None
-        return entry.manager if entry is not None else ""
+        return last_manager(obj) if obj is not None else ""
 
     return changed_by
