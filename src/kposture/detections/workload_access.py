@@ -76,7 +76,8 @@ def _pod_session(event: AuditEvent, _state: object) -> Iterator[Hit]:
     if action == "port-forward" and query.get("ports"):
         evidence.append(("ports", ",".join(query["ports"])))
     yield Hit(
-        f"{who(event)} opened a {action} session into pod {scoped(ref.namespace, ref.name)}{detail}",
+        f"{who(event)} opened {'an' if action == 'exec' else 'a'} {action} session into pod "
+        f"{scoped(ref.namespace, ref.name)}{detail}",
         isolate_step(ref.namespace, ref.name)
         + " "
         + revoke_step(event, "create on pods/exec, pods/attach and pods/portforward"),

@@ -8,10 +8,14 @@ full event context and the containment step. Reports render alerts; sinks receiv
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from kposture.model.audit import AuditEvent
+from kposture.model.lifecycle import Alert
+from kposture.model.resources import ResourceRef
 from kposture.model.rules import Reference, Severity
 
 Evidence = tuple[tuple[str, str], ...]
@@ -101,3 +105,25 @@ class IncidentAlert:
         if event.impersonated_user is not None:
             context["impersonated_user"] = event.impersonated_user.username
         return {key: value for key, value in context.items() if value}
+
+
+def sink_alert(alert: IncidentAlert, received: dt.datetime) -> Alert:
+    """``alert`` as the alert sinks take it: the containment step joins the message, the event
+    context becomes ``event``, and the fingerprint is the de-duplication key. ``received`` stands in
+    for an event without a time."""
+    ref = alert.event.ref
+    resource = (
+        ResourceRef(ref.api_version, ref.resource_path, ref.namespace, ref.name)
+        if ref.resource
+        else None
+    )
+    return Alert(
+        source="detection",
+        rule_id=alert.detection_id,
+        severity=alert.severity,
+        message=f"{alert.message}. Containment: {alert.containment}",
+        at=alert.event.received_at or received,
+        resource=resource,
+        dedup_key=alert.fingerprint,
+        event=MappingProxyType(alert.event_context()),
+    )

@@ -1,0 +1,284 @@
+"""``kposture detect`` (audit-log detections over a file, stdin or a followed file) and ``kposture
+respond isolate`` (the deny-all NetworkPolicy for a pod). Wiring only: sources read, the detector
+judges, reports render, the alert sinks deliver.
+
+Exit codes of ``detect``: 0 no alert at or above ``--min-severity``; 1 alerts; 2 bad arguments, an
+input that cannot be read, or an alert sink that cannot start. Skipped records (malformed, truncated,
+over the size limit, not events) are reported on stderr with file:line and do not change the exit
+code. ``respond isolate``: 0 the policy was printed; 2 the pod was not found or has no labels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.markup import escape
+
+from kposture.cli.consoles import error_console, report_console
+from kposture.cli.scanning import UsageError, load_inputs
+from kposture.detections import Detector
+from kposture.model import Severity
+from kposture.model.audit import AuditEvent
+from kposture.model.incidents import IncidentAlert, sink_alert
+from kposture.reports.alerts import alert_table, ecs_document
+from kposture.reports.isolation import isolation_policy, render_isolation_policy
+from kposture.sinks import AlertSetupError, AlertSpecError, Sinks, build_sinks, parse_alert_flags
+from kposture.sources.audit_following import follow_audit_log
+from kposture.sources.audit_logs import (
+    DEFAULT_MAX_EVENT_BYTES,
+    AuditLogReader,
+    AuditReadIssue,
+    Envelope,
+)
+
+EXIT_CLEAN = 0
+EXIT_ALERTS = 1
+EXIT_USAGE = 2
+MAX_ISSUES_PRINTED = 50
+
+
+class Output(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+class MinSeverity(enum.StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+
+def _fail(message: str) -> NoReturn:
+    error_console().print(f"[red]error:[/] {escape(message)}")
+    raise typer.Exit(EXIT_USAGE)
+
+
+class _IssuePrinter:
+    """Prints the first skipped records on stderr; the rest are only counted."""
+
+    def __init__(self) -> None:
+        self.printed = 0
+        self.console = error_console()
+
+    def __call__(self, issue: AuditReadIssue) -> None:
+        if self.printed < MAX_ISSUES_PRINTED:
+            self.console.print(f"[yellow]warning:[/] {escape(issue.display())}")
+        elif self.printed == MAX_ISSUES_PRINTED:
+            self.console.print("[yellow]warning:[/] further skipped records are only counted")
+        self.printed += 1
+
+
+def _events(
+    reader: AuditLogReader, source: str | None, follow: Path | None
+) -> Iterator[AuditEvent]:
+    if follow is not None:
+        stop = threading.Event()
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            yield from follow_audit_log(reader, follow, should_stop=stop.is_set)
+        except KeyboardInterrupt:
+            return
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        return
+    if source == "-":
+        yield from reader.read_stream(sys.stdin.buffer, "-")
+        return
+    assert source is not None
+    yield from reader.read_file(Path(source))
+
+
+def _emit_line(alert: IncidentAlert, output: Output) -> None:
+    if output is Output.JSON:
+        sys.stdout.write(json.dumps(ecs_document(alert)) + "\n")
+        sys.stdout.flush()
+        return
+    context = alert.event_context()
+    report_console().print(
+        f"{escape(context.get('time', ''))} [bold]{alert.severity.value}[/] "
+        f"{alert.detection_id}: {escape(alert.message)}\n  [dim]→ {escape(alert.containment)}[/]"
+    )
+
+
+def detect_command(
+    source: Annotated[
+        str | None, typer.Argument(help="Audit log file (JSON lines), or - for stdin.")
+    ] = None,
+    follow: Annotated[
+        Path | None,
+        typer.Option("--follow", "-f", help="Follow this audit log file across rotation."),
+    ] = None,
+    envelope: Annotated[
+        Envelope,
+        typer.Option("--format", help="Record format: auto, k8s, eks, gke or aks."),
+    ] = Envelope.AUTO,
+    min_severity: Annotated[
+        MinSeverity, typer.Option("--min-severity", help="Lowest severity reported.")
+    ] = MinSeverity.LOW,
+    output: Annotated[
+        Output, typer.Option("-o", "--output", help="table for people, json for SIEMs.")
+    ] = Output.TABLE,
+    alert: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--alert",
+            help="Alert sink (repeatable): stdout, webhook=URL, slack=URL, with [min=...,dedup=...].",
+        ),
+    ] = None,
+    max_event_bytes: Annotated[
+        int, typer.Option("--max-event-bytes", help="Records over this size are skipped.")
+    ] = DEFAULT_MAX_EVENT_BYTES,
+) -> None:
+    """Detect incidents in a Kubernetes audit log: alerts with who, what, where, from which IP,
+    the object, the verdict and the containment step.
+
+    Exit codes: 0 no alert at or above --min-severity; 1 alerts; 2 bad arguments, an unreadable
+    input or an alert sink that cannot start. Skipped records are warnings on stderr.
+    """
+    if (source is None) == (follow is None):
+        _fail("give one audit log: FILE, - for stdin, or --follow FILE")
+    if source not in (None, "-") and not Path(source).is_file():
+        _fail(f"{source}: no such file")
+    if max_event_bytes < 1024:
+        _fail("--max-event-bytes must be at least 1024")
+    try:
+        sinks: Sinks | None = build_sinks(parse_alert_flags(alert)) if alert else None
+    except (AlertSpecError, AlertSetupError) as exc:
+        _fail(str(exc))
+    reader = AuditLogReader(envelope, max_event_bytes, on_issue=_IssuePrinter())
+    detector = Detector(min_severity=Severity(min_severity.value))
+    collected: list[IncidentAlert] = []
+    streaming = follow is not None or output is Output.JSON
+    try:
+        for event in _events(reader, source, follow):
+            for found in detector.process(event):
+                if sinks is not None:
+                    sinks.send(sink_alert(found, dt.datetime.now(dt.UTC)))
+                if streaming:
+                    _emit_line(found, output)
+                else:
+                    collected.append(found)
+    except OSError as exc:
+        _fail(f"cannot read the audit log: {exc}")
+    finally:
+        if sinks is not None:
+            sinks.close()
+    if collected:
+        report_console().print(alert_table(collected))
+    _summary(reader, detector)
+    raise typer.Exit(EXIT_ALERTS if detector.stats.alerts else EXIT_CLEAN)
+
+
+def _summary(reader: AuditLogReader, detector: Detector) -> None:
+    stats = reader.stats
+    skipped = ", ".join(f"{count} {kind.value}" for kind, count in stats.skipped.items() if count)
+    console = error_console()
+    for message in detector.stats.error_messages:
+        console.print(f"[yellow]warning:[/] {escape(message)}")
+    console.print(
+        f"{stats.events} events read, {detector.stats.alerts} alerts"
+        + (f"; skipped {skipped}" if skipped else "")
+    )
+
+
+respond_app = typer.Typer(
+    help="Response helpers: render the containment an alert names.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+@respond_app.command("isolate")
+def isolate_command(
+    pod: Annotated[str, typer.Argument(help="Name of the pod to isolate.")],
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(help="Manifests or a snapshot holding the pod (- for stdin)."),
+    ] = None,
+    namespace: Annotated[str, typer.Option("-n", "--namespace", help="The pod's namespace.")] = (
+        "default"
+    ),
+    label: Annotated[
+        list[str] | None,
+        typer.Option("--label", "-l", help="The pod's labels as KEY=VALUE (repeatable)."),
+    ] = None,
+    cluster: Annotated[bool, typer.Option("--cluster", help="Read the pod from the cluster.")] = (
+        False
+    ),
+    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", help="Kubeconfig file.")] = None,
+    context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context.")] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why, kept as an annotation.")] = "",
+) -> None:
+    """Print a deny-all NetworkPolicy (no ingress, no egress) selecting a pod's labels, to apply with
+    kubectl apply -f -. The labels come from --label, or from the pod in manifests, a snapshot or
+    the cluster. Other pods with the same labels are isolated too: they are named on stderr.
+
+    Exit codes: 0 printed; 2 the pod was not found, has no labels, or bad arguments.
+    """
+    labels: dict[str, str] = {}
+    for item in label or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _fail(f"--label {item!r}: expected KEY=VALUE")
+        labels[key] = value
+    if not labels:
+        labels = _pod_labels(pod, namespace, paths or [], cluster, kubeconfig, context)
+    try:
+        policy = isolation_policy(pod, namespace, labels, reason)
+    except ValueError as exc:
+        _fail(str(exc))
+    sys.stdout.write(render_isolation_policy(policy))
+
+
+def _pod_labels(
+    pod: str,
+    namespace: str,
+    paths: list[str],
+    cluster: bool,
+    kubeconfig: str | None,
+    context: str | None,
+) -> dict[str, str]:
+    if not paths and not cluster:
+        _fail("give --label KEY=VALUE, manifests or a snapshot holding the pod, or --cluster")
+    try:
+        loaded = load_inputs(
+            paths,
+            cluster=cluster,
+            kubeconfig=kubeconfig,
+            context=context,
+            namespaces=[namespace] if cluster else None,
+            stdin=sys.stdin.buffer,
+        )
+    except UsageError as exc:
+        _fail(str(exc))
+    pods = [
+        obj
+        for obj in loaded.objects
+        if obj.ref.kind == "Pod" and (obj.ref.namespace or "default") == namespace
+    ]
+    found = next((obj for obj in pods if obj.ref.name == pod), None)
+    if found is None:
+        _fail(f"pod {namespace}/{pod} not found in the input")
+    labels = {str(k): str(v) for k, v in found.labels.items()}
+    others = [
+        obj.ref.name
+        for obj in pods
+        if obj is not found and labels and all(obj.labels.get(k) == v for k, v in labels.items())
+    ]
+    if others:
+        error_console().print(
+            f"[yellow]warning:[/] the policy also isolates {len(others)} other pod(s) with the "
+            f"same labels: {escape(', '.join(sorted(others)[:20]))}"
+        )
+    return labels
