@@ -193,8 +193,8 @@ def _write_role(event: AuditEvent, _state: object) -> Iterator[Hit]:
     if role_obj is None:
         return
     rules = _rules(role_obj)
-    if _wildcards(rules):
-        return
+    if _wildcards(rules) or _risky_rights(rules, role_obj.ref.kind == "Role"):
+        return  # reported, at a higher severity, by cluster-admin-granted or risky-role-written
     writes = sorted(
         {
             verb
