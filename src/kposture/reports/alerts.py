@@ -12,7 +12,7 @@ from typing import Any
 from rich.table import Table
 
 from kposture.model import Severity
-from kposture.model.incidents import IncidentAlert
+from kposture.model.incidents import DetectionMeta, IncidentAlert
 
 ALERT_SCHEMA = "kposture.detection/v1"
 ECS_VERSION = "8.11.0"
@@ -188,3 +188,19 @@ def alert_table(alerts: Iterable[IncidentAlert]) -> Table:
             f"{alert.message}\n[dim]→ {alert.containment}[/]",
         )
     return table
+
+
+def detection_catalogue(metas: Iterable[DetectionMeta]) -> str:
+    """The Markdown table of detections kept in docs/detections.md (a test checks it is current)."""
+    rows = [
+        "| id | title | severity | MITRE ATT&CK | tactic | response |",
+        "|---|---|---|---|---|---|",
+    ]
+    for meta in metas:
+        technique = f"{meta.technique.id} {meta.technique.title}"
+        state = " (stateful)" if meta.stateful else ""
+        rows.append(
+            f"| `{meta.id}` | {meta.title}{state} | {meta.severity.value} | {technique} | "
+            f"{meta.tactic} | {meta.response} |"
+        )
+    return "\n".join(rows) + "\n"

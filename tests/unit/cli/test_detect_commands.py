@@ -1,0 +1,124 @@
+"""kposture detect and kposture respond isolate through the CLI: outputs, exit codes and skipped
+records on stderr."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from audit_samples import raw_event
+from kposture.cli import app
+
+
+def write_log(tmp_path: Path, *lines: str) -> Path:
+    path = tmp_path / "audit.log"
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+EXEC = json.dumps(raw_event("create", "pods", subresource="exec", code=101, name="web-1"))
+EXEC_2 = json.dumps(raw_event("create", "pods", subresource="attach", code=101, name="web-2"))
+QUIET = json.dumps(raw_event("get", "pods"))
+
+
+def test_detect_table_and_exit_codes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    log = str(write_log(tmp_path, QUIET, EXEC))
+    result = runner.invoke(app, ["detect", log], env={"COLUMNS": "400"})
+    assert result.exit_code == 1, result.output
+    assert "pod-exec-attach" in result.stdout
+    assert "kposture respond isolate web-1 -n default" in result.stdout
+    assert "2 events read, 1 alerts" in result.stderr
+    clean = runner.invoke(app, ["detect", str(write_log(tmp_path, QUIET))])
+    assert clean.exit_code == 0 and clean.stdout == ""
+
+
+def test_detect_json_lines_use_ecs_names(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["detect", "-o", "json", str(write_log(tmp_path, EXEC, EXEC, EXEC_2))]
+    )
+    assert result.exit_code == 1
+    docs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(docs) == 2  # the repeated audit ID is judged once
+    doc = docs[0]
+    assert doc["rule"]["id"] == "pod-exec-attach"
+    assert doc["user"]["name"] == "alice" and doc["source"]["ip"] == "10.0.0.1"
+    assert doc["user_agent"]["original"].startswith("kubectl/")
+    assert doc["kubernetes"]["audit"]["objectRef"]["subresource"] == "exec"
+    assert doc["event"]["severity"] == 73 and doc["threat"]["technique"]["id"] == ["T1609"]
+    assert doc["kposture"]["schema"] == "kposture.detection/v1"
+    assert doc["kposture"]["event"]["audit_id"] == doc["event"]["id"]
+    assert doc["@timestamp"] == "2024-05-01T10:00:00Z"
+
+
+def test_detect_stdin_min_severity_and_skipped_records(tmp_path: Path) -> None:
+    runner = CliRunner()
+    text = "not json\n" + EXEC + "\n" + EXEC[:30] + "\n"
+    result = runner.invoke(app, ["detect", "-", "--min-severity", "critical"], input=text)
+    assert result.exit_code == 0, result.output
+    assert "-:1: skipped (malformed)" in result.stderr
+    assert "-:3: skipped (truncated)" in result.stderr
+    assert "1 events read, 0 alerts; skipped 1 malformed, 1 truncated" in result.stderr
+
+
+def test_detect_usage_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["detect"]).exit_code == 2
+    assert runner.invoke(app, ["detect", str(tmp_path / "missing.log")]).exit_code == 2
+    log = str(write_log(tmp_path, EXEC))
+    assert runner.invoke(app, ["detect", log, "--follow", log]).exit_code == 2
+    assert runner.invoke(app, ["detect", log, "--alert", "carrier-pigeon=x"]).exit_code == 2
+
+
+def test_detect_sends_alerts_to_the_stdout_sink(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["detect", "-o", "json", "--alert", "stdout", str(write_log(tmp_path, EXEC))]
+    )
+    assert result.exit_code == 1, result.output
+    sink_lines = [json.loads(line) for line in result.stdout.splitlines()]
+    sources = {line.get("kposture", {}).get("source") for line in sink_lines}
+    assert "detection" in sources
+
+
+def test_respond_isolate_from_labels_and_manifests(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["respond", "isolate", "web-1", "-n", "shop", "-l", "app=web"])
+    assert result.exit_code == 0, result.output
+    policy = yaml.safe_load(result.stdout)
+    assert policy["kind"] == "NetworkPolicy"
+    assert policy["metadata"] == {
+        "name": "kposture-isolate-web-1",
+        "namespace": "shop",
+        "labels": {"app.kubernetes.io/managed-by": "kposture"},
+        "annotations": {"kposture.io/isolated-pod": "web-1"},
+    }
+    assert policy["spec"] == {
+        "podSelector": {"matchLabels": {"app": "web"}},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [],
+        "egress": [],
+    }
+    pods = tmp_path / "pods.yaml"
+    pods.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: shop, labels: {app: web, pod: one}}\n"
+        "spec: {containers: [{name: c, image: nginx}]}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web-2, namespace: shop, labels: {app: web, pod: one}}\n"
+        "spec: {containers: [{name: c, image: nginx}]}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: bare, namespace: shop}\n"
+        "spec: {containers: [{name: c, image: nginx}]}\n"
+    )
+    result = runner.invoke(app, ["respond", "isolate", "web-1", "-n", "shop", str(pods)])
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load(result.stdout)["spec"]["podSelector"]["matchLabels"] == {
+        "app": "web",
+        "pod": "one",
+    }
+    assert "also isolates 1 other pod(s) with the same labels: web-2" in result.stderr
+    missing = runner.invoke(app, ["respond", "isolate", "nope", "-n", "shop", str(pods)])
+    assert missing.exit_code == 2 and "not found" in missing.stderr
+    bare = runner.invoke(app, ["respond", "isolate", "bare", "-n", "shop", str(pods)])
+    assert bare.exit_code == 2 and "kubectl label pod bare" in bare.stderr
+    assert runner.invoke(app, ["respond", "isolate", "web-1"]).exit_code == 2
