@@ -6,10 +6,11 @@ Starts the project's test cluster (no controller manager, so the object count st
 applied) in a scratch state dir, applies the objects of ``bench/cluster_benchmark.py`` (2,500
 Deployments, 1,500 Pods, 1,500 Services, ... in 20 namespaces), starts ``kposture watch`` as its own
 process (SQLite store in the state dir, stdout JSON-lines alerts, /metrics), and once it has
-reconciled the whole cluster sends the changes open-loop from this process: each a JSON merge
-patch making one not-yet-privileged Deployment privileged (each a different Deployment, so each
-must open exactly one ``privileged-container`` finding). Latency is from the moment the patch was
-sent to the alert line's arrival; CPU is the watcher process's user+system time during the changes.
+reconciled the whole cluster sends the changes open-loop from this process: each a strategic
+merge patch making one not-yet-privileged Deployment's container privileged (each a different
+Deployment, so each must open exactly one ``privileged-container`` finding). Latency is from the
+moment the patch was due (open loop) to the alert line's arrival; CPU is the watcher process's
+user+system time during the changes.
 Evaluation work comes from the watcher's ``kposture_rule_evaluations_total`` (object-rule pairs
 judged, full at start and affected per change). The baseline is a one-off ``kposture scan
 --cluster -o json`` of the final state (wall time, per change) and the work of one full evaluation.
@@ -94,7 +95,7 @@ def send_changes(
     context = ssl.create_default_context(cafile=cluster["ca_file"])
     headers = {
         "Authorization": f"Bearer {cluster['admin_token']}",
-        "Content-Type": "application/merge-patch+json",
+        "Content-Type": "application/strategic-merge-patch+json",
     }
     sent: dict[str, float] = {}
     start = time.monotonic()
@@ -113,18 +114,13 @@ def send_changes(
                 "spec": {
                     "template": {
                         "spec": {
-                            "containers": [
-                                {
-                                    "name": "app",
-                                    "image": "registry.example.com/team/app-1:1.1",
-                                    "securityContext": {"privileged": True},
-                                }
-                            ]
+                            "containers": [{"name": "app", "securityContext": {"privileged": True}}]
                         }
                     }
                 }
             }
-            # A merge patch replaces the containers list: one container, now privileged.
+            # A strategic merge patch: the container (merged by name) keeps its image and the
+            # rest; only securityContext.privileged changes.
             body = json.dumps(patch)
             path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
             with lock:
