@@ -6,13 +6,14 @@ engine or any I/O. Families never import each other; shared readings of events l
 """
 
 from kposture.detections.base import Detection
-from kposture.detections.detecting import Detector, DetectorStats
+from kposture.detections.detecting import DetectionRuntimeError, Detector, DetectorStats
 from kposture.detections.registry import DetectionRegistryError, builtin_detections, registry
 from kposture.detections.settings import DetectionSettings
 
 __all__ = [
     "Detection",
     "DetectionRegistryError",
+    "DetectionRuntimeError",
     "DetectionSettings",
     "Detector",
     "DetectorStats",

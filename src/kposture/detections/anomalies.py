@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict, deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from kposture.detections._events import mitre, revoke_step, who
 from kposture.detections.base import Detection
 from kposture.detections.settings import DetectionSettings
 from kposture.model import Severity
-from kposture.model.audit import AuditEvent
+from kposture.model.audit import SERVICE_ACCOUNT_PREFIX, AuditEvent
 from kposture.model.incidents import DetectionMeta, Hit
 
 K = TypeVar("K")
@@ -103,6 +103,17 @@ def _forbidden(event: AuditEvent, state: ForbiddenBursts) -> Iterator[Hit]:
     )
 
 
+def _forbidden_gate(raw: Mapping[str, Any], _state: object) -> bool:
+    status = raw.get("responseStatus")
+    code = status.get("code") if isinstance(status, dict) else None
+    if code is not None:
+        return bool(code == 403)
+    annotations = raw.get("annotations")
+    return not isinstance(annotations, dict) or (
+        annotations.get("authorization.k8s.io/decision") != "allow"
+    )
+
+
 FORBIDDEN_BURST = Detection(
     DetectionMeta(
         id="forbidden-burst",
@@ -121,6 +132,7 @@ FORBIDDEN_BURST = Detection(
     ),
     _forbidden,
     ForbiddenBursts,
+    gate=_forbidden_gate,
 )
 
 
@@ -204,6 +216,34 @@ def _new_origin(event: AuditEvent, state: FirstSeen) -> Iterator[Hit]:
     )
 
 
+def _new_origin_gate(raw: Mapping[str, Any], state: FirstSeen) -> bool:
+    """False only for a component's request, or an identity already seen with this source IP and
+    user-agent product (``_new_origin`` would only refresh them, learning or not: they are
+    refreshed here)."""
+    user = raw.get("user")
+    if not isinstance(user, dict):
+        return True
+    username = user.get("username")
+    if not isinstance(username, str) or not username:
+        return False
+    if username.startswith("system:") and not username.startswith(SERVICE_ACCOUNT_PREFIX):
+        return False  # components, nodes and the anonymous user are not judged
+    profile = state.table.get(username)
+    if profile is None:
+        return True
+    ips = raw.get("sourceIPs")
+    ip = ips[0] if isinstance(ips, list) and ips and isinstance(ips[0], str) else ""
+    agent = raw.get("userAgent")
+    product = agent_product(agent) if isinstance(agent, str) else ""
+    if (ip and ip not in profile.ips) or (product and product not in profile.agents):
+        return True
+    if ip:
+        profile.ips.move_to_end(ip)
+    if product:
+        profile.agents.move_to_end(product)
+    return False
+
+
 NEW_ORIGIN = Detection(
     DetectionMeta(
         id="identity-new-origin",
@@ -225,6 +265,7 @@ NEW_ORIGIN = Detection(
     ),
     _new_origin,
     FirstSeen,
+    gate=_new_origin_gate,
 )
 
 DETECTIONS: tuple[Detection, ...] = (FORBIDDEN_BURST, NEW_ORIGIN)

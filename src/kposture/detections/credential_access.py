@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kposture.detections._events import (
+    CHANGE_VERBS,
+    READ_VERBS,
     changed_object,
     mapping,
     matches_any,
@@ -16,7 +18,7 @@ from kposture.detections._events import (
     scoped,
     who,
 )
-from kposture.detections.base import Detection
+from kposture.detections.base import Detection, Interest
 from kposture.detections.settings import DetectionSettings
 from kposture.inventory import find_credentials
 from kposture.inventory.credentials import CredentialScanError, find_credentials_in_base64
@@ -82,6 +84,7 @@ SECRET_ACCESS = Detection(
         ),
     ),
     _secret_access,
+    interest=Interest(READ_VERBS, frozenset({"secrets"})),
 )
 
 
@@ -137,6 +140,7 @@ TOKEN_CREATED = Detection(
         ),
     ),
     _token_created,
+    interest=Interest(frozenset({"create"}), frozenset({"serviceaccounts", "secrets"})),
 )
 
 
@@ -186,6 +190,7 @@ CSR_APPROVED = Detection(
         ),
     ),
     _csr_approved,
+    interest=Interest(frozenset({"update", "patch"}), frozenset({"certificatesigningrequests"})),
 )
 
 
@@ -237,6 +242,7 @@ CONFIGMAP_CREDENTIALS = Detection(
         response="Rotate the credentials and keep them in Secrets with restricted access.",
     ),
     _configmap_credentials,
+    interest=Interest(CHANGE_VERBS, frozenset({"configmaps"})),
 )
 
 DETECTIONS: tuple[Detection, ...] = (

@@ -4,12 +4,21 @@ One ``Detector`` per stream keeps each detection's state. Events at the ``Reques
 are not judged (their outcome is unknown, and the same request is logged again when answered), and
 an audit ID is judged once, at its first answered stage (an exec is logged at ``ResponseStarted``
 and again at ``ResponseComplete``). A detection that raises is counted and named in ``errors``; the
-others go on. Pure: no I/O and no clock.
+others go on; its errors are counted per detection. Pure: no I/O and no clock.
+
+Dispatch: each detection's ``interest`` (verbs, resources) builds an index from ``(verb, resource)``
+to the detections that can raise on it, so an event is shown only to those. ``wants(raw)`` tells a
+reader, from the raw event mapping, whether any detection could act on it (its interest, then its
+``gate``); the reader does not build an ``AuditEvent`` for the others. Allowlisted hits (the
+policy file's ``detections.allowlist``, judged against ``today``) are counted per detection and
+entry, not alerted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,12 +26,24 @@ from kposture.detections.anomalies import BoundedTable
 from kposture.detections.base import Detection
 from kposture.detections.registry import registry
 from kposture.detections.settings import DetectionSettings
+from kposture.detections.tuning import Allowlist
 from kposture.model import Severity
 from kposture.model.audit import AuditEvent
 from kposture.model.incidents import IncidentAlert
 
 UNJUDGED_STAGES = frozenset({"RequestReceived"})
 MAX_ERRORS_KEPT = 100
+MAX_INDEX_KEYS = 4096
+"""Distinct (verb, resource) pairs remembered by the dispatch index (a real cluster has a few
+hundred); past that the index starts again, so a stream of made-up resources cannot grow it."""
+
+_Entry = tuple[Detection, Any]
+
+
+class DetectionRuntimeError(Exception):
+    """An error a detection reports about one event in words fit for the operator (a custom
+    detection's expression that failed, with its file and line); other exceptions are named by
+    their type only."""
 
 
 @dataclass(slots=True)
@@ -33,6 +54,12 @@ class DetectorStats:
     alerts: int = 0
     errors: int = 0
     error_messages: list[str] = field(default_factory=list)
+    errors_by_detection: Counter[str] = field(default_factory=Counter)
+    allowlisted: int = 0
+    allowlisted_by_detection: Counter[str] = field(default_factory=Counter)
+    allowlisted_by_entry: Counter[str] = field(default_factory=Counter)
+    """Allowlisted hits per entry, keyed by where the entry is written (``policy.yaml:12``)."""
+    alerts_by_detection: Counter[str] = field(default_factory=Counter)
 
 
 class Detector:
@@ -44,15 +71,53 @@ class Detector:
         settings: DetectionSettings | None = None,
         min_severity: Severity = Severity.INFO,
         audit_id_capacity: int = 100_000,
+        *,
+        extra: tuple[Detection, ...] = (),
+        allowlist: Allowlist | None = None,
+        today: dt.date | None = None,
     ) -> None:
+        """``detections`` replaces the built-in ones; ``extra`` (custom detections) joins them.
+        ``today`` judges the allowlist's expiry dates (the driver's clock; the detector has none)."""
         self.settings = settings or DetectionSettings()
-        self.detections = registry(detections)
+        base = registry() if detections is None else detections
+        self.detections = registry((*base, *extra))
         self.min_severity = min_severity
-        self._states: list[tuple[Detection, Any]] = [
+        self.allowlist = allowlist or Allowlist()
+        self.today = today or dt.date.min
+        self._states: list[_Entry] = [
             (detection, detection.start(self.settings)) for detection in self.detections
         ]
+        self._index: dict[tuple[str, str], tuple[_Entry, ...]] = {}
         self._judged: BoundedTable[str, bool] = BoundedTable(audit_id_capacity)
         self.stats = DetectorStats()
+
+    def _selected(self, verb: str, resource: str) -> tuple[_Entry, ...]:
+        key = (verb, resource)
+        found = self._index.get(key)
+        if found is None:
+            if len(self._index) >= MAX_INDEX_KEYS:
+                self._index.clear()
+            found = tuple(
+                entry for entry in self._states if entry[0].interest.selects(verb, resource)
+            )
+            self._index[key] = found
+        return found
+
+    def wants(self, raw: Mapping[str, Any]) -> bool:
+        """Whether any detection could act on this raw ``audit.k8s.io`` event: a reader builds the
+        ``AuditEvent`` only when it does. Events at an unjudged stage never are."""
+        if raw.get("stage") in UNJUDGED_STAGES:
+            return False
+        verb = raw.get("verb")
+        ref = raw.get("objectRef")
+        resource = ref.get("resource", "") if isinstance(ref, dict) else ""  # json gives dicts
+        if not isinstance(verb, str) or not isinstance(resource, str):
+            return True  # malformed: let the full reading judge and describe it
+        for detection, state in self._selected(verb, resource):
+            gate = detection.gate
+            if gate is None or gate(raw, state):
+                return True
+        return False
 
     def process(self, event: AuditEvent) -> list[IncidentAlert]:
         """The alerts ``event`` raises (at or above the minimum severity)."""
@@ -67,23 +132,38 @@ class Detector:
             self._judged.put(event.audit_id, True)
         stats.judged += 1
         alerts: list[IncidentAlert] = []
-        for detection, state in self._states:
+        for detection, state in self._selected(event.verb, event.ref.resource):
             try:
                 hits = list(detection.detect(event, state))
             except Exception as error:  # one broken detection must not stop the others
-                stats.errors += 1
-                if len(stats.error_messages) < MAX_ERRORS_KEPT:
-                    stats.error_messages.append(
-                        f"detection {detection.id} failed on audit event "
-                        f"{event.audit_id or '<no id>'}: {type(error).__name__}"
-                    )
+                self._failed(detection, event, error)
                 continue
             for hit in hits:
                 alert = IncidentAlert(detection.meta, hit, event)
-                if alert.severity >= self.min_severity:
-                    alerts.append(alert)
+                if alert.severity < self.min_severity:
+                    continue
+                if self.allowlist:
+                    entry = self.allowlist.match(detection.id, event, self.today)
+                    if entry is not None:
+                        stats.allowlisted += 1
+                        stats.allowlisted_by_detection[detection.id] += 1
+                        stats.allowlisted_by_entry[entry.label] += 1
+                        continue
+                alerts.append(alert)
+                stats.alerts_by_detection[detection.id] += 1
         stats.alerts += len(alerts)
         return alerts
+
+    def _failed(self, detection: Detection, event: AuditEvent, error: Exception) -> None:
+        stats = self.stats
+        stats.errors += 1
+        stats.errors_by_detection[detection.id] += 1
+        if len(stats.error_messages) < MAX_ERRORS_KEPT:
+            what = str(error) if isinstance(error, DetectionRuntimeError) else type(error).__name__
+            stats.error_messages.append(
+                f"detection {detection.id} failed on audit event "
+                f"{event.audit_id or '<no id>'}: {what}"
+            )
 
     def process_all(self, events: Iterable[AuditEvent]) -> list[IncidentAlert]:
         return [alert for event in events for alert in self.process(event)]

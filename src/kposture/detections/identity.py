@@ -4,13 +4,14 @@ impersonation (a requester acting as another user, group or ServiceAccount).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from kposture.detections._events import mitre
 from kposture.detections.base import Detection
 from kposture.model import Severity
-from kposture.model.audit import AuditEvent
+from kposture.model.audit import ANONYMOUS_USER, UNAUTHENTICATED_GROUP, AuditEvent
 from kposture.model.incidents import DetectionMeta, Hit
 
 PUBLIC_PATHS = frozenset(
@@ -51,6 +52,16 @@ def _anonymous(event: AuditEvent, _state: object) -> Iterator[Hit]:
     )
 
 
+def _anonymous_gate(raw: Mapping[str, Any], _state: object) -> bool:
+    user = raw.get("user")
+    if not isinstance(user, dict):
+        return True
+    groups = user.get("groups")
+    return user.get("username") == ANONYMOUS_USER or (
+        isinstance(groups, list) and UNAUTHENTICATED_GROUP in groups
+    )
+
+
 ANONYMOUS = Detection(
     DetectionMeta(
         id="anonymous-request-allowed",
@@ -70,6 +81,7 @@ ANONYMOUS = Detection(
         ),
     ),
     _anonymous,
+    gate=_anonymous_gate,
 )
 
 _POWERFUL = ("system:masters", "system:admin", "cluster-admin")
@@ -97,6 +109,10 @@ def _impersonation(event: AuditEvent, _state: object) -> Iterator[Hit]:
     )
 
 
+def _impersonation_gate(raw: Mapping[str, Any], _state: object) -> bool:
+    return raw.get("impersonatedUser") is not None
+
+
 IMPERSONATION = Detection(
     DetectionMeta(
         id="impersonation",
@@ -112,6 +128,7 @@ IMPERSONATION = Detection(
         response="Confirm the impersonation; remove impersonate rights from those who do not need them.",
     ),
     _impersonation,
+    gate=_impersonation_gate,
 )
 
 DETECTIONS: tuple[Detection, ...] = (ANONYMOUS, IMPERSONATION)

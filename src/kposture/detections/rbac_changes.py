@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kposture.detections._events import (
+    CHANGE_VERBS,
     WRITE_VERBS,
     changed_object,
     mapping,
@@ -18,7 +19,7 @@ from kposture.detections._events import (
     scoped,
     who,
 )
-from kposture.detections.base import Detection
+from kposture.detections.base import Detection, Interest
 from kposture.inventory import PolicyRule, policy_rule
 from kposture.model import K8sObject, Severity
 from kposture.model.audit import AuditEvent
@@ -136,6 +137,7 @@ ADMIN_GRANTED = Detection(
         ),
     ),
     _admin_granted,
+    interest=Interest(CHANGE_VERBS, frozenset(_ROLES + _BINDINGS)),
 )
 
 
@@ -185,6 +187,7 @@ RISKY_ROLE = Detection(
         response="Narrow the role unless the rights were approved, and check who is bound to it.",
     ),
     _risky_role,
+    interest=Interest(CHANGE_VERBS, frozenset(_ROLES)),
 )
 
 
@@ -231,6 +234,7 @@ WRITE_ROLE = Detection(
         response="Confirm the role belongs to an approved deployment.",
     ),
     _write_role,
+    interest=Interest(CHANGE_VERBS, frozenset(_ROLES)),
 )
 
 
@@ -287,6 +291,7 @@ SYSTEM_RBAC = Detection(
         response="Restore the default and find out why it was changed.",
     ),
     _system_rbac,
+    interest=Interest(WRITE_VERBS, frozenset(_ROLES + _BINDINGS)),
 )
 
 DETECTIONS: tuple[Detection, ...] = (ADMIN_GRANTED, RISKY_ROLE, WRITE_ROLE, SYSTEM_RBAC)

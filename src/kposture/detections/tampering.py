@@ -5,7 +5,8 @@ in the protected namespaces by people, and pods with unexpected images in them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from kposture.detections._events import (
     WRITE_VERBS,
@@ -16,11 +17,11 @@ from kposture.detections._events import (
     scoped,
     who,
 )
-from kposture.detections.base import Detection
+from kposture.detections.base import Detection, Interest
 from kposture.detections.settings import DetectionSettings
 from kposture.inventory import containers
 from kposture.model import Severity
-from kposture.model.audit import AuditEvent
+from kposture.model.audit import ANONYMOUS_USER, AuditEvent
 from kposture.model.incidents import DetectionMeta, Hit
 
 _WEBHOOKS = {
@@ -70,6 +71,7 @@ WEBHOOK_CHANGED = Detection(
         response="Restore the configuration from its source of truth unless the change was approved.",
     ),
     _webhook,
+    interest=Interest(WRITE_VERBS, frozenset(_WEBHOOKS)),
 )
 
 
@@ -105,6 +107,31 @@ def _agent_deleted(event: AuditEvent, settings: DetectionSettings) -> Iterator[H
     )
 
 
+_AGENT_RESOURCES = frozenset(
+    {"namespaces", "daemonsets", "deployments", "statefulsets", "pods", "services"}
+)
+
+
+def _by_person(raw: Mapping[str, Any]) -> bool:
+    """Whether the raw event's requester (or the user it impersonates) may be other than a
+    component, node or ServiceAccount."""
+    if raw.get("impersonatedUser") is not None:
+        return True
+    user = raw.get("user")
+    name = user.get("username") if isinstance(user, dict) else None
+    return not isinstance(name, str) or not name.startswith("system:") or name == ANONYMOUS_USER
+
+
+def _agent_gate(raw: Mapping[str, Any], _settings: DetectionSettings) -> bool:
+    return _by_person(raw)
+
+
+def _system_namespace_gate(raw: Mapping[str, Any], settings: DetectionSettings) -> bool:
+    ref = raw.get("objectRef")
+    namespace = ref.get("namespace") if isinstance(ref, dict) else None
+    return namespace in settings.protected_namespaces and _by_person(raw)
+
+
 AGENT_DELETED = Detection(
     DetectionMeta(
         id="security-agent-deleted",
@@ -121,6 +148,8 @@ AGENT_DELETED = Detection(
         response="Redeploy the agent, then review what happened while it was down.",
     ),
     _agent_deleted,
+    interest=Interest(frozenset({"delete", "deletecollection"}), _AGENT_RESOURCES),
+    gate=_agent_gate,
 )
 
 _PROTECTED_RESOURCES = frozenset(
@@ -192,6 +221,8 @@ SYSTEM_NAMESPACE_CHANGED = Detection(
         response="Confirm the change belongs to an approved operation; undo it otherwise.",
     ),
     _system_namespace,
+    interest=Interest(WRITE_VERBS, _PROTECTED_RESOURCES),
+    gate=_system_namespace_gate,
 )
 
 
@@ -240,6 +271,7 @@ UNTRUSTED_SYSTEM_IMAGE = Detection(
         response="Remove the workload unless its image is an approved add-on.",
     ),
     _untrusted_image,
+    interest=Interest(frozenset({"create"}), frozenset({"pods"})),
 )
 
 DETECTIONS: tuple[Detection, ...] = (

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from kposture.detections._events import (
+    CHANGE_VERBS,
     changed_object,
     mapping,
     mitre,
@@ -17,7 +18,7 @@ from kposture.detections._events import (
     scoped,
     who,
 )
-from kposture.detections.base import Detection
+from kposture.detections.base import Detection, Interest
 from kposture.inventory import containers, pod_spec
 from kposture.inventory.host_paths import (
     PLAIN,
@@ -86,6 +87,23 @@ def _pod_session(event: AuditEvent, _state: object) -> Iterator[Hit]:
     )
 
 
+def _subresource(raw: Mapping[str, Any]) -> object:
+    ref = raw.get("objectRef")
+    return ref.get("subresource") if isinstance(ref, dict) else None
+
+
+def _pod_session_gate(raw: Mapping[str, Any], _state: object) -> bool:
+    return _subresource(raw) in _POD_SESSIONS
+
+
+def _ephemeral_gate(raw: Mapping[str, Any], _state: object) -> bool:
+    return _subresource(raw) == "ephemeralcontainers"
+
+
+def _node_proxy_gate(raw: Mapping[str, Any], _state: object) -> bool:
+    return _subresource(raw) == "proxy"
+
+
 POD_EXEC = Detection(
     DetectionMeta(
         id="pod-exec-attach",
@@ -104,6 +122,8 @@ POD_EXEC = Detection(
         ),
     ),
     _pod_session,
+    interest=Interest(frozenset({"create", "get"}), frozenset({"pods"})),
+    gate=_pod_session_gate,
 )
 
 
@@ -149,6 +169,8 @@ EPHEMERAL_CONTAINER = Detection(
         ),
     ),
     _ephemeral,
+    interest=Interest(frozenset({"update", "patch"}), frozenset({"pods"})),
+    gate=_ephemeral_gate,
 )
 
 
@@ -188,6 +210,8 @@ NODE_PROXY = Detection(
         ),
     ),
     _node_proxy,
+    interest=Interest(None, frozenset({"nodes"})),
+    gate=_node_proxy_gate,
 )
 
 
@@ -282,6 +306,7 @@ PRIVILEGED_WORKLOAD = Detection(
         ),
     ),
     _privileged_workload,
+    interest=Interest(CHANGE_VERBS, frozenset(_WORKLOAD_RESOURCES)),
 )
 
 
@@ -322,6 +347,7 @@ NODE_PORT_SERVICE = Detection(
         response="Use ClusterIP with an Ingress or a LoadBalancer that is firewalled instead.",
     ),
     _node_port,
+    interest=Interest(CHANGE_VERBS, frozenset({"services"})),
 )
 
 DETECTIONS: tuple[Detection, ...] = (

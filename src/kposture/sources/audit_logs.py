@@ -70,8 +70,16 @@ class AuditReadStats:
 
     lines: int = 0
     events: int = 0
+    """Events built into ``AuditEvent``s."""
+    passed: int = 0
+    """Events read and passed over (``keep`` declined them): no detection looks at them."""
     skipped: dict[IssueKind, int] = field(default_factory=lambda: dict.fromkeys(IssueKind, 0))
     issues: list[AuditReadIssue] = field(default_factory=list)
+
+    @property
+    def read(self) -> int:
+        """Every event read: built or passed over."""
+        return self.events + self.passed
 
     @property
     def skipped_total(self) -> int:
@@ -293,13 +301,20 @@ def detect_envelope(record: Mapping[str, Any]) -> Envelope | None:
     return None
 
 
-def unwrap(record: object, envelope: Envelope, origin: EventOrigin) -> Iterator[AuditEvent]:
+Keep = Callable[[Mapping[str, Any]], bool]
+"""Whether a raw ``audit.k8s.io`` event is worth building into an ``AuditEvent`` (see
+``AuditLogReader``)."""
+
+
+def unwrap(
+    record: object, envelope: Envelope, origin: EventOrigin, keep: Keep | None = None
+) -> Iterator[AuditEvent]:
     """The events one parsed record carries; ``NotAnEvent`` for a record that is not of
     ``envelope`` (auto: any) or carries none. Batches yield their events, and raise ``NotAnEvent``
     at the first item that is not one (the ones before it are kept)."""
     if isinstance(record, list):
         for item in record:
-            yield from unwrap(item, envelope, origin)
+            yield from unwrap(item, envelope, origin, keep)
         return
     if not isinstance(record, Mapping):
         raise NotAnEvent(f"a JSON {type(record).__name__} is not an audit record")
@@ -314,9 +329,9 @@ def unwrap(record: object, envelope: Envelope, origin: EventOrigin) -> Iterator[
     elif found is Envelope.AKS:
         if "records" in record:
             for item in record["records"]:
-                yield from unwrap(item, envelope, origin)
+                yield from unwrap(item, envelope, origin, keep)
             return
-        yield event_from_k8s(_embedded(record["properties"]["log"], "properties.log"), at)
+        yield from _k8s_record(_embedded(record["properties"]["log"], "properties.log"), at, keep)
     elif found is Envelope.EKS:
         items = record.get("logEvents")
         messages = (
@@ -325,12 +340,14 @@ def unwrap(record: object, envelope: Envelope, origin: EventOrigin) -> Iterator[
             else [record.get("message")]
         )
         for message in messages:
-            yield from _k8s_record(_embedded(message, "message"), at)
+            yield from _k8s_record(_embedded(message, "message"), at, keep)
     else:
-        yield from _k8s_record(record, at)
+        yield from _k8s_record(record, at, keep)
 
 
-def _k8s_record(record: Mapping[str, Any], origin: EventOrigin) -> Iterator[AuditEvent]:
+def _k8s_record(
+    record: Mapping[str, Any], origin: EventOrigin, keep: Keep | None = None
+) -> Iterator[AuditEvent]:
     if record.get("kind") == "EventList":
         items = record.get("items")
         if not isinstance(items, list):
@@ -338,9 +355,11 @@ def _k8s_record(record: Mapping[str, Any], origin: EventOrigin) -> Iterator[Audi
         for index, item in enumerate(items):
             if not isinstance(item, Mapping):
                 raise NotAnEvent(f"EventList item {index} is not an object")
-            yield event_from_k8s(item, origin)
+            if keep is None or keep(item):
+                yield event_from_k8s(item, origin)
         return
-    yield event_from_k8s(record, origin)
+    if keep is None or keep(record):
+        yield event_from_k8s(record, origin)
 
 
 # --- the reader -----------------------------------------------------------------------------------
@@ -350,6 +369,9 @@ class AuditLogReader:
     """Reads records into events, counting and describing what it skips (``stats``).
 
     ``on_issue`` is called for every skipped record as it happens (the CLI prints the message).
+    ``keep`` (the detector's ``wants``) is asked about each raw ``audit.k8s.io`` event: one it
+    declines is counted in ``stats.passed`` and never built into an ``AuditEvent``, so the bulk of
+    a log that no detection looks at costs only its JSON parse. It is not asked about GKE entries.
     """
 
     def __init__(
@@ -357,11 +379,24 @@ class AuditLogReader:
         envelope: Envelope = Envelope.AUTO,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         on_issue: Callable[[AuditReadIssue], None] | None = None,
+        keep: Keep | None = None,
     ) -> None:
         self.envelope = envelope
         self.max_event_bytes = max_event_bytes
         self.on_issue = on_issue
         self.stats = AuditReadStats()
+        self._keep: Keep | None = None
+        if keep is not None:
+            wanted = keep
+            stats = self.stats
+
+            def counted(raw: Mapping[str, Any]) -> bool:
+                if wanted(raw):
+                    return True
+                stats.passed += 1
+                return False
+
+            self._keep = counted
 
     def _skip(self, file: str, line: int, kind: IssueKind, message: str) -> None:
         issue = AuditReadIssue(file, line, kind, message)
@@ -398,9 +433,26 @@ class AuditLogReader:
         return self.parse_record(record, file, line)
 
     def parse_record(self, record: object, file: str, line: int) -> list[AuditEvent]:
+        if (
+            type(record) is dict
+            and record.get("kind") == "Event"
+            and "verb" in record
+            and self.envelope in (Envelope.AUTO, Envelope.K8S)
+        ):
+            # The common case, one event per line: no envelope to unwrap.
+            keep = self._keep
+            if keep is not None and not keep(record):
+                return []
+            try:
+                event = event_from_k8s(record, EventOrigin(file, line))
+            except NotAnEvent as error:
+                self._skip(file, line, IssueKind.NOT_AN_EVENT, str(error))
+                return []
+            self.stats.events += 1
+            return [event]
         events: list[AuditEvent] = []
         try:
-            events.extend(unwrap(record, self.envelope, EventOrigin(file, line)))
+            events.extend(unwrap(record, self.envelope, EventOrigin(file, line), self._keep))
         except NotAnEvent as error:
             batch = " (the events before it in the batch are kept)" if events else ""
             self._skip(file, line, IssueKind.NOT_AN_EVENT, f"{error}{batch}")

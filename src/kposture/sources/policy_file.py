@@ -3,14 +3,16 @@ file:line for every mistake.
 
 The file enables or disables rules, overrides severities, lists exceptions (scope, reason, optional
 expiry), says whether workloads may exempt themselves by annotation, (``admission:``) gives each
-rule a mode at deploy time per namespace, with the requests admitted unjudged, and
-(``customRules:``) lists custom rule files to load. Rule ids are returned
+rule a mode at deploy time per namespace, with the requests admitted unjudged,
+(``customRules:``) lists custom rule files to load, and (``detections:``) tunes audit-log
+detections: an allowlist per detection and custom detection files. Rule ids are returned
 with their lines so the caller, which knows the registry, can reject unknown ids precisely.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,7 @@ from kposture.model.admission import (
     AdmissionPolicy,
     ModeSetting,
 )
+from kposture.model.detection_tuning import AllowEntry
 from kposture.sources.yaml_documents import describe_yaml_error, yaml_error_line
 
 DEFAULT_POLICY_FILE = ".kposture.yaml"
@@ -42,6 +45,18 @@ _TOP_KEYS = {
     "admission",
     "customRules",
     "alerts",
+    "detections",
+}
+_DETECTIONS_KEYS = {"allowlist", "custom"}
+_ALLOW_KEYS = {
+    "users",
+    "groups",
+    "serviceAccounts",
+    "namespaces",
+    "userAgents",
+    "sourceRanges",
+    "reason",
+    "expires",
 }
 API_VERSION = "kposture.io/v1"
 KIND = "Policy"
@@ -88,6 +103,13 @@ class PolicyFile:
     sources may not import); ``alerts_lines`` gives the line of each dotted path in it
     (``alerts.sinks[1].url``) for that parser's errors."""
     alerts_lines: Mapping[str, int] = field(default_factory=dict)
+    detection_allowlist: tuple[AllowEntry, ...] = ()
+    """``detections.allowlist``: entries per detection id (``*`` for all)."""
+    detection_references: tuple[tuple[str, int], ...] = ()
+    """The detection ids the file names, with their lines (checked by the caller against the
+    built-in and custom detections)."""
+    custom_detections: tuple[tuple[str, int], ...] = ()
+    """``detections.custom``: custom detection files or directories, as ``customRules``."""
 
 
 class _Reader:
@@ -313,6 +335,71 @@ class _Reader:
             source=self.file,
         )
 
+    def allow_entry(self, node: yaml.Node, detection: str) -> AllowEntry:
+        what = f"detections.allowlist.{detection} entry"
+        fields = self.mapping(node, _ALLOW_KEYS, what)
+        if "reason" not in fields or not self.scalar(fields["reason"], "reason").strip():
+            raise self.fail(node, "every allowlist entry needs a reason")
+        if not fields.keys() - {"reason", "expires"}:
+            raise self.fail(
+                node,
+                "an allowlist entry needs users, groups, serviceAccounts, namespaces, userAgents "
+                "or sourceRanges",
+            )
+
+        def values(key: str) -> tuple[str, ...]:
+            return self.strings(fields[key], key) if key in fields else ()
+
+        for account, item in zip(
+            values("serviceAccounts"), _items(fields.get("serviceAccounts", node)), strict=False
+        ):
+            if account.count("/") != 1 or not all(account.split("/")):
+                raise self.fail(item, f"service account {account!r} must be namespace/name")
+        for cidr, item in zip(
+            values("sourceRanges"), _items(fields.get("sourceRanges", node)), strict=False
+        ):
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise self.fail(item, f"source range {cidr!r} is not an address or CIDR") from None
+        return AllowEntry(
+            detections=(detection,),
+            reason=self.scalar(fields["reason"], "reason").strip(),
+            users=values("users"),
+            groups=values("groups"),
+            service_accounts=values("serviceAccounts"),
+            namespaces=values("namespaces"),
+            user_agents=values("userAgents"),
+            source_ranges=values("sourceRanges"),
+            expires=self.date(fields["expires"]) if "expires" in fields else "",
+            source=self.file,
+            line=node.start_mark.line + 1,
+        )
+
+    def detections(
+        self, node: yaml.Node | None
+    ) -> tuple[tuple[AllowEntry, ...], tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]:
+        """The ``detections:`` block: allowlist entries, the detection ids named, custom files."""
+        if node is None:
+            return (), (), ()
+        fields = self.mapping(node, _DETECTIONS_KEYS, "detections")
+        entries: list[AllowEntry] = []
+        references: list[tuple[str, int]] = []
+        if "allowlist" in fields:
+            for key_node, value_node in _pairs(self, fields["allowlist"], "detections.allowlist"):
+                detection = str(key_node.value)
+                if detection != "*":
+                    references.append((detection, key_node.start_mark.line + 1))
+                items = self.sequence(value_node, f"detections.allowlist.{detection}")
+                entries.extend(self.allow_entry(item, detection) for item in items)
+        custom: list[tuple[str, int]] = []
+        for item in self.sequence(fields.get("custom"), "detections.custom"):
+            entry = self.scalar(item, "a detections.custom entry").strip()
+            if not entry:
+                raise self.fail(item, "a detections.custom entry must be a path")
+            custom.append((entry, item.start_mark.line + 1))
+        return tuple(entries), tuple(references), tuple(custom)
+
     def sequence(self, node: yaml.Node | None, what: str) -> list[yaml.Node]:
         if node is None:
             return []
@@ -397,6 +484,7 @@ def parse_policy(text: str, file: str) -> PolicyFile:
         tuple(custom_rules),
         alerts,
         alerts_lines,
+        *reader.detections(top.get("detections")),
     )
 
 

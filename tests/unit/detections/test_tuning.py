@@ -1,0 +1,160 @@
+"""The detection allowlist (policy file ``detections.allowlist``) as the detector applies it, and the
+dispatch by interest and gates: a reader that passes over the events no detection wants gives
+exactly the alerts of a reader that builds every event."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from audit_samples import audit_event, raw_event
+from kposture.detections import Detector
+from kposture.detections.tuning import Allowlist
+from kposture.model.audit import AuditEvent, EventOrigin
+from kposture.model.detection_tuning import AllowEntry
+from kposture.sources.audit_logs import AuditLogReader, event_from_k8s
+from kposture.sources.policy_file import PolicyFileError, parse_policy
+
+TODAY = dt.date(2026, 1, 10)
+
+
+def _secret_read(**kwargs: Any) -> AuditEvent:
+    return audit_event(verb="get", resource="secrets", namespace="shop", name="db", **kwargs)
+
+
+def event(raw: dict[str, Any]) -> AuditEvent:
+    return event_from_k8s(raw, EventOrigin("test.jsonl", 1))
+
+
+def _detector(*entries: AllowEntry) -> Detector:
+    return Detector(allowlist=Allowlist(entries), today=TODAY)
+
+
+def test_allowlisted_hits_are_counted_not_alerted() -> None:
+    entry = AllowEntry(("secret-read",), "backup job", users=("alice",), line=7, source="p.yaml")
+    detector = _detector(entry)
+    assert detector.process(_secret_read()) == []
+    assert detector.stats.allowlisted == 1
+    assert detector.stats.allowlisted_by_detection == {"secret-read": 1}
+    assert detector.stats.allowlisted_by_entry == {"p.yaml:7": 1}
+    alerts = detector.process(_secret_read(user="bob"))
+    assert [a.detection_id for a in alerts] == ["secret-read"]
+    assert detector.stats.alerts_by_detection == {"secret-read": 1}
+
+
+def test_entry_for_another_detection_does_not_apply() -> None:
+    detector = _detector(AllowEntry(("pod-exec-attach",), "r", users=("alice",)))
+    assert len(detector.process(_secret_read())) == 1
+
+
+@pytest.mark.parametrize(
+    ("entry", "covered"),
+    [
+        (AllowEntry(("*",), "r", users=("ali*",)), True),
+        (AllowEntry(("*",), "r", groups=("devs",)), False),
+        (AllowEntry(("*",), "r", groups=("system:auth*",)), True),
+        (AllowEntry(("*",), "r", namespaces=("shop",)), True),
+        (AllowEntry(("*",), "r", namespaces=("prod-*",)), False),
+        (AllowEntry(("*",), "r", user_agents=("kubectl/*",)), True),
+        (AllowEntry(("*",), "r", user_agents=("helm/*",)), False),
+        (AllowEntry(("*",), "r", source_ranges=("10.0.0.0/24",)), True),
+        (AllowEntry(("*",), "r", source_ranges=("192.168.0.0/16",)), False),
+        (AllowEntry(("*",), "r", users=("alice",), namespaces=("other",)), False),  # all fields
+        (AllowEntry(("*",), "r", users=("alice",), expires="2026-01-10"), True),  # last day
+        (AllowEntry(("*",), "r", users=("alice",), expires="2026-01-09"), False),  # expired
+        (AllowEntry(("*",), "r", service_accounts=("shop/*",)), False),
+    ],
+)
+def test_entry_fields(entry: AllowEntry, covered: bool) -> None:
+    detector = _detector(entry)
+    alerts = detector.process(_secret_read())
+    assert (alerts == []) is covered
+
+
+def test_service_account_and_every_source_ip_in_range() -> None:
+    account = "system:serviceaccount:ci:deployer"
+    entry = AllowEntry(("*",), "r", service_accounts=("ci/deploy*",), source_ranges=("10.0.0.0/8",))
+    detector = _detector(entry)
+    assert detector.process(_secret_read(user=account)) == []
+    forwarded = raw_event("get", "secrets", namespace="shop", name="db", user=account)
+    forwarded["sourceIPs"] = ["203.0.113.9", "10.0.0.1"]  # a client outside, via a proxy inside
+    assert len(detector.process(event(forwarded))) == 1
+
+
+POLICY = """\
+apiVersion: kposture.io/v1
+kind: Policy
+detections:
+  allowlist:
+    secret-read:
+      - serviceAccounts: [argocd/argocd-server]
+        reason: Argo CD reads repository credentials
+        expires: 2027-01-31
+    "*":
+      - userAgents: ["velero/*"]
+        sourceRanges: [10.0.0.0/8]
+        reason: backups
+  custom: [detections/]
+"""
+
+
+def test_policy_file_block() -> None:
+    parsed = parse_policy(POLICY, "p.yaml")
+    first, second = parsed.detection_allowlist
+    assert first.detections == ("secret-read",) and first.line == 6
+    assert first.service_accounts == ("argocd/argocd-server",) and first.expires == "2027-01-31"
+    assert second.detections == ("*",) and second.source_ranges == ("10.0.0.0/8",)
+    assert parsed.detection_references == (("secret-read", 5),)
+    assert parsed.custom_detections == (("detections/", 13),)
+
+
+@pytest.mark.parametrize(
+    ("entry", "line", "message"),
+    [
+        ("      - users: [a]", 6, "needs a reason"),
+        ("      - reason: r", 6, "needs users, groups"),
+        ("      - {reason: r, sourceRanges: [10.0.0.0/33]}", 6, "is not an address or CIDR"),
+        ("      - {reason: r, serviceAccounts: [argocd]}", 6, "must be namespace/name"),
+        ("      - {reason: r, users: [a], expires: soon}", 6, "expires must be a date"),
+        ("      - {reason: r, user: [a]}", 6, "unknown key 'user'"),
+    ],
+)
+def test_policy_file_errors_name_the_line(entry: str, line: int, message: str) -> None:
+    text = f"apiVersion: kposture.io/v1\nkind: Policy\ndetections:\n  allowlist:\n    secret-read:\n{entry}\n"
+    with pytest.raises(PolicyFileError) as error:
+        parse_policy(text, "p.yaml")
+    assert str(error.value).startswith(f"p.yaml:{line}:")
+    assert message in str(error.value)
+
+
+def _alerts(path: Path, prefilter: bool) -> list[tuple[str, str, str]]:
+    detector = Detector()
+    reader = AuditLogReader(keep=detector.wants if prefilter else None)
+    found = detector.process_all(reader.read_file(path))
+    return [(a.detection_id, a.event.audit_id, a.message) for a in found]
+
+
+def test_prefilter_gives_the_same_alerts(tmp_path: Path, corpus: Path) -> None:
+    """Passing over the events no detection wants changes no alert: on a generated mix (the
+    benchmark's, with many identities and origins) and on every Falco corpus file."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[3] / "bench"))
+    from audit_benchmark import Generator
+
+    log = tmp_path / "audit.log"
+    generator = Generator(3)
+    generator.random = random.Random(3)
+    with log.open("w") as out:
+        for item in generator.events(20_000):
+            out.write(json.dumps(item) + "\n")
+    full = _alerts(log, prefilter=False)
+    assert full and _alerts(log, prefilter=True) == full
+    for path in sorted((corpus / "auditlogs" / "falco").glob("*.json*")):
+        if path.name != "expected.json":
+            assert _alerts(path, True) == _alerts(path, False), path.name
