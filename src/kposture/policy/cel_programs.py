@@ -85,11 +85,13 @@ def compile_expression(
     want_bool: bool,
     variables: Collection[str],
     line: int = 0,
+    roots: Collection[str] = ROOTS,
 ) -> CelExpression:
     """Compile ``source``; raise ``CompileProblem`` for anything kposture refuses at load.
 
     ``variables`` are the rule's variable names declared before this expression; ``want_bool``
-    is set for validations (and not for variables and message expressions).
+    is set for validations (and not for variables and message expressions); ``roots`` are the
+    names bound (a rule's by default; a custom detection binds ``event`` and ``variables``).
     """
     if not source.strip():
         raise CompileProblem("is empty")
@@ -110,10 +112,10 @@ def compile_expression(
             f"nests comprehensions (all, exists, exists_one, map, filter) {shape.depth} deep; "
             f"the limit is {MAX_COMPREHENSION_DEPTH}, so a rule's cost stays bounded"
         )
-    unknown = sorted(shape.roots - ROOTS)
+    unknown = sorted(shape.roots - set(roots))
     if unknown:
         raise CompileProblem(
-            f"reads unknown name(s) {', '.join(unknown)} (bound: {', '.join(sorted(ROOTS))})"
+            f"reads unknown name(s) {', '.join(unknown)} (bound: {', '.join(sorted(roots))})"
         )
     undeclared = sorted(set(shape.variables) - set(variables))
     if undeclared:
