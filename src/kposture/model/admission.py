@@ -30,6 +30,10 @@ class AdmissionMode(StrEnum):
     """Allow it with AdmissionReview ``warnings`` (kubectl prints them)."""
     DRY_RUN = "dry-run"
     """Allow it and record what would have been denied."""
+    EXEMPT = "exempt"
+    """Never a policy setting: a verdict whose finding a policy exception or (when admission
+    allows self-exemption) the object's ``kposture.io/ignore`` annotation suppressed. Recorded and
+    shown to the requester as a warning, never denied."""
 
 
 class Outcome(StrEnum):
@@ -42,7 +46,8 @@ class Outcome(StrEnum):
     DRY_RUN = "dry-run"
     """Allowed; enforcing the dry-run rules would have denied it."""
     EXEMPT = "exempt"
-    """Allowed without judging: an exempt namespace, label selector, user or group."""
+    """Allowed without judging (an exempt namespace, label selector, user or group), or judged
+    with every violation suppressed by an exception (the verdicts say which, mode ``exempt``)."""
     ERROR = "error"
     """The request could not be judged (a malformed review, an error in a rule)."""
 
@@ -163,6 +168,10 @@ class AdmissionPolicy:
     fail_closed: bool = False
     controller_created: str = "record"
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    allow_self_exemption: bool = False
+    """Whether the ``kposture.io/ignore`` annotation suppresses findings at admission. Off by
+    default: the requester writes the object's annotations, so honouring them lets anyone who may
+    create a Pod exempt it from enforcement. Independent of the scan's own setting."""
     source: str = ""
 
     def mode_for(

@@ -11,9 +11,12 @@ what-if`` and the tests share it. Owns what gets judged and how findings become 
   names them exactly (``OFF_BY_DEFAULT``).
 - On UPDATE the old object is judged too, and a finding it already had (same rule and fingerprint,
   or same rule and message) does not count: an unchanged legacy violation never blocks a scale-up.
-- Suppressed findings (policy exceptions, annotations) never count. Each remaining finding gets the
-  mode the admission policy gives its rule in the namespace; enforce denies (403, each violation
-  with its rule id and fix), warn adds a ``warnings`` line, dry-run is recorded as would-deny.
+- Suppressed findings (policy exceptions; the object's own ``kposture.io/ignore`` annotation only
+  when ``admission.allowSelfExemption`` allows it — the requester writes it) never deny, but are
+  listed with mode ``exempt`` and who let them through, and the requester gets a warning naming
+  each. Every other finding gets the mode the admission policy gives its rule in the namespace;
+  enforce denies (403, each violation with its rule id and fix), warn adds a ``warnings`` line,
+  dry-run is recorded as would-deny.
 - Custom (CEL) rules get the review's ``request`` and ``oldObject`` through the object's memo
   (``policy.cel_rules.attach_admission_request``).
 - A rule that raises is an error: the request is allowed with a warning and ``Outcome.ERROR``, or
@@ -25,12 +28,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kposture.engine import Registry, evaluate_one
+from kposture.engine.suppressing import IGNORE_ANNOTATION, annotation_exemption
 from kposture.inventory import Inventory
-from kposture.model import Finding, K8sObject, ResourceRef, RunPolicy, SourceLocation
+from kposture.model import Finding, K8sObject, ResourceRef, RunPolicy, SourceLocation, Suppression
 from kposture.model.admission import (
     AdmissionDecision,
     AdmissionMode,
@@ -73,7 +77,7 @@ CONTROLLER_OWNER_KINDS = frozenset(
 _CONTROLLER_USER_PREFIX = "system:serviceaccount:kube-system:"
 _CONTROLLER_MANAGER = "system:kube-controller-manager"
 _RULE_ERROR = re.compile(r"^rule (\S+) failed on .*?: (\w+)")
-_OUTCOME_ORDER = (Outcome.DENIED, Outcome.ERROR, Outcome.WARNED, Outcome.DRY_RUN)
+_OUTCOME_ORDER = (Outcome.DENIED, Outcome.ERROR, Outcome.WARNED, Outcome.DRY_RUN, Outcome.EXEMPT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +123,19 @@ class Decider:
     """Judges requests against one registry, run policy and admission policy (built once, shared by
     every request; it holds no per-request state, so concurrent requests are safe)."""
 
-    __slots__ = ("admission", "policy", "registry")
+    __slots__ = ("_run_policy", "admission", "policy", "registry")
 
     def __init__(self, registry: Registry, policy: RunPolicy, admission: AdmissionPolicy) -> None:
         self.registry = registry
         self.policy = policy
         self.admission = admission
+        # The requester writes the object's annotations: at admission they exempt it only when
+        # the admission block allows it (and the file does not forbid self-exemption overall).
+        self._run_policy = replace(
+            policy,
+            allow_annotation_exceptions=policy.allow_annotation_exceptions
+            and admission.allow_self_exemption,
+        )
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -156,8 +167,8 @@ class Decider:
     def _judge(self, request: AdmissionRequest, obj: K8sObject, now: dt.datetime) -> Judged:
         today = now.date()
         _bind_request(request, obj)
-        result = evaluate_one(obj, Inventory((obj,)), self.registry, self.policy, today)
-        findings = [f for f in result.findings if f.suppressed_by is None]
+        result = evaluate_one(obj, Inventory((obj,)), self.registry, self._run_policy, today)
+        findings = list(result.findings)
         if request.operation == "UPDATE" and request.old_object is not None and findings:
             findings = self._introduced(request, request.old_object, findings, today)
         capped = self._controller_created(request, obj)
@@ -170,12 +181,31 @@ class Decider:
             )
             if mode is None:
                 continue
-            if capped:
+            message = finding.message
+            if finding.suppressed_by is not None:
+                # Let through by an exception: recorded and shown, never silently dropped.
+                mode = AdmissionMode.EXEMPT
+                message = f"{message} ({_suppression_text(finding.suppressed_by)})"
+            elif capped:
                 mode = AdmissionMode.DRY_RUN
-            verdicts.append(RuleVerdict(finding.rule_id, finding.severity, mode, finding.message))
+            verdicts.append(RuleVerdict(finding.rule_id, finding.severity, mode, message))
             by_rule[finding.rule_id] = finding
         failed = [_rule_error(error.message) for error in result.errors if error.level == "error"]
-        return self._respond(request, now, obj.ref, verdicts, by_rule, failed, capped)
+        notes = self._ignored_annotation(obj, verdicts)
+        return self._respond(request, now, obj.ref, verdicts, by_rule, failed, capped, notes)
+
+    def _ignored_annotation(self, obj: K8sObject, verdicts: list[RuleVerdict]) -> list[str]:
+        """A warning when the object's ``kposture.io/ignore`` names a violated rule but is not
+        honoured at admission, so the requester knows why it did not help."""
+        if self._run_policy.allow_annotation_exceptions:
+            return []
+        exemption = annotation_exemption(obj)
+        if exemption is None or not any(v.rule_id in exemption.rule_ids for v in verdicts):
+            return []
+        return [
+            f"kposture: the {IGNORE_ANNOTATION} annotation is not honoured at admission "
+            "(admission.allowSelfExemption is false)"
+        ]
 
     def _introduced(
         self,
@@ -219,6 +249,7 @@ class Decider:
         by_rule: dict[str, Finding],
         failed: list[tuple[str, str]],
         capped: bool,
+        notes: list[str],
     ) -> Judged:
         modes = {verdict.mode for verdict in verdicts}
         outcomes = set()
@@ -230,18 +261,27 @@ class Decider:
             outcomes.add(Outcome.WARNED)
         if AdmissionMode.DRY_RUN in modes:
             outcomes.add(Outcome.DRY_RUN)
+        if AdmissionMode.EXEMPT in modes:
+            outcomes.add(Outcome.EXEMPT)
         outcome = next((o for o in _OUTCOME_ORDER if o in outcomes), Outcome.ALLOWED)
         warnings = [
             truncate(f"[{v.rule_id}] {v.message}") for v in verdicts if v.mode is AdmissionMode.WARN
         ]
-        reason = ""
-        if capped and verdicts:
-            reason = "created by a controller: recorded, the owner carries the decision"
+        exempt = [v for v in verdicts if v.mode is AdmissionMode.EXEMPT]
+        warnings += [truncate(f"[{v.rule_id}] exempt: {v.message}") for v in exempt]
+        warnings += [truncate(note) for note in notes]
+        reasons = []
+        if capped and any(v.mode is AdmissionMode.DRY_RUN for v in verdicts):
+            reasons.append("created by a controller: recorded, the owner carries the decision")
+        if exempt:
+            reasons.append("suppressed: " + "; ".join(f"{v.rule_id} {v.message}" for v in exempt))
         if failed:
             rules = ", ".join(sorted({rule for rule, _ in failed}))
-            reason = f"rule(s) {rules} failed on this object"
+            failure = f"rule(s) {rules} failed on this object"
             then = "denied (onError: deny)" if self.admission.fail_closed else "allowed"
-            warnings.append(truncate(f"kposture: {reason}; {then}"))
+            warnings.append(truncate(f"kposture: {failure}; {then}"))
+            reasons.append(failure)
+        reason = "; ".join(reasons)
         decision = self._decision(
             request, now, ref, outcome, verdicts=tuple(verdicts), reason=reason
         )
@@ -249,7 +289,7 @@ class Decider:
             message = _deny_message(ref, verdicts, by_rule)
             return Judged(decision, False, message, 403, tuple(warnings))
         if failed and self.admission.fail_closed:
-            message = f"kposture could not judge {ref.display()}: {reason} (onError: deny)"
+            message = f"kposture could not judge {ref.display()}: {failure} (onError: deny)"
             return Judged(decision, False, message, 500, tuple(warnings))
         return Judged(decision, True, warnings=tuple(warnings))
 
@@ -293,6 +333,17 @@ def _bind_request(request: AdmissionRequest, obj: K8sObject) -> None:
         old_object=request.old_object,
     )
     attach_admission_request(obj, binding)
+
+
+def _suppression_text(suppression: Suppression) -> str:
+    """How and why a finding was let through, for the verdict, the log and the warning."""
+    if suppression.kind == "annotation":
+        how = f"{IGNORE_ANNOTATION} annotation"
+    else:
+        how = "policy exception"
+        if suppression.expires:
+            how += f" until {suppression.expires}"
+    return f"{how}: {suppression.reason}"
 
 
 def _scope_namespace(obj: K8sObject) -> str:

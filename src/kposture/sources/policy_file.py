@@ -75,6 +75,7 @@ _ADMISSION_KEYS = {
     "onError",
     "controllerCreated",
     "maxRequestBytes",
+    "allowSelfExemption",
 }
 _MODE_ENTRY_KEYS = {"namespaces", "rules", "mode"}
 _ADMISSION_EXEMPTION_KEYS = {"namespaces", "selector", "users", "groups", "reason"}
@@ -306,6 +307,7 @@ class _Reader:
         system = get("systemNamespaces")
         failure, timeout, on_error = get("failurePolicy"), get("timeoutSeconds"), get("onError")
         created, limit = get("controllerCreated"), get("maxRequestBytes")
+        self_exemption = get("allowSelfExemption")
         return AdmissionPolicy(
             mode=mode,
             rule_modes=tuple(rule_modes),
@@ -332,6 +334,9 @@ class _Reader:
             max_request_bytes=self.integer(limit, "maxRequestBytes", 1024, 64 * 1024 * 1024)
             if limit is not None
             else DEFAULT_MAX_REQUEST_BYTES,
+            allow_self_exemption=self.boolean(self_exemption, "admission.allowSelfExemption")
+            if self_exemption is not None
+            else False,
             source=self.file,
         )
 

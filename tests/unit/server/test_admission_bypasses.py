@@ -1,0 +1,103 @@
+"""Ways around an enforced admission policy, closed: self-exemption by annotation, label exemptions
+on owners, ephemeral debug containers; and suppressions that let a violation through are recorded
+and shown to the requester."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from tests.unit.server.admission_support import body, decider_from, pod, review
+
+from kposture.model.admission import AdmissionMode, Outcome
+from kposture.server.deciding import Decider, Judged
+from kposture.server.reviews import parse_review
+
+NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+ENFORCE = "admission:\n  mode: enforce\n"
+
+
+def decide(d: Decider, data: dict[str, Any]) -> Judged:
+    return d.decide(parse_review(body(data)), NOW)
+
+
+def self_exempt_pod() -> dict[str, Any]:
+    obj = pod(privileged=True)
+    obj["metadata"]["annotations"] = {
+        "kposture.io/ignore": "privileged-container,privilege-escalation-allowed",
+        "kposture.io/ignore-reason": "trust me",
+    }
+    return obj
+
+
+def test_self_exemption_by_annotation_is_off_at_admission_by_default() -> None:
+    judged = decide(decider_from(ENFORCE), review(self_exempt_pod()))
+    assert not judged.allowed
+    assert judged.decision.outcome is Outcome.DENIED
+    assert "[privileged-container]" in judged.message
+    # The requester learns why the annotation did not help.
+    assert any("allowSelfExemption" in w for w in judged.warnings)
+
+
+def test_self_exemption_at_admission_is_its_own_setting() -> None:
+    # The scan's annotations.allowSelfExemption (default true) does not switch it on.
+    text = "annotations:\n  allowSelfExemption: true\n" + ENFORCE
+    assert not decide(decider_from(text), review(self_exempt_pod())).allowed
+    allowed = decider_from(ENFORCE + "  allowSelfExemption: true\n")
+    assert allowed.admission.allow_self_exemption
+    # The platform team's top-level "no" still wins.
+    forbidden = "annotations:\n  allowSelfExemption: false\n" + ENFORCE
+    forbidden += "  allowSelfExemption: true\n"
+    assert not decide(decider_from(forbidden), review(self_exempt_pod())).allowed
+
+
+def test_an_allowed_self_exemption_is_recorded_and_warned() -> None:
+    d = decider_from(ENFORCE + "  allowSelfExemption: true\n")
+    judged = decide(d, review(self_exempt_pod()))
+    assert judged.allowed
+    decision = judged.decision
+    assert decision.outcome is Outcome.EXEMPT
+    modes = {v.rule_id: v.mode for v in decision.verdicts}
+    assert modes == {
+        "privileged-container": AdmissionMode.EXEMPT,
+        "privilege-escalation-allowed": AdmissionMode.EXEMPT,
+    }
+    verdict = next(v for v in decision.verdicts if v.rule_id == "privileged-container")
+    assert "kposture.io/ignore" in verdict.message
+    assert "trust me" in verdict.message
+    assert "privileged-container" in decision.reason
+    assert "trust me" in decision.reason
+    assert any(w.startswith("[privileged-container] exempt") for w in judged.warnings)
+
+
+def test_a_policy_exception_at_admission_is_recorded_and_warned() -> None:
+    text = (
+        "exceptions:\n"
+        "  - rules: [privileged-container, privilege-escalation-allowed]\n"
+        "    namespaces: [shop]\n"
+        "    reason: GPU driver needs it (OPS-9)\n" + ENFORCE
+    )
+    judged = decide(decider_from(text), review(pod(privileged=True)))
+    assert judged.allowed
+    assert judged.decision.outcome is Outcome.EXEMPT
+    assert {v.mode for v in judged.decision.verdicts} == {AdmissionMode.EXEMPT}
+    assert all("policy exception" in v.message for v in judged.decision.verdicts)
+    assert "OPS-9" in judged.decision.reason
+    assert any("[privileged-container] exempt" in w for w in judged.warnings)
+
+
+def test_exempt_verdicts_do_not_hide_other_violations() -> None:
+    text = (
+        "exceptions:\n"
+        "  - rules: [privilege-escalation-allowed]\n"
+        "    reason: legacy base image\n" + ENFORCE
+    )
+    judged = decide(decider_from(text), review(pod(privileged=True)))
+    assert not judged.allowed
+    assert judged.decision.outcome is Outcome.DENIED
+    modes = {v.rule_id: v.mode for v in judged.decision.verdicts}
+    assert modes == {
+        "privileged-container": AdmissionMode.ENFORCE,
+        "privilege-escalation-allowed": AdmissionMode.EXEMPT,
+    }
+    assert "privilege-escalation-allowed" not in judged.message
