@@ -22,7 +22,8 @@ from kposture.cli.admission_app import admission_app
 from kposture.cli.admission_commands import serve_command
 from kposture.cli.consoles import error_console
 from kposture.cli.demo import run_demo
-from kposture.cli.detect_commands import detect_command, respond_app
+from kposture.cli.detect_commands import respond_app
+from kposture.cli.detect_tune_commands import detect_app
 from kposture.cli.findings_commands import findings_command, history_command
 from kposture.cli.progress import listing_progress
 from kposture.cli.rbac_commands import rbac_app
@@ -58,7 +59,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(rbac_app, name="rbac")
 app.add_typer(admission_app, name="admission")
 app.command("serve")(serve_command)
-app.command("detect")(detect_command)
+app.add_typer(detect_app, name="detect")
 app.add_typer(respond_app, name="respond")
 app.command("findings")(findings_command)
 app.command("history")(history_command)

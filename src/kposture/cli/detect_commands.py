@@ -24,6 +24,7 @@ import typer
 from rich.markup import escape
 
 from kposture.cli.consoles import error_console, report_console
+from kposture.cli.detect_setup import prepare_detections
 from kposture.cli.scanning import UsageError, load_inputs
 from kposture.detections import Detector
 from kposture.model import Severity
@@ -44,6 +45,16 @@ EXIT_CLEAN = 0
 EXIT_ALERTS = 1
 EXIT_USAGE = 2
 MAX_ISSUES_PRINTED = 50
+
+
+POLICY_OPTION = typer.Option(
+    "--policy",
+    help="Policy file (its detections: allowlist and custom files). Default: ./.kposture.yaml.",
+)
+DETECTIONS_OPTION = typer.Option(
+    "--detections",
+    help="Custom detection file or directory of *.yaml (kind: Detection, CEL; repeatable).",
+)
 
 
 class Output(enum.StrEnum):
@@ -139,9 +150,12 @@ def detect_command(
     max_event_bytes: Annotated[
         int, typer.Option("--max-event-bytes", help="Records over this size are skipped.")
     ] = DEFAULT_MAX_EVENT_BYTES,
+    policy: Annotated[Path | None, POLICY_OPTION] = None,
+    detections: Annotated[list[str] | None, DETECTIONS_OPTION] = None,
 ) -> None:
     """Detect incidents in a Kubernetes audit log: alerts with who, what, where, from which IP,
-    the object, the verdict and the containment step.
+    the object, the verdict and the containment step. `kposture detect tune FILE` shows the
+    noisiest detections and who is behind them, with allowlist entries to paste.
 
     Exit codes: 0 no alert at or above --min-severity; 1 alerts; 2 bad arguments, an unreadable
     input or an alert sink that cannot start. Skipped records are warnings on stderr.
@@ -153,11 +167,14 @@ def detect_command(
     if max_event_bytes < 1024:
         _fail("--max-event-bytes must be at least 1024")
     try:
+        setup = prepare_detections(policy, detections or ())
         sinks: Sinks | None = build_sinks(parse_alert_flags(alert)) if alert else None
-    except (AlertSpecError, AlertSetupError) as exc:
+    except (AlertSpecError, AlertSetupError, UsageError) as exc:
         _fail(str(exc))
-    reader = AuditLogReader(envelope, max_event_bytes, on_issue=_IssuePrinter())
-    detector = Detector(min_severity=Severity(min_severity.value))
+    detector = setup.detector(Severity(min_severity.value))
+    reader = AuditLogReader(
+        envelope, max_event_bytes, on_issue=_IssuePrinter(), keep=detector.wants
+    )
     collected: list[IncidentAlert] = []
     streaming = follow is not None or output is Output.JSON
     try:
@@ -186,8 +203,10 @@ def _summary(reader: AuditLogReader, detector: Detector) -> None:
     console = error_console()
     for message in detector.stats.error_messages:
         console.print(f"[yellow]warning:[/] {escape(message)}")
+    allowlisted = detector.stats.allowlisted
     console.print(
-        f"{stats.events} events read, {detector.stats.alerts} alerts"
+        f"{stats.read} events read, {detector.stats.alerts} alerts"
+        + (f", {allowlisted} allowlisted" if allowlisted else "")
         + (f"; skipped {skipped}" if skipped else "")
     )
 

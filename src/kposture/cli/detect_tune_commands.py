@@ -1,0 +1,204 @@
+"""``kposture detect tune FILE``: the noisiest detections over an audit log and the identities behind
+them (user, user agent, source IP, namespace), with allowlist entries ready to paste into the policy
+file's ``detections.allowlist``. Also the ``detect`` group: ``detect tune`` is a subcommand, and any
+other ``detect ...`` runs the detection itself (``detect FILE``, ``detect --follow FILE``).
+
+The policy file's allowlist applies (what it already silences is counted, not shown), so running
+tune again after pasting shows what is left. Exit codes: 0 printed; 2 bad arguments, a log or policy
+file that cannot be read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.markup import escape
+from rich.table import Table
+from typer import _click
+from typer.core import TyperGroup
+
+from kposture.cli.consoles import error_console, report_console
+from kposture.cli.detect_commands import (
+    DETECTIONS_OPTION,
+    POLICY_OPTION,
+    _fail,
+    _IssuePrinter,
+    detect_command,
+)
+from kposture.cli.detect_setup import prepare_detections
+from kposture.cli.scanning import UsageError
+from kposture.model.audit import AuditEvent
+from kposture.sources.audit_logs import AuditLogReader, Envelope
+
+EXPIRY_DAYS = 90
+REASON_PLACEHOLDER = "FILL IN: why this is expected"
+
+
+class DetectGroup(TyperGroup):
+    """``detect`` with subcommands, where anything but a subcommand name runs ``detect run``."""
+
+    def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
+        if not args or args[0] not in self.commands:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+detect_app = typer.Typer(
+    cls=DetectGroup,
+    help="Detect incidents in a Kubernetes audit log (see `kposture detect run --help`).",
+    rich_markup_mode=None,
+)
+detect_app.command("run", hidden=True)(detect_command)
+
+
+@dataclass(slots=True)
+class _Identity:
+    """Who raised a detection's alerts: counts per field value."""
+
+    users: Counter[str] = field(default_factory=Counter)
+    agents: Counter[str] = field(default_factory=Counter)
+    ips: Counter[str] = field(default_factory=Counter)
+    namespaces: Counter[str] = field(default_factory=Counter)
+    by_user: dict[str, list[AuditEvent]] = field(default_factory=lambda: defaultdict(list))
+
+
+def _agent_glob(agent: str) -> str:
+    product = agent.split(" ", 1)[0].split("/", 1)[0]
+    return f"{product}/*" if product else agent
+
+
+def _cidr(ip: str) -> str:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    return f"{address}/{address.max_prefixlen}"
+
+
+def _entry(user: str, events: list[AuditEvent], expires: dt.date) -> dict[str, Any]:
+    """One allowlist entry for one identity's alerts: the identity, and its namespaces, user
+    agents and source IPs when they are few (so the entry stays narrow)."""
+    entry: dict[str, Any] = {}
+    account = events[0].user.service_account
+    if account is not None:
+        entry["serviceAccounts"] = [f"{account[0]}/{account[1]}"]
+    else:
+        entry["users"] = [user]
+    namespaces = sorted({e.ref.namespace for e in events if e.ref.namespace})
+    if namespaces and len(namespaces) <= 3 and all(e.ref.namespace for e in events):
+        entry["namespaces"] = namespaces
+    agents = sorted({_agent_glob(e.user_agent) for e in events if e.user_agent})
+    if len(agents) == 1:
+        entry["userAgents"] = agents
+    ips = sorted({ip for e in events for ip in e.source_ips})
+    if ips and len(ips) <= 3:
+        entry["sourceRanges"] = [_cidr(ip) for ip in ips]
+    entry["reason"] = REASON_PLACEHOLDER
+    entry["expires"] = expires.isoformat()
+    return entry
+
+
+def _top(counter: Counter[str], limit: int = 3) -> str:
+    return ", ".join(f"{value or '-'} ({count})" for value, count in counter.most_common(limit))
+
+
+@detect_app.command("tune")
+def tune_command(
+    source: Annotated[str, typer.Argument(help="Audit log file (JSON lines), or - for stdin.")],
+    envelope: Annotated[
+        Envelope, typer.Option("--format", help="Record format: auto, k8s, eks, gke or aks.")
+    ] = Envelope.AUTO,
+    top: Annotated[int, typer.Option("--top", help="Detections and identities shown.")] = 5,
+    policy: Annotated[Path | None, POLICY_OPTION] = None,
+    detections: Annotated[list[str] | None, DETECTIONS_OPTION] = None,
+) -> None:
+    """Show the noisiest detections over an audit log and the identities behind them, with
+    allowlist entries to paste under detections.allowlist in the policy file (fill in the
+    reason). The policy file's allowlist already applies.
+    """
+    if source != "-" and not Path(source).is_file():
+        _fail(f"{source}: no such file")
+    if top < 1:
+        _fail("--top must be at least 1")
+    try:
+        setup = prepare_detections(policy, detections or ())
+    except UsageError as exc:
+        _fail(str(exc))
+    detector = setup.detector()
+    reader = AuditLogReader(envelope, on_issue=_IssuePrinter(), keep=detector.wants)
+    per_detection: dict[str, _Identity] = defaultdict(_Identity)
+    try:
+        events = (
+            reader.read_stream(sys.stdin.buffer, "-")
+            if source == "-"
+            else reader.read_file(Path(source))
+        )
+        for event in events:
+            for alert in detector.process(event):
+                found = per_detection[alert.detection_id]
+                found.users[event.user.username] += 1
+                found.agents[event.user_agent] += 1
+                found.ips[event.source_ip] += 1
+                found.namespaces[event.ref.namespace] += 1
+                found.by_user[event.user.username].append(event)
+    except OSError as exc:
+        _fail(f"cannot read the audit log: {exc}")
+    _report(detector.stats.alerts_by_detection, per_detection, top, detector)
+    error_console().print(
+        f"{reader.stats.read} events read, {detector.stats.alerts} alerts, "
+        f"{detector.stats.allowlisted} already allowlisted"
+    )
+
+
+def _report(counts: Counter[str], found: dict[str, _Identity], top: int, detector: Any) -> None:
+    console = report_console()
+    total = sum(counts.values())
+    if not total:
+        console.print("No alerts: nothing to tune.")
+        return
+    table = Table(title="Noisiest detections", title_justify="left")
+    for column in (
+        "detection",
+        "alerts",
+        "share",
+        "users",
+        "user agents",
+        "source IPs",
+        "namespaces",
+    ):
+        table.add_column(column, overflow="fold")
+    for detection_id, count in counts.most_common(top):
+        who = found[detection_id]
+        table.add_row(
+            detection_id,
+            str(count),
+            f"{count / total:.0%}",
+            escape(_top(who.users)),
+            escape(_top(who.agents, 2)),
+            escape(_top(who.ips)),
+            escape(_top(who.namespaces)),
+        )
+    console.print(table)
+    expires = detector.today + dt.timedelta(days=EXPIRY_DAYS)
+    allowlist: dict[str, list[dict[str, Any]]] = {}
+    for detection_id, _ in counts.most_common(top):
+        who = found[detection_id]
+        allowlist[detection_id] = [
+            _entry(user, who.by_user[user], expires) for user, _ in who.users.most_common(top)
+        ]
+    console.print(
+        "\n# Allowlist entries for the noisiest identities: keep only the expected ones, say why, "
+        "and paste under the policy file's top level.",
+        markup=False,
+        highlight=False,
+    )
+    text = yaml.safe_dump({"detections": {"allowlist": allowlist}}, sort_keys=False, width=100)
+    console.print(text, markup=False, highlight=False, soft_wrap=True)

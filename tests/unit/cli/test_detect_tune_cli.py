@@ -1,0 +1,90 @@
+"""kposture detect tune, the policy file's detection allowlist and --detections through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from audit_samples import raw_event
+from kposture.cli import app
+
+EXAMPLES = Path(__file__).parents[3] / "examples" / "detections"
+
+
+def _log(tmp_path: Path) -> Path:
+    lines = [
+        raw_event("get", "secrets", namespace="shop", name="db", user="ci-bot", ip="10.1.2.3")
+        for _ in range(4)
+    ]
+    lines.append(
+        raw_event("get", "secrets", namespace="shop", name="db", user="mallory", ip="203.0.113.5")
+    )
+    lines.append(raw_event("get", "pods"))
+    path = tmp_path / "audit.log"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def test_tune_names_the_noisy_identity_and_its_entry_silences_it(tmp_path: Path) -> None:
+    log = _log(tmp_path)
+    runner = CliRunner()
+    tuned = runner.invoke(app, ["detect", "tune", str(log)], env={"COLUMNS": "200"})
+    assert tuned.exit_code == 0, tuned.output
+    assert "secret-read" in tuned.stdout and "ci-bot (4)" in tuned.stdout
+    snippet = tuned.stdout[tuned.stdout.index("detections:") :]
+    entries = yaml.safe_load(snippet)["detections"]["allowlist"]["secret-read"]
+    assert entries[0] == {
+        "users": ["ci-bot"],
+        "namespaces": ["shop"],
+        "userAgents": ["kubectl/*"],
+        "sourceRanges": ["10.1.2.3/32"],
+        "reason": "FILL IN: why this is expected",
+        "expires": entries[0]["expires"],
+    }
+    entries[0]["reason"] = "the CI pipeline reads the deploy key"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump({"detections": {"allowlist": {"secret-read": [entries[0]]}}}))
+    detected = runner.invoke(app, ["detect", str(log), "--policy", str(policy), "-o", "json"])
+    assert detected.exit_code == 1
+    alerts = [json.loads(line) for line in detected.stdout.splitlines()]
+    assert [a["user"]["name"] for a in alerts] == ["mallory"]
+    assert "6 events read, 1 alerts, 4 allowlisted" in detected.stderr
+    again = runner.invoke(app, ["detect", "tune", str(log), "--policy", str(policy)])
+    assert "ci-bot" not in again.stdout and "4 already allowlisted" in again.stderr
+
+
+def test_policy_naming_an_unknown_detection_is_a_usage_error(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "detections:\n  allowlist:\n    secret-reed:\n      - {users: [a], reason: r}\n"
+    )
+    result = CliRunner().invoke(app, ["detect", str(_log(tmp_path)), "--policy", str(policy)])
+    assert result.exit_code == 2
+    assert "policy.yaml:3: unknown detection 'secret-reed'" in result.stderr
+
+
+def test_custom_detections_from_flag_and_policy(tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    log.write_text(
+        json.dumps(raw_event("delete", "configmaps", namespace="prod-eu", name="app")) + "\n"
+    )
+    runner = CliRunner()
+    flagged = runner.invoke(app, ["detect", str(log), "--detections", str(EXAMPLES), "-o", "json"])
+    assert flagged.exit_code == 1, flagged.output
+    assert json.loads(flagged.stdout)["rule"]["id"] == "prod-configmap-deleted"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"detections:\n  custom: [{EXAMPLES}]\n")
+    assert runner.invoke(app, ["detect", str(log), "--policy", str(policy)]).exit_code == 1
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        (EXAMPLES / "sensitive-configmaps.yaml")
+        .read_text()
+        .replace("variables.person", "variables.persn")
+    )
+    failed = runner.invoke(app, ["detect", str(log), "--detections", str(broken)])
+    assert failed.exit_code == 2
+    assert f"{broken.as_posix()}:20: detection" not in failed.stderr  # rule files say "rule ID"
+    assert "broken.yaml:20:" in failed.stderr and "variables.persn" in failed.stderr
