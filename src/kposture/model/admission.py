@@ -106,8 +106,11 @@ class AdmissionExemption:
     """Requests admitted without judging, with the reason that is logged for each.
 
     Every part given must match: ``namespaces`` (globs) the request's namespace, ``selector`` the
-    object's labels, and — when ``users`` or ``groups`` are given — the requesting user is listed
-    in ``users`` or belongs to one of ``groups`` (globs, for break-glass accounts).
+    object's labels — and, for a workload with a pod template, the template's labels too, so the
+    pods it creates are exempt by the same entry rather than merely capped as controller-created —
+    and, when ``users`` or ``groups`` are given, the requesting user is listed in ``users`` or
+    belongs to one of ``groups`` (globs, for break-glass accounts). Labels are written by the
+    requester: a selector exemption is only as strong as the right to create the object.
     """
 
     reason: str
@@ -119,11 +122,19 @@ class AdmissionExemption:
     line: int = 0
 
     def matches(
-        self, namespace: str, labels: Mapping[str, str], user: str, groups: Sequence[str]
+        self,
+        namespace: str,
+        labels: Mapping[str, str],
+        user: str,
+        groups: Sequence[str],
+        template_labels: Mapping[str, str] | None = None,
     ) -> bool:
         if self.namespaces and not any(fnmatchcase(namespace, ns) for ns in self.namespaces):
             return False
-        if self.selector is not None and not self.selector.matches(labels):
+        if self.selector is not None and not (
+            self.selector.matches(labels)
+            and (template_labels is None or self.selector.matches(template_labels))
+        ):
             return False
         if self.users or self.groups:
             by_user = any(fnmatchcase(user, pattern) for pattern in self.users)
@@ -152,9 +163,12 @@ class AdmissionPolicy:
     ``failure_policy`` and ``timeout_seconds`` are what ``kposture admission install`` writes into
     the ValidatingWebhookConfiguration. ``fail_closed`` denies a request a rule failed to judge
     (default: allow it with a warning). ``controller_created`` ``record`` caps at dry-run the
-    objects the built-in controllers create for an owner the webhook judged (pods of a ReplicaSet):
-    the owner carries the decision, so scaling a legacy Deployment up is not blocked pod by pod;
-    ``judge`` treats them like any other request.
+    objects the built-in controllers create for an owner (pods of a ReplicaSet): the owner carries
+    the decision, so scaling a legacy Deployment up is not blocked pod by pod; ``judge`` treats
+    them like any other request. An owner is judged unless it is exempt, and a label exemption
+    covers an owner only when its pod template carries the labels too (its pods are then exempt by
+    the same entry), so the cap never turns a label on an owner into privileged pods; only a user
+    or group exemption (break-glass) leaves an exempt owner's pods to the cap.
     """
 
     mode: AdmissionMode = AdmissionMode.WARN
@@ -200,15 +214,21 @@ class AdmissionPolicy:
         return self.mode
 
     def exemption_for(
-        self, namespace: str, labels: Mapping[str, str], user: str, groups: Sequence[str]
+        self,
+        namespace: str,
+        labels: Mapping[str, str],
+        user: str,
+        groups: Sequence[str],
+        template_labels: Mapping[str, str] | None = None,
     ) -> str:
-        """Why a request is admitted without judging (empty: it is judged)."""
+        """Why a request is admitted without judging (empty: it is judged). ``template_labels``:
+        the labels of a workload's pod template (``None`` for an object without one)."""
         if namespace and namespace == self.own_namespace:
             return f"namespace {namespace} is kposture's own"
         if namespace and namespace in self.system_namespaces:
             return f"namespace {namespace} is a system namespace"
         for exemption in self.exemptions:
-            if exemption.matches(namespace, labels, user, groups):
+            if exemption.matches(namespace, labels, user, groups, template_labels):
                 where = f" ({exemption.source}:{exemption.line})" if exemption.source else ""
                 return f"{exemption.reason}{where}"
         return ""

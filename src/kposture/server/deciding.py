@@ -33,7 +33,7 @@ from typing import Any
 
 from kposture.engine import Registry, evaluate_one
 from kposture.engine.suppressing import IGNORE_ANNOTATION, annotation_exemption
-from kposture.inventory import Inventory
+from kposture.inventory import Inventory, pod_template_metadata
 from kposture.model import Finding, K8sObject, ResourceRef, RunPolicy, SourceLocation, Suppression
 from kposture.model.admission import (
     AdmissionDecision,
@@ -158,7 +158,7 @@ class Decider:
         if not self.registry.for_kind(obj.ref.kind):
             return allowed(Outcome.ALLOWED, f"no rule judges {obj.ref.kind}")
         exemption = self.admission.exemption_for(
-            _scope_namespace(obj), obj.labels, request.user, request.groups
+            _scope_namespace(obj), obj.labels, request.user, request.groups, _template_labels(obj)
         )
         if exemption:
             return allowed(Outcome.EXEMPT, exemption)
@@ -272,7 +272,10 @@ class Decider:
         warnings += [truncate(note) for note in notes]
         reasons = []
         if capped and any(v.mode is AdmissionMode.DRY_RUN for v in verdicts):
-            reasons.append("created by a controller: recorded, the owner carries the decision")
+            reasons.append(
+                "created by a controller: recorded, at most dry-run; its owner was judged when "
+                "created or changed, or exempt by user or group"
+            )
         if exempt:
             reasons.append("suppressed: " + "; ".join(f"{v.rule_id} {v.message}" for v in exempt))
         if failed:
@@ -344,6 +347,18 @@ def _suppression_text(suppression: Suppression) -> str:
         if suppression.expires:
             how += f" until {suppression.expires}"
     return f"{how}: {suppression.reason}"
+
+
+def _template_labels(obj: K8sObject) -> Mapping[str, str] | None:
+    """The labels of a workload's pod template (``None`` for a Pod or an object without one): a
+    label exemption must cover the pods a workload creates, not only the workload."""
+    template = pod_template_metadata(obj)
+    if template is None or template.path == ("metadata",):
+        return None
+    labels = template.spec.get("labels")
+    if not isinstance(labels, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in labels.items()}
 
 
 def _scope_namespace(obj: K8sObject) -> str:

@@ -101,3 +101,67 @@ def test_exempt_verdicts_do_not_hide_other_violations() -> None:
         "privilege-escalation-allowed": AdmissionMode.EXEMPT,
     }
     assert "privilege-escalation-allowed" not in judged.message
+
+
+LEGACY_EXEMPT = ENFORCE + (
+    "  exemptions:\n"
+    '    - selector: {matchLabels: {kposture.io/legacy: "true"}}\n'
+    "      reason: legacy workloads until MIGR-20\n"
+)
+CONTROLLER = "system:serviceaccount:kube-system:replicaset-controller"
+
+
+def legacy_deployment(*, on_template: bool) -> dict[str, Any]:
+    template = pod(privileged=True)
+    labels = {"app": "web", **({"kposture.io/legacy": "true"} if on_template else {})}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop", "labels": {"kposture.io/legacy": "true"}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": labels}, "spec": template["spec"]},
+        },
+    }
+
+
+def controller_pod(**labels: str) -> dict[str, Any]:
+    owned = pod(privileged=True, **labels)
+    owned["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "name": "web-1",
+            "uid": "x",
+            "controller": True,
+        }
+    ]
+    return owned
+
+
+def test_a_label_exemption_on_an_owner_alone_does_not_exempt_it() -> None:
+    # Its pods would not carry the label: the owner would be exempt while its pods were only
+    # capped at dry-run by the controller-created rule, so privileged pods ran in an enforced
+    # namespace. The workload is judged instead.
+    d = decider_from(LEGACY_EXEMPT)
+    judged = decide(d, review(legacy_deployment(on_template=False)))
+    assert not judged.allowed
+    assert judged.decision.outcome is Outcome.DENIED
+
+
+def test_a_label_exemption_covering_the_template_exempts_owner_and_pods_alike() -> None:
+    d = decider_from(LEGACY_EXEMPT)
+    owner = decide(d, review(legacy_deployment(on_template=True)))
+    assert owner.allowed
+    assert owner.decision.outcome is Outcome.EXEMPT
+    created = decide(d, review(controller_pod(**{"kposture.io/legacy": "true"}), user=CONTROLLER))
+    assert created.decision.outcome is Outcome.EXEMPT
+    assert "MIGR-20" in created.decision.reason
+
+
+def test_controller_created_pods_of_a_judged_owner_are_still_capped() -> None:
+    judged = decide(decider_from(LEGACY_EXEMPT), review(controller_pod(), user=CONTROLLER))
+    assert judged.allowed
+    assert judged.decision.outcome is Outcome.DRY_RUN
+    assert "controller" in judged.decision.reason
