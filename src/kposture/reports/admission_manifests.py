@@ -35,6 +35,7 @@ DATA_MOUNT = "/var/lib/kposture"
 RUN_AS = 65532
 """The conventional non-root uid/gid of distroless images; any non-zero id works."""
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+EPHEMERAL_CONTAINERS = "pods/ephemeralcontainers"
 FAILURE_POLICIES = ("Fail", "Ignore")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 
@@ -405,10 +406,14 @@ def _network_policy(settings: InstallSettings) -> Document:
 
 def webhook_rules(resources: Sequence[ApiResource]) -> list[dict[str, Any]]:
     """One rule per API group and version list; plain resource names leave out subresources
-    (status, scale, exec), which the webhook allows anyway."""
+    (status, scale, exec), which the webhook allows anyway — except ``pods/ephemeralcontainers``,
+    through which ``kubectl debug`` adds containers to a running pod."""
     grouped: dict[tuple[str, tuple[str, ...]], list[str]] = {}
     for resource in resources:
-        grouped.setdefault((resource.group, resource.versions), []).append(resource.plural)
+        plurals = grouped.setdefault((resource.group, resource.versions), [])
+        plurals.append(resource.plural)
+        if resource.group == "" and resource.plural == "pods":
+            plurals.append(EPHEMERAL_CONTAINERS)
     return [
         {
             "apiGroups": [group],
@@ -425,7 +430,7 @@ def _webhook_configuration(settings: InstallSettings) -> Document:
     excluded = sorted({settings.namespace, *settings.excluded_namespaces})
     return Document(
         "Every CREATE and UPDATE of a kind kposture's rules judge (Pods created by controllers "
-        "included). Not judged: the namespaces "
+        "included), and pods/ephemeralcontainers (kubectl debug). Not judged: the namespaces "
         + ", ".join(excluded)
         + f" (by their {NAMESPACE_NAME_LABEL} label). failurePolicy "
         + settings.failure_policy

@@ -3,8 +3,13 @@
 Pure (the time is passed in, nothing is read or written), so the webhook, ``kposture admission
 what-if`` and the tests share it. Owns what gets judged and how findings become a decision:
 
-- DELETE and CONNECT, subresources (``status``, ``scale``...) and kinds no rule judges are allowed
-  unjudged; an exempt namespace, label selector, user or group is allowed and says why.
+- DELETE and CONNECT (``pods/exec``, ``pods/attach``, ``pods/portforward``), subresources
+  (``status``, ``scale``...) and kinds no rule judges are allowed unjudged; an exempt namespace,
+  label selector, user or group is allowed and says why.
+- ``pods/ephemeralcontainers`` (``kubectl debug``) is judged as an UPDATE of the Pod: only what the
+  new ephemeral containers introduce counts. API servers before 1.23 send an
+  ``EphemeralContainers`` object instead of the Pod; its containers are judged in a Pod of their
+  own (the pod's securityContext is not in the request).
 - CREATE and UPDATE objects are judged with the engine's ``evaluate_one`` — the scanner's engine and
   rules — over an inventory of that one object (a request carries nothing else), so rules that need
   other objects, and rules about manifest files rather than API objects, are off unless the policy
@@ -46,6 +51,8 @@ from kposture.policy.cel_rules import admission_binding, attach_admission_reques
 from kposture.server.reviews import AdmissionRequest, truncate
 
 JUDGED_OPERATIONS = frozenset({"CREATE", "UPDATE"})
+EPHEMERAL_SUBRESOURCE = "ephemeralcontainers"
+"""The one subresource judged: ``kubectl debug`` adds containers to a running Pod through it."""
 ADMISSION_FILE = "admission request"
 """The ``file`` of an admitted object's location: it has no file, but its findings keep their path."""
 CROSS_OBJECT_RULES = frozenset(
@@ -151,7 +158,9 @@ class Decider:
         if request.operation not in JUDGED_OPERATIONS:
             return allowed(Outcome.ALLOWED, f"{request.operation} is not judged")
         if request.sub_resource:
-            return allowed(Outcome.ALLOWED, f"subresource {request.sub_resource} is not judged")
+            if not _is_ephemeral_update(request):
+                return allowed(Outcome.ALLOWED, f"subresource {request.sub_resource} is not judged")
+            request = _ephemeral_as_pod(request)
         if request.object is None:
             return allowed(Outcome.ALLOWED, "the request carries no object")
         obj = request_object(request, request.object)
@@ -318,6 +327,35 @@ class Decider:
             reason=reason,
             dry_run=request.dry_run,
         )
+
+
+def _is_ephemeral_update(request: AdmissionRequest) -> bool:
+    return (
+        request.sub_resource == EPHEMERAL_SUBRESOURCE
+        and request.resource == "pods"
+        and request.operation == "UPDATE"
+    )
+
+
+def _ephemeral_as_pod(request: AdmissionRequest) -> AdmissionRequest:
+    """The ``pods/ephemeralcontainers`` request as an UPDATE of a Pod: from 1.23 the object is the
+    Pod already; before, an ``EphemeralContainers`` object, which becomes a Pod holding only those
+    containers (the old one, when missing, a Pod with none, so only the new ones count)."""
+    if request.object is None or request.object.get("kind") != "EphemeralContainers":
+        return request
+    new = _containers_pod(request.object)
+    old = _containers_pod(request.old_object or {**request.object, "ephemeralContainers": []})
+    return replace(request, kind="Pod", object=new, old_object=old)
+
+
+def _containers_pod(raw: Mapping[str, Any]) -> dict[str, Any]:
+    containers = raw.get("ephemeralContainers")
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": raw.get("metadata") or {},
+        "spec": {"ephemeralContainers": containers if isinstance(containers, list) else []},
+    }
 
 
 def _bind_request(request: AdmissionRequest, obj: K8sObject) -> None:

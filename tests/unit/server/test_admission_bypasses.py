@@ -165,3 +165,78 @@ def test_controller_created_pods_of_a_judged_owner_are_still_capped() -> None:
     assert judged.allowed
     assert judged.decision.outcome is Outcome.DRY_RUN
     assert "controller" in judged.decision.reason
+
+
+def debugger(*, privileged: bool) -> dict[str, Any]:
+    return {
+        "name": "debugger",
+        "image": "registry.example.com/busybox@sha256:" + "b" * 64,
+        "securityContext": {
+            "privileged": privileged,
+            "allowPrivilegeEscalation": privileged,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+
+
+def ephemeral_review(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    data = review(new, old=old, operation="UPDATE", sub_resource="ephemeralcontainers")
+    data["request"]["kind"] = {"group": "", "version": "v1", "kind": new["kind"]}
+    return data
+
+
+def test_a_privileged_ephemeral_container_is_judged_like_an_update() -> None:
+    old = pod()
+    new = pod()
+    new["spec"]["ephemeralContainers"] = [debugger(privileged=True)]
+    judged = decide(decider_from(ENFORCE), ephemeral_review(new, old))
+    assert not judged.allowed
+    ids = {v.rule_id for v in judged.decision.verdicts}
+    assert "privileged-container" in ids
+    assert "debugger" in judged.message
+
+
+def test_a_harmless_ephemeral_container_passes_a_legacy_pod() -> None:
+    # Only what the update introduces counts: the pod's own legacy violation does not block it.
+    old = pod(privileged=True)
+    new = pod(privileged=True)
+    new["spec"]["ephemeralContainers"] = [debugger(privileged=False)]
+    judged = decide(decider_from(ENFORCE), ephemeral_review(new, old))
+    assert judged.allowed, judged.message
+
+
+def _ephemeral_containers_object(containers: list[dict[str, Any]]) -> dict[str, Any]:
+    """What API servers before 1.23 send for pods/ephemeralcontainers."""
+    return {
+        "apiVersion": "v1",
+        "kind": "EphemeralContainers",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "ephemeralContainers": containers,
+    }
+
+
+def test_the_pre_1_23_ephemeral_containers_object_is_judged_too() -> None:
+    old = _ephemeral_containers_object([])
+    new = _ephemeral_containers_object([debugger(privileged=True)])
+    judged = decide(decider_from(ENFORCE), ephemeral_review(new, old))
+    assert not judged.allowed
+    assert {v.rule_id for v in judged.decision.verdicts} >= {"privileged-container"}
+    assert judged.decision.resource.kind == "Pod"
+    # The pod's securityContext is not in this request: the debug container must carry what
+    # the rules would otherwise accept from the pod.
+    container = debugger(privileged=False)
+    container["securityContext"] |= {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    harmless = _ephemeral_containers_object([container])
+    judged = decide(decider_from(ENFORCE), ephemeral_review(harmless, old))
+    assert judged.allowed, judged.message
+
+
+def test_exec_and_attach_are_not_judged() -> None:
+    data = review(None, old=pod(privileged=True), operation="CONNECT", sub_resource="exec")
+    judged = decide(decider_from(ENFORCE), data)
+    assert judged.allowed
+    assert judged.decision.reason == "CONNECT is not judged"
