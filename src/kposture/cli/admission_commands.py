@@ -21,6 +21,16 @@ import typer
 from rich.markup import escape
 
 from kposture import __version__
+from kposture.cli.audit_sink_setup import (
+    AlertOption,
+    AuditClientCaOption,
+    AuditMaxBytesOption,
+    AuditQueueOption,
+    AuditSink,
+    AuditTokenOption,
+    DetectionsOption,
+    start_audit_sink,
+)
 from kposture.cli.consoles import error_console
 from kposture.cli.progress import listing_progress
 from kposture.cli.scanning import (
@@ -110,9 +120,16 @@ def serve_command(
     log_level: Annotated[
         str, typer.Option("--log-level", help="debug, info, warning or error.")
     ] = "info",
+    audit_token_file: AuditTokenOption = None,
+    audit_client_ca: AuditClientCaOption = None,
+    audit_max_batch_bytes: AuditMaxBytesOption = 32 * 1024 * 1024,
+    audit_queue: AuditQueueOption = 256,
+    alert: AlertOption = None,
+    detections: DetectionsOption = None,
 ) -> None:
     """Serve the admission webhook over HTTPS: POST /validate (AdmissionReview v1 and v1beta1),
-    /noop, /healthz, /readyz and /metrics.
+    /noop, /healthz, /readyz and /metrics; with --audit-token-file or --audit-client-ca, also
+    POST /audit, the sink of kube-apiserver's audit webhook (alerts to --alert and the store).
 
     HTTPS only: refuses to start without a usable certificate and key. Every decision is recorded
     in the store (--db) for `kposture admission log`, without ever delaying an answer. Exit codes:
@@ -151,20 +168,43 @@ def serve_command(
     metrics = Metrics()
     metrics.track_writer(writer)
     log.info("recording admission decisions in %s", store.url)
+    app = create_app(decider, record=writer.record, metrics=metrics)
+    audit: AuditSink | None = None
+    if audit_token_file is not None or audit_client_ca is not None:
+        try:
+            audit = start_audit_sink(
+                app,
+                metrics.registry,
+                policy=policy,
+                detections=detections or (),
+                alerts=alert or (),
+                store=store,
+                token_file=audit_token_file,
+                client_ca=audit_client_ca,
+                max_batch_bytes=audit_max_batch_bytes,
+                queue_batches=audit_queue,
+            )
+        except UsageError as exc:
+            store.close()
+            _fail(str(exc))
+        log.info("audit webhook sink on POST /audit")
     try:
         serve(
-            create_app(decider, record=writer.record, metrics=metrics),
+            app,
             cert_file=tls_cert,
             key_file=tls_key,
             host=host,
             port=port,
             reload_interval=reload_interval,
+            client_ca=audit_client_ca,
         )
     except CertificateLoadError as exc:
         _fail(f"cannot serve HTTPS: {exc}")
     except OSError as exc:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     finally:
+        if audit is not None:
+            audit.close()
         _close_log(writer)
         store.close()
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
+from kposture.server.peer_certificates import PeerCertificateProtocol, require_client_ca
 from kposture.server.tls import DEFAULT_RELOAD_INTERVAL, ServingCertificate
 
 log = logging.getLogger("kposture.serve")
@@ -49,7 +50,13 @@ class _Server(uvicorn.Server):
                 captured.clear()
 
 
-def _config(app: FastAPI, host: str, port: int, certificate: ServingCertificate) -> uvicorn.Config:
+def _config(
+    app: FastAPI,
+    host: str,
+    port: int,
+    certificate: ServingCertificate,
+    peer_certificates: bool = False,
+) -> uvicorn.Config:
     def context_factory(
         _config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]
     ) -> ssl.SSLContext:
@@ -65,6 +72,7 @@ def _config(app: FastAPI, host: str, port: int, certificate: ServingCertificate)
         lifespan="off",
         timeout_keep_alive=30,  # the API server keeps connections to webhooks open
         server_header=False,
+        http=PeerCertificateProtocol if peer_certificates else "auto",
     )
 
 
@@ -102,11 +110,15 @@ def serve(
     host: str = "0.0.0.0",  # a webhook in a pod listens on the pod's address
     port: int,
     reload_interval: float = DEFAULT_RELOAD_INTERVAL,
+    client_ca: Path | None = None,
 ) -> None:
     """Serve ``app`` over HTTPS until stopped (SIGTERM or SIGINT, then return);
-    ``CertificateLoadError`` when the pair is unusable."""
+    ``CertificateLoadError`` when the pair is unusable. ``client_ca``: verify client certificates
+    against it and pass their subject to the app (the audit sink's authentication)."""
     certificate = ServingCertificate.load(cert_file, key_file)
-    server = _Server(_config(app, host, port, certificate))
+    if client_ca is not None:
+        require_client_ca(certificate.context, client_ca)
+    server = _Server(_config(app, host, port, certificate, client_ca is not None))
     loop_factory = _loop_factory()
     log.info(
         "serving HTTPS on %s:%d with %s (event loop %s, HTTP parser %s)",

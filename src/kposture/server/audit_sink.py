@@ -1,0 +1,299 @@
+"""The audit webhook sink: ``POST /audit`` takes the ``EventList`` batches kube-apiserver's webhook
+audit backend posts, answers at once, and judges them off the request path.
+
+The handler authenticates the caller (a client certificate verified against ``--audit-client-ca``,
+or ``Authorization: Bearer`` with the token of ``--audit-token-file``), reads the body up to the
+size limit, parses it and checks it is an ``EventList`` (or one ``Event``), puts it on a bounded
+queue and answers ``200``. It never waits for detection, the store or the sinks, so the API server
+is never held longer than one parse. Refusals, each counted by reason in
+``kposture_audit_batches_total``: 401 no or wrong credentials; 400 malformed, truncated, not an
+event list, or over the size limit; 415 not JSON; 429 with ``Retry-After`` when the queue is full
+(the API server's webhook backend retries the batch after its backoff). One worker thread takes
+batches in order, turns events into ``AuditEvent``s through the audit-log reader (only those a
+detection wants), runs the ``Detector`` and hands each alert to the alert sinks and to the store
+(one transaction per batch). A failure there is logged and counted, never raised into the server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from starlette.responses import Response
+
+from kposture.detections import Detector
+from kposture.model.incidents import sink_alert
+from kposture.model.lifecycle import Alert
+from kposture.server.app import read_body
+from kposture.server.reviews import ReviewError
+from kposture.sources.audit_logs import AuditLogReader
+
+log = logging.getLogger("kposture.audit")
+
+DEFAULT_MAX_BATCH_BYTES = 32 * 1024 * 1024
+DEFAULT_QUEUE_BATCHES = 256
+RETRY_AFTER_SECONDS = 1
+AlertSink = Callable[[Sequence[Alert]], object]
+"""Takes the alerts of one batch (the store writer); called on the worker thread."""
+
+
+class AuditSinkMetrics:
+    """The sink's Prometheus metrics, in the server's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events = Counter(
+            "kposture_audit_events",
+            "Audit events by outcome: received (accepted in a batch), judged (built and shown to "
+            "the detections), passed (no detection wants them), dropped (not an event).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.batches = Counter(
+            "kposture_audit_batches",
+            "Audit webhook batches by outcome: accepted, or the reason they were refused.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.alerts = Counter(
+            "kposture_audit_alerts", "Alerts raised by detection.", ["detection"], registry=registry
+        )
+        self.errors = Counter(
+            "kposture_audit_detection_errors",
+            "Detection errors on single events, by detection.",
+            ["detection"],
+            registry=registry,
+        )
+        self.depth = Gauge(
+            "kposture_audit_queue_depth", "Batches waiting for the worker.", registry=registry
+        )
+        self.lag = Gauge(
+            "kposture_audit_processing_lag_seconds",
+            "Time the last batch judged waited between its arrival and the end of its judging.",
+            registry=registry,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    items: list[Any]
+    received: float
+
+
+class AuditProcessor:
+    """The bounded queue and the worker thread that judges batches."""
+
+    def __init__(
+        self,
+        detector: Detector,
+        metrics: AuditSinkMetrics,
+        *,
+        send: Callable[[Alert], object] | None = None,
+        record: AlertSink | None = None,
+        capacity: int = DEFAULT_QUEUE_BATCHES,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.detector = detector
+        self.metrics = metrics
+        self.send = send
+        self.record = record
+        self.clock = clock
+        self.reader = AuditLogReader(keep=detector.wants)
+        self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=max(1, capacity))
+        self._thread = threading.Thread(target=self._run, name="kposture-audit", daemon=True)
+        self._thread.start()
+
+    def offer(self, items: list[Any]) -> bool:
+        """Queue a batch; False when the queue is full."""
+        try:
+            self._queue.put_nowait(_Batch(items, time.monotonic()))
+        except queue.Full:
+            return False
+        self.metrics.depth.set(self._queue.qsize())
+        return True
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued batch is judged (tests, shutdown); whether it was."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._queue.unfinished_tasks == 0:
+                return True
+            time.sleep(0.01)
+        return False
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.drain(timeout)
+        try:
+            self._queue.put(None, timeout=1.0)
+        except queue.Full:
+            return
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            batch = self._queue.get()
+            try:
+                if batch is None:
+                    return
+                self._judge(batch)
+            except Exception:  # the worker must outlive any one batch
+                log.exception("judging an audit batch failed")
+            finally:
+                self._queue.task_done()
+                self.metrics.depth.set(self._queue.qsize())
+
+    def _judge(self, batch: _Batch) -> None:
+        reader, detector, metrics = self.reader, self.detector, self.metrics
+        detector.today = self.clock().date()
+        before = (reader.stats.events, reader.stats.passed, reader.stats.skipped_total)
+        errors_before = dict(detector.stats.errors_by_detection)
+        alerts = []
+        for item in batch.items:
+            for event in reader.parse_record(item, "webhook", 0):
+                alerts.extend(detector.process(event))
+        metrics.events.labels("judged").inc(reader.stats.events - before[0])
+        metrics.events.labels("passed").inc(reader.stats.passed - before[1])
+        metrics.events.labels("dropped").inc(reader.stats.skipped_total - before[2])
+        for detection, count in detector.stats.errors_by_detection.items():
+            if count > errors_before.get(detection, 0):
+                metrics.errors.labels(detection).inc(count - errors_before.get(detection, 0))
+        now = self.clock()
+        converted = [sink_alert(alert, now) for alert in alerts]
+        for alert in alerts:
+            metrics.alerts.labels(alert.detection_id).inc()
+        if self.send is not None:
+            for item in converted:
+                try:
+                    self.send(item)
+                except Exception as exc:  # a sink must not stop the others or the store
+                    log.error("alert sink failed: %s", type(exc).__name__)
+        if self.record is not None and converted:
+            try:
+                self.record(converted)
+            except Exception as exc:
+                log.error("could not store %d alerts: %s", len(converted), exc)
+        metrics.lag.set(time.monotonic() - batch.received)
+
+
+class TokenFile:
+    """The bearer token, read again when its file changes (a rotated Secret)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._signature: tuple[int, int] | None = None
+        self._token = b""
+        self.token()
+
+    def token(self) -> bytes:
+        status = os.stat(self.path)  # noqa: PTH116 - a Secret volume's symlinks are followed
+        signature = (status.st_mtime_ns, status.st_ino)
+        if signature != self._signature:
+            token = self.path.read_bytes().strip()
+            if not token:
+                raise ValueError(f"{self.path}: the token file is empty")
+            self._token, self._signature = token, signature
+        return self._token
+
+
+def client_certificate(request: Request) -> str | None:
+    """The subject of the verified client certificate of the connection, if any (set by
+    ``serving``'s protocol in the ASGI ``tls`` extension)."""
+    tls = request.scope.get("extensions", {}).get("tls") or {}
+    name = tls.get("client_cert_name")
+    return name if isinstance(name, str) and name else None
+
+
+def _authenticated(request: Request, tokens: TokenFile | None, certificates: bool) -> bool:
+    if certificates and client_certificate(request) is not None:
+        return True
+    if tokens is None:
+        return False
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        return False
+    try:
+        expected = tokens.token()
+    except (OSError, ValueError) as exc:
+        log.error("cannot read the audit token file: %s", exc)
+        return False
+    return hmac.compare_digest(given.strip().encode(), expected)
+
+
+def _items(body: bytes) -> list[Any]:
+    """The events of an ``EventList`` (or of one ``Event``); ``ReviewError`` (400) otherwise."""
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as error:
+        truncated = error.pos >= len(body.rstrip()) - 1 or error.msg.startswith("Unterminated")
+        raise ReviewError(
+            f"{'truncated' if truncated else 'malformed'} JSON: {error.msg} at {error.pos}"
+        ) from None
+    except ValueError:
+        raise ReviewError("malformed JSON: not UTF-8") from None
+    if isinstance(data, dict) and data.get("kind") == "EventList":
+        items = data.get("items")
+        if not isinstance(items, list):
+            raise ReviewError("not-an-event-list: an EventList without items")
+        return items
+    if isinstance(data, dict) and data.get("kind") == "Event":
+        return [data]
+    raise ReviewError("not-an-event-list: the body is not an audit EventList")
+
+
+def mount_audit_sink(
+    app: FastAPI,
+    processor: AuditProcessor,
+    *,
+    token_file: Path | None,
+    client_certificates: bool,
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+) -> None:
+    """Add ``POST /audit`` to ``app``. At least one way to authenticate must be given."""
+    if token_file is None and not client_certificates:
+        raise ValueError("the audit sink needs --audit-token-file or --audit-client-ca")
+    tokens = TokenFile(token_file) if token_file is not None else None
+    metrics = processor.metrics
+
+    def refuse(status: int, reason: str, message: str) -> Response:
+        metrics.batches.labels(reason).inc()
+        log.warning("refused an audit batch: %s (HTTP %d)", message, status)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 429 else None
+        body = json.dumps({"error": message}).encode()
+        return Response(body, status, headers=headers, media_type="application/json")
+
+    @app.post("/audit")
+    async def audit(request: Request) -> Response:
+        if not _authenticated(request, tokens, client_certificates):
+            return refuse(401, "unauthenticated", "a client certificate or bearer token is needed")
+        try:
+            body = await read_body(request, max_batch_bytes)
+        except ReviewError as error:
+            if error.status == 415:
+                return refuse(415, "not-json", str(error))
+            if "limit" in str(error):
+                limit = (
+                    f"the batch is over the {max_batch_bytes}-byte limit (--audit-max-batch-bytes)"
+                )
+                return refuse(400, "oversized", limit)
+            return refuse(400, "malformed", str(error))
+        try:
+            items = _items(body)
+        except ReviewError as error:
+            return refuse(400, str(error).split(" ", 1)[0].rstrip(":"), str(error))
+        if not processor.offer(items):
+            return refuse(429, "queue-full", "the detection queue is full; retry later")
+        metrics.batches.labels("accepted").inc()
+        metrics.events.labels("received").inc(len(items))
+        return Response(b'{"status":"accepted"}', 200, media_type="application/json")

@@ -1,0 +1,338 @@
+"""The audit webhook sink (POST /audit): authentication, refusals counted by reason, the bounded
+queue answering 429, alerts to the sinks and the store with the event block and no Secret value,
+metrics; and kposture serve over real TLS with a client certificate and a bearer token."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, generate_latest
+from tests.unit.server.admission_support import AsgiClient
+
+from audit_samples import raw_event
+from kposture.detections import Detector
+from kposture.model.lifecycle import Alert
+from kposture.server.audit_sink import AuditProcessor, AuditSinkMetrics, mount_audit_sink
+from kposture.store.alerts import recent_alerts, write_alerts
+from kposture.store.connecting import open_store
+
+TOKEN = "s3cret-audit-token"
+SECRET_VALUE = "aHVudGVyMg=="
+
+
+def _batch(*events: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": list(events)}
+    ).encode()
+
+
+def _secret_read() -> dict[str, Any]:
+    body = {"kind": "Secret", "metadata": {"name": "db"}, "data": {"password": SECRET_VALUE}}
+    return raw_event("get", "secrets", namespace="shop", name="db", response=body)
+
+
+class _Setup:
+    def __init__(self, tmp_path: Path, capacity: int = 16, max_bytes: int = 64 * 1024) -> None:
+        token = tmp_path / "token"
+        token.write_text(TOKEN + "\n")
+        self.registry = CollectorRegistry()
+        self.sent: list[Alert] = []
+        self.stored: list[Alert] = []
+        self.processor = AuditProcessor(
+            Detector(),
+            AuditSinkMetrics(self.registry),
+            send=self.sent.append,
+            record=self.stored.extend,
+            capacity=capacity,
+        )
+        app = FastAPI()
+        mount_audit_sink(
+            app,
+            self.processor,
+            token_file=token,
+            client_certificates=False,
+            max_batch_bytes=max_bytes,
+        )
+        self.client = AsgiClient(app)
+
+    def post(self, body: bytes, token: str | None = TOKEN) -> Any:
+        headers = {"content-type": "application/json"}
+        if token is not None:
+            headers["authorization"] = f"Bearer {token}"
+        return self.client.post("/audit", content=body, headers=headers)
+
+    def metric(self, name: str, **labels: str) -> float:
+        return self.registry.get_sample_value(name, labels) or 0.0
+
+
+def test_batches_are_accepted_and_judged_off_the_request(tmp_path: Path) -> None:
+    setup = _Setup(tmp_path)
+    answer = setup.post(_batch(_secret_read(), raw_event("get", "pods")))
+    assert answer.status_code == 200
+    assert setup.processor.drain()
+    assert [a.rule_id for a in setup.sent] == ["secret-read"]
+    assert setup.stored == setup.sent
+    event = dict(setup.sent[0].event or {})
+    assert event["user"] == "alice" and event["resource"] == "secrets" and event["name"] == "db"
+    assert SECRET_VALUE not in json.dumps(event) and SECRET_VALUE not in setup.sent[0].message
+    assert setup.metric("kposture_audit_events_total", outcome="received") == 2
+    assert setup.metric("kposture_audit_events_total", outcome="judged") == 1
+    assert setup.metric("kposture_audit_events_total", outcome="passed") == 1
+    assert setup.metric("kposture_audit_alerts_total", detection="secret-read") == 1
+    assert setup.metric("kposture_audit_batches_total", outcome="accepted") == 1
+    text = generate_latest(setup.registry).decode()
+    assert "kposture_audit_queue_depth" in text and "kposture_audit_processing_lag_seconds" in text
+    setup.processor.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "token", "status", "reason"),
+    [
+        (_batch(), None, 401, "unauthenticated"),
+        (_batch(), "wrong", 401, "unauthenticated"),
+        (b'{"kind": "EventList", "items": [{"verb"', TOKEN, 400, "truncated"),
+        (b"not json at all", TOKEN, 400, "malformed"),
+        (b'{"kind": "AdmissionReview"}', TOKEN, 400, "not-an-event-list"),
+        (_batch(*[raw_event("get", "pods", name="x" * 2000)] * 40), TOKEN, 400, "oversized"),
+    ],
+)
+def test_refusals_are_counted_by_reason(
+    tmp_path: Path, body: bytes, token: str | None, status: int, reason: str
+) -> None:
+    setup = _Setup(tmp_path)
+    answer = setup.post(body, token)
+    assert answer.status_code == status, answer.text
+    assert setup.metric("kposture_audit_batches_total", outcome=reason) == 1
+    assert TOKEN not in answer.text
+    setup.processor.close()
+
+
+def test_a_full_queue_answers_429_at_once(tmp_path: Path) -> None:
+    setup = _Setup(tmp_path, capacity=1)
+    gate = threading.Event()
+    original = setup.processor._judge
+
+    def slow(batch: Any) -> None:
+        gate.wait(10)
+        original(batch)
+
+    setup.processor._judge = slow  # type: ignore[method-assign]
+    assert setup.post(_batch(raw_event("get", "pods"))).status_code == 200
+    deadline = time.monotonic() + 5
+    while setup.processor._queue.qsize() and time.monotonic() < deadline:
+        time.sleep(0.01)  # the worker holds the first batch
+    answers = [setup.post(_batch(raw_event("get", "pods"))).status_code for _ in range(2)]
+    started = time.perf_counter()
+    last = setup.post(_batch(raw_event("get", "pods")))
+    assert time.perf_counter() - started < 1.0
+    assert answers == [200, 429] and last.status_code == 429
+    assert last.headers["retry-after"] == "1"
+    assert setup.metric("kposture_audit_batches_total", outcome="queue-full") >= 2
+    gate.set()
+    setup.processor.close()
+
+
+def test_store_rows_keep_the_event_block(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    alert = Alert(
+        "detection",
+        "secret-read",
+        __import__("kposture.model", fromlist=["Severity"]).Severity.MEDIUM,
+        "alice read secrets",
+        dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        None,
+        dedup_key="abc",
+        event={"user": "alice", "verb": "get"},
+    )
+    assert write_alerts(store, [alert]) == 1
+    (row,) = recent_alerts(store, rule_id="secret-read")
+    assert row.event == {"user": "alice", "verb": "get"} and row.dedup_key == "abc"
+    store.close()
+
+
+# --- kposture serve over TLS -----------------------------------------------------------------
+
+
+def _key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _cert(
+    subject: str,
+    key: Any,
+    issuer: tuple[x509.Name, Any] | None,
+    *,
+    ca: bool,
+    usage: Any = None,
+    san: bool = False,
+) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    issuer_name, issuer_key = issuer or (name, key)
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if usage is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    if san:
+        import ipaddress
+
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _pem(path: Path, cert: x509.Certificate, key: Any) -> tuple[Path, Path]:
+    cert_path, key_path = path.with_suffix(".crt"), path.with_suffix(".key")
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_takes_batches_by_client_certificate_or_token(tmp_path: Path) -> None:
+    ca_key, other_key = _key(), _key()
+    ca = _cert("audit-ca", ca_key, None, ca=True)
+    server_key, client_key = _key(), _key()
+    server_cert, server_key_path = _pem(
+        tmp_path / "server",
+        _cert("kposture", server_key, (ca.subject, ca_key), ca=False, san=True),
+        server_key,
+    )
+    client_cert, client_key_path = _pem(
+        tmp_path / "client",
+        _cert(
+            "kube-apiserver",
+            client_key,
+            (ca.subject, ca_key),
+            ca=False,
+            usage=ExtendedKeyUsageOID.CLIENT_AUTH,
+        ),
+        client_key,
+    )
+    ca_path, _ = _pem(tmp_path / "ca", ca, ca_key)
+    other_ca = _cert("other", other_key, None, ca=True)
+    stranger_own_key = _key()
+    stranger_cert, stranger_key = _pem(
+        tmp_path / "stranger",
+        _cert(
+            "x",
+            stranger_own_key,
+            (other_ca.subject, other_key),
+            ca=False,
+            usage=ExtendedKeyUsageOID.CLIENT_AUTH,
+        ),
+        stranger_own_key,
+    )
+    token = tmp_path / "token"
+    token.write_text(TOKEN)
+    port = _free_port()
+    db = tmp_path / "k.db"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from kposture.cli import main; main()",
+            "serve",
+            "--tls-cert",
+            str(server_cert),
+            "--tls-key",
+            str(server_key_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--db",
+            f"sqlite:///{db}",
+            "--audit-client-ca",
+            str(ca_path),
+            "--audit-token-file",
+            str(token),
+            "--alert",
+            "stdout",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "KPOSTURE_DB": ""},
+    )
+    try:
+
+        def post(context: ssl.SSLContext, headers: dict[str, str]) -> int:
+            request = urllib.request.Request(
+                f"https://127.0.0.1:{port}/audit",
+                data=_batch(_secret_read()),
+                method="POST",
+                headers={"content-type": "application/json", **headers},
+            )
+            try:
+                with urllib.request.urlopen(request, context=context, timeout=5) as answer:
+                    return int(answer.status)
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        base = ssl.create_default_context(cafile=str(ca_path))
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                status = post(base, {})
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline and process.poll() is None, process.stderr
+                time.sleep(0.2)
+        assert status == 401  # no certificate, no token
+        with_cert = ssl.create_default_context(cafile=str(ca_path))
+        with_cert.load_cert_chain(client_cert, client_key_path)
+        assert post(with_cert, {}) == 200
+        assert post(base, {"authorization": f"Bearer {TOKEN}"}) == 200
+        stranger = ssl.create_default_context(cafile=str(ca_path))
+        stranger.load_cert_chain(stranger_cert, stranger_key)
+        with pytest.raises((urllib.error.URLError, ssl.SSLError, ConnectionError)):
+            post(stranger, {})
+        assert process.stdout is not None
+        lines = [json.loads(process.stdout.readline()) for _ in range(2)]
+        assert {line["kposture"]["rule_id"] for line in lines} == {"secret-read"}
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)
+    store = open_store(f"sqlite:///{db}")
+    assert len(recent_alerts(store, rule_id="secret-read")) == 2
+    store.close()
