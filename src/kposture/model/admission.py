@@ -155,9 +155,10 @@ class AdmissionPolicy:
     """The ``admission:`` block of the policy file: what each violated rule does at deploy time.
 
     The mode of rule R in namespace N is, most specific first: the first ``namespace_modes`` entry
-    naming both N and R in its ``rules``; else the first ``namespace_modes`` entry for N that covers
-    every rule; else the ``rule_modes`` entry naming R exactly, else the first whose glob matches R;
-    else ``mode``. Rules that need objects a request does not carry are off unless an entry names
+    naming both N and R in its ``rules``; else off when the ``rule_modes`` entry for R (the one
+    naming R exactly, else the first whose glob matches R) is off; else the first
+    ``namespace_modes`` entry for N that covers every rule; else that ``rule_modes`` entry; else
+    ``mode``. Rules that need objects a request does not carry are off unless an entry names
     them exactly (the server asks with ``mode_for(..., explicit_only=True)``).
 
     ``failure_policy`` and ``timeout_seconds`` are what ``kposture admission install`` writes into
@@ -199,19 +200,27 @@ class AdmissionPolicy:
                 rule_id in setting.rules or (not explicit_only and _names(setting.rules, rule_id))
             ):
                 return setting.mode
+        ruled = self._rule_mode(rule_id, explicit_only=explicit_only)
+        if ruled is not None and ruled.mode is None:
+            # An explicit "off" is a decision not to judge the rule: a namespace-wide mode does
+            # not switch it back on (a namespace entry naming the rule does, above).
+            return None
         if not explicit_only:
             for setting in scoped:
                 if setting.rules == ("*",):
                     return setting.mode
+        if ruled is not None:
+            return ruled.mode
+        return None if explicit_only else self.mode
+
+    def _rule_mode(self, rule_id: str, *, explicit_only: bool) -> ModeSetting | None:
+        """The ``rules`` entry for ``rule_id``: the one naming it exactly, else the first glob."""
         for setting in self.rule_modes:
             if rule_id in setting.rules:
-                return setting.mode
+                return setting
         if explicit_only:
             return None
-        for setting in self.rule_modes:
-            if _names(setting.rules, rule_id):
-                return setting.mode
-        return self.mode
+        return next((s for s in self.rule_modes if _names(s.rules, rule_id)), None)
 
     def exemption_for(
         self,

@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from kposture.model import ResourceRef
 from kposture.model.admission import AdmissionDecision, Outcome
-from kposture.server.deciding import Decider, Judged
+from kposture.server.deciding import Decider, Judged, mode_gaps
 from kposture.server.metrics import CONTENT_TYPE, Metrics
 from kposture.server.reviews import AdmissionRequest, ReviewError, parse_review, review_response
 
@@ -141,6 +141,8 @@ def create_app(
     )
     counters = metrics or Metrics()
     limit = decider.admission.max_request_bytes
+    for warning in mode_gaps(decider.admission):
+        log.warning("%s", warning)
     app.state.metrics = counters
     validate_latency = counters.latency.labels("validate")
     noop_latency = counters.latency.labels("noop")

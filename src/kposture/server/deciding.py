@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
+from fnmatch import fnmatchcase
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -81,6 +82,20 @@ CONTROLLER_OWNER_KINDS = frozenset(
         "ReplicationController",
     }
 )
+HOST_ACCESS_RULES = (
+    "host-pid",
+    "host-ipc",
+    "host-network",
+    "host-ports",
+    "host-path-volume",
+    "sensitive-host-path",
+    "container-runtime-socket",
+)
+"""The rules that keep a pod out of the node's namespaces and filesystem. Each hostPath volume is
+reported by exactly one of the last three (the most specific): ``host-path-volume`` does not
+report hostPath ``/`` or the container runtime socket, so a glob such as ``host-*`` that gives it a
+mode leaves the most dangerous hostPaths to another setting."""
+_GLOB_CHARACTERS = frozenset("*?[")
 _CONTROLLER_USER_PREFIX = "system:serviceaccount:kube-system:"
 _CONTROLLER_MANAGER = "system:kube-controller-manager"
 _RULE_ERROR = re.compile(r"^rule (\S+) failed on .*?: (\w+)")
@@ -327,6 +342,36 @@ class Decider:
             reason=reason,
             dry_run=request.dry_run,
         )
+
+
+def mode_gaps(admission: AdmissionPolicy) -> list[str]:
+    """Warnings for ``admission`` mode entries whose rule globs cover some host-access rules but
+    leave out others that no entry names by id — typically ``"host-*": enforce`` leaving
+    ``sensitive-host-path`` and ``container-runtime-socket`` (hostPath ``/``, docker.sock) at the
+    default mode while a harmless hostPath is denied."""
+    named = {
+        rule
+        for setting in (*admission.rule_modes, *admission.namespace_modes)
+        for rule in setting.rules
+        if not _GLOB_CHARACTERS & set(rule)
+    }
+    warnings = []
+    for setting in (*admission.rule_modes, *admission.namespace_modes):
+        for pattern in setting.rules:
+            if pattern == "*" or not _GLOB_CHARACTERS & set(pattern):
+                continue
+            covered = [r for r in HOST_ACCESS_RULES if fnmatchcase(r, pattern)]
+            missing = [r for r in HOST_ACCESS_RULES if r not in covered and r not in named]
+            if covered and missing:
+                where = f"{admission.source}:{setting.line}: " if admission.source else ""
+                warnings.append(
+                    f"{where}admission rule glob {pattern!r} covers {', '.join(covered)} but not "
+                    f"{', '.join(missing)}, which judge host access too (hostPath / and the "
+                    "container runtime socket are reported by sensitive-host-path and "
+                    "container-runtime-socket, never host-path-volume); name them to give them "
+                    "a mode"
+                )
+    return warnings
 
 
 def _is_ephemeral_update(request: AdmissionRequest) -> bool:

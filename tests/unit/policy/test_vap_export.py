@@ -188,9 +188,8 @@ def test_bindings_follow_the_policy_files_admission_block() -> None:
     assert dry.namespace_selector["matchExpressions"][0]["values"] == ["legacy", "sandbox"]  # type: ignore[index]
     assert any("team-*" in note for note in notes)
     assert any("admins" in note for note in notes)
-    # Off by default, but the legacy and sandbox entry covers every rule: only that binding.
-    [only] = binding_plans("other", ExportSettings(admission=admission))[0]
-    assert only.suffix == "-dry-run" and only.namespace_selector == dry.namespace_selector
+    # Off in the rules: a namespace-wide mode (legacy, sandbox) does not switch it back on.
+    assert binding_plans("other", ExportSettings(admission=admission))[0] == []
     off = parse_policy("admission:\n  rules:\n    demo: 'off'\n", "p.yaml").admission
     exported = export_rules([_rule()], ExportSettings(admission=off))
     assert not exported.manifests
