@@ -33,8 +33,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from fnmatch import fnmatchcase
 from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
 from typing import Any
 
 from kposture.engine import Registry, evaluate_one
