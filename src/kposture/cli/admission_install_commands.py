@@ -222,6 +222,15 @@ def install_command(
         ManifestFormat,
         typer.Option("-o", "--output", help="yaml (with comments) or json (a List)."),
     ] = ManifestFormat.YAML,
+    kubernetes_version: Annotated[
+        str | None,
+        typer.Option(
+            "--kubernetes-version",
+            help="The API server's version when older than 1.21 (e.g. 1.20): renders "
+            "policy/v1beta1 and the steps that label the excluded namespaces.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Print the manifests that install the admission webhook; pipe them to `kubectl apply -f -`.
 
@@ -272,11 +281,13 @@ def install_command(
         excluded_namespaces=tuple(exclude_namespace or ("kube-system",)),
         policy_text=policy_text,
         tls_secret=secret,
+        kubernetes_version=_version(kubernetes_version) if kubernetes_version else None,
     )
     found = manifests.problems(settings)
     if found:
         _fail("; ".join(found))
     docs = manifests.documents(settings)
+    notes = manifests.install_notes(settings)
     if output_format is ManifestFormat.JSON:
         typer.echo(manifests.render_json(docs), nl=False)
     else:
@@ -286,12 +297,30 @@ def install_command(
             else f"The TLS Secret {settings.tls_secret_name} must exist in {namespace} "
             "(kposture admission certs prints the kubectl command)."
         )
+        header = " ".join([header, *notes])
         typer.echo(manifests.render_yaml(docs, header=header), nl=False)
+    if not settings.labels_namespaces:
+        for note in notes:
+            _note(f"note: {note}")
     if secret is None:
         _note(
             f"note: create the TLS Secret {settings.tls_secret_name} in {namespace} before the "
             "pods can start (see `kposture admission certs`)"
         )
+
+
+def _version(text: str) -> tuple[int, int]:
+    """``1.20``, ``v1.20.2`` -> (1, 20)."""
+    parts = text.strip().removeprefix("v").split(".")
+    if len(parts) < 2 or not (parts[0].isdigit() and parts[1].isdigit()):
+        _fail(f"--kubernetes-version {text!r}: give major.minor, e.g. 1.20")
+    version = (int(parts[0]), int(parts[1]))
+    if version < manifests.OLDEST_VERSION:
+        _fail(
+            f"--kubernetes-version {text}: the webhook needs admissionregistration.k8s.io/v1 "
+            "(Kubernetes 1.16 or later)"
+        )
+    return version
 
 
 def _check_tls(

@@ -36,6 +36,11 @@ RUN_AS = 65532
 """The conventional non-root uid/gid of distroless images; any non-zero id works."""
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 EPHEMERAL_CONTAINERS = "pods/ephemeralcontainers"
+LABELLED_SINCE = (1, 21)
+"""Kubernetes sets the kubernetes.io/metadata.name label on every namespace from 1.21; policy/v1
+PodDisruptionBudgets also arrive in 1.21."""
+OLDEST_VERSION = (1, 16)
+"""admissionregistration.k8s.io/v1 (the ValidatingWebhookConfiguration rendered) is GA in 1.16."""
 FAILURE_POLICIES = ("Fail", "Ignore")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 
@@ -65,6 +70,15 @@ class InstallSettings:
     excluded_namespaces: tuple[str, ...] = ("kube-system",)
     policy_text: str | None = None
     tls_secret: TlsSecretData | None = None
+    kubernetes_version: tuple[int, int] | None = None
+    """The API server's (major, minor) when it is older than the manifests assume (1.21+):
+    1.20 gets ``policy/v1beta1`` PodDisruptionBudgets and the namespace-label steps."""
+
+    @property
+    def labels_namespaces(self) -> bool:
+        """Whether the API server sets ``kubernetes.io/metadata.name`` on every namespace (1.21+),
+        which the webhook's namespaceSelector relies on to leave the excluded namespaces alone."""
+        return self.kubernetes_version is None or self.kubernetes_version >= LABELLED_SINCE
 
     @property
     def tls_secret_name(self) -> str:
@@ -88,6 +102,12 @@ def problems(settings: InstallSettings) -> list[str]:
         found.append("replicas must be at least 1")
     if not settings.resources:
         found.append("no API resources to admit")
+    version = settings.kubernetes_version
+    if version is not None and version < OLDEST_VERSION:
+        found.append(
+            f"Kubernetes {version[0]}.{version[1]} is too old: the webhook configuration needs "
+            "admissionregistration.k8s.io/v1 (1.16 or later)"
+        )
     if not image_is_pinned(settings.image):
         found.append(
             f"image {settings.image!r} has no explicit tag or digest (':latest' is not pinned)"
@@ -356,7 +376,8 @@ def _disruption_budget(settings: InstallSettings) -> Document:
     return Document(
         "Node drains keep at least one replica answering the API server.",
         {
-            "apiVersion": "policy/v1",
+            # policy/v1 from 1.21; v1beta1 (removed in 1.25) for older API servers.
+            "apiVersion": "policy/v1" if settings.labels_namespaces else "policy/v1beta1",
             "kind": "PodDisruptionBudget",
             "metadata": _meta(settings, settings.service),
             "spec": {
@@ -426,8 +447,53 @@ def webhook_rules(resources: Sequence[ApiResource]) -> list[dict[str, Any]]:
     ]
 
 
+def excluded_namespaces(settings: InstallSettings) -> list[str]:
+    """The namespaces the webhook's namespaceSelector leaves out, its own included."""
+    return sorted({settings.namespace, *settings.excluded_namespaces})
+
+
+def label_commands(settings: InstallSettings) -> list[str]:
+    """The ``kubectl label`` commands that give the excluded namespaces (other than the webhook's
+    own, rendered with the label) the label an API server before 1.21 does not set."""
+    return [
+        f"kubectl label namespace {name} {NAMESPACE_NAME_LABEL}={name} --overwrite"
+        for name in excluded_namespaces(settings)
+        if name != settings.namespace
+    ]
+
+
+def install_notes(settings: InstallSettings) -> list[str]:
+    """What the person applying the manifests must know about the namespace exclusion: it relies
+    on the ``kubernetes.io/metadata.name`` label, which only 1.21+ sets by itself."""
+    commands = label_commands(settings)
+    if not commands:
+        return []
+    if not settings.labels_namespaces:
+        version = settings.kubernetes_version or LABELLED_SINCE
+        return [
+            f"Kubernetes {version[0]}.{version[1]} does not label namespaces with "
+            f"{NAMESPACE_NAME_LABEL}: label the excluded namespaces BEFORE applying, or the "
+            "webhook judges them"
+            + (
+                " and, with failurePolicy Fail, a webhook outage blocks them: "
+                if settings.failure_policy == "Fail"
+                else ": "
+            )
+            + "; ".join(commands)
+        ]
+    if settings.failure_policy != "Fail":
+        return []
+    return [
+        f"Kubernetes 1.21 or later labels every namespace with {NAMESPACE_NAME_LABEL}, which "
+        "leaves the excluded namespaces out; on an older API server, label them first or, with "
+        "failurePolicy Fail, a webhook outage blocks them too ("
+        + "; ".join(commands)
+        + ") and render with --kubernetes-version."
+    ]
+
+
 def _webhook_configuration(settings: InstallSettings) -> Document:
-    excluded = sorted({settings.namespace, *settings.excluded_namespaces})
+    excluded = excluded_namespaces(settings)
     return Document(
         "Every CREATE and UPDATE of a kind kposture's rules judge (Pods created by controllers "
         "included), and pods/ephemeralcontainers (kubectl debug). Not judged: the namespaces "

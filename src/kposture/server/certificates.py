@@ -370,9 +370,9 @@ def write_certificate_files(
     A given CA is used and its certificate copied to ``ca.crt`` (its key stays where it is). Without
     one, the CA an earlier run left in ``directory`` is kept, so the ``caBundle`` already installed
     stays valid; only when there is none is a new CA made. The serving key and certificate are new
-    on every run.
+    on every run. Everything is built and checked before the directory is made, so a refusal
+    leaves no empty directory behind.
     """
-    directory.mkdir(parents=True, exist_ok=True)
     kept = existing_authority(directory, now=now) if given_ca is None else None
     if given_ca is not None and (directory / CA_KEY_FILE).exists():
         stored = load_certificates((directory / CA_CERT_FILE).read_bytes())[0]
@@ -385,6 +385,7 @@ def write_certificate_files(
         authority, dns_names=dns_names, ip_addresses=ip_addresses, now=now, days=days
     )
     ca_created = given_ca is None and kept is None
+    directory.mkdir(parents=True, exist_ok=True)
     if ca_created:
         write_file(directory / CA_KEY_FILE, private_key_pem(authority.key), mode=PRIVATE_FILE_MODE)
     if given_ca is not None or ca_created:
