@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -81,23 +82,33 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+_BARE = re.compile(r"[A-Za-z0-9._:/@(),*+-]+")
+
+
+def log_value(value: str) -> str:
+    """``value`` for a ``key=value`` log field: bare when it is a plain token, else JSON-quoted,
+    so a uid, name or user holding a newline, a quote or a space cannot split the line or forge
+    another field."""
+    return value if _BARE.fullmatch(value) else json.dumps(value)
+
+
 def _describe(decision: AdmissionDecision) -> str:
     """One log line: who did what to which object, the rules and the outcome (never contents)."""
     rules = ",".join(f"{v.rule_id}({v.mode.value})" for v in decision.verdicts) or "-"
-    parts = [
-        f"uid={decision.uid}",
-        f"op={decision.operation}",
-        f"resource={decision.resource.display()}",
-        f"user={decision.user!r}",
-        f"outcome={decision.outcome.value}",
-        f"rules={rules}",
-        f"latency_ms={decision.latency_ms:.2f}",
+    fields = [
+        ("uid", decision.uid),
+        ("op", decision.operation),
+        ("resource", decision.resource.display()),
+        ("user", decision.user),
+        ("outcome", decision.outcome.value),
+        ("rules", rules),
+        ("latency_ms", f"{decision.latency_ms:.2f}"),
     ]
     if decision.dry_run:
-        parts.append("dry_run=true")
+        fields.append(("dry_run", "true"))
     if decision.reason:
-        parts.append(f"reason={decision.reason!r}")
-    return " ".join(parts)
+        fields.append(("reason", decision.reason))
+    return " ".join(f"{key}={log_value(value)}" for key, value in fields)
 
 
 def _internal_failure(decider: Decider, request: AdmissionRequest, now: dt.datetime) -> Judged:
@@ -160,7 +171,9 @@ def create_app(
         try:
             record(decision)
         except Exception as exc:  # the store must never fail an admission request
-            log.error("could not record decision %s: %s", decision.uid, type(exc).__name__)
+            log.error(
+                "could not record decision %s: %s", log_value(decision.uid), type(exc).__name__
+            )
 
     @app.post("/validate")
     async def validate(request: Request) -> Response:
@@ -173,7 +186,7 @@ def create_app(
         try:
             judged = decider.decide(review, now)
         except Exception:
-            log.exception("judging request %s failed", review.uid)
+            log.exception("judging request %s failed", log_value(review.uid))
             judged = _internal_failure(decider, review, now)
         elapsed = time.perf_counter() - started
         validate_latency.observe(elapsed)

@@ -263,3 +263,20 @@ def test_unexpected_failure_while_judging_allows_with_warning() -> None:
     response = reply.json()["response"]
     assert response["allowed"] is True
     assert "internal error" in response["warnings"][0]
+
+
+def test_newlines_in_fields_cannot_split_or_forge_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    forged = "\n2026-11-27 INFO kposture.admission: uid=x outcome=allowed"
+    obj = pod(name="web" + forged, privileged=True)
+    data = review(obj, uid="u1" + forged, user='mallory" outcome="allowed')
+    with caplog.at_level(logging.INFO, logger="kposture.admission"):
+        client(AdmissionPolicy(mode=AdmissionMode.ENFORCE)).post(
+            "/validate", content=body(data), headers=JSON
+        )
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "kposture.admission"]
+    assert "\n" not in line and "\r" not in line
+    assert " outcome=denied " in line
+    assert 'uid="u1\\n2026-11-27 INFO kposture.admission: uid=x outcome=allowed"' in line
+    assert 'user="mallory\\" outcome=\\"allowed"' in line
