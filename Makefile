@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit test-e2e check bench bench-cluster bench-admission bench-rbac bench-watch docs clean
+.PHONY: install demo test test-unit test-e2e check bench bench-cluster bench-admission bench-rbac bench-watch bench-audit docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench-admission: $(STAMP)
 bench-watch: $(STAMP)
 	scripts/test-cluster/build.sh
 	$(BIN)/python bench/watch_benchmark.py
+
+## bench-audit: audit-log detection over 1,000,000 synthetic events against json.loads of the same log
+bench-audit: $(STAMP)
+	$(BIN)/python bench/audit_benchmark.py
 
 ## docs: regenerate docs/rules.md from the registry
 docs: $(STAMP)
