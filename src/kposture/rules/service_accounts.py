@@ -75,6 +75,16 @@ def _mapping(value: object) -> Mapping[str, Any]:
 # --- checks ---------------------------------------------------------------------------------------
 
 
+_SERVED_ORIGINS = frozenset({"cluster", "admission"})
+
+
+def _served(obj: K8sObject) -> bool:
+    """Whether ``obj`` comes from the API server (listed, admitted, or a dump with a uid) rather
+    than a manifest someone wrote."""
+    origin = obj.location.origin if obj.location is not None else ""
+    return origin in _SERVED_ORIGINS or "uid" in obj.metadata
+
+
 def _default_service_account(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
     ref = pod_spec(obj)
     if ref is None or is_static_pod(obj):
@@ -82,12 +92,13 @@ def _default_service_account(obj: K8sObject, _inventory: Inventory) -> Iterator[
     name, field = service_account_of(ref.spec)
     if name != DEFAULT:
         return
-    explicit = isinstance(ref.spec.get(field), str)
-    message = (
-        f"the pod explicitly runs as the default ServiceAccount ({field}: default)"
-        if explicit
-        else "the pod sets no serviceAccountName, so it runs as the default ServiceAccount"
-    )
+    if not isinstance(ref.spec.get(field), str):
+        message = "the pod sets no serviceAccountName, so it runs as the default ServiceAccount"
+    elif _served(obj):
+        # The API server fills serviceAccountName in: its author may never have written it.
+        message = f"the pod runs as the default ServiceAccount ({field}: default)"
+    else:
+        message = f"the pod explicitly runs as the default ServiceAccount ({field}: default)"
     yield Violation(message, (*ref.path, field))
 
 
