@@ -4,6 +4,9 @@ document.
 
 Pure: decisions in (model values, with where each object was read), text out. Allowed objects are
 counted, not listed; every other decision is listed with each violated rule, its mode and message.
+Each object is counted once by its effect (``EFFECTS``): what enforcing the policy as written would
+do to it — an object with any dry-run violation counts as "would be denied when enforced" even
+when it also has warned ones (its recorded outcome, ``by_outcome``, is then ``warned``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kposture.model import InputError, SourceLocation
-from kposture.model.admission import AdmissionDecision, Outcome
+from kposture.model.admission import AdmissionDecision, AdmissionMode, Outcome
 
 SCHEMA = "kposture.admission-what-if/v1"
 CLUSTER_SCOPE = "(cluster)"
@@ -27,16 +30,48 @@ OUTCOME_ORDER = (
     Outcome.EXEMPT,
     Outcome.ALLOWED,
 )
-_LABELS = {
-    Outcome.DENIED: "denied",
-    Outcome.DRY_RUN: "dry-run (would deny)",
-    Outcome.WARNED: "warned",
-    Outcome.ERROR: "error",
-    Outcome.EXEMPT: "exempt",
-    Outcome.ALLOWED: "allowed",
+
+EFFECTS = ("denied", "would_deny", "warned_only", "error", "exempt", "allowed")
+"""What enforcing the policy as written would do to each object, counted once per object, most
+severe first: ``denied`` (an enforced violation), ``would_deny`` (a dry-run violation: denied once
+those rules are enforced, whatever else it has), ``warned_only`` (warn violations and nothing
+worse), ``error`` (a rule failed), ``exempt``, ``allowed``."""
+_EFFECT_LABELS = {
+    "denied": "denied now",
+    "would_deny": "would be denied when enforced (dry-run rules)",
+    "warned_only": "warned only",
+    "error": "error",
+    "exempt": "exempt",
+    "allowed": "allowed",
+}
+_EFFECT_ROWS = {
+    "denied": "DENIED",
+    "would_deny": "WOULD-DENY",
+    "warned_only": "WARNED",
+    "error": "ERROR",
+    "exempt": "EXEMPT",
+    "allowed": "ALLOWED",
 }
 
 Replayed = tuple[AdmissionDecision, SourceLocation | None]
+_INDENT = " " * 14
+
+
+def effect(decision: AdmissionDecision) -> str:
+    """One of ``EFFECTS`` for ``decision``, from its verdicts' modes (the recorded outcome ranks a
+    warning above a dry-run, as kubectl shows it; enforcing would deny the dry-run rule)."""
+    modes = {verdict.mode for verdict in decision.verdicts}
+    if decision.outcome is Outcome.DENIED or AdmissionMode.ENFORCE in modes:
+        return "denied"
+    if AdmissionMode.DRY_RUN in modes:
+        return "would_deny"
+    if decision.outcome is Outcome.ERROR:
+        return "error"
+    if AdmissionMode.WARN in modes:
+        return "warned_only"
+    if decision.outcome is Outcome.EXEMPT:
+        return "exempt"
+    return "allowed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +108,11 @@ def _counts(entries: Sequence[Replayed]) -> dict[str, int]:
     return {outcome.value: counted.get(outcome, 0) for outcome in OUTCOME_ORDER}
 
 
+def _effects(entries: Sequence[Replayed]) -> dict[str, int]:
+    counted = Counter(effect(decision) for decision, _ in entries)
+    return {name: counted.get(name, 0) for name in EFFECTS}
+
+
 def _location(location: SourceLocation | None) -> dict[str, Any] | None:
     if location is None:
         return None
@@ -89,6 +129,7 @@ def _entry(decision: AdmissionDecision, location: SourceLocation | None) -> dict
             "name": ref.name,
         },
         "outcome": decision.outcome.value,
+        "effect": effect(decision),
         "reason": decision.reason,
         "location": _location(location),
         "violations": [
@@ -105,7 +146,7 @@ def _entry(decision: AdmissionDecision, location: SourceLocation | None) -> dict
 
 def _rank(entry: Replayed) -> tuple[int, str]:
     decision = entry[0]
-    return (OUTCOME_ORDER.index(decision.outcome), decision.resource.display())
+    return (EFFECTS.index(effect(decision)), decision.resource.display())
 
 
 def what_if_to_dict(report: WhatIfReport) -> dict[str, Any]:
@@ -116,6 +157,7 @@ def what_if_to_dict(report: WhatIfReport) -> dict[str, Any]:
             {
                 "namespace": namespace,
                 "by_outcome": _counts(entries),
+                "by_effect": _effects(entries),
                 "objects": [_entry(decision, location) for decision, location in listed],
             }
         )
@@ -129,6 +171,7 @@ def what_if_to_dict(report: WhatIfReport) -> dict[str, Any]:
         "summary": {
             "replayed": len(report.decisions),
             "by_outcome": _counts(report.decisions),
+            "by_effect": _effects(report.decisions),
             "not_admitted": report.not_admitted,
             "covered_by_owner": report.covered,
         },
@@ -145,29 +188,28 @@ def render_what_if_json(report: WhatIfReport) -> str:
 
 
 def _summary_line(counts: dict[str, int]) -> str:
-    parts = [f"{counts[o.value]} {_LABELS[o]}" for o in OUTCOME_ORDER if counts[o.value]]
+    parts = [f"{counts[name]} {_EFFECT_LABELS[name]}" for name in EFFECTS if counts[name]]
     return ", ".join(parts) or "nothing"
 
 
 def render_what_if_table(report: WhatIfReport) -> str:
     lines: list[str] = []
     for namespace, entries in by_namespace(report.decisions).items():
-        lines.append(f"{namespace}: {_summary_line(_counts(entries))}")
+        lines.append(f"{namespace}: {_summary_line(_effects(entries))}")
         for decision, location in sorted(entries, key=_rank):
             if decision.outcome is Outcome.ALLOWED:
                 continue
             where = f"  ({location.file}:{location.line})" if location and location.file else ""
-            lines.append(
-                f"  {decision.outcome.value.upper():<8} {decision.resource.display()}{where}"
-            )
+            row = _EFFECT_ROWS[effect(decision)]
+            lines.append(f"  {row:<10}  {decision.resource.display()}{where}")
             if decision.reason:
-                lines.append(f"           {decision.reason}")
+                lines.append(f"{_INDENT}{decision.reason}")
             for verdict in decision.verdicts:
                 lines.append(
-                    f"           {verdict.mode.value:<8} [{verdict.rule_id}] {verdict.message}"
+                    f"{_INDENT}{verdict.mode.value:<8} [{verdict.rule_id}] {verdict.message}"
                 )
         lines.append("")
-    counts = _counts(report.decisions)
+    counts = _effects(report.decisions)
     mode = " with every rule enforced" if report.as_enforced else ""
     lines.append(
         f"{len(report.decisions)} objects replayed as CREATE{mode}: {_summary_line(counts)}"

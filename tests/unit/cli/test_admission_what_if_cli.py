@@ -41,10 +41,10 @@ def test_demo_app_enforced_exits_1_and_lists_denials(runner: CliRunner, workdir:
     )
     code, out = what_if(runner, str(DEMO), "--policy", "policy.yaml")
     assert code == 1
-    assert "monitoring: 1 denied" in out
-    assert "DENIED   DaemonSet/monitoring/node-agent" in out
+    assert "monitoring: 1 denied now" in out
+    assert "DENIED      DaemonSet/monitoring/node-agent" in out
     assert "enforce  [privileged-container] container 'agent' runs privileged" in out
-    assert "EXEMPT   Deployment/shop/storefront" in out
+    assert "EXEMPT      Deployment/shop/storefront" in out
     assert "shop migrates in Q3" in out
 
 
@@ -71,7 +71,7 @@ def test_user_exemption_with_as(runner: CliRunner, workdir: Path) -> None:
         runner, "pod.yaml", "--policy", "policy.yaml", "--as", "bob", "--as-group", "sre-oncall"
     )
     assert code == 0
-    assert "EXEMPT   Pod/shop/web" in out
+    assert "EXEMPT      Pod/shop/web" in out
 
 
 def test_bad_policy_exits_2_with_file_and_line(runner: CliRunner, workdir: Path) -> None:
