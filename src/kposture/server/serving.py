@@ -16,6 +16,7 @@ import gc
 import importlib.util
 import logging
 import signal
+import socket
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,6 +39,14 @@ class _Server(uvicorn.Server):
     """
 
     stopped_by: tuple[int, ...] = ()
+    announce: str = ""
+    """Logged once the socket listens, so a port already taken never leaves a "serving" line
+    behind its error."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self.announce:
+            log.info("%s", self.announce)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -120,8 +129,7 @@ def serve(
         require_client_ca(certificate.context, client_ca)
     server = _Server(_config(app, host, port, certificate, client_ca is not None))
     loop_factory = _loop_factory()
-    log.info(
-        "serving HTTPS on %s:%d with %s (event loop %s, HTTP parser %s)",
+    server.announce = "serving HTTPS on {}:{} with {} (event loop {}, HTTP parser {})".format(
         host,
         port,
         cert_file,
