@@ -153,10 +153,20 @@ def decision_dict(decision: AdmissionDecision) -> dict[str, Any]:
     }
 
 
+MAX_TABLE_RULES = 5
+"""Rules shown per decision in the table; the rest are counted (``-o json`` has them all)."""
+
+
 def decisions_table(decisions: list[AdmissionDecision]) -> Table:
     table = Table(box=box.SIMPLE, show_edge=False)
     for column in ("TIME", "OUTCOME", "OPERATION", "RESOURCE", "USER", "RULES", "LATENCY"):
-        table.add_column(column, overflow="fold", no_wrap=column in {"TIME", "LATENCY"})
+        table.add_column(
+            column,
+            # One rule per line, never folded mid-id: on a narrow terminal a line ends in "…"
+            # rather than wrapping into the next rule.
+            overflow="ellipsis" if column == "RULES" else "fold",
+            no_wrap=column in {"TIME", "OUTCOME", "OPERATION", "LATENCY", "RULES"},
+        )
     for decision in decisions:
         table.add_row(
             escape(_rfc3339(decision.time, seconds=True)),
@@ -171,10 +181,19 @@ def decisions_table(decisions: list[AdmissionDecision]) -> Table:
     return table
 
 
+def _rules_lines(decision: AdmissionDecision) -> list[str]:
+    """``rule-id (mode)`` per verdict, at most ``MAX_TABLE_RULES`` then ``+N more``."""
+    shown = [f"{v.rule_id} ({v.mode.value})" for v in decision.verdicts]
+    if len(shown) > MAX_TABLE_RULES:
+        hidden = len(shown) - (MAX_TABLE_RULES - 1)
+        shown = [*shown[: MAX_TABLE_RULES - 1], f"+{hidden} more"]
+    return shown
+
+
 def _rules_text(decision: AdmissionDecision) -> str:
-    """``rule-id (mode)`` per verdict; the reason when there are none (exempt, error)."""
+    """One ``rule-id (mode)`` per line; the reason when there are none (exempt, error)."""
     if decision.verdicts:
-        return ", ".join(f"{v.rule_id} ({v.mode.value})" for v in decision.verdicts)
+        return "\n".join(_rules_lines(decision))
     return decision.reason
 
 
