@@ -8,7 +8,7 @@ queue and answers ``200``. It never waits for detection, the store or the sinks,
 is never held longer than one parse. Refusals, each counted by reason in
 ``kposture_audit_batches_total``: 401 no or wrong credentials; 400 malformed, truncated, not an
 event list, or over the size limit; 415 not JSON; 429 with ``Retry-After`` when the queue is full
-(the API server's webhook backend retries the batch after its backoff). One worker thread takes
+(whether the API server retries it is up to its webhook backend). One worker thread takes
 batches in order, turns events into ``AuditEvent``s through the audit-log reader (only those a
 detection wants), runs the ``Detector`` and hands each alert to the alert sinks and to the store
 (one transaction per batch). A failure there is logged and counted, never raised into the server.
