@@ -51,7 +51,7 @@ from kposture.reports.admission_what_if import (
     render_what_if_json,
     render_what_if_table,
 )
-from kposture.server.deciding import Decider
+from kposture.server.deciding import Decider, mode_gaps
 from kposture.server.tls import DEFAULT_RELOAD_INTERVAL, CertificateLoadError
 from kposture.server.what_if import WHAT_IF_USER, replay
 from kposture.store.decision_writing import DecisionWriter
@@ -303,6 +303,8 @@ def what_if_command(
             loaded = load_inputs(given, stdin=sys.stdin.buffer if "-" in given else None)
     except UsageError as exc:
         _fail(str(exc))
+    for warning in mode_gaps(decider.admission):
+        error_console().print(f"warning: {warning}", highlight=False, markup=False)
     groups = ("system:authenticated", *(group or ()))
     replayed = replay(
         loaded.objects, decider, now, user=user, groups=groups, as_enforced=as_enforced

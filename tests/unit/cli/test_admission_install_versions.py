@@ -82,3 +82,12 @@ def test_certs_leaves_no_folder_when_it_refuses(runner: CliRunner, workdir: Path
     result = runner.invoke(app, ["admission", "certs", "--out", "new2", "--days", "0"])
     assert result.exit_code == 2
     assert not (workdir / "new2").exists()
+
+
+def test_what_if_warns_about_a_host_glob_leaving_rules_out(
+    runner: CliRunner, workdir: Path
+) -> None:
+    (workdir / "policy.yaml").write_text('admission:\n  rules:\n    "host-*": enforce\n')
+    result = runner.invoke(app, ["admission", "what-if", "pod.yaml", "--policy", "policy.yaml"])
+    assert "sensitive-host-path" in result.stderr
+    assert "container-runtime-socket" in result.stderr
