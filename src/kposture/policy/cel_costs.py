@@ -107,6 +107,9 @@ class ExpressionShape:
     """Why the result is obviously not a bool (a literal, arithmetic, a list), else empty."""
     splits: bool
     """The expression splits strings into lists, so strings count as collections when sizing."""
+    tree: Any = None
+    """The syntax tree (``cel_syntax.Node``) once ``cel_programs`` has parsed the expression:
+    ``estimate`` then bounds every subexpression with ``cel_bounds``."""
 
 
 def _matching(toks: Sequence[Token]) -> dict[int, int]:
@@ -370,8 +373,12 @@ class _Sizer:
 def estimate(
     shape: ExpressionShape, bindings: Mapping[str, Any], fallback: Callable[[], int]
 ) -> int:
-    """An upper estimate of the comprehension steps evaluating the expression takes on these
-    bindings: each comprehension's range size times the cost of one step (1 plus its nested
-    comprehensions'), summed; 1 for an expression without comprehensions."""
+    """An upper estimate of the steps evaluating the expression takes on these bindings: with a
+    syntax tree, ``cel_bounds.estimate`` (every list-valued subexpression sized); without one,
+    each comprehension's range size times the cost of one step, summed."""
+    if shape.tree is not None:
+        from kposture.policy.cel_bounds import estimate as bound  # noqa: PLC0415 (a cycle)
+
+        return int(bound(shape.tree, bindings))
     sizer = _Sizer(bindings, fallback)
     return 1 + sum(sizer.cost(item, {}) for item in shape.comprehensions)

@@ -7,31 +7,37 @@ than ``MAX_COMPREHENSION_DEPTH``, it reads only bound names and declared ``varia
 validation is not obviously something other than a bool (a literal, arithmetic, ``size()``), and
 an expression that reads nothing evaluates without error (to a bool for a validation) — and the
 functions every evaluation may call: cel-rust's standard library plus the cel-go extension
-libraries of ``cel.stdlib`` (strings, math, sets, base64, lists) except ``lists.range``, which
-would build a list as long as any number an object holds. ``cel`` has no type checker, so a
-non-bool result of a validation is an error found when it is evaluated (``cel_rules``).
+libraries of ``cel.stdlib`` (strings, math, sets, base64, lists). Every function an expression
+calls must be one the engine provides (``cel_functions``) and one whose cost ``cel_bounds`` can
+bound (``lists.range`` only with a number literal); regex literals must be valid RE2 (the syntax
+Kubernetes uses). ``cel`` has no type checker, so a non-bool result of a validation is an error
+found when it is evaluated (``cel_rules``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cel
 from cel import stdlib
 
+from kposture.policy.cel_bounds import called, lists_range_problem, unsupported
 from kposture.policy.cel_costs import (
     MAX_COMPREHENSION_DEPTH,
     MAX_EXPRESSION_LENGTH,
     ROOTS,
+    TYPE_NAMES,
     ExpressionShape,
     ExpressionShapeError,
     analyse,
 )
+from kposture.policy.cel_functions import not_in_kposture
+from kposture.policy.cel_regex import regex_literal_problems
+from kposture.policy.cel_syntax import Node, SyntaxProblem, free_names, parse
 
-_UNSAFE_FUNCTIONS = frozenset({"lists.range"})
 _POSITION = re.compile(r"<input>:(\d+):(\d+):([^\n]*)")
 
 
@@ -39,8 +45,7 @@ def _functions() -> dict[str, Callable[..., Any]]:
     functions: dict[str, Callable[..., Any]] = {}
     for library in stdlib.EXTENSIONS.values():
         for name, function in library.items():
-            if name not in _UNSAFE_FUNCTIONS:
-                functions[name] = function
+            functions[name] = function
     return functions
 
 
@@ -60,6 +65,13 @@ class CelExpression:
     program: cel.Program
     shape: ExpressionShape
     line: int = 0
+
+    @property
+    def tree(self) -> Node:
+        """The expression's syntax tree."""
+        tree = self.shape.tree
+        assert isinstance(tree, Node)
+        return tree
 
 
 def new_context(variables: dict[str, Any]) -> cel.Context:
@@ -105,8 +117,11 @@ def compile_expression(
         raise CompileProblem(_parse_message(str(exc))) from None
     try:
         shape = analyse(source)
-    except ExpressionShapeError as exc:
+        tree = parse(source)
+    except (ExpressionShapeError, SyntaxProblem) as exc:
         raise CompileProblem(f"cannot be read: {exc}") from None
+    shape = replace(shape, roots=free_names(tree, TYPE_NAMES), tree=tree)
+    _check_functions(tree)
     if shape.depth > MAX_COMPREHENSION_DEPTH:
         raise CompileProblem(
             f"nests comprehensions (all, exists, exists_one, map, filter) {shape.depth} deep; "
@@ -127,6 +142,28 @@ def compile_expression(
     if not program.variables():
         _check_constant(program, want_bool)
     return CelExpression(source, program, shape, line)
+
+
+def _check_functions(tree: Node) -> None:
+    """Refuse calls the engine does not provide or whose cost cannot be bounded."""
+    missing = not_in_kposture(called(tree))
+    if missing:
+        listed = ", ".join(f"{name}()" for name in missing)
+        raise CompileProblem(
+            f"calls {listed}, which kposture's CEL engine does not provide "
+            "(see the function table in docs/custom-rules.md)"
+        )
+    unbounded = unsupported(tree)
+    if unbounded:
+        raise CompileProblem(
+            f"function {unbounded[0]} is not supported in custom rules (its cost cannot be bounded)"
+        )
+    problem = lists_range_problem(tree)
+    if problem:
+        raise CompileProblem(problem)
+    regex = regex_literal_problems(tree)
+    if regex:
+        raise CompileProblem(regex[0])
 
 
 def _check_constant(program: cel.Program, want_bool: bool) -> None:

@@ -29,7 +29,7 @@ import cel
 
 from kposture.inventory import Inventory, namespace_of
 from kposture.model import K8sObject, Violation
-from kposture.policy.cel_costs import collection_size, estimate
+from kposture.policy.cel_bounds import estimate as bound_cost
 from kposture.policy.cel_programs import (
     CelExpression,
     CompileProblem,
@@ -42,9 +42,10 @@ from kposture.rules.base import Rule, RuleCannotJudge
 
 ACTIVATION_KEY = "kposture.policy.cel-activation"
 REQUEST_KEY = "kposture.policy.admission-request"
-COST_BUDGET = 1_000_000
-"""Estimated comprehension steps one rule may take on one object (its variables and validations
-together): about a third of a second on one core of the reference machine."""
+COST_BUDGET = 400_000
+"""Estimated steps (``cel_bounds``) one rule may take on one object, its variables and
+validations together: at most about 100 ms on one core of the reference machine, measured by
+``bench/cel_cost_calibration.py`` (slowest case 244 ns per estimated step)."""
 SCAN_USER = "kposture:scan"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
@@ -130,7 +131,7 @@ def _plain(value: Any) -> Any:
 class _Activation:
     """One object's bindings and the ``cel.Context`` holding them, shared by every custom rule."""
 
-    __slots__ = ("_sizes", "bindings", "context", "operation")
+    __slots__ = ("bindings", "context", "operation")
 
     def __init__(self, obj: K8sObject, inventory: Inventory) -> None:
         binding = obj.derived.get(REQUEST_KEY)
@@ -150,13 +151,6 @@ class _Activation:
         except ValueError:  # a value CEL cannot hold (a YAML date): build from plain values
             self.bindings = {key: _plain(value) for key, value in self.bindings.items()}
             self.context = new_context({**self.bindings, "params": {}, "variables": {}})
-        self._sizes: dict[bool, int] = {}
-
-    def fallback(self, strings: bool) -> int:
-        """The largest collection bound (lists and maps; strings too when ``strings``)."""
-        if strings not in self._sizes:
-            self._sizes[strings] = collection_size(self.bindings, strings)
-        return self._sizes[strings]
 
 
 def activation(obj: K8sObject, inventory: Inventory) -> _Activation:
@@ -271,19 +265,11 @@ class CelCheck:
     def _afford(
         self, expression: CelExpression, state: _Activation, values: Mapping[str, Any], spent: int
     ) -> int:
-        if not expression.shape.comprehensions:
-            return spent + 1
-        strings = expression.shape.splits
-
-        def fallback() -> int:
-            size = state.fallback(strings)
-            return max(size, collection_size(values, strings)) if values else size
-
-        cost = estimate(expression.shape, {**state.bindings, "variables": values}, fallback)
+        cost = bound_cost(expression.tree, {**state.bindings, "variables": values})
         if spent + cost > COST_BUDGET:
             raise CelCostError(
                 f"{self.spec.file}:{expression.line}: expression not evaluated: its estimated "
-                f"cost on this object ({spent + cost:,} comprehension steps with the rule's "
+                f"cost on this object ({spent + cost:,} steps with the rule's "
                 f"earlier expressions) is over the budget of {COST_BUDGET:,}"
             )
         return spent + cost

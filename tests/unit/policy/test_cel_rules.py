@@ -229,7 +229,6 @@ def test_hostile_expression_is_refused_quickly_naming_the_rule(tmp_path: Path) -
     assert time.perf_counter() - started < 0.5
     [error] = result.errors
     assert "rule custom-check failed on ConfigMap/shop/cm: " in error.message
-    assert "is over the budget of 1,000,000" in error.message
     assert f"over the budget of {COST_BUDGET:,}" in error.message
     # the same rule on a small object is evaluated and passes
     assert judge(rules, config_map({"items": ["a", "b"]})).errors == ()
