@@ -110,7 +110,8 @@ def export_command(
 ) -> None:
     """Export rules as ValidatingAdmissionPolicy + ValidatingAdmissionPolicyBinding manifests, so the
     API server itself enforces them (Kubernetes 1.30+). Exit codes: 0 exported; 1 some rules could
-    not be exported (the others are printed); 2 usage error, bad policy file or rule file."""
+    not be exported or a rule file does not load (the others are printed, the reasons go to
+    stderr as file:line: message); 2 usage error or bad policy file."""
     del export_format  # one format today; the option keeps the command line stable
     console = error_console()
     if failure_policy is not None and failure_policy not in FAILURE_POLICIES:
@@ -121,11 +122,16 @@ def export_command(
     except UsageError as exc:
         console.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
-    if setup.rule_errors:
-        for problem in setup.rule_errors:
-            console.print(f"error: {problem}", markup=False, highlight=False)
-        raise typer.Exit(EXIT_USAGE)
+    # A rule file that does not load costs only its own rules: the others are exported (exit 1).
+    for problem in setup.rule_errors:
+        console.print(
+            f"error: {problem.file}:{problem.line}: {problem.message}",
+            markup=False,
+            highlight=False,
+        )
     if not builtin and not setup.custom.specs:
+        if setup.rule_errors:
+            raise typer.Exit(EXIT_EXPORT_ERRORS)
         console.print("error: nothing to export: give --rules PATH and/or --builtin", markup=False)
         raise typer.Exit(EXIT_USAGE)
     selected: list[ExportRule] = []
@@ -152,5 +158,5 @@ def export_command(
     for error in result.errors:
         console.print(f"error: {error}", markup=False, highlight=False)
     typer.echo(render_manifests(result.manifests, output), nl=False)
-    if result.errors:
+    if result.errors or setup.rule_errors:
         raise typer.Exit(EXIT_EXPORT_ERRORS)

@@ -30,9 +30,28 @@ from enum import StrEnum
 from typing import Any
 
 from kposture.model import LabelSelector, RuleMeta
-from kposture.model.admission import AdmissionMode, AdmissionPolicy
+from kposture.model.admission import (
+    DEFAULT_OWN_NAMESPACE,
+    DEFAULT_SYSTEM_NAMESPACES,
+    AdmissionMode,
+    AdmissionPolicy,
+)
 from kposture.policy.builtin_cel import BuiltinCel, builtin_variables
+from kposture.policy.cel_bounds import called
+from kposture.policy.cel_costs import ExpressionShapeError
+from kposture.policy.cel_functions import not_in_vap
 from kposture.policy.cel_literals import cel_literal, inline_params
+from kposture.policy.cel_regex import regex_literal_problems
+from kposture.policy.cel_syntax import (
+    Call,
+    ListLiteral,
+    Literal,
+    MapLiteral,
+    Node,
+    SyntaxProblem,
+    parse,
+    walk,
+)
 from kposture.policy.rule_specs import KindMatch, RuleSpec
 from kposture.reports.admission_resources import API_RESOURCES
 
@@ -179,6 +198,73 @@ def custom_export_rule(spec: RuleSpec) -> ExportRule:
         namespaces=match.namespaces,
         params=dict(spec.params),
     )
+
+
+# --- what Kubernetes 1.30 accepts -----------------------------------------------------------------
+
+
+def _literal_type(node: Node) -> str:
+    if isinstance(node, Literal):
+        return node.kind
+    if isinstance(node, ListLiteral):
+        return "list"
+    if isinstance(node, MapLiteral):
+        return "map"
+    return ""
+
+
+def _mixed(types: Iterable[str]) -> bool:
+    known = {t for t in types if t and t != "null"}
+    return len(known) > 1
+
+
+def _mixed_literals(tree: Node) -> list[str]:
+    """Mixed-type list and map literals not wrapped in ``dyn()`` (Kubernetes refuses them)."""
+    wrapped = {
+        id(arg)
+        for node in walk(tree)
+        if isinstance(node, Call) and node.function == "dyn"
+        for arg in node.args
+    }
+    problems: list[str] = []
+    for node in walk(tree):
+        if id(node) in wrapped:
+            continue
+        if isinstance(node, ListLiteral) and _mixed(_literal_type(i) for i in node.items):
+            problems.append("a list literal mixes element types (wrap it in dyn())")
+        elif isinstance(node, MapLiteral) and not node.message:
+            keys = _mixed(_literal_type(k) for k, _ in node.entries)
+            values = _mixed(_literal_type(v) for _, v in node.entries)
+            if keys or values:
+                problems.append("a map literal mixes key or value types (wrap it in dyn())")
+    return problems
+
+
+def cel_problems(rule: ExportRule) -> list[str]:
+    """Why Kubernetes 1.30 would refuse the rule's expressions: functions outside its base CEL
+    environment, mixed-type literals, regex literals RE2 refuses; empty when it accepts them."""
+    sources = [expression for _, expression in rule.variables]
+    for validation in rule.validations:
+        sources.append(validation.expression)
+        if validation.message_expression:
+            sources.append(validation.message_expression)
+    problems: list[str] = []
+    for source in sources:
+        try:
+            tree = parse(source)
+        except (SyntaxProblem, ExpressionShapeError) as exc:
+            problems.append(f"expression {source!r} cannot be read: {exc}")
+            continue
+        missing = not_in_vap(called(tree))
+        if missing:
+            listed = ", ".join(f"{name}()" for name in missing)
+            problems.append(
+                f"calls {listed}, which Kubernetes 1.30 does not offer a "
+                "ValidatingAdmissionPolicy (see docs/custom-rules.md)"
+            )
+        problems.extend(_mixed_literals(tree))
+        problems.extend(regex_literal_problems(tree))
+    return list(dict.fromkeys(problems))
 
 
 # --- match constraints ----------------------------------------------------------------------------
@@ -342,7 +428,9 @@ def binding_plans(rule_id: str, settings: ExportSettings) -> tuple[list[BindingP
     notes: list[str] = []
     admission = settings.admission
     if admission is None:
-        return [BindingPlan("", ACTIONS[settings.mode])], notes
+        # as the default admission policy: kposture's own and the system namespaces are exempt
+        exempt = {DEFAULT_OWN_NAMESPACE, *DEFAULT_SYSTEM_NAMESPACES}
+        return [BindingPlan("", ACTIONS[settings.mode], _names_selector("NotIn", exempt))], notes
     exempt = _exempt_namespaces(admission, notes)
     named: set[str] = set()
     for setting in admission.namespace_modes:
@@ -461,6 +549,10 @@ def export_rules(rules: Sequence[ExportRule], settings: ExportSettings) -> Expor
         if not plans:
             warnings.append(f"{rule.rule_id}: off at admission in the policy file, not exported")
             continue
+        problems = cel_problems(rule)
+        if problems:
+            errors.extend(f"{rule.rule_id}: {problem}" for problem in problems)
+            continue
         try:
             policy = policy_manifest(rule, settings.failure_policy)
         except ValueError as error:
@@ -483,6 +575,7 @@ __all__ = [
     "binding_manifest",
     "binding_plans",
     "builtin_export_rule",
+    "cel_problems",
     "custom_export_rule",
     "export_rules",
     "glob_to_re2",

@@ -207,7 +207,21 @@ def test_bindings_follow_the_policy_files_admission_block() -> None:
 def test_mode_sets_the_validation_actions(mode: AdmissionMode, actions: list[str]) -> None:
     exported = export_rules([_rule()], ExportSettings(mode=mode))
     binding = exported.manifests[1]
-    assert binding["spec"] == {"policyName": "kposture-demo", "validationActions": actions}
+    assert binding["spec"] == {
+        "policyName": "kposture-demo",
+        "validationActions": actions,
+        "matchResources": {
+            "namespaceSelector": {
+                "matchExpressions": [
+                    {
+                        "key": "kubernetes.io/metadata.name",
+                        "operator": "NotIn",
+                        "values": ["kposture", "kube-system"],
+                    }
+                ]
+            }
+        },
+    }
     kubernetes_validate.validate(dict(binding), "1.30.0", strict=True)
 
 
