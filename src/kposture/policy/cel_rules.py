@@ -279,8 +279,7 @@ class CelCheck:
             return run(expression, context)
         except Exception as exc:  # cel raises KeyError, TypeError, ValueError, RuntimeError...
             raise CelRuleError(
-                f"{self.spec.file}:{expression.line}: {what} failed: {type(exc).__name__}: "
-                f"{_first_line(exc)}"
+                f"{self.spec.file}:{expression.line}: {what} failed: {cel_error_text(exc)}"
             ) from None
 
     def _message(
@@ -302,6 +301,18 @@ class CelCheck:
             if isinstance(text, str) and text.strip():
                 return text.strip()
         return validation.message or f"failed expression: {validation.expression.source}"
+
+
+def cel_error_text(exc: BaseException) -> str:
+    """An evaluation error in CEL's words rather than Python's: ``KeyError: 'spec'`` is
+    ``no such key: spec`` (guard the read with ``has()``)."""
+    if isinstance(exc, KeyError) and exc.args:
+        return f"no such key: {exc.args[0]} (guard the read with has())"
+    if isinstance(exc, IndexError):
+        return _first_line(exc)
+    if isinstance(exc, ZeroDivisionError):
+        return "division by zero"
+    return f"{type(exc).__name__}: {_first_line(exc)}"
 
 
 def _first_line(exc: BaseException) -> str:

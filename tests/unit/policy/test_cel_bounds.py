@@ -124,3 +124,10 @@ def test_regex_literals_re2_refuses_are_refused_at_load(pattern: str) -> None:
 
 def test_a_valid_regex_literal_loads() -> None:
     compile_expression("object.a.matches('^[a-z]+(-[a-z0-9]+)*$')", want_bool=True, variables=())
+
+
+def test_runtime_errors_are_in_cel_words(tmp_path: Path) -> None:
+    rules = rules_from(tmp_path, "  validations:\n    - expression: object.spec.replicas > 1\n")
+    [error] = judge(rules, config_map({})).errors
+    assert "no such key: spec" in error.message
+    assert "KeyError" not in error.message

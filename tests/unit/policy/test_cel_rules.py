@@ -98,7 +98,7 @@ def test_runtime_error_is_an_error_result_naming_rule_file_and_line(tmp_path: Pa
     [error] = result.errors
     assert error.level == "error"
     assert "rule custom-check failed on ConfigMap/shop/cm" in error.message
-    assert f"{tmp_path.as_posix()}/rule.yaml:17: validation failed: KeyError" in error.message
+    assert f"{tmp_path.as_posix()}/rule.yaml:17: validation failed: no such key:" in error.message
 
 
 def test_non_bool_result_at_runtime_is_an_error(tmp_path: Path) -> None:
@@ -312,4 +312,6 @@ def test_evaluate_one_reports_errors_for_admission(tmp_path: Path) -> None:
     result = evaluate_one(obj, Inventory((obj,)), Registry(rules), RunPolicy(), TODAY)
     message = result.errors[0].message
     assert message.startswith("rule custom-check failed on ConfigMap/shop/cm: ")
-    assert message.endswith("rule.yaml:17: validation failed: KeyError: 'x'")
+    assert message.endswith(
+        "rule.yaml:17: validation failed: no such key: x (guard the read with has())"
+    )
