@@ -482,7 +482,8 @@ def compile_specs(specs: Iterable[RuleSpec], *, taken_ids: Collection[str] = ())
                 RuleFileError(
                     spec.file,
                     spec.line,
-                    f"duplicate rule id (first defined at {earlier.file}:{earlier.line})",
+                    f"duplicate rule id: this rule is dropped, the one defined first at "
+                    f"{earlier.file}:{earlier.line} is kept",
                     spec.id,
                 )
             )

@@ -151,3 +151,37 @@ def test_rules_test_exit_codes(runner: CliRunner, tmp_path: Path) -> None:
 
 def test_rules_test_without_tests_is_broken(runner: CliRunner, tmp_path: Path) -> None:
     assert runner.invoke(app, ["rules", "test", str(tmp_path)]).exit_code == 2
+
+
+def test_rules_list_and_show_custom_rules(runner: CliRunner, workdir: Path) -> None:
+    folder = workdir / "rules"
+    folder.mkdir()
+    good = POD_RULE.format(name="pod-owner", expression="has(object.metadata.labels)")
+    (folder / "rules.yaml").write_text(good)
+    listed = runner.invoke(app, ["rules", "list", "--rules", "rules", "-o", "json"])
+    assert listed.exit_code == 0, listed.output
+    ids = [rule["id"] for rule in json.loads(listed.stdout)]
+    assert "pod-owner" in ids and "privileged-container" in ids
+    shown = runner.invoke(app, ["rules", "show", "pod-owner", "--rules", "rules"])
+    assert shown.exit_code == 0, shown.output
+    assert "Pods name an owner" in shown.stdout
+    assert "rules/rules.yaml:1" in shown.stdout
+    (workdir / "policy.yaml").write_text("customRules: [rules]\n")
+    by_policy = runner.invoke(app, ["rules", "show", "pod-owner", "--policy", "policy.yaml"])
+    assert by_policy.exit_code == 0, by_policy.output
+
+
+def test_rules_list_checks_a_rules_directory(runner: CliRunner, workdir: Path) -> None:
+    write_rules(workdir / "rules")
+    (workdir / "rules" / "again.yaml").write_text(
+        POD_RULE.format(name="pod-owner", expression="true")
+    )
+    result = runner.invoke(app, ["rules", "list", "--rules", "rules", "-o", "json"])
+    assert result.exit_code == 2
+    assert "pod-owner" in [rule["id"] for rule in json.loads(result.stdout)]
+    errors = result.stderr
+    assert "rules/rules.yaml:33: rule broken-rule: expression does not compile" in errors
+    assert (
+        "rules/rules.yaml:1: rule pod-owner: duplicate rule id: this rule is dropped, the one "
+        "defined first at rules/again.yaml:1 is kept" in errors
+    )

@@ -109,7 +109,8 @@ def test_duplicate_ids_across_files_and_with_builtins(tmp_path: Path) -> None:
     assert [r.id for r in loaded.rules] == ["mine"]
     messages = sorted(str(e).replace(tmp_path.as_posix() + "/", "") for e in loaded.errors)
     assert messages == [
-        "b.yaml:1: rule mine: duplicate rule id (first defined at a.yaml:1)",
+        "b.yaml:1: rule mine: duplicate rule id: this rule is dropped, the one defined first at "
+        "a.yaml:1 is kept",
         "b.yaml:20: rule privileged-container: id is already a built-in rule",
     ]
 
