@@ -12,10 +12,10 @@ rules that did not load (so a policy file naming one is not reported twice).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kposture.engine.registry import metadata_problems
 from kposture.model import (
@@ -44,6 +44,8 @@ from kposture.policy.rule_specs import (
 )
 from kposture.rules.base import Rule
 from kposture.sources.yaml_documents import DocumentError, parse_yaml_recovering
+
+_T = TypeVar("_T")
 
 RULE_FILE_SUFFIXES = (".yaml", ".yml")
 MAX_RULE_FILE_BYTES = 4 * 1024 * 1024
@@ -75,6 +77,14 @@ class _Invalid(Exception):
         self.message = message
 
 
+class _AllInvalid(Exception):
+    """Every problem found in one document (a rule is reported whole, not one mistake a run)."""
+
+    def __init__(self, problems: Sequence[_Invalid]) -> None:
+        super().__init__("; ".join(problem.message for problem in problems))
+        self.problems = tuple(problems)
+
+
 def parse_json_path(text: str) -> JsonPath:
     """``spec.containers[0]["app.kubernetes.io/name"]`` as a path; ``ValueError`` if malformed."""
     out: list[str | int] = []
@@ -90,20 +100,42 @@ def parse_json_path(text: str) -> JsonPath:
 
 
 class _Document:
-    """Reads one parsed document, turning every problem into an ``_Invalid`` with its path."""
+    """Reads one parsed document, turning every problem into an ``_Invalid`` with its path.
 
-    def __init__(self, data: Mapping[str, Any]) -> None:
+    With ``collect``, a problem that does not stop the reading of the rest (an unknown key, one
+    bad field, one bad list entry) is kept in ``problems`` and the reading goes on, so a rule's
+    every mistake is reported at once; without it, the first problem is raised."""
+
+    def __init__(self, data: Mapping[str, Any], *, collect: bool = False) -> None:
         self.data = data
+        self.collect = collect
+        self.problems: list[_Invalid] = []
 
-    @staticmethod
-    def mapping(value: Any, path: JsonPath, allowed: Sequence[str], what: str) -> Mapping[str, Any]:
+    def report(self, problem: _Invalid) -> None:
+        if not self.collect:
+            raise problem
+        self.problems.append(problem)
+
+    def attempt(self, read: Callable[[], _T], default: _T) -> _T:
+        """``read()``, or (collecting) ``default`` once its problem is kept."""
+        try:
+            return read()
+        except _Invalid as exc:
+            self.report(exc)
+            return default
+
+    def mapping(
+        self, value: Any, path: JsonPath, allowed: Sequence[str], what: str
+    ) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
             raise _Invalid(path, f"{what} must be a mapping")
         for key in value:
             if key not in allowed:
-                raise _Invalid(
-                    (*path, str(key)),
-                    f"unknown field {key!r} in {what} (allowed: {', '.join(allowed)})",
+                self.report(
+                    _Invalid(
+                        (*path, str(key)),
+                        f"unknown field {key!r} in {what} (allowed: {', '.join(allowed)})",
+                    )
                 )
         return value
 
@@ -128,102 +160,140 @@ class _Document:
     def selector(self, value: Any, path: JsonPath, what: str) -> LabelSelector:
         fields = self.mapping(value, path, ("matchLabels", "matchExpressions"), what)
         labels: list[tuple[str, str]] = []
-        for key, label in (fields.get("matchLabels") or {}).items():
+        given_labels = fields.get("matchLabels") or {}
+        if not isinstance(given_labels, Mapping):
+            self.report(_Invalid((*path, "matchLabels"), "matchLabels must be a mapping"))
+            given_labels = {}
+        for key, label in given_labels.items():
             if not isinstance(label, str):
-                raise _Invalid(
-                    (*path, "matchLabels", key), f"{what}.matchLabels values are strings"
+                self.report(
+                    _Invalid((*path, "matchLabels", key), f"{what}.matchLabels values are strings")
                 )
+                continue
             labels.append((str(key), label))
         expressions: list[tuple[str, str, tuple[str, ...]]] = []
         items = fields.get("matchExpressions") or []
         if not isinstance(items, list):
             raise _Invalid((*path, "matchExpressions"), "matchExpressions must be a list")
         for i, item in enumerate(items):
-            where = (*path, "matchExpressions", i)
-            entry = self.mapping(item, where, ("key", "operator", "values"), "a match expression")
-            if "key" not in entry or "operator" not in entry:
-                raise _Invalid(where, "a match expression needs key and operator")
-            key = self.text(entry["key"], (*where, "key"), "key")
-            operator = self.choice(
-                entry["operator"], (*where, "operator"), "operator", _SELECTOR_OPERATORS
-            )
-            values = (
-                self.strings(entry["values"], (*where, "values"), "values")
-                if "values" in entry
-                else ()
-            )
-            if operator in ("In", "NotIn") and not values:
-                raise _Invalid(where, f"operator {operator} needs a non-empty values list")
-            if operator in ("Exists", "DoesNotExist") and values:
-                raise _Invalid(where, f"operator {operator} takes no values")
-            expressions.append((key, operator, values))
+            try:
+                expressions.append(self._expression(item, (*path, "matchExpressions", i)))
+            except _Invalid as exc:
+                self.report(exc)
         return LabelSelector(tuple(labels), tuple(expressions))
+
+    def _expression(self, item: Any, where: JsonPath) -> tuple[str, str, tuple[str, ...]]:
+        entry = self.mapping(item, where, ("key", "operator", "values"), "a match expression")
+        if "key" not in entry or "operator" not in entry:
+            raise _Invalid(where, "a match expression needs key and operator")
+        key = self.text(entry["key"], (*where, "key"), "key")
+        operator = self.choice(
+            entry["operator"], (*where, "operator"), "operator", _SELECTOR_OPERATORS
+        )
+        values = (
+            self.strings(entry["values"], (*where, "values"), "values") if "values" in entry else ()
+        )
+        if operator in ("In", "NotIn") and not values:
+            raise _Invalid(where, f"operator {operator} needs a non-empty values list")
+        if operator in ("Exists", "DoesNotExist") and values:
+            raise _Invalid(where, f"operator {operator} takes no values")
+        return key, operator, values
 
     def references(self, value: Any, path: JsonPath) -> tuple[Reference, ...]:
         if not isinstance(value, list):
             raise _Invalid(path, "references must be a list")
         out = []
-        frameworks = [f.value for f in Framework]
         for i, item in enumerate(value):
-            where = (*path, i)
-            entry = self.mapping(item, where, ("framework", "id", "title"), "a reference")
-            if "framework" not in entry or "id" not in entry:
-                raise _Invalid(where, "a reference needs framework and id")
-            framework = self.choice(
-                entry["framework"], (*where, "framework"), "framework", frameworks
-            )
-            ident = entry["id"]
-            if not isinstance(ident, str | int | float) or isinstance(ident, bool):
-                raise _Invalid((*where, "id"), "a reference id must be a string")
-            title = self.text(entry.get("title", ""), (*where, "title"), "title", empty=True)
-            out.append(Reference(Framework(framework), str(ident), title))
+            try:
+                out.append(self._reference(item, (*path, i)))
+            except _Invalid as exc:
+                self.report(exc)
         return tuple(out)
+
+    def _reference(self, item: Any, where: JsonPath) -> Reference:
+        entry = self.mapping(item, where, ("framework", "id", "title"), "a reference")
+        if "framework" not in entry or "id" not in entry:
+            raise _Invalid(where, "a reference needs framework and id")
+        frameworks = [f.value for f in Framework]
+        framework = self.attempt(
+            lambda: self.choice(entry["framework"], (*where, "framework"), "framework", frameworks),
+            frameworks[0],
+        )
+        ident = entry["id"]
+        if not isinstance(ident, str | int | float) or isinstance(ident, bool):
+            raise _Invalid((*where, "id"), "a reference id must be a string")
+        title = self.text(entry.get("title", ""), (*where, "title"), "title", empty=True)
+        return Reference(Framework(framework), str(ident), title)
+
+    def _kind_match(self, item: Any, where: JsonPath) -> KindMatch:
+        entry = self.mapping(item, where, ("apiGroups", "kinds"), "a match.kinds entry")
+        missing = [key for key in ("apiGroups", "kinds") if key not in entry]
+        if missing:
+            raise _Invalid(where, f"a match.kinds entry needs {' and '.join(missing)}")
+        groups: tuple[str, ...] = self.attempt(
+            lambda: self.strings(entry["apiGroups"], (*where, "apiGroups"), "apiGroups"), ("",)
+        )
+        names = self.strings(entry["kinds"], (*where, "kinds"), "kinds")
+        if not groups or not names:
+            raise _Invalid(where, "apiGroups and kinds must not be empty")
+        if "*" in names or any(not name for name in names):
+            raise _Invalid((*where, "kinds"), "name every kind (no '*' or empty kinds)")
+        return KindMatch(groups, names)
+
+    def _operations(self, value: Any, path: JsonPath) -> tuple[str, ...]:
+        listed = self.strings(value, path, "operations")
+        if not listed:
+            raise _Invalid(path, "operations must not be empty")
+        for i, operation in enumerate(listed):
+            self.attempt(
+                lambda i=i, operation=operation: self.choice(  # type: ignore[misc]
+                    operation, (*path, i), "an operation", OPERATIONS
+                ),
+                "",
+            )
+        return listed
 
     def match(self, value: Any, path: JsonPath) -> RuleMatch:
         fields = self.mapping(value, path, _MATCH_KEYS, "match")
+        kinds: list[KindMatch] = []
         if "kinds" not in fields:
-            raise _Invalid(path, "match needs kinds (a list of apiGroups + kinds)")
-        entries = fields["kinds"]
-        if not isinstance(entries, list) or not entries:
-            raise _Invalid((*path, "kinds"), "match.kinds must be a non-empty list")
-        kinds = []
-        for i, item in enumerate(entries):
-            where = (*path, "kinds", i)
-            entry = self.mapping(item, where, ("apiGroups", "kinds"), "a match.kinds entry")
-            for key in ("apiGroups", "kinds"):
-                if key not in entry:
-                    raise _Invalid(where, f"a match.kinds entry needs {key}")
-            groups = self.strings(entry["apiGroups"], (*where, "apiGroups"), "apiGroups")
-            names = self.strings(entry["kinds"], (*where, "kinds"), "kinds")
-            if not groups or not names:
-                raise _Invalid(where, "apiGroups and kinds must not be empty")
-            if "*" in names or any(not name for name in names):
-                raise _Invalid((*where, "kinds"), "name every kind (no '*' or empty kinds)")
-            kinds.append(KindMatch(groups, names))
+            self.report(_Invalid(path, "match needs kinds (a list of apiGroups + kinds)"))
+        elif not isinstance(fields["kinds"], list) or not fields["kinds"]:
+            self.report(_Invalid((*path, "kinds"), "match.kinds must be a non-empty list"))
+        else:
+            for i, item in enumerate(fields["kinds"]):
+                try:
+                    kinds.append(self._kind_match(item, (*path, "kinds", i)))
+                except _Invalid as exc:
+                    self.report(exc)
         operations: tuple[str, ...] = DEFAULT_OPERATIONS
         if "operations" in fields:
-            listed = self.strings(fields["operations"], (*path, "operations"), "operations")
-            for i, operation in enumerate(listed):
-                self.choice(operation, (*path, "operations", i), "an operation", OPERATIONS)
-            if not listed:
-                raise _Invalid((*path, "operations"), "operations must not be empty")
-            operations = listed
+            operations = self.attempt(
+                lambda: self._operations(fields["operations"], (*path, "operations")),
+                DEFAULT_OPERATIONS,
+            )
+        selectors: dict[str, LabelSelector | None] = {}
+        for key in ("namespaceSelector", "objectSelector"):
+            selectors[key] = (
+                self.attempt(
+                    lambda key=key: self.selector(fields[key], (*path, key), key),  # type: ignore[misc]
+                    None,
+                )
+                if key in fields
+                else None
+            )
+        namespaces: tuple[str, ...] = ()
+        if "namespaces" in fields:
+            namespaces = self.attempt(
+                lambda: self.strings(fields["namespaces"], (*path, "namespaces"), "namespaces"),
+                (),
+            )
         return RuleMatch(
             kinds=tuple(kinds),
             operations=operations,
-            namespace_selector=self.selector(
-                fields["namespaceSelector"], (*path, "namespaceSelector"), "namespaceSelector"
-            )
-            if "namespaceSelector" in fields
-            else None,
-            object_selector=self.selector(
-                fields["objectSelector"], (*path, "objectSelector"), "objectSelector"
-            )
-            if "objectSelector" in fields
-            else None,
-            namespaces=self.strings(fields["namespaces"], (*path, "namespaces"), "namespaces")
-            if "namespaces" in fields
-            else (),
+            namespace_selector=selectors["namespaceSelector"],
+            object_selector=selectors["objectSelector"],
+            namespaces=namespaces,
         )
 
     def variables(self, value: Any, path: JsonPath, line: _Lines) -> tuple[Variable, ...]:
@@ -231,60 +301,89 @@ class _Document:
             raise _Invalid(path, "variables must be a list")
         out: list[Variable] = []
         for i, item in enumerate(value):
-            where = (*path, i)
-            entry = self.mapping(item, where, ("name", "expression"), "a variable")
-            for key in ("name", "expression"):
-                if key not in entry:
-                    raise _Invalid(where, f"a variable needs {key}")
-            name = self.text(entry["name"], (*where, "name"), "a variable name")
-            if not _VARIABLE_NAME.match(name):
-                raise _Invalid((*where, "name"), f"variable name {name!r} is not an identifier")
-            if any(known.name == name for known in out):
-                raise _Invalid((*where, "name"), f"variable {name!r} is declared twice")
-            expression = self.text(entry["expression"], (*where, "expression"), "expression")
-            out.append(Variable(name, expression, line((*where, "expression"))))
+            try:
+                out.append(self._variable(item, (*path, i), line, out))
+            except _Invalid as exc:
+                self.report(exc)
         return tuple(out)
+
+    def _variable(
+        self, item: Any, where: JsonPath, line: _Lines, earlier: Sequence[Variable]
+    ) -> Variable:
+        entry = self.mapping(item, where, ("name", "expression"), "a variable")
+        missing = [key for key in ("name", "expression") if key not in entry]
+        if missing:
+            raise _Invalid(where, f"a variable needs {' and '.join(missing)}")
+        name = self.text(entry["name"], (*where, "name"), "a variable name")
+        if not _VARIABLE_NAME.match(name):
+            raise _Invalid((*where, "name"), f"variable name {name!r} is not an identifier")
+        if any(known.name == name for known in earlier):
+            raise _Invalid((*where, "name"), f"variable {name!r} is declared twice")
+        expression = self.text(entry["expression"], (*where, "expression"), "expression")
+        return Variable(name, expression, line((*where, "expression")))
 
     def validations(self, value: Any, path: JsonPath, line: _Lines) -> tuple[Validation, ...]:
         if not isinstance(value, list) or not value:
             raise _Invalid(path, "validations must be a non-empty list")
         out = []
-        allowed = ("expression", "message", "messageExpression", "path")
         for i, item in enumerate(value):
-            where = (*path, i)
-            entry = self.mapping(item, where, allowed, "a validation")
-            if "expression" not in entry:
-                raise _Invalid(where, "a validation needs expression")
-            path_text = (
-                self.text(entry["path"], (*where, "path"), "path") if "path" in entry else ""
-            )
             try:
-                json_path = parse_json_path(path_text)
-            except ValueError as exc:
-                raise _Invalid((*where, "path"), str(exc)) from None
-            message_expression = (
+                out.append(self._validation(item, (*path, i), line))
+            except _Invalid as exc:
+                self.report(exc)
+        return tuple(out)
+
+    def _validation(self, item: Any, where: JsonPath, line: _Lines) -> Validation:
+        allowed = ("expression", "message", "messageExpression", "path")
+        entry = self.mapping(item, where, allowed, "a validation")
+        if "expression" not in entry:
+            self.report(_Invalid(where, "a validation needs expression"))
+        expression = self.attempt(
+            lambda: (
+                self.text(entry["expression"], (*where, "expression"), "expression")
+                if "expression" in entry
+                else ""
+            ),
+            "",
+        )
+        path_text = self.attempt(
+            lambda: self.text(entry["path"], (*where, "path"), "path") if "path" in entry else "",
+            "",
+        )
+        try:
+            json_path = parse_json_path(path_text)
+        except ValueError as exc:
+            self.report(_Invalid((*where, "path"), str(exc)))
+            json_path = ()
+        message_expression = self.attempt(
+            lambda: (
                 self.text(
                     entry["messageExpression"], (*where, "messageExpression"), "messageExpression"
                 )
                 if "messageExpression" in entry
                 else ""
-            )
-            out.append(
-                Validation(
-                    expression=self.text(entry["expression"], (*where, "expression"), "expression"),
-                    line=line((*where, "expression")),
-                    message=self.text(entry["message"], (*where, "message"), "message")
-                    if "message" in entry
-                    else "",
-                    message_expression=message_expression,
-                    message_expression_line=line((*where, "messageExpression"))
-                    if message_expression
-                    else 0,
-                    path=json_path,
-                    path_text=path_text,
-                )
-            )
-        return tuple(out)
+            ),
+            "",
+        )
+        message = self.attempt(
+            lambda: (
+                self.text(entry["message"], (*where, "message"), "message")
+                if "message" in entry
+                else ""
+            ),
+            "",
+        )
+        return Validation(
+            expression=expression,
+            line=line((*where, "expression")),
+            message=message,
+            message_expression=message_expression,
+            message_expression_line=line((*where, "messageExpression"))
+            if message_expression
+            else 0,
+            path=json_path,
+            path_text=path_text,
+        )
 
 
 class _Lines:
@@ -305,42 +404,74 @@ def _enum(value: Any, path: JsonPath, what: str, enum: Any) -> Any:
 
 
 def _spec(data: Any, file: str, line: _Lines) -> RuleSpec:
-    reader = _Document(data)
+    """The rule of one document, or ``_AllInvalid`` with every problem found in it."""
+    reader = _Document(data, collect=True)
+    try:
+        spec = _read_spec(reader, data, file, line)
+    except _Invalid as exc:
+        reader.problems.append(exc)
+    if reader.problems:
+        raise _AllInvalid(reader.problems)
+    return spec
+
+
+def _read_spec(reader: _Document, data: Any, file: str, line: _Lines) -> RuleSpec:
     top = reader.mapping(data, (), _TOP_KEYS, "a rule document")
     for key, expected in (("apiVersion", API_VERSION), ("kind", RULE_KIND)):
         if top.get(key) != expected:
-            raise _Invalid((key,), f"{key} must be {expected}, not {top.get(key)!r}")
-    for key in ("metadata", "spec"):
-        if key not in top:
-            raise _Invalid((), f"a rule needs {key}")
-    metadata = reader.mapping(top["metadata"], ("metadata",), _METADATA_KEYS, "metadata")
-    if "name" not in metadata:
-        raise _Invalid(("metadata",), "metadata needs name (the rule id)")
-    rule_id = reader.text(metadata["name"], ("metadata", "name"), "metadata.name")
+            reader.report(_Invalid((key,), f"{key} must be {expected}, not {top.get(key)!r}"))
+    if reader.problems:  # not a rule: what else it holds is no rule's business
+        raise _AllInvalid(reader.problems)
+    missing_top = [key for key in ("metadata", "spec") if key not in top]
+    for key in missing_top:
+        reader.report(_Invalid((), f"a rule needs {key}"))
+    rule_id = ""
+    if "metadata" in top:
+        metadata: Mapping[str, Any] = reader.attempt(
+            lambda: reader.mapping(top["metadata"], ("metadata",), _METADATA_KEYS, "metadata"), {}
+        )
+        if "name" not in metadata:
+            reader.report(_Invalid(("metadata",), "metadata needs name (the rule id)"))
+        else:
+            rule_id = reader.attempt(
+                lambda: reader.text(metadata["name"], ("metadata", "name"), "metadata.name"), ""
+            )
+    if "spec" not in top:
+        raise _AllInvalid(reader.problems)
     spec = reader.mapping(top["spec"], ("spec",), _SPEC_KEYS, "spec")
     missing = [key for key in _SPEC_REQUIRED if key not in spec]
     if missing:
-        raise _Invalid(("spec",), f"spec needs {', '.join(missing)}")
+        reader.report(_Invalid(("spec",), f"spec needs {', '.join(missing)}"))
     params = spec.get("params", {})
     if not isinstance(params, Mapping):
-        raise _Invalid(("spec", "params"), "params must be a mapping")
+        reader.report(_Invalid(("spec", "params"), "params must be a mapping"))
+
+    def field(key: str, read: Callable[[Any, JsonPath], _T], default: _T) -> _T:
+        if key not in spec:
+            return default
+        return reader.attempt(lambda: read(spec[key], ("spec", key)), default)
+
+    def text(key: str) -> str:
+        return field(key, lambda value, path: reader.text(value, path, key), "")
+
+    def enum(key: str, kind: Any) -> Any:
+        return field(key, lambda value, path: _enum(value, path, key, kind), None)
+
     return RuleSpec(
         id=rule_id,
-        title=reader.text(spec["title"], ("spec", "title"), "title"),
-        severity=_enum(spec["severity"], ("spec", "severity"), "severity", Severity),
-        domain=_enum(spec["domain"], ("spec", "domain"), "domain", Domain),
-        stage=_enum(spec["stage"], ("spec", "stage"), "stage", Stage),
-        description=reader.text(spec["description"], ("spec", "description"), "description"),
-        remediation=reader.text(spec["remediation"], ("spec", "remediation"), "remediation"),
-        references=reader.references(spec["references"], ("spec", "references"))
-        if "references" in spec
-        else (),
-        match=reader.match(spec["match"], ("spec", "match")),
-        validations=reader.validations(spec["validations"], ("spec", "validations"), line),
-        variables=reader.variables(spec["variables"], ("spec", "variables"), line)
-        if "variables" in spec
-        else (),
-        params=params,
+        title=text("title"),
+        severity=enum("severity", Severity),
+        domain=enum("domain", Domain),
+        stage=enum("stage", Stage),
+        description=text("description"),
+        remediation=text("remediation"),
+        references=field("references", reader.references, ()),
+        match=field("match", reader.match, RuleMatch(kinds=())),
+        validations=field(
+            "validations", lambda value, path: reader.validations(value, path, line), ()
+        ),
+        variables=field("variables", lambda value, path: reader.variables(value, path, line), ()),
+        params=params if isinstance(params, Mapping) else {},
         file=file,
         line=line.start,
     )
@@ -380,8 +511,12 @@ def parse_rule_text(
         line = _Lines(item.positions, item.start[0])
         try:
             spec = _spec(item.data, file, line)
-        except _Invalid as exc:
-            errors.append(RuleFileError(file, line(exc.path), exc.message, _rule_id_of(item.data)))
+        except _AllInvalid as exc:
+            rule_id = _rule_id_of(item.data)
+            errors.extend(
+                RuleFileError(file, line(problem.path), problem.message, rule_id)
+                for problem in exc.problems
+            )
             continue
         problems = metadata_problems(spec.meta())
         if problems:

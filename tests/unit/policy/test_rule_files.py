@@ -99,7 +99,46 @@ def test_missing_required_fields_and_ids(tmp_path: Path) -> None:
     _, errors = load(tmp_path, text)
     assert errors[0] == "rules.yaml:5: rule x: spec needs title, stage"
     assert errors[1] == "rules.yaml:20: metadata needs name (the rule id)"
-    assert errors[2].startswith("rules.yaml:23: rule Not_Kebab: id 'Not_Kebab' is not kebab-case")
+    assert errors[2].startswith("rules.yaml:21: spec needs title, severity, domain, stage")
+    assert errors[3].startswith("rules.yaml:23: rule Not_Kebab: id 'Not_Kebab' is not kebab-case")
+
+
+def test_every_problem_of_a_rule_is_reported_at_once(tmp_path: Path) -> None:
+    extra = """\
+  colour: red
+  flavour: sweet
+  references: [{framework: ISO, id: '1'}]
+"""
+    text = (
+        rule("bad", spec_extra=extra)
+        .replace("severity: low", "severity: urgent")
+        .replace("stage: crawl", "stage: sprint")
+        .replace('message: "no labels"', 'message: "no labels"\n      path: "a..b"')
+    )
+    text += """\
+  match:
+    kinds: [{apiGroups: [""], kinds: [Pod]}]
+    namespaceSelector:
+      matchExpressions: [{key: team, operator: Has}]
+    objectSelector:
+      matchExpressions: [{key: team, operator: In}]
+"""
+    ids, errors = load(tmp_path, text + "---\n" + rule("fine"))
+    assert ids == ["fine"]
+    expected = [
+        "rules.yaml:7: rule bad: severity must be one of",
+        "rules.yaml:9: rule bad: stage must be one of",
+        "rules.yaml:16: rule bad: unknown field 'colour' in spec",
+        "rules.yaml:17: rule bad: unknown field 'flavour' in spec",
+        "rules.yaml:18: rule bad: framework must be one of",
+        "rules.yaml:26: rule bad: operator must be one of In, NotIn, Exists, DoesNotExist, "
+        "not 'Has'",
+        "rules.yaml:28: rule bad: operator In needs a non-empty values list",
+    ]
+    assert len(errors) == len(expected) + 1, errors
+    for prefix in expected:
+        assert any(error.startswith(prefix) for error in errors), (prefix, errors)
+    assert any("rule bad: path 'a..b'" in error for error in errors), errors
 
 
 def test_duplicate_ids_across_files_and_with_builtins(tmp_path: Path) -> None:
