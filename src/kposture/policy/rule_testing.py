@@ -11,6 +11,9 @@ the test file), optional ``namespaces`` (Namespace objects, for ``namespaceObjec
 ``skip`` — the rule does not select the resource) and optionally ``message``, which a finding's
 message (or the error) must contain. Each test ends ``passed``, ``failed`` (an outcome differs) or
 ``broken`` (the file, a rule or a resource could not be read).
+
+A broken test file lists every problem at once, each as ``file:line: message`` with the line of
+the key or value at fault; list entries are named by 0-based index (``results[0]``).
 """
 
 from __future__ import annotations
@@ -23,14 +26,14 @@ from typing import Any
 
 from kposture.engine import Registry, evaluate_one
 from kposture.inventory import Inventory
-from kposture.model import K8sObject, RunPolicy, ScanResult
+from kposture.model import JsonPath, K8sObject, RunPolicy, ScanResult
 from kposture.policy.cel_rules import CelCheck, activation, admission_binding
 from kposture.policy.cel_rules import attach_admission_request as attach
 from kposture.policy.rule_files import load_rule_files
 from kposture.policy.rule_specs import API_VERSION, OPERATIONS, TEST_KIND
 from kposture.rules import builtin_rules
 from kposture.sources.manifests import load_manifests
-from kposture.sources.yaml_documents import DocumentError, parse_yaml
+from kposture.sources.yaml_documents import Document, DocumentError, parse_yaml
 
 TEST_FILE_NAMES = ("kposture-test.yaml", "kposture-test.yml")
 RESULTS = ("pass", "fail", "error", "skip")
@@ -46,6 +49,9 @@ _TOP_KEYS = (
     "results",
 )
 _REQUEST_KEYS = ("operation", "userInfo", "dryRun")
+_RESULT_KEYS = ("rule", "resource", "result", "message")
+_RESOURCE_KEYS = ("kind", "namespace", "name")
+_FILE_LISTS = ("rules", "resources", "namespaces", "oldResources")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +83,45 @@ class TestOutcome:
 
 
 class _Broken(Exception):
-    pass
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = tuple(problems)
+
+
+class _Problems:
+    """Every problem of one test file, each as ``file:line: message``."""
+
+    def __init__(self, name: str, document: Document) -> None:
+        self.name = name
+        self.document = document
+        self.found: list[str] = []
+
+    def add(self, path: JsonPath, message: str) -> None:
+        found = self.document.positions.position(path)
+        line = int(found[0]) if found else int(self.document.start[0])
+        self.found.append(f"{self.name}:{line}: {message}")
+
+    def unknown_keys(
+        self, value: Mapping[str, Any], path: JsonPath, allowed: Sequence[str], where: str
+    ) -> None:
+        for key in value:
+            if key not in allowed:
+                self.add(
+                    (*path, key),
+                    f"{where}unknown key {str(key)!r} (expected {', '.join(allowed)})",
+                )
+
+    def stop_if_any(self) -> None:
+        if self.found:
+            raise _Broken(self.found)
+
+
+def _label(path: JsonPath) -> str:
+    """``results[0].resource`` for ``("results", 0, "resource")``."""
+    out = ""
+    for segment in path:
+        out += f"[{segment}]" if isinstance(segment, int) else (f".{segment}" if out else segment)
+    return out
 
 
 def find_test_files(root: Path) -> list[Path]:
@@ -87,17 +131,20 @@ def find_test_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.name in TEST_FILE_NAMES)
 
 
-def _files(spec: Mapping[str, Any], key: str, base: Path) -> list[str]:
+def _check_files(spec: Mapping[str, Any], key: str, base: Path, problems: _Problems) -> None:
     value = spec.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _Broken(f"{key} must be a list of file paths")
-    paths = []
-    for item in value:
-        path = base / item
-        if not path.exists():
-            raise _Broken(f"{key}: {item} does not exist")
-        paths.append(path.as_posix())
-    return paths
+    if not isinstance(value, list):
+        problems.add((key,), f"{key} must be a list of file paths, not {value!r}")
+        return
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            problems.add((key, index), f"{key}[{index}] must be a file path, not {item!r}")
+        elif not (base / item).exists():
+            problems.add((key, index), f"{key}[{index}]: {item} does not exist")
+
+
+def _files(spec: Mapping[str, Any], key: str, base: Path) -> list[str]:
+    return [(base / item).as_posix() for item in spec.get(key, [])]
 
 
 def _objects(paths: Sequence[str], what: str) -> tuple[K8sObject, ...]:
@@ -106,7 +153,7 @@ def _objects(paths: Sequence[str], what: str) -> tuple[K8sObject, ...]:
     loaded = load_manifests(paths)
     errors = [e for e in loaded.errors if e.level == "error"]
     if errors:
-        raise _Broken(f"{what}: " + "; ".join(f"{e.file}:{e.line}: {e.message}" for e in errors))
+        raise _Broken([f"{e.file}:{e.line}: {what}: {e.message}" for e in errors])
     return tuple(loaded.objects)
 
 
@@ -114,16 +161,53 @@ def _key(kind: str, namespace: str, name: str) -> tuple[str, str, str]:
     return (kind, namespace, name)
 
 
-def _request(spec: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def _check_request(spec: Mapping[str, Any], problems: _Problems) -> None:
     value = spec.get("request")
     if value is None:
-        return None
-    if not isinstance(value, Mapping) or set(value) - set(_REQUEST_KEYS):
-        raise _Broken(f"request must be a mapping of {', '.join(_REQUEST_KEYS)}")
+        return
+    if not isinstance(value, Mapping):
+        problems.add(("request",), f"request must be a mapping of {', '.join(_REQUEST_KEYS)}")
+        return
+    problems.unknown_keys(value, ("request",), _REQUEST_KEYS, "request: ")
     operation = value.get("operation", "CREATE")
     if operation not in OPERATIONS:
-        raise _Broken(f"request.operation must be one of {', '.join(OPERATIONS)}")
-    return value
+        problems.add(
+            ("request", "operation"),
+            f"request.operation must be one of {', '.join(OPERATIONS)}, not {operation!r}",
+        )
+
+
+def _check_result(expected: Any, index: int, problems: _Problems) -> None:
+    path: JsonPath = ("results", index)
+    where = f"{_label(path)}: "
+    if not isinstance(expected, Mapping):
+        problems.add(path, f"{where}must be a mapping of {', '.join(_RESULT_KEYS)}")
+        return
+    problems.unknown_keys(expected, path, _RESULT_KEYS, where)
+    missing = [key for key in ("rule", "resource", "result") if key not in expected]
+    if missing:
+        problems.add(path, f"{where}needs {', '.join(missing)}")
+    if "rule" in expected and not isinstance(expected["rule"], str):
+        problems.add((*path, "rule"), f"{where}rule must be a rule id, not {expected['rule']!r}")
+    outcome = expected.get("result")
+    if "result" in expected and outcome not in RESULTS:
+        problems.add(
+            (*path, "result"),
+            f"{where}result must be {', '.join(RESULTS[:-1])} or {RESULTS[-1]}, not {outcome!r}",
+        )
+    resource = expected.get("resource")
+    if "resource" in expected:
+        if not isinstance(resource, Mapping):
+            problems.add(
+                (*path, "resource"),
+                f"{where}resource must be a mapping of {', '.join(_RESOURCE_KEYS)}",
+            )
+        else:
+            problems.unknown_keys(
+                resource, (*path, "resource"), _RESOURCE_KEYS, f"{where}resource: "
+            )
+            if not resource.get("kind") or not resource.get("name"):
+                problems.add((*path, "resource"), f"{where}resource needs kind and name")
 
 
 def run_test_file(path: Path, today: dt.date) -> TestOutcome:
@@ -132,33 +216,53 @@ def run_test_file(path: Path, today: dt.date) -> TestOutcome:
     try:
         documents = list(parse_yaml(path.read_text(encoding="utf-8")))
     except (OSError, UnicodeDecodeError) as exc:
-        return TestOutcome(name, name, problems=(f"cannot read: {exc}",))
+        return TestOutcome(name, name, problems=(f"{name}:0: cannot read: {exc}",))
     except DocumentError as exc:
-        return TestOutcome(name, name, problems=(f"line {exc.line}: {exc.message}",))
+        return TestOutcome(name, name, problems=(f"{name}:{exc.line}: {exc.message}",))
     if len(documents) != 1 or not isinstance(documents[0].data, Mapping):
-        return TestOutcome(name, name, problems=("a test file holds one RuleTest mapping",))
+        return TestOutcome(
+            name, name, problems=(f"{name}:1: a test file holds one RuleTest mapping",)
+        )
     spec = documents[0].data
-    title = spec.get("metadata", {}).get("name", name) if isinstance(spec, Mapping) else name
+    metadata = spec.get("metadata")
+    title = metadata.get("name", name) if isinstance(metadata, Mapping) else name
     try:
-        return TestOutcome(name, str(title), cases=tuple(_run(spec, path.parent, today)))
+        problems = _Problems(name, documents[0])
+        return TestOutcome(name, str(title), cases=tuple(_run(spec, path.parent, today, problems)))
     except _Broken as exc:
-        return TestOutcome(name, str(title), problems=(str(exc),))
+        return TestOutcome(name, str(title), problems=exc.problems)
 
 
-def _run(spec: Mapping[str, Any], base: Path, today: dt.date) -> list[CaseResult]:
-    unknown = sorted(set(spec) - set(_TOP_KEYS))
-    if unknown:
-        raise _Broken(f"unknown field(s) {', '.join(unknown)} (allowed: {', '.join(_TOP_KEYS)})")
-    if spec.get("apiVersion") != API_VERSION or spec.get("kind") != TEST_KIND:
-        raise _Broken(f"apiVersion must be {API_VERSION} and kind {TEST_KIND}")
-    for key in ("rules", "resources", "results"):
-        if not spec.get(key):
-            raise _Broken(f"a test needs {key}")
+def _check(spec: Mapping[str, Any], base: Path, problems: _Problems) -> None:
+    """Every problem of the test file itself, before anything is loaded."""
+    problems.unknown_keys(spec, (), _TOP_KEYS, "")
+    for key, expected in (("apiVersion", API_VERSION), ("kind", TEST_KIND)):
+        if spec.get(key) != expected:
+            problems.add((key,), f"{key} must be {expected}, not {spec.get(key)!r}")
+    missing = [key for key in ("rules", "resources", "results") if not spec.get(key)]
+    if missing:
+        problems.add((), f"a test needs {', '.join(missing)}")
+    for key in _FILE_LISTS:
+        _check_files(spec, key, base, problems)
+    _check_request(spec, problems)
+    results = spec.get("results")
+    if results is not None and not isinstance(results, list):
+        problems.add(("results",), "results must be a list")
+    elif results:
+        for index, expected in enumerate(results):
+            _check_result(expected, index, problems)
+
+
+def _run(
+    spec: Mapping[str, Any], base: Path, today: dt.date, problems: _Problems
+) -> list[CaseResult]:
+    _check(spec, base, problems)
+    problems.stop_if_any()
     loaded = load_rule_files(
         _files(spec, "rules", base), taken_ids={rule.id for rule in builtin_rules()}
     )
     if loaded.errors:
-        raise _Broken("rules do not load: " + "; ".join(str(e) for e in loaded.errors))
+        raise _Broken([f"rules do not load: {error}" for error in loaded.errors])
     registry = Registry(loaded.rules)
     resources = _objects(_files(spec, "resources", base), "resources")
     namespaces = _objects(_files(spec, "namespaces", base), "namespaces")
@@ -166,9 +270,23 @@ def _run(spec: Mapping[str, Any], base: Path, today: dt.date) -> list[CaseResult
         _key(o.ref.kind, o.ref.namespace, o.ref.name): o
         for o in _objects(_files(spec, "oldResources", base), "oldResources")
     }
-    request = _request(spec)
+    request: Mapping[str, Any] | None = spec.get("request")
     inventory = Inventory((*resources, *namespaces))
     by_key = {_key(o.ref.kind, o.ref.namespace, o.ref.name): o for o in resources}
+    results = spec["results"]
+    for index, expected in enumerate(results):
+        if expected["rule"] not in registry.ids:
+            problems.add(
+                ("results", index, "rule"),
+                f"results[{index}]: rule {expected['rule']!r} is not in the test's rules",
+            )
+        if _resource_key(expected) not in by_key:
+            problems.add(
+                ("results", index, "resource"),
+                f"results[{index}]: no resource {_shown(_resource_key(expected))} in the "
+                "test's resources",
+            )
+    problems.stop_if_any()
     for ref_key, obj in by_key.items():
         previous = old.get(ref_key)
         if previous is None and request is None:
@@ -191,59 +309,45 @@ def _run(spec: Mapping[str, Any], base: Path, today: dt.date) -> list[CaseResult
             ),
         )
     judged: dict[tuple[str, str, str], ScanResult] = {}
-    cases = []
-    results = spec["results"]
-    if not isinstance(results, list):
-        raise _Broken("results must be a list")
-    for index, expected in enumerate(results, start=1):
-        cases.append(_case(index, expected, registry, inventory, by_key, judged, today))
-    return cases
+    return [_case(expected, registry, inventory, by_key, judged, today) for expected in results]
+
+
+def _resource_key(expected: Mapping[str, Any]) -> tuple[str, str, str]:
+    resource = expected["resource"]
+    return _key(
+        str(resource.get("kind", "")),
+        str(resource.get("namespace", "")),
+        str(resource.get("name", "")),
+    )
+
+
+def _shown(key: tuple[str, str, str]) -> str:
+    return "/".join(part for part in key if part)
 
 
 def _case(
-    index: int,
-    expected: Any,
+    expected: Mapping[str, Any],
     registry: Registry,
     inventory: Inventory,
     by_key: Mapping[tuple[str, str, str], K8sObject],
     judged: dict[tuple[str, str, str], ScanResult],
     today: dt.date,
 ) -> CaseResult:
-    if not isinstance(expected, Mapping) or set(expected) - {
-        "rule",
-        "resource",
-        "result",
-        "message",
-    }:
-        raise _Broken(f"results[{index}] must have rule, resource, result and optional message")
-    rule_id, outcome = expected.get("rule"), expected.get("result")
-    resource = expected.get("resource")
-    if not isinstance(resource, Mapping) or outcome not in RESULTS:
-        raise _Broken(
-            f"results[{index}] needs resource {{kind, namespace, name}} and result "
-            f"({', '.join(RESULTS)})"
-        )
-    rule = registry.get(str(rule_id))
-    if rule is None:
-        raise _Broken(f"results[{index}]: rule {rule_id!r} is not in the test's rules")
-    key = _key(
-        str(resource.get("kind", "")),
-        str(resource.get("namespace", "")),
-        str(resource.get("name", "")),
-    )
-    obj = by_key.get(key)
-    shown = "/".join(part for part in key if part)
-    if obj is None:
-        raise _Broken(f"results[{index}]: no resource {shown} in the test's resources")
+    """One checked ``results`` entry (its rule and resource known to exist)."""
+    rule = registry.get(str(expected["rule"]))
+    assert rule is not None
+    key = _resource_key(expected)
+    obj = by_key[key]
     if key not in judged:
         judged[key] = evaluate_one(obj, inventory, registry, RunPolicy(), today)
     result = judged[key]
     actual, detail = _actual(rule.id, obj, inventory, result, rule.check)
+    outcome = str(expected["result"])
     want = str(expected.get("message", ""))
     ok = actual == outcome and (not want or want in detail)
     if actual == outcome and want and want not in detail:
         detail = f"message {detail!r} does not contain {want!r}"
-    return CaseResult(rule.id, shown, str(outcome), actual, ok, detail)
+    return CaseResult(rule.id, _shown(key), outcome, actual, ok, detail)
 
 
 def _actual(
