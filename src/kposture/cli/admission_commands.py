@@ -319,6 +319,7 @@ def what_if_command(
         as_enforced=as_enforced,
         not_admitted=replayed.not_admitted,
         covered=replayed.covered,
+        rule_errors=replayed.rule_errors,
     )
     render = render_what_if_json if output_format is WhatIfFormat.JSON else render_what_if_table
     sys.stdout.write(render(report))

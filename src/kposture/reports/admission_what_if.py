@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from kposture.model import InputError, SourceLocation
@@ -87,6 +87,8 @@ class WhatIfReport:
     as_enforced: bool = False
     not_admitted: int = 0
     covered: int = 0
+    rule_errors: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """Why rules failed on an object, by decision uid (``rule X failed on ...: why``)."""
 
 
 def _namespace(decision: AdmissionDecision) -> str:
@@ -119,7 +121,9 @@ def _location(location: SourceLocation | None) -> dict[str, Any] | None:
     return {"file": location.file, "line": location.line}
 
 
-def _entry(decision: AdmissionDecision, location: SourceLocation | None) -> dict[str, Any]:
+def _entry(
+    decision: AdmissionDecision, location: SourceLocation | None, errors: Sequence[str]
+) -> dict[str, Any]:
     ref = decision.resource
     return {
         "resource": {
@@ -131,6 +135,7 @@ def _entry(decision: AdmissionDecision, location: SourceLocation | None) -> dict
         "outcome": decision.outcome.value,
         "effect": effect(decision),
         "reason": decision.reason,
+        "rule_errors": list(errors),
         "location": _location(location),
         "violations": [
             {
@@ -158,7 +163,10 @@ def what_if_to_dict(report: WhatIfReport) -> dict[str, Any]:
                 "namespace": namespace,
                 "by_outcome": _counts(entries),
                 "by_effect": _effects(entries),
-                "objects": [_entry(decision, location) for decision, location in listed],
+                "objects": [
+                    _entry(decision, location, report.rule_errors.get(decision.uid, ()))
+                    for decision, location in listed
+                ],
             }
         )
     return {
@@ -204,6 +212,8 @@ def render_what_if_table(report: WhatIfReport) -> str:
             lines.append(f"  {row:<10}  {decision.resource.display()}{where}")
             if decision.reason:
                 lines.append(f"{_INDENT}{decision.reason}")
+            for why in report.rule_errors.get(decision.uid, ()):
+                lines.append(f"{_INDENT}error    {why}")
             for verdict in decision.verdicts:
                 lines.append(
                     f"{_INDENT}{verdict.mode.value:<8} [{verdict.rule_id}] {verdict.message}"

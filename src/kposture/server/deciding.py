@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -111,6 +111,10 @@ class Judged:
     message: str = ""
     code: int = 0
     warnings: tuple[str, ...] = ()
+    rule_errors: tuple[str, ...] = field(default=(), repr=False)
+    """The engine's own error for each rule that failed (``rule X failed on Kind/ns/name: why``,
+    as a scan shows it). Never sent to the API server, recorded nor in its repr (it may quote a
+    field value): ``admission what-if``, which replays the operator's own objects, shows it."""
 
 
 def request_object(request: AdmissionRequest, raw: Mapping[str, Any]) -> K8sObject:
@@ -214,9 +218,11 @@ class Decider:
                 mode = AdmissionMode.DRY_RUN
             verdicts.append(RuleVerdict(finding.rule_id, finding.severity, mode, message))
             by_rule[finding.rule_id] = finding
-        failed = [_rule_error(error.message) for error in result.errors if error.level == "error"]
+        errors = tuple(error.message for error in result.errors if error.level == "error")
+        failed = [_rule_error(message) for message in errors]
         notes = self._ignored_annotation(obj, verdicts)
-        return self._respond(request, now, obj.ref, verdicts, by_rule, failed, capped, notes)
+        judged = self._respond(request, now, obj.ref, verdicts, by_rule, failed, capped, notes)
+        return replace(judged, rule_errors=errors) if errors else judged
 
     def _ignored_annotation(self, obj: K8sObject, verdicts: list[RuleVerdict]) -> list[str]:
         """A warning when the object's ``kposture.io/ignore`` names a violated rule but is not

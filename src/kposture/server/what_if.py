@@ -11,8 +11,8 @@ rule the policy does not switch off to enforce. Every decision is the webhook's 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from kposture.inventory import CLUSTER_SCOPED_KINDS, Inventory
 from kposture.inventory.owners import inventory_coverage
@@ -33,6 +33,8 @@ class Replay:
     decisions: tuple[tuple[AdmissionDecision, SourceLocation | None], ...]
     not_admitted: int
     covered: int
+    rule_errors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Why rules failed, by decision uid: the engine's error as a scan shows it."""
 
 
 def enforced(policy: AdmissionPolicy) -> AdmissionPolicy:
@@ -94,6 +96,7 @@ def replay(
         decider = Decider(decider.registry, decider.policy, enforced(decider.admission))
     covered = inventory_coverage(Inventory(objects)).covered
     decisions: list[tuple[AdmissionDecision, SourceLocation | None]] = []
+    rule_errors: dict[str, tuple[str, ...]] = {}
     not_admitted = skipped = 0
     for index, obj in enumerate(objects):
         if obj.ref.kind not in API_RESOURCES or not decider.registry.for_kind(obj.ref.kind):
@@ -104,4 +107,6 @@ def replay(
             continue
         judged = decider.decide(creation_request(obj, index, user, groups), now)
         decisions.append((judged.decision, obj.location))
-    return Replay(tuple(decisions), not_admitted, skipped)
+        if judged.rule_errors:
+            rule_errors[judged.decision.uid] = judged.rule_errors
+    return Replay(tuple(decisions), not_admitted, skipped, rule_errors)

@@ -185,3 +185,21 @@ def test_rules_list_checks_a_rules_directory(runner: CliRunner, workdir: Path) -
         "rules/rules.yaml:1: rule pod-owner: duplicate rule id: this rule is dropped, the one "
         "defined first at rules/again.yaml:1 is kept" in errors
     )
+
+
+def test_what_if_shows_why_a_rule_errored(runner: CliRunner, workdir: Path) -> None:
+    (workdir / "rules").mkdir()
+    rule = POD_RULE.format(name="pod-owner", expression="object.spec.missing == 1")
+    (workdir / "rules" / "rules.yaml").write_text(rule)
+    why = (
+        "rule pod-owner failed on Pod/shop/web: rules/rules.yaml:15: validation failed: "
+        "no such key: missing (guard the read with has())"
+    )
+    table = runner.invoke(app, ["admission", "what-if", "pod.yaml", "--rules", "rules"])
+    assert f"error    {why}" in table.stdout, table.output
+    result = runner.invoke(
+        app, ["admission", "what-if", "pod.yaml", "--rules", "rules", "-o", "json"]
+    )
+    entry = json.loads(result.stdout)["namespaces"][0]["objects"][0]
+    assert entry["outcome"] == "error"
+    assert entry["rule_errors"] == [why]
