@@ -203,3 +203,17 @@ def test_what_if_shows_why_a_rule_errored(runner: CliRunner, workdir: Path) -> N
     entry = json.loads(result.stdout)["namespaces"][0]["objects"][0]
     assert entry["outcome"] == "error"
     assert entry["rule_errors"] == [why]
+
+
+def test_readme_and_help_point_to_the_examples_and_every_rules_command(
+    runner: CliRunner,
+) -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    assert "examples/rules/" in readme
+    assert "kposture rules test examples/rules" in readme
+    examples = Path(__file__).parents[3] / "examples" / "rules"
+    count = sum(1 for entry in examples.iterdir() if (entry / "kposture-test.yaml").is_file())
+    assert f"{count} example custom rules" in readme
+    shown = runner.invoke(app, ["rules", "--help"])
+    assert shown.exit_code == 0
+    assert "List, show, test and export rules" in " ".join(shown.stdout.split())
