@@ -19,7 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from kposture.inventory.objects import Inventory
-from kposture.inventory.rbac_defaults import BUILTIN_CLUSTER_ROLES, BUILTIN_REF
+from kposture.inventory.rbac_defaults import (
+    BUILTIN_AGGREGATION,
+    BUILTIN_CLUSTER_ROLES,
+    BUILTIN_REF,
+)
 from kposture.inventory.rbac_rules import PolicyRule, policy_rule
 from kposture.inventory.rbac_scope import Scope, binding_scope
 from kposture.model import JsonPath, K8sObject, LabelSelector, ResourceRef
@@ -41,11 +45,15 @@ every Secret (and so every ServiceAccount token) and create pods running as any 
 
 BUILTIN_PATH: JsonPath = ("roleRef", "name")
 """The path of a rule a bound role holds as a built-in default (known by name, not scanned)."""
+BUILTIN_AGGREGATION_PATH: JsonPath = ("aggregationRule",)
+"""The path of a rule a built-in default role (``admin``, ``edit``, ``view``) holds because a
+scanned ClusterRole carries one of its ``aggregate-to-`` labels; ``origin`` names that role."""
 
 _OWN = "rbac.own_rules"
 _SELECTED = "rbac.selected"
 _EFFECTIVE = "rbac.effective_rules"
 _OWN_EFFECTIVE = "rbac.own_effective_rules"
+_BUILTIN_AGGREGATED = "rbac.builtin_aggregated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +115,10 @@ class BoundRole:
     ``obj`` is the scanned role, if any. ``rules`` are its effective rules plus, for a default
     ClusterRole the API server reconciles (``cluster-admin``, ``admin``, ``edit``, ``view``), the
     built-in rules it re-adds at start-up unless the scanned copy opts out with
-    ``autoupdate: "false"``. ``known`` is False when the role is neither scanned nor a built-in
-    default: the binding can then only be judged by name. ``scope`` is how far the binding hands
+    ``autoupdate: "false"``, and for ``admin``, ``edit`` and ``view`` the rules of the scanned
+    ClusterRoles their bootstrap aggregation selects (``builtin_aggregated``). ``known`` is False
+    when the role is neither scanned nor a built-in default: the binding can then only be judged
+    by name. ``scope`` is how far the binding hands
     the rules out: cluster-wide for a ClusterRoleBinding, one namespace for a RoleBinding.
     """
 
@@ -361,7 +371,8 @@ def bound_role(
 
     A RoleBinding may name a Role of its own namespace or a ClusterRole; a ClusterRoleBinding only a
     ClusterRole. The role is looked up in the inventory; a reconciled default ClusterRole
-    (``cluster-admin``, ``admin``, ``edit``, ``view``) also grants its built-in rules, unless
+    (``cluster-admin``, ``admin``, ``edit``, ``view``) also grants its built-in rules and what its
+    bootstrap aggregationRule pulls in from the scanned ClusterRoles, unless
     ``builtin`` is False (objects read from a live API server: it has already reconciled them, with
     the built-in rules of its own version, and its authorizer reads only what is stored).
     """
@@ -388,9 +399,52 @@ def bound_role(
             for index, rule in enumerate(defaults)
             if rule not in present
         )
-        rules = rules + extra
+        present.update(effective.rule for effective in extra)
+        pulled = []
+        for effective in builtin_aggregated(name, inventory):
+            if effective.rule not in present:
+                present.add(effective.rule)
+                pulled.append(effective)
+        rules = rules + extra + tuple(pulled)
     known = role is not None or defaults is not None
     return BoundRole(kind, name, namespace, role, rules, known, scope)
+
+
+def builtin_aggregated(name: str, inventory: Inventory) -> tuple[EffectiveRule, ...]:
+    """The rules the default ClusterRole ``name`` (``admin``, ``edit``, ``view``) aggregates from
+    the scanned ClusterRoles, as its bootstrap ``aggregationRule`` selects them
+    (``rbac_defaults.BUILTIN_AGGREGATION``: ``admin`` takes the ``aggregate-to-admin``,
+    ``aggregate-to-edit`` and ``aggregate-to-view`` roles), each with its own effective rules
+    (its own aggregation included), attributed to the role that holds them and pathed
+    ``BUILTIN_AGGREGATION_PATH``. Only for manifests: a live cluster's stored role is already
+    aggregated. Memoised per inventory."""
+    labels = BUILTIN_AGGREGATION.get(name)
+    if not labels:
+        return ()
+    memo: dict[str, tuple[EffectiveRule, ...]] = inventory.derived.setdefault(
+        _BUILTIN_AGGREGATED, {}
+    )
+    cached = memo.get(name)
+    if cached is not None:
+        return cached
+    found: dict[PolicyRule, EffectiveRule] = {}
+    for other in inventory.of_kind("ClusterRole"):
+        if other.ref.name == name or not any(other.labels.get(k) == "true" for k in labels):
+            continue
+        for effective in effective_rules(other, inventory):
+            found.setdefault(
+                effective.rule,
+                EffectiveRule(
+                    effective.rule,
+                    effective.index,
+                    effective.origin,
+                    BUILTIN_AGGREGATION_PATH,
+                    effective.default,
+                ),
+            )
+    result = tuple(found.values())
+    memo[name] = result
+    return result
 
 
 def _opted_out(role: K8sObject | None) -> bool:

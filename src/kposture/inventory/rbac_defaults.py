@@ -4,8 +4,11 @@
 Copied from the Kubernetes bootstrap policy (the ``rbac/kubernetes-bootstrap`` corpus; a test keeps the
 two in step). ``inventory.rbac`` uses them to judge a binding whose role is not in the scan, and adds
 them to a scanned copy that does not opt out of reconciliation: at start-up the API server re-adds any
-missing default permission unless the role is annotated ``autoupdate: "false"``. ``admin`` and
-``edit`` also grant whatever other ClusterRoles aggregate into them; only the built-in part is known.
+missing default permission unless the role is annotated ``autoupdate: "false"``. ``admin``, ``edit``
+and ``view`` also grant whatever other ClusterRoles aggregate into them: ``BUILTIN_AGGREGATION``
+gives the labels their bootstrap ``aggregationRule`` selects, the chain resolved (``edit`` carries
+``aggregate-to-admin``, ``view`` carries ``aggregate-to-edit``), so ``inventory.rbac`` can pull in the
+scanned ClusterRoles carrying them even when the defaults themselves are not scanned.
 """
 
 from __future__ import annotations
@@ -186,3 +189,30 @@ BUILTIN_CLUSTER_ROLES: Mapping[str, tuple[PolicyRule, ...]] = MappingProxyType(
     }
 )
 """Default ClusterRole name -> the rules it grants (aggregation of the built-in parts resolved)."""
+
+AGGREGATE_TO = "rbac.authorization.k8s.io/aggregate-to-"
+"""The label prefix of the bootstrap aggregation selectors (``aggregate-to-admin: "true"``...)."""
+
+_SELECTS = {"admin": "admin", "edit": "edit", "view": "view"}
+"""Default ClusterRole -> the ``aggregate-to-`` label its bootstrap aggregationRule selects."""
+_CARRIES = {"edit": "admin", "view": "edit"}
+"""Default ClusterRole -> the ``aggregate-to-`` label it carries itself (the aggregation chain)."""
+
+
+def _chain(name: str) -> tuple[str, ...]:
+    labels: list[str] = []
+    todo = [name]
+    while todo:
+        label = _SELECTS[todo.pop()]
+        labels.append(f"{AGGREGATE_TO}{label}")
+        todo.extend(role for role, carried in _CARRIES.items() if carried == label)
+    return tuple(labels)
+
+
+BUILTIN_AGGREGATION: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {name: _chain(name) for name in _SELECTS}
+)
+"""Default ClusterRole -> the labels (set to ``"true"``) of the ClusterRoles the aggregation
+controller folds into it, directly or through the default roles it aggregates: ``admin`` takes
+``aggregate-to-admin``, ``aggregate-to-edit`` and ``aggregate-to-view``; ``edit`` the last two;
+``view`` only ``aggregate-to-view``. ``cluster-admin`` has no aggregationRule."""
