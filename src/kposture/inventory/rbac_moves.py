@@ -21,9 +21,12 @@ makes it possible:
   but only for a holder that may also impersonate some user or ServiceAccount: the API server
   refuses group impersonation without a user to impersonate);
 - bind in a namespace a role that creates pods there (``admin``, ``edit``, or one of its own),
-  with create on RoleBindings there, or escalate with update on Roles there → grant itself pod
+  with create on RoleBindings there, or escalate with update on a Role it holds there → grant itself pod
   creation there → any ServiceAccount of it; bind on ClusterRoles with create on ClusterRoleBindings, or
-  escalate with update on a ClusterRole it holds → cluster-admin;
+  escalate with update on a ClusterRole it holds → cluster-admin. "Holds" is checked: escalate lets
+  a role be written beyond its writer's rights, but the writer gains them only through a binding
+  it already has (a ClusterRoleBinding for a ClusterRole, a RoleBinding of the namespace for a
+  Role), so the role updated must be one bound to it (directly or through its groups);
 - approve CSRs, with create on CSRs and approve on a client signer → mint a certificate for
   ``system:masters``.
 
@@ -40,7 +43,7 @@ from typing import NamedTuple
 
 from kposture.inventory.network import workloads_by_namespace
 from kposture.inventory.objects import Inventory
-from kposture.inventory.rbac import Subject, effective_rules
+from kposture.inventory.rbac import Subject, aggregation_selectors, effective_rules
 from kposture.inventory.rbac_capabilities import (
     APPROVE_CSRS,
     CREATE_TOKENS,
@@ -54,6 +57,7 @@ from kposture.inventory.rbac_capabilities import (
     all_holdings,
     holders,
 )
+from kposture.inventory.rbac_defaults import BUILTIN_AGGREGATION
 from kposture.inventory.rbac_graph import (
     ANONYMOUS,
     AUTHENTICATED,
@@ -62,6 +66,8 @@ from kposture.inventory.rbac_graph import (
     Principal,
     Request,
     allowed,
+    binding_subjects,
+    bindings_by_role,
 )
 from kposture.inventory.rbac_scope import Scope
 from kposture.inventory.service_accounts import (
@@ -381,21 +387,59 @@ class _Builder:
             )
             self.add(Move(source, Node("AnyServiceAccount", namespace, ""), action, holding))
             return
-        names = holding.rule.rule.resource_names or (_SOME,)
-        if "escalate" in covered and any(
-            allowed(
-                self.inventory,
-                principal,
-                Request(verb, "roles", RBAC_GROUP, namespace=namespace, name=name),
-            )
-            for verb in ("update", "patch")
-            for name in names
-        ):
+        names = holding.rule.rule.resource_names
+        if "escalate" in covered and self._editable_held_role(principal, "Role", namespace, names):
             action = (
                 f"edits a Role it holds in {namespace} to create pods (escalate, update on roles), "
                 "then runs pods as any ServiceAccount there"
             )
             self.add(Move(source, Node("AnyServiceAccount", namespace, ""), action, holding))
+
+    def _editable_held_role(
+        self, principal: Principal, kind: str, namespace: str, names: tuple[str, ...]
+    ) -> str:
+        """The name of a role of ``kind`` the principal is bound to (a Role through a RoleBinding
+        of ``namespace``; a ClusterRole through a ClusterRoleBinding, cluster-wide) and may update
+        or patch, within ``names`` when the escalate grant lists some; "" when there is none.
+        escalate only lets a role be written beyond its writer's rights: the writer gains them
+        only through a binding it already has (a new one needs bind or the rights themselves).
+        A role whose rules an aggregationRule writes (the controller overwrites them) is no use."""
+        resource = "roles" if kind == "Role" else "clusterroles"
+        for name in self._held_roles(principal, kind, namespace):
+            if names and name not in names:
+                continue
+            if any(
+                allowed(
+                    self.inventory,
+                    principal,
+                    Request(verb, resource, RBAC_GROUP, namespace=namespace, name=name),
+                )
+                for verb in ("update", "patch")
+            ):
+                return name
+        return ""
+
+    def _held_roles(self, principal: Principal, kind: str, namespace: str) -> list[str]:
+        """The roles of ``kind`` bound to ``principal`` (directly or through its groups) by a
+        RoleBinding of ``namespace`` (a Role) or a ClusterRoleBinding (a ClusterRole), that
+        exist (scanned, or a default the API server recreates) and aggregate nothing."""
+        found: list[str] = []
+        for entry in bindings_by_role(self.inventory):
+            role = entry.role
+            if role.kind != kind or role.name in found or not role.known:
+                continue
+            if role.obj is not None and aggregation_selectors(role.obj):
+                continue
+            if role.obj is None and role.name in BUILTIN_AGGREGATION:
+                continue  # admin, edit, view: aggregated, their rules rewritten by the controller
+            bindings = entry.by_namespace.get(namespace, ()) if kind == "Role" else entry.cluster
+            if any(
+                principal.matches(subject)
+                for binding in bindings
+                for subject in binding_subjects(binding)
+            ):
+                found.append(role.name)
+        return found
 
     def _bind_cluster_admin(self, holding: Holding, source: Node) -> None:
         verbs = {verb for verb, resource in holding.grant.covered if resource == "clusterroles"}
@@ -407,15 +451,14 @@ class _Builder:
                 action = "binds cluster-admin to itself (bind on ClusterRoles, create on ClusterRoleBindings)"
                 self.add(Move(source, SELF_BOUND_ADMIN, action, holding))
                 return
-        if "escalate" in verbs and any(
-            allowed(self.inventory, principal, Request(verb, "clusterroles", RBAC_GROUP, name=n))
-            for verb in ("update", "patch")
-            for n in (names or ("any",))
-        ):
-            action = (
-                "edits a ClusterRole it holds into cluster-admin (escalate, update on ClusterRoles)"
-            )
-            self.add(Move(source, SELF_BOUND_ADMIN, action, holding))
+        if "escalate" in verbs:
+            held = self._editable_held_role(principal, "ClusterRole", "", names)
+            if held:
+                action = (
+                    f"edits ClusterRole {held}, bound to it cluster-wide, into cluster-admin "
+                    "(escalate, update on ClusterRoles)"
+                )
+                self.add(Move(source, SELF_BOUND_ADMIN, action, holding))
 
     def _approve(self, holding: Holding, source: Node) -> None:
         principal = source.principal()

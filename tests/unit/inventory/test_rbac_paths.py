@@ -207,7 +207,7 @@ def test_bind_without_create_on_bindings_or_escalate_without_update_goes_nowhere
     )
     assert ("dave", "full-access") not in _paths(escalate)
     editable = escalate.replace("verbs: [escalate]", "verbs: [escalate, update]")
-    assert _paths(editable)[("dave", "full-access")].first.action.startswith("edits a ClusterRole")
+    assert _paths(editable)[("dave", "full-access")].first.action.startswith("edits ClusterRole")
 
 
 def test_a_token_not_mounted_is_no_foothold() -> None:
@@ -318,3 +318,70 @@ def test_namespace_escalate_needs_update_on_roles_not_create_on_rolebindings() -
     editable = escalate.replace("verbs: [escalate]", "verbs: [escalate, update]")
     path = _paths(editable)[("vic", "full-access")]
     assert path.first.action.startswith("edits a Role it holds in team")
+
+
+def test_escalate_needs_a_binding_to_the_role_it_may_update() -> None:
+    """escalate lets a ClusterRole be written beyond the writer's rights; the writer gains them
+    only if a ClusterRoleBinding already binds it to that role."""
+    text = RBAC.replace(
+        "- {apiGroups: [rbac.authorization.k8s.io], resources: [clusterrolebindings], verbs: [create]}\n",
+        "",
+    ).replace(
+        "resources: [clusterroles], verbs: [bind]",
+        "resources: [clusterroles], verbs: [escalate, update], resourceNames: [NAMES]",
+    )
+    for unbound in ("impersonate-groups", "does-not-exist"):
+        assert ("dave", "full-access") not in _paths(text.replace("NAMES", unbound))
+    path = _paths(text.replace("NAMES", "rbac-manager"))[("dave", "full-access")]
+    assert path.first.action.startswith("edits ClusterRole rbac-manager, bound to it cluster-wide")
+    # Bound only through a RoleBinding: the edited role never reaches cluster-wide.
+    namespaced = text.replace("NAMES", "rbac-manager").replace(
+        "kind: ClusterRoleBinding\nmetadata: {name: rbac-manager}",
+        "kind: RoleBinding\nmetadata: {name: rbac-manager, namespace: web}",
+    )
+    assert ("dave", "full-access") not in _paths(namespaced)
+
+
+def test_escalate_through_a_group_binding_counts() -> None:
+    text = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: editor}
+rules:
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [clusterroles]
+  verbs: [escalate, update]
+  resourceNames: [team]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: editor}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: editor}
+subjects:
+- {kind: User, name: zed, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: team}
+rules:
+- {apiGroups: [""], resources: [pods], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: team}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: team}
+subjects:
+- {kind: Group, name: GROUP, apiGroup: rbac.authorization.k8s.io}
+"""
+    path = _paths(text.replace("GROUP", "system:authenticated"))[("zed", "full-access")]
+    assert path.first.action.startswith("edits ClusterRole team")
+    assert ("zed", "full-access") not in _paths(text.replace("GROUP", "devs"))
+
+
+def test_namespace_escalate_needs_a_binding_to_the_role_it_may_update() -> None:
+    escalate = NAMESPACE_BIND.replace(
+        "resources: [clusterroles], verbs: [bind], resourceNames: [admin]",
+        "resources: [roles], verbs: [escalate, update], resourceNames: [NAMES]",
+    )
+    assert ("vic", "full-access") not in _paths(escalate.replace("NAMES", "other"))
+    assert ("vic", "full-access") in _paths(escalate.replace("NAMES", "binder"))
