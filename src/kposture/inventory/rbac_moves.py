@@ -27,8 +27,10 @@ makes it possible:
   a role be written beyond its writer's rights, but the writer gains them only through a binding
   it already has (a ClusterRoleBinding for a ClusterRole, a RoleBinding of the namespace for a
   Role), so the role updated must be one bound to it (directly or through its groups);
-- approve CSRs, with create on CSRs and approve on a client signer → mint a certificate for
-  ``system:masters``.
+- approve CSRs, with create on CSRs and approve on the kube-apiserver-client signer → a client
+  certificate for any user (CN, a ServiceAccount's username too) or group (O) but
+  ``system:masters``, which the ``CertificateSubjectRestriction`` admission plugin (on by default
+  since Kubernetes 1.19) refuses.
 
 ``system:masters`` is the superuser group the API server lets through before RBAC, so it holds
 every goal. Everything here is derived from the inventory and memoised on it.
@@ -131,6 +133,8 @@ class Node(NamedTuple):
             return "cluster-admin"
         if self.kind == "AnyUser":
             return "any user"
+        if self.kind == "AnyGroup":
+            return f"any group but {SYSTEM_MASTERS}"
         if self.kind == "ServiceAccount":
             return f"ServiceAccount {self.namespace}/{self.name}"
         return f"{self.kind} {self.name}"
@@ -138,6 +142,8 @@ class Node(NamedTuple):
 
 MASTERS = Node("Group", "", SYSTEM_MASTERS)
 ANY_USER = Node("AnyUser", "", "")
+ANY_GROUP = Node("AnyGroup", "", "")
+"""Every group but ``system:masters`` (what a client certificate may still name)."""
 SELF_BOUND_ADMIN = Node("SelfBoundAdmin", "", "cluster-admin")
 """What a holder of bind or escalate on ClusterRoles becomes: cluster-admin, granted by itself."""
 
@@ -238,6 +244,8 @@ class _Builder:
     def stand_ins(self) -> None:
         for user in sorted(n for n in self.identities if n.kind == "User"):
             self.add(Move(ANY_USER, user, "includes"))
+        for group in sorted(n for n in self.identities if n.kind == "Group" and n != MASTERS):
+            self.add(Move(ANY_GROUP, group, "includes"))
         namespaces = sorted(
             set(self.service_accounts) | set(self.running) | set(self.token_secrets)
         )
@@ -474,8 +482,12 @@ class _Builder:
             for n in (CLIENT_SIGNER, "kubernetes.io/*")
         ):
             return
-        action = "creates and approves a client certificate signing request for group"
-        self.add(Move(source, MASTERS, action, holding))
+        # CertificateSubjectRestriction (on by default since 1.19) refuses kube-apiserver-client
+        # requests for system:masters: any other user name (CN, a ServiceAccount's username
+        # included) or group (O) is fair game.
+        action = f"creates and approves a client certificate (signer {CLIENT_SIGNER}) for"
+        for target in (ANY_USER, ANY_GROUP, Node("AnyServiceAccount", ANY, "")):
+            self.add(Move(source, target, f"{action} {target.display()}", holding))
 
 
 def _mounted_account(workload: K8sObject, inventory: Inventory) -> str:

@@ -430,20 +430,19 @@ RULES: tuple[Rule, ...] = (
                 "listed in the finding; `kposture rbac paths` shows them all)."
             ),
             description=(
-                "Permissions that look harmless on their own chain into full control: whoever can "
-                "create pods in a namespace can run them as any of its ServiceAccounts; exec or "
-                "the kubelet API (nodes/proxy) read the tokens mounted in running pods; reading "
-                "Secrets yields legacy ServiceAccount token Secrets; token creation and "
-                "impersonation act as others outright; bind or escalate in a namespace with "
-                "create on RoleBindings grants the namespace's admin role; CSR approval with "
-                "creation mints a certificate for system:masters. Each finding is one shortest "
-                "path from a subject that does not hold the goal itself to full access "
-                "(critical), to changing admission webhooks or to reading every Secret (high), "
-                "reported on the binding that grants its first hop. Paths that start by group "
-                "membership are reported once, for the group (system:authenticated included). "
-                "Kubernetes' own identities (system: users and groups, ServiceAccounts of the "
-                "system namespaces) have such paths by design and are not reported; "
-                "`kposture rbac paths --include-defaults` lists them."
+                "Permissions that look harmless on their own chain into full control: whoever can create "
+                "pods in a namespace can run them as any of its ServiceAccounts; exec or the kubelet API "
+                "(nodes/proxy) read the tokens mounted in running pods; reading Secrets yields legacy "
+                "ServiceAccount token Secrets; token creation and impersonation act as others outright; bind"
+                " or escalate in a namespace with create on RoleBindings grants the namespace's admin role; "
+                "CSR approval with creation mints a client certificate for any user or group but "
+                "system:masters (which the CertificateSubjectRestriction admission plugin refuses). Each "
+                "finding is one shortest path from a subject that does not hold the goal itself to full "
+                "access (critical), to changing admission webhooks or to reading every Secret (high), "
+                "reported on the binding that grants its first hop. Paths that start by group membership are"
+                " reported once, for the group (system:authenticated included). Kubernetes' own identities "
+                "(system: users and groups, ServiceAccounts of the system namespaces) have such paths by "
+                "design and are not reported; `kposture rbac paths --include-defaults` lists them."
             ),
             references=(
                 Reference(MITRE, "T1078"),

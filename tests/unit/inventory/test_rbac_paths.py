@@ -385,3 +385,53 @@ def test_namespace_escalate_needs_a_binding_to_the_role_it_may_update() -> None:
     )
     assert ("vic", "full-access") not in _paths(escalate.replace("NAMES", "other"))
     assert ("vic", "full-access") in _paths(escalate.replace("NAMES", "binder"))
+
+
+CSR = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: csr-approver}
+rules:
+- {apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests], verbs: [create]}
+- {apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests/approval], verbs: [update]}
+- apiGroups: [certificates.k8s.io]
+  resources: [signers]
+  verbs: [approve]
+  resourceNames: [kubernetes.io/kube-apiserver-client]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: csr-approver}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: csr-approver}
+subjects:
+- {kind: User, name: quinn, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: ops-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {kind: Group, name: ops, apiGroup: rbac.authorization.k8s.io}
+"""
+
+
+def test_csr_approval_mints_a_certificate_for_any_group_but_system_masters() -> None:
+    path = _paths(CSR)[("quinn", "full-access")]
+    assert path.end == Node("Group", "", "ops")
+    hops = list(path.hops())
+    assert hops[0].startswith(
+        "creates and approves a client certificate (signer kubernetes.io/kube-apiserver-client) "
+        "for any group but system:masters ["
+    )
+    assert hops[1] == "→ Group ops"
+    assert "Group Group" not in path.describe()
+    # CertificateSubjectRestriction refuses system:masters: with nobody else powerful, no path.
+    alone = CSR.split("metadata: {name: ops-admin}", maxsplit=1)[0].rpartition("---")[0]
+    assert ("quinn", "full-access") not in _paths(alone)
+
+
+def test_csr_approval_reaches_users_and_service_account_usernames() -> None:
+    user = CSR.replace("kind: Group, name: ops", "kind: User, name: ops")
+    assert _paths(user)[("quinn", "full-access")].end == Node("User", "", "ops")
+    account = CSR.replace("kind: Group, name: ops", "kind: ServiceAccount, name: ops, namespace: x")
+    assert _paths(account)[("quinn", "full-access")].end == Node("ServiceAccount", "x", "ops")
