@@ -46,6 +46,7 @@ from kposture.rules._rbac_checks import (
     system_masters,
     wildcard_rbac,
 )
+from kposture.rules._rbac_shapes import SHAPE_RULES
 from kposture.rules._references import (
     AUTHN_AUTHZ,
     CIS,
@@ -485,4 +486,5 @@ RULES: tuple[Rule, ...] = (
         ),
         anonymous_access,
     ),
+    *SHAPE_RULES,
 )

@@ -41,6 +41,8 @@ def test_catalogue_is_complete() -> None:
             "rbac-token-create",
             "rbac-pv-create",
             "anonymous-access-binding",
+            "rbac-role-malformed",
+            "rbac-binding-invalid",
         ]
     )
     for rule_id in RBAC:
@@ -369,3 +371,61 @@ def test_wildcards_that_reach_nothing_in_a_namespace_are_not_reported() -> None:
     assert _above_info("wildcard-rbac", wildcard_role + "---\n" + local) == []
     cluster = local.replace("kind: RoleBinding", "kind: ClusterRoleBinding")
     assert len(_above_info("wildcard-rbac", wildcard_role + "---\n" + cluster)) == 1
+
+
+MALFORMED = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: reader, namespace: shop}
+rules:
+- {apiGroups: [""], resources: "secrets", verbs: get}
+- {apiGroups: [""], resources: [pods], verbs: [get], nonResourceURLs: [/metrics]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: reader, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
+subjects:
+- {kind: Usr, name: alice}
+- {kind: ServiceAccount, name: app}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: dangling}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: later}
+subjects:
+- {kind: ServiceAccount, name: app}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: no-ref, namespace: shop}
+subjects:
+- {kind: User, name: bob}
+"""
+
+
+def test_malformed_role_fields_are_reported_at_the_field() -> None:
+    found = violations("rbac-role-malformed", objects_from_text(MALFORMED))
+    assert [v.path for v in found] == [
+        ("rules", 0, "verbs"),
+        ("rules", 0, "resources"),
+        ("rules", 1, "nonResourceURLs"),
+        ("rules", 1, "nonResourceURLs"),
+    ]
+    assert found[1].message.startswith(
+        'Role/shop/reader rules[0] resources is "secrets", not a list'
+    )
+
+
+def test_invalid_bindings_are_reported_and_a_missing_role_is_a_dormant_grant() -> None:
+    found = violations("rbac-binding-invalid", objects_from_text(MALFORMED))
+    by_path = {(v.message.split(" ")[0], v.path): v.message for v in found}
+    assert set(by_path) == {
+        ("RoleBinding/shop/reader", ("subjects", 0, "kind")),
+        ("ClusterRoleBinding/dangling", ("roleRef", "name")),
+        ("ClusterRoleBinding/dangling", ("subjects", 0)),
+        ("RoleBinding/shop/no-ref", ("roleRef",)),
+    }
+    assert "(did you mean User?)" in by_path[("RoleBinding/shop/reader", ("subjects", 0, "kind"))]
+    dangling = by_path[("ClusterRoleBinding/dangling", ("roleRef", "name"))]
+    assert "whoever creates a ClusterRole named later later grants its rules" in dangling
