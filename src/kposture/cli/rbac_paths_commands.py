@@ -11,7 +11,7 @@ paths by design; they are hidden unless ``--include-defaults``, and their number
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +26,7 @@ from kposture.cli.rbac_inputs import (
     Kubeconfig,
     Output,
     Paths,
+    fail,
     finish,
     load_rbac_inputs,
 )
@@ -41,7 +42,13 @@ from kposture.cli.rbac_output import (
 )
 from kposture.cli.scanning import UsageError
 from kposture.inventory.rbac_moves import Move, Node
-from kposture.inventory.rbac_paths import GOALS, EscalationPath, escalation_paths
+from kposture.inventory.rbac_paths import (
+    GOALS,
+    EscalationPath,
+    GoalHold,
+    escalation_paths,
+    held_goals,
+)
 
 PATHS_SCHEMA = "kposture.rbac-paths/v1"
 GOAL_IDS = tuple(goal.id for goal in GOALS)
@@ -49,19 +56,39 @@ GOAL_IDS = tuple(goal.id for goal in GOALS)
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """The paths shown, and how many of Kubernetes' own were hidden."""
+    """The paths shown, how many of Kubernetes' own were hidden, and (for a SUBJECT) the goals it
+    already holds, whose paths are not shown: goal id -> how it holds it. ``own`` is the
+    SUBJECT's own identity: a path from one of its groups is walked as a member."""
 
     shown: tuple[EscalationPath, ...]
     hidden_defaults: int
+    held: dict[str, GoalHold] = field(default_factory=dict)
+    own: Node | None = None
+
+
+FILE_SUFFIXES = (".yaml", ".yml", ".json")
+_SUBJECT_PREFIXES = ("sa:", "sa/", "serviceaccount/", "serviceaccounts/", "user:", "group:")
+
+
+def looks_like_file(text: str) -> bool:
+    """A name with a manifest suffix or a path separator (other than a SUBJECT form's slash,
+    ``sa:NS/NAME``, ``serviceaccount/NAME``)."""
+    lowered = text.lower()
+    if lowered.endswith(FILE_SUFFIXES) or text.startswith(("./", "../", "/", "~")):
+        return True
+    return "/" in text and not lowered.startswith(_SUBJECT_PREFIXES)
 
 
 def split_subject(args: list[str], subject: str | None) -> tuple[str | None, list[str]]:
-    """The SUBJECT and the input paths among the positional arguments."""
+    """The SUBJECT and the input paths among the positional arguments; a first argument that
+    looks like a file name but does not exist is a usage error, not a subject."""
     if subject is not None or not args:
         return subject, args
     first = args[0]
     if first == "-" or Path(first).exists():
         return None, args
+    if looks_like_file(first):
+        raise UsageError(f"no such file: {first}")
     return first, args[1:]
 
 
@@ -81,16 +108,23 @@ def select(
     starts: tuple[Node, ...] | None,
     goals: tuple[str, ...],
     include_defaults: bool,
+    held: dict[str, GoalHold] | None = None,
 ) -> Selection:
+    """The paths from ``starts`` (every start when None) to ``goals`` (every goal when empty),
+    without those to a goal the subject already holds (``held``)."""
+    held = {g: h for g, h in (held or {}).items() if not goals or g in goals}
     found = [
         p
         for p in paths
-        if (starts is None or p.start in starts) and (not goals or p.goal.id in goals)
+        if (starts is None or p.start in starts)
+        and (not goals or p.goal.id in goals)
+        and p.goal.id not in held
     ]
     if starts is not None:
         found.sort(key=lambda p: (starts.index(p.start), GOALS.index(p.goal)))
     shown = tuple(p for p in found if include_defaults or not p.default)
-    return Selection(shown, len(found) - len(shown))
+    own = starts[0] if starts else None
+    return Selection(shown, len(found) - len(shown), held, own)
 
 
 def _node_dict(node: Node) -> dict[str, str] | None:
@@ -125,14 +159,47 @@ def paths_document(selection: Selection, subject: str | None) -> dict[str, Any]:
         "schema": PATHS_SCHEMA,
         "subject": subject,
         "defaults_hidden": selection.hidden_defaults,
+        "already_held": [
+            {
+                "goal": capability_dict(goal),
+                "text": hold.text,
+                "via": holding_dict(hold.holding) if hold.holding else None,
+            }
+            for goal in GOALS
+            if (hold := selection.held.get(goal.id)) is not None
+        ],
         "paths": [path_dict(path) for path in selection.shown],
     }
 
 
+def _start_text(path: EscalationPath, own: Node | None) -> str:
+    """The path's start; for a SUBJECT walking one of its groups' paths, the SUBJECT as a member."""
+    if own is None or path.start == own:
+        return path.start.display()
+    return f"{own.display()} (as a member of group {path.start.name})"
+
+
+def _held_lines(selection: Selection) -> list[str]:
+    if selection.own is None or not selection.held:
+        return []
+    full = selection.held.get("full-access")
+    if full is not None:
+        return [f"{selection.own.display()} already holds {full.text}."]
+    return [
+        f"{selection.own.display()} already holds {hold.text}."
+        for goal in GOALS
+        if (hold := selection.held.get(goal.id)) is not None
+    ]
+
+
 def render_table(selection: Selection, subject: str | None) -> None:
     console = report_console()
+    for line in _held_lines(selection):
+        console.print(line, highlight=False, markup=False)
     if not selection.shown:
         text = f"No escalation path from {subject}." if subject else "No escalation path."
+        if selection.held:
+            text = f"No escalation path from {subject} to a goal it does not hold."
     else:
         count = len(selection.shown)
         text = f"{count} escalation path{'s' if count != 1 else ''}."
@@ -146,7 +213,7 @@ def render_table(selection: Selection, subject: str | None) -> None:
         colour = SEVERITY_COLOURS[severity]
         hops = sum(1 for m in path.moves if not m.membership and m.action != "includes")
         console.print(
-            f"[bold]{number}. {escape(path.start.display())}[/bold] → "
+            f"[bold]{number}. {escape(_start_text(path, selection.own))}[/bold] → "
             f"[{colour}]{escape(path.goal.title)}[/{colour}] ({severity}, "
             f"{hops} hop{'s' if hops != 1 else ''})"
             + (" [dim](Kubernetes default)[/dim]" if path.default else ""),
@@ -222,7 +289,10 @@ def paths_command(
 
     Exit codes: 0 answered; 2 usage error, or an input that could not be read.
     """
-    named, inputs_given = split_subject(list(args or []), subject)
+    try:
+        named, inputs_given = split_subject(list(args or []), subject)
+    except UsageError as exc:
+        fail(str(exc))
     asked: list[Asked] = []
 
     def check() -> None:
@@ -230,6 +300,11 @@ def paths_command(
         if unknown:
             raise UsageError(f"unknown goal {', '.join(unknown)} (one of: {', '.join(GOAL_IDS)})")
         if named is not None:
+            if subject is None and not inputs_given and not cluster:
+                raise UsageError(
+                    "give manifest paths (- for stdin), a snapshot file, or --cluster "
+                    f"({named} was read as the SUBJECT)"
+                )
             asked.append(parse_subject(named, list(group or []), namespace))
         elif group:
             raise UsageError("--group needs a SUBJECT")
@@ -238,8 +313,9 @@ def paths_command(
         inputs_given, cluster=cluster, kubeconfig=kubeconfig, context=context, check=check
     )
     starts = start_nodes(asked[0]) if asked else None
+    held = held_goals(inputs.inventory, asked[0].principal) if asked else {}
     selection = select(
-        escalation_paths(inputs.inventory), starts, tuple(goal or ()), include_defaults
+        escalation_paths(inputs.inventory), starts, tuple(goal or ()), include_defaults, held
     )
     if output_format is RbacFormat.TABLE:
         render_table(selection, named)

@@ -30,7 +30,16 @@ from kposture.inventory.rbac_capabilities import (
     Holding,
     holders,
 )
-from kposture.inventory.rbac_moves import MASTERS, SELF_BOUND_ADMIN, Move, MoveGraph, Node, identity
+from kposture.inventory.rbac_graph import Principal
+from kposture.inventory.rbac_moves import (
+    MASTERS,
+    SELF_BOUND_ADMIN,
+    SYSTEM_MASTERS,
+    Move,
+    MoveGraph,
+    Node,
+    identity,
+)
 from kposture.inventory.rbac_moves import move_graph as _move_graph
 
 GOALS: tuple[Capability, ...] = (FULL_ACCESS, MODIFY_WEBHOOKS, READ_SECRETS)
@@ -162,3 +171,26 @@ def escalation_paths(inventory: Inventory) -> tuple[EscalationPath, ...]:
 
 def paths_from(inventory: Inventory, start: Node) -> tuple[EscalationPath, ...]:
     return tuple(p for p in escalation_paths(inventory) if p.start == start)
+
+
+def held_goals(inventory: Inventory, principal: Principal) -> dict[str, GoalHold]:
+    """Goal id -> how ``principal`` already holds it (its own bindings or its groups', cluster-wide
+    and not limited by resourceNames; ``system:masters`` holds everything). Full access implies
+    every other goal, and is given for them too."""
+    found: dict[str, GoalHold] = {}
+    if SYSTEM_MASTERS in principal.groups:
+        masters = GoalHold(
+            None, "system:masters bypasses RBAC: the API server allows it everything"
+        )
+        return {goal.id: masters for goal in GOALS}
+    for goal in GOALS:
+        for holding in holders(inventory, goal):
+            if holding.scope != "cluster" or holding.names_only:
+                continue
+            if holding.subject.name and principal.matches(holding.subject):
+                found[goal.id] = GoalHold(holding, f"{goal.title} [{via(holding)}]")
+                break
+    full = found.get(FULL_ACCESS.id)
+    if full is not None:
+        return dict.fromkeys((goal.id for goal in GOALS), full)
+    return found

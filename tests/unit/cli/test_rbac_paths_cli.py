@@ -89,3 +89,51 @@ def test_kubernetes_own_paths_hidden_and_counted(runner: CliRunner, tmp_path: Pa
     assert "1 of Kubernetes' own identities hidden" in _run(runner, str(manifest))
     doc = _doc(runner, str(manifest), "--include-defaults")
     assert [p["default"] for p in doc["paths"]] == [True]  # type: ignore[index]
+
+
+def test_a_subject_holding_the_goal_is_told_so_instead_of_group_paths(runner: CliRunner) -> None:
+    out = _run(runner, "sa:ci/builder", DEPLOYER)
+    assert "ServiceAccount ci/builder already holds full access (cluster-admin)" in out
+    assert "system:authenticated" not in out and "1." not in out
+    doc = _doc(runner, "sa:ci/builder", DEPLOYER)
+    assert doc["paths"] == []
+    held = doc["already_held"]
+    assert [h["goal"]["id"] for h in held] == ["full-access", "modify-webhooks", "read-secrets"]  # type: ignore[index,union-attr]
+
+
+EVERYONE_CREATES_PODS = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: everyone-deploys, namespace: ci}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects:
+- {kind: Group, name: system:authenticated, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: builder-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {kind: ServiceAccount, name: builder, namespace: ci}
+"""
+
+
+def test_a_group_path_is_shown_as_walked_by_the_member(runner: CliRunner, tmp_path: Path) -> None:
+    manifest = tmp_path / "rbac.yaml"
+    manifest.write_text(EVERYONE_CREATES_PODS)
+    out = _run(runner, "alice", str(manifest))
+    assert (
+        "1. User alice (as a member of group system:authenticated) → full access (cluster-admin)"
+        in out
+    )
+
+
+def test_a_missing_file_is_not_taken_for_a_subject(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["rbac", "paths", "esc.yml", "esc.yaml"])
+    assert result.exit_code == 2
+    assert "no such file: esc.yml" in result.stderr
+    result = runner.invoke(app, ["rbac", "paths", "alice"])
+    assert result.exit_code == 2
+    assert "alice was read as the SUBJECT" in result.stderr
+    # SUBJECT forms with a slash are still subjects.
+    assert "No escalation path from sa:ci/nobody" in _run(runner, "sa:ci/nobody", DEPLOYER)
