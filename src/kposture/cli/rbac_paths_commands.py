@@ -141,20 +141,25 @@ def _move_dict(move: Move) -> dict[str, Any]:
     }
 
 
-def path_dict(path: EscalationPath) -> dict[str, Any]:
+def path_dict(path: EscalationPath, full: bool = False) -> dict[str, Any]:
+    """One path; a long one's hops capped to the first and last ones (``hops_omitted`` says how
+    many are left out) unless ``full``."""
     held = path.held.holding
+    head, omitted, tail = path.shown_moves(full)
     return {
         "start": ref_dict(path.start.kind, path.start.namespace, path.start.name),
         "goal": capability_dict(path.goal),
         "default": path.default,
-        "hops": [_move_dict(move) for move in path.moves if move.action != "includes"],
+        "hop_count": path.hop_count,
+        "hops_omitted": omitted,
+        "hops": [_move_dict(move) for move in (*head, *tail) if move.action != "includes"],
         "reached": ref_dict(path.end.kind, path.end.namespace, path.end.name),
         "held": {"text": path.held.text, "via": holding_dict(held) if held else None},
-        "summary": path.describe(),
+        "summary": path.describe(full),
     }
 
 
-def paths_document(selection: Selection, subject: str | None) -> dict[str, Any]:
+def paths_document(selection: Selection, subject: str | None, full: bool = False) -> dict[str, Any]:
     return {
         "schema": PATHS_SCHEMA,
         "subject": subject,
@@ -168,7 +173,7 @@ def paths_document(selection: Selection, subject: str | None) -> dict[str, Any]:
             for goal in GOALS
             if (hold := selection.held.get(goal.id)) is not None
         ],
-        "paths": [path_dict(path) for path in selection.shown],
+        "paths": [path_dict(path, full) for path in selection.shown],
     }
 
 
@@ -192,7 +197,7 @@ def _held_lines(selection: Selection) -> list[str]:
     ]
 
 
-def render_table(selection: Selection, subject: str | None) -> None:
+def render_table(selection: Selection, subject: str | None, full: bool = False) -> None:
     console = report_console()
     for line in _held_lines(selection):
         console.print(line, highlight=False, markup=False)
@@ -211,7 +216,7 @@ def render_table(selection: Selection, subject: str | None) -> None:
     for number, path in enumerate(selection.shown, 1):
         severity = "critical" if path.goal.id == "full-access" else "high"
         colour = SEVERITY_COLOURS[severity]
-        hops = sum(1 for m in path.moves if not m.membership and m.action != "includes")
+        hops = path.hop_count
         console.print(
             f"[bold]{number}. {escape(_start_text(path, selection.own))}[/bold] → "
             f"[{colour}]{escape(path.goal.title)}[/{colour}] ({severity}, "
@@ -219,7 +224,7 @@ def render_table(selection: Selection, subject: str | None) -> None:
             + (" [dim](Kubernetes default)[/dim]" if path.default else ""),
             highlight=False,
         )
-        for hop in path.hops():
+        for hop in path.hops(full):
             console.print(f"   - {escape(hop)}", highlight=False)
         console.print()
     console.print(text, highlight=False, markup=False)
@@ -230,15 +235,29 @@ def _dot_node(graph: DotGraph, node: Node) -> str:
     return graph.node(f"node:{node.kind}:{node.namespace}:{node.name}", node.display(), shape=shape)
 
 
-def paths_graph(selection: Selection) -> DotGraph:
-    """start → ... → the identity holding the goal → the goal, edges labelled with the action."""
+def paths_graph(selection: Selection, full: bool = False) -> DotGraph:
+    """start → ... → the identity holding the goal → the goal, edges labelled with the action; a
+    long path's middle hops (unless ``full``) as one "N more hops" node."""
     graph = DotGraph("escalation-paths")
     for path in selection.shown:
+        first, omitted, last = path.shown_moves(full)
         tail = _dot_node(graph, path.start)
-        for move in path.moves:
+        for move in first:
             head = _dot_node(graph, move.target)
             graph.edge(tail, head, move.action)
             tail = head
+        if omitted:
+            gap = graph.node(
+                f"gap:{path.start.kind}:{path.start.namespace}:{path.start.name}:{path.goal.id}",
+                f"… {omitted} more hops …",
+                shape="plaintext",
+            )
+            graph.edge(tail, gap, "")
+            tail = gap
+            for move in last:
+                head = _dot_node(graph, move.target)
+                graph.edge(tail, head, move.action)
+                tail = head
         graph.edge(tail, graph.capability_node(path.goal), path.held.text)
     return graph
 
@@ -274,6 +293,13 @@ def paths_command(
         bool,
         typer.Option(
             "--include-defaults", help="Also list the paths of Kubernetes' own identities."
+        ),
+    ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Every hop of a long path (by default the first 4 and the last 2 are shown).",
         ),
     ] = False,
     cluster: Cluster = False,
@@ -318,10 +344,10 @@ def paths_command(
         escalation_paths(inputs.inventory), starts, tuple(goal or ()), include_defaults, held
     )
     if output_format is RbacFormat.TABLE:
-        render_table(selection, named)
+        render_table(selection, named, full)
     elif output_format is RbacFormat.DOT:
-        typer.echo(paths_graph(selection).render(), nl=False)
+        typer.echo(paths_graph(selection, full).render(), nl=False)
     else:
-        doc = paths_document(selection, named)
+        doc = paths_document(selection, named, full)
         write_document({**doc, "errors": errors_list(inputs.errors)}, output_format)
     finish(inputs.errors)

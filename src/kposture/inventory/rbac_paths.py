@@ -18,8 +18,8 @@ they are computed but flagged ``default``.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 
 from kposture.inventory.objects import Inventory
 from kposture.inventory.rbac_capabilities import (
@@ -54,47 +54,106 @@ class GoalHold:
     text: str
 
 
+HEAD_HOPS = 4
+TAIL_HOPS = 2
+"""A path longer than ``HEAD_HOPS + TAIL_HOPS`` hops is rendered as its first and last hops with
+"… N more hops …" between: a chain of N namespaces would otherwise render N²/2 hops."""
+
+
 @dataclass(frozen=True, slots=True)
 class EscalationPath:
-    """``start`` reaches ``goal`` by ``moves`` (the first its own permission); the last node holds
-    the goal as ``held`` says."""
+    """``start`` reaches ``goal`` by a shortest route whose first move is its own permission; the
+    last node holds the goal as ``held`` says.
+
+    The route is not copied per path: ``moves`` follows the goal's shared route map (``route``,
+    each node's next move), so all paths take memory linear in the graph. ``hop_count`` (moves
+    that are not stand-in expansion) and ``move_count`` are known without walking; ``tail`` holds
+    the last ``TAIL_HOPS`` hops, so a capped rendering costs the same for a path of any length."""
 
     start: Node
     goal: Capability
-    moves: tuple[Move, ...]
+    first: Move
     held: GoalHold
+    hop_count: int
+    move_count: int
+    tail: tuple[Move, ...]
+    route: Mapping[Node, Move] = field(compare=False, repr=False)
+    stops: Mapping[Node, GoalHold] = field(compare=False, repr=False)
 
     @property
     def default(self) -> bool:
         return self.start.is_kubernetes_own
 
     @property
-    def first(self) -> Move:
-        return self.moves[0]
+    def moves(self) -> tuple[Move, ...]:
+        """Every move of the route, in order (walks the route: linear in its length)."""
+        found = [self.first]
+        node = self.first.target
+        while node not in self.stops:
+            move = self.route[node]
+            found.append(move)
+            node = move.target
+        return tuple(found)
 
     @property
     def end(self) -> Node:
-        return self.moves[-1].target
+        return self.tail[-1].target if self.tail else self.first.target
 
-    def hops(self) -> Iterator[str]:
-        """One line per hop: the action, the node reached, and what allows it."""
-        for move in self.moves:
-            if move.action == "includes":
-                if move.target.is_identity:
-                    yield f"→ {move.target.display()}"
-                continue
-            text = move.action
-            if move.target.is_identity:
-                text += f" {move.target.display()}"
-            if move.holding is not None:
-                text += f" [{via(move.holding)}]"
-            if move.evidence:
-                text += " [" + ", ".join(ref.display() for ref in move.evidence[:3]) + "]"
-            yield text
+    @property
+    def capped(self) -> bool:
+        return self.hop_count > HEAD_HOPS + TAIL_HOPS
+
+    def shown_moves(self, full: bool = False) -> tuple[tuple[Move, ...], int, tuple[Move, ...]]:
+        """(head moves, hops left out, tail moves): every move in the head when ``full`` or the
+        path is short; else the moves of the first ``HEAD_HOPS`` hops and of the last
+        ``TAIL_HOPS``."""
+        if full or not self.capped:
+            return self.moves, 0, ()
+        head = [self.first]
+        hops = 1
+        node = self.first.target
+        while True:
+            move = self.route[node]
+            if _is_hop(move):
+                if hops == HEAD_HOPS:
+                    break
+                hops += 1
+            head.append(move)
+            node = move.target
+        return tuple(head), self.hop_count - HEAD_HOPS - TAIL_HOPS, self.tail
+
+    def hops(self, full: bool = False) -> Iterator[str]:
+        """One line per hop: the action, the node reached, and what allows it; a long path
+        capped (``shown_moves``) unless ``full``."""
+        head, omitted, tail = self.shown_moves(full)
+        yield from _hop_lines(head)
+        if omitted:
+            yield f"… {omitted} more hop{'s' if omitted != 1 else ''} …"
+            yield from _hop_lines(tail)
         yield self.held.text
 
-    def describe(self) -> str:
-        return f"{self.start.display()} can reach {self.goal.title}: " + "; ".join(self.hops())
+    def describe(self, full: bool = False) -> str:
+        return f"{self.start.display()} can reach {self.goal.title}: " + "; ".join(self.hops(full))
+
+
+def _is_hop(move: Move) -> bool:
+    return move.action != "includes" and not move.membership
+
+
+def _hop_lines(moves: Iterable[Move]) -> Iterator[str]:
+    for move in moves:
+        if move.action == "includes":
+            if move.target.is_identity:
+                yield f"→ {move.target.display()}"
+            continue
+        text = move.action
+        if move.target.is_identity:
+            text += f" {move.target.display()}"
+        if move.holding is not None:
+            text += f" [{via(move.holding)}]"
+        if move.evidence:
+            text += " [" + ", ".join(ref.display() for ref in move.evidence[:3]) + "]"
+        yield text
 
 
 def via(holding: Holding) -> str:
@@ -118,10 +177,12 @@ def _goal_holds(inventory: Inventory, goal: Capability) -> dict[Node, GoalHold]:
     return holds
 
 
-def _routes(graph: MoveGraph, goal_nodes: set[Node]) -> dict[Node, Move]:
-    """For every node that reaches a goal node, its first move on a shortest route."""
+def _routes(graph: MoveGraph, goal_nodes: set[Node]) -> tuple[dict[Node, Move], list[Node]]:
+    """For every node that reaches a goal node, its first move on a shortest route; and the nodes
+    in the order found (goal-ward first)."""
     seen = set(goal_nodes)
     first: dict[Node, Move] = {}
+    order: list[Node] = []
     queue = deque(sorted(goal_nodes))
     while queue:
         node = queue.popleft()
@@ -129,18 +190,29 @@ def _routes(graph: MoveGraph, goal_nodes: set[Node]) -> dict[Node, Move]:
             if move.source not in seen:
                 seen.add(move.source)
                 first[move.source] = move
+                order.append(move.source)
                 queue.append(move.source)
-    return first
+    return first, order
 
 
-def _follow(start: Node, first: dict[Node, Move], holds: dict[Node, GoalHold]) -> list[Move]:
-    moves: list[Move] = []
-    node = start
-    while node not in holds:
+def _suffixes(
+    first: dict[Node, Move], order: list[Node]
+) -> tuple[dict[Node, tuple[int, int]], dict[Node, tuple[Move, ...]]]:
+    """Per node: (hops, moves) to the goal, and the moves of its route's last ``TAIL_HOPS`` hops
+    (a suffix starting at a hop), each from its next node's, so linear in the graph."""
+    counts: dict[Node, tuple[int, int]] = {}
+    tails: dict[Node, tuple[Move, ...]] = {}
+    for node in order:  # a node's next node was found before it
         move = first[node]
-        moves.append(move)
-        node = move.target
-    return moves
+        hops, moves = counts.get(move.target, (0, 0))
+        counts[node] = (hops + _is_hop(move), moves + 1)
+        tail = (move, *tails.get(move.target, ()))
+        if sum(_is_hop(m) for m in tail) > TAIL_HOPS:
+            tail = tail[1:]
+            while tail and not _is_hop(tail[0]):
+                tail = tail[1:]
+        tails[node] = tail
+    return counts, tails
 
 
 def escalation_paths(inventory: Inventory) -> tuple[EscalationPath, ...]:
@@ -154,14 +226,21 @@ def escalation_paths(inventory: Inventory) -> tuple[EscalationPath, ...]:
     found: list[EscalationPath] = []
     for goal in GOALS:
         holds = _goal_holds(inventory, goal)
-        first = _routes(graph, set(holds))
+        first, order = _routes(graph, set(holds))
+        counts, tails = _suffixes(first, order)
         for start in sorted(graph.identities):
             if start in holds or start not in first or start in reached_full:
                 continue
-            moves = _follow(start, first, holds)
-            if moves[0].membership:
+            move = first[start]
+            if move.membership:
                 continue
-            found.append(EscalationPath(start, goal, tuple(moves), holds[moves[-1].target]))
+            hop_count, move_count = counts[start]
+            tail = tails[start]
+            end = tail[-1].target if tail else move.target
+            path = EscalationPath(
+                start, goal, move, holds[end], hop_count, move_count, tail, first, holds
+            )
+            found.append(path)
             if goal is FULL_ACCESS:
                 reached_full.add(start)
     result = tuple(found)

@@ -415,7 +415,7 @@ def escalation_path(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]
             (
                 ("subject", path.start.display()),
                 ("goal", path.goal.id),
-                ("hops", str(len(path.moves))),
+                ("hops", str(path.move_count)),
             ),
             severity,
         )

@@ -137,3 +137,18 @@ def test_a_missing_file_is_not_taken_for_a_subject(runner: CliRunner, tmp_path: 
     assert "alice was read as the SUBJECT" in result.stderr
     # SUBJECT forms with a slash are still subjects.
     assert "No escalation path from sa:ci/nobody" in _run(runner, "sa:ci/nobody", DEPLOYER)
+
+
+def test_long_paths_are_capped_unless_full(runner: CliRunner, tmp_path: Path) -> None:
+    from unit.inventory.test_rbac_paths import _chain
+
+    manifest = tmp_path / "chain.yaml"
+    manifest.write_text(_chain(12))
+    out = _run(runner, "head", str(manifest))
+    assert "(critical, 12 hops)" in out and "… 6 more hops …" in out
+    capped = _doc(runner, "head", str(manifest))["paths"][0]  # type: ignore[index]
+    assert capped["hop_count"] == 12 and capped["hops_omitted"] == 6
+    assert len(capped["hops"]) == 6
+    full = _doc(runner, "head", str(manifest), "--full")["paths"][0]  # type: ignore[index]
+    assert full["hops_omitted"] == 0 and len(full["hops"]) == 12
+    assert "more hops" in _run(runner, "head", str(manifest), "-o", "dot")

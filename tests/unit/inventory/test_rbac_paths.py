@@ -435,3 +435,70 @@ def test_csr_approval_reaches_users_and_service_account_usernames() -> None:
     assert _paths(user)[("quinn", "full-access")].end == Node("User", "", "ops")
     account = CSR.replace("kind: Group, name: ops", "kind: ServiceAccount, name: ops, namespace: x")
     assert _paths(account)[("quinn", "full-access")].end == Node("ServiceAccount", "x", "ops")
+
+
+def _chain(namespaces: int) -> str:
+    """Each namespace's ServiceAccount may create pods in the next; the last is cluster-admin."""
+    docs = []
+    for i in range(namespaces):
+        subject = (
+            f"{{kind: ServiceAccount, name: sa, namespace: chain-{i - 1}}}"
+            if i
+            else "{kind: User, name: head}"
+        )
+        docs.append(
+            f"""apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: sa, namespace: chain-{i}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: deployer, namespace: chain-{i}}}
+rules:
+- {{apiGroups: [""], resources: [pods], verbs: [create]}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: deployer, namespace: chain-{i}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: deployer}}
+subjects:
+- {subject}
+"""
+        )
+    docs.append(
+        f"""apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: end}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}}
+subjects:
+- {{kind: ServiceAccount, name: sa, namespace: chain-{namespaces - 1}}}
+"""
+    )
+    return "---\n".join(docs)
+
+
+def test_a_long_path_is_rendered_capped_with_its_hop_count() -> None:
+    paths = _paths(_chain(10))
+    head = paths[("head", "full-access")]
+    assert head.hop_count == 10 and head.capped
+    lines = list(head.hops())
+    assert "… 4 more hops …" in lines
+    assert sum("creates pods in" in line for line in lines) == 6
+    assert lines[0].startswith("creates pods in chain-0,")
+    assert any(line.startswith("creates pods in chain-9,") for line in lines)
+    assert lines[-1].startswith("holds full access")
+    full = list(head.hops(full=True))
+    assert sum("creates pods in" in line for line in full) == 10
+    assert len(head.moves) == head.move_count
+    assert head.end == Node("ServiceAccount", "chain-9", "sa")
+
+
+def test_long_chains_render_in_linear_size() -> None:
+    """Every path of a 300-namespace chain, rendered capped: the text grows with the number of
+    paths, not with the square of the chain's length."""
+    for namespaces in (100, 300):
+        paths = escalation_paths(Inventory(objects_from_text(_chain(namespaces))))
+        assert len(paths) == namespaces  # the head user and every ServiceAccount but the last
+        longest = max(len(p.describe()) for p in paths)
+        assert longest < 3_000
+        assert max(p.hop_count for p in paths) == namespaces
