@@ -1,13 +1,17 @@
 """Following an audit log file as kube-apiserver writes and rotates it (``kposture detect --follow``).
 
-The follower keeps the open file's inode and offset. At the end of the data it looks at the path: a
-different inode means the file was rotated (renamed away, a new one created), so what is left in the
-old file is read to its end before the new file is read from its start; a file shorter than the
-offset was truncated in place (copytruncate) and is read again from its start. A line is handed on
-only once its newline arrives, so a half-written event is never parsed early; the last unterminated
-line of a rotated file is handed on when the file is left. Nothing is read twice and nothing is
-skipped, except what a copytruncate rotation loses between its copy and its truncation (which no
-reader can see).
+The follower keeps the open file's device, inode and offset, and the file's first bytes as it read
+them (up to ``FINGERPRINT_BYTES``). At the end of the data it looks at the path: a different inode
+means the file was rotated (renamed away, deleted, or replaced by a rename over it), so what is left
+in the old file is read to its end before the new file is read from its start. The file was
+truncated in place (copytruncate) when it is shorter than the offset or when its first bytes are no
+longer the ones read; the first bytes are checked after every read too, so a truncated file that has
+already grown past the old offset is not read from the middle. A truncated file is read again from
+its start. A line is handed on only once its newline arrives, so a half-written event is never
+parsed early; the last unterminated line of a rotated file is handed on when the file is left.
+Nothing is read twice and nothing is skipped, except what a copytruncate rotation loses between its
+copy and its truncation (which no reader can see), and a file rewritten in place with the very same
+first bytes, which cannot be told from one that grew.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from kposture.model.audit import AuditEvent
 from kposture.sources.audit_logs import AuditLogReader
 
 _CHUNK = 1 << 16
+FINGERPRINT_BYTES = 4096
+"""How much of the start of the file is compared to tell a truncated and rewritten file from one
+that grew: enough to hold the first event's audit ID."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +75,7 @@ class LineFollower:
         handle = None
         while handle is None:
             try:
-                handle = self.path.open("rb")
+                handle = _open(self.path)
             except FileNotFoundError:
                 if self.should_stop():
                     return
@@ -88,10 +95,15 @@ class LineFollower:
         ):
             stream.seek(start.offset)
             cursor.consumed, cursor.line = start.offset, start.line
+            cursor.head = os.pread(stream.fileno(), min(start.offset, FINGERPRINT_BYTES), 0)
         try:
             while True:
                 chunk = cursor.stream.read(_CHUNK)
                 if chunk:
+                    if cursor.rewritten():
+                        self._restart(cursor)
+                        continue
+                    cursor.remember_head(chunk)
                     yield from self._split(cursor, chunk)
                     continue
                 if self.should_stop():
@@ -104,22 +116,26 @@ class LineFollower:
                 if (now.st_dev, now.st_ino) != (cursor.device, cursor.inode):
                     yield from self._leave(cursor)
                     try:
-                        replacement = self.path.open("rb")
+                        replacement = _open(self.path)
                     except FileNotFoundError:
                         continue
                     cursor.stream.close()
                     cursor = _Cursor.at(replacement)
                     self.rotations += 1
-                elif now.st_size < cursor.consumed + len(cursor.pending):
-                    cursor.stream.seek(0)
-                    cursor.reset()
-                    self.truncations += 1
+                    self._position = FollowPosition(cursor.device, cursor.inode, 0, 0)
+                elif now.st_size < cursor.read_offset or cursor.rewritten():
+                    self._restart(cursor)
                 else:
                     self.sleep(self.poll_interval)
-                    continue
-                self._position = FollowPosition(cursor.device, cursor.inode, 0, 0)
         finally:
             cursor.stream.close()
+
+    def _restart(self, cursor: _Cursor) -> None:
+        """The file was truncated in place: read it again from its start."""
+        cursor.stream.seek(0)
+        cursor.reset()
+        self.truncations += 1
+        self._position = FollowPosition(cursor.device, cursor.inode, 0, 0)
 
     def _split(self, cursor: _Cursor, chunk: bytes) -> Iterator[tuple[int, bytes | None]]:
         cursor.pending += chunk
@@ -162,14 +178,39 @@ class _Cursor:
     consumed: int = 0
     pending: bytes = b""
     oversized: bool = False
+    head: bytes = b""
+    """The first bytes of the file as they were read (up to ``FINGERPRINT_BYTES``)."""
 
     @classmethod
     def at(cls, stream: BinaryIO) -> _Cursor:
         info = os.fstat(stream.fileno())
         return cls(stream, info.st_dev, info.st_ino)
 
+    @property
+    def read_offset(self) -> int:
+        """Bytes of the file read so far: those handed on or skipped, and the pending line."""
+        return self.consumed + len(self.pending)
+
+    def remember_head(self, chunk: bytes) -> None:
+        """Keep the start of the file from ``chunk``, read at ``read_offset``."""
+        missing = FINGERPRINT_BYTES - len(self.head)
+        if missing > 0 and self.read_offset == len(self.head):
+            self.head += chunk[:missing]
+
+    def rewritten(self) -> bool:
+        """Whether the file no longer starts with the bytes read from it: truncated and written
+        again, even past the old offset."""
+        return bool(self.head) and os.pread(self.stream.fileno(), len(self.head), 0) != self.head
+
     def reset(self) -> None:
         self.line, self.consumed, self.pending, self.oversized = 0, 0, b"", False
+        self.head = b""
+
+
+def _open(path: Path) -> BinaryIO:
+    """The file unbuffered: each read sees the file as it is then, with nothing read ahead from
+    before a truncation."""
+    return path.open("rb", buffering=0)
 
 
 def follow_audit_log(

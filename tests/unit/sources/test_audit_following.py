@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from audit_samples import raw_event
@@ -148,3 +149,120 @@ def test_over_long_lines_are_skipped_while_following(tmp_path: Path) -> None:
     )
     assert [e.user.username for e in users] == ["a", "b"]
     assert reader.stats.issues[0].line == 2
+
+
+class Polls:
+    """Deterministic polling for a ``LineFollower``: each time it waits at the end of the data, the
+    next file operation runs; once they are all done, the follower stops at the end of the data."""
+
+    def __init__(self, *steps: Callable[[], object]) -> None:
+        self.steps = list(steps)
+        self.done = False
+
+    def sleep(self, _seconds: float) -> None:
+        if self.steps:
+            self.steps.pop(0)()
+        else:
+            self.done = True
+
+    def should_stop(self) -> bool:
+        return self.done
+
+
+def followed_users(path: Path, polls: Polls) -> tuple[list[str], AuditLogReader, LineFollower]:
+    reader = AuditLogReader()
+    follower = LineFollower(
+        path, reader.max_event_bytes, sleep=polls.sleep, should_stop=polls.should_stop
+    )
+    users = [
+        event.user.username
+        for number, data in follower.lines()
+        for event in reader.parse_line(data, str(path), number)
+    ]
+    return users, reader, follower
+
+
+def test_copytruncate_then_growth_past_the_old_offset_reads_every_new_line_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "audit.log"
+    old = [f"old-{n}" for n in range(5)]
+    new = [f"new-{n}" for n in range(12)]
+    path.write_text("".join(line(user) for user in old))
+    size = path.stat().st_size
+
+    def truncate_and_grow() -> None:
+        inode = path.stat().st_ino
+        with path.open("r+") as handle:  # copytruncate: same inode, cut to 0, written again
+            handle.truncate(0)
+            handle.write("".join(line(user) for user in new))
+        assert path.stat().st_ino == inode and path.stat().st_size > size
+
+    users, reader, follower = followed_users(path, Polls(truncate_and_grow))
+    assert users == old + new
+    assert reader.stats.skipped_total == 0
+    assert follower.truncations == 1 and follower.rotations == 0
+
+
+def test_copytruncate_to_the_same_size_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "audit.log"
+    path.write_text(line("a1") + line("a2"))
+
+    def rewrite_same_size() -> None:
+        with path.open("r+") as handle:
+            handle.truncate(0)
+            handle.write(line("b1") + line("b2"))
+
+    users, reader, follower = followed_users(path, Polls(rewrite_same_size))
+    assert users == ["a1", "a2", "b1", "b2"]
+    assert follower.truncations == 1 and reader.stats.skipped_total == 0
+
+
+def test_a_file_deleted_and_created_again_is_read_from_its_start(tmp_path: Path) -> None:
+    path = tmp_path / "audit.log"
+    path.write_text(line("a1"))
+    big = "".join(line(f"b{n}") for n in range(10))
+
+    users, reader, follower = followed_users(
+        path,
+        Polls(
+            lambda: path.write_text(path.read_text() + line("a2")),
+            path.unlink,
+            lambda: path.write_text(big),
+        ),
+    )
+    assert users == ["a1", "a2"] + [f"b{n}" for n in range(10)]
+    assert follower.rotations == 1 and follower.truncations == 0
+    assert reader.stats.skipped_total == 0
+
+
+def test_a_file_replaced_by_rename_over_it_is_read_from_its_start(tmp_path: Path) -> None:
+    path = tmp_path / "audit.log"
+    path.write_text(line("a1"))
+    staged = tmp_path / "staged.log"
+
+    def replace() -> None:
+        with path.open("a") as handle:
+            handle.write(line("a2"))
+        staged.write_text("".join(line(f"b{n}") for n in range(6)))
+        staged.replace(path)
+
+    users, _, follower = followed_users(path, Polls(replace))
+    assert users == ["a1", "a2"] + [f"b{n}" for n in range(6)]
+    assert follower.rotations == 1 and follower.truncations == 0
+
+
+def test_appends_are_not_mistaken_for_truncation(tmp_path: Path) -> None:
+    path = tmp_path / "audit.log"
+    path.write_text(line("a0"))
+
+    def append(user: str) -> Callable[[], None]:
+        def run() -> None:
+            with path.open("a") as handle:
+                handle.write(line(user))
+
+        return run
+
+    users, _, follower = followed_users(path, Polls(*(append(f"a{n}") for n in range(1, 8))))
+    assert users == [f"a{n}" for n in range(8)]
+    assert follower.truncations == 0 and follower.rotations == 0
