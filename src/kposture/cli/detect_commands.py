@@ -22,6 +22,8 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.markup import escape
+from typer import _click
+from typer.core import TyperCommand
 
 from kposture.cli.consoles import error_console, report_console
 from kposture.cli.detect_setup import prepare_detections
@@ -32,7 +34,15 @@ from kposture.model.audit import AuditEvent
 from kposture.model.incidents import IncidentAlert, sink_alert
 from kposture.reports.alerts import alert_table, ecs_document
 from kposture.reports.isolation import isolation_policy, render_isolation_policy
-from kposture.sinks import AlertSetupError, AlertSpecError, Sinks, build_sinks, parse_alert_flags
+from kposture.sinks import (
+    AlertsConfig,
+    AlertSetupError,
+    AlertSpecError,
+    Sinks,
+    build_sinks,
+    parse_alert_flags,
+)
+from kposture.sinks.summaries import counted, delivery_summary
 from kposture.sources.audit_following import follow_audit_log
 from kposture.sources.audit_logs import (
     DEFAULT_MAX_EVENT_BYTES,
@@ -91,7 +101,7 @@ class _IssuePrinter:
 
 
 def _events(
-    reader: AuditLogReader, source: str | None, follow: Path | None
+    reader: AuditLogReader, sources: list[str], follow: Path | None
 ) -> Iterator[AuditEvent]:
     if follow is not None:
         stop = threading.Event()
@@ -103,11 +113,11 @@ def _events(
         finally:
             signal.signal(signal.SIGTERM, previous)
         return
-    if source == "-":
-        yield from reader.read_stream(sys.stdin.buffer, "-")
-        return
-    assert source is not None
-    yield from reader.read_file(Path(source))
+    for source in sources:
+        if source == "-":
+            yield from reader.read_stream(sys.stdin.buffer, "-")
+        else:
+            yield from reader.read_file(Path(source))
 
 
 def _emit_line(alert: IncidentAlert, output: Output) -> None:
@@ -122,9 +132,29 @@ def _emit_line(alert: IncidentAlert, output: Output) -> None:
     )
 
 
+class _ParentPathContext(_click.Context):
+    """The context of the ``detect`` group's default command: its usage and error lines name the
+    group (``kposture detect``), not the hidden ``run`` command the group forwards to."""
+
+    @property
+    def command_path(self) -> str:
+        return self.parent.command_path if self.parent is not None else super().command_path
+
+
+class DetectRunCommand(TyperCommand):
+    """``kposture detect [OPTIONS] [SOURCE]...``, registered as the ``detect`` group's default."""
+
+    context_class = _ParentPathContext
+
+
 def detect_command(
-    source: Annotated[
-        str | None, typer.Argument(help="Audit log file (JSON lines), or - for stdin.")
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="SOURCE",
+            help="Audit log files (JSON lines), read in order, or - for stdin.",
+            show_default=False,
+        ),
     ] = None,
     follow: Annotated[
         Path | None,
@@ -147,41 +177,60 @@ def detect_command(
             help="Alert sink (repeatable): stdout, webhook=URL, slack=URL, with [min=...,dedup=...].",
         ),
     ] = None,
+    alert_min_severity: Annotated[
+        str | None,
+        typer.Option(
+            "--alert-min-severity",
+            help="Lowest severity sent to sinks without min= (default: --min-severity).",
+        ),
+    ] = None,
+    alert_dedup: Annotated[
+        str | None,
+        typer.Option(
+            "--alert-dedup",
+            help="Window in which the same alert is sent once, for sinks without dedup= (e.g. "
+            "10m; 0 turns it off). Default: 0 for files, 10m with --follow.",
+        ),
+    ] = None,
     max_event_bytes: Annotated[
         int, typer.Option("--max-event-bytes", help="Records over this size are skipped.")
     ] = DEFAULT_MAX_EVENT_BYTES,
     policy: Annotated[Path | None, POLICY_OPTION] = None,
     detections: Annotated[list[str] | None, DETECTIONS_OPTION] = None,
 ) -> None:
-    """Detect incidents in a Kubernetes audit log: alerts with who, what, where, from which IP,
-    the object, the verdict and the containment step. `kposture detect tune FILE` shows the
+    """Detect incidents in Kubernetes audit logs: alerts with who, what, where, from which IP, the
+    object, the verdict and the containment step. Subcommand: `kposture detect tune FILE` shows the
     noisiest detections and who is behind them, with allowlist entries to paste.
 
     Exit codes: 0 no alert at or above --min-severity; 1 alerts; 2 bad arguments, an unreadable
     input or an alert sink that cannot start. Skipped records are warnings on stderr.
     """
-    if (source is None) == (follow is None):
-        _fail("give one audit log: FILE, - for stdin, or --follow FILE")
-    if source not in (None, "-") and not Path(source).is_file():
-        _fail(f"{source}: no such file")
+    paths = list(sources or ())
+    _check_sources(paths, follow)
     if max_event_bytes < 1024:
         _fail("--max-event-bytes must be at least 1024")
+    reported = Severity(min_severity.value)
     try:
         setup = prepare_detections(policy, detections or ())
-        sinks: Sinks | None = build_sinks(parse_alert_flags(alert)) if alert else None
+        config = _alerts_config(alert or [], alert_min_severity, alert_dedup, reported, follow)
+        sinks: Sinks | None = build_sinks(config) if config.sinks else None
     except (AlertSpecError, AlertSetupError, UsageError) as exc:
         _fail(str(exc))
-    detector = setup.detector(Severity(min_severity.value))
+    detector = setup.detector(_lowest(reported, config))
     reader = AuditLogReader(
         envelope, max_event_bytes, on_issue=_IssuePrinter(), keep=detector.wants
     )
     collected: list[IncidentAlert] = []
     streaming = follow is not None or output is Output.JSON
+    shown = 0
     try:
-        for event in _events(reader, source, follow):
+        for event in _events(reader, paths, follow):
             for found in detector.process(event):
                 if sinks is not None:
                     sinks.send(sink_alert(found, dt.datetime.now(dt.UTC)))
+                if found.severity < reported:
+                    continue
+                shown += 1
                 if streaming:
                     _emit_line(found, output)
                 else:
@@ -191,23 +240,68 @@ def detect_command(
     finally:
         if sinks is not None:
             sinks.close()
+            for name, counts in sinks.stats().items():
+                error_console().print(escape(delivery_summary(name, counts)), highlight=False)
     if collected:
         report_console().print(alert_table(collected))
-    _summary(reader, detector)
-    raise typer.Exit(EXIT_ALERTS if detector.stats.alerts else EXIT_CLEAN)
+    _summary(reader, detector, shown, reported)
+    raise typer.Exit(EXIT_ALERTS if shown else EXIT_CLEAN)
 
 
-def _summary(reader: AuditLogReader, detector: Detector) -> None:
+def _check_sources(paths: list[str], follow: Path | None) -> None:
+    if bool(paths) == (follow is not None):
+        _fail("give audit logs: FILE... (- for stdin), or --follow FILE")
+    if paths.count("-") > 1:
+        _fail("- (stdin) can be read once")
+    missing = [path for path in paths if path != "-" and not Path(path).is_file()]
+    if missing:
+        _fail("; ".join(f"{path}: no such file" for path in missing))
+
+
+FOLLOW_DEDUP = "10m"
+"""The de-duplication window of ``detect --follow``'s sinks, as ``watch``'s: a live stream."""
+REPLAY_DEDUP = "0"
+"""Reading files, de-duplication is off: the window runs on the clock of the run, not the events',
+so a day of log read in seconds would otherwise collapse to its distinct alerts."""
+
+
+def _alerts_config(
+    flags: list[str],
+    min_severity: str | None,
+    dedup: str | None,
+    reported: Severity,
+    follow: Path | None,
+) -> AlertsConfig:
+    """``--alert`` sinks with ``--alert-min-severity`` (default: what ``detect`` reports) and
+    ``--alert-dedup`` (default: off for files, 10m when following), as ``watch`` reads them."""
+    return parse_alert_flags(
+        flags,
+        min_severity=min_severity if min_severity is not None else reported.value,
+        dedup=dedup if dedup is not None else (FOLLOW_DEDUP if follow else REPLAY_DEDUP),
+    )
+
+
+def _lowest(reported: Severity, config: AlertsConfig) -> Severity:
+    """The lowest severity anything wants: the report, or a sink with a lower minimum."""
+    wanted = [spec.min_severity or config.min_severity for spec in config.sinks]
+    return min([reported, *wanted])
+
+
+def _summary(reader: AuditLogReader, detector: Detector, shown: int, reported: Severity) -> None:
     stats = reader.stats
     skipped = ", ".join(f"{count} {kind.value}" for kind, count in stats.skipped.items() if count)
     console = error_console()
     for message in detector.stats.error_messages:
         console.print(f"[yellow]warning:[/] {escape(message)}")
     allowlisted = detector.stats.allowlisted
+    below = detector.stats.alerts - shown
     console.print(
-        f"{stats.read} events read, {detector.stats.alerts} alerts"
+        f"{counted(stats.read, 'event')} read, {counted(shown, 'alert')}"
+        + (f", {below} below {reported.value} sent to the alert sinks only" if below else "")
         + (f", {allowlisted} allowlisted" if allowlisted else "")
-        + (f"; skipped {skipped}" if skipped else "")
+        + (f"; skipped {skipped}" if skipped else ""),
+        markup=False,
+        highlight=False,
     )
 
 

@@ -29,6 +29,7 @@ from kposture.cli.consoles import error_console, report_console
 from kposture.cli.detect_commands import (
     DETECTIONS_OPTION,
     POLICY_OPTION,
+    DetectRunCommand,
     _fail,
     _IssuePrinter,
     detect_command,
@@ -53,10 +54,10 @@ class DetectGroup(TyperGroup):
 
 detect_app = typer.Typer(
     cls=DetectGroup,
-    help="Detect incidents in a Kubernetes audit log (see `kposture detect run --help`).",
+    help="Detect incidents in Kubernetes audit logs.",
     rich_markup_mode=None,
 )
-detect_app.command("run", hidden=True)(detect_command)
+detect_app.command("run", hidden=True, cls=DetectRunCommand)(detect_command)
 
 
 @dataclass(slots=True)

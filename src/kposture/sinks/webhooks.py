@@ -31,6 +31,7 @@ from kposture.sinks.delivering import Backoff, Outcome, Post, classify, describe
 from kposture.sinks.documents import alert_json
 from kposture.sinks.slack_payloads import slack_json
 from kposture.sinks.spools import MemorySpool, Spool
+from kposture.sinks.summaries import counted
 
 log = logging.getLogger("kposture.sinks")
 
@@ -139,11 +140,20 @@ class WebhookSink:
         left = len(self._spool)
         if left and not self._spool.persistent:
             self._stats.add("dropped", left)
-            log.warning("alert sink %s closed with %d undelivered alerts, lost", self._name, left)
-        elif left:
-            log.info(
-                "alert sink %s closed; %d alerts stay spooled for the next start", self._name, left
+            self._stats.set_pending(0)
+            log.warning(
+                "alert sink %s closed with %s undelivered, lost (the spool is in memory)",
+                self._name,
+                counted(left, "alert"),
             )
+        else:
+            self._stats.set_pending(left)
+            if left:
+                log.warning(
+                    "alert sink %s closed with %s undelivered, kept in its spool for the next start",
+                    self._name,
+                    counted(left, "alert"),
+                )
         self._spool.close()
 
     # --- delivery thread --------------------------------------------------------------------------
@@ -215,11 +225,11 @@ class WebhookSink:
             delay = max(delay, min(retry_after, self._backoff.maximum))
         if failures == 0:
             log.warning(
-                "alert sink %s: delivery to %s failed (%s); retrying with backoff, %d alerts waiting",
+                "alert sink %s: delivery to %s failed (%s); retrying with backoff (%s spooled so far)",
                 self._name,
                 redact_url(self._url),
                 why,
-                len(self._spool),
+                counted(len(self._spool), "alert"),
             )
         return delay
 
@@ -246,9 +256,9 @@ class WebhookSink:
             dropped, self._dropped_since_warning = self._dropped_since_warning, 0
             self._last_drop_warning = now
         log.warning(
-            "alert sink %s: the queue is full (%d alerts); dropped the %d oldest undelivered",
+            "alert sink %s: the queue is full (%s); dropped the %d oldest undelivered",
             self._name,
-            len(self._spool),
+            counted(len(self._spool), "alert"),
             dropped,
         )
 

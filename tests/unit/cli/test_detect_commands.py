@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import yaml
+from tests.unit.sinks.receivers import Receiver
 from typer.testing import CliRunner
 
 from audit_samples import raw_event
@@ -31,7 +32,7 @@ def test_detect_table_and_exit_codes(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     assert "pod-exec-attach" in result.stdout
     assert "kposture respond isolate web-1 -n default" in result.stdout
-    assert "2 events read, 1 alerts" in result.stderr
+    assert "2 events read, 1 alert\n" in result.stderr
     clean = runner.invoke(app, ["detect", str(write_log(tmp_path, QUIET))])
     assert clean.exit_code == 0 and clean.stdout == ""
 
@@ -61,7 +62,7 @@ def test_detect_stdin_min_severity_and_skipped_records(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "-:1: skipped (malformed)" in result.stderr
     assert "-:3: skipped (truncated)" in result.stderr
-    assert "1 events read, 0 alerts; skipped 1 malformed, 1 truncated" in result.stderr
+    assert "1 event read, 0 alerts; skipped 1 malformed, 1 truncated" in result.stderr
 
 
 def test_detect_usage_errors(tmp_path: Path) -> None:
@@ -81,6 +82,78 @@ def test_detect_sends_alerts_to_the_stdout_sink(tmp_path: Path) -> None:
     sink_lines = [json.loads(line) for line in result.stdout.splitlines()]
     sources = {line.get("kposture", {}).get("source") for line in sink_lines}
     assert "detection" in sources
+
+
+def test_detect_help_reads_as_the_command_people_type() -> None:
+    runner = CliRunner()
+    shown = runner.invoke(app, ["detect", "--help"])
+    assert shown.exit_code == 0
+    assert "Usage: kposture detect [OPTIONS] [SOURCE]..." in shown.stdout
+    assert "detect run" not in shown.stdout
+    assert "kposture detect tune FILE" in shown.stdout
+    assert "--alert-min-severity" in shown.stdout and "--alert-dedup" in shown.stdout
+    wrong = runner.invoke(app, ["detect", "--no-such-flag"])
+    assert wrong.exit_code == 2
+    assert "kposture detect [OPTIONS] [SOURCE]..." in wrong.stderr
+    assert "detect run" not in wrong.stderr
+    assert "Usage: kposture detect tune" in runner.invoke(app, ["detect", "tune", "--help"]).stdout
+    assert "detect run" not in runner.invoke(app, ["--help"]).stdout
+
+
+def test_detect_reads_several_files_in_order(tmp_path: Path) -> None:
+    first = tmp_path / "audit.log.1"
+    first.write_text(EXEC + "\n")
+    second = write_log(tmp_path, QUIET, EXEC_2)
+    result = CliRunner().invoke(app, ["detect", "-o", "json", str(first), str(second)])
+    assert result.exit_code == 1, result.output
+    names = [json.loads(line)["kposture"]["event"]["name"] for line in result.stdout.splitlines()]
+    assert names == ["web-1", "web-2"]
+    assert "3 events read, 2 alerts" in result.stderr
+    missing = CliRunner().invoke(app, ["detect", str(first), str(tmp_path / "gone.log")])
+    assert missing.exit_code == 2 and "gone.log: no such file" in missing.stderr
+
+
+def _sink_lines(stdout: str) -> list[dict[str, object]]:
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    return [doc for doc in map(json.loads, lines) if "schema" in doc]
+
+
+def test_alert_min_severity_is_the_sinks_threshold(tmp_path: Path) -> None:
+    runner = CliRunner()
+    log = str(write_log(tmp_path, EXEC))  # pod-exec-attach: high
+    quiet = runner.invoke(
+        app, ["detect", log, "--alert", "stdout", "--alert-min-severity", "critical"]
+    )
+    assert quiet.exit_code == 1  # reported in the table ...
+    assert _sink_lines(quiet.stdout) == []  # ... but not sent
+    assert "alert sink stdout: 0 alerts queued, 0 sent; 1 below its minimum severity" in (
+        quiet.stderr
+    )
+    flags = ["--min-severity", "critical", "--alert", "stdout", "--alert-min-severity", "high"]
+    sinks_only = runner.invoke(app, ["detect", log, *flags])
+    assert sinks_only.exit_code == 0, sinks_only.output  # nothing at or above critical
+    assert [doc["rule"] for doc in _sink_lines(sinks_only.stdout)] == [
+        {"id": "pod-exec-attach", "ruleset": "kposture-detections"}
+    ]
+    assert "1 event read, 0 alerts, 1 below critical sent to the alert sinks only" in (
+        sinks_only.stderr
+    )
+    bad = runner.invoke(app, ["detect", log, "--alert", "stdout", "--alert-min-severity", "x"])
+    assert bad.exit_code == 2 and "--alert-min-severity" in bad.stderr
+
+
+def test_detect_reports_what_a_webhook_sink_delivered(tmp_path: Path) -> None:
+    receiver = Receiver().start()
+    sink = f"webhook[spool={tmp_path / 'spool'}]={receiver.url}"
+    try:
+        result = CliRunner().invoke(
+            app, ["detect", str(write_log(tmp_path, EXEC)), "--alert", sink]
+        )
+    finally:
+        receiver.stop()
+    assert result.exit_code == 1, result.output
+    assert len(receiver.requests) == 1
+    assert "alert sink webhook-1: 1 alert queued, 1 sent\n" in result.stderr
 
 
 def test_respond_isolate_from_labels_and_manifests(tmp_path: Path) -> None:

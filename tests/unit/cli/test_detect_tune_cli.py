@@ -51,7 +51,7 @@ def test_tune_names_the_noisy_identity_and_its_entry_silences_it(tmp_path: Path)
     assert detected.exit_code == 1
     alerts = [json.loads(line) for line in detected.stdout.splitlines()]
     assert [a["user"]["name"] for a in alerts] == ["mallory"]
-    assert "6 events read, 1 alerts, 4 allowlisted" in detected.stderr
+    assert "6 events read, 1 alert, 4 allowlisted" in detected.stderr
     again = runner.invoke(app, ["detect", "tune", str(log), "--policy", str(policy)])
     assert "ci-bot" not in again.stdout and "4 already allowlisted" in again.stderr
 

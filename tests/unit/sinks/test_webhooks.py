@@ -372,3 +372,29 @@ def test_the_fan_out_closes_within_its_default_timeout_while_a_receiver_is_down(
     sinks.close()
     assert 4.0 < time.monotonic() - started < 8.0  # the 5 s default, not forever
     assert sink.stats.dropped == 1  # a memory spool's leftovers are counted as lost
+
+
+def test_an_unreachable_receiver_reports_what_the_spool_holds(
+    receiver: Receiver, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    receiver.stop()
+    sink = _sink(receiver.url, spool=DirectorySpool(tmp_path / "spool"))
+    with caplog.at_level(logging.WARNING, logger="kposture.sinks"):
+        sink.send(finding_alert("first"))
+        assert wait_for(lambda: sink.stats.failed >= 1)
+        for index in range(9):
+            sink.send(finding_alert(f"next-{index}"))
+        sink.close(0)
+    assert "retrying with backoff (1 alert spooled so far)" in caplog.text
+    assert "closed with 10 alerts undelivered, kept in its spool" in caplog.text
+    assert sink.stats.pending == 10
+    assert len(list((tmp_path / "spool").glob("*.alert"))) == 10
+
+
+def test_a_memory_spool_left_on_close_is_counted_lost_not_pending(receiver: Receiver) -> None:
+    receiver.stop()
+    sink = _sink(receiver.url, spool=MemorySpool())
+    sink.send(finding_alert("one"))
+    sink.send(finding_alert("two"))
+    sink.close(0)
+    assert (sink.stats.pending, sink.stats.dropped) == (0, 2)
