@@ -20,7 +20,7 @@
 #   pki/                   ca.crt/key, apiserver.crt/key, sa.key/pub, admin-cert.crt/key
 #   kube-apiserver.args    the server's exact flags, one per line; kube-apiserver.cmdline the command line
 #   manifests/*.yaml       kubeadm-style static pod manifests carrying the same command lines
-#   audit-policy.yaml      the audit policy; logs/audit.log the audit log
+#   audit-policy.yaml      the audit policy (examples/audit-policy.yaml); logs/audit.log the audit log
 #   etcd/                  etcd data; logs/*.log component logs; run/*.pid process (group) ids
 #
 # Environment: KPOSTURE_CONTROLLER_MANAGER=1 (same as --controller-manager), KPOSTURE_ANONYMOUS_AUTH
@@ -37,6 +37,7 @@ TIMEOUT="${KPOSTURE_CLUSTER_TIMEOUT:-90}"
 WITH_KCM="${KPOSTURE_CONTROLLER_MANAGER:-0}"
 ANONYMOUS="${KPOSTURE_ANONYMOUS_AUTH:-false}"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager)
+AUDIT_POLICY="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/examples/audit-policy.yaml"
 
 die() {
     echo "cluster.sh: $*" >&2
@@ -472,15 +473,8 @@ $USER_TOKEN,kposture-user,kposture-user,"kposture:users"
 $KCM_TOKEN,system:kube-controller-manager,system:kube-controller-manager
 EOF
     chmod 600 "$STATE/tokens.csv"
-    cat >"$STATE/audit-policy.yaml" <<EOF
-apiVersion: audit.k8s.io/v1
-kind: Policy
-omitStages: [RequestReceived]
-rules:
-- level: None
-  nonResourceURLs: ["/healthz*", "/livez*", "/readyz*", "/version"]
-- level: Metadata
-EOF
+    # The audit policy the detections are written for, as docs/detections.md documents it.
+    cp "$AUDIT_POLICY" "$STATE/audit-policy.yaml"
 }
 
 ensure_port() { # ensure_port VAR COMPONENT: keep the port unless something else holds it now

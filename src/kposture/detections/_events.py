@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kposture.model import K8sObject, Reference, ResourceRef
-from kposture.model.audit import AuditEvent
+from kposture.model.audit import ANONYMOUS_USER, SERVICE_ACCOUNT_PREFIX, AuditEvent
 from kposture.model.rules import Framework
 
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
@@ -74,6 +74,33 @@ def changed_object(event: AuditEvent, resources: Iterable[str]) -> K8sObject | N
 def matches_any(name: str, patterns: Iterable[str]) -> bool:
     """Whether ``name`` matches one of ``patterns`` (shell-style globs, exact otherwise)."""
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def raw_username(raw: Mapping[str, Any]) -> object:
+    user = raw.get("user")
+    return user.get("username") if isinstance(user, dict) else None  # json gives dicts
+
+
+def raw_by_person(raw: Mapping[str, Any]) -> bool:
+    """Whether the raw event's requester (or the user it impersonates) may be other than a
+    component, node or ServiceAccount."""
+    if raw.get("impersonatedUser") is not None:
+        return True
+    name = raw_username(raw)
+    return not isinstance(name, str) or not name.startswith("system:") or name == ANONYMOUS_USER
+
+
+def raw_by_outsider(raw: Mapping[str, Any], protected: Iterable[str]) -> bool:
+    """Whether the raw event's requester may be a person or a ServiceAccount of a namespace other
+    than ``protected``: neither a component nor a node nor one of the protected namespaces' own
+    ServiceAccounts."""
+    if raw_by_person(raw):
+        return True
+    name = raw_username(raw)
+    if not isinstance(name, str) or not name.startswith(SERVICE_ACCOUNT_PREFIX):
+        return False
+    namespace = name[len(SERVICE_ACCOUNT_PREFIX) :].partition(":")[0]
+    return namespace not in protected
 
 
 def who(event: AuditEvent) -> str:

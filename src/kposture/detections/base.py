@@ -11,6 +11,13 @@ asks only the detections that care about an event; a detection that looks at eve
 could act on it. An event that no detection's interest and gate select is never turned into an
 ``AuditEvent`` at all: most of a real log (components reading and renewing leases) costs only its
 JSON parse. Both must be supersets of what ``detect`` acts on.
+
+``needs_body`` names the writes a detection can judge only by their body (the request or response
+object, which the audit policy logs at level ``Request`` or ``RequestResponse``): the detector counts
+the allowed ones that came without one, so a policy that logs them at ``Metadata`` is named once in
+the notices instead of the detection silently never firing. A detection whose state is (or holds)
+``DetectionNotes`` says things once per stream there (a custom detection's failing message
+expression); the detector gathers them with its other notices.
 """
 
 from __future__ import annotations
@@ -46,6 +53,37 @@ class Interest:
 EVERY_EVENT = Interest()
 
 
+@dataclass(frozen=True, slots=True)
+class BodyNeed:
+    """The writes (verbs on a main resource, no subresource) a detection judges only by their body,
+    and the audit level that logs it."""
+
+    verbs: frozenset[str]
+    resources: frozenset[str]
+    level: str = "Request"
+
+    def covers(self, verb: str, resource: str, subresource: str) -> bool:
+        return not subresource and verb in self.verbs and resource in self.resources
+
+
+class DetectionNotes:
+    """What a detection has to say once per stream, each message at most once per key."""
+
+    __slots__ = ("_keys", "messages")
+
+    def __init__(self) -> None:
+        self._keys: set[str] = set()
+        self.messages: list[str] = []
+
+    def once(self, key: str, message: str) -> bool:
+        """Keep ``message`` unless one was kept under ``key``; whether it was kept."""
+        if key in self._keys:
+            return False
+        self._keys.add(key)
+        self.messages.append(message)
+        return True
+
+
 def _settings_as_state(settings: DetectionSettings) -> DetectionSettings:
     return settings
 
@@ -59,6 +97,7 @@ class Detection:
     start: Start = _settings_as_state
     interest: Interest = EVERY_EVENT
     gate: Gate | None = None
+    needs_body: BodyNeed | None = None
 
     @property
     def id(self) -> str:

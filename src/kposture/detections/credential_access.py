@@ -1,24 +1,29 @@
 """Detections of credential access: Secrets read or listed by people or by ServiceAccounts outside
-their own namespace, ServiceAccount tokens minted, certificate signing requests approved, and
-credentials written into ConfigMaps. Messages name keys and fingerprints, never a value.
+their own namespace, Secrets written or deleted in the protected namespaces (the control plane's
+credentials), ServiceAccount tokens minted, certificate signing requests approved, and credentials
+written into ConfigMaps. Messages name keys and fingerprints, never a value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from fnmatch import fnmatchcase
+from typing import Any
 
 from kposture.detections._events import (
     CHANGE_VERBS,
     READ_VERBS,
+    WRITE_VERBS,
     changed_object,
     mapping,
     matches_any,
     mitre,
+    raw_by_outsider,
     revoke_step,
     scoped,
     who,
 )
-from kposture.detections.base import Detection, Interest
+from kposture.detections.base import BodyNeed, Detection, Interest
 from kposture.detections.settings import DetectionSettings
 from kposture.inventory import find_credentials
 from kposture.inventory.credentials import CredentialScanError, find_credentials_in_base64
@@ -85,6 +90,106 @@ SECRET_ACCESS = Detection(
     ),
     _secret_access,
     interest=Interest(READ_VERBS, frozenset({"secrets"})),
+)
+
+
+def _routine_secret(event: AuditEvent, settings: DetectionSettings) -> bool:
+    name = event.ref.name
+    return bool(name) and any(
+        fnmatchcase(event.user_agent, agent) and fnmatchcase(name, pattern)
+        for agent, pattern in settings.routine_system_secrets
+    )
+
+
+def _protected_secret(event: AuditEvent, settings: DetectionSettings) -> Iterator[Hit]:
+    ref = event.ref
+    if ref.resource != "secrets" or ref.subresource or event.verb not in WRITE_VERBS:
+        return
+    if ref.namespace not in settings.protected_namespaces or not event.allowed:
+        return
+    user = event.impersonated_user or event.user
+    account = user.service_account
+    if account is not None:
+        if account[0] in settings.protected_namespaces:
+            return  # the control plane's own accounts (controllers, add-ons) manage these
+        whose = f"ServiceAccount {account[0]}/{account[1]} of another namespace"
+    elif user.is_system:
+        return  # components and nodes
+    elif user.is_anonymous:
+        whose = "an anonymous request"
+    else:
+        whose = "a person (not a component or ServiceAccount)"
+    if _routine_secret(event, settings):
+        return
+    deleted = event.verb.startswith("delete")
+    action = "deleted" if deleted else ("created" if event.verb == "create" else "changed")
+    target = (
+        f"Secret {scoped(ref.namespace, ref.name)}"
+        if ref.name
+        else f"the Secrets of {ref.namespace}"
+    )
+    body = event.object or {}
+    kind = str(body.get("type", "")) if body.get("kind") in (None, "Secret") else ""
+    detail = f" (type {kind})" if kind and not deleted else ""
+    revoke = revoke_step(event, f"{event.verb} on secrets in {ref.namespace}")
+    if deleted:
+        step = (
+            f"Find which component used {target} (its type and annotations in a backup or in this "
+            "log) and restore or re-issue it: a component without its credentials stops working, "
+            f"and deleting a planted credential also removes the evidence. {revoke}"
+        )
+    else:
+        step = (
+            f"Look at the type and annotations of {target} (kubectl get secret {ref.name or 'NAME'}"
+            f" -n {ref.namespace} -o jsonpath='{{.type}} {{.metadata.annotations}}', never its "
+            "data): a token Secret for a ServiceAccount or a bootstrap-token-* Secret gives its "
+            f"holder that identity. Delete it unless the change was approved. {revoke}"
+        )
+    yield Hit(
+        f"{who(event)} {action} {target}{detail} in a protected namespace: {whose}",
+        step,
+        Severity.MEDIUM if deleted else None,
+        (
+            ("secret", scoped(ref.namespace, ref.name or "*")),
+            ("action", action),
+            ("writer", whose),
+            ("type", kind),
+        ),
+    )
+
+
+def _protected_secret_gate(raw: Mapping[str, Any], settings: DetectionSettings) -> bool:
+    ref = raw.get("objectRef")
+    namespace = ref.get("namespace") if isinstance(ref, dict) else None
+    return namespace in settings.protected_namespaces and raw_by_outsider(
+        raw, settings.protected_namespaces
+    )
+
+
+PROTECTED_SECRET = Detection(
+    DetectionMeta(
+        id="system-namespace-secret-changed",
+        title="Secret written or deleted in kube-system (or another protected namespace)",
+        severity=Severity.HIGH,
+        technique=mitre("T1528", "Steal Application Access Token"),
+        tactic="credential-access",
+        description=(
+            "A person, or a ServiceAccount of another namespace, created, changed or deleted a "
+            "Secret in kube-system, kube-public or kube-node-lease. Secrets there are the control "
+            "plane's credentials: a token Secret for one of its ServiceAccounts mints a "
+            "never-expiring token for it, a bootstrap-token-* Secret lets a node join; deleting "
+            "one breaks a component (medium). Components, nodes and the protected namespaces' own "
+            "ServiceAccounts are not judged, nor kubeadm writing its bootstrap tokens and "
+            "certificates (a setting). Judged at audit level Metadata."
+        ),
+        response=(
+            "Confirm the change belongs to an approved operation; otherwise delete the planted "
+            "Secret or restore the deleted one, and revoke the writer's access to Secrets there."
+        ),
+    ),
+    _protected_secret,
+    interest=Interest(WRITE_VERBS, frozenset({"secrets"})),
+    gate=_protected_secret_gate,
 )
 
 
@@ -157,11 +262,16 @@ def _csr_approved(event: AuditEvent, _state: object) -> Iterator[Hit]:
     )
     if not approved:
         return
-    signer = str(mapping(body.get("spec")).get("signerName", ""))
-    requester = str(mapping(body.get("spec")).get("username", ""))
+    signer = str(mapping(body.get("spec")).get("signerName", "") or "")
+    requester = str(mapping(body.get("spec")).get("username", "") or "")
+    details = [
+        text
+        for text in (signer and f"signer {signer}", requester and f"requested by {requester}")
+        if text
+    ]
     yield Hit(
-        f"{who(event)} approved certificate signing request {ref.name}"
-        + (f" (signer {signer}, requested by {requester})" if signer or requester else ""),
+        f"{who(event)} approved certificate signing request {ref.name or '<unnamed>'}"
+        + (f" ({', '.join(details)})" if details else ""),
         (
             f"An issued certificate cannot be revoked in Kubernetes: if the approval was not "
             f"expected, delete CSR {ref.name}, remove every RoleBinding and ClusterRoleBinding of "
@@ -237,16 +347,20 @@ CONFIGMAP_CREDENTIALS = Detection(
         description=(
             "A ConfigMap was created or changed with values that are credentials (passwords, "
             "private keys, cloud keys, tokens), judged by the same detector as the secrets rules. "
-            "The alert names the keys and a redacted fingerprint, never the value."
+            "The alert names the keys and a redacted fingerprint, never the value. Needs the "
+            "audit level Request for ConfigMap writes (create, update, patch): at Metadata the "
+            "data is not logged."
         ),
         response="Rotate the credentials and keep them in Secrets with restricted access.",
     ),
     _configmap_credentials,
     interest=Interest(CHANGE_VERBS, frozenset({"configmaps"})),
+    needs_body=BodyNeed(CHANGE_VERBS, frozenset({"configmaps"})),
 )
 
 DETECTIONS: tuple[Detection, ...] = (
     SECRET_ACCESS,
+    PROTECTED_SECRET,
     TOKEN_CREATED,
     CSR_APPROVED,
     CONFIGMAP_CREDENTIALS,

@@ -12,6 +12,11 @@ reader, from the raw event mapping, whether any detection could act on it (its i
 ``gate``); the reader does not build an ``AuditEvent`` for the others. Allowlisted hits (the
 policy file's ``detections.allowlist``, judged against ``today``) are counted per detection and
 entry, not alerted.
+
+``notices()`` are the lines worth showing once at the end of a run: allowlist entries that expired
+(no longer applied), writes a detection could not judge because the audit policy logged them
+without a body (``Detection.needs_body``), and what the detections themselves noted once
+(``DetectionNotes``: a custom detection's message expression that failed).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kposture.detections.anomalies import BoundedTable
-from kposture.detections.base import Detection
+from kposture.detections.base import Detection, DetectionNotes
 from kposture.detections.registry import registry
 from kposture.detections.settings import DetectionSettings
 from kposture.detections.tuning import Allowlist
@@ -60,6 +65,9 @@ class DetectorStats:
     allowlisted_by_entry: Counter[str] = field(default_factory=Counter)
     """Allowlisted hits per entry, keyed by where the entry is written (``policy.yaml:12``)."""
     alerts_by_detection: Counter[str] = field(default_factory=Counter)
+    bodiless: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    """Allowed writes a detection judges only by their body that came without one (the audit
+    policy logged them at ``Metadata``), keyed by detection id, resource and verb."""
 
 
 class Detector:
@@ -133,6 +141,14 @@ class Detector:
         stats.judged += 1
         alerts: list[IncidentAlert] = []
         for detection, state in self._selected(event.verb, event.ref.resource):
+            need = detection.needs_body
+            if (
+                need is not None
+                and event.object is None
+                and need.covers(event.verb, event.ref.resource, event.ref.subresource)
+                and event.allowed
+            ):
+                stats.bodiless[(detection.id, event.ref.resource, event.verb)] += 1
             try:
                 hits = list(detection.detect(event, state))
             except Exception as error:  # one broken detection must not stop the others
@@ -167,3 +183,42 @@ class Detector:
 
     def process_all(self, events: Iterable[AuditEvent]) -> list[IncidentAlert]:
         return [alert for event in events for alert in self.process(event)]
+
+    def notices(self) -> list[str]:
+        """What is worth a warning line once, at the end of a run (see the module docstring)."""
+        found = [
+            f"{entry.label}: allowlist entry for {', '.join(entry.detections)} expired on "
+            f"{entry.expires}; it is no longer applied ({entry.reason})"
+            for entry in self.allowlist.expired(self.today)
+        ]
+        found.extend(self._bodiless_notices())
+        for _, state in self._states:
+            if isinstance(state, DetectionNotes):
+                found.extend(state.messages)
+        return found
+
+    def _bodiless_notices(self) -> list[str]:
+        """One line per resource whose writes came without the body some detection needs."""
+        verbs: dict[str, Counter[str]] = {}
+        needing: dict[str, set[str]] = {}
+        for (detection_id, resource, verb), count in self.stats.bodiless.items():
+            seen = verbs.setdefault(resource, Counter())
+            seen[verb] = max(seen[verb], count)  # each detection counted the same events
+            needing.setdefault(resource, set()).add(detection_id)
+        levels = {d.id: d.needs_body.level for d in self.detections if d.needs_body is not None}
+        notes = []
+        for resource in sorted(verbs):
+            ids = sorted(needing[resource])
+            level = (
+                "RequestResponse" if "RequestResponse" in {levels[i] for i in ids} else "Request"
+            )
+            shown = ", ".join(
+                f"{verb} {count:,}" for verb, count in sorted(verbs[resource].items())
+            )
+            notes.append(
+                f"{sum(verbs[resource].values()):,} write(s) of {resource} ({shown}) were logged "
+                f"without their body, so {', '.join(ids)} could not judge them: "
+                f"{'they need' if len(ids) > 1 else 'it needs'} audit level {level} for "
+                f"{resource} (see the audit policy in docs/detections.md)"
+            )
+        return notes

@@ -19,7 +19,7 @@ from kposture.detections._events import (
     scoped,
     who,
 )
-from kposture.detections.base import Detection, Interest
+from kposture.detections.base import BodyNeed, Detection, Interest
 from kposture.inventory import PolicyRule, policy_rule
 from kposture.model import K8sObject, Severity
 from kposture.model.audit import AuditEvent
@@ -29,6 +29,9 @@ _ROLES = ("roles", "clusterroles")
 _BINDINGS = ("rolebindings", "clusterrolebindings")
 _ADMIN_ROLES = frozenset({"cluster-admin"})
 _MUTATING = ("create", "update", "patch", "delete", "deletecollection", "escalate", "bind")
+_ROLE_BODIES = BodyNeed(CHANGE_VERBS, frozenset(_ROLES), "RequestResponse")
+"""A patch of a role or binding carries only what changed (never the immutable roleRef): the
+object as stored (RequestResponse) is what these detections judge."""
 _RISKY: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
     ("exec into pods", ("create", "get"), "", "pods/exec"),
     ("attach to pods", ("create", "get"), "", "pods/attach"),
@@ -129,7 +132,8 @@ ADMIN_GRANTED = Detection(
         description=(
             "A ClusterRoleBinding or RoleBinding to cluster-admin was created or changed (critical), "
             "or a Role or ClusterRole was written with '*' in its verbs, resources, API groups or "
-            "non-resource URLs, which grants everything present and future."
+            "non-resource URLs, which grants everything present and future. Needs the audit "
+            "level RequestResponse for role and binding writes."
         ),
         response=(
             "Delete the binding or narrow the role unless the grant was approved, and review what "
@@ -138,6 +142,7 @@ ADMIN_GRANTED = Detection(
     ),
     _admin_granted,
     interest=Interest(CHANGE_VERBS, frozenset(_ROLES + _BINDINGS)),
+    needs_body=BodyNeed(CHANGE_VERBS, frozenset(_ROLES + _BINDINGS), "RequestResponse"),
 )
 
 
@@ -182,12 +187,14 @@ RISKY_ROLE = Detection(
         description=(
             "A Role or ClusterRole was created or changed to allow exec or attach into pods, "
             "reading Secrets, impersonation, minting tokens, the node proxy, escalate/bind or "
-            "approving certificates: rights that lead to other identities' power."
+            "approving certificates: rights that lead to other identities' power. Needs the "
+            "audit level RequestResponse for role writes."
         ),
         response="Narrow the role unless the rights were approved, and check who is bound to it.",
     ),
     _risky_role,
     interest=Interest(CHANGE_VERBS, frozenset(_ROLES)),
+    needs_body=_ROLE_BODIES,
 )
 
 
@@ -229,12 +236,14 @@ WRITE_ROLE = Detection(
         description=(
             "A Role or ClusterRole was created or changed with verbs that modify objects (create, "
             "update, patch, delete, deletecollection, escalate, bind). Low severity: worth a look "
-            "when it was not part of a deployment."
+            "when it was not part of a deployment. Needs the audit level RequestResponse for "
+            "role writes."
         ),
         response="Confirm the role belongs to an approved deployment.",
     ),
     _write_role,
     interest=Interest(CHANGE_VERBS, frozenset(_ROLES)),
+    needs_body=_ROLE_BODIES,
 )
 
 

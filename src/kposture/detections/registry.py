@@ -15,6 +15,7 @@ from kposture.detections import (
 )
 from kposture.detections.base import Detection
 from kposture.model import Framework
+from kposture.model.incidents import DetectionMeta
 
 FAMILIES = (workload_access, credential_access, rbac_changes, identity, tampering, anomalies)
 
@@ -40,22 +41,29 @@ class DetectionRegistryError(ValueError):
     """A detection with a duplicate id or malformed metadata."""
 
 
-def validate(detection: Detection) -> None:
-    meta = detection.meta
+def metadata_problems(meta: DetectionMeta) -> list[tuple[str, str]]:
+    """What is wrong with a detection's metadata, each problem with the field it is about (``id``,
+    ``title``, ``technique``, ``tactic``, ``description``, ``response``)."""
     problems = []
     if not _ID.match(meta.id):
-        problems.append("id is not kebab-case")
+        problems.append(("id", "id is not kebab-case"))
     if not meta.title or len(meta.title) >= 80:
-        problems.append("title is empty or 80 characters or longer")
+        problems.append(("title", "title is empty or 80 characters or longer"))
     if meta.technique.framework is not Framework.MITRE or not _TECHNIQUE.match(meta.technique.id):
-        problems.append("technique is not a MITRE ATT&CK technique id")
+        problems.append(("technique", "technique is not a MITRE ATT&CK technique id"))
     if meta.tactic not in TACTICS:
-        problems.append(f"unknown tactic {meta.tactic!r}")
+        problems.append(("tactic", f"unknown tactic {meta.tactic!r}"))
     for name, text in (("description", meta.description), ("response", meta.response)):
         if not text.strip().endswith("."):
-            problems.append(f"{name} does not end with a period")
+            problems.append((name, f"{name} does not end with a period"))
+    return problems
+
+
+def validate(detection: Detection) -> None:
+    problems = metadata_problems(detection.meta)
     if problems:
-        raise DetectionRegistryError(f"detection {meta.id!r}: {'; '.join(problems)}")
+        messages = "; ".join(message for _, message in problems)
+        raise DetectionRegistryError(f"detection {detection.meta.id!r}: {messages}")
 
 
 def registry(detections: tuple[Detection, ...] | None = None) -> tuple[Detection, ...]:

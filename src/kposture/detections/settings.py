@@ -86,6 +86,16 @@ DEFAULT_TRUSTED_SECRET_READERS = (
 collectors list everything they delete; token and service-account controllers manage tokens)."""
 
 
+DEFAULT_ROUTINE_SYSTEM_SECRETS = (
+    ("kubeadm/*", "bootstrap-token-*"),
+    ("kubeadm/*", "kubeadm-certs"),
+)
+"""(user agent, Secret name) globs of the Secrets whose writes in the protected namespaces are
+routine: kubeadm's bootstrap tokens (kubeadm init, join, token create and delete) and its uploaded
+control-plane certificates (--upload-certs). A user agent is the client's word: a bootstrap token
+written by anything else is judged."""
+
+
 @dataclass(frozen=True, slots=True)
 class DetectionSettings:
     """Thresholds, bounds and lists of the built-in detections."""
@@ -107,3 +117,4 @@ class DetectionSettings:
     protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED_NAMESPACES
     system_image_prefixes: tuple[str, ...] = DEFAULT_SYSTEM_IMAGE_PREFIXES
     trusted_secret_readers: tuple[str, ...] = DEFAULT_TRUSTED_SECRET_READERS
+    routine_system_secrets: tuple[tuple[str, str], ...] = DEFAULT_ROUTINE_SYSTEM_SECRETS

@@ -13,6 +13,7 @@ from kposture.detections._events import (
     changed_object,
     kind_of,
     mitre,
+    raw_by_person,
     revoke_step,
     scoped,
     who,
@@ -21,7 +22,7 @@ from kposture.detections.base import Detection, Interest
 from kposture.detections.settings import DetectionSettings
 from kposture.inventory import containers
 from kposture.model import Severity
-from kposture.model.audit import ANONYMOUS_USER, AuditEvent
+from kposture.model.audit import AuditEvent
 from kposture.model.incidents import DetectionMeta, Hit
 
 _WEBHOOKS = {
@@ -112,24 +113,14 @@ _AGENT_RESOURCES = frozenset(
 )
 
 
-def _by_person(raw: Mapping[str, Any]) -> bool:
-    """Whether the raw event's requester (or the user it impersonates) may be other than a
-    component, node or ServiceAccount."""
-    if raw.get("impersonatedUser") is not None:
-        return True
-    user = raw.get("user")
-    name = user.get("username") if isinstance(user, dict) else None
-    return not isinstance(name, str) or not name.startswith("system:") or name == ANONYMOUS_USER
-
-
 def _agent_gate(raw: Mapping[str, Any], _settings: DetectionSettings) -> bool:
-    return _by_person(raw)
+    return raw_by_person(raw)
 
 
 def _system_namespace_gate(raw: Mapping[str, Any], settings: DetectionSettings) -> bool:
     ref = raw.get("objectRef")
     namespace = ref.get("namespace") if isinstance(ref, dict) else None
-    return namespace in settings.protected_namespaces and _by_person(raw)
+    return namespace in settings.protected_namespaces and raw_by_person(raw)
 
 
 AGENT_DELETED = Detection(
@@ -171,8 +162,8 @@ _PROTECTED_RESOURCES = frozenset(
     }
 )
 """What the protected-namespace detection judges: everything that runs code, grants rights or steers
-traffic there. Secrets are left out: kubeadm and controllers write them routinely (bootstrap tokens,
-certificates) and reading them is secret-read's concern."""
+traffic there. Secrets are judged by ``system-namespace-secret-changed`` (credential access), at
+their own severity and technique; reading them is secret-read's concern."""
 
 
 def _system_namespace(event: AuditEvent, settings: DetectionSettings) -> Iterator[Hit]:
@@ -266,7 +257,8 @@ UNTRUSTED_SYSTEM_IMAGE = Detection(
             "A pod was created in kube-system, kube-public or kube-node-lease (by anyone, "
             "controllers included) with an image outside the registries of Kubernetes, the managed "
             "platforms and common network plugins. Attackers hide workloads among the control "
-            "plane's; the registry list is a setting."
+            "plane's; the registry list is a setting. Needs the audit level Request for pod "
+            "creation."
         ),
         response="Remove the workload unless its image is an approved add-on.",
     ),

@@ -18,7 +18,7 @@ from kposture.detections._events import (
     scoped,
     who,
 )
-from kposture.detections.base import Detection, Interest
+from kposture.detections.base import BodyNeed, Detection, Interest
 from kposture.inventory import containers, pod_spec
 from kposture.inventory.host_paths import (
     PLAIN,
@@ -248,12 +248,58 @@ def _host_access(obj: K8sObject) -> tuple[Severity, list[str]] | None:
     return (worst, reasons) if reasons else None
 
 
-def _owner(body: Mapping[str, Any]) -> str:
+def _owner(body: Mapping[str, Any]) -> tuple[str, str]:
+    """The kind and name of the controller that owns the object, or empty strings."""
     for owner in mapping(body.get("metadata")).get("ownerReferences") or ():
         owner_map = mapping(owner)
         if owner_map.get("controller"):
-            return f"{owner_map.get('kind', '')}/{owner_map.get('name', '')}"
-    return ""
+            return str(owner_map.get("kind", "")), str(owner_map.get("name", ""))
+    return "", ""
+
+
+_SCALABLE = {
+    "Deployment": "deployment",
+    "StatefulSet": "statefulset",
+    "ReplicaSet": "replicaset",
+    "ReplicationController": "replicationcontroller",
+}
+
+
+def stop_step(kind: str, namespace: str, name: str) -> str:
+    """How to stop a workload's pods while keeping the object for forensics, as a command."""
+    namespace = namespace or "default"
+    name = name or "NAME"
+    where = f"{kind} {namespace}/{name}"
+    if kind in _SCALABLE:
+        step = (
+            f"Scale {where} to zero (kubectl scale {_SCALABLE[kind]} {name} -n {namespace} "
+            "--replicas=0)"
+        )
+        if kind == "ReplicaSet":
+            step += ", or its Deployment if one owns it (the Deployment would scale it back)"
+        return step + "."
+    if kind == "DaemonSet":
+        return (
+            f"A DaemonSet cannot be scaled: move {where} off every node with a node selector no "
+            f"node has (kubectl patch daemonset {name} -n {namespace} -p "
+            """'{"spec":{"template":{"spec":{"nodeSelector":{"kposture.io/stopped":"true"}}}}}'), """
+            "or delete it."
+        )
+    if kind == "CronJob":
+        return (
+            f"Suspend {where} so it starts no more Jobs (kubectl patch cronjob {name} -n "
+            f"""{namespace} -p '{{"spec":{{"suspend":true}}}}'), then delete the Jobs it already """
+            f"started (kubectl get jobs -n {namespace}; their owner is CronJob {name})."
+        )
+    if kind == "Job":
+        return (
+            f"Suspend {where} (kubectl patch job {name} -n {namespace} -p "
+            """'{"spec":{"suspend":true}}', Kubernetes 1.21 and later) or delete it with its """
+            f"pods (kubectl delete job {name} -n {namespace})."
+        )
+    if kind == "PodTemplate":
+        return f"Delete {where} (kubectl delete podtemplate {name} -n {namespace})."
+    return f"Stop {where} (or delete it)."
 
 
 def _privileged_workload(event: AuditEvent, _state: object) -> Iterator[Hit]:
@@ -266,18 +312,21 @@ def _privileged_workload(event: AuditEvent, _state: object) -> Iterator[Hit]:
     severity, reasons = found
     ref = obj.ref
     name = scoped(ref.namespace, ref.name or "<generated name>")
-    owner = _owner(obj.raw)
+    owner_kind, owner_name = _owner(obj.raw)
+    owner = f"{owner_kind}/{owner_name}" if owner_kind else ""
     if ref.kind == "Pod" and owner:
         step = (
-            f"The pod belongs to {owner}: scale it to zero or roll it back, then find who changed "
-            f"it (kubectl get events -n {ref.namespace or 'default'})."
+            f"The pod belongs to {owner}. "
+            + stop_step(owner_kind, ref.namespace, owner_name)
+            + f" Then find who changed it (kubectl get events -n {ref.namespace or 'default'})."
         )
     elif ref.kind == "Pod":
         step = isolate_step(ref.namespace, ref.name or "<pod>")
     else:
         step = (
-            f"Scale {ref.kind} {name} to zero (or delete it) unless it is an approved node agent, "
-            "and check the nodes it ran on."
+            "Unless it is an approved node agent: "
+            + stop_step(ref.kind, ref.namespace, ref.name)
+            + " Check the nodes it ran on."
         )
     made = "created" if event.verb == "create" else "changed"
     yield Hit(
@@ -298,7 +347,8 @@ PRIVILEGED_WORKLOAD = Detection(
         description=(
             "A pod or pod template was created or changed to run privileged, share a host "
             "namespace (PID, IPC, network) or mount a host path. Each of these hands the node to "
-            "the container; a privileged container or a sensitive mount is critical."
+            "the container; a privileged container or a sensitive mount is critical. Needs the "
+            "audit level Request for pod and workload writes."
         ),
         response=(
             "Stop the workload unless it is an approved node agent, check the nodes it ran on, and "
@@ -307,6 +357,7 @@ PRIVILEGED_WORKLOAD = Detection(
     ),
     _privileged_workload,
     interest=Interest(CHANGE_VERBS, frozenset(_WORKLOAD_RESOURCES)),
+    needs_body=BodyNeed(CHANGE_VERBS, _WORKLOAD_RESOURCES),
 )
 
 
@@ -342,12 +393,14 @@ NODE_PORT_SERVICE = Detection(
         tactic="persistence",
         description=(
             "A Service of type NodePort opens a port on every node, usually outside of the load "
-            "balancer's and the ingress' controls, and is a common way to open a path into a cluster."
+            "balancer's and the ingress' controls, and is a common way to open a path into a "
+            "cluster. Needs the audit level Request for Service writes."
         ),
         response="Use ClusterIP with an Ingress or a LoadBalancer that is firewalled instead.",
     ),
     _node_port,
     interest=Interest(CHANGE_VERBS, frozenset({"services"})),
+    needs_body=BodyNeed(CHANGE_VERBS, frozenset({"services"})),
 )
 
 DETECTIONS: tuple[Detection, ...] = (

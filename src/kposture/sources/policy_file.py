@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -35,6 +35,7 @@ from kposture.model.detection_tuning import AllowEntry
 from kposture.sources.yaml_documents import describe_yaml_error, yaml_error_line
 
 DEFAULT_POLICY_FILE = ".kposture.yaml"
+_T = TypeVar("_T")
 _TOP_KEYS = {
     "apiVersion",
     "kind",
@@ -341,42 +342,72 @@ class _Reader:
         )
 
     def allow_entry(self, node: yaml.Node, detection: str) -> AllowEntry:
+        """One allowlist entry; every problem in it is reported at once."""
         what = f"detections.allowlist.{detection} entry"
-        fields = self.mapping(node, _ALLOW_KEYS, what)
-        if "reason" not in fields or not self.scalar(fields["reason"], "reason").strip():
-            raise self.fail(node, "every allowlist entry needs a reason")
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, f"{what} must be a mapping")
+        problems: list[str] = []
+        fields: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if key_node.value in _ALLOW_KEYS:
+                fields[key_node.value] = value_node
+            else:
+                allowed = ", ".join(sorted(_ALLOW_KEYS))
+                message = f"unknown key {key_node.value!r} in {what} (allowed: {allowed})"
+                problems.append(str(self.fail(key_node, message)))
+
+        def read(key: str, parse: Callable[[yaml.Node], _T], default: _T) -> _T:
+            if key not in fields:
+                return default
+            try:
+                return parse(fields[key])
+            except PolicyFileError as exc:
+                problems.append(str(exc))
+                return default
+
+        reason = read("reason", lambda item: self.scalar(item, "reason").strip(), "")
+        if not reason:
+            problems.append(str(self.fail(node, "every allowlist entry needs a reason")))
         if not fields.keys() - {"reason", "expires"}:
-            raise self.fail(
-                node,
-                "an allowlist entry needs users, groups, serviceAccounts, namespaces, userAgents "
-                "or sourceRanges",
+            problems.append(
+                str(
+                    self.fail(
+                        node,
+                        "an allowlist entry needs users, groups, serviceAccounts, namespaces, "
+                        "userAgents or sourceRanges",
+                    )
+                )
             )
 
         def values(key: str) -> tuple[str, ...]:
-            return self.strings(fields[key], key) if key in fields else ()
+            return read(key, lambda item: self.strings(item, key), ())
 
+        accounts, ranges = values("serviceAccounts"), values("sourceRanges")
         for account, item in zip(
-            values("serviceAccounts"), _items(fields.get("serviceAccounts", node)), strict=False
+            accounts, _items(fields.get("serviceAccounts", node)), strict=False
         ):
             if account.count("/") != 1 or not all(account.split("/")):
-                raise self.fail(item, f"service account {account!r} must be namespace/name")
-        for cidr, item in zip(
-            values("sourceRanges"), _items(fields.get("sourceRanges", node)), strict=False
-        ):
+                message = f"service account {account!r} must be namespace/name"
+                problems.append(str(self.fail(item, message)))
+        for cidr, item in zip(ranges, _items(fields.get("sourceRanges", node)), strict=False):
             try:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError:
-                raise self.fail(item, f"source range {cidr!r} is not an address or CIDR") from None
+                message = f"source range {cidr!r} is not an address or CIDR"
+                problems.append(str(self.fail(item, message)))
+        expires = read("expires", self.date, "")
+        if problems:
+            raise PolicyFileError("; ".join(problems))
         return AllowEntry(
             detections=(detection,),
-            reason=self.scalar(fields["reason"], "reason").strip(),
+            reason=reason,
             users=values("users"),
             groups=values("groups"),
-            service_accounts=values("serviceAccounts"),
+            service_accounts=accounts,
             namespaces=values("namespaces"),
             user_agents=values("userAgents"),
-            source_ranges=values("sourceRanges"),
-            expires=self.date(fields["expires"]) if "expires" in fields else "",
+            source_ranges=ranges,
+            expires=expires,
             source=self.file,
             line=node.start_mark.line + 1,
         )
@@ -384,25 +415,42 @@ class _Reader:
     def detections(
         self, node: yaml.Node | None
     ) -> tuple[tuple[AllowEntry, ...], tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]:
-        """The ``detections:`` block: allowlist entries, the detection ids named, custom files."""
+        """The ``detections:`` block: allowlist entries, the detection ids named, custom files.
+        Every bad entry is reported at once (``PolicyFileError`` with each ``file:line: message``
+        joined by ``; ``), not one a run."""
         if node is None:
             return (), (), ()
         fields = self.mapping(node, _DETECTIONS_KEYS, "detections")
         entries: list[AllowEntry] = []
         references: list[tuple[str, int]] = []
+        problems: list[str] = []
         if "allowlist" in fields:
             for key_node, value_node in _pairs(self, fields["allowlist"], "detections.allowlist"):
                 detection = str(key_node.value)
                 if detection != "*":
                     references.append((detection, key_node.start_mark.line + 1))
-                items = self.sequence(value_node, f"detections.allowlist.{detection}")
-                entries.extend(self.allow_entry(item, detection) for item in items)
+                try:
+                    items = self.sequence(value_node, f"detections.allowlist.{detection}")
+                except PolicyFileError as exc:
+                    problems.append(str(exc))
+                    continue
+                for item in items:
+                    try:
+                        entries.append(self.allow_entry(item, detection))
+                    except PolicyFileError as exc:
+                        problems.append(str(exc))
         custom: list[tuple[str, int]] = []
         for item in self.sequence(fields.get("custom"), "detections.custom"):
-            entry = self.scalar(item, "a detections.custom entry").strip()
-            if not entry:
-                raise self.fail(item, "a detections.custom entry must be a path")
+            try:
+                entry = self.scalar(item, "a detections.custom entry").strip()
+                if not entry:
+                    raise self.fail(item, "a detections.custom entry must be a path")
+            except PolicyFileError as exc:
+                problems.append(str(exc))
+                continue
             custom.append((entry, item.start_mark.line + 1))
+        if problems:
+            raise PolicyFileError("; ".join(problems))
         return tuple(entries), tuple(references), tuple(custom)
 
     def sequence(self, node: yaml.Node | None, what: str) -> list[yaml.Node]:

@@ -1,14 +1,18 @@
 """End to end: kube-apiserver 1.20 posts its audit events to ``kposture serve``'s audit webhook sink.
 
 A dedicated cluster (its own state dir, with kube-controller-manager so ServiceAccounts get tokens)
-starts with an audit policy (nothing for health checks, watches and leases, RequestResponse for RBAC
-and pods, Metadata for the rest) and ``--audit-webhook-config-file``: a kubeconfig pointing at
+starts with the documented audit policy (examples/audit-policy.yaml: nothing for health checks, most
+watches and leases, Request or RequestResponse for the writes detections judge by their body,
+Metadata for the rest) and ``--audit-webhook-config-file``: a kubeconfig pointing at
 ``https://127.0.0.1:PORT/audit`` with the sink's CA and a client certificate that CA signed
 (``--audit-client-ca``), batches sent after at most 1 s. kposture serve prints alerts as JSON lines
 (``--alert stdout``) and stores them. Then, with kubectl: a ServiceAccount of one namespace reads a
 Secret in another, an admin binds cluster-admin, an admin creates a privileged pod; each must raise
 its alert within 2 s of the kubectl command starting. Normal traffic afterwards (an admin listing
-pods, creating a ConfigMap) must raise none. Latencies are printed (``pytest -s``).
+pods, creating a ConfigMap) must raise none. Then the detections that need the policy's levels: an
+admin writes an AWS key into a ConfigMap (``configmap-credentials``, judged from the request body the
+policy logs) and plants a Secret in kube-system (``system-namespace-secret-changed``); neither alert
+may carry the values. Latencies are printed (``pytest -s``).
 """
 
 from __future__ import annotations
@@ -41,21 +45,8 @@ pytestmark = pytest.mark.e2e
 
 GOAL_SECONDS = 2.0
 NS_A, NS_B = "kp-audit-a", "kp-audit-b"
-AUDIT_POLICY = """\
-apiVersion: audit.k8s.io/v1
-kind: Policy
-omitStages: [RequestReceived]
-rules:
-  - level: None
-    nonResourceURLs: ["/healthz*", "/livez*", "/readyz*", "/version", "/openapi*", "/api", "/apis*"]
-  - level: None
-    verbs: [watch]
-  - level: None
-    resources: [{group: coordination.k8s.io, resources: [leases]}, {group: "", resources: [events]}]
-  - level: RequestResponse
-    resources: [{group: rbac.authorization.k8s.io}, {group: "", resources: [pods]}]
-  - level: Metadata
-"""
+AUDIT_POLICY = Path(__file__).parents[3] / "examples" / "audit-policy.yaml"
+"""The audit policy the detections are written for (examples/audit-policy.yaml), as documented."""
 PRIVILEGED_POD = f"""\
 apiVersion: v1
 kind: Pod
@@ -219,7 +210,7 @@ def audited(
     )
     alerts = AlertLines(serve)
     policy = folder / "audit-policy.yaml"
-    policy.write_text(AUDIT_POLICY)
+    policy.write_text(AUDIT_POLICY.read_text())
     webhook = folder / "audit-webhook.kubeconfig"
     webhook.write_text(
         json.dumps(
@@ -360,6 +351,29 @@ def test_suspicious_requests_alert_within_two_seconds_and_normal_traffic_does_no
     time.sleep(3)
     noisy = [doc.get("kposture", {}) for _, doc in alerts.since(quiet_start)]
     assert noisy == [], noisy
+
+    aws_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    body_start = time.monotonic()
+    cluster.kubectl(
+        "create",
+        "configmap",
+        "cloud",
+        "-n",
+        NS_B,
+        f"--from-literal=aws_secret_access_key={aws_key}",
+    )
+    found = alerts.wait(body_start, _detection("configmap-credentials", namespace=NS_B))
+    assert found is not None, "configmap-credentials needs the ConfigMap's body at level Request"
+    assert "aws_secret_access_key: AWS secret access key" in found[1]["message"]
+    planted = "kp-audit-planted"
+    cluster.kubectl(
+        "create", "secret", "generic", planted, "-n", "kube-system", "--from-literal=token=hunter3"
+    )
+    found = alerts.wait(body_start, _detection("system-namespace-secret-changed", name=planted))
+    assert found is not None, "a Secret planted in kube-system by a person raises an alert"
+    cluster.kubectl("delete", "secret", planted, "-n", "kube-system")
+    leaked = [doc for _, doc in alerts.since(body_start) if aws_key in json.dumps(doc)]
+    assert leaked == [] and all("hunter3" not in json.dumps(d) for _, d in alerts.since(0))
 
     cluster.kubectl("delete", "clusterrolebinding", "kp-audit-pwn")
     cluster.kubectl("delete", "namespace", NS_A, NS_B, "--wait=false")

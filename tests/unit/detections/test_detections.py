@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from audit_samples import audit_event
+from audit_samples import audit_event, raw_event
 from kposture.detections import (
     Detection,
     DetectionRegistryError,
@@ -122,6 +122,65 @@ def test_privileged_controller_and_owned_pod_containment() -> None:
     assert ids(audit_event(verb="create", code=403, request=pod({"hostPID": True}))) == set()
 
 
+def _workload(kind: str, resource: str, spec: dict[str, Any]) -> AuditEvent:
+    body = {"kind": kind, "metadata": {"name": "agent", "namespace": "shop"}, "spec": spec}
+    return audit_event(verb="create", resource=resource, namespace="shop", request=body)
+
+
+HOST_PID_TEMPLATE = {"template": {"spec": {"hostPID": True, "containers": [{"name": "c"}]}}}
+
+
+@pytest.mark.parametrize(
+    ("kind", "resource", "spec", "command"),
+    [
+        (
+            "CronJob",
+            "cronjobs",
+            {"jobTemplate": {"spec": HOST_PID_TEMPLATE}},
+            """kubectl patch cronjob agent -n shop -p '{"spec":{"suspend":true}}'""",
+        ),
+        (
+            "DaemonSet",
+            "daemonsets",
+            HOST_PID_TEMPLATE,
+            "kubectl patch daemonset agent -n shop -p "
+            """'{"spec":{"template":{"spec":{"nodeSelector":{"kposture.io/stopped":"true"}}}}}'""",
+        ),
+        (
+            "StatefulSet",
+            "statefulsets",
+            HOST_PID_TEMPLATE,
+            "kubectl scale statefulset agent -n shop --replicas=0",
+        ),
+        (
+            "Job",
+            "jobs",
+            HOST_PID_TEMPLATE,
+            """kubectl patch job agent -n shop -p '{"spec":{"suspend":true}}'""",
+        ),
+    ],
+)
+def test_privileged_workload_containment_is_a_command_that_works_for_its_kind(
+    kind: str, resource: str, spec: dict[str, Any], command: str
+) -> None:
+    (alert,) = fired(_workload(kind, resource, spec))
+    assert command in alert.containment
+    if kind in ("CronJob", "DaemonSet", "Job"):
+        assert "Scale" not in alert.containment and "to zero" not in alert.containment
+
+
+def test_pod_owned_by_a_daemonset_is_not_told_to_scale_it() -> None:
+    owned = pod(
+        {"hostNetwork": True},
+        namespace="shop",
+        ownerReferences=[{"kind": "DaemonSet", "name": "agent", "controller": True}],
+    )
+    (alert,) = fired(audit_event(verb="create", namespace="shop", request=owned))
+    assert "belongs to DaemonSet/agent" in alert.containment
+    assert "kubectl patch daemonset agent -n shop" in alert.containment
+    assert "to zero" not in alert.containment
+
+
 def test_nodeport_service() -> None:
     service = {
         "kind": "Service",
@@ -200,6 +259,10 @@ def test_csr_approved() -> None:
     )
     (alert,) = fired(event)
     assert alert.detection_id == "csr-approved" and "mallory" in alert.message
+    assert alert.message.endswith(
+        "approved certificate signing request csr-1 "
+        "(signer kubernetes.io/kube-apiserver-client, requested by mallory)"
+    )
     denied = {**csr, "status": {"conditions": [{"type": "Denied"}]}}
     assert (
         ids(
@@ -212,6 +275,33 @@ def test_csr_approved() -> None:
         )
         == set()
     )
+
+
+@pytest.mark.parametrize(
+    ("spec", "ending"),
+    [
+        (
+            {"signerName": "kubernetes.io/kubelet-serving"},
+            "csr-1 (signer kubernetes.io/kubelet-serving)",
+        ),
+        ({"username": "mallory"}, "csr-1 (requested by mallory)"),
+        ({"signerName": "", "username": None}, "csr-1"),
+        ({}, "csr-1"),
+    ],
+)
+def test_csr_message_names_only_what_is_known(spec: dict[str, Any], ending: str) -> None:
+    csr = {"kind": "CertificateSigningRequest", "spec": spec, "status": {}}
+    event = audit_event(
+        verb="update",
+        resource="certificatesigningrequests",
+        subresource="approval",
+        namespace="",
+        name="csr-1",
+        response=csr,
+    )
+    (alert,) = fired(event)
+    assert alert.message.endswith(ending), alert.message
+    assert ", )" not in alert.message and "( " not in alert.message
 
 
 def test_configmap_credentials_name_keys_never_values() -> None:
@@ -391,10 +481,6 @@ def test_protected_namespaces() -> None:
         verb="create", resource="serviceaccounts", namespace="kube-system", name="x"
     )
     assert ids(account) == {"system-namespace-changed"}
-    assert (
-        ids(audit_event(verb="create", resource="secrets", namespace="kube-system", user="admin"))
-        == set()
-    )
     controller = "system:serviceaccount:kube-system:replicaset-controller"
     foreign = pod({"containers": [{"name": "c", "image": "nginx"}]}, namespace="kube-system")
     event = audit_event(
@@ -406,6 +492,106 @@ def test_protected_namespaces() -> None:
     )
     event = audit_event(verb="create", namespace="kube-system", user=controller, request=system)
     assert ids(event) == set()
+
+
+def _system_secret(verb: str, **kwargs: Any) -> AuditEvent:
+    values: dict[str, Any] = {"namespace": "kube-system", "name": "backdoor", "user": "admin"}
+    return audit_event(verb=verb, resource="secrets", **{**values, **kwargs})
+
+
+def test_secret_written_or_deleted_in_a_protected_namespace() -> None:
+    (created,) = fired(_system_secret("create", code=201))
+    assert created.detection_id == "system-namespace-secret-changed"
+    assert created.severity is Severity.HIGH
+    assert created.meta.technique.id == "T1528" and created.meta.tactic == "credential-access"
+    assert created.message.startswith("admin from 10.0.0.1 created Secret kube-system/backdoor")
+    assert "a person" in created.message
+    assert "kubectl get secret backdoor -n kube-system" in created.containment
+    (deleted,) = fired(_system_secret("delete"))
+    assert deleted.severity is Severity.MEDIUM and "deleted Secret" in deleted.message
+    assert "restore or re-issue it" in deleted.containment
+    patched = _system_secret("patch", namespace="kube-public", request={"type": "Opaque"})
+    assert "changed Secret kube-public/backdoor (type Opaque)" in fired(patched)[0].message
+    foreign = "system:serviceaccount:ci:deployer"
+    (by_account,) = fired(_system_secret("create", user=foreign))
+    assert "ServiceAccount ci/deployer of another namespace" in by_account.message
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        _system_secret("create", user="system:serviceaccount:kube-system:bootstrap-signer"),
+        _system_secret("create", user="system:kube-controller-manager"),
+        _system_secret("create", namespace="shop"),
+        _system_secret("get"),
+        _system_secret("create", code=403),
+        _system_secret(
+            "create",
+            name="bootstrap-token-ne7bxu",
+            agent="kubeadm/v1.16.2 (linux/amd64) kubernetes/c97fe50",
+        ),
+    ],
+    ids=["own-account", "component", "other-namespace", "read", "denied", "kubeadm-token"],
+)
+def test_secret_writes_that_are_routine_or_not_there(event: AuditEvent) -> None:
+    assert "system-namespace-secret-changed" not in ids(event)
+
+
+def test_a_bootstrap_token_written_by_anything_but_kubeadm_is_judged() -> None:
+    event = _system_secret("create", name="bootstrap-token-abcdef")
+    assert ids(event) == {"system-namespace-secret-changed"}
+    custom = DetectionSettings(routine_system_secrets=(("kubectl/*", "bootstrap-token-*"),))
+    assert ids(event, settings=custom) == set()
+
+
+def test_secret_gate_keeps_what_the_detection_judges() -> None:
+    (detection,) = [d for d in builtin_detections() if d.id == "system-namespace-secret-changed"]
+    assert detection.gate is not None
+    settings = DetectionSettings()
+
+    def gate(user: str, namespace: str = "kube-system") -> bool:
+        raw = raw_event(verb="delete", resource="secrets", namespace=namespace, user=user)
+        assert detection.gate is not None
+        return detection.gate(raw, settings)
+
+    for user in ("admin", "system:serviceaccount:ci:deployer", "system:anonymous"):
+        assert gate(user)
+        assert "system-namespace-secret-changed" in ids(_system_secret("delete", user=user))
+    assert not gate("system:serviceaccount:kube-system:bootstrap-signer")
+    assert not gate("system:kube-controller-manager")
+    assert not gate("admin", namespace="shop")
+
+
+def test_writes_logged_without_the_body_a_detection_needs_are_named_once() -> None:
+    detector = Detector()
+    for verb in ("create", "create", "patch"):
+        detector.process(audit_event(verb=verb, resource="configmaps"))
+    detector.process(audit_event(verb="update", resource="clusterroles", namespace=""))
+    detector.process(audit_event(verb="create", resource="configmaps", code=403))
+    detector.process(audit_event(verb="get", resource="configmaps"))
+    detector.process(audit_event(verb="create", resource="pods", subresource="exec", code=101))
+    detector.process(
+        audit_event(verb="create", resource="configmaps", request={"kind": "ConfigMap"})
+    )
+    assert detector.notices() == [
+        "1 write(s) of clusterroles (update 1) were logged without their body, so "
+        "cluster-admin-granted, risky-role-written, write-role-written could not judge them: "
+        "they need audit level RequestResponse for clusterroles (see the audit policy in "
+        "docs/detections.md)",
+        "3 write(s) of configmaps (create 2, patch 1) were logged without their body, so "
+        "configmap-credentials could not judge them: it needs audit level Request for "
+        "configmaps (see the audit policy in docs/detections.md)",
+    ]
+    assert Detector().notices() == []
+
+
+def test_every_detection_that_needs_a_body_says_which_audit_level() -> None:
+    needing = [d for d in builtin_detections() if d.needs_body is not None]
+    assert {d.id for d in needing} >= {"configmap-credentials", "privileged-workload-created"}
+    for detection in needing:
+        assert detection.needs_body is not None
+        level = detection.needs_body.level
+        assert f"Needs the audit level {level} for" in detection.meta.description, detection.id
 
 
 # --- stateful ---------------------------------------------------------------------------------------
@@ -538,8 +724,8 @@ def test_min_severity() -> None:
 
 def test_registry_metadata() -> None:
     detections = builtin_detections()
-    assert len(detections) == 21
-    assert len({d.id for d in detections}) == 21
+    assert len(detections) == 22
+    assert len({d.id for d in detections}) == 22
     first = detections[0]
     with pytest.raises(DetectionRegistryError, match="duplicate"):
         registry((first, first))

@@ -47,6 +47,28 @@ def test_allowlisted_hits_are_counted_not_alerted() -> None:
     assert detector.stats.alerts_by_detection == {"secret-read": 1}
 
 
+def test_an_expired_entry_is_not_applied_and_named_once_in_the_notices() -> None:
+    expired = AllowEntry(
+        ("secret-read",),
+        "backup job",
+        users=("alice",),
+        expires="2026-01-09",
+        source="p.yaml",
+        line=7,
+    )
+    current = AllowEntry(
+        ("*",), "ci", users=("ci",), expires="2026-01-10", source="p.yaml", line=12
+    )
+    detector = _detector(expired, current)
+    assert [a.detection_id for a in detector.process(_secret_read())] == ["secret-read"]
+    assert detector.process(_secret_read(user="ci")) == []
+    detector.process(_secret_read())
+    assert detector.notices() == [
+        "p.yaml:7: allowlist entry for secret-read expired on 2026-01-09; it is no longer "
+        "applied (backup job)"
+    ]
+
+
 def test_entry_for_another_detection_does_not_apply() -> None:
     detector = _detector(AllowEntry(("pod-exec-attach",), "r", users=("alice",)))
     assert len(detector.process(_secret_read())) == 1
@@ -130,6 +152,36 @@ def test_policy_file_errors_name_the_line(entry: str, line: int, message: str) -
         parse_policy(text, "p.yaml")
     assert str(error.value).startswith(f"p.yaml:{line}:")
     assert message in str(error.value)
+
+
+def test_every_mistake_of_the_detections_block_is_reported_at_once() -> None:
+    text = """\
+apiVersion: kposture.io/v1
+kind: Policy
+detections:
+  allowlist:
+    secret-read:
+      - {users: [a], sourceRanges: [10.0.0.0/33, 300.1.1.1], expires: soon}
+      - {reason: r, users: [b]}
+      - {reason: ok, serviceAccounts: [argocd]}
+    pod-exec-attach: not-a-list
+  custom: [detections/, ""]
+"""
+    with pytest.raises(PolicyFileError) as error:
+        parse_policy(text, "p.yaml")
+    problems = str(error.value).split("; ")
+    expected = [
+        "p.yaml:6: every allowlist entry needs a reason",
+        "p.yaml:6: source range '10.0.0.0/33' is not an address or CIDR",
+        "p.yaml:6: source range '300.1.1.1' is not an address or CIDR",
+        "p.yaml:6: expires must be a date",
+        "p.yaml:8: service account 'argocd' must be namespace/name",
+        "p.yaml:9: detections.allowlist.pod-exec-attach must be a list",
+        "p.yaml:10: a detections.custom entry must be a path",
+    ]
+    assert len(problems) == len(expected), problems
+    for problem, wanted in zip(problems, expected, strict=True):
+        assert problem.startswith(wanted), (problem, wanted)
 
 
 def _alerts(path: Path, prefilter: bool) -> list[tuple[str, str, str]]:
