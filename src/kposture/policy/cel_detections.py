@@ -11,6 +11,14 @@ per event for all of them. Compilation and the per-evaluation cost bound are the
 (``cel_programs``, ``cel_costs``); an evaluation error or a cost over the budget is a
 ``DetectionRuntimeError`` with the file and line, which the detector counts for that detection and
 event.
+
+``cel`` has no type checker, so at load the expressions also run, in order, on an event with every
+field empty (``SAMPLE_EVENT``): a condition that returns something other than a bool there, or a
+message expression that returns something other than a string, is refused with its line (an
+expression that fails on that event, reading a body that is absent, is judged only at run time).
+A message expression that fails at run time does not lose the alert: it carries the ``message``
+(else the title) with a note saying why, and the detection's ``DetectionNotes`` (its state) keep
+one warning with the file and line for the detector's notices.
 """
 
 from __future__ import annotations
@@ -24,18 +32,24 @@ from typing import Any
 
 import cel
 
-from kposture.detections import DetectionRuntimeError
-from kposture.detections.base import Detection, Interest
+from kposture.detections import DetectionRuntimeError, DetectionSettings
+from kposture.detections.base import Detection, DetectionNotes, Interest
 from kposture.model.audit import AuditEvent, AuditUser
 from kposture.model.incidents import DetectionMeta, Hit
 from kposture.policy.cel_costs import collection_size, estimate
 from kposture.policy.cel_programs import CelExpression, CompileProblem, compile_expression, run
 from kposture.policy.cel_programs import new_context as cel_context
-from kposture.policy.cel_rules import COST_BUDGET, _plain
+from kposture.policy.cel_rules import COST_BUDGET, _plain, cel_error_text
 from kposture.policy.rule_specs import RuleFileError, Variable
 
 DETECTION_ROOTS = frozenset({"event", "variables"})
 DEFAULT_CONTAINMENT = "Follow the detection's response guidance."
+SAMPLE_EVENT = AuditEvent(audit_id="", stage="", verb="", request_uri="", user=AuditUser(""))
+"""The event expressions are tried on at load: every field present and empty, no bodies."""
+
+
+class MessageExpressionFailed(Exception):
+    """A message expression that gave no message on one event; the text says why."""
 
 
 class Outcome(enum.StrEnum):
@@ -174,7 +188,7 @@ class _Program:
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             raise self.fail(expression, f"{what} failed: {type(exc).__name__}: {first}") from None
 
-    def __call__(self, event: AuditEvent, _state: object) -> Iterator[Hit]:
+    def __call__(self, event: AuditEvent, notes: object) -> Iterator[Hit]:
         if not self.selects(event):
             return
         mapped, context = self.activations.get(event)
@@ -195,20 +209,68 @@ class _Program:
                 )
             if not result:
                 return
-        yield Hit(
-            self._message(context, bindings, spent), self.spec.containment or DEFAULT_CONTAINMENT
+        containment = self.spec.containment or DEFAULT_CONTAINMENT
+        fallback = self.spec.message or self.spec.meta.title
+        if self.message is None:
+            yield Hit(fallback, containment)
+            return
+        try:
+            text = self._message(self.message, context, bindings, spent)
+        except MessageExpressionFailed as failed:
+            yield self._noted(fallback, containment, str(failed), event, notes)
+            return
+        yield Hit(text, containment)
+
+    def _message(
+        self, expression: CelExpression, context: cel.Context, bindings: dict[str, Any], spent: int
+    ) -> str:
+        try:
+            self.afford(expression, bindings, spent)
+            text = run(expression, context)
+        except DetectionRuntimeError as exc:
+            raise MessageExpressionFailed(str(exc).split(": ", 1)[-1]) from None
+        except Exception as exc:  # cel raises KeyError, TypeError, ValueError, RuntimeError...
+            raise MessageExpressionFailed(cel_error_text(exc)) from None
+        if not isinstance(text, str):
+            raise MessageExpressionFailed(f"it returned {_type_name(text)}, not a string")
+        if not text.strip():
+            raise MessageExpressionFailed("it returned an empty string")
+        return text.strip()
+
+    def _noted(
+        self, fallback: str, containment: str, why: str, event: AuditEvent, notes: object
+    ) -> Hit:
+        """The alert of a detection whose message expression failed: the fallback message with a
+        note, and (once per detection) a warning with the file and line."""
+        spec = self.spec
+        where = f"{spec.file}:{spec.message_expression_line}"
+        if isinstance(notes, DetectionNotes):
+            instead = "message" if spec.message else "title"
+            notes.once(
+                "messageExpression",
+                f"{where}: detection {spec.meta.id}: messageExpression failed on audit event "
+                f"{event.audit_id or '<no id>'}: {why}; its alerts carry the {instead} with a "
+                "note instead (warned once per detection)",
+            )
+        return Hit(
+            f"{fallback} (note: the messageExpression at {where} failed: {_brief(why)})",
+            containment,
+            evidence=(("message_expression_error", f"{where}: {why}"),),
         )
 
-    def _message(self, context: cel.Context, bindings: dict[str, Any], spent: int) -> str:
-        if self.message is not None:
-            try:
-                self.afford(self.message, bindings, spent)
-                text = run(self.message, context)
-            except Exception:  # a failed message expression falls back, as for custom rules
-                text = None
-            if isinstance(text, str) and text.strip():
-                return text.strip()
-        return self.spec.message or self.spec.meta.title
+
+def _brief(why: str, limit: int = 120) -> str:
+    """The first sentence of a reason, short enough for an alert message."""
+    first = why.split(". ", 1)[0]
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+def _type_name(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _notes(_settings: DetectionSettings) -> DetectionNotes:
+    return DetectionNotes()
 
 
 def compile_detection(
@@ -243,6 +305,9 @@ def compile_detection(
         if spec.message_expression
         else None
     )
+    errors.extend(
+        _sample_problems(spec, variables, [c for c in conditions if c is not None], message)
+    )
     if errors:
         return None, errors
     program = _Program(
@@ -254,7 +319,69 @@ def compile_detection(
     )
     resources = frozenset(item.split("/", 1)[0] for item in spec.resources) or None
     interest = Interest(frozenset(spec.verbs) or None, resources)
-    return Detection(spec.meta, program, interest=interest), []
+    return Detection(spec.meta, program, start=_notes, interest=interest), []
+
+
+def _sample_problems(
+    spec: DetectionSpec,
+    variables: list[tuple[str, CelExpression]],
+    conditions: list[CelExpression],
+    message: CelExpression | None,
+) -> list[RuleFileError]:
+    """Run the compiled expressions on ``SAMPLE_EVENT``, in order: a condition that returns no
+    bool, or a message expression that returns no string, is a load error. An expression that
+    fails there, or reads a variable that did, is left to run time."""
+    context = cel_context({"event": event_map(SAMPLE_EVENT)})
+    values: dict[str, Any] = {}
+    context.add_variable("variables", values)
+    unknown: set[str] = set()
+
+    def result(expression: CelExpression) -> tuple[bool, Any]:
+        if unknown & set(expression.shape.variables):
+            return False, None
+        try:
+            return True, run(expression, context)
+        except Exception:  # a body absent on this event: judged at run time
+            return False, None
+
+    for name, expression in variables:
+        known, value = result(expression)
+        if known:
+            values[name] = value
+            context.add_variable("variables", values)
+        else:
+            unknown.add(name)
+    problems = []
+    for expression in conditions:
+        known, value = result(expression)
+        if known and not isinstance(value, bool):
+            problems.append(
+                RuleFileError(
+                    spec.file,
+                    expression.line,
+                    f"condition must return a bool, not {_type_name(value)} (it returned "
+                    f"{_shown(value)} on an event with every field empty)",
+                    spec.meta.id,
+                )
+            )
+    if message is not None:
+        known, value = result(message)
+        if known and not isinstance(value, str):
+            problems.append(
+                RuleFileError(
+                    spec.file,
+                    message.line,
+                    f"messageExpression must return a string, not {_type_name(value)} (it "
+                    f"returned {_shown(value)} on an event with every field empty)",
+                    spec.meta.id,
+                )
+            )
+    return problems
+
+
+def _shown(value: object) -> str:
+    text = "null" if value is None else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 _SHARED = _Activations()

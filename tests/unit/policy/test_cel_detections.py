@@ -174,3 +174,164 @@ def test_builtin_and_duplicate_ids_are_refused(tmp_path: Path) -> None:
     loaded = load_detection_files([twice], taken_ids=BUILTIN)
     assert len(loaded.detections) == 1
     assert "duplicate detection id (first defined at" in loaded.errors[0].message
+
+
+def test_a_failing_message_expression_keeps_the_alert_with_a_note_and_warns_once(
+    tmp_path: Path,
+) -> None:
+    path = _write(
+        tmp_path,
+        """\
+  match: {verbs: [delete]}
+  conditions: [{expression: 'true'}]
+  messageExpression: "'deleted ' + event.requestObject.metadata.name"
+""",
+    )
+    detector = _load(path)
+    first = detector.process(audit_event(verb="delete", resource="pods", audit_id="a-1"))
+    second = detector.process(audit_event(verb="delete", resource="pods", audit_id="a-2"))
+    where = f"{path.as_posix()}:13"
+    for (alert,) in (first, second):
+        assert alert.message.startswith("A test detection (note: the messageExpression at ")
+        assert where in alert.message and "failed:" in alert.message
+        assert len(alert.message) < 250  # the first sentence of the reason; all of it below
+        assert dict(alert.hit.evidence)["message_expression_error"].startswith(where)
+    assert detector.stats.errors == 0
+    (notice,) = detector.notices()
+    assert notice.startswith(f"{where}: detection test-detection: messageExpression failed on ")
+    assert "audit event a-1" in notice and "carry the title with a note" in notice
+
+
+@pytest.mark.parametrize(
+    ("expression", "why"),
+    [
+        ("event.verb == 'delete' ? 7 : 'x'", "it returned int, not a string"),
+        ("event.objectRef.namespace", "it returned an empty string"),
+    ],
+)
+def test_a_message_expression_without_a_message_is_noted(
+    tmp_path: Path, expression: str, why: str
+) -> None:
+    body = (
+        "  match: {verbs: [delete]}\n  conditions: [{expression: 'true'}]\n"
+        f'  message: fallback text\n  messageExpression: "{expression}"\n'
+    )
+    detector = _load(_write(tmp_path, body))
+    (alert,) = detector.process(audit_event(verb="delete", resource="pods", namespace=""))
+    assert alert.message.startswith("fallback text (note: the messageExpression at ")
+    assert alert.message.endswith(f"failed: {why})")
+    assert "carry the message with a note" in detector.notices()[0]
+
+
+@pytest.mark.parametrize(
+    ("conditions", "variables", "message"),
+    [
+        (["event.verb"], [], "condition must return a bool, not str"),
+        (["event.user.groups"], [], "condition must return a bool, not list"),
+        (["event.impersonatedUser"], [], "condition must return a bool, not null"),
+        (["event.verb == 'get' ? true : event.objectRef.name"], [], "not str"),
+        (["variables.who"], [("who", "event.user.username")], "not str"),
+    ],
+)
+def test_a_condition_that_is_not_a_bool_is_refused_at_load(
+    tmp_path: Path, conditions: list[str], variables: list[tuple[str, str]], message: str
+) -> None:
+    declared = "".join(
+        f"    - {{name: {name}, expression: '{source}'}}\n" for name, source in variables
+    )
+    body = "  match: {verbs: [get]}\n"
+    body += f"  variables:\n{declared}" if variables else ""
+    body += "  conditions:\n" + "".join(f'    - expression: "{c}"\n' for c in conditions)
+    path = _write(tmp_path, body)
+    loaded = load_detection_files([path], taken_ids=BUILTIN)
+    assert loaded.detections == ()
+    (error,) = loaded.errors
+    condition_line = 12 + (1 + len(variables) if variables else 0) + 1
+    assert str(error).startswith(f"{path.as_posix()}:{condition_line}: rule test-detection: ")
+    assert message in error.message and "on an event with every field empty" in error.message
+
+
+def test_expressions_that_read_an_absent_body_are_judged_at_run_time_not_refused(
+    tmp_path: Path,
+) -> None:
+    body = """\
+  match: {verbs: [create]}
+  variables:
+    - {name: spec, expression: "event.requestObject.spec"}
+  conditions:
+    - expression: "variables.spec.hostNetwork"
+    - expression: "event.requestObject != null && event.requestObject.kind == 'Pod'"
+  messageExpression: "'host network pod ' + event.requestObject.metadata.name"
+"""
+    detector = _load(_write(tmp_path, body))
+    pod = {"kind": "Pod", "metadata": {"name": "web"}, "spec": {"hostNetwork": True}}
+    (alert,) = detector.process(audit_event(verb="create", resource="pods", request=pod))
+    assert alert.message == "host network pod web"
+
+
+def test_a_message_expression_that_is_not_a_string_is_refused_at_load(tmp_path: Path) -> None:
+    body = (
+        "  match: {verbs: [get]}\n  conditions: [{expression: 'true'}]\n"
+        "  messageExpression: event.responseStatus.code\n"
+    )
+    path = _write(tmp_path, body)
+    (error,) = load_detection_files([path], taken_ids=BUILTIN).errors
+    assert error.line == 13 and "messageExpression must return a string, not int" in error.message
+
+
+def test_every_problem_of_a_file_is_reported_in_one_pass(tmp_path: Path) -> None:
+    path = tmp_path / "detections.yaml"
+    path.write_text(
+        """\
+apiVersion: kposture.io/v1
+kind: Detection
+metadata:
+  name: Bad_Name
+spec:
+  title: A test detection
+  severity: urgent
+  mitre: {technique: T1552, tactic: credentials}
+  description: No period
+  match: {verbs: [get], colour: red}
+  variables:
+    - {name: who, expression: "event.user.username +"}
+  conditions:
+    - expression: "event.verb"
+    - expression: "object.spec"
+    - {expresion: "true"}
+---
+apiVersion: kposture.io/v1
+kind: Detection
+metadata:
+  name: secret-read
+spec:
+  title: Taken
+  severity: low
+  mitre: {technique: T1552, tactic: credential-access}
+  description: Taken.
+  response: Taken.
+  match: {verbs: [get]}
+  conditions: [{expression: "1 + 1"}]
+"""
+    )
+    loaded = load_detection_files([path], taken_ids=BUILTIN)
+    assert loaded.detections == ()
+    found = [(error.line, error.message) for error in loaded.errors]
+    expected = [
+        (5, "spec needs response"),
+        (7, "severity must be one of"),
+        (10, "unknown field 'colour' in match"),
+        (16, "unknown field 'expresion' in a condition"),
+        (16, "a condition needs expression"),
+        (12, "variable who does not compile"),
+        (15, "condition reads unknown name(s) object"),
+        (14, "condition must return a bool, not str"),
+        (4, "id is not kebab-case"),
+        (8, "unknown tactic 'credentials'"),
+        (9, "description does not end with a period"),
+        (21, "id is already a built-in detection"),
+        (29, "condition must return a bool"),
+    ]
+    for line, message in expected:
+        assert any(at == line and message in text for at, text in found), (line, message, found)
+    assert len(found) == len(expected), found
