@@ -20,14 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from kposture.inventory.capabilities import DANGEROUS_CAPABILITIES
 from kposture.policy.cel_literals import cel_literal
 from kposture.rules.service_accounts import SYSTEM_DEFAULT_OBJECTS
 from kposture.rules.workload_hardening import RESTRICTED_VOLUME_TYPES, SAFE_SYSCTLS
-from kposture.rules.workload_privileges import (
-    BASELINE_CAPABILITIES,
-    DANGEROUS_CAPABILITIES,
-    RESTRICTED_ADDABLE,
-)
+from kposture.rules.workload_privileges import BASELINE_CAPABILITIES, RESTRICTED_ADDABLE
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from kposture.inventory import (
     pod_spec,
     pod_template_metadata,
 )
+from kposture.inventory.capabilities import normalize_capability
 from kposture.inventory.host_paths import normalize_host_path
 from kposture.model import (
     Domain,
@@ -125,12 +126,6 @@ def inherited(
 
 
 # --- capabilities ---------------------------------------------------------------------------------
-
-
-def normalize_capability(name: object) -> str:
-    """``cap_sys_admin`` and ``SYS_ADMIN`` are one capability: upper case, no ``CAP_`` prefix."""
-    text = str(name).strip().upper()
-    return text[4:] if text.startswith("CAP_") else text
 
 
 def capability_list(container: Mapping[str, Any], which: str) -> list[Any]:

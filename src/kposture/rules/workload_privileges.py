@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kposture.inventory import Inventory, containers, pod_spec
+from kposture.inventory.capabilities import DANGEROUS_CAPABILITIES, normalize_capability
 from kposture.model import K8sObject, Reference, Severity, Stage, Violation
 from kposture.rules._references import BASELINE, CIS, ESCAPE, K01, NSA, POD_SECURITY, RESTRICTED
 from kposture.rules._templates import (
@@ -27,7 +28,6 @@ from kposture.rules._templates import (
     inherited,
     linux_containers,
     mapping,
-    normalize_capability,
     workload_meta,
 )
 from kposture.rules.base import Rule
@@ -53,21 +53,6 @@ BASELINE_CAPABILITIES = frozenset(
 
 RESTRICTED_ADDABLE = frozenset({"NET_BIND_SERVICE"})
 """The only capability the PSS restricted profile lets a container add back after dropping ALL."""
-
-DANGEROUS_CAPABILITIES = frozenset(
-    {
-        "ALL",
-        "SYS_ADMIN",
-        "NET_ADMIN",
-        "SYS_PTRACE",
-        "SYS_MODULE",
-        "SYS_RAWIO",
-        "DAC_READ_SEARCH",
-        "BPF",
-        "PERFMON",
-    }
-)
-"""Capabilities with a known path from the container to the host kernel or other processes."""
 
 
 DANGEROUS = "dangerous-capabilities"
