@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import SQLAlchemyError
@@ -378,10 +378,21 @@ class _Reconciling:
         if self.scope.is_cluster:
             rows.extend(connection.execute(unresolved))
         else:
-            names = sorted({(kind, ns, name) for _, kind, ns, name in self.evaluated})
-            for chunk in _chunks(names):
-                where = tuple_(table.c.kind, table.c.namespace, table.c.name).in_(chunk)
-                rows.extend(connection.execute(unresolved.where(where)))
+            # By kind and name, which the (cluster, kind, name) index answers on both databases
+            # (SQLite scans every finding of the cluster for a (kind, namespace, name) IN list);
+            # the namespace is checked here.
+            wanted = {(kind, ns, name) for _, kind, ns, name in self.evaluated}
+            by_kind: dict[str, set[str]] = {}
+            for kind, _, name in wanted:
+                by_kind.setdefault(kind, set()).add(name)
+            for kind, names in sorted(by_kind.items()):
+                for chunk in _chunks(sorted(names)):
+                    where = (table.c.kind == kind) & table.c.name.in_(chunk)
+                    rows.extend(
+                        row
+                        for row in connection.execute(unresolved.where(where))
+                        if (row.kind, row.namespace, row.name) in wanted
+                    )
         stored = {row.fingerprint: _stored(row) for row in rows}
         missing = [fp for fp in self.current if fp not in stored]
         for chunk in _chunks(missing):

@@ -132,6 +132,7 @@ findings = Table(
     Index(None, "cluster_id", "status", "severity"),
     Index(None, "cluster_id", "namespace", "rule_id"),
     Index(None, "rule_id", "status"),
+    Index(None, "cluster_id", "kind", "name"),  # a reconcile's objects (revision 0002)
 )
 
 finding_transitions = Table(

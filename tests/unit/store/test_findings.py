@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, event, func, select
 
 from finding_samples import at, finding, ref
 from kposture.model import ResourceRef, Severity
@@ -119,6 +120,50 @@ def test_scoped_reconcile_only_touches_its_objects(store: Store) -> None:
     # A finding handed over puts its object in scope even when the scope does not name it.
     done = reconcile(store, "dev", [HOSTPATH], Scope.of([]), at(2))
     assert changes(done) == [("opened", "host-path-volume", "web")]
+
+
+def test_scoped_reconcile_tells_objects_of_the_same_name_apart(store: Store) -> None:
+    """The scoped read goes by kind and name; the namespace and the kind must still match."""
+    twins = [
+        finding("privileged-container", ref("Deployment", namespace, "web"))
+        for namespace in ("shop", "pay", "")
+    ]
+    other_kind = finding("privileged-container", ref("StatefulSet", "shop", "web"))
+    reconcile(store, "dev", [*twins, other_kind], EVERYTHING, at(0))
+    done = reconcile(store, "dev", [], Scope.of([WEB]), at(1))
+    assert [(t.change.value, t.resource.namespace) for t in done] == [("resolved", "shop")]
+    assert sorted((f.resource.kind, f.resource.namespace) for f in open_findings(store)) == [
+        ("Deployment", ""),
+        ("Deployment", "pay"),
+        ("StatefulSet", "shop"),
+    ]
+
+
+def test_scoped_reconcile_reads_through_the_object_index(store: Store) -> None:
+    """A watcher's reconcile of a few objects must not scan every finding of the cluster (SQLite
+    does for a (kind, namespace, name) IN list); the plan of each read of its objects' findings
+    searches the (cluster, kind, name) index."""
+    if store.dialect != "sqlite":
+        pytest.skip("the query plan is checked on SQLite; PostgreSQL plans by table statistics")
+    reconcile(store, "dev", many(300), EVERYTHING, at(0))
+    reads: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        where = statement.partition("WHERE")[2]
+        if statement.lstrip().startswith("SELECT") and "findings.kind" in where:
+            reads.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", keep)
+    try:
+        reconcile(store, "dev", [], Scope.of([ref("Deployment", "bulk", "app-7"), WEB]), at(1))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", keep)
+    assert reads
+    with store.engine.connect() as connection:
+        for statement, parameters in reads:
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+            details = " ".join(str(row[-1]) for row in plan)
+            assert "USING INDEX ix_findings_cluster_id_kind_name" in details, details
 
 
 def test_deleted_objects_resolve_as_deleted(store: Store) -> None:
