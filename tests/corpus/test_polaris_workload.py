@@ -8,9 +8,9 @@ unexplained disagreement, or an explanation that no longer applies, fails the te
 kposture reports each problem once, from the most specific rule, so a Polaris check maps to the
 group of rules that share its ground: any of the three hostPath rules, any of the three capability
 rules. ``linuxHardening`` asks whether each container runs with a confining seccomp profile:
-``seccomp-profile-missing`` (nothing set) or a ``seccomp-unconfined`` finding in effect for a
-container (its ``container`` evidence); a pod-level Unconfined every container overrides is a PSS
-failure Polaris does not share, so it does not count here.
+``seccomp-profile-missing`` (nothing set) or a ``seccomp-unconfined`` finding in effect for some
+container (without ``in_effect: false`` evidence); a pod-level Unconfined every container overrides
+is a PSS failure Polaris does not share, so it does not count here.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from corpus.polaris_harness import (
 )
 from kposture.inventory import Inventory
 from kposture.model import K8sObject, Violation
+from kposture.rules.workload_hardening import IN_EFFECT_NOWHERE
 from support import RULES_BY_ID
 
 Predicate = Callable[[dict[str, list[Violation]]], bool]
@@ -48,9 +49,7 @@ def both(first: Predicate, second: Predicate) -> Predicate:
 def unconfined_in_effect(found: dict[str, list[Violation]]) -> bool:
     """Some container runs with an explicit Unconfined seccomp profile in effect."""
     return any(
-        key == "container"
-        for violation in found["seccomp-unconfined"]
-        for key, _ in violation.evidence
+        IN_EFFECT_NOWHERE not in violation.evidence for violation in found["seccomp-unconfined"]
     )
 
 

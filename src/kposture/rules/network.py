@@ -65,16 +65,33 @@ def _spec(obj: K8sObject) -> Mapping[str, Any]:
 # --- NetworkPolicy coverage -----------------------------------------------------------------------
 
 
+def _controller_key(obj: K8sObject) -> tuple[str, str] | None:
+    refs = obj.metadata.get("ownerReferences")
+    for ref in refs if isinstance(refs, list) else ():
+        if isinstance(ref, Mapping) and ref.get("controller") is True:
+            return str(ref.get("kind", "")), str(ref.get("name", ""))
+    return None
+
+
+def _top_level_workloads(workloads: tuple[K8sObject, ...]) -> list[K8sObject]:
+    """The workloads of one namespace that no other of them controls: a Deployment stands for its
+    ReplicaSets and their pods, whatever their count."""
+    present = {(w.ref.kind, w.ref.name) for w in workloads}
+    return [w for w in workloads if _controller_key(w) not in present]
+
+
 def _namespace_without_policy(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
     namespace = obj.ref.name
     workloads = workloads_by_namespace(inventory).get(effective_namespace(namespace), ())
     if not workloads or policies_in(inventory, namespace):
         return
+    count = len(_top_level_workloads(workloads))
+    # The count is in the message only: the evidence is part of the fingerprint, which must not
+    # change whenever a Deployment scales.
     yield Violation(
-        f"namespace {namespace} holds {len(workloads)} workload(s) and no NetworkPolicy, so every "
-        "pod in it accepts traffic from any pod in the cluster",
+        f"namespace {namespace} holds {count} workload{'s' if count != 1 else ''} and no "
+        "NetworkPolicy, so every pod in it accepts traffic from any pod in the cluster",
         ("metadata", "name"),
-        (("workloads", str(len(workloads))),),
     )
 
 

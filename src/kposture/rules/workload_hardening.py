@@ -81,8 +81,20 @@ RESTRICTED_VOLUME_TYPES = frozenset(
 # --- seccomp --------------------------------------------------------------------------------------
 
 
-def _unconfined_violation(what: str, path: JsonPath, in_effect: list[str]) -> Violation:
-    """A violation for one explicit Unconfined, naming the containers it is in effect for."""
+IN_EFFECT_NOWHERE = ("in_effect", "false")
+"""Evidence of an explicit Unconfined that every container overrides (still a PSS failure)."""
+
+
+def _unconfined_violation(
+    what: str, path: JsonPath, in_effect: list[str], evidence: tuple[tuple[str, str], ...] = ()
+) -> Violation:
+    """A violation for one explicit Unconfined, naming the containers it is in effect for.
+
+    They are named in the message only: the evidence is part of the fingerprint, and the finding
+    stays the same while containers are added or override the setting. The evidence says only
+    whether it is in effect at all (``in_effect: false`` when every container overrides it)."""
+    if not in_effect:
+        evidence = (*evidence, IN_EFFECT_NOWHERE)
     if in_effect:
         names = ", ".join(repr(name) for name in in_effect)
         message = f"{what} (in effect for container{'s' if len(in_effect) > 1 else ''} {names})"
@@ -91,7 +103,7 @@ def _unconfined_violation(what: str, path: JsonPath, in_effect: list[str]) -> Vi
             f"{what} (overridden by every container; containers added later, such as ephemeral "
             "debug containers, inherit it)"
         )
-    return Violation(message, path, tuple(("container", name) for name in in_effect))
+    return Violation(message, path, evidence)
 
 
 def _seccomp_unconfined(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
@@ -119,7 +131,12 @@ def _seccomp_unconfined(obj: K8sObject, _inventory: Inventory) -> Iterator[Viola
         ):
             path = (*annotations_path, key)
             what = f"annotation {key} is unconfined"
-            yield _unconfined_violation(what, path, in_effect.get(path, []))
+            evidence = (
+                (("container", key[len(SECCOMP_CONTAINER_ANNOTATION) :]),)
+                if key.startswith(SECCOMP_CONTAINER_ANNOTATION)
+                else ()
+            )
+            yield _unconfined_violation(what, path, in_effect.get(path, []), evidence)
 
 
 def _seccomp_missing(obj: K8sObject, _inventory: Inventory) -> Iterator[Violation]:
