@@ -12,7 +12,10 @@ targets, and the explorer views (``kposture rbac risky|can|workloads|paths``) as
 role's rules (``cluster`` for a ClusterRoleBinding, the namespace for a RoleBinding; a RoleBinding
 never grants a cluster-scoped capability). It walks each bound role once per capability through
 ``rbac_graph.bindings_by_role`` and ``rbac_grants.find_grant`` — the same matcher the authorizer
-comparison test checks — and is memoised per inventory.
+comparison test checks — and is memoised per inventory. A holding names every rule of the role
+that grants the capability, the strongest first: one not limited by ``resourceNames`` before one
+that is, then the verb a capability's targets list first (create on ``pods/exec``, which exec needs
+on every server version, before get, which only WebSocket exec on servers before 1.30 needs).
 """
 
 from __future__ import annotations
@@ -40,12 +43,16 @@ ADMISSION_GROUP = "admissionregistration.k8s.io"
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 CLUSTER = "cluster"
 """The scope of a holding through a ClusterRoleBinding."""
+_RANKS = 100
+"""Ranks per target in ``Capability.rank`` (more than any target has verbs)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Capability:
-    """A risky permission: ``targets`` grant it (none: full access, every verb on every resource);
-    ``rule_id`` is the rule of the library that judges roles and bindings for it."""
+    """A risky permission: ``targets`` grant it (none: full access, every verb on every resource),
+    each target's verbs strongest first; ``rule_id`` is the rule of the library that judges roles
+    and bindings for it; ``verb_notes`` say what a verb is used for when that is not obvious
+    (exec's create and get)."""
 
     id: str
     title: str
@@ -53,6 +60,7 @@ class Capability:
     targets: tuple[Target, ...]
     impact: str
     rule_id: str = ""
+    verb_notes: tuple[tuple[str, str], ...] = ()
 
     def grant(self, rule: PolicyRule, scope: Scope) -> Grant | None:
         """What of ``rule`` grants this capability when in force with ``scope``."""
@@ -65,7 +73,20 @@ class Capability:
     def describe(self, rule: PolicyRule, grant: Grant) -> str:
         if not self.targets:
             return "every verb on every resource of every API group"
-        return describe_grant(rule, grant)
+        text = describe_grant(rule, grant)
+        granted = {verb for verb, _ in grant.covered}
+        notes = [note for verb, note in self.verb_notes if verb in granted]
+        return f"{text} ({'; '.join(notes)})" if notes else text
+
+    def rank(self, grant: Grant) -> int:
+        """How strong a grant is, 0 strongest: the place of the first verb it covers in the
+        targets' order (each target's verbs, strongest first)."""
+        best = len(self.targets) * _RANKS
+        for verb, resource in grant.covered:
+            for t, target in enumerate(self.targets):
+                if resource in target.resources and verb in target.verbs:
+                    best = min(best, t * _RANKS + target.verbs.index(verb))
+        return best
 
 
 FULL_ACCESS = Capability(
@@ -94,6 +115,10 @@ EXEC_PODS = Capability(
     ),
     "Run commands inside running pods with their tokens, Secrets and network position.",
     "rbac-pod-exec",
+    (
+        ("create", "create: exec and attach on every server version"),
+        ("get", "get: WebSocket exec and attach on servers before Kubernetes 1.30"),
+    ),
 )
 CREATE_WORKLOADS = Capability(
     "create-workloads",
@@ -196,7 +221,8 @@ BY_ID = {capability.id: capability for capability in CAPABILITIES}
 @dataclass(frozen=True, slots=True)
 class Holding:
     """``subject`` holds ``capability`` in ``scope`` (``cluster`` or a namespace) through
-    ``binding`` of ``role``, whose effective ``rule`` grants it as ``grant`` says."""
+    ``binding`` of ``role``, whose effective ``rule`` grants it as ``grant`` says; ``others`` are
+    the other rules of the role that grant it too, strongest first (see ``_grants``)."""
 
     capability: Capability
     subject: Subject
@@ -204,6 +230,7 @@ class Holding:
     role: BoundRole
     rule: EffectiveRule
     grant: Grant
+    others: tuple[tuple[EffectiveRule, Grant], ...] = ()
 
     @property
     def scope(self) -> str:
@@ -216,32 +243,60 @@ class Holding:
 
     @property
     def names_only(self) -> bool:
-        """Limited to the objects the rule lists in ``resourceNames``."""
+        """Limited to the objects the rules list in ``resourceNames`` (the strongest rule is, so
+        every other one is too)."""
         return self.rule.rule.names_only
 
+    @property
+    def grants(self) -> tuple[tuple[EffectiveRule, Grant], ...]:
+        """Every rule of the role that grants the capability, the strongest first."""
+        return ((self.rule, self.grant), *self.others)
+
+    def only(self, rule: EffectiveRule, grant: Grant) -> Holding:
+        """The same holding through ``rule`` alone (what one move of a path relies on)."""
+        return Holding(self.capability, self.subject, self.binding, self.role, rule, grant)
+
     def describe(self) -> str:
-        return self.capability.describe(self.rule.rule, self.grant)
+        """What the strongest rule grants, then each other rule that grants another verb:
+        ``verbs [create] on pods/exec in apiGroup "" (...); also verbs [get] on pods/exec in
+        apiGroup "" (...)``. Rules that only repeat a verb (create on deployments after create
+        on pods) are left to ``grants``."""
+        texts = []
+        verbs: set[str] = set()
+        for rule, grant in self.grants:
+            granted = {verb for verb, _ in grant.covered}
+            if texts and granted <= verbs:
+                continue
+            verbs |= granted
+            texts.append(self.capability.describe(rule.rule, grant))
+        return "; also ".join(texts)
 
 
-def _first_grant(
+def _grants(
     entry: RoleBindings, capability: Capability, scope: Scope
-) -> tuple[EffectiveRule, Grant] | None:
+) -> list[tuple[EffectiveRule, Grant]]:
+    """Every rule of the bound role that grants ``capability`` in ``scope``, the strongest first:
+    not limited by resourceNames, then by ``Capability.rank``, then in rule order."""
+    found = []
     for effective in entry.role.rules:
         grant = capability.grant(effective.rule, scope)
         if grant is not None:
-            return effective, grant
-    return None
+            found.append((effective, grant))
+    if len(found) > 1:
+        found.sort(key=lambda pair: (pair[0].rule.names_only, capability.rank(pair[1])))
+    return found
 
 
 def _holdings(
     capability: Capability, entry: RoleBindings, bindings: Iterable[K8sObject], scope: Scope
 ) -> list[Holding]:
-    found = _first_grant(entry, capability, scope)
-    if found is None:
+    found = _grants(entry, capability, scope)
+    if not found:
         return []
-    rule, grant = found
+    (rule, grant), *others = found
+    rest = tuple(others)
     return [
-        Holding(capability, subject, binding, entry.role, rule, grant)
+        Holding(capability, subject, binding, entry.role, rule, grant, rest)
         for binding in bindings
         for subject in binding_subjects(binding)
     ]

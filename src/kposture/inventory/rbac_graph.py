@@ -214,7 +214,7 @@ class Graph:
         # path), (verb, group, resource) for _matching, (verb, group, resource, name).
         self._first: dict[tuple[str, ...], Any] = {}
         self._first_size = 0
-        self._by_subject: dict[tuple[str, str], list[tuple[int, str | None]]] | None = None
+        self._by_subject: dict[tuple[str, str], list[_Indexed]] | None = None
 
     def first_rules(self, request: Request) -> dict[int, EffectiveRule]:
         """Entry position -> the first of its role's rules that allows ``request``, in entry order.
@@ -319,44 +319,58 @@ class Graph:
         """Whether some binding in force for ``request`` whose role allows it names a subject
         ``principal`` matches (``Principal.matches``, looked up by user, group and the
         ServiceAccount username)."""
+        return self.allowing(principal, request) is not None
+
+    def allowing(self, principal: Principal, request: Request) -> Access | None:
+        """The first way ``request`` is allowed for ``principal`` — through a binding naming its
+        user or ServiceAccount, then one naming a group it is in (groups in name order), each in
+        the index's order — or None when it is denied."""
         rules = self.first_rules(request)
         if not rules:
-            return False
+            return None
         namespace = request.namespace if request.namespace and not request.path else None
         index = self._subject_index()
         keys = [("User", principal.user), ("ServiceAccount", principal.user)]
-        keys.extend(("Group", group) for group in principal.groups)
+        keys.extend(("Group", group) for group in sorted(principal.groups))
         for key in keys:
-            for position, scope in index.get(key, ()):
+            for position, scope, binding, subject in index.get(key, ()):
                 # scope: None for a ClusterRoleBinding, else the RoleBinding's namespace.
                 if position in rules and (scope is None or scope == namespace):
-                    return True
-        return False
+                    return Access(subject, binding, self.entries[position].role, rules[position])
+        return None
 
-    def _subject_index(self) -> dict[tuple[str, str], list[tuple[int, str | None]]]:
+    def _subject_index(self) -> dict[tuple[str, str], list[_Indexed]]:
         if self._by_subject is None:
-            index: dict[tuple[str, str], list[tuple[int, str | None]]] = {}
+            index: dict[tuple[str, str], list[_Indexed]] = {}
             for position, entry in enumerate(self.entries):
                 for binding in entry.cluster:
-                    for key in _subject_keys(self.subjects(binding)):
-                        index.setdefault(key, []).append((position, None))
+                    for key, subject in _subject_keys(self.subjects(binding)):
+                        index.setdefault(key, []).append((position, None, binding, subject))
                 for namespace, bindings in entry.by_namespace.items():
                     for binding in bindings:
-                        for key in _subject_keys(self.subjects(binding)):
-                            index.setdefault(key, []).append((position, namespace))
+                        for key, subject in _subject_keys(self.subjects(binding)):
+                            index.setdefault(key, []).append(
+                                (position, namespace, binding, subject)
+                            )
             self._by_subject = index
         return self._by_subject
 
 
-def _subject_keys(found: Iterable[Subject]) -> Iterator[tuple[str, str]]:
-    """What a ``Principal`` is matched on: a User's or Group's name, a ServiceAccount's username
-    (``binding_subjects`` has resolved its namespace)."""
+_Indexed = tuple[int, str | None, K8sObject, Subject]
+"""A binding in the subject index: entry position, scope (None for a ClusterRoleBinding, else the
+RoleBinding's namespace), the binding and the subject it names."""
+
+
+def _subject_keys(found: Iterable[Subject]) -> Iterator[tuple[tuple[str, str], Subject]]:
+    """What a ``Principal`` is matched on — a User's or Group's name, a ServiceAccount's username
+    (``binding_subjects`` has resolved its namespace) — with the subject."""
     for subject in found:
         if subject.kind == "ServiceAccount":
             if subject.namespace:
-                yield subject.kind, service_account_user(subject.namespace, subject.name)
+                key = service_account_user(subject.namespace, subject.name)
+                yield (subject.kind, key), subject
         else:
-            yield subject.kind, subject.name
+            yield (subject.kind, subject.name), subject
 
 
 def _first(item: tuple[int, RoleBindings, EffectiveRule, K8sObject]) -> int:
@@ -401,3 +415,9 @@ def who_can(inventory: Inventory, request: Request) -> list[Access]:
 def allowed(inventory: Inventory, principal: Principal, request: Request) -> bool:
     """The authorizer's decision for one requester: some ``who_can`` subject matches it."""
     return build(inventory).allowed(principal, request)
+
+
+def allowing(inventory: Inventory, principal: Principal, request: Request) -> Access | None:
+    """The binding, role and rule by which ``request`` is allowed for one requester (the first
+    found, see ``Graph.allowing``), or None when the authorizer would deny it."""
+    return build(inventory).allowing(principal, request)

@@ -5,8 +5,10 @@ Nodes are identities — ``User``, ``Group``, ``ServiceAccount`` — and a few s
 identity of a kind in a namespace" that keep the graph linear in size: ``AnyServiceAccount`` (any
 ServiceAccount of the namespace, or of every namespace for ``*``), ``RunningPods`` (the
 ServiceAccounts whose tokens are mounted in the namespace's workloads) and ``TokenSecrets`` (the
-ServiceAccounts with a legacy token Secret there). Moves, each with the holding or object that
-makes it possible:
+ServiceAccounts with a legacy token Secret there). Moves, each with the holding that makes it
+possible, every other permission it relies on (``Requirement``: create on RoleBindings besides
+bind, create on CSRs and approve on the signer besides approval...) and the objects that make the
+target reachable:
 
 - membership: a ServiceAccount is in ``system:serviceaccounts``, ``system:serviceaccounts:<ns>``
   and ``system:authenticated``; a user in ``system:authenticated`` (anonymous in
@@ -60,18 +62,20 @@ from kposture.inventory.rbac_capabilities import (
     holders,
 )
 from kposture.inventory.rbac_defaults import BUILTIN_AGGREGATION
+from kposture.inventory.rbac_grants import Target, describe_grant, find_grant
 from kposture.inventory.rbac_graph import (
     ANONYMOUS,
     AUTHENTICATED,
     SERVICE_ACCOUNTS,
     UNAUTHENTICATED,
+    Access,
     Principal,
     Request,
-    allowed,
+    allowing,
     binding_subjects,
     bindings_by_role,
 )
-from kposture.inventory.rbac_scope import Scope
+from kposture.inventory.rbac_scope import Scope, binding_scope
 from kposture.inventory.service_accounts import (
     lookup_service_account,
     service_account_of,
@@ -88,6 +92,7 @@ RBAC_GROUP = "rbac.authorization.k8s.io"
 CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client"
 POD_CREATING_DEFAULTS = ("admin", "edit", "cluster-admin")
 """Default ClusterRoles that grant pod creation where bound (the API server recreates them)."""
+_ROLE_KINDS = {"roles": "Role", "clusterroles": "ClusterRole"}
 _SOME = "kposture-any"
 """A name standing for "any name" in a request checked against rules without resourceNames."""
 IDENTITY_KINDS = frozenset({"User", "Group", "ServiceAccount"})
@@ -154,16 +159,53 @@ def identity(subject: Subject) -> Node:
 
 
 @dataclass(frozen=True, slots=True)
+class Requirement:
+    """Another permission a move relies on besides its holding: ``request`` (create on
+    RoleBindings of the namespace, approve on a signer...) and the binding, role and rule that
+    allow it (``access``)."""
+
+    request: Request
+    access: Access
+
+    def what(self) -> str:
+        """``create rolebindings in ci``, ``bind clusterroles edit``."""
+        request = self.request
+        text = f"{request.verb} {request.combined_resource}"
+        text += f" {request.name}" if request.name and request.name != _SOME else ""
+        return text + (f" in {request.namespace}" if request.namespace else "")
+
+    def describe(self) -> str:
+        """``create rolebindings in ci: RoleBinding ci/binder → Role ci/binder: verbs [create] on
+        rolebindings in apiGroup "rbac.authorization.k8s.io"``."""
+        access = self.access
+        request = self.request
+        rule = access.rule.rule
+        target = Target((request.verb,), request.group, (request.combined_resource,))
+        scope = binding_scope(access.binding.ref.kind)
+        grant = find_grant(rule, (target,), scope)
+        granted = describe_grant(rule, grant) if grant is not None else f"{request.verb} allowed"
+        binding = access.binding.ref
+        where = f"{binding.namespace}/" if binding.namespace else ""
+        return (
+            f"{self.what()}: {binding.kind} {where}{binding.name} → {access.role.display()}: "
+            f"{granted}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Move:
     """One edge: ``source`` can act as (or reach) ``target`` by ``action``; ``holding`` is the
-    permission that allows it (None for membership and stand-in expansion), ``evidence`` the
-    objects that make the target reachable (a ServiceAccount's workload, its token Secret)."""
+    permission that allows it (None for membership and stand-in expansion) and ``needs`` the
+    other permissions the move relies on (create on RoleBindings besides bind...), ``evidence``
+    the objects that make the target reachable (a ServiceAccount's workload, its token Secret,
+    the binding of a role it edits)."""
 
     source: Node
     target: Node
     action: str
     holding: Holding | None = None
     evidence: tuple[ResourceRef, ...] = ()
+    needs: tuple[Requirement, ...] = ()
 
     @property
     def membership(self) -> bool:
@@ -195,7 +237,7 @@ class _Builder:
         self.running: dict[str, dict[str, list[ResourceRef]]] = defaultdict(dict)
         self.token_secrets: dict[str, dict[str, list[ResourceRef]]] = defaultdict(dict)
         self.pod_roles: dict[str, list[tuple[str, str]]] | None = None
-        self.impersonators: dict[Node, bool] = {}
+        self.impersonators: dict[Node, Requirement | None] = {}
 
     def add(self, move: Move) -> None:
         self.moves.append(move)
@@ -273,7 +315,8 @@ class _Builder:
             action = f"creates pods in {_where(scope)}, which may run as any of its ServiceAccounts"
             self.add(Move(source, Node("AnyServiceAccount", scope, ""), action, holding))
         elif capability is CREATE_TOKENS:
-            self._named_or_any(holding, source, scope, "creates a token for")
+            for one in _separately(holding):
+                self._named_or_any(one, source, scope, "creates a token for")
         elif capability is EXEC_PODS and not holding.names_only:
             action = f"execs into pods of {_where(scope)}"
             self.add(Move(source, Node("RunningPods", scope, ""), action, holding))
@@ -281,14 +324,20 @@ class _Builder:
             action = "runs commands in any pod through the kubelet API (nodes/proxy)"
             self.add(Move(source, Node("RunningPods", ANY, ""), action, holding))
         elif capability is READ_SECRETS:
-            self._secrets(holding, source, scope)
+            for one in _separately(holding):
+                self._secrets(one, source, scope)
         elif capability is IMPERSONATE:
-            self._impersonate(holding, source, scope)
+            for one in _separately(holding, every=True):
+                self._impersonate(one, source, scope)
         elif capability is ESCALATE_BIND:
-            if scope == ANY:
-                self._bind_cluster_admin(holding, source)
-            else:
-                self._bind_in_namespace(holding, source, scope)
+            for one in _separately(holding, every=True):
+                done = (
+                    self._bind_cluster_admin(one, source)
+                    if scope == ANY
+                    else self._bind_in_namespace(one, source, scope)
+                )
+                if done:
+                    break
         elif capability is APPROVE_CSRS:
             self._approve(holding, source)
 
@@ -325,37 +374,43 @@ class _Builder:
             self._named_or_any(holding, source, scope, action)
         if scope != ANY:
             return  # users and groups are impersonated without a namespace
-        if "groups" in resources and self._impersonates_someone(source):
-            targets = [Node("Group", "", n) for n in names] if names else [MASTERS]
-            for target in targets:
-                self.add(Move(source, target, action, holding))
+        if "groups" in resources:
+            user = self._impersonated_user(source)
+            if user is not None:
+                targets = [Node("Group", "", n) for n in names] if names else [MASTERS]
+                for target in targets:
+                    self.add(Move(source, target, action, holding, needs=(user,)))
         if "users" in resources:
             for target in [Node("User", "", n) for n in names] if names else [ANY_USER]:
                 self.add(Move(source, target, action, holding))
 
-    def _impersonates_someone(self, source: Node) -> bool:
-        """Whether ``source`` may impersonate at least one user or ServiceAccount: the API server
-        refuses ``Impersonate-Group`` without ``Impersonate-User``, which needs its own grant."""
-        known = self.impersonators.get(source)
-        if known is None:
-            known = self.impersonators[source] = self._may_impersonate_someone(source)
-        return known
+    def _impersonated_user(self, source: Node) -> Requirement | None:
+        """How ``source`` may impersonate at least one user or ServiceAccount, which the API
+        server requires before it lets ``Impersonate-Group`` through; None when it may not."""
+        if source not in self.impersonators:
+            self.impersonators[source] = self._some_impersonation(source)
+        return self.impersonators[source]
 
-    def _may_impersonate_someone(self, source: Node) -> bool:
+    def _some_impersonation(self, source: Node) -> Requirement | None:
         principal = source.principal()
         for holding in holders(self.inventory, IMPERSONATE):
             scope = _scope(holding)
             rule_scope = Scope.CLUSTER if scope == ANY else Scope.NAMESPACE
-            for effective in holding.role.rules:  # a holding names only the role's first grant
+            for effective in holding.role.rules:
                 grant = IMPERSONATE.grant(effective.rule, rule_scope)
                 resources = {r for _, r in grant.covered} if grant else set()
-                for resource in resources & {"users", "serviceaccounts"}:
+                for resource in sorted(resources & {"users", "serviceaccounts"}):
                     namespace = "" if resource == "users" else (_SOME if scope == ANY else scope)
                     for name in effective.rule.resource_names or (_SOME,):
                         request = Request("impersonate", resource, namespace=namespace, name=name)
-                        if allowed(self.inventory, principal, request):
-                            return True
-        return False
+                        found = self._allowing(principal, request)
+                        if found is not None:
+                            return found
+        return None
+
+    def _allowing(self, principal: Principal, request: Request) -> Requirement | None:
+        access = allowing(self.inventory, principal, request)
+        return Requirement(request, access) if access is not None else None
 
     def _pod_creating_roles(self, namespace: str) -> list[tuple[str, str]]:
         """(resource, name) of the roles whose binding in ``namespace`` grants pod creation there:
@@ -372,66 +427,86 @@ class _Builder:
                     self.pod_roles[where].append((f"{role.ref.kind.lower()}s", role.ref.name))
         return [*self.pod_roles[ANY], *self.pod_roles.get(namespace, ())]
 
-    def _bind_in_namespace(self, holding: Holding, source: Node, namespace: str) -> None:
+    def _bind_in_namespace(self, holding: Holding, source: Node, namespace: str) -> bool:
+        """A move to every ServiceAccount of ``namespace`` by binding a pod-creating role there
+        or editing a held Role to create pods; whether one was added."""
         principal = source.principal()
         covered = {verb for verb, _ in holding.grant.covered}
-        create = Request("create", "rolebindings", RBAC_GROUP, namespace=namespace)
-        # The server checks bind on the role a new RoleBinding names: it must be one that creates pods.
-        if (
-            "bind" in covered
-            and allowed(self.inventory, principal, create)
-            and any(
-                allowed(
-                    self.inventory,
-                    principal,
-                    Request("bind", resource, RBAC_GROUP, namespace=namespace, name=name),
+        if "bind" in covered:
+            create = self._allowing(
+                principal, Request("create", "rolebindings", RBAC_GROUP, namespace=namespace)
+            )
+            # The server checks bind on the role a new RoleBinding names: one that creates pods.
+            bind = None
+            if create is not None:
+                bind = next(
+                    (
+                        found
+                        for resource, name in self._pod_creating_roles(namespace)
+                        if (
+                            found := self._allowing(
+                                principal,
+                                Request(
+                                    "bind", resource, RBAC_GROUP, namespace=namespace, name=name
+                                ),
+                            )
+                        )
+                        is not None
+                    ),
+                    None,
                 )
-                for resource, name in self._pod_creating_roles(namespace)
-            )
-        ):
-            action = (
-                f"binds itself a role that creates pods in {namespace} (bind on roles, create on "
-                "rolebindings), then runs pods as any ServiceAccount there"
-            )
-            self.add(Move(source, Node("AnyServiceAccount", namespace, ""), action, holding))
-            return
+            if create is not None and bind is not None:
+                role = f"{_ROLE_KINDS[bind.request.resource]} {bind.request.name}"
+                action = (
+                    f"binds itself {role}, a role that creates pods in {namespace} (bind on "
+                    "roles, create on rolebindings), then runs pods as any ServiceAccount there"
+                )
+                target = Node("AnyServiceAccount", namespace, "")
+                self.add(Move(source, target, action, holding, needs=_needs(holding, bind, create)))
+                return True
         names = holding.rule.rule.resource_names
-        if "escalate" in covered and self._editable_held_role(principal, "Role", namespace, names):
-            action = (
-                f"edits a Role it holds in {namespace} to create pods (escalate, update on roles), "
-                "then runs pods as any ServiceAccount there"
-            )
-            self.add(Move(source, Node("AnyServiceAccount", namespace, ""), action, holding))
+        if "escalate" in covered:
+            edited = self._editable_held_role(principal, "Role", namespace, names)
+            if edited is not None:
+                update, binding = edited
+                action = (
+                    f"edits Role {update.request.name}, which it holds in {namespace}, to create "
+                    "pods (escalate, update on roles), then runs pods as any ServiceAccount there"
+                )
+                target = Node("AnyServiceAccount", namespace, "")
+                self.add(Move(source, target, action, holding, (binding,), _needs(holding, update)))
+                return True
+        return False
 
     def _editable_held_role(
         self, principal: Principal, kind: str, namespace: str, names: tuple[str, ...]
-    ) -> str:
-        """The name of a role of ``kind`` the principal is bound to (a Role through a RoleBinding
-        of ``namespace``; a ClusterRole through a ClusterRoleBinding, cluster-wide) and may update
-        or patch, within ``names`` when the escalate grant lists some; "" when there is none.
-        escalate only lets a role be written beyond its writer's rights: the writer gains them
-        only through a binding it already has (a new one needs bind or the rights themselves).
-        A role whose rules an aggregationRule writes (the controller overwrites them) is no use."""
+    ) -> tuple[Requirement, ResourceRef] | None:
+        """A role of ``kind`` the principal is bound to (a Role through a RoleBinding of
+        ``namespace``; a ClusterRole through a ClusterRoleBinding, cluster-wide) and may update
+        or patch, within ``names`` when the escalate grant lists some: how it may update it, and
+        the binding that binds it; None when there is none. escalate only lets a role be written
+        beyond its writer's rights: the writer gains them only through a binding it already has
+        (a new one needs bind or the rights themselves). A role whose rules an aggregationRule
+        writes (the controller overwrites them) is no use."""
         resource = "roles" if kind == "Role" else "clusterroles"
-        for name in self._held_roles(principal, kind, namespace):
+        for name, binding in self._held_roles(principal, kind, namespace):
             if names and name not in names:
                 continue
-            if any(
-                allowed(
-                    self.inventory,
-                    principal,
-                    Request(verb, resource, RBAC_GROUP, namespace=namespace, name=name),
-                )
-                for verb in ("update", "patch")
-            ):
-                return name
-        return ""
+            for verb in ("update", "patch"):
+                request = Request(verb, resource, RBAC_GROUP, namespace=namespace, name=name)
+                found = self._allowing(principal, request)
+                if found is not None:
+                    return found, binding
+        return None
 
-    def _held_roles(self, principal: Principal, kind: str, namespace: str) -> list[str]:
+    def _held_roles(
+        self, principal: Principal, kind: str, namespace: str
+    ) -> list[tuple[str, ResourceRef]]:
         """The roles of ``kind`` bound to ``principal`` (directly or through its groups) by a
         RoleBinding of ``namespace`` (a Role) or a ClusterRoleBinding (a ClusterRole), that
-        exist (scanned, or a default the API server recreates) and aggregate nothing."""
-        found: list[str] = []
+        exist (scanned, or a default the API server recreates) and aggregate nothing, each with
+        the first binding that binds it to the principal."""
+        found: dict[str, ResourceRef] = {}
         for entry in bindings_by_role(self.inventory):
             role = entry.role
             if role.kind != kind or role.name in found or not role.known:
@@ -441,53 +516,105 @@ class _Builder:
             if role.obj is None and role.name in BUILTIN_AGGREGATION:
                 continue  # admin, edit, view: aggregated, their rules rewritten by the controller
             bindings = entry.by_namespace.get(namespace, ()) if kind == "Role" else entry.cluster
-            if any(
-                principal.matches(subject)
-                for binding in bindings
-                for subject in binding_subjects(binding)
-            ):
-                found.append(role.name)
-        return found
+            binding = next(
+                (
+                    binding
+                    for binding in bindings
+                    if any(principal.matches(subject) for subject in binding_subjects(binding))
+                ),
+                None,
+            )
+            if binding is not None:
+                found[role.name] = binding.ref
+        return list(found.items())
 
-    def _bind_cluster_admin(self, holding: Holding, source: Node) -> None:
+    def _bind_cluster_admin(self, holding: Holding, source: Node) -> bool:
+        """A move to cluster-admin by binding it (bind on ClusterRoles, create on
+        ClusterRoleBindings) or editing a held ClusterRole (escalate); whether one was added."""
         verbs = {verb for verb, resource in holding.grant.covered if resource == "clusterroles"}
         principal = source.principal()
         names = holding.rule.rule.resource_names
         if "bind" in verbs and (not names or "cluster-admin" in names):
-            create = Request("create", "clusterrolebindings", RBAC_GROUP)
-            if allowed(self.inventory, principal, create):
+            create = self._allowing(principal, Request("create", "clusterrolebindings", RBAC_GROUP))
+            if create is not None:
                 action = "binds cluster-admin to itself (bind on ClusterRoles, create on ClusterRoleBindings)"
-                self.add(Move(source, SELF_BOUND_ADMIN, action, holding))
-                return
+                needs = _needs(holding, create)
+                self.add(Move(source, SELF_BOUND_ADMIN, action, holding, needs=needs))
+                return True
         if "escalate" in verbs:
-            held = self._editable_held_role(principal, "ClusterRole", "", names)
-            if held:
+            edited = self._editable_held_role(principal, "ClusterRole", "", names)
+            if edited is not None:
+                update, binding = edited
                 action = (
-                    f"edits ClusterRole {held}, bound to it cluster-wide, into cluster-admin "
-                    "(escalate, update on ClusterRoles)"
+                    f"edits ClusterRole {update.request.name}, bound to it cluster-wide, into "
+                    "cluster-admin (escalate, update on ClusterRoles)"
                 )
-                self.add(Move(source, SELF_BOUND_ADMIN, action, holding))
+                self.add(
+                    Move(
+                        source,
+                        SELF_BOUND_ADMIN,
+                        action,
+                        holding,
+                        (binding,),
+                        _needs(holding, update),
+                    )
+                )
+                return True
+        return False
 
     def _approve(self, holding: Holding, source: Node) -> None:
         principal = source.principal()
-        create = Request("create", "certificatesigningrequests", "certificates.k8s.io")
-        if not allowed(self.inventory, principal, create):
+        create = self._allowing(
+            principal, Request("create", "certificatesigningrequests", "certificates.k8s.io")
+        )
+        if create is None:
             return
-        if not any(
-            allowed(
-                self.inventory,
-                principal,
-                Request("approve", "signers", "certificates.k8s.io", name=n),
-            )
-            for n in (CLIENT_SIGNER, "kubernetes.io/*")
-        ):
+        signer = next(
+            (
+                found
+                for name in (CLIENT_SIGNER, "kubernetes.io/*")
+                if (
+                    found := self._allowing(
+                        principal, Request("approve", "signers", "certificates.k8s.io", name=name)
+                    )
+                )
+                is not None
+            ),
+            None,
+        )
+        if signer is None:
             return
         # CertificateSubjectRestriction (on by default since 1.19) refuses kube-apiserver-client
         # requests for system:masters: any other user name (CN, a ServiceAccount's username
         # included) or group (O) is fair game.
         action = f"creates and approves a client certificate (signer {CLIENT_SIGNER}) for"
+        needs = _needs(holding, create, signer)
         for target in (ANY_USER, ANY_GROUP, Node("AnyServiceAccount", ANY, "")):
-            self.add(Move(source, target, f"{action} {target.display()}", holding))
+            self.add(Move(source, target, f"{action} {target.display()}", holding, needs=needs))
+
+
+def _separately(holding: Holding, *, every: bool = False) -> tuple[Holding, ...]:
+    """The holding narrowed to each rule a move may use on its own: with ``every``, each rule
+    (they may grant different resources or verbs); else the strongest rule when it is not
+    limited by resourceNames (it reaches everything the others do), or each named rule."""
+    if not holding.others:
+        return (holding,)
+    if not every and not holding.names_only:
+        return (holding.only(holding.rule, holding.grant),)
+    return tuple(holding.only(rule, grant) for rule, grant in holding.grants)
+
+
+def _needs(holding: Holding, *found: Requirement) -> tuple[Requirement, ...]:
+    """The requirements a move names besides its holding: each once, and not when the holding's
+    own binding and rule allow it (the holding already names that rule)."""
+    needs: dict[tuple[int, int, str], Requirement] = {}
+    for requirement in found:
+        access = requirement.access
+        if access.binding is holding.binding and access.rule == holding.rule:
+            continue
+        key = (id(access.binding), id(access.rule), requirement.what())
+        needs.setdefault(key, requirement)
+    return tuple(needs.values())
 
 
 def _mounted_account(workload: K8sObject, inventory: Inventory) -> str:

@@ -151,6 +151,8 @@ def _hop_lines(moves: Iterable[Move]) -> Iterator[str]:
             text += f" {move.target.display()}"
         if move.holding is not None:
             text += f" [{via(move.holding)}]"
+        for requirement in move.needs:
+            text += f" [and {requirement.describe()}]"
         if move.evidence:
             text += " [" + ", ".join(ref.display() for ref in move.evidence[:3]) + "]"
         yield text

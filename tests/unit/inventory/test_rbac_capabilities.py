@@ -7,6 +7,7 @@ from kposture.inventory.rbac_capabilities import (
     CAPABILITIES,
     CREATE_PERSISTENT_VOLUMES,
     CREATE_TOKENS,
+    CREATE_WORKLOADS,
     EXEC_PODS,
     FULL_ACCESS,
     READ_SECRETS,
@@ -128,3 +129,57 @@ subjects:
         h.subject.name: h.default for h in holders(Inventory(objects_from_text(text)), FULL_ACCESS)
     }
     assert found == {"root": False, "generic-garbage-collector": True}
+
+
+EDIT_BINDING = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: dev-edit, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects:
+- {kind: User, name: alice}
+"""
+EXEC_ROLE = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: debugger, namespace: shop}
+rules:
+- {apiGroups: [""], resources: [pods/exec, pods/log], verbs: [get, list]}
+- {apiGroups: [""], resources: [pods/exec], verbs: [create]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: debugger, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: debugger}
+subjects:
+- {kind: User, name: alice}
+"""
+
+
+def test_exec_evidence_is_the_create_rule_and_names_the_get_rule_too() -> None:
+    """The built-in edit lists get on pods/exec before create: the holding shows create (what
+    exec needs on every server version) and mentions get (WebSocket exec before 1.30)."""
+    for text in (EDIT_BINDING, EXEC_ROLE):
+        (holding,) = holders(Inventory(objects_from_text(text)), EXEC_PODS)
+        assert "create" in holding.rule.rule.verbs
+        assert [rule.index for rule, _ in holding.grants] == (
+            [2, 0] if text is EDIT_BINDING else [1, 0]
+        )
+        described = holding.describe()
+        assert described.startswith("verbs [create] on ")
+        assert (
+            "(create: exec and attach on every server version); also verbs [get] on " in described
+        )
+        assert described.endswith(
+            "(get: WebSocket exec and attach on servers before Kubernetes 1.30)"
+        )
+
+
+def test_a_holding_lists_only_the_rules_that_add_a_verb() -> None:
+    (holding,) = [
+        h
+        for h in holders(Inventory(objects_from_text(EDIT_BINDING)), CREATE_WORKLOADS)
+        if h.subject.name == "alice"
+    ]
+    assert len(holding.grants) > 1  # pods, replicationcontrollers, deployments, jobs...
+    assert holding.describe() == 'verbs [create] on pods in apiGroup ""'

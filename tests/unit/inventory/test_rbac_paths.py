@@ -284,7 +284,7 @@ subjects:
 
 def test_namespace_bind_needs_bind_on_a_role_that_creates_pods() -> None:
     path = _paths(NAMESPACE_BIND)[("vic", "full-access")]
-    assert path.first.action.startswith("binds itself a role that creates pods in team")
+    assert path.first.action.startswith("binds itself ClusterRole admin, a role that creates pods")
     assert path.end == Node("ServiceAccount", "team", "boss")
     # The server checks bind on the role the new RoleBinding names: view creates no pods.
     assert ("vic", "full-access") not in _paths(NAMESPACE_BIND.replace("[admin]", "[view]"))
@@ -317,7 +317,7 @@ def test_namespace_escalate_needs_update_on_roles_not_create_on_rolebindings() -
     assert ("vic", "full-access") not in _paths(escalate)
     editable = escalate.replace("verbs: [escalate]", "verbs: [escalate, update]")
     path = _paths(editable)[("vic", "full-access")]
-    assert path.first.action.startswith("edits a Role it holds in team")
+    assert path.first.action.startswith("edits Role binder, which it holds in team")
 
 
 def test_escalate_needs_a_binding_to_the_role_it_may_update() -> None:
@@ -502,3 +502,84 @@ def test_long_chains_render_in_linear_size() -> None:
         longest = max(len(p.describe()) for p in paths)
         assert longest < 3_000
         assert max(p.hop_count for p in paths) == namespaces
+
+
+# --- every rule a move relies on is named -------------------------------------------------------
+
+RBAC_GROUP = "apiGroups: [rbac.authorization.k8s.io]"
+CREATE_CRB = f"- {{{RBAC_GROUP}, resources: [clusterrolebindings], verbs: [create]}}\n"
+BINDING_WRITER = f"""\
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: binding-writer}}
+rules:
+{CREATE_CRB}---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: binding-writer}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: binding-writer}}
+subjects:
+- {{kind: User, name: dave, apiGroup: rbac.authorization.k8s.io}}
+"""
+
+
+def test_bind_names_the_rule_for_create_on_bindings_too() -> None:
+    split = RBAC.replace(CREATE_CRB, "") + BINDING_WRITER
+    path = _paths(split)[("dave", "full-access")]
+    (need,) = path.first.needs
+    assert need.access.binding.ref.name == "binding-writer"
+    (hop, _) = path.hops()
+    assert "[ClusterRoleBinding rbac-manager → ClusterRole rbac-manager: verbs [bind]" in hop
+    assert (
+        "[and create clusterrolebindings: ClusterRoleBinding binding-writer → ClusterRole "
+        "binding-writer: verbs [create] on clusterrolebindings in apiGroup "
+        '"rbac.authorization.k8s.io"]'
+    ) in hop
+
+
+def test_csr_approval_names_the_create_and_signer_rules() -> None:
+    path = _paths(CSR)[("quinn", "full-access")]
+    assert [need.what() for need in path.first.needs] == [
+        "create certificatesigningrequests",
+        "approve signers kubernetes.io/kube-apiserver-client",
+    ]
+    assert [need.access.rule.index for need in path.first.needs] == [0, 2]
+    assert "[and approve signers kubernetes.io/kube-apiserver-client: " in path.describe()
+
+
+def test_group_impersonation_names_the_user_impersonation_it_needs() -> None:
+    path = _paths()[("devs", "full-access")]
+    (need,) = path.first.needs
+    assert need.what() == "impersonate users stand-in"
+    assert "[and impersonate users stand-in: ClusterRoleBinding devs-impersonate" in path.describe()
+
+
+def test_a_rule_the_holding_already_names_is_not_repeated() -> None:
+    two_rules = (
+        f"- {{{RBAC_GROUP}, resources: [clusterroles], verbs: [bind], resourceNames: [admin]}}\n"
+        f"- {{{RBAC_GROUP}, resources: [rolebindings], verbs: [create]}}\n"
+    )
+    one_rule = (
+        f"- {{{RBAC_GROUP}, resources: [clusterroles, rolebindings], verbs: [bind, create]}}\n"
+    )
+    assert two_rules in NAMESPACE_BIND
+    assert len(_paths(NAMESPACE_BIND)[("vic", "full-access")].first.needs) == 1
+    path = _paths(NAMESPACE_BIND.replace(two_rules, one_rule))[("vic", "full-access")]
+    assert path.first.needs == ()
+
+
+def test_an_unrestricted_rule_is_used_even_after_a_named_one() -> None:
+    """A role whose first Secret rule is limited by resourceNames still reads every token Secret
+    through its second rule: the path uses the second."""
+    rule = '- {apiGroups: [""], resources: [secrets], verbs: [get, list]}\n'
+    named_first = (
+        '- {apiGroups: [""], resources: [secrets], verbs: [get], resourceNames: [unrelated]}\n'
+        '- {apiGroups: [""], resources: [secrets], verbs: [list]}\n'
+    )
+    owner = "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: secrets,"
+    assert rule + owner in RBAC
+    path = _paths(RBAC.replace(rule + owner, named_first + owner))[("carol", "full-access")]
+    holding = path.first.holding
+    assert holding is not None and holding.rule.index == 1
+    assert "verbs [list] on secrets" in path.describe()
