@@ -2,7 +2,8 @@
 
 Every RBAC tag in ``goat/expected.json`` ``manifest_findings`` must be found on the named resource:
 ``rbac_wildcard_resources`` and ``rbac_wildcard_all`` by wildcard-rbac (on the resources, or on all
-three fields), ``rbac_read_secrets`` by rbac-secrets-read, ``cluster_admin_binding_to_sa`` by
+three fields), ``rbac_read_secrets`` by rbac-secrets-read (or, for a role with full access, by the
+one wildcard-rbac finding that names read-secrets among its capabilities), ``cluster_admin_binding_to_sa`` by
 cluster-admin-binding on a ServiceAccount subject. ``binding_to_default_sa`` belongs to the service
 accounts family and is skipped. The pwnchart is a Helm chart, rendered by the sources loader.
 """
@@ -38,7 +39,13 @@ def tag_check(tag: str) -> Callable[[Found], bool] | None:
     if tag == "rbac_wildcard_all":
         return _wildcard_in("verbs", "apiGroups", "resources")
     if tag == "rbac_read_secrets":
-        return lambda found: bool(found["rbac-secrets-read"])
+        return lambda found: (
+            bool(found["rbac-secrets-read"])
+            or any(
+                "read-secrets" in dict(violation.evidence).get("capabilities", "").split(", ")
+                for violation in found["wildcard-rbac"]
+            )
+        )
     if tag.startswith("cluster_admin_binding_to_sa"):
         return lambda found: any(
             ("subject", value) in violation.evidence

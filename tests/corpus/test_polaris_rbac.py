@@ -1,8 +1,10 @@
 """Agreement of the RBAC rules with Polaris's own fixtures for its RBAC checks.
 
 Role checks (``clusterrolePodExecAttach``, ``rolePodExecAttach``) map to ``rbac-pod-exec`` on the
-role. Binding checks mean "the binding references a role that grants X", so they are judged on each
-binding of the checked kind whose roleRef has the kind the check names: ``*PodExecAttach`` bindings
+role, or to ``wildcard-rbac`` reporting the role's full access (``* * *``), which names exec among
+the capabilities it holds instead of every capability rule reporting it again. Binding checks mean
+"the binding references a role that grants X", so they are judged on each binding of the checked
+kind whose roleRef has the kind the check names: ``*PodExecAttach`` bindings
 fail when ``rbac-pod-exec`` fires on the bound role (resolved by ``inventory.bound_role``) or on the
 binding itself (a default role handed to someone else), ``*ClusterAdmin*`` bindings when
 ``cluster-admin-binding`` fires on the binding. Only findings above info count (info is how
@@ -44,9 +46,18 @@ def _fires(rule_id: str, obj: K8sObject, inventory: Inventory) -> bool:
     )
 
 
+def _execs(obj: K8sObject, inventory: Inventory) -> bool:
+    """rbac-pod-exec reports ``obj``, or wildcard-rbac reports its full access, exec included."""
+    return _fires("rbac-pod-exec", obj, inventory) or any(
+        violation.severity is not Severity.INFO
+        and "exec-pods" in dict(violation.evidence).get("capabilities", "").split(", ")
+        for violation in RULES_BY_ID["wildcard-rbac"].check(obj, inventory)
+    )
+
+
 def role_fires(kind: str) -> Judge:
     return lambda objects, inventory: any(
-        _fires("rbac-pod-exec", obj, inventory) for obj in objects if obj.ref.kind == kind
+        _execs(obj, inventory) for obj in objects if obj.ref.kind == kind
     )
 
 
@@ -64,11 +75,7 @@ def bound_role_execs(kind: str, role_kind: str) -> Judge:
             if _fires("rbac-pod-exec", binding, inventory):
                 return True
             role = bound_role(binding, inventory)
-            if (
-                role is not None
-                and role.obj is not None
-                and _fires("rbac-pod-exec", role.obj, inventory)
-            ):
+            if role is not None and role.obj is not None and _execs(role.obj, inventory):
                 return True
         return False
 

@@ -37,13 +37,14 @@ from kposture.inventory import (
     find_grant,
     full_access,
     is_default_subject,
+    is_full_access,
     is_kubernetes_default,
     subjects,
 )
 from kposture.inventory.rbac import BUILTIN_PATH
-from kposture.inventory.rbac_capabilities import FULL_ACCESS
+from kposture.inventory.rbac_capabilities import CAPABILITIES, FULL_ACCESS
 from kposture.inventory.rbac_paths import escalation_paths
-from kposture.inventory.rbac_scope import reaches_anything, role_scope
+from kposture.inventory.rbac_scope import Scope, reaches_anything, role_scope
 from kposture.model import JsonPath, K8sObject, Severity, Violation
 from kposture.rules.base import Check
 
@@ -97,6 +98,13 @@ def binding_note(
 
 BINDING_NOTE = binding_note()
 
+FULL_ACCESS_NOTE = (
+    " A role with full access (every verb, or every read and write verb, on every resource of "
+    "every API group) is not reported by this rule: wildcard-rbac reports it once, naming every "
+    "risky capability it holds, and cluster-admin-binding each subject bound to it."
+)
+"""The description note of a capability rule on roles with full access."""
+
 
 def cluster_scoped(what: str) -> str:
     """The description note of a rule about a cluster-scoped resource."""
@@ -122,9 +130,12 @@ def grant_check(
         if obj.ref.kind in BINDING_KINDS:
             yield from _binding_grant(obj, inventory, targets, note)
             return
+        rules = effective_rules(obj, inventory)
+        if full_access(rules) is not None:
+            return  # wildcard-rbac reports full access once, for every capability
         obj_default = is_kubernetes_default(obj)
         scope = role_scope(obj.ref.kind)
-        for effective in effective_rules(obj, inventory):
+        for effective in rules:
             grant = find_grant(effective.rule, targets, scope)
             if grant is None:
                 continue
@@ -190,23 +201,61 @@ def _wildcard_text(rule: PolicyRule, hits: list[tuple[str, int]]) -> str:
     return f"* in {' and '.join(named)}: verbs [{' '.join(rule.verbs)}] on {target}"
 
 
+def _full_access_text(obj: K8sObject, rule: PolicyRule, scope: Scope) -> tuple[str, str]:
+    """``grants full access (<what that means>), and with it <the risky capabilities it holds in
+    the role's scope>``, and the ids of those capabilities (every one the catalogue lists, for
+    ``* * *`` in a ClusterRole)."""
+    held = [
+        capability
+        for capability in CAPABILITIES
+        if capability is not FULL_ACCESS and capability.grant(rule, scope) is not None
+    ]
+    namespaced = scope is Scope.NAMESPACE
+    where = f" in namespace {obj.ref.namespace or '<unset>'}" if namespaced else ""
+    if "*" in rule.verbs:
+        what = "every verb on every resource " + (
+            "of the namespace" if namespaced else "of every API group"
+        )
+        which = "every risky capability" + (" there" if namespaced else "")
+    else:
+        what = "every read and write verb on every resource, as good as cluster-admin"
+        which = "these risky capabilities"
+    titles = "; ".join(capability.title for capability in held)
+    text = (
+        f"grants full access{where} ({what}), and with it {which}: {titles} (one finding for "
+        "them all)"
+    )
+    return text, ", ".join(capability.id for capability in held)
+
+
 def wildcard_rbac(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
+    """Each rule in force with a wildcard; a rule with full access is reported as such, once,
+    naming the risky capabilities it holds (their rules leave such a role to this one)."""
     if obj.ref.kind in BINDING_KINDS:
         yield from _binding_wildcards(obj, inventory)
         return
     obj_default = is_kubernetes_default(obj)
     scope = role_scope(obj.ref.kind)
-    for effective in effective_rules(obj, inventory):
+    rules = effective_rules(obj, inventory)
+    full = full_access(rules)
+    for effective in rules:
         hits = _wildcard_hits(effective.rule)
         if not hits or not reaches_anything(effective.rule, scope):
             continue
+        if full is not None and effective is not full and is_full_access(effective.rule):
+            continue  # a second full-access rule: full access is reported once
         severity = _cap(obj_default, effective)
         field, index = hits[0]
+        uses = f"uses {_wildcard_text(effective.rule, hits)}"
+        evidence: tuple[tuple[str, str], ...] = (("rule", _rule_ref(effective)),)
+        if effective is full:
+            text, held = _full_access_text(obj, effective.rule, scope)
+            uses = f"{uses}, which {text}"
+            evidence = (*evidence, ("capabilities", held))
         yield Violation(
-            f"{obj.ref.display()} {_where(obj, effective)} uses "
-            f"{_wildcard_text(effective.rule, hits)}{_default_note(severity)}",
+            f"{obj.ref.display()} {_where(obj, effective)} {uses}{_default_note(severity)}",
             effective.path if effective.aggregated else (*effective.path, field, index),
-            (("rule", _rule_ref(effective)),),
+            evidence,
             severity,
         )
 

@@ -37,6 +37,7 @@ from kposture.inventory.rbac_capabilities import (
 from kposture.model import Domain, Reference, Severity, Stage
 from kposture.rules._rbac_checks import (
     BINDING_NOTE,
+    FULL_ACCESS_NOTE,
     anonymous_access,
     binding_note,
     cluster_admin_binding,
@@ -105,7 +106,9 @@ RULES: tuple[Rule, ...] = (
                 "resolved from the scan (aggregation included); a binding to cluster-admin counts "
                 "even when the scanned cluster-admin looks harmless, because the API server "
                 "restores its permissions at start-up unless it is annotated autoupdate: false, "
-                "while a role neither scanned nor a Kubernetes default is not guessed at."
+                "while a role neither scanned nor a Kubernetes default is not guessed at. The "
+                "role itself is reported once by wildcard-rbac (medium): a role grants nothing "
+                "until bound, so the binding that hands out full access is rated above it."
             ),
             references=(Reference(CIS, "5.1.1"), K03, CLUSTER_ROLES, AUTHN_AUTHZ),
             fix_snippet=(
@@ -161,7 +164,12 @@ RULES: tuple[Rule, ...] = (
                 "of every operator installed later. Wildcard roles routinely grant far more than "
                 "intended and turn a minor token leak into a cluster compromise. A rule that "
                 "grants nothing where it is in force is not reported: * verbs on nodes in a Role "
-                "(nodes are cluster-scoped, a Role only grants requests in its namespace)."
+                "(nodes are cluster-scoped, a Role only grants requests in its namespace). A rule "
+                "with full access (every verb, or every read and write verb, on every resource of "
+                "every API group) is reported once, naming every risky capability it holds, "
+                "instead of once per capability rule; each subject bound to it is reported by "
+                "cluster-admin-binding (high), since the binding, not the unbound role, hands "
+                "the access out."
                 + binding_note("a default role with wildcard rules (a system:controller: role)")
             ),
             references=(Reference(CIS, "5.1.3"), K03, AUTHN_AUTHZ),
@@ -189,6 +197,7 @@ RULES: tuple[Rule, ...] = (
                 "identities. list and watch return every Secret's contents, not just names. A rule "
                 "limited by resourceNames still exposes those Secrets and is reported with that note."
                 + BINDING_NOTE
+                + FULL_ACCESS_NOTE
             ),
             references=(Reference(CIS, "5.1.2"), K03, CONTAINER_API_CREDENTIALS, AUTHN_AUTHZ),
             fix_snippet=_NAMED_ROLE_SNIPPET.format(resource="secrets", name="app-config"),
@@ -213,7 +222,7 @@ RULES: tuple[Rule, ...] = (
                 "as create: WebSocket clients exec with an HTTP GET, which clusters before "
                 "Kubernetes 1.30 authorize as get. Unlike Polaris, a role named system:... or like "
                 "a default is exempt only when it carries the bootstrap markers, since anyone who "
-                "can create roles can choose such a name." + BINDING_NOTE
+                "can create roles can choose such a name." + BINDING_NOTE + FULL_ACCESS_NOTE
             ),
             references=(Reference(MITRE, "T1609"), K03, AUTHN_AUTHZ),
             fix_snippet=(
@@ -240,6 +249,7 @@ RULES: tuple[Rule, ...] = (
                 "ServiceAccount of the namespace and read that token, mount any Secret or "
                 "ConfigMap there, and, without admission policy, a privileged pod or host path."
                 + BINDING_NOTE
+                + FULL_ACCESS_NOTE
             ),
             references=(Reference(CIS, "5.1.4"), Reference(MITRE, "T1610"), K03, AUTHN_AUTHZ),
             fix_snippet=(
@@ -269,7 +279,7 @@ RULES: tuple[Rule, ...] = (
                 "(or a ClusterRole in a RoleBinding) holding them grants nothing; bind on "
                 "clusterroles is checked in the namespace of the RoleBinding being written, so a "
                 "Role holding it lets its holder bind cluster-admin in that namespace and is "
-                "reported." + BINDING_NOTE
+                "reported." + BINDING_NOTE + FULL_ACCESS_NOTE
             ),
             references=(
                 Reference(CIS, "5.1.8"),
@@ -299,6 +309,7 @@ RULES: tuple[Rule, ...] = (
                 "admission control and are not audited as pod exec by the API server."
                 + cluster_scoped("Nodes are")
                 + BINDING_NOTE
+                + FULL_ACCESS_NOTE
             ),
             references=(Reference(CIS, "5.1.10"), Reference(MITRE, "T1609"), K03, AUTHN_AUTHZ),
             fix_snippet=(
@@ -326,6 +337,7 @@ RULES: tuple[Rule, ...] = (
                 "needs the approve verb on the signer, which is not checked here."
                 + cluster_scoped("CertificateSigningRequests are")
                 + BINDING_NOTE
+                + FULL_ACCESS_NOTE
             ),
             references=(Reference(CIS, "5.1.11"), Reference(MITRE, "T1649"), K03, AUTHN_AUTHZ),
             fix_snippet=(
@@ -353,6 +365,7 @@ RULES: tuple[Rule, ...] = (
                 "into every new pod."
                 + cluster_scoped("Webhook configurations and admission policies are")
                 + BINDING_NOTE
+                + FULL_ACCESS_NOTE
             ),
             references=(
                 Reference(CIS, "5.1.12"),
@@ -383,6 +396,7 @@ RULES: tuple[Rule, ...] = (
                 "scope, with an expiry the caller chooses, so the holder acts with every "
                 "permission of every such ServiceAccount, controller accounts included."
                 + BINDING_NOTE
+                + FULL_ACCESS_NOTE
             ),
             references=(Reference(CIS, "5.1.13"), Reference(MITRE, "T1528"), K03, AUTHN_AUTHZ),
             fix_snippet=(
@@ -409,6 +423,7 @@ RULES: tuple[Rule, ...] = (
                 "rules on hostPath volumes."
                 + cluster_scoped("PersistentVolumes are")
                 + BINDING_NOTE
+                + FULL_ACCESS_NOTE
             ),
             references=(Reference(CIS, "5.1.9"), Reference(MITRE, "T1611"), K03, AUTHN_AUTHZ),
             fix_snippet=(

@@ -5,12 +5,16 @@ else is reported once on the binding, within its scope; a Role grants nothing cl
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from kposture.inventory.rbac_capabilities import CAPABILITIES
 from kposture.model import Severity
-from support import RULES_BY_ID, objects_from_text, violations
+from support import RULES_BY_ID, load_objects, objects_from_text, violations
 
 RBAC = [rule_id for rule_id, rule in RULES_BY_ID.items() if rule.meta.domain.value == "rbac"]
+FIXTURES = Path(__file__).resolve().parents[2] / "rules" / "fixtures"
 
 ROLE = """
 apiVersion: rbac.authorization.k8s.io/v1
@@ -339,10 +343,14 @@ SCOPED = {
 @pytest.mark.parametrize("rule_id", sorted(SCOPED))
 def test_cluster_scoped_grants_need_a_cluster_role(rule_id: str) -> None:
     everything = '{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}'
+    capability = next(c for c in CAPABILITIES if c.rule_id == rule_id)
     assert violations(rule_id, objects_from_text(_role("ClusterRole", SCOPED[rule_id])))
-    assert violations(rule_id, objects_from_text(_role("ClusterRole", everything)))
     assert not violations(rule_id, objects_from_text(_role("Role", SCOPED[rule_id])))
-    assert not violations(rule_id, objects_from_text(_role("Role", everything)))
+    for kind, held in (("ClusterRole", True), ("Role", False)):
+        # Full access is reported once, by wildcard-rbac, naming the capabilities held in scope.
+        assert not violations(rule_id, objects_from_text(_role(kind, everything)))
+        (found,) = violations("wildcard-rbac", objects_from_text(_role(kind, everything)))
+        assert (capability.id in dict(found.evidence)["capabilities"].split(", ")) is held
 
 
 def test_goat_secret_reader_role_is_not_a_nodes_proxy_grant() -> None:
@@ -429,3 +437,99 @@ def test_invalid_bindings_are_reported_and_a_missing_role_is_a_dormant_grant() -
     assert "(did you mean User?)" in by_path[("RoleBinding/shop/reader", ("subjects", 0, "kind"))]
     dangling = by_path[("ClusterRoleBinding/dangling", ("roleRef", "name"))]
     assert "whoever creates a ClusterRole named later later grants its rules" in dangling
+
+
+# --- full access: one finding, not one per capability ------------------------------------------------
+
+FULL = '{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}'
+ROLE_RULE_IDS = [r for r in RBAC if "ClusterRole" in RULES_BY_ID[r].meta.kinds]
+
+
+def _role_findings(text: str) -> dict[str, list[str]]:
+    objects = objects_from_text(text)
+    found = {rule_id: [v.message for v in violations(rule_id, objects)] for rule_id in RBAC}
+    return {rule_id: messages for rule_id, messages in found.items() if messages}
+
+
+def test_full_access_cluster_role_is_one_finding_naming_every_capability() -> None:
+    text = _role("ClusterRole", FULL)
+    assert list(_role_findings(text)) == ["wildcard-rbac"]
+    (found,) = violations("wildcard-rbac", objects_from_text(text))
+    assert found.path == ("rules", 0, "verbs", 0)
+    assert "grants full access (every verb on every resource of every API group)" in found.message
+    assert "every risky capability: read Secrets;" in found.message
+    held = dict(found.evidence)["capabilities"].split(", ")
+    assert held == [c.id for c in CAPABILITIES if c.id != "full-access"]
+    assert all(c.title in found.message for c in CAPABILITIES if c.id != "full-access")
+
+
+def test_full_access_role_names_only_what_its_namespace_allows() -> None:
+    text = _role("Role", FULL)
+    assert list(_role_findings(text)) == ["wildcard-rbac"]
+    (found,) = violations("wildcard-rbac", objects_from_text(text))
+    assert "grants full access in namespace shop" in found.message
+    held = dict(found.evidence)["capabilities"].split(", ")
+    assert "read-secrets" in held and "exec-pods" in held
+    assert not {"nodes-proxy", "create-persistentvolumes", "approve-csrs"} & set(held)
+
+
+def test_full_access_equivalent_verbs_name_what_they_hold() -> None:
+    verbs = '{apiGroups: ["*"], resources: ["*"], verbs: [get, list, watch, create, update, patch, delete]}'
+    (found,) = violations("wildcard-rbac", objects_from_text(_role("ClusterRole", verbs)))
+    assert "as good as cluster-admin), and with it these risky capabilities" in found.message
+    assert "escalate-bind" not in dict(found.evidence)["capabilities"]
+    assert list(_role_findings(_role("ClusterRole", verbs))) == ["wildcard-rbac"]
+
+
+def test_full_access_pulled_in_by_aggregation_silences_the_capability_rules() -> None:
+    text = (
+        _role("ClusterRole", FULL).replace(
+            "metadata: {name: r}", "metadata: {name: r, labels: {root: 'yes'}}"
+        )
+        + "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
+        "metadata: {name: aggregator}\naggregationRule:\n  clusterRoleSelectors:\n"
+        "  - matchLabels: {root: 'yes'}\n"
+    )
+    objects = objects_from_text(text)
+    for rule_id in ROLE_RULE_IDS:
+        found = [v for v in violations(rule_id, objects) if "aggregator" in v.message]
+        assert len(found) == (1 if rule_id == "wildcard-rbac" else 0), rule_id
+        if found:
+            assert found[0].path == ("aggregationRule", "clusterRoleSelectors", 0)
+            assert "grants full access" in found[0].message
+
+
+def test_a_role_short_of_full_access_keeps_one_finding_per_capability() -> None:
+    core = '{apiGroups: [""], resources: ["*"], verbs: ["*"]}'
+    found = _role_findings(_role("ClusterRole", core))
+    assert {"rbac-secrets-read", "rbac-pod-exec", "rbac-token-create"} <= set(found)
+    assert not any("full access" in m for m in found["wildcard-rbac"])
+
+
+def test_an_unbound_full_access_role_is_not_rated_above_the_binding_that_grants_it() -> None:
+    binding = _binding("ClusterRoleBinding", "root", "ClusterRole", "r", ALICE)
+    objects = objects_from_text(_role("ClusterRole", FULL) + "---\n" + binding)
+
+    def severities(kind: str) -> list[Severity]:
+        return [
+            v.severity or RULES_BY_ID[rule_id].meta.severity
+            for rule_id in RBAC
+            for v in violations(rule_id, objects)
+            if v.message.startswith(kind)
+        ]
+
+    assert severities("ClusterRole/") == [Severity.MEDIUM]  # wildcard-rbac, once
+    assert severities("ClusterRoleBinding/") == [Severity.HIGH]  # cluster-admin-binding
+    assert max(severities("ClusterRole/")) < max(severities("ClusterRoleBinding/"))
+
+
+@pytest.mark.parametrize(
+    "rule_id", [r for r in ROLE_RULE_IDS if r not in ("wildcard-rbac", "rbac-role-malformed")]
+)
+def test_full_access_fixtures_are_reported_by_wildcard_rbac(rule_id: str) -> None:
+    fixture = FIXTURES / rule_id / "pass-full-access-reported-elsewhere.yaml"
+    objects = load_objects([fixture])
+    assert not violations(rule_id, objects)
+    (found,) = violations("wildcard-rbac", objects)
+    capability = next(c for c in CAPABILITIES if c.rule_id == rule_id)
+    assert capability.id in dict(found.evidence)["capabilities"].split(", ")
