@@ -3,6 +3,8 @@
 ``open_store(url)`` accepts ``sqlite:///PATH`` (or a bare file path), ``postgresql://...`` /
 ``postgres://...`` (both use the psycopg 3 driver) and ``postgresql+psycopg://...``; no URL means the
 default SQLite file, ``$XDG_DATA_HOME/kposture/kposture.db`` (``~/.local/share/kposture/kposture.db``).
+``sqlite://NAME`` (two slashes: a host) is refused with the spelling that works, and so are
+in-memory SQLite databases, which no other process (the watcher, ``findings``) could share.
 Every connection to SQLite turns on write-ahead logging (one writer and many readers at once),
 foreign keys and a busy timeout, so a reader never fails while the webhook writes. The schema is
 migrated to the newest revision on open (``migrating``). Any failure is a ``StoreError`` naming the
@@ -96,9 +98,41 @@ def resolve_url(url: str | None, environ: Mapping[str, str] | None = None) -> UR
     if parsed.drivername in _POSTGRES_SCHEMES:
         return parsed.set(drivername="postgresql+psycopg")
     if parsed.drivername in _SQLITE_SCHEMES:
-        return parsed
+        return _checked_sqlite(parsed, url)
     raise StoreError(
         f"{masked(parsed)}: unsupported database (use sqlite:///PATH or postgresql://...)"
+    )
+
+
+def _checked_sqlite(parsed: URL, given: str) -> URL:
+    """A SQLite URL that names a file: ``sqlite://NAME`` (a host, which SQLite has not) and
+    in-memory databases are refused with the spelling that works."""
+    shown = given if "@" not in given else masked(given)
+    if parsed.host or parsed.port:
+        named = f"{parsed.host or ''}{'/' + parsed.database if parsed.database else ''}"
+        raise StoreError(
+            f"{shown} is not a SQLite URL (sqlite:// is followed by a host, which SQLite has not): "
+            f"write sqlite:///{named} for a path relative to the working directory, "
+            "sqlite:////ABSOLUTE/PATH, or just the path"
+        )
+    if _in_memory(parsed):
+        raise StoreError(
+            f"no store: {shown} is an in-memory database, which lives and dies with one "
+            "process, so the watcher, scan --save and findings/history cannot share it; give a file "
+            "(sqlite:///PATH or just the path) or a PostgreSQL URL"
+        )
+    return parsed
+
+
+def _in_memory(parsed: URL) -> bool:
+    database = parsed.database or ""
+    if database in ("", ":memory:"):
+        return True
+    # SQLite URI filenames (uri=true): file::memory: and file:NAME?mode=memory.
+    return database.startswith("file:") and (
+        database.startswith("file::memory:")
+        or "mode=memory" in database
+        or parsed.query.get("mode") == "memory"
     )
 
 
@@ -136,7 +170,7 @@ def open_store(
 
 def _sqlite_engine(url: URL, shown: str, *, create: bool) -> Engine:
     database = url.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
+    if not database.startswith("file:"):
         path = Path(database)
         if not create and not path.exists():
             raise StoreError(f"no store at {shown} (nothing has been recorded there)")

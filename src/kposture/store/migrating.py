@@ -10,6 +10,9 @@ write lock (``BEGIN IMMEDIATE``) on SQLite; each re-reads the revision once it h
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -62,6 +65,27 @@ def current_revision(connection: Connection) -> str | None:
 
 def migrate(engine: Engine) -> None:
     """Upgrade the database to ``head_revision()``; ``UnknownRevisionError`` for a newer store."""
+    with _alembic_quiet_unless_debugging():
+        _migrate(engine)
+
+
+@contextmanager
+def _alembic_quiet_unless_debugging() -> Iterator[None]:
+    """Alembic logs its context and every revision it runs at INFO (multi-line docstrings included)
+    each time a store opens: heard only when debug logging is on (``--log-level debug``), or when
+    the caller configured the ``alembic`` logger itself."""
+    alembic = logging.getLogger("alembic")
+    if alembic.level != logging.NOTSET or logging.getLogger().isEnabledFor(logging.DEBUG):
+        yield
+        return
+    alembic.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        alembic.setLevel(logging.NOTSET)
+
+
+def _migrate(engine: Engine) -> None:
     with engine.connect() as connection:
         if current_revision(connection) == head_revision():
             return  # the common case: no lock taken, readers never wait here

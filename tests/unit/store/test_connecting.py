@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
-from kposture.store.connecting import StoreError, default_path, masked, resolve_url
+from kposture.store.connecting import StoreError, default_path, masked, open_store, resolve_url
 
 
 @pytest.mark.parametrize(
@@ -52,3 +53,50 @@ def test_masked() -> None:
     assert masked("postgresql://u:p%40ss@h/db") == "postgresql://u:***@h/db"
     assert masked("postgresql://u@h/db") == "postgresql://u@h/db"
     assert masked("sqlite:////var/lib/k.db") == "sqlite:////var/lib/k.db"
+
+
+@pytest.mark.parametrize(
+    ("given", "hint"),
+    [
+        ("sqlite://relative.db", "sqlite:///relative.db for a path relative"),
+        ("sqlite://data/k.db", "sqlite:///data/k.db for a path relative"),
+        ("sqlite://u:TopSecret@host/k.db", "sqlite:///host/k.db"),
+    ],
+)
+def test_sqlite_url_with_two_slashes_says_how_to_write_it(given: str, hint: str) -> None:
+    with pytest.raises(StoreError) as raised:
+        resolve_url(given)
+    message = str(raised.value)
+    assert hint in message and "or just the path" in message and "\n" not in message
+    assert "TopSecret" not in message
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite+pysqlite://",
+        "sqlite:///file::memory:?uri=true",
+        "sqlite:///file:k?mode=memory&uri=true",
+    ],
+)
+def test_in_memory_sqlite_is_no_store(given: str, tmp_path: Path) -> None:
+    with pytest.raises(StoreError) as raised:
+        open_store(given)
+    assert str(raised.value).startswith(f"no store: {given} is an in-memory database")
+    assert resolve_url("sqlite:///file:k.db?uri=true").database == "file:k.db"
+
+
+def test_alembic_is_quiet_unless_debugging(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO):
+        open_store(str(tmp_path / "new.db")).close()  # migrates a new store
+        open_store(str(tmp_path / "new.db")).close()
+    assert not [r for r in caplog.records if r.name.startswith("alembic")]
+    assert logging.getLogger("alembic").level == logging.NOTSET
+    with caplog.at_level(logging.DEBUG):
+        open_store(str(tmp_path / "debug.db")).close()
+    upgrades = [r.getMessage() for r in caplog.records if r.name == "alembic.runtime.migration"]
+    assert any(message.startswith("Running upgrade") for message in upgrades)
