@@ -9,8 +9,13 @@ process (SQLite store in the state dir, stdout JSON-lines alerts, /metrics), and
 reconciled the whole cluster sends the changes open-loop from this process: each a strategic
 merge patch making one not-yet-privileged Deployment's container privileged (each a different
 Deployment, so each must open exactly one ``privileged-container`` finding). Latency is from the
-moment the patch was due (open loop) to the alert line's arrival; CPU is the watcher process's
-user+system time during the changes.
+moment the patch was due (open loop) to the alert line's arrival, split into the part before the
+watcher (due -> API server's answer, and due -> event received, the latter from the watcher's
+``kposture_event_alert_seconds``: both processes read the same monotonic clock) and the watcher's
+own stages (``kposture_batch_stage_seconds``: queued, judge, store, alert). CPU during the changes
+is read from ``/proc`` for the watcher, the API server, etcd, this process, and the whole machine
+(the rest is other work sharing the cores); the watcher thread's CPU per batch comes from
+``kposture_batch_cpu_seconds``.
 Evaluation work comes from the watcher's ``kposture_rule_evaluations_total`` (object-rule pairs
 judged, full at start and affected per change). The baseline is a one-off ``kposture scan
 --cluster -o json`` of the final state (wall time, per change) and the work of one full evaluation.
@@ -34,6 +39,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from http.client import HTTPSConnection
 from pathlib import Path
 from typing import Any
@@ -57,14 +63,38 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU time every core of the machine spent on anything but idling and waiting for I/O."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # user..steal, less idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def metric(port: int, name: str, label: str = "") -> float:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         text = response.read().decode()
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
-        if line.startswith(name) and label in line
+        if line.startswith(name + " ") or (line.startswith(name + "{") and label in line)
     )
+
+
+STAGES = ("queued", "judge", "store", "alert")
+COUNTERS = {
+    "work": ("kposture_rule_evaluations_total", 'scope="affected"'),
+    "batches": ("kposture_batch_cpu_seconds_count", ""),
+    "thread_cpu": ("kposture_batch_cpu_seconds_sum", ""),
+    "events": ("kposture_batch_events_sum", ""),
+    "to_alert": ("kposture_event_alert_seconds_sum", ""),
+    "to_alert_count": ("kposture_event_alert_seconds_count", ""),
+    **{stage: ("kposture_batch_stage_seconds_sum", f'stage="{stage}"') for stage in STAGES},
+}
+"""The watcher's metrics read before and after the changes (their differences are reported)."""
+
+
+def counters(port: int) -> dict[str, float]:
+    return {key: metric(port, name, label) for key, (name, label) in COUNTERS.items()}
 
 
 class Alerts:
@@ -89,8 +119,9 @@ class Alerts:
 
 def send_changes(
     cluster: dict[str, Any], names: list[tuple[str, str]], rate: float
-) -> dict[str, float]:
-    """PATCH each Deployment privileged, open-loop at ``rate`` per second over 4 connections."""
+) -> tuple[dict[str, float], dict[str, float]]:
+    """PATCH each Deployment privileged, open-loop at ``rate`` per second over 4 connections;
+    when each was due and when the API server answered it."""
     host, port = cluster["server"].removeprefix("https://").split(":")
     context = ssl.create_default_context(cafile=cluster["ca_file"])
     headers = {
@@ -98,6 +129,7 @@ def send_changes(
         "Content-Type": "application/strategic-merge-patch+json",
     }
     sent: dict[str, float] = {}
+    answered: dict[str, float] = {}
     start = time.monotonic()
     lock = threading.Lock()
     workers = 4
@@ -128,6 +160,8 @@ def send_changes(
             conn.request("PATCH", path, body=body, headers=headers)
             response = conn.getresponse()
             response.read()
+            with lock:
+                answered[name] = time.monotonic()
             if response.status != 200:
                 raise RuntimeError(f"PATCH {path}: {response.status}")
         conn.close()
@@ -137,7 +171,22 @@ def send_changes(
         thread.start()
     for thread in threads:
         thread.join()
-    return sent
+    return sent, answered
+
+
+@dataclass
+class Measured:
+    """What the changes cost: latencies (sorted), CPU seconds by process, the watcher's metrics."""
+
+    latencies: list[float]
+    answered: list[float]
+    """From each change's due time to the API server's answer (sorted)."""
+    missing: int
+    wall: float
+    cpu: dict[str, float]
+    """watcher, kube-apiserver, etcd, benchmark (this process), machine (every core, anything)."""
+    watcher: dict[str, float]
+    """Differences of ``COUNTERS`` over the changes."""
 
 
 def measure_changes(
@@ -145,27 +194,40 @@ def measure_changes(
     port: int,
     alerts: Alerts,
     cluster: dict[str, Any],
+    run_dir: Path,
     targets: list[tuple[str, str]],
     rate: float,
-) -> tuple[list[float], int, float, float, float, float]:
-    """Send the changes; (sorted latencies, changes without alert, CPU s, wall s, work, batches)."""
-    cpu_before = cpu_seconds(watch.pid)
-    work_before = metric(port, "kposture_rule_evaluations_total", 'scope="affected"')
-    batches_before = metric(port, "kposture_evaluation_seconds_count", 'scope="affected"')
+) -> Measured:
+    """Send the changes and wait for their alerts (at most 30 s after the last)."""
+    pids = {
+        "watcher": watch.pid,
+        "kube-apiserver": int((run_dir / "kube-apiserver.pid").read_text()),
+        "etcd": int((run_dir / "etcd.pid").read_text()),
+        "benchmark": os.getpid(),
+    }
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    machine_before = machine_busy_seconds()
+    before = counters(port)
     t0 = time.monotonic()
-    sent = send_changes(cluster, targets, rate)
+    sent, answered = send_changes(cluster, targets, rate)
     deadline = time.monotonic() + 30
     while len([n for n in sent if n in alerts.opened]) < len(sent):
         if time.monotonic() > deadline:
             break
         time.sleep(0.05)
     wall = time.monotonic() - t0
-    cpu = cpu_seconds(watch.pid) - cpu_before
-    work = metric(port, "kposture_rule_evaluations_total", 'scope="affected"') - work_before
-    batches = metric(port, "kposture_evaluation_seconds_count", 'scope="affected"') - batches_before
+    cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+    cpu["machine"] = machine_busy_seconds() - machine_before
+    after = counters(port)
     latencies = sorted(alerts.opened[n] - sent[n] for n in sent if n in alerts.opened)
-    missing = len(sent) - len(latencies)
-    return latencies, missing, cpu, wall, work, batches
+    return Measured(
+        latencies=latencies,
+        answered=sorted(answered[n] - sent[n] for n in sent),
+        missing=len(sent) - len(latencies),
+        wall=wall,
+        cpu=cpu,
+        watcher={key: after[key] - before[key] for key in COUNTERS},
+    )
 
 
 def main() -> None:
@@ -218,28 +280,14 @@ def main() -> None:
             time.sleep(0.2)
         start_seconds = time.monotonic() - started
         full_work = metric(port, "kposture_rule_evaluations_total", 'scope="full"')
-        latencies, missing, cpu, wall, work, batches = measure_changes(
-            watch, port, alerts, cluster, targets, args.rate
-        )
+        measured = measure_changes(watch, port, alerts, cluster, state / "run", targets, args.rate)
         scan_args = [str(KPOSTURE), "scan", "--cluster", f"--kubeconfig={kubeconfig}", "-o", "json"]
         scans = []
         for _ in range(3):
             begin = time.monotonic()
             subprocess.run(scan_args, stdout=subprocess.DEVNULL, check=False)
             scans.append(time.monotonic() - begin)
-        report(
-            args,
-            apply_seconds,
-            start_seconds,
-            latencies,
-            missing,
-            cpu,
-            wall,
-            work,
-            full_work,
-            batches,
-            scans,
-        )
+        report(args, apply_seconds, start_seconds, measured, full_work, scans)
     finally:
         if watch is not None:
             watch.terminate()
@@ -261,32 +309,58 @@ def report(
     args: argparse.Namespace,
     apply_seconds: float,
     start_seconds: float,
-    latencies: list[float],
-    missing: int,
-    cpu: float,
-    wall: float,
-    work: float,
+    measured: Measured,
     full_work: float,
-    batches: float,
     scans: list[float],
 ) -> None:
     changes = args.changes
     scan = statistics.median(scans)
-    per_change = work / changes
+    latencies = measured.latencies
+    watcher = measured.watcher
+    batches = max(watcher["batches"], 1)
+    per_change = watcher["work"] / changes
+    wall, cpu = measured.wall, measured.cpu
+    cores = os.cpu_count() or 1
+    others = cpu["machine"] - sum(v for k, v in cpu.items() if k != "machine")
+    # Mean before the watcher: due -> alert minus received -> alert, over the same changes.
+    inside = watcher["to_alert"] / max(watcher["to_alert_count"], 1)
     print(
         f"\n{args.objects:,} objects applied in {apply_seconds:.0f} s; watch start (list + full "
         f"reconcile + store) {start_seconds:.1f} s; {changes:,} changes at {args.rate:.0f}/s; "
-        f"{platform.python_version()}, {os.cpu_count()} cores\n"
+        f"{platform.python_version()}, {cores} cores\n"
     )
     print("| what | value |")
     print("|---|---:|")
     print(f"| change → alert p50 | {pct(latencies, 0.50) * 1000:.0f} ms |")
     print(f"| change → alert p99 | {pct(latencies, 0.99) * 1000:.0f} ms |")
     print(f"| change → alert max | {max(latencies, default=float('nan')) * 1000:.0f} ms |")
-    print(f"| changes without an alert | {missing} |")
-    print(f"| batches | {batches:.0f} |")
+    print(f"| changes without an alert | {measured.missing} |")
     print(
-        f"| watcher CPU during the changes | {cpu:.1f} s over {wall:.1f} s ({cpu / wall:.0%} of one core) |"
+        f"| change → API server's answer p50 / p99 | {pct(measured.answered, 0.5) * 1000:.0f} / "
+        f"{pct(measured.answered, 0.99) * 1000:.0f} ms |"
+    )
+    print(
+        f"| mean: change → event received / event → alert | "
+        f"{(statistics.fmean(latencies) - inside) * 1000:.0f} / {inside * 1000:.0f} ms |"
+    )
+    print(
+        f"| batches (events per batch, mean) | {batches:.0f} ({watcher['events'] / batches:.1f}) |"
+    )
+    stages = " / ".join(f"{watcher[stage] / batches * 1000:.1f}" for stage in STAGES)
+    print(f"| per batch, mean: {' / '.join(STAGES)} | {stages} ms |")
+    print(
+        f"| watcher thread CPU per batch, mean | {watcher['thread_cpu'] / batches * 1000:.1f} ms |"
+    )
+    print(
+        f"| watcher process CPU during the changes | {cpu['watcher']:.1f} s over {wall:.1f} s "
+        f"({cpu['watcher'] / wall:.0%} of one core; {cpu['watcher'] / batches * 1000:.0f} ms "
+        "per batch) |"
+    )
+    print(
+        f"| machine CPU during the changes ({cores} cores) | {cpu['machine'] / wall:.0%} of one "
+        f"core: kube-apiserver {cpu['kube-apiserver'] / wall:.0%}, etcd {cpu['etcd'] / wall:.0%}, "
+        f"watcher {cpu['watcher'] / wall:.0%}, benchmark {cpu['benchmark'] / wall:.0%}, "
+        f"other work {max(others, 0.0) / wall:.0%} |"
     )
     print(f"| rule evaluations per change (watch) | {per_change:,.0f} |")
     print(f"| rule evaluations of a full evaluation (rescan baseline) | {full_work:,.0f} |")

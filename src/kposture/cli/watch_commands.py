@@ -33,6 +33,7 @@ from kposture.sources.cluster_config import ClusterError
 from kposture.sources.cluster_watch import ClusterWatch, cluster_facts, prepare_watch
 from kposture.sources.objects import resource_ref
 from kposture.store.findings import Scope, reconcile
+from kposture.watcher.heap import Heap
 from kposture.watcher.metrics import WatchMetrics
 from kposture.watcher.state import ClusterState
 from kposture.watcher.watching import Watcher
@@ -168,6 +169,7 @@ def watch_command(
         facts=facts,
         namespaces=namespaces,
         observer=metrics,
+        heap=Heap(),
     )
     log.info(
         "watching %d kinds on %s (cluster %s), storing in %s",

@@ -17,7 +17,7 @@ are set aside as well. Pure: the result depends only on the objects.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -307,12 +307,13 @@ def owner_coverage(objects: Sequence[K8sObject]) -> Coverage:
             by_uid[uid] = obj
         by_name[(obj.ref.kind, obj.ref.namespace, obj.ref.name)] = obj
     parent: dict[int, K8sObject] = {}
+
+    def named(kind: str, namespace: str, name: str) -> K8sObject | None:
+        return by_name.get((kind, namespace, name))
+
     for obj in workloads:
-        ref = _controller(obj)
-        if ref is None:
-            continue
-        owner = _find_owner(ref, obj, by_uid, by_name)
-        if owner is not None and owner is not obj and _same_template(obj, owner):
+        owner = standing_owner(obj, by_uid.get, named)
+        if owner is not None:
             parent[id(obj)] = owner
     by_owner: dict[int, Counter[str]] = {}
     for obj in workloads:
@@ -323,18 +324,42 @@ def owner_coverage(objects: Sequence[K8sObject]) -> Coverage:
     return Coverage(frozenset(parent), by_owner)
 
 
+WorkloadByUid = Callable[[str], K8sObject | None]
+"""A workload by its uid (None when no workload has it)."""
+WorkloadByName = Callable[[str, str, str], K8sObject | None]
+"""A workload by kind, namespace and name (None when there is no such workload)."""
+
+
+def standing_owner(
+    obj: K8sObject, by_uid: WorkloadByUid, by_name: WorkloadByName
+) -> K8sObject | None:
+    """The controlling owner whose findings stand for ``obj`` (the same pod template), found by
+    the owner reference's uid, else by its kind and name in ``obj``'s namespace; None when ``obj``
+    is judged on its own. Lets a caller that judges a few objects skip the covered ones without
+    computing the coverage of a whole inventory."""
+    ref = _controller(obj)
+    if ref is None:
+        return None
+    owner = _find_owner(ref, obj, by_uid, by_name)
+    if owner is not None and owner is not obj and _same_template(obj, owner):
+        return owner
+    return None
+
+
 def _find_owner(
     ref: Mapping[str, Any],
     obj: K8sObject,
-    by_uid: Mapping[str, K8sObject],
-    by_name: Mapping[tuple[str, str, str], K8sObject],
+    by_uid: WorkloadByUid,
+    by_name: WorkloadByName,
 ) -> K8sObject | None:
     uid = ref.get("uid")
-    if isinstance(uid, str) and uid in by_uid:
-        return by_uid[uid]
+    if isinstance(uid, str):
+        owner = by_uid(uid)
+        if owner is not None:
+            return owner
     kind, name = ref.get("kind"), ref.get("name")
     if isinstance(kind, str) and isinstance(name, str):
-        return by_name.get((kind, obj.ref.namespace, name))
+        return by_name(kind, obj.ref.namespace, name)
     return None
 
 

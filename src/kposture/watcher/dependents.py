@@ -168,7 +168,7 @@ def _dependents(
         out.everything = True
     elif kind in ANCHOR_KINDS:
         keys.add(ANCHOR_KEY)
-    if _differs(_gitops_tracking, delta):
+    if gitops_tracking_changed(delta):
         keys.update(in_namespace(effective_namespace(namespace)))
     return paths_touched
 
@@ -253,11 +253,21 @@ def _token_owner(obj: K8sObject) -> tuple[Any, ...]:
     return (obj.annotations.get("kubernetes.io/service-account.name"),)
 
 
-def _gitops_tracking(obj: K8sObject) -> tuple[Any, ...]:
+def _gitops_tracking(obj: K8sObject | None) -> tuple[Any, ...]:
+    """Argo CD and Flux tracking metadata (an absent object has none)."""
+    if obj is None:
+        return (), (), None
     labels = tuple(sorted(k for k in obj.labels if "fluxcd.io/" in str(k)))
     argo = tuple(sorted(k for k in obj.annotations if str(k).startswith("argocd.argoproj.io/")))
     instance = obj.labels.get("app.kubernetes.io/instance") if argo else None
     return labels, argo, instance
+
+
+def gitops_tracking_changed(delta: Delta) -> bool:
+    """Whether a change shows in which namespaces GitOps manages: tracking metadata added,
+    removed or changed, or an object carrying it created or deleted (an object without any coming
+    or going changes nothing)."""
+    return _gitops_tracking(delta.old) != _gitops_tracking(delta.new)
 
 
 def _holds_config(obj: K8sObject) -> bool:

@@ -3,8 +3,10 @@
 Owns the rule of equivalence with ``scan --cluster``: an object is judged by every active rule of
 its kind (the engine's ``evaluate_one``, same registry and policy), unless its controlling owner
 in the inventory has the same pod template (``inventory.owners``: the owner's findings stand for
-it), exactly as ``evaluate`` skips it. Implied Namespaces (a namespace objects use but no
-Namespace object declares) and the cluster anchor are judged like the objects they stand for.
+it), exactly as ``evaluate`` skips it; that is decided for each judged object alone
+(``owners.standing_owner``), not from the coverage of the whole inventory, which would cost a pass
+over every workload per batch. Implied Namespaces (a namespace objects use but no Namespace
+object declares) and the cluster anchor are judged like the objects they stand for.
 
 The result says which objects were judged (``scope``) and which no longer exist (``deleted``), so
 the store resolves the open findings of those objects that were not found again, and nothing else.
@@ -19,7 +21,8 @@ from dataclasses import dataclass
 
 from kposture.engine import Registry, evaluate, evaluate_one
 from kposture.inventory import Inventory
-from kposture.inventory.owners import inventory_coverage
+from kposture.inventory.owners import WorkloadByUid, standing_owner
+from kposture.inventory.workloads import WORKLOAD_KINDS
 from kposture.model import Finding, InputError, K8sObject, RunPolicy
 from kposture.watcher.state import Key, key_of
 
@@ -68,11 +71,15 @@ def judge(
     policy: RunPolicy,
     today: dt.date,
     rule_counts: dict[str, int] | None = None,
+    *,
+    by_uid: WorkloadByUid | None = None,
 ) -> Judged:
-    """The objects of ``keys`` as they are in ``inventory`` (a key with no object is deleted)."""
+    """The objects of ``keys`` as they are in ``inventory`` (a key with no object is deleted).
+    ``by_uid`` finds a workload of ``inventory`` by uid (the state's index); without it, an index
+    of the inventory's workloads is built."""
     wanted = set(keys)
     stand_ins: dict[Key, K8sObject] | None = None
-    covered = inventory_coverage(inventory).covered
+    covered = _Covered(inventory, by_uid)
     findings: list[Finding] = []
     errors: list[InputError] = []
     deleted: set[Key] = set()
@@ -87,7 +94,7 @@ def judge(
         if obj is None:
             deleted.add(key)
             continue
-        if id(obj) in covered:
+        if covered(obj):
             continue
         # An object judged again because another changed: views memoised on it may read that
         # other object (a custom rule's namespaceObject), so they are built afresh.
@@ -99,6 +106,38 @@ def judge(
     return Judged(
         tuple(findings), frozenset(wanted), frozenset(deleted), False, work, tuple(errors)
     )
+
+
+class _Covered:
+    """Whether an object's controlling owner stands for it, as ``owner_coverage`` decides."""
+
+    def __init__(self, inventory: Inventory, by_uid: WorkloadByUid | None) -> None:
+        self._inventory = inventory
+        self._by_uid = by_uid
+
+    def __call__(self, obj: K8sObject) -> bool:
+        if obj.ref.kind not in WORKLOAD_KINDS:
+            return False
+        return standing_owner(obj, self._workload_by_uid, self._workload_by_name) is not None
+
+    def _workload_by_uid(self, uid: str) -> K8sObject | None:
+        if self._by_uid is None:
+            self._by_uid = _uid_index(self._inventory).get
+        found = self._by_uid(uid)
+        return found if found is not None and found.ref.kind in WORKLOAD_KINDS else None
+
+    def _workload_by_name(self, kind: str, namespace: str, name: str) -> K8sObject | None:
+        return self._inventory.get(kind, namespace, name) if kind in WORKLOAD_KINDS else None
+
+
+def _uid_index(inventory: Inventory) -> dict[str, K8sObject]:
+    index: dict[str, K8sObject] = {}
+    for kind in WORKLOAD_KINDS:
+        for obj in inventory.of_kind(kind):
+            uid = obj.metadata.get("uid")
+            if isinstance(uid, str) and uid:
+                index[uid] = obj
+    return index
 
 
 def rules_per_kind(registry: Registry, policy: RunPolicy) -> dict[str, int]:

@@ -2,22 +2,27 @@
 
 Owns the metric names of ``docs/watch.md``: open findings by severity, rule and namespace (gauges),
 transitions by change, watch reconnects and relists by kind (counters), event lag (received to
-stored) and evaluation time (histograms), objects watched by kind. A registry of its own, served by
+stored) and event to alert (received to the alerts handed to the sinks), the time of each stage of
+a batch (queued, judge, store, alert) and the watcher thread's CPU time per batch, evaluation time
+and events per batch (histograms), objects watched by kind. A registry of its own, served by
 prometheus-client's threaded server on ``127.0.0.1`` by default.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, start_http_server
 from prometheus_client import Counter as PromCounter
 
 from kposture.model.lifecycle import Transition
+from kposture.watcher.watching import BatchTiming
 
 LAG_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0)
 EVALUATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+BATCH_EVENT_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+STAGES = ("queued", "judge", "store", "alert")
+"""A batch's stages in order (``BatchTiming``)."""
 
 
 class WatchMetrics:
@@ -47,6 +52,33 @@ class WatchMetrics:
             buckets=LAG_BUCKETS,
             registry=r,
         )
+        self.to_alert = Histogram(
+            "kposture_event_alert_seconds",
+            "From an event's arrival to its batch's transitions stored and handed to the sinks.",
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
+        self.stage = Histogram(
+            "kposture_batch_stage_seconds",
+            "Time of each stage of a batch: queued (from its first event's arrival), judge, "
+            "store (the reconcile transaction), alert (logged and handed to the sinks).",
+            ("stage",),
+            buckets=EVALUATION_BUCKETS,
+            registry=r,
+        )
+        self.cpu = Histogram(
+            "kposture_batch_cpu_seconds",
+            "CPU time of the watcher thread per batch (well below the batch's wall time: it "
+            "waited for a core, not worked).",
+            buckets=EVALUATION_BUCKETS,
+            registry=r,
+        )
+        self.size = Histogram(
+            "kposture_batch_events",
+            "Events per batch.",
+            buckets=BATCH_EVENT_BUCKETS,
+            registry=r,
+        )
         self.evaluation = Histogram(
             "kposture_evaluation_seconds",
             "Judging one batch (inventory, dependents, rules).",
@@ -63,30 +95,32 @@ class WatchMetrics:
         self.watched = Gauge(
             "kposture_watched_objects", "Objects held, by kind.", ("kind",), registry=r
         )
-        self._open_keys: set[tuple[str, str, str]] = set()
         self._kinds: set[str] = set()
 
     # -- Observer --------------------------------------------------------------------------------
 
-    def batch(self, lags: Sequence[float], evaluation: float, work: int, full: bool) -> None:
-        for lag in lags:
-            self.lag.observe(lag)
-        scope = "full" if full else "affected"
-        self.evaluation.labels(scope).observe(evaluation)
-        self.work.labels(scope).inc(work)
+    def batch(self, timing: BatchTiming) -> None:
+        for arrived in timing.arrived:
+            self.lag.observe(timing.stored - arrived)
+            self.to_alert.observe(timing.alerted - arrived)
+        for stage in STAGES:
+            self.stage.labels(stage).observe(getattr(timing, stage))
+        self.cpu.observe(timing.cpu)
+        self.size.observe(len(timing.arrived))
+        scope = "full" if timing.full else "affected"
+        self.evaluation.labels(scope).observe(timing.judge)
+        self.work.labels(scope).inc(timing.work)
 
     def transitions(self, transitions: Sequence[Transition]) -> None:
         for transition in transitions:
             self.changes.labels(transition.change.value).inc()
 
-    def open_findings(self, counts: Counter[tuple[str, str, str]]) -> None:
-        for gone in self._open_keys - set(counts):
-            self.open.labels(*gone).set(0)
-        for labels, count in counts.items():
+    def open_findings(self, changes: Mapping[tuple[str, str, str], int]) -> None:
+        """Set the label sets whose count changed (0 for those with none left)."""
+        for labels, count in changes.items():
             self.open.labels(*labels).set(count)
-        self._open_keys = set(counts)
 
-    def objects(self, counts: Counter[str]) -> None:
+    def objects(self, counts: Mapping[str, int]) -> None:
         for kind in self._kinds - set(counts):
             self.watched.labels(kind).set(0)
         for kind, count in counts.items():

@@ -15,7 +15,7 @@ change keep their ``K8sObject`` (and its per-object memo) across inventories.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,13 +57,17 @@ def owner_uids(obj: K8sObject) -> tuple[str, ...]:
 
 
 class ClusterState:
-    """The current objects, an index of children by owner uid, and the ClusterFacts object."""
+    """The current objects, indexes of objects by uid and of children by owner uid, the count of
+    objects per kind, and the ClusterFacts object."""
 
     def __init__(self, location: SourceLocation | None, make_ref: Any) -> None:
         self._location = location
         self._make_ref = make_ref
         self.objects: dict[Key, K8sObject] = {}
         self._children: defaultdict[str, set[Key]] = defaultdict(set)
+        self._by_uid: dict[str, Key] = {}
+        self.kinds: Counter[str] = Counter()
+        """Objects held per kind, kept up to date with every change."""
         self.facts: K8sObject | None = None
 
     def __len__(self) -> int:
@@ -88,8 +92,7 @@ class ClusterState:
         old = self.objects.get(key)
         self._unindex(key, old)
         self.objects[key] = new
-        for uid in owner_uids(new):
-            self._children[uid].add(key)
+        self._index(key, new)
         return Delta(key, old, new)
 
     def delete(self, raw: dict[str, Any]) -> Delta | None:
@@ -126,9 +129,23 @@ class ClusterState:
             deltas.append(Delta(key, old, None))
         return deltas
 
+    def _index(self, key: Key, new: K8sObject) -> None:
+        self.kinds[key[0]] += 1
+        uid = _uid(new)
+        if uid:
+            self._by_uid[uid] = key
+        for owner in owner_uids(new):
+            self._children[owner].add(key)
+
     def _unindex(self, key: Key, old: K8sObject | None) -> None:
         if old is None:
             return
+        self.kinds[key[0]] -= 1
+        if not self.kinds[key[0]]:
+            del self.kinds[key[0]]
+        uid = _uid(old)
+        if uid and self._by_uid.get(uid) == key:
+            del self._by_uid[uid]
         for uid in owner_uids(old):
             children = self._children.get(uid)
             if children is not None:
@@ -137,6 +154,11 @@ class ClusterState:
                     del self._children[uid]
 
     # -- reads -----------------------------------------------------------------------------------
+
+    def by_uid(self, uid: str) -> K8sObject | None:
+        """The object with this ``metadata.uid``, if held."""
+        key = self._by_uid.get(uid)
+        return self.objects.get(key) if key is not None else None
 
     def children(self, obj: K8sObject | None) -> set[Key]:
         uid = _uid(obj)

@@ -2,14 +2,18 @@
 
 Owns ``Watcher``, the driver of ``kposture watch``. It takes events from a source (the cluster
 watch: one stream per kind, each listing first), keeps the object set (``state``), and works in
-batches: the first event of a batch waits at most ``window`` seconds (100 ms) for others, so a burst
-(a Deployment and the ReplicaSets and pods its controller writes) is judged once, while a single
-change still reaches the store well within a second. For a batch of changes it judges the affected
-objects (``dependents``, ``evaluating``) and reconciles them with the store as a scoped evaluation;
+batches: a batch closes ``window`` seconds (100 ms) after its first event arrived, so a burst (a
+Deployment and the ReplicaSets and pods its controller writes) is judged once, while events that
+queued up during the previous batch are taken at once, without waiting again. For a batch of
+changes it builds the new inventory (carrying over the views the batch cannot change,
+``carrying``), judges the affected objects (``dependents``, ``evaluating``) and reconciles them
+with the store as a scoped evaluation;
 a relist (a stream's 410 Gone) and the start reconcile the whole cluster instead, so deletions
 missed while away resolve as ``deleted`` and a restart after SIGKILL converges to the state an
 uninterrupted run would have, with no duplicate transitions (the store writes none for a state it
-already holds). Every transition is logged, counted and sent to the sinks as an ``Alert``.
+already holds). Every transition is logged and sent to the sinks as an ``Alert`` right after the
+commit; metrics are updated after that, off the path to the alert. Each batch's ``BatchTiming``
+(queued, judge, store, alert, and the thread's CPU time) goes to the observer.
 
 The clock, the store's reconcile and the sinks are given, so tests drive it without a cluster.
 """
@@ -20,8 +24,7 @@ import datetime as dt
 import logging
 import queue
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,14 +35,17 @@ from kposture.model import Finding, K8sObject, ResourceRef, RunPolicy
 from kposture.model.lifecycle import Alert, Transition
 from kposture.sources.cluster_watch import RELISTED, WatchEvent
 from kposture.store.findings import Scope
+from kposture.watcher.carrying import carry_views
 from kposture.watcher.dependents import PathView, affected
 from kposture.watcher.evaluating import Judged, judge, judge_all, rules_per_kind
+from kposture.watcher.heap import Heap
+from kposture.watcher.open_findings import Labels, OpenFindings
 from kposture.watcher.state import ClusterState, Delta, Key, key_of
 
 log = logging.getLogger("kposture.watch")
 
 WINDOW = 0.1
-"""Seconds the first event of a batch waits for more."""
+"""Seconds from the arrival of a batch's first event until the batch closes."""
 
 Record = Callable[
     [Sequence[Finding], Scope, dt.datetime, Callable[[ResourceRef], str]], list[Transition]
@@ -62,13 +68,48 @@ class Outlet(Protocol):
     def close(self, timeout: float | None = None) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class BatchTiming:
+    """Where one batch's time went, as ``time.monotonic()`` instants: its events' arrivals, the
+    start of its handling, the end of judging (object set and inventory updated, affected objects
+    judged), the store's commit, and the transitions logged and handed to the sinks. ``cpu`` is the
+    watcher thread's CPU time for the batch: much less than the wall time means the thread waited
+    (for a core, the GIL or the database), not worked. ``work`` is object-rule pairs judged."""
+
+    arrived: tuple[float, ...]
+    started: float
+    judged: float
+    stored: float
+    alerted: float
+    cpu: float
+    work: int
+    full: bool
+
+    @property
+    def queued(self) -> float:
+        """From the first event's arrival to the start of handling (window and backlog)."""
+        return max(0.0, self.started - min(self.arrived, default=self.started))
+
+    @property
+    def judge(self) -> float:
+        return self.judged - self.started
+
+    @property
+    def store(self) -> float:
+        return self.stored - self.judged
+
+    @property
+    def alert(self) -> float:
+        return self.alerted - self.stored
+
+
 class Observer(Protocol):
     """What the watcher reports as metrics (``watcher.metrics``); every method is cheap."""
 
-    def batch(self, lags: Sequence[float], evaluation: float, work: int, full: bool) -> None: ...
+    def batch(self, timing: BatchTiming) -> None: ...
     def transitions(self, transitions: Sequence[Transition]) -> None: ...
-    def open_findings(self, counts: Counter[tuple[str, str, str]]) -> None: ...
-    def objects(self, counts: Counter[str]) -> None: ...
+    def open_findings(self, changes: Mapping[Labels, int]) -> None: ...
+    def objects(self, counts: Mapping[str, int]) -> None: ...
 
 
 @dataclass
@@ -83,6 +124,9 @@ class Stats:
     full_evaluations: int = 0
     """Evaluation work of one full evaluation of the current state (the baseline per change)."""
     lags: list[float] = field(default_factory=list)
+    """Per event, from its arrival to its findings stored (kept with ``keep_lags``)."""
+    timings: list[BatchTiming] = field(default_factory=list)
+    """Every batch's timing (kept with ``keep_lags``)."""
 
 
 class Watcher:
@@ -101,6 +145,7 @@ class Watcher:
         facts: Callable[[ClusterState, Sequence[str]], dict[str, Any] | None] | None = None,
         namespaces: Sequence[str] | None = None,
         observer: Observer | None = None,
+        heap: Heap | None = None,
         window: float = WINDOW,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         keep_lags: bool = False,
@@ -115,6 +160,7 @@ class Watcher:
         self.facts = facts
         self.namespaces = namespaces
         self.observer = observer
+        self.heap = heap
         self.window = window
         self.now = now
         self.keep_lags = keep_lags
@@ -122,7 +168,7 @@ class Watcher:
         self._stopping = False
         self._inventory: Inventory | None = None
         self._paths: PathView | None = None
-        self._open: dict[Key, list[Finding]] = {}
+        self._open = OpenFindings()
         self._rule_counts = rules_per_kind(registry, policy)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -147,15 +193,19 @@ class Watcher:
     def run(self) -> None:
         """Handle batches until ``stop`` is called (from a signal handler or another thread)."""
         while not self._stopping:
-            batch = self._next_batch()
+            batch = self.next_batch()
             if batch:
                 self.handle(batch)
+                if self.heap is not None:
+                    self.heap.after_batch(idle=self.source.events.empty())
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the streams and flush the sinks."""
         self.source.stop()
         self.outlet.flush(timeout)
         self.outlet.close(timeout)
+        if self.heap is not None:
+            self.heap.release()
 
     # -- batches ---------------------------------------------------------------------------------
 
@@ -167,17 +217,16 @@ class Watcher:
             except queue.Empty:
                 return events
 
-    def _next_batch(self) -> list[WatchEvent]:
+    def next_batch(self) -> list[WatchEvent]:
+        """The events of one batch: the first to arrive, and every other one that arrives until
+        ``window`` seconds after it did (at once when that has passed: they waited already)."""
         try:
             first = self.source.events.get(timeout=0.25)
         except queue.Empty:
             return []
         batch = [first]
-        deadline = time.monotonic() + self.window
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
+        deadline = first.received + self.window
+        while (left := deadline - time.monotonic()) > 0:
             try:
                 batch.append(self.source.events.get(timeout=left))
             except queue.Empty:
@@ -187,19 +236,20 @@ class Watcher:
 
     def handle(self, events: Sequence[WatchEvent]) -> list[Transition]:
         """Apply one batch of events and store what it changed."""
+        started, cpu = time.monotonic(), time.thread_time()
         if any(event.type == RELISTED for event in events):
             for event in events:
                 self._apply(event)
-            return self._full(events)
+            return self._full(events, started=started, cpu=cpu)
         deltas: list[Delta] = []
         for event in events:
             deltas.extend(self._apply(event))
         if not deltas:
             return []
-        started = time.perf_counter()
         old = self._inventory
         new = self.state.inventory()
         assert old is not None
+        carry_views(old, new, deltas)
         found = affected(
             deltas, old, new, self.state.children, self.state.in_namespace, self._paths
         )
@@ -207,13 +257,21 @@ class Watcher:
             self._paths = found.paths
         self._inventory = new
         if found.everything:
-            return self._full(events, inventory=new, started=started)
+            return self._full(events, inventory=new, started=started, cpu=cpu)
         today = self.now().date()
-        judged = judge(found.keys, new, self.registry, self.policy, today, self._rule_counts)
+        judged = judge(
+            found.keys,
+            new,
+            self.registry,
+            self.policy,
+            today,
+            self._rule_counts,
+            by_uid=self.state.by_uid,
+        )
         refs = [self._ref(key, new, deltas) for key in judged.scope]
         deleted = [self._ref(key, new, deltas) for key in judged.deleted]
         scope = Scope.of([r for r in refs if r is not None], deleted=[d for d in deleted if d])
-        return self._store(judged, scope, events, started)
+        return self._store(judged, scope, events, started, cpu)
 
     def _full(
         self,
@@ -221,36 +279,55 @@ class Watcher:
         *,
         inventory: Inventory | None = None,
         started: float | None = None,
+        cpu: float | None = None,
     ) -> list[Transition]:
-        started = time.perf_counter() if started is None else started
+        started = time.monotonic() if started is None else started
+        cpu = time.thread_time() if cpu is None else cpu
         inventory = inventory or self.state.inventory()
         self._inventory = inventory
         self._paths = None
         judged = judge_all(
             inventory, self.registry, self.policy, self.now().date(), self._rule_counts
         )
-        self._open = {}
+        self._open.clear()
         scope = Scope.cluster(
             present=[obj.ref for obj in inventory.evaluation_order()],
             namespaces=self.namespaces,
             skip_kinds=self.source.forbidden(),
         )
         self.stats.full_reconciles += 1
-        return self._store(judged, scope, events, started)
+        transitions = self._store(judged, scope, events, started, cpu)
+        if self.heap is not None:
+            self.heap.settle()
+        return transitions
 
     def _store(
-        self, judged: Judged, scope: Scope, events: Sequence[WatchEvent], started: float
+        self,
+        judged: Judged,
+        scope: Scope,
+        events: Sequence[WatchEvent],
+        started: float,
+        cpu: float,
     ) -> list[Transition]:
-        evaluation = time.perf_counter() - started
-        for key in judged.scope:
-            self._open.pop(key, None)
-        for finding in judged.findings:
-            self._open.setdefault(key_of(finding.resource), []).append(finding)
+        """Reconcile, then alert at once; bookkeeping and metrics come after the alerts."""
+        judged_at = time.monotonic()
         inventory = self._inventory
         assert inventory is not None
         transitions = self.record(judged.findings, scope, self.now(), _managers(inventory))
-        done = time.monotonic()
-        lags = [done - event.received for event in events]
+        stored = time.monotonic()
+        for transition in transitions:
+            self._announce(transition)
+        timing = BatchTiming(
+            arrived=tuple(event.received for event in events),
+            started=started,
+            judged=judged_at,
+            stored=stored,
+            alerted=time.monotonic(),
+            cpu=time.thread_time() - cpu,
+            work=judged.evaluations,
+            full=judged.full,
+        )
+        self._open.replace(judged.scope, judged.findings)
         self.stats.batches += 1
         self.stats.events += len(events)
         self.stats.transitions += len(transitions)
@@ -258,14 +335,13 @@ class Watcher:
         if judged.full:
             self.stats.full_evaluations = judged.evaluations
         if self.keep_lags:
-            self.stats.lags.extend(lags)
-        for transition in transitions:
-            self._announce(transition)
+            self.stats.lags.extend(stored - arrived for arrived in timing.arrived)
+            self.stats.timings.append(timing)
         if self.observer is not None:
-            self.observer.batch(lags, evaluation, judged.evaluations, judged.full)
+            self.observer.batch(timing)
             self.observer.transitions(transitions)
-            self.observer.open_findings(self._open_counts())
-            self.observer.objects(Counter(key[0] for key in self.state.objects))
+            self.observer.open_findings(self._open.take_changes())
+            self.observer.objects(self.state.kinds)
         return transitions
 
     def _announce(self, transition: Transition) -> None:
@@ -299,16 +375,6 @@ class Watcher:
             self.outlet.send(alert)
         except Exception:  # a broken sink must not stop the watch; the fan-out counts errors
             log.exception("alert not sent")
-
-    def _open_counts(self) -> Counter[tuple[str, str, str]]:
-        counts: Counter[tuple[str, str, str]] = Counter()
-        for findings in self._open.values():
-            for finding in findings:
-                if finding.suppressed_by is None:
-                    counts[
-                        (finding.severity.value, finding.rule_id, finding.resource.namespace)
-                    ] += 1
-        return counts
 
     # -- events ----------------------------------------------------------------------------------
 

@@ -1,6 +1,10 @@
 """Incremental evaluation equals a full scan: random changes applied one batch at a time, the
 affected objects judged again, and the findings kept per object must equal ``evaluate`` of the
-whole new state after every batch (the dependents table is what is under test)."""
+whole new state after every batch (the dependents table is what is under test, with the views
+carried from one inventory to the next and owner coverage decided per judged object, as the
+watcher does). Objects carry GitOps tracking labels and field managers at random (the
+``manual-change`` rule), and Deployments sometimes run a kube-apiserver container (the control
+plane the cluster rules read)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from kposture.cli.scanning import default_registry
 from kposture.engine import evaluate
 from kposture.model import Finding, RunPolicy, SourceLocation
 from kposture.sources.objects import resource_ref
+from kposture.watcher.carrying import carry_views
 from kposture.watcher.dependents import affected
 from kposture.watcher.evaluating import judge, judge_all
 from kposture.watcher.state import ClusterState, Delta, Key, key_of
@@ -41,6 +46,14 @@ def _pod_spec(rng: random.Random, account: str) -> dict[str, Any]:
         "securityContext": {"privileged": rng.random() < 0.4},
     }
     spec: dict[str, Any] = {"containers": [container], "serviceAccountName": account}
+    if rng.random() < 0.05:  # rare, so the cluster gains and loses its control plane
+        spec["containers"].append(
+            {
+                "name": "kube-apiserver",
+                "image": "registry.k8s.io/kube-apiserver:v1.20.2",
+                "command": ["kube-apiserver", f"--anonymous-auth={rng.random() < 0.5}".lower()],
+            }
+        )
     if rng.random() < 0.3:
         spec["automountServiceAccountToken"] = False
     return spec
@@ -124,6 +137,19 @@ def _binding(rng: random.Random, kind: str, namespace: str, name: str) -> dict[s
 
 
 def _generate(rng: random.Random, kind: str, namespace: str, name: str) -> dict[str, Any]:
+    doc = _object(rng, kind, namespace, name)
+    meta = doc["metadata"]
+    if rng.random() < 0.05:  # rare, so namespaces become GitOps-managed and stop being
+        meta.setdefault("labels", {})["kustomize.toolkit.fluxcd.io/name"] = "apps"
+    if rng.random() < 0.5:
+        manager = rng.choice(["kubectl-edit", "helm"])
+        meta["managedFields"] = [
+            {"manager": manager, "operation": "Update", "time": "2026-11-27T00:00:00Z"}
+        ]
+    return doc
+
+
+def _object(rng: random.Random, kind: str, namespace: str, name: str) -> dict[str, Any]:
     if kind == "Deployment":
         return _deployment(rng, namespace, name)
     if kind in ("Role", "ClusterRole"):
@@ -238,6 +264,7 @@ def test_incremental_findings_equal_a_full_scan_after_every_batch(seed: int) -> 
             if delta is not None:
                 deltas.append(delta)
         new_inventory = state.inventory()
+        carry_views(inventory, new_inventory, deltas)
         found = affected(
             deltas, inventory, new_inventory, state.children, state.in_namespace, paths
         )
@@ -246,13 +273,14 @@ def test_incremental_findings_equal_a_full_scan_after_every_batch(seed: int) -> 
             judged = judge_all(new_inventory, registry, policy, TODAY)
             by_key = {}
         else:
-            judged = judge(found.keys, new_inventory, registry, policy, TODAY)
+            judged = judge(found.keys, new_inventory, registry, policy, TODAY, by_uid=state.by_uid)
             for key in judged.scope:
                 by_key.pop(key, None)
         for finding in judged.findings:
             by_key.setdefault(key_of(finding.resource), []).append(finding)
         inventory = new_inventory
         incremental = [f for findings in by_key.values() for f in findings]
-        full = evaluate(inventory, registry, policy, TODAY).findings
+        # A fresh inventory: views carried over to ``inventory`` must not decide both sides.
+        full = evaluate(state.inventory(), registry, policy, TODAY).findings
         assert _fingerprints(incremental) == _fingerprints(full), (seed, _batch, deltas)
         assert judged.evaluations < whole.evaluations * 10
