@@ -6,8 +6,13 @@ output (``-o table|json|yaml|dot``) in ``rbac_output``.
 
 ``who-can VERB RESOURCE``: every subject a request is allowed for, with the binding and role that
 grant it. RESOURCE is kubectl's form, ``resource[.group][/subresource]`` (``pods/exec``,
-``deployments.apps/scale``), or a non-resource URL starting with ``/``. Exit codes: 0 answered;
-2 usage error or an input that could not be read (the answer covers everything else).
+``deployments.apps/scale``), or a non-resource URL starting with ``/``. Without ``-n`` the request
+names no namespace (list every Secret of the cluster: ClusterRoleBindings only); ``-n NS`` asks it
+in NS; ``-A`` asks who may do it in at least one namespace (every RoleBinding too). RBAC names
+resources in lowercase plural: an uppercase RESOURCE is lowercased with a note, and a singular, a
+kind or a resource of another API group gets a hint (``inventory.rbac_resources``) on stderr.
+Exit codes: 0 answered; 2 usage error or an input that could not be read (the answer covers
+everything else).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from kposture.cli.consoles import report_console
+from kposture.cli.consoles import error_console, report_console
 from kposture.cli.rbac_can_commands import can_command
 from kposture.cli.rbac_inputs import (
     Cluster,
@@ -27,12 +32,14 @@ from kposture.cli.rbac_inputs import (
     Paths,
     finish,
     load_rbac_inputs,
+    view_namespace,
 )
 from kposture.cli.rbac_output import (
     DotGraph,
     RbacFormat,
     errors_list,
     granted_dict,
+    policy_rule_text,
     rule_origin_text,
     simple_table,
     via_text,
@@ -42,8 +49,11 @@ from kposture.cli.rbac_paths_commands import paths_command
 from kposture.cli.rbac_risky_commands import risky_command
 from kposture.cli.rbac_workloads_commands import workloads_command
 from kposture.cli.scanning import UsageError
+from kposture.inventory import Inventory
+from kposture.inventory.rbac import BUILTIN_PATH
 from kposture.inventory.rbac_graph import Access, Request, who_can
-from kposture.inventory.rbac_scope import is_cluster_scoped, request_namespace
+from kposture.inventory.rbac_resources import known_resources, kubectl_form, suggest_resource
+from kposture.inventory.rbac_scope import Scope, reachable, request_namespace
 
 rbac_app = typer.Typer(
     help="Explore RBAC: who can do what.", no_args_is_help=True, rich_markup_mode=None
@@ -65,7 +75,8 @@ def parse_request(verb: str, resource: str, namespace: str, name: str) -> Reques
     plural, _, group = base.partition(".")
     if not plural or "/" in subresource:
         raise UsageError(f"RESOURCE {resource!r} is not resource[.group][/subresource]")
-    if namespace and plural != "namespaces" and is_cluster_scoped(group, plural):
+    combined = f"{plural}/{subresource}" if subresource else plural
+    if namespace and not reachable(Scope.NAMESPACE, verb, group, combined):
         raise UsageError(f"{plural} is cluster-scoped: drop -n/--namespace")
     carried = request_namespace(group, plural, namespace, name)
     if namespace and carried != namespace:
@@ -98,6 +109,15 @@ def access_to_dict(access: Access) -> dict[str, Any]:
     return granted_dict(access)
 
 
+def rule_text(access: Access) -> str:
+    """Where the allowing rule is written (``Role shop/exec rules[0]``); a built-in rule of a
+    default role not in the inputs has no place to point at, so it is spelled out."""
+    origin = rule_origin_text(access.rule)
+    if access.rule.path == BUILTIN_PATH:
+        return f"{origin}: {policy_rule_text(access.rule.rule)}"
+    return origin
+
+
 def render_table(found: list[Access]) -> None:
     console = report_console()
     if not found:
@@ -112,9 +132,29 @@ def render_table(found: list[Access]) -> None:
             escape(name),
             escape(via_text(access)),
             escape(access.scope),
-            escape(rule_origin_text(access.rule)),
+            escape(rule_text(access)),
         )
     console.print(table)
+
+
+def resource_notes(given: str, request: Request, inventory: Inventory) -> list[str]:
+    """What to tell a user whose RESOURCE is not written as RBAC rules write it: lowercased
+    (answered for the lowercase form), or unknown to every rule and close to one that is (a
+    plural, the API group that serves it, a spelling)."""
+    if request.path:
+        return []
+    notes = []
+    asked = kubectl_form(request.group, request.resource, request.subresource)
+    if given.strip() != given.strip().lower():
+        notes.append(f"RBAC rules name resources in lowercase: answered for {asked}")
+    known = known_resources(inventory)
+    meant = suggest_resource(request.group, request.resource, request.subresource, known)
+    if meant is not None:
+        notes.append(
+            f"no rule names {asked}; RBAC names resources in lowercase plural with their API "
+            f"group (kubectl api-resources): did you mean {meant}?"
+        )
+    return notes
 
 
 def request_text(request: Request) -> str:
@@ -133,7 +173,7 @@ def who_can_graph(request: Request, found: list[Access]) -> DotGraph:
     target = graph.node("request", request_text(request), shape="octagon", color="red3")
     for access in found:
         role = graph.chain(access)
-        graph.edge(role, target, rule_origin_text(access.rule))
+        graph.edge(role, target, rule_text(access))
     return graph
 
 
@@ -149,8 +189,23 @@ def who_can_command(
     ],
     paths: Paths = None,
     namespace: Annotated[
-        str, typer.Option("-n", "--namespace", help="The request's namespace.")
+        str,
+        typer.Option(
+            "-n",
+            "--namespace",
+            help="The request's namespace (without -n or -A the request names none: "
+            "ClusterRoleBindings only).",
+        ),
     ] = "",
+    all_namespaces: Annotated[
+        bool,
+        typer.Option(
+            "-A",
+            "--all-namespaces",
+            help="Who may do it in at least one namespace: the RoleBindings of every namespace "
+            "too, the SCOPE column saying where.",
+        ),
+    ] = False,
     name: Annotated[str, typer.Option("--name", help="The object the request names.")] = "",
     cluster: Cluster = False,
     kubeconfig: Kubeconfig = None,
@@ -162,6 +217,7 @@ def who_can_command(
 
     Exit codes: 0 answered; 2 usage error, or an input that could not be read.
     """
+    view_namespace(namespace, all_namespaces)
     requests: list[Request] = []
     inputs = load_rbac_inputs(
         paths,
@@ -172,7 +228,12 @@ def who_can_command(
         check=lambda: requests.append(parse_request(verb, resource, namespace, name)),
     )
     request = requests[0]
-    found = who_can(inputs.inventory, request)
+    # A RoleBinding's rules apply in its namespace only: -A adds them where a request in some
+    # namespace could use them (not for nodes, but for bind on clusterroles).
+    every = all_namespaces and reachable(
+        Scope.NAMESPACE, request.verb, request.group, request.combined_resource
+    )
+    found = who_can(inputs.inventory, request, any_namespace=every)
     if output_format is RbacFormat.TABLE:
         render_table(found)
     elif output_format is RbacFormat.DOT:
@@ -185,6 +246,8 @@ def who_can_command(
             "errors": errors_list(inputs.errors),
         }
         write_document(doc, output_format)
+    for note in resource_notes(resource, request, inputs.inventory):
+        error_console().print(f"hint: {note}", highlight=False, markup=False)
     finish(inputs.errors)
 
 

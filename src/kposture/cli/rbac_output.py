@@ -138,13 +138,15 @@ def capability_dict(capability: Capability) -> dict[str, str]:
 
 
 def holding_dict(holding: Holding) -> dict[str, Any]:
-    """A holding: the capability, who holds it where and through what, what the rule grants."""
+    """A holding: the capability, who holds it where and through what, what the rule grants;
+    ``rule`` is the strongest rule granting it, ``other_rules`` the role's other rules that do."""
     return {
         "capability": capability_dict(holding.capability),
         **granted_dict(holding),
         "grants": holding.describe(),
         "default": holding.default,
         "names_only": holding.names_only,
+        "other_rules": [rule_dict(rule) for rule, _ in holding.others],
     }
 
 

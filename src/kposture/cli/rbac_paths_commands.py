@@ -36,6 +36,7 @@ from kposture.cli.rbac_output import (
     RbacFormat,
     capability_dict,
     errors_list,
+    granted_dict,
     holding_dict,
     ref_dict,
     write_document,
@@ -137,6 +138,10 @@ def _move_dict(move: Move) -> dict[str, Any]:
         "target": _node_dict(move.target),
         "target_text": move.target.display(),
         "via": holding_dict(move.holding) if move.holding is not None else None,
+        "needs": [
+            {"request": need.what(), **granted_dict(need.access), "text": need.describe()}
+            for need in move.needs
+        ],
         "evidence": [ref_dict(ref.kind, ref.namespace, ref.name) for ref in move.evidence],
     }
 

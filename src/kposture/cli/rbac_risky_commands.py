@@ -1,11 +1,17 @@
 """``kposture rbac risky``: the explorer view. For each risky capability of the catalogue
 (``inventory.rbac_capabilities``, in catalogue order) the subjects that hold it, cluster-wide first,
-then per namespace, with a summary (how many subjects, in how many namespaces).
+then per namespace, with a summary (``Summary``: how many subjects, cluster-wide and in how many
+namespaces, through full access, and how many of Kubernetes' own were hidden), worded and counted
+the same in the table and in JSON/YAML (``summary.text``).
 
+Subjects that hold a capability through a binding of full access (cluster-admin or equal) are one
+line of the table under every other capability, ``through full access (see full-access): N
+subjects: ...``, instead of a row each under every capability; JSON/YAML list every holding.
 Kubernetes' own holdings (a default binding naming a control-plane identity, see
-``Holding.default``) are hidden unless ``--include-defaults``, and the count of hidden ones is said,
-so a clean cluster shows nothing to fix. ``-n NS`` keeps the holdings in force in NS (RoleBindings
-of NS and every ClusterRoleBinding); ``--capability ID`` (repeatable) picks capabilities.
+``Holding.default``) are hidden unless ``--include-defaults``, and the count of hidden subjects is
+said, so a clean cluster shows nothing to fix. ``-n NS`` keeps the holdings in force in NS
+(RoleBindings of NS and every ClusterRoleBinding); ``--capability ID`` (repeatable) picks
+capabilities.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
+from rich.padding import Padding
+from rich.text import Text
 
 from kposture.cli.consoles import report_console
 from kposture.cli.rbac_inputs import (
@@ -56,40 +64,94 @@ from kposture.inventory.rbac_permissions import in_force
 RISKY_SCHEMA = "kposture.rbac-risky/v1"
 
 
+FULL_ACCESS_NAMES = 6
+"""How many subjects the table's full-access line names before ``and N more``."""
+
+
+def _subject_key(holding: Holding) -> tuple[str, str, str]:
+    return (holding.subject.kind, holding.subject.namespace, holding.subject.name)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The counts of one capability's section, all of distinct subjects (a subject bound twice
+    counts once): shown in all, holding it cluster-wide, holding it through RoleBindings (in how
+    many ``namespaces``), through a binding of full access, and hidden as Kubernetes' own."""
+
+    subjects: int
+    cluster_wide: int
+    namespaced: int
+    namespaces: tuple[str, ...]
+    full_access: int
+    defaults_hidden: int
+
+    def text(self) -> str:
+        """``3 subjects: 2 cluster-wide, 1 in 1 namespace; 2 through full access``."""
+        hidden = self.defaults_hidden
+        if not self.subjects:
+            text = "no subject"
+            return text + (
+                f" but Kubernetes' own ({hidden} hidden: --include-defaults)" if hidden else ""
+            )
+        parts = [f"{self.cluster_wide} cluster-wide"] if self.cluster_wide else []
+        if self.namespaced:
+            parts.append(f"{self.namespaced} in {_count(len(self.namespaces), 'namespace')}")
+        text = f"{_count(self.subjects, 'subject')}: {', '.join(parts)}"
+        if self.full_access:
+            text += f"; {self.full_access} through full access"
+        if hidden:
+            text += f"; {hidden} of Kubernetes' own hidden (--include-defaults)"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subjects": self.subjects,
+            "cluster_wide": self.cluster_wide,
+            "namespaced": self.namespaced,
+            "namespaces": list(self.namespaces),
+            "full_access": self.full_access,
+            "defaults_hidden": self.defaults_hidden,
+            "text": self.text(),
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class CapabilityView:
-    """The holdings of one capability shown, and how many Kubernetes defaults were hidden."""
+    """The holdings of one capability shown, the Kubernetes defaults hidden, and the bindings
+    (by identity) that grant full access, whose holdings the table collapses into one line."""
 
     capability: Capability
     shown: tuple[Holding, ...]
-    hidden_defaults: int
+    hidden: tuple[Holding, ...]
+    full_bindings: frozenset[int] = frozenset()
 
     @property
-    def subjects(self) -> int:
-        return len({(h.subject.kind, h.subject.namespace, h.subject.name) for h in self.shown})
+    def through_full_access(self) -> tuple[Holding, ...]:
+        """The holdings shown that come from a binding of full access (none for full-access)."""
+        if self.capability is FULL_ACCESS:
+            return ()
+        return tuple(h for h in self.shown if id(h.binding) in self.full_bindings)
 
     @property
-    def namespaces(self) -> tuple[str, ...]:
-        return tuple(sorted({h.scope for h in self.shown if h.scope != CLUSTER}))
+    def listed(self) -> tuple[Holding, ...]:
+        """The holdings the table lists one per row: the others."""
+        collapsed = {id(h) for h in self.through_full_access}
+        return tuple(h for h in self.shown if id(h) not in collapsed)
 
-    @property
-    def cluster_wide(self) -> int:
-        return sum(1 for h in self.shown if h.scope == CLUSTER)
-
-    def summary(self) -> str:
-        subjects = self.subjects
-        if not subjects:
-            text = "no subject"
-            if self.hidden_defaults:
-                text += f" but Kubernetes' own ({self.hidden_defaults} hidden: --include-defaults)"
-            return text
-        text = f"{subjects} subject{'s' if subjects != 1 else ''}"
-        text += f", {self.cluster_wide} cluster-wide" if self.cluster_wide else ""
-        count = len(self.namespaces)
-        text += f", {count} namespace{'s' if count != 1 else ''}"
-        if self.hidden_defaults:
-            text += f"; {self.hidden_defaults} Kubernetes defaults hidden (--include-defaults)"
-        return text
+    def summary(self) -> Summary:
+        shown = {_subject_key(h) for h in self.shown}
+        return Summary(
+            subjects=len(shown),
+            cluster_wide=len({_subject_key(h) for h in self.shown if h.scope == CLUSTER}),
+            namespaced=len({_subject_key(h) for h in self.shown if h.scope != CLUSTER}),
+            namespaces=tuple(sorted({h.scope for h in self.shown if h.scope != CLUSTER})),
+            full_access=len({_subject_key(h) for h in self.through_full_access}),
+            defaults_hidden=len({_subject_key(h) for h in self.hidden} - shown),
+        )
 
 
 def capability_views(
@@ -98,11 +160,13 @@ def capability_views(
     namespace: str,
     include_defaults: bool,
 ) -> tuple[CapabilityView, ...]:
+    full = frozenset(id(h.binding) for h in holders(inventory, FULL_ACCESS))
     views = []
     for capability in capabilities:
         found = [h for h in holders(inventory, capability) if in_force(h.scope, namespace)]
         shown = tuple(h for h in found if include_defaults or not h.default)
-        views.append(CapabilityView(capability, shown, len(found) - len(shown)))
+        hidden = tuple(h for h in found if not include_defaults and h.default)
+        views.append(CapabilityView(capability, shown, hidden, full))
     return tuple(views)
 
 
@@ -125,12 +189,7 @@ def risky_document(
             {
                 **capability_dict(view.capability),
                 "impact": view.capability.impact,
-                "summary": {
-                    "subjects": view.subjects,
-                    "cluster_wide": view.cluster_wide,
-                    "namespaces": list(view.namespaces),
-                    "defaults_hidden": view.hidden_defaults,
-                },
+                "summary": view.summary().to_dict(),
                 "holders": [holding_dict(h) for h in view.shown],
             }
             for view in views
@@ -138,31 +197,45 @@ def risky_document(
     }
 
 
-def _grants(holding: Holding, full: frozenset[int]) -> str:
-    if holding.capability is not FULL_ACCESS and id(holding.binding) in full:
-        return "full access (see full-access)"
-    return holding.describe()
+def full_access_line(view: CapabilityView) -> str:
+    """``through full access (see full-access): 2 subjects: User a, Group b``, or ""."""
+    holdings = view.through_full_access
+    if not holdings:
+        return ""
+    names = []
+    for holding in holdings:
+        name = subject_text(holding.subject) + (" (Kubernetes default)" if holding.default else "")
+        if name not in names:
+            names.append(name)
+    shown = ", ".join(names[:FULL_ACCESS_NAMES])
+    if len(names) > FULL_ACCESS_NAMES:
+        shown += f" and {len(names) - FULL_ACCESS_NAMES} more (-o json lists them)"
+    return f"through full access (see full-access): {_count(len(names), 'subject')}: {shown}"
 
 
-def render_table(views: tuple[CapabilityView, ...], full: frozenset[int]) -> None:
-    """One section per capability; a binding that grants full access is named as such instead of
-    spelling out what its wildcard covers, capability after capability."""
+def render_table(views: tuple[CapabilityView, ...]) -> None:
+    """One section per capability: its summary, the subjects holding it through full access in
+    one line, then a row for every other holding."""
     console = report_console()
     for view in views:
         capability = view.capability
         console.print(
-            f"{capability.id} ({capability.severity.value}): {capability.title} — {view.summary()}",
+            f"{capability.id} ({capability.severity.value}): {capability.title} — "
+            f"{view.summary().text()}",
             highlight=False,
             markup=False,
         )
-        if view.shown:
+        line = full_access_line(view)
+        if line:
+            console.print(Padding(Text(line), (0, 0, 0, 2)), highlight=False)
+        if view.listed:
             table = simple_table("SUBJECT", "SCOPE", "VIA", "GRANTS", "NOTE")
-            for holding in view.shown:
+            for holding in view.listed:
                 table.add_row(
                     escape(subject_text(holding.subject)),
                     escape(holding.scope),
                     escape(via_text(holding)),
-                    escape(_grants(holding, full)),
+                    escape(holding.describe()),
                     escape(holding_note(holding)),
                 )
             console.print(table)
@@ -229,8 +302,7 @@ def risky_command(
     )
     views = capability_views(inputs.inventory, chosen[0], where, include_defaults)
     if output_format is RbacFormat.TABLE:
-        full = frozenset(id(h.binding) for h in holders(inputs.inventory, FULL_ACCESS))
-        render_table(views, full)
+        render_table(views)
     elif output_format is RbacFormat.DOT:
         typer.echo(risky_graph(views).render(), nl=False)
     else:

@@ -2,6 +2,11 @@
 the foothold, its token the prize), with whether the token is mounted and what exposes the pods,
 ranked as ``inventory.rbac_workloads.risky_workloads`` ranks them (mounted tokens first, then
 severity × exposure). Capabilities a binding grants as full access are shown as that one line.
+
+The table is printed only when the terminal is wide enough for every column to hold its longest
+word, a workload, Service or binding name (``column_widths``): an 80- or 100-column terminal would
+fold those names mid-word, so it gets one block per workload instead, a heading line and labelled
+lines that wrap under their label.
 """
 
 from __future__ import annotations
@@ -9,7 +14,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich import box
+from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from kposture.cli.consoles import report_console
 from kposture.cli.rbac_inputs import (
@@ -29,7 +37,6 @@ from kposture.cli.rbac_output import (
     errors_list,
     holding_dict,
     ref_dict,
-    simple_table,
     subject_text,
     write_document,
 )
@@ -82,6 +89,9 @@ def workloads_document(found: tuple[RiskyWorkload, ...], namespace: str) -> dict
     }
 
 
+COLUMNS = ("WORKLOAD", "SERVICEACCOUNT", "TOKEN", "CAPABILITIES", "EXPOSURE", "SCORE")
+
+
 def _capability_line(holding: Holding) -> str:
     """``read-secrets (high) in shop via RoleBinding readers``: the namespace of a RoleBinding is its
     scope, and ``rbac can`` or JSON give the role and rule."""
@@ -94,6 +104,60 @@ def _capability_line(holding: Holding) -> str:
     return text + (", Kubernetes default" if holding.default else "")
 
 
+def _token_text(w: RiskyWorkload) -> str:
+    return "mounted" if w.token_mounted else f"not mounted (ranked lower): {w.token_reason}"
+
+
+def _exposure_lines(w: RiskyWorkload) -> list[str]:
+    return [exposure_text(e) for e in w.exposures] or ["not exposed"]
+
+
+def _rows(found: tuple[RiskyWorkload, ...]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for w in found:
+        ref = w.workload.ref
+        rows.append(
+            (
+                f"{ref.kind} {w.namespace}/{ref.name}",
+                w.service_account,
+                _token_text(w),
+                "\n".join(_capability_line(h) for h in _held(w)),
+                "\n".join(_exposure_lines(w)),
+                str(w.score),
+            )
+        )
+    return rows
+
+
+def column_widths(rows: list[tuple[str, ...]], headers: tuple[str, ...], width: int) -> list[int]:
+    """The width of each column in a table ``width`` wide, or [] when some column cannot hold its
+    longest word (a name would be folded mid-word). Columns get their longest line when all fit;
+    else their longest word plus shares of what is left, in proportion to what they lack."""
+    columns = [(header, *(row[i] for row in rows)) for i, header in enumerate(headers)]
+    lines = [[line for text in cells for line in text.splitlines()] for cells in columns]
+    longest = [max(len(line) for line in found) for found in lines]
+    words = [max(len(word) for line in found for word in line.split()) for found in lines]
+    # box.SIMPLE without edges: a space of padding each side of a column, one between columns.
+    room = width - 3 * len(headers) + 1
+    if sum(words) > room:
+        return []
+    if sum(longest) <= room:
+        return longest
+    widths = list(words)
+    spare = room - sum(widths)
+    while spare > 0:
+        lacking = [line - width for line, width in zip(longest, widths, strict=True)]
+        total = sum(lacking)
+        if not total:
+            break
+        # Each column gets a share of the spare width for what it lacks, never beyond its line.
+        shares = [max(1, spare * lack // total) if lack else 0 for lack in lacking]
+        for i, share in enumerate(shares):
+            widths[i] += min(share, lacking[i], room - sum(widths))
+        spare = room - sum(widths)
+    return widths
+
+
 def render_table(found: tuple[RiskyWorkload, ...]) -> None:
     console = report_console()
     if not found:
@@ -103,20 +167,41 @@ def render_table(found: tuple[RiskyWorkload, ...]) -> None:
             markup=False,
         )
         return
-    table = simple_table("WORKLOAD", "SERVICEACCOUNT", "TOKEN", "CAPABILITIES", "EXPOSURE", "SCORE")
+    rows = _rows(found)
+    widths = column_widths(rows, COLUMNS, console.width)
+    if not widths:
+        render_blocks(found, console)
+        return
+    table = Table(box=box.SIMPLE, show_edge=False)
+    for header, width in zip(COLUMNS, widths, strict=True):
+        # At least as wide as its longest word, a column wraps between words, never inside one.
+        table.add_column(header, overflow="fold", width=width)
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    console.print(table)
+
+
+def render_blocks(found: tuple[RiskyWorkload, ...], console: Console) -> None:
+    """One block per workload, for a narrow terminal: ``Deployment shop/web (score 15)``, then
+    its ServiceAccount and token, capabilities and exposure, each wrapping under its label."""
     for w in found:
         ref = w.workload.ref
-        token = "mounted" if w.token_mounted else f"not mounted (ranked lower): {w.token_reason}"
-        exposure = "\n".join(exposure_text(e) for e in w.exposures) or "not exposed"
-        table.add_row(
-            escape(f"{ref.kind} {w.namespace}/{ref.name}"),
-            escape(w.service_account),
-            escape(token),
-            escape("\n".join(_capability_line(h) for h in _held(w))),
-            escape(exposure),
-            str(w.score),
+        console.print(
+            f"{ref.kind} {w.namespace}/{ref.name} (score {w.score})", highlight=False, markup=False
         )
-    console.print(table)
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True, min_width=2)
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        grid.add_row("", "ServiceAccount", escape(w.service_account))
+        grid.add_row("", "Token", escape(_token_text(w)))
+        for label, lines in (
+            ("Capabilities", [_capability_line(h) for h in _held(w)]),
+            ("Exposure", _exposure_lines(w)),
+        ):
+            for number, line in enumerate(lines):
+                grid.add_row("", label if number == 0 else "", escape(line))
+        console.print(grid)
 
 
 def workloads_graph(found: tuple[RiskyWorkload, ...]) -> DotGraph:

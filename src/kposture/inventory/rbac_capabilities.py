@@ -261,7 +261,7 @@ class Holding:
         ``verbs [create] on pods/exec in apiGroup "" (...); also verbs [get] on pods/exec in
         apiGroup "" (...)``. Rules that only repeat a verb (create on deployments after create
         on pods) are left to ``grants``."""
-        texts = []
+        texts: list[str] = []
         verbs: set[str] = set()
         for rule, grant in self.grants:
             granted = {verb for verb, _ in grant.covered}

@@ -293,15 +293,20 @@ class Graph:
             found = self._subjects[id(binding)] = tuple(binding_subjects(binding))
         return found
 
-    def who_can(self, request: Request) -> list[Access]:
+    def who_can(self, request: Request, *, any_namespace: bool = False) -> list[Access]:
+        """Every way ``request`` is allowed; with ``any_namespace`` (a request that names no
+        namespace) the RoleBindings of every namespace count too, as if it were asked in each."""
         matched: list[tuple[int, RoleBindings, EffectiveRule, K8sObject]] = []
         namespaced = bool(request.namespace) and not request.path
+        every = any_namespace and not request.namespace and not request.path
         rank = self._rank
         for position, rule in self.first_rules(request).items():
             entry = self.entries[position]
             bindings: Iterable[K8sObject] = entry.cluster
             if namespaced:
                 bindings = (*entry.cluster, *entry.by_namespace.get(request.namespace, ()))
+            elif every:
+                bindings = (*entry.cluster, *(b for g in entry.by_namespace.values() for b in g))
             matched.extend((rank.get(id(b), 0), entry, rule, b) for b in bindings)
         if self._rank:
             # Every binding's sort key is distinct: ordering the bindings orders the answer.
@@ -406,10 +411,12 @@ def build(inventory: Inventory) -> Graph:
     return graph
 
 
-def who_can(inventory: Inventory, request: Request) -> list[Access]:
+def who_can(inventory: Inventory, request: Request, *, any_namespace: bool = False) -> list[Access]:
     """Every (subject, binding, role, first allowing rule) by which ``request`` is allowed, ordered
-    ClusterRoleBindings first, then by binding and subject."""
-    return build(inventory).who_can(request)
+    ClusterRoleBindings first, then by binding and subject. ``any_namespace``: for a request on
+    a namespaced resource that names no namespace, the RoleBindings of every namespace too (who
+    may do it in some namespace, ``who-can -A``)."""
+    return build(inventory).who_can(request, any_namespace=any_namespace)
 
 
 def allowed(inventory: Inventory, principal: Principal, request: Request) -> bool:

@@ -118,3 +118,87 @@ subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
     assert json.loads(listing.stdout)["subjects"] == []
     other = runner.invoke(app, [*named[:6], "-n", "other", "ns.yaml"])
     assert other.exit_code == 2 and "drop -n" in other.output
+
+
+EDIT = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: dev-edit, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
+"""
+
+
+def test_all_namespaces_adds_every_rolebinding(runner: CliRunner, workdir: Path) -> None:
+    (workdir / "rbac.yaml").write_text(RBAC)
+    ask = ["rbac", "who-can", "create", "pods/exec", "rbac.yaml", "-o", "json"]
+    cluster_wide = json.loads(runner.invoke(app, ask).stdout)
+    assert cluster_wide["subjects"] == []  # no namespace: ClusterRoleBindings only
+    every = runner.invoke(app, [*ask, "-A"])
+    assert every.exit_code == 0, every.output
+    found = json.loads(every.stdout)["subjects"]
+    assert [(s["subject"]["name"], s["scope"]) for s in found] == [("ci", "shop")]
+    # RoleBindings never grant a cluster-scoped resource: -A adds nothing for nodes.
+    nodes = runner.invoke(app, ["rbac", "who-can", "get", "nodes", "-A", "rbac.yaml"])
+    assert nodes.exit_code == 0 and "No subject" in nodes.stdout
+    both = runner.invoke(app, ["rbac", "who-can", "get", "pods", "-n", "a", "-A", "rbac.yaml"])
+    assert both.exit_code == 2 and "exclude each other" in both.stderr
+
+
+def test_bind_on_clusterroles_may_be_asked_in_a_namespace(runner: CliRunner, workdir: Path) -> None:
+    # bind on clusterroles is checked in the namespace of the RoleBinding being written.
+    (workdir / "bind.yaml").write_text(
+        RBAC.replace(
+            "resources: [pods/exec], verbs: [create]", "resources: [clusterroles], verbs: [bind]"
+        ).replace(
+            'apiGroups: [""], resources: [clusterroles]',
+            "apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles]",
+        )
+    )
+    ask = ["rbac", "who-can", "bind", "clusterroles.rbac.authorization.k8s.io", "bind.yaml"]
+    result = runner.invoke(app, [*ask, "-n", "shop", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    assert [s["subject"]["name"] for s in json.loads(result.stdout)["subjects"]] == ["ci"]
+    every = json.loads(runner.invoke(app, [*ask, "-A", "-o", "json"]).stdout)
+    assert [s["scope"] for s in every["subjects"]] == ["shop"]
+
+
+def test_exec_evidence_is_the_create_rule_of_the_builtin_edit(
+    runner: CliRunner, workdir: Path
+) -> None:
+    (workdir / "edit.yaml").write_text(EDIT)
+    who = runner.invoke(app, ["rbac", "who-can", "create", "pods/exec", "-n", "shop", "edit.yaml"])
+    assert who.exit_code == 0, who.output
+    assert "built-in edit: verbs [create delete" in " ".join(who.stdout.split())
+    get = runner.invoke(app, ["rbac", "who-can", "get", "pods/exec", "-n", "shop", "edit.yaml"])
+    assert "built-in edit: verbs [get list watch]" in " ".join(get.stdout.split())
+    can = runner.invoke(app, ["rbac", "can", "alice", "edit.yaml", "-o", "json"])
+    (execs,) = [
+        c for c in json.loads(can.stdout)["capabilities"] if c["capability"]["id"] == "exec-pods"
+    ]
+    assert "create" in execs["rule"]["verbs"]
+    assert execs["grants"].startswith("verbs [create] on [pods/attach pods/exec]")
+    assert "; also verbs [get] on [pods/attach pods/exec]" in execs["grants"]
+    assert [(r["index"], r["verbs"]) for r in execs["other_rules"]] == [
+        (0, ["get", "list", "watch"])
+    ]
+
+
+def test_resource_hints_name_the_lowercase_plural(runner: CliRunner, workdir: Path) -> None:
+    (workdir / "edit.yaml").write_text(EDIT)
+
+    def hint(resource: str) -> str:
+        result = runner.invoke(app, ["rbac", "who-can", "get", resource, "-n", "shop", "edit.yaml"])
+        assert result.exit_code == 0, result.output
+        assert "hint:" not in result.stdout
+        return result.stderr
+
+    assert hint("secrets") == ""
+    assert "answered for secrets" in hint("Secrets")
+    assert "no rule names secret; " in hint("secret") and "did you mean secrets?" in hint("secret")
+    assert "answered for pods/exec" in hint("Pods/exec")
+    assert "did you mean deployments.apps?" in hint("Deployment")
+    assert "did you mean networkpolicies.networking.k8s.io?" in hint("networkpolicy")
+    # A JSON answer stays JSON: the hint is on stderr.
+    result = runner.invoke(app, ["rbac", "who-can", "get", "secret", "edit.yaml", "-o", "json"])
+    assert json.loads(result.stdout)["request"]["resource"] == "secret"

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 import kposture.demo
 from kposture.cli.app import app
 from kposture.cli.rbac_output import DotGraph, dot_quote
+from kposture.cli.rbac_workloads_commands import COLUMNS, column_widths
 
 DEMO = str(Path(kposture.demo.__file__).parent / "app")
 _QUOTED = r'"(?:[^"\\]|\\.)*"'
@@ -113,6 +114,8 @@ def test_risky_hides_and_counts_kubernetes_defaults(runner: CliRunner, corpus: P
     rbac = str(corpus / "rbac" / "kubernetes-bootstrap")
     out = _run(runner, "risky", rbac, "--capability", "read-secrets")
     assert "no subject but Kubernetes' own (4 hidden: --include-defaults)" in out
+    hidden = json.loads(_run(runner, "risky", rbac, "--capability", "read-secrets", "-o", "json"))
+    assert hidden["capabilities"][0]["summary"]["text"] in out
     doc = json.loads(
         _run(
             runner,
@@ -139,8 +142,11 @@ def test_risky_on_goat_by_namespace(runner: CliRunner, corpus: Path) -> None:
     assert summary == {
         "subjects": 3,
         "cluster_wide": 2,
+        "namespaced": 1,
         "namespaces": ["big-monolith"],
+        "full_access": 2,
         "defaults_hidden": 0,
+        "text": "3 subjects: 2 cluster-wide, 1 in 1 namespace; 2 through full access",
     }
     limited = json.loads(_run(runner, "risky", goat, "-n", "default", "-o", "json"))
     scopes = {h["scope"] for c in limited["capabilities"] for h in c["holders"]}
@@ -192,3 +198,90 @@ def test_who_can_yaml_and_dot(runner: CliRunner, corpus: Path) -> None:
     dot = _run(runner, "who-can", "get", "secrets", "-n", "kube-system", rbac, "-o", "dot")
     check_dot(dot)
     assert "get secrets in kube-system" in dot
+
+
+def test_risky_table_collapses_full_access_and_words_summaries_as_json(
+    runner: CliRunner, corpus: Path
+) -> None:
+    goat = str(corpus / "goat")
+    table = _run(runner, "risky", goat)
+    doc = json.loads(_run(runner, "risky", goat, "-o", "json"))
+    flat = " ".join(table.split())
+    for section in doc["capabilities"]:
+        heading = f"{section['id']} ({section['severity']}): {section['title']} — "
+        assert heading + section["summary"]["text"] in flat
+    collapsed = (
+        "through full access (see full-access): 2 subjects: ServiceAccount default/default, "
+        "ServiceAccount kube-system/superadmin"
+    )
+    # One line under each of the ten other capabilities, none of their rows spelled out.
+    assert flat.count(collapsed) == len(doc["capabilities"]) - 1
+    assert "full access (see full-access)" not in flat.replace(collapsed, "")
+    assert flat.count("kube-system/superadmin") == 1 + flat.count(collapsed)
+
+
+def test_risky_counts_a_subject_once_however_often_it_is_bound(
+    runner: CliRunner, workdir: Path
+) -> None:
+    role = (
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\n"
+        'rules: [{apiGroups: [""], resources: [secrets], verbs: [get]}]\n'
+    )
+    bindings = "".join(
+        f"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\n"
+        f"metadata: {{name: {name}{namespace}}}\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: reader}\n"
+        "subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]\n"
+        for kind, name, namespace in (
+            ("ClusterRoleBinding", "one", ""),
+            ("ClusterRoleBinding", "two", ""),
+            ("RoleBinding", "three", ", namespace: shop"),
+        )
+    )
+    (workdir / "rbac.yaml").write_text(role + bindings)
+    doc = json.loads(
+        _run(runner, "risky", "rbac.yaml", "--capability", "read-secrets", "-o", "json")
+    )
+    (section,) = doc["capabilities"]
+    assert len(section["holders"]) == 3
+    assert section["summary"]["text"] == "1 subject: 1 cluster-wide, 1 in 1 namespace"
+    assert (section["summary"]["cluster_wide"], section["summary"]["namespaced"]) == (1, 1)
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_workloads_fit_a_narrow_terminal_without_folding_names(
+    runner: CliRunner, corpus: Path, columns: int
+) -> None:
+    result = runner.invoke(
+        app, ["rbac", "workloads", str(corpus / "goat")], env={"COLUMNS": str(columns)}
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(len(line.rstrip()) <= columns for line in lines)
+    assert "Deployment default/internal-proxy-deployment (score 15)" in lines
+    assert any(line.split() == ["Token", "mounted"] for line in lines)
+    assert any(
+        "Service internal-proxy-info-app-service NodePort (external)" in line for line in lines
+    )
+    wide = runner.invoke(app, ["rbac", "workloads", str(corpus / "goat")], env={"COLUMNS": "200"})
+    assert wide.stdout.split()[:6] == list(COLUMNS)
+    assert "Deployment default/internal-proxy-deployment" in wide.stdout
+
+
+def test_column_widths_never_fold_a_word() -> None:
+    rows = [
+        (
+            "Deployment shop/a-long-name",
+            "sa",
+            "mounted",
+            "x (high) via RoleBinding b",
+            "Service s",
+            "5",
+        )
+    ]
+    widths = column_widths(rows, COLUMNS, 200)
+    assert widths == [27, 14, 7, 26, 9, 5]  # every column its longest line
+    narrow = column_widths(rows, COLUMNS, 90)
+    assert narrow and sum(narrow) + 3 * len(COLUMNS) - 1 <= 90
+    assert all(n >= w for n, w in zip(narrow, [16, 14, 7, 11, 8, 5], strict=True))
+    assert column_widths(rows, COLUMNS, 60) == []  # the names would fold: blocks instead
