@@ -22,11 +22,11 @@ from kposture.cli.admission_app import admission_app
 from kposture.cli.admission_commands import serve_command
 from kposture.cli.consoles import error_console
 from kposture.cli.demo import run_demo
-from kposture.cli.detect_commands import respond_app
 from kposture.cli.detect_tune_commands import detect_app
 from kposture.cli.findings_commands import findings_command, history_command
 from kposture.cli.progress import listing_progress
 from kposture.cli.rbac_commands import rbac_app
+from kposture.cli.respond_commands import respond_app
 from kposture.cli.rules_commands import rules_app
 from kposture.cli.rules_test_commands import test_rules_command
 from kposture.cli.scan_saving import save_cluster_scan, summary

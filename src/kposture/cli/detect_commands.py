@@ -1,11 +1,11 @@
-"""``kposture detect`` (audit-log detections over a file, stdin or a followed file) and ``kposture
-respond isolate`` (the deny-all NetworkPolicy for a pod). Wiring only: sources read, the detector
-judges, reports render, the alert sinks deliver.
+"""``kposture detect`` (audit-log detections over files, stdin or a followed file). Wiring only:
+sources read, the detector judges, reports render, the alert sinks deliver. ``respond isolate``
+lives in ``respond_commands``.
 
 Exit codes of ``detect``: 0 no alert at or above ``--min-severity``; 1 alerts; 2 bad arguments, an
 input that cannot be read, or an alert sink that cannot start. Skipped records (malformed, truncated,
 over the size limit, not events) are reported on stderr with file:line and do not change the exit
-code. ``respond isolate``: 0 the policy was printed; 2 the pod was not found or has no labels.
+code.
 """
 
 from __future__ import annotations
@@ -27,13 +27,12 @@ from typer.core import TyperCommand
 
 from kposture.cli.consoles import error_console, report_console
 from kposture.cli.detect_setup import prepare_detections
-from kposture.cli.scanning import UsageError, load_inputs
+from kposture.cli.scanning import UsageError
 from kposture.detections import Detector
 from kposture.model import Severity
 from kposture.model.audit import AuditEvent
 from kposture.model.incidents import IncidentAlert, sink_alert
 from kposture.reports.alerts import alert_table, ecs_document
-from kposture.reports.isolation import isolation_policy, render_isolation_policy
 from kposture.sinks import (
     AlertsConfig,
     AlertSetupError,
@@ -303,95 +302,3 @@ def _summary(reader: AuditLogReader, detector: Detector, shown: int, reported: S
         markup=False,
         highlight=False,
     )
-
-
-respond_app = typer.Typer(
-    help="Response helpers: render the containment an alert names.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
-
-
-@respond_app.command("isolate")
-def isolate_command(
-    pod: Annotated[str, typer.Argument(help="Name of the pod to isolate.")],
-    paths: Annotated[
-        list[str] | None,
-        typer.Argument(help="Manifests or a snapshot holding the pod (- for stdin)."),
-    ] = None,
-    namespace: Annotated[str, typer.Option("-n", "--namespace", help="The pod's namespace.")] = (
-        "default"
-    ),
-    label: Annotated[
-        list[str] | None,
-        typer.Option("--label", "-l", help="The pod's labels as KEY=VALUE (repeatable)."),
-    ] = None,
-    cluster: Annotated[bool, typer.Option("--cluster", help="Read the pod from the cluster.")] = (
-        False
-    ),
-    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", help="Kubeconfig file.")] = None,
-    context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context.")] = None,
-    reason: Annotated[str, typer.Option("--reason", help="Why, kept as an annotation.")] = "",
-) -> None:
-    """Print a deny-all NetworkPolicy (no ingress, no egress) selecting a pod's labels, to apply with
-    kubectl apply -f -. The labels come from --label, or from the pod in manifests, a snapshot or
-    the cluster. Other pods with the same labels are isolated too: they are named on stderr.
-
-    Exit codes: 0 printed; 2 the pod was not found, has no labels, or bad arguments.
-    """
-    labels: dict[str, str] = {}
-    for item in label or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            _fail(f"--label {item!r}: expected KEY=VALUE")
-        labels[key] = value
-    if not labels:
-        labels = _pod_labels(pod, namespace, paths or [], cluster, kubeconfig, context)
-    try:
-        policy = isolation_policy(pod, namespace, labels, reason)
-    except ValueError as exc:
-        _fail(str(exc))
-    sys.stdout.write(render_isolation_policy(policy))
-
-
-def _pod_labels(
-    pod: str,
-    namespace: str,
-    paths: list[str],
-    cluster: bool,
-    kubeconfig: str | None,
-    context: str | None,
-) -> dict[str, str]:
-    if not paths and not cluster:
-        _fail("give --label KEY=VALUE, manifests or a snapshot holding the pod, or --cluster")
-    try:
-        loaded = load_inputs(
-            paths,
-            cluster=cluster,
-            kubeconfig=kubeconfig,
-            context=context,
-            namespaces=[namespace] if cluster else None,
-            stdin=sys.stdin.buffer,
-        )
-    except UsageError as exc:
-        _fail(str(exc))
-    pods = [
-        obj
-        for obj in loaded.objects
-        if obj.ref.kind == "Pod" and (obj.ref.namespace or "default") == namespace
-    ]
-    found = next((obj for obj in pods if obj.ref.name == pod), None)
-    if found is None:
-        _fail(f"pod {namespace}/{pod} not found in the input")
-    labels = {str(k): str(v) for k, v in found.labels.items()}
-    others = [
-        obj.ref.name
-        for obj in pods
-        if obj is not found and labels and all(obj.labels.get(k) == v for k, v in labels.items())
-    ]
-    if others:
-        error_console().print(
-            f"[yellow]warning:[/] the policy also isolates {len(others)} other pod(s) with the "
-            f"same labels: {escape(', '.join(sorted(others)[:20]))}"
-        )
-    return labels

@@ -1,12 +1,11 @@
-"""kposture detect and kposture respond isolate through the CLI: outputs, exit codes and skipped
-records on stderr."""
+"""kposture detect through the CLI: outputs, exit codes, skipped records and the sinks' summary on
+stderr, the alert flags and the usage line."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import yaml
 from tests.unit.sinks.receivers import Receiver
 from typer.testing import CliRunner
 
@@ -154,44 +153,3 @@ def test_detect_reports_what_a_webhook_sink_delivered(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     assert len(receiver.requests) == 1
     assert "alert sink webhook-1: 1 alert queued, 1 sent\n" in result.stderr
-
-
-def test_respond_isolate_from_labels_and_manifests(tmp_path: Path) -> None:
-    runner = CliRunner()
-    result = runner.invoke(app, ["respond", "isolate", "web-1", "-n", "shop", "-l", "app=web"])
-    assert result.exit_code == 0, result.output
-    policy = yaml.safe_load(result.stdout)
-    assert policy["kind"] == "NetworkPolicy"
-    assert policy["metadata"] == {
-        "name": "kposture-isolate-web-1",
-        "namespace": "shop",
-        "labels": {"app.kubernetes.io/managed-by": "kposture"},
-        "annotations": {"kposture.io/isolated-pod": "web-1"},
-    }
-    assert policy["spec"] == {
-        "podSelector": {"matchLabels": {"app": "web"}},
-        "policyTypes": ["Ingress", "Egress"],
-        "ingress": [],
-        "egress": [],
-    }
-    pods = tmp_path / "pods.yaml"
-    pods.write_text(
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: shop, labels: {app: web, pod: one}}\n"
-        "spec: {containers: [{name: c, image: nginx}]}\n---\n"
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: web-2, namespace: shop, labels: {app: web, pod: one}}\n"
-        "spec: {containers: [{name: c, image: nginx}]}\n---\n"
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: bare, namespace: shop}\n"
-        "spec: {containers: [{name: c, image: nginx}]}\n"
-    )
-    result = runner.invoke(app, ["respond", "isolate", "web-1", "-n", "shop", str(pods)])
-    assert result.exit_code == 0, result.output
-    assert yaml.safe_load(result.stdout)["spec"]["podSelector"]["matchLabels"] == {
-        "app": "web",
-        "pod": "one",
-    }
-    assert "also isolates 1 other pod(s) with the same labels: web-2" in result.stderr
-    missing = runner.invoke(app, ["respond", "isolate", "nope", "-n", "shop", str(pods)])
-    assert missing.exit_code == 2 and "not found" in missing.stderr
-    bare = runner.invoke(app, ["respond", "isolate", "bare", "-n", "shop", str(pods)])
-    assert bare.exit_code == 2 and "kubectl label pod bare" in bare.stderr
-    assert runner.invoke(app, ["respond", "isolate", "web-1"]).exit_code == 2

@@ -1,0 +1,315 @@
+"""``kposture respond isolate POD``: the deny-all NetworkPolicy that contains a pod, with what the
+operator must do around it. Wiring only: sources read the pod and its namespace's NetworkPolicies,
+the inventory says which of those select the pod, reports render the policy and the commands.
+
+Exit codes: 0 the policy was printed; 2 the pod was not found (or is in several namespaces and no
+``-n`` says which), has no labels to select it by, or bad arguments.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.markup import escape
+
+from kposture.cli.consoles import error_console
+from kposture.cli.scanning import UsageError, load_inputs
+from kposture.inventory.network import (
+    DEFAULT_NAMESPACE,
+    PolicyView,
+    effective_namespace,
+    policy_view,
+)
+from kposture.model import K8sObject
+from kposture.reports.isolation import (
+    exclusion_patch,
+    isolation_policy,
+    label_command,
+    quarantine_selector,
+    render_isolation_policy,
+)
+from kposture.sinks.summaries import counted
+
+EXIT_USAGE = 2
+
+respond_app = typer.Typer(
+    help="Response helpers: render the containment an alert names.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def _fail(message: str) -> NoReturn:
+    error_console().print(f"[red]error:[/] {escape(message)}")
+    raise typer.Exit(EXIT_USAGE)
+
+
+@dataclass(frozen=True, slots=True)
+class _Input:
+    """What the manifests, snapshot or cluster showed: the pod, its namespace's pods and policies."""
+
+    pod: K8sObject
+    namespace: str
+    pods: tuple[K8sObject, ...]
+    policies: tuple[K8sObject, ...]
+
+
+@respond_app.command("isolate")
+def isolate_command(
+    pod: Annotated[str, typer.Argument(help="Name of the pod to isolate.")],
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(help="Manifests or a snapshot holding the pod (- for stdin)."),
+    ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            "-n",
+            "--namespace",
+            help="The pod's namespace (default: where the input has it, else default).",
+        ),
+    ] = None,
+    pod_labels: Annotated[
+        bool,
+        typer.Option(
+            "--pod-labels",
+            help="Select the pod by its own labels instead of the quarantine label: every pod "
+            "with the same labels (a Deployment's replicas) is isolated too.",
+        ),
+    ] = False,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label",
+            "-l",
+            help="The pod's labels as KEY=VALUE (repeatable; implies --pod-labels).",
+        ),
+    ] = None,
+    cluster: Annotated[bool, typer.Option("--cluster", help="Read the pod from the cluster.")] = (
+        False
+    ),
+    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", help="Kubeconfig file.")] = None,
+    context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context.")] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why, kept as an annotation.")] = "",
+) -> None:
+    """Print a deny-all NetworkPolicy (no ingress, no egress) for one pod, to apply with kubectl
+    apply -f -, and the kubectl label command to run first: the policy selects the label
+    kposture.io/quarantine=POD, which only this pod will carry. (A policy selecting the pod's own
+    labels would isolate every replica that shares them; --pod-labels asks for that.)
+
+    Adding the label does not detach the pod from its ReplicaSet or Services (they select by the
+    labels it already has): it keeps running for forensics, is not replaced, and stays a Service
+    endpoint whose requests now fail. Removing or changing a label their selectors use detaches it:
+    the controller starts a replacement and the Service stops sending it traffic.
+
+    NetworkPolicies add up: another policy that selects the pod and allows traffic keeps allowing
+    it. With manifests, a snapshot or --cluster, those are named (stderr and YAML comments) with the
+    kubectl patch that makes them skip quarantined pods.
+
+    Exit codes: 0 printed; 2 the pod was not found (or is in several namespaces), has no labels for
+    --pod-labels, or bad arguments.
+    """
+    given = _parse_labels(label or ())
+    by_labels = pod_labels or bool(given)
+    found = None
+    if paths or cluster:
+        found = _read_input(pod, namespace, paths or [], cluster, kubeconfig, context)
+    elif by_labels and not given:
+        _fail("--pod-labels needs the labels: -l KEY=VALUE, manifests or a snapshot, or --cluster")
+    where = found.namespace if found is not None else namespace or DEFAULT_NAMESPACE
+    console = error_console()
+    if namespace is None:
+        how = f"where the input has pod {pod}" if found is not None else "assumed"
+        console.print(f"namespace {escape(where)}: {escape(how)} (no -n given)", highlight=False)
+    if by_labels:
+        selector = given or {str(k): str(v) for k, v in (found.pod.labels if found else {}).items()}
+    else:
+        selector = quarantine_selector(pod)
+    try:
+        policy = isolation_policy(pod, where, selector, reason)
+    except ValueError as exc:
+        _fail(str(exc))
+    notes = _notes(pod, where, by_labels, selector, found)
+    for level, note in notes:
+        text = f"{level}: {escape(note)}" if level else escape(note)
+        console.print(text, highlight=False, soft_wrap=True)  # commands stay on one line
+    sys.stdout.write(render_isolation_policy(policy, [note for _, note in notes]))
+
+
+def _parse_labels(items: Sequence[str]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _fail(f"--label {item!r}: expected KEY=VALUE")
+        labels[key] = value
+    return labels
+
+
+def _read_input(
+    pod: str,
+    namespace: str | None,
+    paths: list[str],
+    cluster: bool,
+    kubeconfig: str | None,
+    context: str | None,
+) -> _Input:
+    try:
+        loaded = load_inputs(
+            paths,
+            cluster=cluster,
+            kubeconfig=kubeconfig,
+            context=context,
+            namespaces=[namespace] if cluster and namespace else None,
+            stdin=sys.stdin.buffer,
+        )
+    except UsageError as exc:
+        _fail(str(exc))
+    candidates = [
+        obj
+        for obj in loaded.objects
+        if obj.ref.kind == "Pod"
+        and obj.ref.name == pod
+        and (namespace is None or effective_namespace(obj.ref.namespace) == namespace)
+    ]
+    spaces = sorted({effective_namespace(obj.ref.namespace) for obj in candidates})
+    if not candidates:
+        scope = f"namespace {namespace}" if namespace else "any namespace"
+        _fail(f"pod {pod} not found in {scope} of the input")
+    if len(spaces) > 1:
+        _fail(f"pod {pod} is in several namespaces ({', '.join(spaces)}): give -n NAMESPACE")
+    where = spaces[0]
+
+    def here(kind: str) -> tuple[K8sObject, ...]:
+        return tuple(
+            obj
+            for obj in loaded.objects
+            if obj.ref.kind == kind and effective_namespace(obj.ref.namespace) == where
+        )
+
+    return _Input(candidates[0], where, here("Pod"), here("NetworkPolicy"))
+
+
+Note = tuple[str, str]
+"""A line for the operator: its level on stderr (``warning`` or empty) and its text."""
+
+
+def _notes(
+    pod: str,
+    namespace: str,
+    by_labels: bool,
+    selector: Mapping[str, str],
+    found: _Input | None,
+) -> list[Note]:
+    notes: list[Note] = []
+    if by_labels:
+        notes.append(("", f"Deny-all NetworkPolicy for pod {namespace}/{pod}, by its own labels."))
+        notes.extend(_sharing_labels(pod, selector, found))
+    else:
+        notes.append(
+            ("", f"Deny-all NetworkPolicy for pod {namespace}/{pod}, by the quarantine label.")
+        )
+        notes.append(("", f"1. Label the pod first: {label_command(pod, namespace)}"))
+        notes.append(("", "2. Then apply this policy (kubectl apply -f -)."))
+        notes.append(
+            (
+                "",
+                "The label detaches the pod from nothing: it keeps running, is not replaced and "
+                "stays a Service endpoint (requests sent to it fail). To take it out of its Service "
+                "and have its ReplicaSet start a replacement, also change a label both select.",
+            )
+        )
+    notes.extend(_other_policies(pod, namespace, by_labels, selector, found))
+    return notes
+
+
+def _sharing_labels(pod: str, selector: Mapping[str, str], found: _Input | None) -> list[Note]:
+    if found is None:
+        return [
+            (
+                "warning",
+                "every pod with these labels is isolated too (a Deployment's replicas share "
+                "them); drop --pod-labels/-l to isolate this pod alone by the quarantine label",
+            )
+        ]
+    others = sorted(
+        obj.ref.name
+        for obj in found.pods
+        if obj is not found.pod and all(obj.labels.get(k) == v for k, v in selector.items())
+    )
+    if not others:
+        return []
+    shown = ", ".join(others[:20]) + (f" and {len(others) - 20} more" if len(others) > 20 else "")
+    return [
+        (
+            "warning",
+            f"the policy also isolates {counted(len(others), 'other pod')} with the same labels: "
+            f"{shown}; drop --pod-labels/-l to isolate {pod} alone by the quarantine label",
+        )
+    ]
+
+
+def _other_policies(
+    pod: str,
+    namespace: str,
+    by_labels: bool,
+    selector: Mapping[str, str],
+    found: _Input | None,
+) -> list[Note]:
+    if found is None:
+        return [
+            (
+                "warning",
+                "other NetworkPolicies were not checked (no manifests, snapshot or --cluster): "
+                "policies add up, so any policy that selects this pod and allows traffic keeps "
+                f"allowing it; look with kubectl get networkpolicy -n {namespace}",
+            )
+        ]
+    labels = {str(k): str(v) for k, v in found.pod.labels.items()}
+    if not by_labels:
+        labels.update(selector)  # as the pod will be, once labelled
+    views = [view for view in map(policy_view, found.policies) if view.selects(labels)]
+    allowing = [(view.obj, _directions(view)) for view in views if _directions(view)]
+    if not allowing:
+        return []
+    names = ", ".join(f"{obj.ref.name} ({directions})" for obj, directions in allowing)
+    notes: list[Note] = [
+        (
+            "warning",
+            f"NetworkPolicies add up: {counted(len(allowing), 'other policy', 'other policies')} "
+            f"in {namespace} also select {pod} and allow traffic this one cannot take away: "
+            f"{names}. Delete them, or make them skip quarantined pods"
+            + (
+                " (isolate by the quarantine label, without --pod-labels, for that)"
+                if by_labels
+                else ":"
+            ),
+        )
+    ]
+    if not by_labels:
+        notes.extend(
+            ("", "   " + exclusion_patch(obj.ref.name, namespace, _spec(obj).get("podSelector")))
+            for obj, _ in allowing
+        )
+    return notes
+
+
+def _spec(policy: K8sObject) -> Mapping[str, Any]:
+    spec = policy.raw.get("spec")
+    return spec if isinstance(spec, Mapping) else {}
+
+
+def _directions(view: PolicyView) -> str:
+    """``ingress``, ``egress`` or both: the directions in which a policy allows some traffic (rules
+    in a direction it isolates); empty when it allows nothing."""
+    spec = _spec(view.obj)
+    isolated = (("ingress", view.isolates_ingress), ("egress", view.isolates_egress))
+    return ", ".join(
+        direction
+        for direction, isolates in isolated
+        if isolates and isinstance(spec.get(direction), list) and spec[direction]
+    )
