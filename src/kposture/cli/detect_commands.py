@@ -1,6 +1,6 @@
 """``kposture detect`` (audit-log detections over files, stdin or a followed file). Wiring only:
-sources read, the detector judges, reports render, the alert sinks deliver. ``respond isolate``
-lives in ``respond_commands``.
+sources read, the detector judges, reports render the table, the alert document goes to stdout
+(``-o json``) and to the alert sinks. ``respond isolate`` lives in ``respond_commands``.
 
 Exit codes of ``detect``: 0 no alert at or above ``--min-severity``; 1 alerts; 2 bad arguments, an
 input that cannot be read, or an alert sink that cannot start. Skipped records (malformed, truncated,
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import json
 import signal
 import sys
 import threading
@@ -32,7 +31,8 @@ from kposture.detections import Detector
 from kposture.model import Severity
 from kposture.model.audit import AuditEvent
 from kposture.model.incidents import IncidentAlert, sink_alert
-from kposture.reports.alerts import alert_table, ecs_document
+from kposture.model.lifecycle import Alert
+from kposture.reports.alerts import alert_table
 from kposture.sinks import (
     AlertsConfig,
     AlertSetupError,
@@ -41,6 +41,7 @@ from kposture.sinks import (
     build_sinks,
     parse_alert_flags,
 )
+from kposture.sinks.documents import alert_json
 from kposture.sinks.summaries import counted, delivery_summary
 from kposture.sources.audit_following import follow_audit_log
 from kposture.sources.audit_logs import (
@@ -119,9 +120,9 @@ def _events(
             yield from reader.read_file(Path(source))
 
 
-def _emit_line(alert: IncidentAlert, output: Output) -> None:
+def _emit_line(alert: IncidentAlert, sent: Alert, output: Output) -> None:
     if output is Output.JSON:
-        sys.stdout.write(json.dumps(ecs_document(alert)) + "\n")
+        sys.stdout.write(alert_json(sent).decode() + "\n")
         sys.stdout.flush()
         return
     context = alert.event_context()
@@ -225,13 +226,14 @@ def detect_command(
     try:
         for event in _events(reader, paths, follow):
             for found in detector.process(event):
+                sent = sink_alert(found, dt.datetime.now(dt.UTC))
                 if sinks is not None:
-                    sinks.send(sink_alert(found, dt.datetime.now(dt.UTC)))
+                    sinks.send(sent)
                 if found.severity < reported:
                     continue
                 shown += 1
                 if streaming:
-                    _emit_line(found, output)
+                    _emit_line(found, sent, output)
                 else:
                     collected.append(found)
     except OSError as exc:

@@ -3,14 +3,15 @@
 A detection (in ``kposture.detections``) is metadata plus a pure ``detect(event, state)`` that yields
 ``Hit``s; the detector turns each hit into an ``IncidentAlert`` carrying the detection's metadata, the
 full event context and the containment step. Reports render alerts; sinks receive them as
-``lifecycle.Alert`` (see ``IncidentAlert.event_context``).
+``DetectionAlert``, a ``lifecycle.Alert`` that keeps the incident for the alert document (see
+``sink_alert``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from kposture.model.audit import AuditEvent
@@ -107,23 +108,116 @@ class IncidentAlert:
         return {key: value for key, value in context.items() if value}
 
 
-def sink_alert(alert: IncidentAlert, received: dt.datetime) -> Alert:
+_KINDS = {
+    "": {
+        "bindings": "Binding",
+        "componentstatuses": "ComponentStatus",
+        "configmaps": "ConfigMap",
+        "endpoints": "Endpoints",
+        "events": "Event",
+        "limitranges": "LimitRange",
+        "namespaces": "Namespace",
+        "nodes": "Node",
+        "persistentvolumeclaims": "PersistentVolumeClaim",
+        "persistentvolumes": "PersistentVolume",
+        "pods": "Pod",
+        "podtemplates": "PodTemplate",
+        "replicationcontrollers": "ReplicationController",
+        "resourcequotas": "ResourceQuota",
+        "secrets": "Secret",
+        "serviceaccounts": "ServiceAccount",
+        "services": "Service",
+    },
+    "apps": {
+        "controllerrevisions": "ControllerRevision",
+        "daemonsets": "DaemonSet",
+        "deployments": "Deployment",
+        "replicasets": "ReplicaSet",
+        "statefulsets": "StatefulSet",
+    },
+    "batch": {"cronjobs": "CronJob", "jobs": "Job"},
+    "rbac.authorization.k8s.io": {
+        "clusterrolebindings": "ClusterRoleBinding",
+        "clusterroles": "ClusterRole",
+        "rolebindings": "RoleBinding",
+        "roles": "Role",
+    },
+    "networking.k8s.io": {
+        "ingressclasses": "IngressClass",
+        "ingresses": "Ingress",
+        "networkpolicies": "NetworkPolicy",
+    },
+    "admissionregistration.k8s.io": {
+        "mutatingwebhookconfigurations": "MutatingWebhookConfiguration",
+        "validatingadmissionpolicies": "ValidatingAdmissionPolicy",
+        "validatingadmissionpolicybindings": "ValidatingAdmissionPolicyBinding",
+        "validatingwebhookconfigurations": "ValidatingWebhookConfiguration",
+    },
+    "certificates.k8s.io": {"certificatesigningrequests": "CertificateSigningRequest"},
+    "coordination.k8s.io": {"leases": "Lease"},
+    "discovery.k8s.io": {"endpointslices": "EndpointSlice"},
+    "events.k8s.io": {"events": "Event"},
+    "policy": {"poddisruptionbudgets": "PodDisruptionBudget"},
+    "autoscaling": {"horizontalpodautoscalers": "HorizontalPodAutoscaler"},
+    "scheduling.k8s.io": {"priorityclasses": "PriorityClass"},
+    "storage.k8s.io": {"storageclasses": "StorageClass"},
+    "apiextensions.k8s.io": {"customresourcedefinitions": "CustomResourceDefinition"},
+    "authorization.k8s.io": {
+        "localsubjectaccessreviews": "LocalSubjectAccessReview",
+        "selfsubjectaccessreviews": "SelfSubjectAccessReview",
+        "selfsubjectrulesreviews": "SelfSubjectRulesReview",
+        "subjectaccessreviews": "SubjectAccessReview",
+    },
+    "authentication.k8s.io": {"tokenreviews": "TokenReview"},
+}
+"""The kind of each built-in resource by API group, for the audit log names resources, not kinds."""
+
+
+def object_kind(event: AuditEvent) -> str:
+    """The kind of the object ``event`` addressed (``secrets`` → ``Secret``; ``pods/exec`` →
+    ``Pod``): a built-in resource's, else the kind the request body names on a create or update of
+    the object itself; empty when neither tells (a custom resource logged without its body)."""
+    ref = event.ref
+    known = _KINDS.get(ref.api_group, {}).get(ref.resource)
+    if known is not None:
+        return known
+    body = event.request_object
+    if body is not None and not ref.subresource and event.verb in ("create", "update"):
+        kind = body.get("kind")
+        if isinstance(kind, str) and not kind.endswith(("List", "Options")):
+            return kind
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionAlert(Alert):
+    """A detection's alert as the sinks take it: a ``lifecycle.Alert`` that keeps the incident it
+    came from, so the alert document can give the detection and audit fields in full."""
+
+    incident: IncidentAlert = field(hash=False, compare=False, kw_only=True)
+
+
+def sink_alert(alert: IncidentAlert, received: dt.datetime) -> DetectionAlert:
     """``alert`` as the alert sinks take it: the containment step joins the message, the event
-    context becomes ``event``, and the fingerprint is the de-duplication key. ``received`` stands in
-    for an event without a time."""
+    context becomes ``event``, the object is named by its kind (the resource stays in ``event``).
+    The de-duplication key is the detection and message, so the same alert again (another audit ID)
+    is a duplicate to a sink with a window. ``received`` stands in for an event without a time."""
     ref = alert.event.ref
+    api_version = f"{ref.api_group}/{ref.api_version}" if ref.api_group else ref.api_version
     resource = (
-        ResourceRef(ref.api_version, ref.resource_path, ref.namespace, ref.name)
+        ResourceRef(api_version, object_kind(alert.event), ref.namespace, ref.name)
         if ref.resource
         else None
     )
-    return Alert(
+    key = f"{alert.detection_id}\0{alert.message}"
+    return DetectionAlert(
         source="detection",
         rule_id=alert.detection_id,
         severity=alert.severity,
         message=f"{alert.message}. Containment: {alert.containment}",
         at=alert.event.received_at or received,
         resource=resource,
-        dedup_key=alert.fingerprint,
+        dedup_key=hashlib.sha256(key.encode("utf-8")).hexdigest()[:16],
         event=MappingProxyType(alert.event_context()),
+        incident=alert,
     )

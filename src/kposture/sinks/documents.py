@@ -1,25 +1,33 @@
-"""The alert document: one JSON object per alert, the contract for SIEMs and webhook receivers.
+"""The alert document: one JSON object per alert, the contract for SIEMs and webhook receivers, and
+what ``kposture detect -o json`` prints: every path that renders an alert as JSON calls
+``alert_document``.
 
-Schema ``kposture.alert/v1`` (documented in docs/alerts.md). Field names follow the Elastic Common
-Schema where one exists (``@timestamp``, ``event.*``, ``rule.*``, ``orchestrator.*``, ``user.name``,
-``source.ip``, ``user_agent.original``); what ECS has no name for lives under ``kposture``, in the
-shapes of the scan report (``resource`` is the scan's ``resource``). Keys are stable: an absent value
-is an empty string or ``null``, never a missing key, except the detection-only fields (``user``,
-``source``, ``user_agent``, ``kposture.event``), present only when the alert carries an event.
-Adding a field is compatible; renaming or removing one makes ``kposture.alert/v2``.
+Schema ``kposture.alert/v2`` (documented in docs/alerts.md). Field names follow the Elastic Common
+Schema where one exists (``@timestamp``, ``event.*``, ``rule.*``, ``orchestrator.*``, ``user.*``,
+``source.ip``, ``user_agent.original``, ``http.response.status_code``, ``threat.*``); what ECS has no
+name for lives under ``kposture``, in the shapes of the scan report (``resource`` is the scan's
+``resource``: its ``kind`` is the Kind, never the plural resource). Keys are stable: an absent value
+is an empty string or ``null``, never a missing key, except the detection-only fields, present only
+when the alert carries an audit event (``user``, ``source``, ``user_agent``, ``http``, ``kposture.event``)
+or its incident (``threat``, ``url``, ``kubernetes.audit``, and ``kposture``'s detection fields), and
+left out of the ECS blocks when the event has no value for them. Adding a field is compatible;
+renaming or removing one, or changing its type, makes the next version.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from kposture.model.incidents import DetectionAlert
 from kposture.model.lifecycle import Alert
 from kposture.model.resources import ResourceRef
 from kposture.model.rules import Severity
+from kposture.sinks.detection_fields import detection_fields
 
-ALERT_SCHEMA = "kposture.alert/v1"
+ALERT_SCHEMA = "kposture.alert/v2"
 ECS_VERSION = "8.11.0"
 
 SEVERITY_SCORES = {
@@ -59,10 +67,11 @@ def resource_document(ref: ResourceRef | None) -> dict[str, str] | None:
 
 
 def alert_document(alert: Alert) -> dict[str, Any]:
-    """The ``kposture.alert/v1`` object for ``alert``."""
+    """The ``kposture.alert/v2`` object for ``alert``: a finding's transition or a detection's alert
+    (with its incident's fields when it is a ``DetectionAlert``)."""
     ref = alert.resource
-    event = dict(alert.event) if alert.event is not None else None
     is_detection = alert.source == "detection"
+    event = _event_block(alert.event) if alert.event is not None else None
     action = (event or {}).get("verb", "") if is_detection else alert.change
     document: dict[str, Any] = {
         "@timestamp": timestamp(alert.at),
@@ -97,16 +106,48 @@ def alert_document(alert: Alert) -> dict[str, Any]:
         },
     }
     if event is not None:
-        document["kposture"]["event"] = event
-        if event.get("user"):
-            document["user"] = {"name": event["user"]}
-        if event.get("source_ip"):
-            document["source"] = {"ip": event["source_ip"]}
-        if event.get("user_agent"):
-            document["user_agent"] = {"original": event["user_agent"]}
-        if event.get("audit_id"):
-            document["event"]["id"] = event["audit_id"]
+        _add_event(document, event)
+    if isinstance(alert, DetectionAlert):
+        _merge(document, detection_fields(alert.incident))
     return document
+
+
+def _event_block(event: Mapping[str, str]) -> dict[str, str | int]:
+    """The audit context as ``kposture.event``, the response code as a number."""
+    block: dict[str, str | int] = dict(event)
+    code = event.get("response_code", "")
+    if code.isdigit():
+        block["response_code"] = int(code)
+    else:
+        block.pop("response_code", None)
+    return block
+
+
+def _add_event(document: dict[str, Any], event: Mapping[str, str | int]) -> None:
+    document["kposture"]["event"] = dict(event)
+    if event.get("user"):
+        document["user"] = {"name": event["user"]}
+    if event.get("source_ip"):
+        document["source"] = {"ip": event["source_ip"]}
+    if event.get("user_agent"):
+        document["user_agent"] = {"original": event["user_agent"]}
+    if event.get("audit_id"):
+        document["event"]["id"] = event["audit_id"]
+    if isinstance(event.get("response_code"), int):
+        document["http"] = {"response": {"status_code": event["response_code"]}}
+
+
+def _merge(into: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    """Deep-merge ``extra`` into ``into``: mappings merge, lists join (``event.category``), other
+    values replace."""
+    for key, value in extra.items():
+        current = into.get(key)
+        if isinstance(current, dict) and isinstance(value, Mapping):
+            _merge(current, value)
+        elif isinstance(current, list) and isinstance(value, list):
+            into[key] = list(dict.fromkeys([*current, *value]))
+        else:
+            into[key] = value
 
 
 def alert_json(alert: Alert) -> bytes:

@@ -49,9 +49,11 @@ def test_detect_json_lines_use_ecs_names(tmp_path: Path) -> None:
     assert doc["user_agent"]["original"].startswith("kubectl/")
     assert doc["kubernetes"]["audit"]["objectRef"]["subresource"] == "exec"
     assert doc["event"]["severity"] == 73 and doc["threat"]["technique"]["id"] == ["T1609"]
-    assert doc["kposture"]["schema"] == "kposture.detection/v1"
+    assert doc["schema"] == "kposture.alert/v2"
     assert doc["kposture"]["event"]["audit_id"] == doc["event"]["id"]
-    assert doc["@timestamp"] == "2024-05-01T10:00:00Z"
+    assert doc["kposture"]["resource"]["kind"] == "Pod"
+    assert doc["http"]["response"]["status_code"] == 101
+    assert doc["@timestamp"] == "2024-05-01T10:00:00.000Z"
 
 
 def test_detect_stdin_min_severity_and_skipped_records(tmp_path: Path) -> None:
@@ -73,14 +75,30 @@ def test_detect_usage_errors(tmp_path: Path) -> None:
     assert runner.invoke(app, ["detect", log, "--alert", "carrier-pigeon=x"]).exit_code == 2
 
 
-def test_detect_sends_alerts_to_the_stdout_sink(tmp_path: Path) -> None:
+def test_json_output_and_the_stdout_sink_print_the_same_document(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app, ["detect", "-o", "json", "--alert", "stdout", str(write_log(tmp_path, EXEC))]
     )
     assert result.exit_code == 1, result.output
-    sink_lines = [json.loads(line) for line in result.stdout.splitlines()]
-    sources = {line.get("kposture", {}).get("source") for line in sink_lines}
-    assert "detection" in sources
+    sink_line, report_line = result.stdout.splitlines()
+    assert sink_line == report_line
+    assert json.loads(sink_line)["kposture"]["source"] == "detection"
+
+
+def test_alert_dedup_sends_the_same_alert_once_per_window(tmp_path: Path) -> None:
+    again = [
+        json.dumps(raw_event("get", "secrets", name="db", user="mallory", audit_id=f"a-{i}"))
+        for i in range(3)
+    ]
+    log = str(write_log(tmp_path, *again))
+    runner = CliRunner()
+    every = runner.invoke(app, ["detect", log, "--alert", "stdout"])
+    assert len(_sink_lines(every.stdout)) == 3  # reading files: no window by default
+    once = runner.invoke(app, ["detect", log, "--alert", "stdout", "--alert-dedup", "10m"])
+    assert len(_sink_lines(once.stdout)) == 1
+    assert "2 duplicates not sent" in once.stderr
+    per_sink = runner.invoke(app, ["detect", log, "--alert", "stdout[dedup=1h]"])
+    assert len(_sink_lines(per_sink.stdout)) == 1
 
 
 def test_detect_help_reads_as_the_command_people_type() -> None:
@@ -119,7 +137,7 @@ def _sink_lines(stdout: str) -> list[dict[str, object]]:
 
 def test_alert_min_severity_is_the_sinks_threshold(tmp_path: Path) -> None:
     runner = CliRunner()
-    log = str(write_log(tmp_path, EXEC))  # pod-exec-attach: high
+    log = str(write_log(tmp_path, EXEC))  # an exec session: high
     quiet = runner.invoke(
         app, ["detect", log, "--alert", "stdout", "--alert-min-severity", "critical"]
     )
@@ -131,9 +149,7 @@ def test_alert_min_severity_is_the_sinks_threshold(tmp_path: Path) -> None:
     flags = ["--min-severity", "critical", "--alert", "stdout", "--alert-min-severity", "high"]
     sinks_only = runner.invoke(app, ["detect", log, *flags])
     assert sinks_only.exit_code == 0, sinks_only.output  # nothing at or above critical
-    assert [doc["rule"] for doc in _sink_lines(sinks_only.stdout)] == [
-        {"id": "pod-exec-attach", "ruleset": "kposture-detections"}
-    ]
+    assert [doc["kposture"]["severity"] for doc in _sink_lines(sinks_only.stdout)] == ["high"]
     assert "1 event read, 0 alerts, 1 below critical sent to the alert sinks only" in (
         sinks_only.stderr
     )

@@ -1,14 +1,19 @@
-"""The kposture.alert/v1 document on stdout (one JSON object per line, stable field names) and the
-Slack payload (text fallback, blocks, escaping, Slack's length limits)."""
+"""The kposture.alert/v2 document on stdout (one JSON object per line, stable field names), a
+detection's fields in it (the Kind and the plural resource apart, numbers as numbers) and the Slack
+payload (text fallback, blocks, escaping, Slack's length limits)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 
 import pytest
 from tests.unit.sinks.alert_samples import detection_alert, finding_alert
 
+from audit_samples import audit_event
+from kposture.detections import Detector
+from kposture.model.incidents import sink_alert
 from kposture.model.rules import Severity
 from kposture.sinks.documents import ALERT_SCHEMA, alert_document, timestamp
 from kposture.sinks.json_lines import JsonLinesSink
@@ -75,6 +80,76 @@ def test_detection_document_maps_the_audit_event_to_ecs() -> None:
     assert document["user_agent"] == {"original": "kubectl/v1.30.0"}
     assert document["kposture"]["event"]["resource"] == "pods/exec"
     assert document["rule"]["ruleset"] == "kposture-detections"
+
+
+def test_a_detection_alert_names_the_kind_and_keeps_the_resource_apart() -> None:
+    event = audit_event(
+        verb="get", resource="secrets", namespace="shop", name="db", user="mallory", code=200
+    )
+    (incident,) = Detector().process(event)
+    document = alert_document(sink_alert(incident, dt.datetime.now(dt.UTC)))
+    assert document["schema"] == "kposture.alert/v2"
+    assert document["kposture"]["resource"]["kind"] == "Secret"
+    assert document["orchestrator"]["resource"] == {"type": "Secret", "name": "db"}
+    assert document["kubernetes"]["audit"]["objectRef"]["resource"] == "secrets"
+    assert document["kposture"]["event"]["resource"] == "secrets"
+    assert document["http"]["response"]["status_code"] == 200
+    assert document["kposture"]["event"]["response_code"] == 200
+    assert document["event"]["outcome"] == "success"
+    assert document["event"]["category"] == ["intrusion_detection", "iam"]
+    assert document["rule"]["name"] == incident.meta.title
+    assert document["threat"]["technique"]["id"] == [incident.meta.technique.id]
+    assert document["user"] == {"name": "mallory", "roles": ["system:authenticated"]}
+    assert document["kposture"]["containment"] == incident.containment
+    assert document["kposture"]["fingerprint"] == incident.fingerprint
+    assert document["kposture"]["references"][0]["id"] == incident.meta.technique.id
+
+
+def test_a_group_resource_takes_its_group_into_the_api_version() -> None:
+    event = audit_event(
+        verb="create",
+        resource="clusterrolebindings",
+        namespace="",
+        name="everyone-admin",
+        api_group="rbac.authorization.k8s.io",
+        code=201,
+        request={
+            "kind": "ClusterRoleBinding",
+            "roleRef": {"kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"kind": "Group", "name": "system:authenticated"}],
+        },
+    )
+    alerts = Detector().process(event)
+    assert alerts
+    resource = alert_document(sink_alert(alerts[0], dt.datetime.now(dt.UTC)))["kposture"][
+        "resource"
+    ]
+    assert resource["kind"] == "ClusterRoleBinding"
+    assert resource["apiVersion"].startswith("rbac.authorization.k8s.io/")
+
+
+def test_a_custom_resource_without_a_body_has_no_kind_rather_than_a_wrong_one() -> None:
+    from kposture.model.incidents import object_kind
+
+    widget = audit_event(verb="delete", resource="widgets", api_group="example.com")
+    assert object_kind(widget) == ""
+    created = audit_event(
+        verb="create", resource="widgets", api_group="example.com", request={"kind": "Widget"}
+    )
+    assert object_kind(created) == "Widget"
+    exec_session = audit_event(verb="create", resource="pods", subresource="exec")
+    assert object_kind(exec_session) == "Pod"
+
+
+def test_the_same_alert_on_another_audit_id_shares_its_dedup_key() -> None:
+    def alert(audit_id: str) -> str:
+        event = audit_event(
+            verb="get", resource="secrets", name="db", user="mallory", audit_id=audit_id
+        )
+        (incident,) = Detector().process(event)
+        return sink_alert(incident, dt.datetime.now(dt.UTC)).dedup_key
+
+    assert alert("a-1") == alert("a-2")
 
 
 def test_an_alert_without_a_resource_keeps_the_keys() -> None:

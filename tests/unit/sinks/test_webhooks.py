@@ -14,6 +14,7 @@ from tests.unit.sinks.receivers import Answer, Receiver, wait_for
 
 from kposture.sinks.credentials import HeaderValue, ResolvedHeader
 from kposture.sinks.delivering import Backoff
+from kposture.sinks.documents import ALERT_SCHEMA
 from kposture.sinks.slack_payloads import slack_json
 from kposture.sinks.spools import DirectorySpool, MemorySpool, SpoolError
 from kposture.sinks.webhooks import WebhookSink, slack_sink
@@ -44,7 +45,7 @@ def test_delivers_the_alert_document_as_json(receiver: Receiver) -> None:
     assert request.headers["Content-Type"] == "application/json"
     assert request.headers["User-Agent"].startswith("kposture-alerts/")
     body = request.json()
-    assert body["schema"] == "kposture.alert/v1"
+    assert body["schema"] == ALERT_SCHEMA
     assert body["message"] == "one"
     assert sink.stats.snapshot() | {} == {
         "queued": 1,

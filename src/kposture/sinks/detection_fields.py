@@ -1,0 +1,96 @@
+"""The fields a detection adds to the alert document, from the incident it came from: the detection
+(``rule.name``, ``rule.description``, ``threat.*``), the audit event under Elastic Common Schema
+names (``user.*``, ``url.original``, ``http.response.status_code``, ``event.outcome``) and under
+``kubernetes.audit`` in the audit log's own names (``objectRef.resource`` is the plural resource,
+``secrets``), and under ``kposture`` what the scan's finding shape has for it (references, remediation,
+containment, evidence, fingerprint). Pure; empty values are left out of the ECS blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kposture.model.incidents import IncidentAlert
+
+TACTIC_CATEGORIES = {
+    "credential-access": "iam",
+    "privilege-escalation": "iam",
+    "initial-access": "authentication",
+    "execution": "process",
+    "discovery": "iam",
+}
+"""The ECS ``event.category`` a detection's tactic adds to ``intrusion_detection``."""
+
+
+def detection_fields(incident: IncidentAlert) -> dict[str, Any]:
+    """The detection's part of the alert document, to merge into the shared fields."""
+    event = incident.event
+    meta = incident.meta
+    ref = event.ref
+    impersonated = event.impersonated_user
+    ecs = {
+        "event": {
+            "category": [TACTIC_CATEGORIES.get(meta.tactic, "")],
+            "outcome": "success" if event.allowed else "failure",
+        },
+        "rule": {"name": meta.title, "description": meta.description, "category": meta.tactic},
+        "threat": {
+            "framework": "MITRE ATT&CK",
+            "technique": {"id": [meta.technique.id], "name": [meta.technique.title]},
+            "tactic": {"name": [meta.tactic]},
+        },
+        "user": {
+            "roles": list(event.user.groups),
+            "target": {"name": impersonated.username if impersonated is not None else ""},
+        },
+        "url": {"original": event.request_uri},
+        "kubernetes": {
+            "audit": {
+                "auditID": event.audit_id,
+                "stage": event.stage,
+                "level": event.level,
+                "verb": event.verb,
+                "sourceIPs": list(event.source_ips),
+                "objectRef": {
+                    "resource": ref.resource,
+                    "subresource": ref.subresource,
+                    "namespace": ref.namespace,
+                    "name": ref.name,
+                    "apiGroup": ref.api_group,
+                    "apiVersion": ref.api_version,
+                },
+                "annotations": {
+                    "authorization.k8s.io/decision": event.decision,
+                    "authorization.k8s.io/reason": event.reason,
+                },
+            }
+        },
+    }
+    fields: dict[str, Any] = _drop_empty(ecs)
+    fields["kposture"] = {
+        "title": meta.title,
+        "tactic": meta.tactic,
+        "references": [
+            {
+                "framework": meta.technique.framework.value,
+                "id": meta.technique.id,
+                "title": meta.technique.title,
+            }
+        ],
+        "remediation": meta.response,
+        "containment": incident.containment,
+        "evidence": dict(incident.hit.evidence),
+        "fingerprint": incident.fingerprint,
+        "envelope": event.origin.envelope,
+    }
+    return fields
+
+
+def _drop_empty(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        cleaned = {key: _drop_empty(item) for key, item in value.items()}
+        return {key: item for key, item in cleaned.items() if item not in ("", [], {}, None)}
+    if isinstance(value, list):
+        return [item for item in value if item not in ("", None)]
+    return value
