@@ -41,7 +41,7 @@ from kposture.cli.scanning import (
     unlisted_kinds,
 )
 from kposture.cli.snapshotting import write_snapshot_file
-from kposture.cli.store_options import DbOption, open_cli_store
+from kposture.cli.store_options import DbOption, check_store_url, open_cli_store
 from kposture.cli.watch_commands import watch_command
 from kposture.model import Severity
 from kposture.store.connecting import Store, StoreError
@@ -230,7 +230,7 @@ def scan(
     moment = dt.datetime.now(dt.UTC)
     try:
         if save:
-            store = open_cli_store(db)
+            check_store_url(db)  # opened (and created) only once the cluster has been read
         if cluster:
             with listing_progress() as progress:
                 given = paths or []
@@ -253,9 +253,9 @@ def scan(
                 stdin=sys.stdin.buffer if "-" in given else None,
                 rules_paths=rules or (),
             )
+        if save:
+            store = open_cli_store(db)
     except UsageError as exc:
-        if store is not None:
-            store.close()
         _fail(str(exc))
     if store is not None and read is not None:
         with store:

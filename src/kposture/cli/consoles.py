@@ -15,11 +15,14 @@ from rich.console import Console
 PIPED_WIDTH = 160
 
 
+def stdout_is_piped() -> bool:
+    """stdout goes to a pipe or a file, and no ``COLUMNS`` says how wide to print there."""
+    return not sys.stdout.isatty() and "COLUMNS" not in os.environ
+
+
 def report_console() -> Console:
     """The console for a report on stdout."""
-    if sys.stdout.isatty() or "COLUMNS" in os.environ:
-        return Console()
-    return Console(width=PIPED_WIDTH)
+    return Console(width=PIPED_WIDTH) if stdout_is_piped() else Console()
 
 
 def error_console() -> Console:

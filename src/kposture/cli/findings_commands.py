@@ -2,44 +2,57 @@
 appeared, who changed what, when it was fixed), read from the store that ``scan --cluster --save``
 and the watcher write.
 
-``findings`` filters by minimum ``--severity``, ``-n`` namespace, ``--rule`` (id or glob),
-``--domain`` (mapped to the domain's rule ids with the built-in registry here, so the store needs no
-domain column), ``--kind`` and ``--cluster``. ``history`` filters by ``--since``, ``--resource
-KIND[/NS]/NAME``, ``--rule`` and ``--cluster``, newest first. ``-o json`` prints the versioned
-documents ``kposture.findings/v1`` and ``kposture.history/v1``. Exit codes: 0 shown (also when
-nothing matches); 2 a usage error or a store that cannot be read.
+``findings`` filters by minimum ``--severity``, ``-n`` namespace (its objects and the Namespace
+itself), ``--rule`` (id or glob), ``--domain`` (mapped to the domain's rule ids with the built-in
+registry here, so the store needs no domain column), ``--kind`` (a kind in any case, a plural or a
+kubectl short name such as ``deploy``) and ``--cluster``. ``history`` filters by ``--since``,
+``--resource KIND[/NS]/NAME``, ``-n``, ``--rule`` and ``--cluster``, newest first, and says on
+stderr when ``--limit`` leaves changes out. A filter that can match nothing (a rule, kind or
+cluster the registry and the store do not know) is an error naming what exists. ``-o json`` prints
+the versioned documents ``kposture.findings/v1`` and ``kposture.history/v1``; times carry
+milliseconds, as alerts do. Exit codes: 0 shown (also when nothing matches); 2 a usage error or a
+store that cannot be read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import enum
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich import box
 from rich.markup import escape
-from rich.table import Table
 
 from kposture.cli.admission_log_commands import parse_since
-from kposture.cli.consoles import error_console, report_console
+from kposture.cli.consoles import error_console
+from kposture.cli.kind_names import kind_suggestion, known_kind
+from kposture.cli.listing_tables import Listing, Name, print_listing, resource_name, stacked
 from kposture.cli.scanning import EXIT_USAGE, UsageError, default_registry
-from kposture.cli.store_options import DbOption, open_cli_store
+from kposture.cli.store_options import DbOption, check_store_url, open_cli_store
 from kposture.engine import Registry
 from kposture.model import Domain, ResourceRef, Severity
-from kposture.store.connecting import StoreError
+from kposture.store.connecting import Store, StoreError
 from kposture.store.finding_queries import (
     FindingQuery,
     HistoryEntry,
     HistoryQuery,
     StoredFinding,
+    clusters,
     history,
+    history_total,
     open_findings,
+    stored_kinds,
+    stored_rule_ids,
 )
 
 FINDINGS_SCHEMA = "kposture.findings/v1"
 HISTORY_SCHEMA = "kposture.history/v1"
+DEFAULT_HISTORY_LIMIT = 200
 
 
 class ListFormat(enum.StrEnum):
@@ -65,6 +78,14 @@ ClusterOption = Annotated[
         "--cluster", metavar="NAME", help="Only this cluster (as recorded: the context name)."
     ),
 ]
+NamespaceOption = Annotated[
+    str | None,
+    typer.Option(
+        "-n",
+        "--namespace",
+        help="Only findings in this namespace, and on the Namespace object itself.",
+    ),
+]
 
 
 def findings_command(
@@ -73,15 +94,18 @@ def findings_command(
         SeverityChoice | None,
         typer.Option("--severity", help="Only findings at or above this severity."),
     ] = None,
-    namespace: Annotated[
-        str | None, typer.Option("-n", "--namespace", help="Only findings in this namespace.")
-    ] = None,
+    namespace: NamespaceOption = None,
     rule: RuleOption = None,
     domain: Annotated[
         DomainChoice | None, typer.Option("--domain", help="Only rules of this domain.")
     ] = None,
     kind: Annotated[
-        str | None, typer.Option("--kind", help="Only findings on objects of this kind.")
+        str | None,
+        typer.Option(
+            "--kind",
+            help="Only findings on objects of this kind (any case, plural or kubectl short "
+            "name: deploy, po, svc, netpol...).",
+        ),
     ] = None,
     cluster: ClusterOption = None,
     suppressed: Annotated[
@@ -91,29 +115,33 @@ def findings_command(
 ) -> None:
     """List the findings open now in the store, most severe first.
 
-    Exit codes: 0 shown (also when none match); 2 usage error or a store that cannot be read.
+    Exit codes: 0 shown (also when none match); 2 usage error, a filter that can match nothing
+    (unknown rule, kind or cluster), or a store that cannot be read.
     """
     registry = default_registry()
-    query = FindingQuery(
-        cluster=cluster,
-        min_severity=Severity(severity.value) if severity is not None else None,
-        namespace=namespace,
-        rule=rule,
-        rule_ids=domain_rule_ids(registry, Domain(domain.value)) if domain is not None else None,
-        kind=kind,
-        include_suppressed=suppressed,
-    )
     try:
+        check_store_url(db)
+        query = FindingQuery(
+            cluster=cluster,
+            min_severity=Severity(severity.value) if severity is not None else None,
+            namespace=namespace,
+            rule=rule,
+            rule_ids=domain_rule_ids(registry, Domain(domain.value)) if domain else None,
+            kind=(known_kind(kind) or kind) if kind is not None else None,
+            include_suppressed=suppressed,
+        )
         store = open_cli_store(db, create=False)
         with store:
             found = open_findings(store, query)
+            if not found:
+                check_filters(store, registry, Filters(cluster, rule, kind))
     except (UsageError, StoreError) as exc:
         _fail(str(exc))
     if output_format is ListFormat.JSON:
         document = findings_document(found, store.url, registry)
         typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
     elif found:
-        report_console().print(findings_table(found))
+        print_listing(findings_listing(found))
     else:
         error_console().print(
             f"no open findings match in {store.url}", highlight=False, markup=False
@@ -136,28 +164,37 @@ def history_command(
             "--resource",
             metavar="KIND/NS/NAME",
             help="Only this object: KIND/NAMESPACE/NAME, or KIND/NAME (any namespace, or "
-            "cluster-scoped), or KIND.",
+            "cluster-scoped), or KIND (any case, plural or kubectl short name).",
         ),
     ] = None,
+    namespace: NamespaceOption = None,
     rule: RuleOption = None,
     cluster: ClusterOption = None,
     limit: Annotated[
-        int, typer.Option("--limit", min=1, max=1_000_000, help="At most this many changes.")
-    ] = 200,
+        int,
+        typer.Option(
+            "--limit", min=1, max=1_000_000, help="At most this many changes, the newest."
+        ),
+    ] = DEFAULT_HISTORY_LIMIT,
     output_format: OutputOption = ListFormat.TABLE,
 ) -> None:
     """Show the findings' timeline, newest first: when each appeared, who changed the object
     (its field manager), when it was fixed, suppressed or reopened.
 
-    Exit codes: 0 shown (also when none match); 2 usage error or a store that cannot be read.
+    Exit codes: 0 shown (also when none match); 2 usage error, a filter that can match nothing
+    (unknown rule, kind or cluster), or a store that cannot be read.
     """
+    registry = default_registry()
     try:
-        kind, namespace, name = parse_resource(resource) if resource else (None, None, None)
+        check_store_url(db)
+        kind, in_namespace, name = parse_resource(resource) if resource else (None, None, None)
+        if namespace is not None and in_namespace is not None and namespace != in_namespace:
+            raise UsageError(f"-n {namespace} and --resource {resource} name different namespaces")
         query = HistoryQuery(
             cluster=cluster,
             since=parse_since(since, dt.datetime.now(dt.UTC)) if since is not None else None,
-            kind=kind,
-            namespace=namespace,
+            kind=(known_kind(kind) or kind) if kind is not None else None,
+            namespace=namespace if namespace is not None else in_namespace,
             name=name,
             rule=rule,
             limit=limit,
@@ -165,16 +202,68 @@ def history_command(
         store = open_cli_store(db, create=False)
         with store:
             entries = history(store, query)
+            if not entries:
+                check_filters(store, registry, Filters(cluster, rule, kind))
+            total = history_total(store, query) if len(entries) == limit else len(entries)
     except (UsageError, StoreError) as exc:
         _fail(str(exc))
     if output_format is ListFormat.JSON:
         typer.echo(json.dumps(history_document(entries, store.url), indent=2, ensure_ascii=False))
     elif entries:
-        report_console().print(history_table(entries))
+        print_listing(history_listing(entries))
     else:
         error_console().print(
             f"no finding changes match in {store.url}", highlight=False, markup=False
         )
+    if total > len(entries):
+        error_console().print(
+            f"showing the newest {len(entries)} of {total} changes; use --limit {total} "
+            "(or --since, --resource, -n, --rule) to see the others",
+            highlight=False,
+            markup=False,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The filters of a listing that name things the store may not hold."""
+
+    cluster: str | None
+    rule: str | None
+    kind: str | None
+
+
+def check_filters(store: Store, registry: Registry, filters: Filters) -> None:
+    """``UsageError`` for a filter that can match nothing, saying what there is: a cluster the
+    store does not hold, a rule neither the registry nor the store knows (with a did-you-mean),
+    a kind that is no kind. Called when a listing came back empty."""
+    if filters.cluster is not None:
+        names = [summary.name for summary in clusters(store)]
+        if filters.cluster not in names:
+            held = f"it holds {', '.join(names)}" if names else "it holds no cluster yet"
+            raise UsageError(f"no cluster {filters.cluster!r} in the store at {store.url}: {held}")
+    if filters.rule is not None:
+        known = sorted({*registry.ids, *stored_rule_ids(store)})
+        _check_rule(filters.rule, known)
+    if filters.kind is not None and known_kind(filters.kind) is None:
+        stored = stored_kinds(store)
+        if filters.kind.lower() not in {kind.lower() for kind in stored}:
+            hint = kind_suggestion(filters.kind, stored)
+            raise UsageError(
+                f"unknown kind {filters.kind!r}{hint}: give a kind (Deployment), its plural "
+                "(deployments) or kubectl's short name (deploy)"
+            )
+
+
+def _check_rule(rule: str, known: Sequence[str]) -> None:
+    if any(ch in rule for ch in "*?["):
+        if not any(fnmatchcase(rule_id, rule) for rule_id in known):
+            raise UsageError(f"rule pattern {rule!r} matches no rule (see `kposture rules list`)")
+        return
+    if rule not in known:
+        close = difflib.get_close_matches(rule, known, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else " (see `kposture rules list`)"
+        raise UsageError(f"unknown rule {rule!r}{hint}")
 
 
 def domain_rule_ids(registry: Registry, domain: Domain) -> frozenset[str]:
@@ -263,59 +352,90 @@ def _resource(ref: ResourceRef) -> dict[str, str]:
     }
 
 
-def findings_table(found: list[StoredFinding]) -> Table:
+def findings_listing(found: list[StoredFinding]) -> Listing:
+    """SEVERITY, RULE, RESOURCE, SINCE (to the second), CHANGED BY and MESSAGE (CLUSTER first
+    when there are several); compact: the rule over its resource, and since when and by whom
+    under the message."""
     several = len({item.cluster for item in found}) > 1
-    columns = ["SEVERITY", "RULE", "RESOURCE", "SINCE", "CHANGED BY", "MESSAGE"]
-    if several:
-        columns.insert(0, "CLUSTER")
-    table = _table(columns, no_wrap={"SEVERITY", "SINCE"})
+    headers = ["SEVERITY", "RULE", "RESOURCE", "SINCE", "CHANGED BY", "MESSAGE"]
+    compact_headers = ["SEVERITY", "RULE / RESOURCE", "MESSAGE"]
+    rows: list[list[str]] = []
+    compact: list[list[Any]] = []
     for item in found:
-        severity = item.severity.value
-        if item.suppressed_by:
-            severity += " (suppressed)"
-        cells = [
-            severity,
-            item.rule_id,
-            item.resource.display(),
-            rfc3339(item.first_seen),
-            item.changed_by or "-",
-            item.message,
-        ]
-        table.add_row(*(escape(cell) for cell in ([item.cluster, *cells] if several else cells)))
-    return table
-
-
-def history_table(entries: list[HistoryEntry]) -> Table:
-    several = len({entry.cluster for entry in entries}) > 1
-    columns = ["TIME", "CHANGE", "RESOURCE", "RULE", "SEVERITY", "CHANGED BY", "REASON"]
-    if several:
-        columns.insert(1, "CLUSTER")
-    table = _table(columns, no_wrap={"TIME", "CHANGE"})
-    for entry in entries:
-        cells = [
-            rfc3339(entry.at),
-            entry.change.value,
-            entry.resource.display(),
-            entry.rule_id,
-            entry.severity.value,
-            entry.changed_by or "-",
-            entry.reason,
-        ]
+        severity = item.severity.value + (" (suppressed)" if item.suppressed_by else "")
+        since = rfc3339(item.first_seen, seconds=True)
+        who = item.changed_by or "-"
+        rows.append([severity, item.rule_id, item.resource.display(), since, who, item.message])
+        compact.append(
+            [
+                stacked(severity),
+                stacked(Name(item.rule_id, "-"), resource_name(item.resource)),
+                stacked(item.message, Name(f"since {since} by {who}", " ")),
+            ]
+        )
         if several:
-            cells.insert(1, entry.cluster)
-        table.add_row(*(escape(cell) for cell in cells))
-    return table
+            rows[-1].insert(0, item.cluster)
+            compact[-1].insert(0, Name(item.cluster, "-."))
+    if several:
+        headers.insert(0, "CLUSTER")
+        compact_headers.insert(0, "CLUSTER")
+    return Listing(
+        headers,
+        rows,
+        compact_headers,
+        compact,
+        keep=frozenset({"SEVERITY"}),
+        wrap=frozenset({"MESSAGE"}),
+    )
 
 
-def _table(columns: list[str], *, no_wrap: set[str]) -> Table:
-    table = Table(box=box.SIMPLE, show_edge=False)
-    for column in columns:
-        table.add_column(column, overflow="fold", no_wrap=column in no_wrap)
-    return table
+def history_listing(entries: list[HistoryEntry]) -> Listing:
+    """TIME (milliseconds), CHANGE, RESOURCE, RULE, SEVERITY, CHANGED BY and REASON (CLUSTER
+    second when there are several); compact: the reason under the change, and the rule with its
+    severity over the resource and who changed it."""
+    several = len({entry.cluster for entry in entries}) > 1
+    headers = ["TIME", "CHANGE", "RESOURCE", "RULE", "SEVERITY", "CHANGED BY", "REASON"]
+    compact_headers = ["TIME", "CHANGE", "FINDING"]
+    rows: list[list[str]] = []
+    compact: list[list[Any]] = []
+    for entry in entries:
+        time = rfc3339(entry.at)
+        who = entry.changed_by or "-"
+        rows.append(
+            [
+                time,
+                entry.change.value,
+                entry.resource.display(),
+                entry.rule_id,
+                entry.severity.value,
+                who,
+                entry.reason,
+            ]
+        )
+        compact.append(
+            [
+                stacked(time),
+                stacked(entry.change.value, entry.reason),
+                stacked(
+                    Name(f"{entry.rule_id} ({entry.severity.value})", "- "),
+                    resource_name(entry.resource),
+                    Name(f"by {who}", " ") if entry.changed_by else "",
+                ),
+            ]
+        )
+        if several:
+            rows[-1].insert(1, entry.cluster)
+            compact[-1].insert(1, Name(entry.cluster, "-."))
+    if several:
+        headers.insert(1, "CLUSTER")
+        compact_headers.insert(1, "CLUSTER")
+    return Listing(headers, rows, compact_headers, compact, keep=frozenset({"TIME", "CHANGE"}))
 
 
-def rfc3339(time: dt.datetime) -> str:
-    return time.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def rfc3339(time: dt.datetime, *, seconds: bool = False) -> str:
+    """UTC with a ``Z``, to the millisecond as alerts are (``seconds``: to the second)."""
+    utc = time.astimezone(dt.UTC)
+    return utc.isoformat(timespec="seconds" if seconds else "milliseconds").replace("+00:00", "Z")
 
 
 def _fail(message: str) -> NoReturn:

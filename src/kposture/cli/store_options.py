@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from kposture.cli.scanning import UsageError
-from kposture.store.connecting import Store, StoreError, open_store
+from kposture.store.connecting import Store, StoreError, open_store, resolve_url
 
 DbOption = Annotated[
     str | None,
@@ -25,6 +25,16 @@ DbOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+def check_store_url(url: str | None) -> None:
+    """``UsageError`` when ``url`` names no usable store (a malformed URL, an unsupported or
+    in-memory database), without opening or creating anything: commands call it before they check
+    a cluster and open the store only once everything else is valid."""
+    try:
+        resolve_url(url)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def open_cli_store(url: str | None, *, create: bool = True) -> Store:

@@ -1,10 +1,13 @@
 """Reading findings back: what is open now (``open_findings``), each finding's timeline
-(``history``), and the clusters that write to the store (``clusters``).
+(``history``, and ``history_total`` for what its limit left out), the clusters that write to the
+store (``clusters``), and the kinds and rules it holds findings of (for hints on filters that match
+nothing).
 
 Filters are applied in the database where an index helps (cluster, status, severity, namespace,
-rule); a rule glob is narrowed with ``LIKE`` and matched exactly (``fnmatch``, case-sensitive) in
-Python. A domain is not a store concept: the CLI maps a domain to its rule ids with the registry
-and passes them as ``rule_ids``. ``reconcile`` (``findings``) writes what these read.
+rule); a namespace matches the objects in it and the Namespace object itself. A rule glob is
+narrowed with ``LIKE`` and matched exactly (``fnmatch``, case-sensitive) in Python. A domain is
+not a store concept: the CLI maps a domain to its rule ids with the registry and passes them as
+``rule_ids``. ``reconcile`` (``findings``) writes what these read.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from kposture.model import ResourceRef, Severity
@@ -57,6 +60,7 @@ class FindingQuery:
     cluster: str | None = None
     min_severity: Severity | None = None
     namespace: str | None = None
+    """Objects in this namespace and the Namespace object itself; ``""``: cluster-scoped objects."""
     rule: str | None = None
     """A rule id or glob (``*``, ``?``, ``[...]``)."""
     rule_ids: frozenset[str] | None = None
@@ -96,6 +100,7 @@ class HistoryQuery:
     since: dt.datetime | None = None
     kind: str | None = None
     namespace: str | None = None
+    """As ``FindingQuery.namespace``."""
     name: str | None = None
     rule: str | None = None
     """A rule id or glob."""
@@ -137,6 +142,18 @@ def _rule_filter(statement: Select[Any], rule: str | None) -> Select[Any]:
     return statement.where(column.like(_like(rule), escape="\\"))
 
 
+def _namespace_filter(statement: Select[Any], namespace: str | None) -> Select[Any]:
+    """Objects in ``namespace``, and the Namespace object itself (cluster-scoped: its own
+    namespace is empty), as ``kubectl -n`` users expect."""
+    if namespace is None:
+        return statement
+    f = findings_table
+    if not namespace:
+        return statement.where(f.c.namespace == "")  # cluster-scoped objects
+    itself = and_(f.c.kind == "Namespace", f.c.namespace == "", f.c.name == namespace)
+    return statement.where(or_(f.c.namespace == namespace, itself))
+
+
 _SEVERITY_ORDER = case(
     {severity.value: -severity.rank for severity in Severity},
     value=findings_table.c.severity,
@@ -172,8 +189,7 @@ def open_findings(store: Store, query: FindingQuery = FindingQuery()) -> list[St
         statement = statement.where(clusters_table.c.name == query.cluster)
     if query.min_severity is not None:
         statement = statement.where(f.c.severity.in_(_severities_at_least(query.min_severity)))
-    if query.namespace is not None:
-        statement = statement.where(f.c.namespace == query.namespace)
+    statement = _namespace_filter(statement, query.namespace)
     if query.kind is not None:
         statement = statement.where(func.lower(f.c.kind) == query.kind.lower())
     if query.rule_ids is not None:
@@ -190,43 +206,29 @@ def open_findings(store: Store, query: FindingQuery = FindingQuery()) -> list[St
 def history(store: Store, query: HistoryQuery = HistoryQuery()) -> list[HistoryEntry]:
     """Transitions matching ``query``, newest first (ties: last recorded first)."""
     t, f = transitions_table, findings_table
-    statement: Select[Any] = (
-        select(
-            t.c.at,
-            t.c.from_status,
-            t.c.to_status,
-            t.c.changed_by,
-            t.c.reason,
-            scans_table.c.source,
-            clusters_table.c.name.label("cluster_name"),
-            f.c.fingerprint,
-            f.c.rule_id,
-            f.c.severity,
-            f.c.api_version,
-            f.c.kind,
-            f.c.namespace,
-            f.c.name,
-            f.c.path,
-            f.c.message,
-        )
-        .join(f, f.c.id == t.c.finding_id)
-        .join(clusters_table, clusters_table.c.id == f.c.cluster_id)
+    columns = (
+        t.c.at,
+        t.c.from_status,
+        t.c.to_status,
+        t.c.changed_by,
+        t.c.reason,
+        scans_table.c.source,
+        clusters_table.c.name.label("cluster_name"),
+        f.c.fingerprint,
+        f.c.rule_id,
+        f.c.severity,
+        f.c.api_version,
+        f.c.kind,
+        f.c.namespace,
+        f.c.name,
+        f.c.path,
+        f.c.message,
+    )
+    statement = (
+        _history_filtered(select(*columns), query)
         .outerjoin(scans_table, scans_table.c.id == t.c.scan_id)
         .order_by(t.c.at.desc(), t.c.id.desc())
     )
-    if query.cluster is not None:
-        statement = statement.where(clusters_table.c.name == query.cluster)
-    if query.since is not None:
-        statement = statement.where(t.c.at >= query.since)
-    if query.kind is not None:
-        statement = statement.where(func.lower(f.c.kind) == query.kind.lower())
-    if query.namespace is not None:
-        statement = statement.where(f.c.namespace == query.namespace)
-    if query.name is not None:
-        statement = statement.where(f.c.name == query.name)
-    if query.fingerprint is not None:
-        statement = statement.where(f.c.fingerprint == query.fingerprint)
-    statement = _rule_filter(statement, query.rule)
     exact_glob = query.rule is not None and _is_glob(query.rule)
     if query.limit is not None and not exact_glob:
         statement = statement.limit(query.limit)
@@ -237,6 +239,38 @@ def history(store: Store, query: HistoryQuery = HistoryQuery()) -> list[HistoryE
         if query.limit is not None:
             entries = entries[: query.limit]
     return entries
+
+
+def history_total(store: Store, query: HistoryQuery = HistoryQuery()) -> int:
+    """How many transitions match ``query``, whatever its ``limit``: what ``history`` left out
+    when it returned ``limit`` of them."""
+    rule = query.rule
+    if rule is not None and _is_glob(rule):
+        statement = _history_filtered(select(findings_table.c.rule_id), query)
+        rows = _read(store, statement, "finding history")
+        return sum(1 for row in rows if fnmatchcase(row.rule_id, rule))
+    counted = _history_filtered(select(func.count()), query)
+    return int(next(iter(_read(store, counted, "finding history")))[0])
+
+
+def _history_filtered(statement: Select[Any], query: HistoryQuery) -> Select[Any]:
+    """``statement`` over transitions joined to their findings and clusters, narrowed by every
+    filter of ``query`` but its limit (a rule glob only by its ``LIKE`` prefix)."""
+    t, f = transitions_table, findings_table
+    statement = statement.select_from(t).join(f, f.c.id == t.c.finding_id)
+    statement = statement.join(clusters_table, clusters_table.c.id == f.c.cluster_id)
+    if query.cluster is not None:
+        statement = statement.where(clusters_table.c.name == query.cluster)
+    if query.since is not None:
+        statement = statement.where(t.c.at >= query.since)
+    if query.kind is not None:
+        statement = statement.where(func.lower(f.c.kind) == query.kind.lower())
+    statement = _namespace_filter(statement, query.namespace)
+    if query.name is not None:
+        statement = statement.where(f.c.name == query.name)
+    if query.fingerprint is not None:
+        statement = statement.where(f.c.fingerprint == query.fingerprint)
+    return _rule_filter(statement, query.rule)
 
 
 def clusters(store: Store) -> list[ClusterSummary]:
@@ -270,6 +304,22 @@ def clusters(store: Store) -> list[ClusterSummary]:
         )
         for row in rows
     ]
+
+
+def stored_kinds(store: Store) -> list[str]:
+    """Every kind that has (or had) a finding in the store, sorted."""
+    return _distinct(store, findings_table.c.kind)
+
+
+def stored_rule_ids(store: Store) -> list[str]:
+    """Every rule that has (or had) a finding in the store, sorted: custom rules too, which the
+    built-in registry does not know."""
+    return _distinct(store, findings_table.c.rule_id)
+
+
+def _distinct(store: Store, column: Any) -> list[str]:
+    rows = _read(store, select(column).distinct().order_by(column), "findings")
+    return [str(row[0]) for row in rows]
 
 
 def _utc(value: Any) -> dt.datetime | None:

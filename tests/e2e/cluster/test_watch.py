@@ -234,6 +234,12 @@ def test_a_finding_opens_resolves_reopens_and_is_deleted(
     assert "SIGTERM received" in log.read_text()
 
 
+def _in_namespace(resource: dict[str, str], ns: str) -> bool:
+    """What ``findings -n NS`` lists: objects in the namespace and the Namespace itself."""
+    itself = resource["kind"] == "Namespace" and resource["name"] == ns
+    return itself or resource["namespace"] == ns
+
+
 def _transitions_of(db: Path, ns: str, name: str) -> list[tuple[str, str]]:
     return [
         (t["change"], t["reason"])
@@ -302,7 +308,7 @@ def test_a_watcher_killed_in_a_burst_converges_after_restart(
     scanned = _cli(
         "scan", "--cluster", f"--kubeconfig={kube_cluster.kubeconfig}", "-n", ns, "-o", "json"
     )
-    in_ns = [f for f in scanned["findings"] if f["resource"]["namespace"] == ns]
+    in_ns = [f for f in scanned["findings"] if _in_namespace(f["resource"], ns)]
     open_now = {f["fingerprint"] for f in stored["findings"] if f["status"] == "open"}
     assert open_now == {f["fingerprint"] for f in in_ns if not f["suppressed"]}
     assert any(f["rule_id"] == "privileged-container" for f in in_ns)

@@ -5,6 +5,7 @@ output, filters and usage errors."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -195,7 +196,9 @@ def test_findings_table_and_filters(runner: CliRunner, api: FakeApi, db: str) ->
 
     everything = listed()
     assert {domain for _, _, domain in everything} >= {"workload-privileges", "east-west-traffic"}
-    assert listed("-n", "jobs") == {item for item in everything if item[1] == "jobs"}
+    in_jobs = {item for item in everything if item[1] == "jobs"}
+    namespace_itself = ("namespace-without-network-policy", "", "east-west-traffic")
+    assert listed("-n", "jobs") == in_jobs | {namespace_itself}
     assert {rule for rule, _, _ in listed("--rule", "privileged-*")} == {"privileged-container"}
     for domain in ("workload-privileges", "east-west-traffic", "secrets"):
         expected = {item for item in everything if item[2] == domain}
@@ -268,3 +271,118 @@ def test_parse_resource() -> None:
     for bad in ("", "a/b/c/d", "/x", "Pod/"):
         with pytest.raises(UsageError):
             parse_resource(bad)
+
+
+def _json_of(runner: CliRunner, *args: str) -> Any:
+    done = runner.invoke(app, list(args))
+    assert done.exit_code == 0, done.output
+    return json.loads(done.stdout)
+
+
+def test_namespace_filter_includes_the_namespace_object(
+    runner: CliRunner, api: FakeApi, db: str
+) -> None:
+    api.add(pod("batch", privileged=True, manager="helm", namespace="jobs"))
+    save(runner, db)
+    found = _json_of(runner, "findings", "--db", db, "-n", "jobs", "-o", "json")["findings"]
+    resources = {(f["resource"]["kind"], f["resource"]["name"]) for f in found}
+    assert resources == {("Pod", "batch"), ("Namespace", "jobs")}
+    changes = _json_of(runner, "history", "--db", db, "-n", "jobs", "-o", "json")["transitions"]
+    assert {(t["resource"]["kind"], t["resource"]["name"]) for t in changes} == resources
+    clash = runner.invoke(app, ["history", "--db", db, "-n", "jobs", "--resource", "Pod/shop/web"])
+    assert clash.exit_code == 2 and "name different namespaces" in clash.stderr
+
+
+@pytest.mark.parametrize("kind", ["pod", "po", "PODS", "Pod"])
+def test_kind_takes_kubectl_names(runner: CliRunner, api: FakeApi, db: str, kind: str) -> None:
+    save(runner, db)
+    found = _json_of(runner, "findings", "--db", db, "--kind", kind, "-o", "json")["findings"]
+    assert found and {f["resource"]["kind"] for f in found} == {"Pod"}
+    changes = _json_of(
+        runner, "history", "--db", db, "--resource", f"{kind}/shop/web", "-o", "json"
+    )
+    assert changes["transitions"] and {t["resource"]["name"] for t in changes["transitions"]} == {
+        "web"
+    }
+    namespaces = _json_of(runner, "findings", "--db", db, "--kind", "ns", "-o", "json")
+    assert {f["resource"]["kind"] for f in namespaces["findings"]} == {"Namespace"}
+
+
+@pytest.mark.parametrize("verb", ["findings", "history"])
+def test_filters_that_cannot_match_say_why(
+    runner: CliRunner, api: FakeApi, db: str, verb: str
+) -> None:
+    save(runner, db, "--cluster-name", "prod-eu")
+
+    def refused(*args: str) -> str:
+        done = runner.invoke(app, [verb, "--db", db, *args])
+        assert done.exit_code == 2 and done.stdout == "", done.output
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+        return done.stderr
+
+    assert "unknown rule 'privileged-containr'; did you mean privileged-container?" in refused(
+        "--rule", "privileged-containr"
+    )
+    assert "unknown rule 'nosuchrule'" in refused("--rule", "nosuchrule")
+    assert "rule pattern 'nosuch-*' matches no rule" in refused("--rule", "nosuch-*")
+    assert "no cluster 'nope' in the store at" in refused("--cluster", "nope")
+    assert "it holds prod-eu" in refused("--cluster", "nope")
+    option = ["--kind"] if verb == "findings" else ["--resource"]
+    assert "unknown kind 'Deploymnet' (did you mean Deployment?)" in refused(*option, "Deploymnet")
+    # A known rule or kind with nothing open is no error.
+    done = runner.invoke(app, [verb, "--db", db, "--rule", "host-pid", *option, "deploy"])
+    assert done.exit_code == 0 and "match in" in done.stderr
+
+
+def test_history_says_what_its_limit_leaves_out(runner: CliRunner, api: FakeApi, db: str) -> None:
+    save(runner, db)
+    total = len(_json_of(runner, "history", "--db", db, "-o", "json")["transitions"])
+    assert total > 2
+    for output in ("table", "json"):
+        done = runner.invoke(app, ["history", "--db", db, "--limit", "2", "-o", output])
+        assert done.exit_code == 0, done.output
+        assert f"showing the newest 2 of {total} changes; use --limit {total}" in done.stderr
+    done = runner.invoke(app, ["history", "--db", db, "--limit", str(total)])
+    assert "showing the newest" not in done.stderr
+
+
+def test_history_times_carry_milliseconds(runner: CliRunner, api: FakeApi, db: str) -> None:
+    save(runner, db)
+    changes = _json_of(runner, "history", "--db", db, "-o", "json")["transitions"]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", t["time"]) for t in changes)
+    found = _json_of(runner, "findings", "--db", db, "-o", "json")["findings"]
+    assert all(f["first_seen"].endswith("Z") and "." in f["first_seen"] for f in found)
+    table = runner.invoke(app, ["history", "--db", db], env={"COLUMNS": "220"}).stdout
+    assert changes[0]["time"] in table
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("sqlite://relative.db", "write sqlite:///relative.db for a path relative"),
+        ("sqlite://", "no store: sqlite:// is an in-memory database"),
+        ("sqlite:///:memory:", "no store: sqlite:///:memory: is an in-memory database"),
+    ],
+)
+def test_store_urls_that_name_no_store(
+    runner: CliRunner, url: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for args in (["findings"], ["history"], ["scan", "--cluster", "--save"]):
+        done = runner.invoke(app, [*args, "--db", url])
+        assert done.exit_code == 2, done.output
+        assert says in done.stderr and done.stderr.count("\n") == 1
+        assert "Traceback" not in done.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scan_save_creates_no_store_for_a_cluster_it_cannot_read(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    store = tmp_path / "x" / "kposture.db"
+    done = runner.invoke(
+        app,
+        ["scan", "--cluster", "--kubeconfig", str(tmp_path / "none"), "--save", "--db", str(store)],
+    )
+    assert done.exit_code == 2, done.output
+    assert not store.parent.exists()

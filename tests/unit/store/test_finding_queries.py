@@ -14,7 +14,10 @@ from kposture.store.finding_queries import (
     HistoryQuery,
     clusters,
     history,
+    history_total,
     open_findings,
+    stored_kinds,
+    stored_rule_ids,
 )
 from kposture.store.findings import Scope, reconcile
 
@@ -213,3 +216,35 @@ def test_clusters(seeded: Store) -> None:
 
 def test_empty_store(store: Store) -> None:
     assert open_findings(store) == [] and history(store) == [] and clusters(store) == []
+
+
+SHOP = ref("Namespace", "", "shop")
+OPEN_SHOP = finding(
+    "namespace-without-network-policy", SHOP, path="metadata.name", severity=Severity.MEDIUM
+)
+
+
+def test_a_namespace_filter_includes_the_namespace_object(store: Store) -> None:
+    other = finding("namespace-without-network-policy", ref("Namespace", "", "data"), path="m")
+    reconcile(store, "dev", [PRIV, ROOT, ADMIN, OPEN_SHOP, other], Scope.cluster(), at(0))
+    assert names(open_findings(store, FindingQuery(namespace="shop"))) == [
+        ("dev", "privileged-container", "web"),
+        ("dev", "namespace-without-network-policy", "shop"),
+    ]
+    assert [e.resource for e in history(store, HistoryQuery(namespace="shop"))] == [SHOP, WEB]
+    cluster_scoped = open_findings(store, FindingQuery(namespace=""))
+    assert {f.resource.name for f in cluster_scoped} == {"ops", "shop", "data"}
+
+
+def test_history_total_counts_past_the_limit(seeded: Store) -> None:
+    assert len(history(seeded, HistoryQuery(limit=2))) == 2
+    assert history_total(seeded, HistoryQuery(limit=2)) == len(history(seeded, HistoryQuery()))
+    assert history_total(seeded, HistoryQuery(cluster="dev", rule="h[o]st-*", limit=1)) == 2
+    assert history_total(seeded, HistoryQuery(rule="host-*")) == 2
+    assert history_total(seeded, HistoryQuery(since=at(5), namespace="shop")) == 2
+
+
+def test_stored_kinds_and_rules(seeded: Store) -> None:
+    assert stored_kinds(seeded) == ["ClusterRoleBinding", "Deployment", "StatefulSet"]
+    assert "rbac_wildcard" in stored_rule_ids(seeded)
+    assert stored_rule_ids(seeded) == sorted(stored_rule_ids(seeded))
