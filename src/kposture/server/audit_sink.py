@@ -9,9 +9,10 @@ is never held longer than one parse. Refusals, each counted by reason in
 ``kposture_audit_batches_total``: 401 no or wrong credentials; 400 malformed, truncated, not an
 event list, or over the size limit; 415 not JSON; 429 with ``Retry-After`` when the queue is full
 (whether the API server retries it is up to its webhook backend). One worker thread takes
-batches in order, turns events into ``AuditEvent``s through the audit-log reader (only those a
-detection wants), runs the ``Detector`` and hands each alert to the alert sinks and to the store
-(one transaction per batch). A failure there is logged and counted, never raised into the server.
+batches in order, turns events into ``AuditEvent``s through the audit-log reader as ``detect``
+reads an ``EventList`` (only those a detection wants; an item that is no event is dropped alone),
+runs the ``Detector`` and hands each alert to the alert sinks and to the store (one transaction
+per batch). A failure there is logged and counted, never raised into the server.
 """
 
 from __future__ import annotations
@@ -159,9 +160,8 @@ class AuditProcessor:
         before = (reader.stats.events, reader.stats.passed, reader.stats.skipped_total)
         errors_before = dict(detector.stats.errors_by_detection)
         alerts = []
-        for item in batch.items:
-            for event in reader.parse_record(item, "webhook", 0):
-                alerts.extend(detector.process(event))
+        for event in reader.parse_batch(batch.items, "webhook", 0):
+            alerts.extend(detector.process(event))
         metrics.events.labels("judged").inc(reader.stats.events - before[0])
         metrics.events.labels("passed").inc(reader.stats.passed - before[1])
         metrics.events.labels("dropped").inc(reader.stats.skipped_total - before[2])

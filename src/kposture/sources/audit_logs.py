@@ -3,17 +3,24 @@ batches, and the managed-cloud envelopes that carry an event (EKS CloudWatch exp
 Logs entries, AKS diagnostic logs).
 
 Every record is one line (the log backend of kube-apiserver and every cloud export write one JSON
-document per line); a file that is a single pretty-printed document (an ``EventList``, a JSON array
-of entries from ``gcloud logging read``) is read whole when its first line is not a document on its
-own. Malformed lines, truncated batches, records that carry no event and lines over the size limit
-are counted and skipped, each with a message naming the file and line; reading goes on.
+document per line). A file of JSON documents written over several lines (a pretty-printed
+``EventList``, a JSON array of entries from ``gcloud logging read``) is read document by document
+and batch item by batch item (``json_streaming``), so its size is not bounded, only each item's; it
+is taken for one when its first line opens a document without being a whole record, and its second
+line is not a whole record either (a log of JSON lines whose first line was cut). Malformed lines,
+truncated records, records and batch items that carry no event and records over the size limit are
+counted and skipped, each with a message naming the file and line (and the item of a batch);
+reading goes on. Records of other logs sharing a stream (AKS diagnostic categories other than
+kube-audit) are only counted. A multi-line document that is cut short or is not JSON cannot be
+read item by item past the fault: it raises ``AuditInputError``, a read error.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -26,10 +33,11 @@ from kposture.model.audit import (
     EventOrigin,
     without_secret_values,
 )
+from kposture.sources.json_streaming import BatchItem, BatchStart, JsonStreamError, json_documents
 
 DEFAULT_MAX_EVENT_BYTES = 4 * 1024 * 1024
-"""Lines (and batch items) over this size are skipped: 4 MiB holds a RequestResponse event of the
-largest object etcd accepts with room to spare."""
+"""Lines, and the items of a multi-line document, over this size are skipped: 4 MiB holds a
+RequestResponse event of the largest object etcd accepts with room to spare."""
 MAX_ISSUES_KEPT = 1000
 _READ_CHUNK = 1 << 16
 _AUDIT_API_VERSIONS = ("audit.k8s.io/v1", "audit.k8s.io/v1beta1")
@@ -48,6 +56,12 @@ class IssueKind(StrEnum):
     TRUNCATED = "truncated"
     HUGE = "huge"
     NOT_AN_EVENT = "not-an-event"
+    OTHER_CATEGORY = "other-category"
+
+
+QUIET_ISSUES = frozenset({IssueKind.OTHER_CATEGORY})
+"""Skipped records that are only counted, with no message: records of other logs that share the
+stream by design."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,26 +104,50 @@ class NotAnEvent(ValueError):
     """A parsed record that carries no audit event; the message says what it is."""
 
 
+class OtherLog(NotAnEvent):
+    """A record of another log that shares the stream (an AKS diagnostic record of a category
+    other than kube-audit and kube-audit-admin): skipped quietly."""
+
+
+class AuditInputError(OSError):
+    """An input that cannot be read on: a JSON document written over several lines that is cut
+    short or is not JSON. An ``OSError``, so that it is reported as a read error wherever an input
+    that cannot be read is (``kposture detect`` exits 2)."""
+
+    def __init__(self, file: str, line: int, message: str) -> None:
+        super().__init__(f"{file}:{line}: {message}")
+        self.file = file
+        self.line = line
+
+
 # --- reading lines with a size bound -----------------------------------------------------------
 
 
-def bounded_lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes | None]]:
-    """``(line number, bytes)`` per line of ``stream``; ``None`` instead of the bytes of a line
-    longer than ``max_bytes``, which is read past in chunks and never held whole."""
-    number = 0
+def bounded_lines(
+    stream: BinaryIO, max_bytes: int, start: int = 0
+) -> Iterator[tuple[int, bytes | None]]:
+    """``(line number, bytes)`` per line of ``stream`` (numbered after ``start``); ``None``
+    instead of the bytes of a line longer than ``max_bytes``, which is read past in chunks and
+    never held whole."""
+    number = start
     while True:
         line = stream.readline(max_bytes + 1)
         if not line:
             return
         number += 1
         if len(line) > max_bytes and not line.endswith(b"\n"):
-            while True:
-                rest = stream.readline(_READ_CHUNK)
-                if not rest or rest.endswith(b"\n"):
-                    break
+            _read_past_line(stream)
             yield number, None
             continue
         yield number, line
+
+
+def _read_past_line(stream: BinaryIO) -> None:
+    """Read to the end of the current line, in chunks."""
+    while True:
+        rest = stream.readline(_READ_CHUNK)
+        if not rest or rest.endswith(b"\n"):
+            return
 
 
 # --- the Kubernetes event ------------------------------------------------------------------------
@@ -290,7 +328,8 @@ def detect_envelope(record: Mapping[str, Any]) -> Envelope | None:
     """Which envelope a parsed record is, or None when it is none of them."""
     if "protoPayload" in record:
         return Envelope.GKE
-    if isinstance(record.get("properties"), Mapping) and "log" in record["properties"]:
+    properties = record.get("properties")
+    if isinstance(properties, Mapping) and ("log" in properties or "category" in record):
         return Envelope.AKS
     if "records" in record and isinstance(record["records"], list):
         return Envelope.AKS
@@ -304,17 +343,36 @@ def detect_envelope(record: Mapping[str, Any]) -> Envelope | None:
 Keep = Callable[[Mapping[str, Any]], bool]
 """Whether a raw ``audit.k8s.io`` event is worth building into an ``AuditEvent`` (see
 ``AuditLogReader``)."""
+SkipItem = Callable[[NotAnEvent], None]
+"""Told about a batch item that carries no event (the error names the item); the others are read."""
+
+BATCHES: dict[str, tuple[str, Envelope]] = {
+    "items": ("EventList", Envelope.K8S),
+    "records": ("records", Envelope.AKS),
+    "logEvents": ("logEvents", Envelope.EKS),
+}
+"""The members that hold a batch of records: an ``EventList``'s ``items``, an AKS Event Hub body's
+``records``, a CloudWatch subscription's ``logEvents``; what an item is called, and the envelope."""
 
 
 def unwrap(
-    record: object, envelope: Envelope, origin: EventOrigin, keep: Keep | None = None
+    record: object,
+    envelope: Envelope,
+    origin: EventOrigin,
+    keep: Keep | None = None,
+    skip: SkipItem | None = None,
 ) -> Iterator[AuditEvent]:
     """The events one parsed record carries; ``NotAnEvent`` for a record that is not of
-    ``envelope`` (auto: any) or carries none. Batches yield their events, and raise ``NotAnEvent``
-    at the first item that is not one (the ones before it are kept)."""
+    ``envelope`` (auto: any) or carries none (``OtherLog`` for an AKS record of another log).
+
+    A batch (a JSON array, an ``EventList``, an Event Hub body, a subscription) yields the events of
+    its items. An item that carries none is handed to ``skip`` as a ``NotAnEvent`` that names it
+    (``EventList item 3: event has no user``) and the items after it are read; without ``skip``
+    it is raised."""
     if isinstance(record, list):
-        for item in record:
-            yield from unwrap(item, envelope, origin, keep)
+        yield from _batch(
+            "array", record, lambda item: unwrap(item, envelope, origin, keep, skip), skip
+        )
         return
     if not isinstance(record, Mapping):
         raise NotAnEvent(f"a JSON {type(record).__name__} is not an audit record")
@@ -326,40 +384,89 @@ def unwrap(
     at = EventOrigin(origin.file, origin.line, found.value)
     if found is Envelope.GKE:
         yield event_from_gke(record, at)
+        return
+    batch = {Envelope.AKS: "records", Envelope.EKS: "logEvents"}.get(found)
+    if batch is not None and isinstance(record.get(batch), list):
+        read = functools.partial(batch_item, batch, origin=at, keep=keep, skip=skip)
+        yield from _batch(BATCHES[batch][0], record[batch], read, skip)
     elif found is Envelope.AKS:
-        if "records" in record:
-            for item in record["records"]:
-                yield from unwrap(item, envelope, origin, keep)
-            return
-        yield from _k8s_record(_embedded(record["properties"]["log"], "properties.log"), at, keep)
+        yield from _aks_record(record, at, keep, skip)
     elif found is Envelope.EKS:
-        items = record.get("logEvents")
-        messages = (
-            [_mapping(item).get("message") for item in items]
-            if isinstance(items, list)
-            else [record.get("message")]
-        )
-        for message in messages:
-            yield from _k8s_record(_embedded(message, "message"), at, keep)
+        yield from _k8s_record(_embedded(record.get("message"), "message"), at, keep, skip)
     else:
-        yield from _k8s_record(record, at, keep)
+        yield from _k8s_record(record, at, keep, skip)
+
+
+def batch_item(
+    container: str,
+    item: object,
+    origin: EventOrigin,
+    keep: Keep | None = None,
+    skip: SkipItem | None = None,
+) -> Iterator[AuditEvent]:
+    """The events of one item of a batch held in ``container`` (a key of ``BATCHES``);
+    ``NotAnEvent`` when it carries none."""
+    if container == "items":
+        if not isinstance(item, Mapping):
+            raise NotAnEvent(f"a JSON {type(item).__name__} is not an event")
+        if keep is None or keep(item):
+            yield event_from_k8s(item, origin)
+    elif container == "logEvents":
+        message = _embedded(_mapping(item).get("message"), "message")
+        yield from _k8s_record(message, origin, keep, skip)
+    elif isinstance(item, Mapping):
+        yield from _aks_record(item, origin, keep, skip)
+    else:
+        raise NotAnEvent(f"a JSON {type(item).__name__} is not an AKS record")
+
+
+_AKS_AUDIT_CATEGORIES = frozenset({"kube-audit", "kube-audit-admin"})
+
+
+def _aks_record(
+    record: Mapping[str, Any], origin: EventOrigin, keep: Keep | None, skip: SkipItem | None
+) -> Iterator[AuditEvent]:
+    category = record.get("category")
+    if isinstance(category, str) and category.lower() not in _AKS_AUDIT_CATEGORIES:
+        raise OtherLog(f"an AKS {category} record, not kube-audit")
+    properties = _mapping(record.get("properties"))
+    if "log" not in properties:
+        raise NotAnEvent("an AKS record without properties.log")
+    yield from _k8s_record(_embedded(properties["log"], "properties.log"), origin, keep, skip)
 
 
 def _k8s_record(
-    record: Mapping[str, Any], origin: EventOrigin, keep: Keep | None = None
+    record: Mapping[str, Any], origin: EventOrigin, keep: Keep | None, skip: SkipItem | None
 ) -> Iterator[AuditEvent]:
     if record.get("kind") == "EventList":
         items = record.get("items")
         if not isinstance(items, list):
             raise NotAnEvent("EventList without items")
-        for index, item in enumerate(items):
-            if not isinstance(item, Mapping):
-                raise NotAnEvent(f"EventList item {index} is not an object")
-            if keep is None or keep(item):
-                yield event_from_k8s(item, origin)
+        read = functools.partial(batch_item, "items", origin=origin, keep=keep, skip=skip)
+        yield from _batch(BATCHES["items"][0], items, read, skip)
         return
     if keep is None or keep(record):
         yield event_from_k8s(record, origin)
+
+
+def _batch(
+    what: str,
+    items: Iterable[object],
+    read: Callable[[object], Iterator[AuditEvent]],
+    skip: SkipItem | None,
+    first: int = 0,
+) -> Iterator[AuditEvent]:
+    """The events of every item, each read by ``read``; an item that carries none is named (by its
+    index, counted from ``first``) in its ``NotAnEvent`` and handed to ``skip`` (raised without
+    it)."""
+    for index, item in enumerate(items, first):
+        try:
+            yield from read(item)
+        except NotAnEvent as error:
+            named = type(error)(f"{what} item {index}: {error}")
+            if skip is None:
+                raise named from None
+            skip(named)
 
 
 # --- the reader -----------------------------------------------------------------------------------
@@ -368,7 +475,8 @@ def _k8s_record(
 class AuditLogReader:
     """Reads records into events, counting and describing what it skips (``stats``).
 
-    ``on_issue`` is called for every skipped record as it happens (the CLI prints the message).
+    ``on_issue`` is called for every skipped record as it happens (the CLI prints the message);
+    records of other logs in the same stream (``other-category``) are only counted.
     ``keep`` (the detector's ``wants``) is asked about each raw ``audit.k8s.io`` event: one it
     declines is counted in ``stats.passed`` and never built into an ``AuditEvent``, so the bulk of
     a log that no detection looks at costs only its JSON parse. It is not asked about GKE entries.
@@ -399,12 +507,29 @@ class AuditLogReader:
             self._keep = counted
 
     def _skip(self, file: str, line: int, kind: IssueKind, message: str) -> None:
-        issue = AuditReadIssue(file, line, kind, message)
         self.stats.skipped[kind] += 1
+        if kind in QUIET_ISSUES:
+            return
+        issue = AuditReadIssue(file, line, kind, message)
         if len(self.stats.issues) < MAX_ISSUES_KEPT:
             self.stats.issues.append(issue)
         if self.on_issue is not None:
             self.on_issue(issue)
+
+    def _not_an_event(self, file: str, line: int, error: NotAnEvent) -> None:
+        kind = IssueKind.OTHER_CATEGORY if isinstance(error, OtherLog) else IssueKind.NOT_AN_EVENT
+        self._skip(file, line, kind, str(error))
+
+    def _collect(self, events: Iterator[AuditEvent], file: str, line: int) -> list[AuditEvent]:
+        """The events read, counted; a record that carries none is skipped."""
+        found: list[AuditEvent] = []
+        try:
+            for event in events:
+                found.append(event)
+        except NotAnEvent as error:
+            self._not_an_event(file, line, error)
+        self.stats.events += len(found)
+        return found
 
     def parse_line(self, data: bytes | None, file: str, line: int) -> list[AuditEvent]:
         """The events of one line (``None`` for a line over the size limit)."""
@@ -433,6 +558,7 @@ class AuditLogReader:
         return self.parse_record(record, file, line)
 
     def parse_record(self, record: object, file: str, line: int) -> list[AuditEvent]:
+        """The events of one parsed record; a batch item that carries none is skipped alone."""
         if (
             type(record) is dict
             and record.get("kind") == "Event"
@@ -450,57 +576,123 @@ class AuditLogReader:
                 return []
             self.stats.events += 1
             return [event]
-        events: list[AuditEvent] = []
-        try:
-            events.extend(unwrap(record, self.envelope, EventOrigin(file, line), self._keep))
-        except NotAnEvent as error:
-            batch = " (the events before it in the batch are kept)" if events else ""
-            self._skip(file, line, IssueKind.NOT_AN_EVENT, f"{error}{batch}")
-        self.stats.events += len(events)
-        return events
+        skip = functools.partial(self._not_an_event, file, line)
+        events = unwrap(record, self.envelope, EventOrigin(file, line), self._keep, skip)
+        return self._collect(events, file, line)
+
+    def parse_batch(self, items: Iterable[object], file: str, line: int) -> list[AuditEvent]:
+        """The events of an ``EventList``'s items (the webhook's batches), read as ``detect``
+        reads them: an item that is not an event is skipped alone."""
+        origin = EventOrigin(file, line, Envelope.K8S.value)
+        skip = functools.partial(self._not_an_event, file, line)
+        read = functools.partial(batch_item, "items", origin=origin, keep=self._keep, skip=skip)
+        return self._collect(_batch(BATCHES["items"][0], items, read, skip), file, line)
 
     def read_stream(self, stream: BinaryIO, name: str) -> Iterator[AuditEvent]:
-        """Events from a binary stream of JSON lines, in order."""
-        lines = bounded_lines(stream, self.max_event_bytes)
-        first: tuple[int, bytes | None] | None = next(lines, None)
-        if first is None:
+        """Events from a binary stream of JSON lines, in order; or from JSON documents written
+        over several lines (a pretty-printed ``EventList``, a JSON array export), read item by
+        item. A document that is cut short or is not JSON raises ``AuditInputError``."""
+        limit = self.max_event_bytes
+        held = [stream.readline(limit + 1)]
+        if not held[0]:
             return
-        number, data = first
-        if data is not None and data.lstrip()[:1] in (b"{", b"[") and not _is_json(data):
-            yield from self._read_whole(data, lines, name)
-            return
-        yield from self.parse_line(data, name, number)
-        for number, data in lines:
-            yield from self.parse_line(data, name, number)
-
-    def _read_whole(
-        self, first: bytes, rest: Iterator[tuple[int, bytes | None]], name: str
-    ) -> Iterator[AuditEvent]:
-        """A file that may be one pretty-printed document (up to the size limit); read line by
-        line after all when the lines do not make one document (a truncated first event)."""
-        held: list[tuple[int, bytes | None]] = [(1, first)]
-        size = len(first)
-        for number, data in rest:
-            held.append((number, data))
-            if data is None:
-                break
-            size += len(data)
-            if size > self.max_event_bytes:
-                break
-        else:
-            whole = b"".join(data or b"" for _, data in held)
-            if _is_json(whole):
-                self.stats.lines += 1
-                yield from self.parse_record(json.loads(whole), name, 1)
+        if _opens_a_document(held[0]):
+            following = stream.readline(limit + 1)
+            while following and not following.strip():
+                held.append(following)
+                following = stream.readline(limit + 1)
+            if following:
+                held.append(following)
+            if not _a_cut_record(held[0], following):
+                yield from self._read_documents(b"".join(held), stream, name)
                 return
-        for number, data in held:
-            yield from self.parse_line(data, name, number)
-        for number, data in rest:
-            yield from self.parse_line(data, name, number)
+        for number, data in enumerate(held, 1):
+            if len(data) > limit and not data.endswith(b"\n"):
+                _read_past_line(stream)
+                yield from self.parse_line(None, name, number)
+            else:
+                yield from self.parse_line(data, name, number)
+        for number, line in bounded_lines(stream, limit, start=len(held)):
+            yield from self.parse_line(line, name, number)
+
+    def _read_documents(self, prefix: bytes, stream: BinaryIO, name: str) -> Iterator[AuditEvent]:
+        """The events of JSON documents, each batch item read on its own (and skipped alone, with
+        its line and index, when it carries no event or is over the size limit)."""
+        parts = json_documents(
+            stream, prefix=prefix, max_bytes=self.max_event_bytes, batch_keys=BATCHES
+        )
+        batch = ""
+        refused = False
+        try:
+            for part in parts:
+                if isinstance(part, BatchStart):
+                    self.stats.lines += 1
+                    batch, refused = part.key, self._refuses_batch(part, name)
+                elif isinstance(part, BatchItem):
+                    if not refused:
+                        yield from self._document_item(batch, part, name)
+                elif not part.batched:
+                    self.stats.lines += 1
+                    if part.members is None:
+                        size = f"over {self.max_event_bytes} bytes"
+                        self._skip(name, part.line, IssueKind.HUGE, f"record {size}")
+                    else:
+                        yield from self.parse_record(part.members, name, part.line)
+        except JsonStreamError as error:
+            what = "the JSON document is cut short" if error.truncated else "not a JSON document"
+            raise AuditInputError(name, error.line, f"{what}: {error}") from None
+
+    def _refuses_batch(self, start: BatchStart, name: str) -> bool:
+        """Whether a document's batch is skipped whole (a list of something else, or an envelope
+        other than ``--format``), which is then reported once."""
+        if not start.key:
+            return False
+        envelope = BATCHES[start.key][1]
+        kind = start.head.get("kind")
+        if start.key == "items" and kind not in ("EventList", None):
+            message = f"a {kind} is not an audit EventList"
+        elif self.envelope not in (Envelope.AUTO, envelope):
+            message = f"a {envelope.value} record, not {self.envelope.value} (--format)"
+        else:
+            return False
+        self._skip(name, start.line, IssueKind.NOT_AN_EVENT, message)
+        return True
+
+    def _document_item(self, batch: str, item: BatchItem, name: str) -> Iterator[AuditEvent]:
+        if item.oversized:
+            what = BATCHES[batch][0] if batch else "array"
+            message = f"{what} item {item.index} over {self.max_event_bytes} bytes"
+            self._skip(name, item.line, IssueKind.HUGE, message)
+            return
+        if not batch:
+            yield from self.parse_record(item.value, name, item.line)
+            return
+        origin = EventOrigin(name, item.line, BATCHES[batch][1].value)
+        skip = functools.partial(self._not_an_event, name, item.line)
+        read = functools.partial(batch_item, batch, origin=origin, keep=self._keep, skip=skip)
+        events = _batch(BATCHES[batch][0], (item.value,), read, skip, first=item.index)
+        yield from self._collect(events, name, item.line)
 
     def read_file(self, path: Path) -> Iterator[AuditEvent]:
         with path.open("rb") as stream:
             yield from self.read_stream(stream, str(path))
+
+
+def _opens_a_document(line: bytes) -> bool:
+    """Whether a first line may open a JSON document written over several lines: it starts one and
+    is not a whole record (nor over the size limit)."""
+    return line.lstrip()[:1] in (b"{", b"[") and line.endswith(b"\n") and not _is_json(line)
+
+
+def _a_cut_record(first: bytes, following: bytes) -> bool:
+    """Whether a first line that is not whole JSON is a record cut short in a log of JSON lines
+    rather than the start of a document: the file has no other line, or the next one is a whole
+    record and the first line is more than a lone ``{`` or ``[`` (as pretty printers start)."""
+    if not following:
+        return True
+    return (
+        following.lstrip()[:1] == b"{" and _is_json(following) and first.strip() not in (b"{", b"[")
+    )
 
 
 def _is_json(data: bytes) -> bool:

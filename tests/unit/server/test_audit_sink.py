@@ -125,6 +125,26 @@ def test_refusals_are_counted_by_reason(
     setup.processor.close()
 
 
+def test_an_item_that_is_no_event_is_dropped_alone(tmp_path: Path) -> None:
+    setup = _Setup(tmp_path)
+    no_user = raw_event("create", "pods", subresource="exec", code=101)
+    del no_user["user"]
+    exec_event = raw_event("create", "pods", subresource="exec", code=101, name="web-2")
+    answer = setup.post(_batch(_secret_read(), 5, no_user, exec_event))  # type: ignore[arg-type]
+    assert answer.status_code == 200
+    assert setup.processor.drain()
+    alerted = sorted(str(dict(alert.event or {}).get("resource")) for alert in setup.sent)
+    assert alerted == ["pods/exec", "secrets"]  # the items on either side of the bad ones
+    assert setup.metric("kposture_audit_events_total", outcome="received") == 4
+    assert setup.metric("kposture_audit_events_total", outcome="dropped") == 2
+    issues = setup.processor.reader.stats.issues
+    assert [issue.message for issue in issues] == [
+        "EventList item 1: a JSON int is not an event",
+        "EventList item 2: event has no user",
+    ]
+    setup.processor.close()
+
+
 def test_a_full_queue_answers_429_at_once(tmp_path: Path) -> None:
     setup = _Setup(tmp_path, capacity=1)
     gate = threading.Event()

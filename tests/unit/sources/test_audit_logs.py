@@ -215,7 +215,7 @@ def test_malformed_truncated_and_foreign_records_are_counted_and_skipped() -> No
     assert messages[0].startswith("audit.log:2: skipped (malformed)")
     assert messages[1].startswith("audit.log:3: skipped (truncated)")
     assert "audit.log:4:" in messages[2]
-    assert "audit.log:5:" in messages[3] and "item 1" in messages[3] and "kept" in messages[3]
+    assert "audit.log:5:" in messages[3] and "EventList item 1:" in messages[3]
 
 
 def test_truncated_first_line_does_not_lose_the_rest() -> None:
@@ -255,3 +255,81 @@ def test_parse_time() -> None:
     assert parse_time("2024-05-01T10:00:00.123456789+02:00") is not None
     assert parse_time("yesterday") is None
     assert parse_time(None) is None
+
+
+def test_a_bad_batch_item_is_skipped_alone_and_the_items_after_it_are_read() -> None:
+    no_user = raw_event(user="x")
+    del no_user["user"]
+    batch = {
+        "kind": "EventList",
+        "items": [raw_event(user="a"), 5, {"kind": "Event"}, raw_event(user="b"), no_user],
+    }
+    batch["items"].append(raw_event(user="c"))
+    messages: list[str] = []
+    events, reader = read(
+        lines(raw_event(user="first"), batch),
+        on_issue=lambda issue: messages.append(issue.display()),
+    )
+    assert [e.user.username for e in events] == ["first", "a", "b", "c"]
+    assert reader.stats.skipped[IssueKind.NOT_AN_EVENT] == 3 and reader.stats.events == 4
+    assert [m.split(": ", 2)[1:] for m in messages] == [
+        ["skipped (not-an-event)", "EventList item 1: a JSON int is not an event"],
+        [
+            "skipped (not-an-event)",
+            "EventList item 2: kind 'Event' with no verb is not an audit event",
+        ],
+        ["skipped (not-an-event)", "EventList item 4: event has no user"],
+    ]
+    assert all(m.startswith("audit.log:2:") for m in messages)
+
+
+def test_bad_items_of_cloud_batches_are_skipped_alone() -> None:
+    subscription = {
+        "messageType": "DATA_MESSAGE",
+        "logEvents": [
+            {"id": "1", "message": json.dumps(raw_event(user="e1"))},
+            {"id": "2", "message": "I0501 10:00:00 not an event"},
+            {"id": "3", "message": json.dumps(raw_event(user="e2"))},
+        ],
+    }
+    record = {"category": "kube-audit", "properties": {"log": json.dumps(raw_event(user="h1"))}}
+    hub = {"records": [record, {"category": "kube-audit", "properties": {}}, "x", record]}
+    events, reader = read(lines(subscription, hub))
+    assert [e.user.username for e in events] == ["e1", "e2", "h1", "h1"]
+    messages = [issue.message for issue in reader.stats.issues]
+    assert messages[0].startswith("logEvents item 1: message is not JSON")
+    assert messages[1] == "records item 1: an AKS record without properties.log"
+    assert messages[2] == "records item 2: a JSON str is not an AKS record"
+    assert [issue.line for issue in reader.stats.issues] == [1, 2, 2]
+
+
+def test_aks_records_of_other_categories_are_only_counted() -> None:
+    audit = {"category": "kube-audit", "properties": {"log": json.dumps(raw_event(user="a"))}}
+    admin = {
+        "category": "kube-audit-admin",
+        "properties": {"log": json.dumps(raw_event("create", user="b"))},
+    }
+    apiserver = {
+        "category": "kube-apiserver",
+        "properties": {"log": "I0501 10:00:00.000000 1 trace.go:236] Trace...", "pod": "x"},
+    }
+    guard = {"category": "guard", "properties": {"log": "{not json"}}
+    autoscaler = {"category": "cluster-autoscaler", "properties": {"stream": "stderr"}}
+    hub = {"records": [apiserver, audit, guard, autoscaler, admin]}
+    messages: list[str] = []
+    events, reader = read(
+        lines(apiserver, hub, guard, audit), on_issue=lambda issue: messages.append(str(issue))
+    )
+    assert [e.user.username for e in events] == ["a", "b", "a"]
+    assert messages == [] and reader.stats.issues == []
+    assert reader.stats.skipped[IssueKind.OTHER_CATEGORY] == 5
+    assert reader.stats.skipped_total == 5
+
+
+def test_parse_batch_skips_bad_items_as_detect_does() -> None:
+    reader = AuditLogReader()
+    events = reader.parse_batch([raw_event(user="a"), [], raw_event(user="b")], "webhook", 0)
+    assert [e.user.username for e in events] == ["a", "b"]
+    assert reader.stats.events == 2 and reader.stats.skipped[IssueKind.NOT_AN_EVENT] == 1
+    assert reader.stats.issues[0].message == "EventList item 1: a JSON list is not an event"
+    assert events[0].origin.envelope == "k8s"
