@@ -14,8 +14,8 @@ watcher (due -> API server's answer, and due -> event received, the latter from 
 ``kposture_event_alert_seconds``: both processes read the same monotonic clock) and the watcher's
 own stages (``kposture_batch_stage_seconds``: queued, judge, store, alert). CPU during the changes
 is read from ``/proc`` for the watcher, the API server, etcd, this process, and the whole machine
-(the rest is other work sharing the cores); the watcher thread's CPU per batch comes from
-``kposture_batch_cpu_seconds``.
+(``/proc/stat``, with the 1-minute load average before and after: other work shares the cores);
+the watcher thread's CPU per batch comes from ``kposture_batch_cpu_seconds``.
 Evaluation work comes from the watcher's ``kposture_rule_evaluations_total`` (object-rule pairs
 judged, full at start and affected per change). The baseline is a one-off ``kposture scan
 --cluster -o json`` of the final state (wall time, per change) and the work of one full evaluation.
@@ -68,6 +68,10 @@ def machine_busy_seconds() -> float:
     fields = [int(f) for f in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     busy = sum(fields[:8]) - fields[3] - fields[4]  # user..steal, less idle and iowait
     return busy / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 def metric(port: int, name: str, label: str = "") -> float:
@@ -185,6 +189,8 @@ class Measured:
     wall: float
     cpu: dict[str, float]
     """watcher, kube-apiserver, etcd, benchmark (this process), machine (every core, anything)."""
+    load: tuple[float, float]
+    """1-minute load average before and after the changes."""
     watcher: dict[str, float]
     """Differences of ``COUNTERS`` over the changes."""
 
@@ -207,6 +213,7 @@ def measure_changes(
     }
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     machine_before = machine_busy_seconds()
+    load_before = load_average()
     before = counters(port)
     t0 = time.monotonic()
     sent, answered = send_changes(cluster, targets, rate)
@@ -226,6 +233,7 @@ def measure_changes(
         missing=len(sent) - len(latencies),
         wall=wall,
         cpu=cpu,
+        load=(load_before, load_average()),
         watcher={key: after[key] - before[key] for key in COUNTERS},
     )
 
@@ -321,7 +329,6 @@ def report(
     per_change = watcher["work"] / changes
     wall, cpu = measured.wall, measured.cpu
     cores = os.cpu_count() or 1
-    others = cpu["machine"] - sum(v for k, v in cpu.items() if k != "machine")
     # Mean before the watcher: due -> alert minus received -> alert, over the same changes.
     inside = watcher["to_alert"] / max(watcher["to_alert_count"], 1)
     print(
@@ -357,10 +364,11 @@ def report(
         "per batch) |"
     )
     print(
-        f"| machine CPU during the changes ({cores} cores) | {cpu['machine'] / wall:.0%} of one "
-        f"core: kube-apiserver {cpu['kube-apiserver'] / wall:.0%}, etcd {cpu['etcd'] / wall:.0%}, "
-        f"watcher {cpu['watcher'] / wall:.0%}, benchmark {cpu['benchmark'] / wall:.0%}, "
-        f"other work {max(others, 0.0) / wall:.0%} |"
+        f"| CPU during the changes, share of one core | machine ({cores} cores) "
+        f"{cpu['machine'] / wall:.0%}: kube-apiserver {cpu['kube-apiserver'] / wall:.0%}, etcd "
+        f"{cpu['etcd'] / wall:.0%}, watcher {cpu['watcher'] / wall:.0%}, benchmark "
+        f"{cpu['benchmark'] / wall:.0%}; load average {measured.load[0]:.2f} -> "
+        f"{measured.load[1]:.2f} |"
     )
     print(f"| rule evaluations per change (watch) | {per_change:,.0f} |")
     print(f"| rule evaluations of a full evaluation (rescan baseline) | {full_work:,.0f} |")

@@ -8,9 +8,11 @@ not a delta.
 
 ``inventory()`` builds an ``Inventory`` of the current objects (plus the ClusterFacts object). The
 ``Inventory`` memoises derived views (RBAC graph, NetworkPolicy index, owner coverage, tools) and
-may not change, so a new one is built after each batch of changes: measured at about 10 ms for
-10,000 objects, while its views are rebuilt only when a rule asks for them. Objects that did not
-change keep their ``K8sObject`` (and its per-object memo) across inventories.
+may not change, so a new one is built after each batch of changes: about 4 ms for 10,000 objects,
+while its views are carried over when the batch cannot change them (``carrying``) or rebuilt when
+a rule asks for them. Objects that did not change keep their ``K8sObject`` (and its per-object
+memo) across inventories. The uid index lets the judge find a workload's owner without indexing
+the whole inventory; the counts per kind feed ``kposture_watched_objects``.
 """
 
 from __future__ import annotations
