@@ -1,10 +1,9 @@
 """The cost bound: every list-valued subexpression sized (flatten, concatenation, split, literals,
 lists.range), nested comprehensions charged by the product, functions without a cost model
-refused at load; the reviewer's flatten bypass refused quickly whatever the object's size."""
+refused at load; the reviewer's flatten bypass refused before it runs whatever the object's size."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -27,12 +26,11 @@ def _cost(source: str, obj: object) -> int:
 
 
 @pytest.mark.parametrize("keys", [20, 60, 1000])
-def test_the_flatten_bypass_is_refused_quickly(tmp_path: Path, keys: int) -> None:
+def test_the_flatten_bypass_is_refused_before_it_runs(tmp_path: Path, keys: int) -> None:
     rules = rules_from(tmp_path, f"  validations:\n    - expression: >-\n        {REVIEWER}\n")
-    started = time.perf_counter()
     result = judge(rules, config_map({f"key{i}": f"v{i}" for i in range(keys)}))
-    assert time.perf_counter() - started < 1.0
     [error] = result.errors
+    assert "expression not evaluated" in error.message  # refused from its estimate, never run
     assert f"over the budget of {COST_BUDGET:,}" in error.message
 
 
