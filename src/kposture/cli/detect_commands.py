@@ -292,7 +292,7 @@ def _summary(reader: AuditLogReader, detector: Detector, shown: int, reported: S
     stats = reader.stats
     skipped = ", ".join(f"{count} {kind.value}" for kind, count in stats.skipped.items() if count)
     console = error_console()
-    for message in detector.stats.error_messages:
+    for message in [*detector.stats.error_messages, *detector.notices()]:
         console.print(f"[yellow]warning:[/] {escape(message)}")
     allowlisted = detector.stats.allowlisted
     below = detector.stats.alerts - shown

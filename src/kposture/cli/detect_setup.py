@@ -50,19 +50,16 @@ def prepare_detections(
         paths.extend(base / entry for entry, _ in parsed.custom_detections)
     builtin = {d.id for d in builtin_detections()}
     loaded = load_detection_files(paths, taken_ids=builtin) if paths else None
-    if loaded is not None and loaded.errors:
-        raise UsageError(
-            "custom detections that do not load: " + "; ".join(str(e) for e in loaded.errors)
-        )
+    problems = [str(e) for e in loaded.errors] if loaded is not None else []
     custom = loaded.detections if loaded is not None else ()
     known = builtin | {d.id for d in custom}
     if parsed is not None:
-        unknown = [
+        problems.extend(
             f"{parsed.path}:{line}: unknown detection {ident!r} (see the catalogue in docs/detections.md)"
             for ident, line in parsed.detection_references
             if ident not in known
-        ]
-        if unknown:
-            raise UsageError("; ".join(unknown))
+        )
+    if problems:
+        raise UsageError("detections that do not load: " + "; ".join(problems))
     allowlist = Allowlist(parsed.detection_allowlist if parsed is not None else ())
     return DetectionSetup(tuple(custom), allowlist, parsed)

@@ -37,6 +37,7 @@ from kposture.cli.detect_commands import (
 from kposture.cli.detect_setup import prepare_detections
 from kposture.cli.scanning import UsageError
 from kposture.model.audit import AuditEvent
+from kposture.sinks.summaries import counted
 from kposture.sources.audit_logs import AuditLogReader, Envelope
 
 EXPIRY_DAYS = 90
@@ -153,9 +154,14 @@ def tune_command(
     except OSError as exc:
         _fail(f"cannot read the audit log: {exc}")
     _report(detector.stats.alerts_by_detection, per_detection, top, detector)
-    error_console().print(
-        f"{reader.stats.read} events read, {detector.stats.alerts} alerts, "
-        f"{detector.stats.allowlisted} already allowlisted"
+    console = error_console()
+    for message in detector.notices():
+        console.print(f"warning: {message}", markup=False, highlight=False)
+    console.print(
+        f"{counted(reader.stats.read, 'event')} read, {counted(detector.stats.alerts, 'alert')}, "
+        f"{detector.stats.allowlisted} already allowlisted",
+        markup=False,
+        highlight=False,
     )
 
 
