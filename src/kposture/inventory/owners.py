@@ -11,14 +11,21 @@ their own fields too: the DaemonSet controller pins each pod to its node (a requ
 term matching ``metadata.name``, merged into the template's affinity or replacing its required
 terms) and adds node-condition tolerations; the StatefulSet controller sets ``hostname`` and
 ``subdomain`` and adds one PersistentVolumeClaim volume per ``volumeClaimTemplates`` entry. Those
-are set aside as well. Pure: the result depends only on the objects.
+are set aside as well.
+
+A ReplicaSet its Deployment scaled to zero, with no pods left (``spec.replicas: 0``, no
+``status.replicas``), is rollout history: it is not judged whatever its template, so an old,
+fixed revision keeps no findings. ``kubectl rollout undo`` brings one back by copying its template
+into the Deployment, which is judged then. A ReplicaSet that still has pods (mid-rollout) is
+judged as any other. The scanner and the watcher both decide through ``standing_owner``. Pure: the
+result depends only on the objects.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kposture.inventory.workloads import WORKLOAD_KINDS, pod_spec
@@ -62,17 +69,27 @@ class Coverage:
     """``id()`` of each covered object."""
     by_owner: Mapping[int, Counter[str]]
     """``id()`` of the top owner that findings are reported on -> covered objects per kind."""
+    history: Mapping[int, int] = field(default_factory=dict)
+    """``id()`` of a Deployment -> its ReplicaSets at zero (rollout history, not judged)."""
 
     def note(self, owner: K8sObject) -> str:
         counts = self.by_owner.get(id(owner))
-        if not counts:
-            return ""
-        parts = [_count(kind, n) for kind, n in sorted(counts.items(), key=_pods_last)]
-        verb = "is" if sum(counts.values()) == 1 else "are"
-        return (
-            f"{owner.ref.display()}: {' and '.join(parts)} with the same pod template {verb} not "
-            "reported separately; its findings stand for them"
-        )
+        sentences = []
+        if counts:
+            parts = [_count(kind, n) for kind, n in sorted(counts.items(), key=_pods_last)]
+            verb = "is" if sum(counts.values()) == 1 else "are"
+            sentences.append(
+                f"{' and '.join(parts)} with the same pod template {verb} not reported "
+                "separately; its findings stand for them"
+            )
+        old = self.history.get(id(owner), 0)
+        if old:
+            sentences.append(
+                f"{_count('ReplicaSet', old)} scaled to zero {'is' if old == 1 else 'are'} its "
+                "rollout history, not judged (kubectl rollout undo would bring one back into the "
+                "Deployment, judged then)"
+            )
+        return f"{owner.ref.display()}: {'; '.join(sentences)}" if sentences else ""
 
 
 def _pods_last(item: tuple[str, int]) -> tuple[bool, str]:
@@ -311,17 +328,25 @@ def owner_coverage(objects: Sequence[K8sObject]) -> Coverage:
     def named(kind: str, namespace: str, name: str) -> K8sObject | None:
         return by_name.get((kind, namespace, name))
 
+    retired: set[int] = set()
+    history: Counter[int] = Counter()
     for obj in workloads:
-        owner = standing_owner(obj, by_uid.get, named)
-        if owner is not None:
+        found = _standing(obj, by_uid.get, named)
+        if found is None:
+            continue
+        owner, same_template = found
+        if same_template:
             parent[id(obj)] = owner
+        else:
+            retired.add(id(obj))
+            history[id(owner)] += 1
     by_owner: dict[int, Counter[str]] = {}
     for obj in workloads:
         if id(obj) not in parent:
             continue
         top = _top(obj, parent)
         by_owner.setdefault(id(top), Counter())[obj.ref.kind] += 1
-    return Coverage(frozenset(parent), by_owner)
+    return Coverage(frozenset(parent) | retired, by_owner, dict(history))
 
 
 WorkloadByUid = Callable[[str], K8sObject | None]
@@ -336,14 +361,43 @@ def standing_owner(
     """The controlling owner whose findings stand for ``obj`` (the same pod template), found by
     the owner reference's uid, else by its kind and name in ``obj``'s namespace; None when ``obj``
     is judged on its own. Lets a caller that judges a few objects skip the covered ones without
-    computing the coverage of a whole inventory."""
+    computing the coverage of a whole inventory. A Deployment's ReplicaSet at zero with no pods
+    is its rollout history: the Deployment stands for it whatever its template."""
+    found = _standing(obj, by_uid, by_name)
+    return found[0] if found is not None else None
+
+
+def _standing(
+    obj: K8sObject, by_uid: WorkloadByUid, by_name: WorkloadByName
+) -> tuple[K8sObject, bool] | None:
+    """``standing_owner`` and whether it stands for ``obj`` by the same pod template (False: as
+    rollout history)."""
     ref = _controller(obj)
     if ref is None:
         return None
     owner = _find_owner(ref, obj, by_uid, by_name)
-    if owner is not None and owner is not obj and _same_template(obj, owner):
-        return owner
+    if owner is None or owner is obj:
+        return None
+    if _same_template(obj, owner):
+        return owner, True
+    if _rollout_history(obj, owner):
+        return owner, False
     return None
+
+
+def _rollout_history(obj: K8sObject, owner: K8sObject) -> bool:
+    """A ReplicaSet its Deployment scaled to zero and that has no pod left: ``spec.replicas`` 0,
+    and ``status.replicas`` 0 or absent (a manifest). One still draining pods is judged."""
+    if obj.ref.kind != "ReplicaSet" or owner.ref.kind != "Deployment":
+        return False
+    spec, status = obj.raw.get("spec"), obj.raw.get("status")
+    wanted = spec.get("replicas") if isinstance(spec, Mapping) else None
+    running = status.get("replicas", 0) if isinstance(status, Mapping) else 0
+    return _is_zero(wanted) and _is_zero(running)
+
+
+def _is_zero(value: object) -> bool:
+    return type(value) is int and value == 0
 
 
 def _find_owner(

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from kposture.engine import Registry, evaluate
 from kposture.inventory import Inventory
-from kposture.inventory.owners import comparable_spec, coverage_notes, owner_coverage
+from kposture.inventory.owners import (
+    comparable_spec,
+    coverage_notes,
+    owner_coverage,
+    standing_owner,
+)
 from kposture.model import K8sObject, ResourceRef, RunPolicy
 from kposture.rules import builtin_rules
 
@@ -310,3 +316,82 @@ def test_stateful_set_pods_are_covered_by_the_stateful_set() -> None:
     # A PersistentVolumeClaim volume of the template itself is still compared.
     own_claim = {"name": "cache", "persistentVolumeClaim": {"claimName": "shared-cache"}}
     assert comparable_spec({"volumes": [own_claim]}) == {"volumes": [own_claim]}
+
+
+FIXED: dict[str, Any] = {
+    "containers": [{**SPEC["containers"][0], "securityContext": {"privileged": False}}]
+}
+
+
+def rolled_out(old_status: dict[str, Any] | None, old_replicas: int = 0) -> list[K8sObject]:
+    """A Deployment fixed since its first revision: the old ReplicaSet (privileged) at
+    ``old_replicas`` with ``old_status``, the new one and its pod."""
+    deployment = obj("Deployment", "web", template(FIXED))
+    old_raw = template(SPEC)
+    old_raw["spec"]["replicas"] = old_replicas
+    if old_status is not None:
+        old_raw["status"] = old_status
+    old = obj("ReplicaSet", "web-old", old_raw, deployment)
+    new = obj("ReplicaSet", "web-new", template(FIXED), deployment)
+    pod = obj("Pod", "web-new-1", {"spec": pod_spec_as_admitted(FIXED)}, new)
+    return [deployment, old, new, pod]
+
+
+def _judged(objects: list[K8sObject]) -> set[tuple[str, str]]:
+    inventory = Inventory(objects)
+    result = evaluate(inventory, Registry(builtin_rules()), RunPolicy(), dt.date(2026, 1, 1))
+    return {(f.resource.name, f.rule_id) for f in result.findings}
+
+
+def test_a_replicaset_scaled_to_zero_is_rollout_history() -> None:
+    for status in ({"replicas": 0, "observedGeneration": 2}, {}, None):
+        objects = rolled_out(status)
+        deployment, old, _new, _pod = objects
+        coverage = owner_coverage(objects)
+        assert coverage.covered == frozenset(id(o) for o in objects[1:])
+        assert coverage.note(deployment) == (
+            "Deployment/shop/web: 1 ReplicaSet and 1 pod with the same pod template are not "
+            "reported separately; its findings stand for them; 1 ReplicaSet scaled to zero is its "
+            "rollout history, not judged (kubectl rollout undo would bring one back into the "
+            "Deployment, judged then)"
+        )
+        assert standing_owner(old, _by_uid(objects), _by_name(objects)) is deployment
+        assert {name for name, _rule in _judged(objects)} <= {"web", "shop"}  # no ReplicaSet
+
+
+def test_a_replicaset_with_pods_left_is_judged() -> None:
+    draining = rolled_out({"replicas": 1})
+    scaled_up = rolled_out({"replicas": 2}, old_replicas=2)
+    for objects in (draining, scaled_up):
+        assert ("web-old", "privileged-container") in _judged(objects)
+        assert standing_owner(objects[1], _by_uid(objects), _by_name(objects)) is None
+
+
+def test_zero_replicas_without_a_deployment_is_judged() -> None:
+    _deployment, old, *_ = rolled_out({})
+    assert ("web-old", "privileged-container") in _judged([old])
+    stateful = obj("StatefulSet", "db", {**template(FIXED)})
+    kept = obj("ReplicaSet", "db-x", {"spec": {"replicas": 0, **template(SPEC)["spec"]}}, stateful)
+    assert ("db-x", "privileged-container") in _judged([stateful, kept])
+
+
+def test_a_deployment_scaled_to_zero_still_covers_its_current_replicaset() -> None:
+    deployment = obj("Deployment", "web", template(SPEC))
+    current_raw = template(SPEC)
+    current_raw["spec"]["replicas"] = 0
+    current = obj("ReplicaSet", "web-5d8f", current_raw, deployment)
+    coverage = owner_coverage([deployment, current])
+    assert coverage.covered == frozenset({id(current)})
+    assert coverage.note(deployment).startswith(
+        "Deployment/shop/web: 1 ReplicaSet with the same pod template is not reported"
+    )
+    assert "rollout history" not in coverage.note(deployment)
+
+
+def _by_uid(objects: list[K8sObject]) -> Callable[[str], K8sObject | None]:
+    return {o.metadata["uid"]: o for o in objects}.get
+
+
+def _by_name(objects: list[K8sObject]) -> Callable[[str, str, str], K8sObject | None]:
+    index = {(o.ref.kind, o.ref.namespace, o.ref.name): o for o in objects}
+    return lambda kind, namespace, name: index.get((kind, namespace, name))
