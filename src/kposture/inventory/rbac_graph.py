@@ -344,6 +344,18 @@ class Graph:
                     return Access(subject, binding, self.entries[position].role, rules[position])
         return None
 
+    def bound(self, principal: Principal) -> Iterator[tuple[int, str | None, K8sObject]]:
+        """(entry position, scope, binding) of every binding naming a subject ``principal``
+        matches — its user or ServiceAccount, then the groups it is in, in name order — scope
+        None for a ClusterRoleBinding, else the RoleBinding's namespace. Looked up by subject,
+        not by walking every binding."""
+        index = self._subject_index()
+        keys = [("User", principal.user), ("ServiceAccount", principal.user)]
+        keys.extend(("Group", group) for group in sorted(principal.groups))
+        for key in keys:
+            for position, scope, binding, _ in index.get(key, ()):
+                yield position, scope, binding
+
     def _subject_index(self) -> dict[tuple[str, str], list[_Indexed]]:
         if self._by_subject is None:
             index: dict[tuple[str, str], list[_Indexed]] = {}

@@ -47,7 +47,7 @@ from typing import NamedTuple
 
 from kposture.inventory.network import workloads_by_namespace
 from kposture.inventory.objects import Inventory
-from kposture.inventory.rbac import Subject, aggregation_selectors, effective_rules
+from kposture.inventory.rbac import BoundRole, Subject, aggregation_selectors, effective_rules
 from kposture.inventory.rbac_capabilities import (
     APPROVE_CSRS,
     CREATE_TOKENS,
@@ -72,8 +72,7 @@ from kposture.inventory.rbac_graph import (
     Principal,
     Request,
     allowing,
-    binding_subjects,
-    bindings_by_role,
+    build,
 )
 from kposture.inventory.rbac_scope import Scope, binding_scope
 from kposture.inventory.service_accounts import (
@@ -504,29 +503,30 @@ class _Builder:
     ) -> list[tuple[str, ResourceRef]]:
         """The roles of ``kind`` bound to ``principal`` (directly or through its groups) by a
         RoleBinding of ``namespace`` (a Role) or a ClusterRoleBinding (a ClusterRole), that
-        exist (scanned, or a default the API server recreates) and aggregate nothing, each with
-        the first binding that binds it to the principal."""
-        found: dict[str, ResourceRef] = {}
-        for entry in bindings_by_role(self.inventory):
-            role = entry.role
-            if role.kind != kind or role.name in found or not role.known:
+        exist (scanned, or a default the API server recreates) and aggregate nothing, in the
+        order of the binding index, each with a binding that binds it to the principal."""
+        graph = build(self.inventory)
+        found: dict[int, tuple[str, ResourceRef]] = {}
+        for position, scope, binding in graph.bound(principal):
+            if position in found or scope != (namespace if kind == "Role" else None):
                 continue
-            if role.obj is not None and aggregation_selectors(role.obj):
-                continue
-            if role.obj is None and role.name in BUILTIN_AGGREGATION:
-                continue  # admin, edit, view: aggregated, their rules rewritten by the controller
-            bindings = entry.by_namespace.get(namespace, ()) if kind == "Role" else entry.cluster
-            binding = next(
-                (
-                    binding
-                    for binding in bindings
-                    if any(principal.matches(subject) for subject in binding_subjects(binding))
-                ),
-                None,
-            )
-            if binding is not None:
-                found[role.name] = binding.ref
-        return list(found.items())
+            role = graph.entries[position].role
+            if role.kind == kind and self._editable(role):
+                found[position] = (role.name, binding.ref)
+        held: dict[str, ResourceRef] = {}
+        for position in sorted(found):
+            name, ref = found[position]
+            held.setdefault(name, ref)
+        return list(held.items())
+
+    def _editable(self, role: BoundRole) -> bool:
+        """Whether updating the role changes what its bindings grant: it exists (scanned, or a
+        default the API server recreates) and no aggregationRule rewrites its rules."""
+        if not role.known:
+            return False
+        if role.obj is not None:
+            return not aggregation_selectors(role.obj)
+        return role.name not in BUILTIN_AGGREGATION  # admin, edit, view: the controller writes them
 
     def _bind_cluster_admin(self, holding: Holding, source: Node) -> bool:
         """A move to cluster-admin by binding it (bind on ClusterRoles, create on
