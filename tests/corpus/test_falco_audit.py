@@ -18,28 +18,27 @@ from kposture.sources.audit_logs import AuditLogReader
 FALCO_TO_DETECTION = {
     "Anonymous Request Allowed": "anonymous-request-allowed",
     "Attach to cluster-admin Role": "cluster-admin-granted",
-    "Attach/Exec Pod": "pod-exec-attach",
-    "ClusterRole With Pod Exec Created": "risky-role-written",
-    "ClusterRole With Wildcard Created": "cluster-admin-granted",
-    "ClusterRole With Write Privileges Created": "write-role-written",
-    "Create/Modify Configmap With Private Credentials": "configmap-credentials",
-    "Create HostNetwork Pod": "privileged-workload-created",
-    "Create Privileged Pod": "privileged-workload-created",
-    "Create Sensitive Mount Pod": "privileged-workload-created",
+    "Attach/Exec Pod": "pod-exec",
+    "ClusterRole With Pod Exec Created": "sensitive-role-created",
+    "ClusterRole With Wildcard Created": "sensitive-role-created",
+    "ClusterRole With Write Privileges Created": "sensitive-role-created",
+    "Create/Modify Configmap With Private Credentials": "configmap-credentials-written",
+    "Create HostNetwork Pod": "privileged-pod-created",
+    "Create Privileged Pod": "privileged-pod-created",
+    "Create Sensitive Mount Pod": "privileged-pod-created",
     "Create NodePort Service": "nodeport-service-created",
+    # Falco's files have the replicaset-controller create the pod: Kubernetes' own identity, which
+    # pod-in-system-namespace does not judge; the pod's image from outside the system registries is
+    # what gives it away.
     "Pod Created in Kube Namespace": "system-namespace-foreign-image",
-    "Service Account Created in Kube Namespace": "system-namespace-changed",
-    "System ClusterRole Modified/Deleted": "system-rbac-modified",
+    "Service Account Created in Kube Namespace": "serviceaccount-in-system-namespace",
+    "System ClusterRole Modified/Deleted": "system-role-modified",
 }
 
 # What fires on files that are neither suspicious nor benign (Falco: informational rules only, or
-# a verdict that depends on a user's rule overrides). Empty unless listed.
-EXPECTED_OTHERS = {
-    "modify_cluster_role_node_problem_detector.json": {
-        "system-rbac-modified",
-        "write-role-written",
-    },
-}
+# a verdict that depends on a user's rule overrides), and besides the wanted detection on
+# suspicious files. Empty unless listed.
+EXPECTED_OTHERS: dict[str, set[str]] = {}
 
 
 def _labels(corpus: Path) -> list[dict[str, object]]:

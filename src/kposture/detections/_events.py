@@ -9,8 +9,9 @@ import fnmatch
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kposture.detections.settings import DetectionSettings
 from kposture.model import K8sObject, Reference, ResourceRef
-from kposture.model.audit import ANONYMOUS_USER, SERVICE_ACCOUNT_PREFIX, AuditEvent
+from kposture.model.audit import ANONYMOUS_USER, SERVICE_ACCOUNT_PREFIX, AuditEvent, AuditUser
 from kposture.model.rules import Framework
 
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
@@ -36,6 +37,9 @@ _KINDS = {
     "secrets": "Secret",
     "serviceaccounts": "ServiceAccount",
     "namespaces": "Namespace",
+    "ingresses": "Ingress",
+    "networkpolicies": "NetworkPolicy",
+    "endpoints": "Endpoints",
 }
 
 
@@ -76,6 +80,27 @@ def matches_any(name: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
+def is_kubernetes_identity(user: AuditUser, protected: Iterable[str]) -> bool:
+    """Whether ``user`` is one of the identities Kubernetes itself uses: a component or a node (a
+    ``system:`` user that is neither a ServiceAccount nor anonymous), or a ServiceAccount of a
+    ``protected`` namespace (the controllers and add-ons of kube-system). Workloads'
+    ServiceAccounts, people and anonymous requests are not."""
+    if not user.is_system:
+        return False
+    account = user.service_account
+    return account is None or account[0] in protected
+
+
+def by_kubernetes(event: AuditEvent, protected: Iterable[str]) -> bool:
+    """Whether Kubernetes itself made the request: the requester and the identity it impersonates
+    (if any) are both Kubernetes' own (``is_kubernetes_identity``). Detections that are not about
+    those identities do not alert on such requests."""
+    if not is_kubernetes_identity(event.user, protected):
+        return False
+    acting = event.impersonated_user
+    return acting is None or is_kubernetes_identity(acting, protected)
+
+
 def raw_username(raw: Mapping[str, Any]) -> object:
     user = raw.get("user")
     return user.get("username") if isinstance(user, dict) else None  # json gives dicts
@@ -103,6 +128,12 @@ def raw_by_outsider(raw: Mapping[str, Any], protected: Iterable[str]) -> bool:
     return namespace not in protected
 
 
+def outsider_gate(raw: Mapping[str, Any], settings: DetectionSettings) -> bool:
+    """The gate of a stateless detection that does not judge Kubernetes' own identities: one
+    function for all of them, so the detector calls it once per event (``raw_by_outsider``)."""
+    return raw_by_outsider(raw, settings.protected_namespaces)
+
+
 def who(event: AuditEvent) -> str:
     """The requester as a message names it, with the impersonated user when there is one."""
     name = event.user.username or "<unknown user>"
@@ -120,19 +151,3 @@ def acting_user(event: AuditEvent) -> str:
 
 def scoped(namespace: str, name: str) -> str:
     return f"{namespace}/{name}" if namespace else name
-
-
-def revoke_step(event: AuditEvent, what: str) -> str:
-    """A containment step taking ``what`` away from the requester."""
-    user = event.impersonated_user or event.user
-    account = user.service_account
-    if account is not None:
-        return (
-            f"Remove {what} from ServiceAccount {account[0]}/{account[1]} "
-            f"(kubectl auth can-i --list --as {user.username}) and rotate its tokens if it was "
-            "not expected to act."
-        )
-    return (
-        f"Confirm with {user.username or 'the requester'} that this was intended; if not, remove "
-        f"{what} from them and revoke their credentials."
-    )

@@ -1,6 +1,6 @@
 """Stateful detections over a stream of events, with bounded memory: bursts of forbidden (403)
-requests by one identity in a sliding window, and requests from a source IP or user agent an identity
-was never seen with (after a learning period).
+requests by one identity or from one source IP in a sliding window, and requests from a source IP or
+user agent an identity was never seen with (after a learning period).
 
 Time is the events' own ``requestReceivedTimestamp``, so a replayed log gives the same alerts as the
 live stream did; events without one are not judged here. Each state keeps at most
@@ -10,64 +10,43 @@ live stream did; events without one are not judged here. Each state keeps at mos
 from __future__ import annotations
 
 import datetime as dt
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from kposture.detections._events import mitre, revoke_step, who
+from kposture.detections._bounded import BoundedTable, Burst
+from kposture.detections._containment import revoke_step
+from kposture.detections._events import (
+    by_kubernetes,
+    is_kubernetes_identity,
+    mitre,
+    raw_by_outsider,
+    who,
+)
 from kposture.detections.base import Detection
 from kposture.detections.settings import DetectionSettings
 from kposture.model import Severity
 from kposture.model.audit import SERVICE_ACCOUNT_PREFIX, AuditEvent
 from kposture.model.incidents import DetectionMeta, Hit
 
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class BoundedTable(Generic[K, V]):
-    """A mapping that keeps the ``capacity`` most recently used keys."""
-
-    __slots__ = ("_capacity", "_items")
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = max(1, capacity)
-        self._items: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self._capacity:
-            self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._items
-
-
-@dataclass(slots=True)
-class _Denials:
-    times: deque[tuple[dt.datetime, str]]
-    last_alert: dt.datetime | None = None
-
 
 class ForbiddenBursts:
-    """Per identity, the last ``threshold`` denied requests and when the last alert was raised."""
+    """Per identity and per source IP, the last ``threshold`` denied requests and when the last
+    alert was raised."""
 
     __slots__ = ("settings", "table")
 
     def __init__(self, settings: DetectionSettings) -> None:
         self.settings = settings
-        self.table: BoundedTable[str, _Denials] = BoundedTable(settings.max_tracked_identities)
+        self.table: BoundedTable[str, Burst] = BoundedTable(settings.max_tracked_identities)
+
+    def add(self, key: str, at: dt.datetime, request: str) -> list[str] | None:
+        burst = self.table.get(key)
+        if burst is None:
+            burst = Burst(self.settings.forbidden_threshold)
+            self.table.put(key, burst)
+        return burst.add(at, request, self.settings.forbidden_window)
 
 
 def _forbidden(event: AuditEvent, state: ForbiddenBursts) -> Iterator[Hit]:
@@ -75,57 +54,70 @@ def _forbidden(event: AuditEvent, state: ForbiddenBursts) -> Iterator[Hit]:
     if not event.forbidden or at is None:
         return
     settings = state.settings
+    if by_kubernetes(event, settings.protected_namespaces):
+        return  # nodes and components are denied routinely (the node authorizer's limits)
     identity = event.user.username or "<unknown user>"
-    denials = state.table.get(identity)
-    if denials is None:
-        denials = _Denials(deque(maxlen=max(1, settings.forbidden_threshold)))
-        state.table.put(identity, denials)
-    denials.times.append((at, f"{event.verb} {event.ref.display() or event.request_uri}"))
-    window_start = at - settings.forbidden_window
-    while denials.times and denials.times[0][0] < window_start:
-        denials.times.popleft()
-    if len(denials.times) < settings.forbidden_threshold:
+    request = f"{event.verb} {event.ref.display() or event.request_uri}"
+    bursts = [("identity", identity, state.add(f"user\0{identity}", at, request))]
+    if event.source_ip:
+        source = state.add(f"ip\0{event.source_ip}", at, request)
+        bursts.append(("source IP", event.source_ip, source))
+    found = [(label, key, tried) for label, key, tried in bursts if tried is not None]
+    if not found:
         return
-    if denials.last_alert is not None and at - denials.last_alert < settings.forbidden_window:
-        return
-    tried = list(dict.fromkeys(request for _, request in denials.times))
-    denials.last_alert = at
-    denials.times.clear()
+    tried = list(dict.fromkeys(request for _, _, requests in found for request in requests or ()))
     seconds = int(settings.forbidden_window.total_seconds())
     shown = ", ".join(tried[:5]) + (f" and {len(tried) - 5} more" if len(tried) > 5 else "")
+    by_ip = [key for label, key, _ in found if label == "source IP"]
+    subject = who(event) if any(label == "identity" for label, _, _ in found) else ""
+    if subject:
+        opening = f"{subject} was denied {settings.forbidden_threshold} requests"
+    else:
+        opening = (
+            f"source IP {by_ip[0]} was denied {settings.forbidden_threshold} requests (the last "
+            f"by {identity})"
+        )
     yield Hit(
-        f"{who(event)} was denied {settings.forbidden_threshold} requests within {seconds} s "
-        f"({shown})",
+        f"{opening} within {seconds} s ({shown})",
         "Find out what the identity was looking for; a burst of denials is permission "
         "discovery with stolen credentials. " + revoke_step(event, "its credentials"),
         None,
-        (("identity", identity), ("denied", str(settings.forbidden_threshold)), ("tried", shown)),
+        (
+            ("identity", identity),
+            ("source_ip", event.source_ip),
+            ("burst_by", ", ".join(label for label, _, _ in found)),
+            ("denied", str(settings.forbidden_threshold)),
+            ("tried", shown),
+        ),
     )
 
 
-def _forbidden_gate(raw: Mapping[str, Any], _state: object) -> bool:
+def _forbidden_gate(raw: Mapping[str, Any], state: ForbiddenBursts) -> bool:
     status = raw.get("responseStatus")
     code = status.get("code") if isinstance(status, dict) else None
     if code is not None:
-        return bool(code == 403)
-    annotations = raw.get("annotations")
-    return not isinstance(annotations, dict) or (
-        annotations.get("authorization.k8s.io/decision") != "allow"
-    )
+        denied = code == 403
+    else:
+        annotations = raw.get("annotations")
+        denied = not isinstance(annotations, dict) or (
+            annotations.get("authorization.k8s.io/decision") != "allow"
+        )
+    return denied and raw_by_outsider(raw, state.settings.protected_namespaces)
 
 
 FORBIDDEN_BURST = Detection(
     DetectionMeta(
         id="forbidden-burst",
-        title="Burst of forbidden requests by one identity",
+        title="Burst of forbidden requests by one identity or source IP",
         severity=Severity.MEDIUM,
-        technique=mitre("T1069", "Permission Groups Discovery"),
+        technique=mitre("T1613", "Container and Resource Discovery"),
         tactic="discovery",
         description=(
-            "One identity was denied (403) at least the threshold number of requests (default 10) "
-            "within the window (default 60 s): someone trying what a credential can do. One "
-            "alert per window; state is bounded per identity and in identities (least recently "
-            "seen dropped)."
+            "One identity, or one source IP, was denied (403) at least the threshold number of "
+            "requests (default 10) within the window (default 60 s): someone trying what a "
+            "credential (or several) can do. One alert per identity or address and window; "
+            "state is bounded (least recently seen dropped). Nodes and components, denied "
+            "routinely, are not judged."
         ),
         response="Find out who holds the credential and what it was probing for.",
         stateful=True,
@@ -179,9 +171,9 @@ def _new_origin(event: AuditEvent, state: FirstSeen) -> Iterator[Hit]:
     user = event.user
     if at is None or not user.username or user.is_anonymous:
         return
-    if user.is_system and user.service_account is None:
-        return  # components and nodes move with the control plane
     settings = state.settings
+    if is_kubernetes_identity(user, settings.protected_namespaces):
+        return  # components, nodes and kube-system's accounts move with the control plane
     if state.started is None:
         state.started = at
     profile = state.table.get(user.username)
@@ -226,8 +218,12 @@ def _new_origin_gate(raw: Mapping[str, Any], state: FirstSeen) -> bool:
     username = user.get("username")
     if not isinstance(username, str) or not username:
         return False
-    if username.startswith("system:") and not username.startswith(SERVICE_ACCOUNT_PREFIX):
-        return False  # components, nodes and the anonymous user are not judged
+    if username.startswith("system:"):
+        if not username.startswith(SERVICE_ACCOUNT_PREFIX):
+            return False  # components, nodes and the anonymous user are not judged
+        namespace = username[len(SERVICE_ACCOUNT_PREFIX) :].partition(":")[0]
+        if namespace in state.settings.protected_namespaces:
+            return False
     profile = state.table.get(username)
     if profile is None:
         return True
@@ -246,16 +242,17 @@ def _new_origin_gate(raw: Mapping[str, Any], state: FirstSeen) -> bool:
 
 NEW_ORIGIN = Detection(
     DetectionMeta(
-        id="identity-new-origin",
+        id="first-seen-source",
         title="Identity seen from a new source IP or user agent",
         severity=Severity.LOW,
         technique=mitre("T1078", "Valid Accounts"),
         tactic="initial-access",
         description=(
-            "A person or ServiceAccount made a request from a source IP (medium) or with a "
-            "user-agent program (low) it was never seen with. Learned silently during a warm-up "
-            "from the first event (default 1 h) and for each new identity's first hour; bounded per "
-            "identity and in identities. Kubernetes components and nodes are not judged."
+            "A person or a workload's ServiceAccount made a request from a source IP (medium) or "
+            "with a user-agent program (low) it was never seen with. Learned silently during a "
+            "warm-up from the first event (default 1 h) and for each new identity's first hour; "
+            "bounded per identity and in identities. Kubernetes components, nodes and the "
+            "protected namespaces' ServiceAccounts are not judged."
         ),
         response=(
             "Confirm the new origin with the identity's owner; treat the credential as stolen "

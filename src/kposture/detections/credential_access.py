@@ -1,7 +1,10 @@
-"""Detections of credential access: Secrets read or listed by people or by ServiceAccounts outside
-their own namespace, Secrets written or deleted in the protected namespaces (the control plane's
-credentials), ServiceAccount tokens minted, certificate signing requests approved, and credentials
-written into ConfigMaps. Messages name keys and fingerprints, never a value.
+"""Detections of credentials written or minted: Secrets written or deleted in the protected
+namespaces (the control plane's credentials; beyond the catalogue), ServiceAccount tokens minted,
+client certificates requested or approved, and credentials written into ConfigMaps. Reads of Secrets
+are ``secret_reads``'. Messages name keys and fingerprints, never a value.
+
+Requests by Kubernetes' own identities (components, nodes, kube-system's ServiceAccounts) are not
+judged.
 """
 
 from __future__ import annotations
@@ -10,16 +13,16 @@ from collections.abc import Iterator, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
+from kposture.detections._containment import revoke_step
 from kposture.detections._events import (
     CHANGE_VERBS,
-    READ_VERBS,
     WRITE_VERBS,
+    by_kubernetes,
     changed_object,
     mapping,
-    matches_any,
     mitre,
+    outsider_gate,
     raw_by_outsider,
-    revoke_step,
     scoped,
     who,
 )
@@ -32,65 +35,6 @@ from kposture.model.audit import AuditEvent
 from kposture.model.incidents import DetectionMeta, Hit
 
 SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
-
-
-def _secret_access(event: AuditEvent, settings: DetectionSettings) -> Iterator[Hit]:
-    ref = event.ref
-    if ref.resource != "secrets" or ref.subresource or event.verb not in ("get", "list", "watch"):
-        return
-    if not event.allowed:
-        return
-    user = event.impersonated_user or event.user
-    if matches_any(user.username, settings.trusted_secret_readers) or user.is_node:
-        return
-    account = user.service_account
-    if account is not None:
-        if ref.namespace == account[0]:
-            return
-        whose = f"ServiceAccount {account[0]}/{account[1]} outside its own namespace"
-    elif user.is_human:
-        whose = "a person (not a ServiceAccount)"
-    else:
-        return
-    where = f"namespace {ref.namespace}" if ref.namespace else "every namespace"
-    target = (
-        f"Secret {scoped(ref.namespace, ref.name)}"
-        if ref.name
-        else f"the Secrets of {where} ({event.verb})"
-    )
-    bulk = event.verb in ("list", "watch")
-    yield Hit(
-        f"{who(event)} read {target}: {whose}",
-        (
-            f"Rotate the credentials in {target} if the read was not expected. "
-            + revoke_step(event, f"{event.verb} on secrets")
-        ),
-        Severity.HIGH if bulk else None,
-        (("secret", scoped(ref.namespace, ref.name or "*")), ("reader", whose)),
-    )
-
-
-SECRET_ACCESS = Detection(
-    DetectionMeta(
-        id="secret-read",
-        title="Secret read or listed by a person or a foreign ServiceAccount",
-        severity=Severity.MEDIUM,
-        technique=mitre("T1552.007", "Unsecured Credentials: Container API"),
-        tactic="credential-access",
-        description=(
-            "Secrets were read (get) or listed (list, watch) by a person, or by a ServiceAccount "
-            "in another namespace than its own. Workloads read their own namespace's Secrets; "
-            "people and foreign accounts reading them is how credentials leave a cluster. Listing "
-            "returns every value at once and is high severity."
-        ),
-        response=(
-            "Confirm the read; if unexpected, rotate the Secrets read and revoke the requester's "
-            "access to Secrets."
-        ),
-    ),
-    _secret_access,
-    interest=Interest(READ_VERBS, frozenset({"secrets"})),
-)
 
 
 def _routine_secret(event: AuditEvent, settings: DetectionSettings) -> bool:
@@ -180,7 +124,7 @@ PROTECTED_SECRET = Detection(
             "never-expiring token for it, a bootstrap-token-* Secret lets a node join; deleting "
             "one breaks a component (medium). Components, nodes and the protected namespaces' own "
             "ServiceAccounts are not judged, nor kubeadm writing its bootstrap tokens and "
-            "certificates (a setting). Judged at audit level Metadata."
+            "certificates (a setting). Judged at audit level Metadata. Beyond the catalogue."
         ),
         response=(
             "Confirm the change belongs to an approved operation; otherwise delete the planted "
@@ -193,10 +137,9 @@ PROTECTED_SECRET = Detection(
 )
 
 
-def _token_created(event: AuditEvent, _state: object) -> Iterator[Hit]:
+def _token_created(event: AuditEvent, settings: DetectionSettings) -> Iterator[Hit]:
     ref = event.ref
-    user = event.impersonated_user or event.user
-    if user.is_system or not event.allowed:
+    if not event.allowed or by_kubernetes(event, settings.protected_namespaces):
         # Kubelets mint projected tokens and the token controller writes legacy token Secrets.
         return
     if ref.resource == "serviceaccounts" and ref.subresource == "token" and event.verb == "create":
@@ -208,7 +151,7 @@ def _token_created(event: AuditEvent, _state: object) -> Iterator[Hit]:
                 f"ServiceAccount {account} (or the object the token is bound to) if the request "
                 "was not expected. " + revoke_step(event, "create on serviceaccounts/token")
             ),
-            Severity.HIGH if ref.namespace == "kube-system" else None,
+            Severity.HIGH if ref.namespace in settings.protected_namespaces else None,
             (("service_account", account),),
         )
         return
@@ -229,15 +172,16 @@ def _token_created(event: AuditEvent, _state: object) -> Iterator[Hit]:
 
 TOKEN_CREATED = Detection(
     DetectionMeta(
-        id="service-account-token-created",
-        title="ServiceAccount token created by a person",
+        id="sa-token-created",
+        title="ServiceAccount token created",
         severity=Severity.MEDIUM,
         technique=mitre("T1528", "Steal Application Access Token"),
         tactic="credential-access",
         description=(
-            "A person (not a node or the token controller) minted a ServiceAccount token, through "
-            "the TokenRequest API (kubectl create token) or as a long-lived token Secret. The token "
-            "acts as the workload's identity from anywhere."
+            "A person or a workload's ServiceAccount (not a node or the token controller) minted a "
+            "ServiceAccount token, through the TokenRequest API (kubectl create token) or as a "
+            "long-lived token Secret. The token acts as the workload's identity from anywhere; a "
+            "token for a protected namespace's ServiceAccount is high."
         ),
         response=(
             "Confirm why the token was needed; if not expected, delete the token Secret or recreate "
@@ -246,14 +190,72 @@ TOKEN_CREATED = Detection(
     ),
     _token_created,
     interest=Interest(frozenset({"create"}), frozenset({"serviceaccounts", "secrets"})),
+    gate=outsider_gate,
 )
 
+CLIENT_SIGNERS = frozenset(
+    {
+        "kubernetes.io/kube-apiserver-client",
+        "kubernetes.io/kube-apiserver-client-kubelet",
+    }
+)
+"""Signers whose certificates authenticate to the API server."""
 
-def _csr_approved(event: AuditEvent, _state: object) -> Iterator[Hit]:
+
+def _csr_details(body: Mapping[str, Any]) -> tuple[str, str, list[str]]:
+    spec = mapping(body.get("spec"))
+    usages = spec.get("usages")
+    return (
+        str(spec.get("signerName", "") or ""),
+        str(spec.get("username", "") or ""),
+        [str(usage) for usage in usages] if isinstance(usages, list) else [],
+    )
+
+
+def _for_client(signer: str, usages: list[str]) -> bool:
+    """Whether a CSR asks for a certificate that authenticates a client: a client signer, or any
+    signer (kubernetes.io/legacy-unknown, a custom one) with the client auth usage."""
+    return signer in CLIENT_SIGNERS or "client auth" in usages
+
+
+def _described(signer: str, requester: str) -> str:
+    details = [
+        text
+        for text in (signer and f"signer {signer}", requester and f"requested by {requester}")
+        if text
+    ]
+    return f" ({', '.join(details)})" if details else ""
+
+
+def _client_certificate(event: AuditEvent, settings: DetectionSettings) -> Iterator[Hit]:
     ref = event.ref
-    if ref.resource != "certificatesigningrequests" or ref.subresource != "approval":
+    if ref.resource != "certificatesigningrequests" or not event.allowed:
         return
-    if event.verb not in ("update", "patch") or not event.allowed or event.user.is_system:
+    if by_kubernetes(event, settings.protected_namespaces):
+        return  # kubelets request their certificates, the approving controller approves them
+    name = ref.name or "<unnamed>"
+    if not ref.subresource and event.verb == "create":
+        body = event.object
+        if body is None:
+            return  # counted as bodiless: the signer is in the body
+        signer, _, usages = _csr_details(body)
+        if not _for_client(signer, usages):
+            return
+        metadata_name = str(mapping(body.get("metadata")).get("name") or "")
+        name = ref.name or metadata_name or name
+        yield Hit(
+            f"{who(event)} requested a client certificate: certificate signing request {name}"
+            + _described(signer, ""),
+            (
+                f"Deny CSR {name} unless it was expected (kubectl certificate deny {name}): once "
+                "approved, the certificate authenticates as the user and groups its subject names "
+                "until it expires. " + revoke_step(event, "create on certificatesigningrequests")
+            ),
+            None,
+            (("csr", name), ("signer", signer), ("action", "created")),
+        )
+        return
+    if ref.subresource != "approval" or event.verb not in ("update", "patch"):
         return
     body = event.object or {}
     conditions = mapping(body.get("status")).get("conditions")
@@ -262,51 +264,52 @@ def _csr_approved(event: AuditEvent, _state: object) -> Iterator[Hit]:
     )
     if not approved:
         return
-    signer = str(mapping(body.get("spec")).get("signerName", "") or "")
-    requester = str(mapping(body.get("spec")).get("username", "") or "")
-    details = [
-        text
-        for text in (signer and f"signer {signer}", requester and f"requested by {requester}")
-        if text
-    ]
+    signer, requester, _ = _csr_details(body)
     yield Hit(
-        f"{who(event)} approved certificate signing request {ref.name or '<unnamed>'}"
-        + (f" ({', '.join(details)})" if details else ""),
+        f"{who(event)} approved certificate signing request {name}" + _described(signer, requester),
         (
             f"An issued certificate cannot be revoked in Kubernetes: if the approval was not "
-            f"expected, delete CSR {ref.name}, remove every RoleBinding and ClusterRoleBinding of "
+            f"expected, delete CSR {name}, remove every RoleBinding and ClusterRoleBinding of "
             "the certificate's user and groups, and rotate the signing CA if it names system:masters."
         ),
         None,
-        (("csr", ref.name), ("signer", signer), ("requester", requester)),
+        (("csr", name), ("signer", signer), ("requester", requester), ("action", "approved")),
     )
 
 
-CSR_APPROVED = Detection(
+_CSR_CREATE = frozenset({"create"})
+CLIENT_CERTIFICATE = Detection(
     DetectionMeta(
-        id="csr-approved",
-        title="Certificate signing request approved by a person",
+        id="client-certificate-created",
+        title="Client certificate requested or approved",
         severity=Severity.HIGH,
         technique=mitre("T1649", "Steal or Forge Authentication Certificates"),
         tactic="credential-access",
         description=(
-            "A person approved a CertificateSigningRequest. A client certificate signed by the "
+            "A person or a workload's ServiceAccount created a CertificateSigningRequest for a "
+            "client certificate (signer kube-apiserver-client or kube-apiserver-client-kubelet, or "
+            "the client auth usage), or approved any CSR. A client certificate signed by the "
             "cluster CA authenticates as any user and group it names, for its whole lifetime, and "
-            "cannot be revoked."
+            "cannot be revoked. Needs the audit level Request for CSR creation (the signer is in "
+            "the body); approvals are judged at Metadata."
         ),
         response=(
-            "Check the CSR's subject and signer; if unexpected, remove the bindings of the named "
-            "user and groups and plan a CA rotation."
+            "Check the CSR's subject and signer; if unexpected, deny or delete it, remove the "
+            "bindings of the named user and groups and plan a CA rotation if it was issued."
         ),
     ),
-    _csr_approved,
-    interest=Interest(frozenset({"update", "patch"}), frozenset({"certificatesigningrequests"})),
+    _client_certificate,
+    interest=Interest(
+        frozenset({"create", "update", "patch"}), frozenset({"certificatesigningrequests"})
+    ),
+    gate=outsider_gate,
+    needs_body=BodyNeed(_CSR_CREATE, frozenset({"certificatesigningrequests"})),
 )
 
 
-def _configmap_credentials(event: AuditEvent, _state: object) -> Iterator[Hit]:
+def _configmap_credentials(event: AuditEvent, settings: DetectionSettings) -> Iterator[Hit]:
     obj = changed_object(event, ("configmaps",))
-    if obj is None:
+    if obj is None or by_kubernetes(event, settings.protected_namespaces):
         return
     found: list[str] = []
     try:
@@ -339,17 +342,17 @@ def _configmap_credentials(event: AuditEvent, _state: object) -> Iterator[Hit]:
 
 CONFIGMAP_CREDENTIALS = Detection(
     DetectionMeta(
-        id="configmap-credentials",
+        id="configmap-credentials-written",
         title="Credentials written into a ConfigMap",
-        severity=Severity.MEDIUM,
-        technique=mitre("T1552.001", "Unsecured Credentials: Credentials In Files"),
+        severity=Severity.HIGH,
+        technique=mitre("T1552", "Unsecured Credentials"),
         tactic="credential-access",
         description=(
             "A ConfigMap was created or changed with values that are credentials (passwords, "
-            "private keys, cloud keys, tokens), judged by the same detector as the secrets rules. "
-            "The alert names the keys and a redacted fingerprint, never the value. Needs the "
-            "audit level Request for ConfigMap writes (create, update, patch): at Metadata the "
-            "data is not logged."
+            "private keys, cloud keys, tokens), judged by the same detector as the "
+            "secret-in-configmap rule. The alert names the keys and a redacted fingerprint, never "
+            "the value. Needs the audit level Request for ConfigMap writes (create, update, "
+            "patch): at Metadata the data is not logged."
         ),
         response="Rotate the credentials and keep them in Secrets with restricted access.",
     ),
@@ -359,9 +362,8 @@ CONFIGMAP_CREDENTIALS = Detection(
 )
 
 DETECTIONS: tuple[Detection, ...] = (
-    SECRET_ACCESS,
     PROTECTED_SECRET,
     TOKEN_CREATED,
-    CSR_APPROVED,
+    CLIENT_CERTIFICATE,
     CONFIGMAP_CREDENTIALS,
 )

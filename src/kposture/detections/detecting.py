@@ -27,8 +27,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kposture.detections.anomalies import BoundedTable
-from kposture.detections.base import Detection, DetectionNotes
+from kposture.detections._bounded import BoundedTable
+from kposture.detections.base import Detection, DetectionNotes, Gate
 from kposture.detections.registry import registry
 from kposture.detections.settings import DetectionSettings
 from kposture.detections.tuning import Allowlist
@@ -96,6 +96,7 @@ class Detector:
             (detection, detection.start(self.settings)) for detection in self.detections
         ]
         self._index: dict[tuple[str, str], tuple[_Entry, ...]] = {}
+        self._gates: dict[tuple[str, str], tuple[tuple[Gate, Any], ...] | None] = {}
         self._judged: BoundedTable[str, bool] = BoundedTable(audit_id_capacity)
         self.stats = DetectorStats()
 
@@ -121,11 +122,33 @@ class Detector:
         resource = ref.get("resource", "") if isinstance(ref, dict) else ""  # json gives dicts
         if not isinstance(verb, str) or not isinstance(resource, str):
             return True  # malformed: let the full reading judge and describe it
-        for detection, state in self._selected(verb, resource):
-            gate = detection.gate
-            if gate is None or gate(raw, state):
+        try:
+            gates = self._gates[(verb, resource)]
+        except KeyError:
+            gates = self._gates_for(verb, resource)
+        if gates is None:
+            return True
+        for gate, state in gates:  # noqa: SIM110 (any() over a generator is slower here)
+            if gate(raw, state):
                 return True
         return False
+
+    def _gates_for(self, verb: str, resource: str) -> tuple[tuple[Gate, Any], ...] | None:
+        """The gates of the detections concerned with ``(verb, resource)``, or None when one of
+        them has none (it wants every such event)."""
+        gates: list[tuple[Gate, Any]] = []
+        for detection, state in self._selected(verb, resource):
+            if detection.gate is None:
+                found = None
+                break
+            if not any(gate is detection.gate and seen is state for gate, seen in gates):
+                gates.append((detection.gate, state))  # one call for a gate several share
+        else:
+            found = tuple(gates)
+        if len(self._gates) >= MAX_INDEX_KEYS:
+            self._gates.clear()
+        self._gates[(verb, resource)] = found
+        return found
 
     def process(self, event: AuditEvent) -> list[IncidentAlert]:
         """The alerts ``event`` raises (at or above the minimum severity)."""

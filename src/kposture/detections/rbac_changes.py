@@ -1,50 +1,94 @@
-"""Detections of RBAC changes that grant power: cluster-admin bound or wildcard roles written, roles
-written with exec, Secret, impersonation or escalation rights, roles written with write access, and
-Kubernetes' own ``system:`` roles and bindings changed or deleted.
+"""Detections of RBAC changes that grant power: bindings that grant cluster-admin or a role with
+``*`` verbs on ``*`` resources, roles written with sensitive rights (exec, Secrets, the node proxy,
+wildcards, broad writes, impersonation, escalation), and Kubernetes' own ``system:`` roles and
+bindings changed or deleted.
 
-Roles and bindings written by the API server itself (``system:apiserver`` reconciling the bootstrap
-policy at start-up) are not judged.
+Writes by Kubernetes' own identities (the API server reconciling the bootstrap policy, the
+aggregation controller, kube-system's ServiceAccounts) are not judged. ``cluster-admin-granted``
+learns from every role write it sees, whoever made it, which roles hold a ``*``/``*`` rule
+(cluster-admin always does), bounded in how many it remembers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kposture.detections._bounded import BoundedTable
 from kposture.detections._events import (
     CHANGE_VERBS,
     WRITE_VERBS,
+    by_kubernetes,
     changed_object,
+    kind_of,
     mapping,
     mitre,
     scoped,
     who,
 )
 from kposture.detections.base import BodyNeed, Detection, Interest
+from kposture.detections.settings import DetectionSettings
 from kposture.inventory import PolicyRule, policy_rule
 from kposture.model import K8sObject, Severity
 from kposture.model.audit import AuditEvent
 from kposture.model.incidents import DetectionMeta, Hit
 
-_ROLES = ("roles", "clusterroles")
-_BINDINGS = ("rolebindings", "clusterrolebindings")
-_ADMIN_ROLES = frozenset({"cluster-admin"})
-_MUTATING = ("create", "update", "patch", "delete", "deletecollection", "escalate", "bind")
-_ROLE_BODIES = BodyNeed(CHANGE_VERBS, frozenset(_ROLES), "RequestResponse")
-"""A patch of a role or binding carries only what changed (never the immutable roleRef): the
-object as stored (RequestResponse) is what these detections judge."""
-_RISKY: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
-    ("exec into pods", ("create", "get"), "", "pods/exec"),
-    ("attach to pods", ("create", "get"), "", "pods/attach"),
-    ("read Secrets", ("get", "list", "watch"), "", "secrets"),
-    ("impersonate users", ("impersonate",), "", "users"),
-    ("impersonate groups", ("impersonate",), "", "groups"),
-    ("impersonate ServiceAccounts", ("impersonate",), "", "serviceaccounts"),
-    ("mint ServiceAccount tokens", ("create",), "", "serviceaccounts/token"),
-    ("use the node proxy", ("get", "create"), "", "nodes/proxy"),
-    ("escalate roles", ("escalate",), "rbac.authorization.k8s.io", "clusterroles"),
-    ("bind any role", ("bind",), "rbac.authorization.k8s.io", "clusterroles"),
-    ("approve certificates", ("approve",), "certificates.k8s.io", "signers"),
+_ROLES = frozenset({"roles", "clusterroles"})
+_BINDINGS = frozenset({"rolebindings", "clusterrolebindings"})
+_RBAC = "rbac.authorization.k8s.io"
+_ACCOUNT_MANIPULATION = mitre("T1098", "Account Manipulation")
+_WRITES = ("create", "update", "patch", "delete", "deletecollection")
+_SENSITIVE: tuple[tuple[str, tuple[str, ...], str, str, bool], ...] = (
+    # (what it allows, verbs, API group, resource, cluster-scoped)
+    ("exec into pods", ("create", "get"), "", "pods/exec", False),
+    ("attach to pods", ("create", "get"), "", "pods/attach", False),
+    ("read Secrets", ("get", "list", "watch"), "", "secrets", False),
+    ("use the node proxy", ("get", "create"), "", "nodes/proxy", True),
+    ("impersonate users", ("impersonate",), "", "users", True),
+    ("impersonate groups", ("impersonate",), "", "groups", True),
+    ("impersonate ServiceAccounts", ("impersonate",), "", "serviceaccounts", False),
+    ("mint ServiceAccount tokens", ("create",), "", "serviceaccounts/token", False),
+    ("escalate roles", ("escalate",), _RBAC, "clusterroles", True),
+    ("bind any role", ("bind",), _RBAC, "clusterroles", True),
+    ("approve certificates", ("approve",), "certificates.k8s.io", "signers", True),
+    # broad writes: objects that run code, grant rights, hold credentials or steer admission
+    ("create pods", ("create",), "", "pods", False),
+    ("add debug containers to pods", ("update", "patch"), "", "pods/ephemeralcontainers", False),
+    ("write Deployments", ("create", "update", "patch"), "apps", "deployments", False),
+    ("write DaemonSets", ("create", "update", "patch"), "apps", "daemonsets", False),
+    ("write StatefulSets", ("create", "update", "patch"), "apps", "statefulsets", False),
+    ("write Jobs", ("create", "update", "patch"), "batch", "jobs", False),
+    ("write CronJobs", ("create", "update", "patch"), "batch", "cronjobs", False),
+    ("write Secrets", ("create", "update", "patch"), "", "secrets", False),
+    ("write Roles", ("create", "update", "patch"), _RBAC, "roles", False),
+    ("write RoleBindings", ("create", "update", "patch"), _RBAC, "rolebindings", False),
+    ("write ClusterRoles", ("create", "update", "patch"), _RBAC, "clusterroles", True),
+    (
+        "write ClusterRoleBindings",
+        ("create", "update", "patch"),
+        _RBAC,
+        "clusterrolebindings",
+        True,
+    ),
+    (
+        "write admission webhooks",
+        ("create", "update", "patch", "delete"),
+        "admissionregistration.k8s.io",
+        "validatingwebhookconfigurations",
+        True,
+    ),
+    (
+        "write mutating admission webhooks",
+        ("create", "update", "patch", "delete"),
+        "admissionregistration.k8s.io",
+        "mutatingwebhookconfigurations",
+        True,
+    ),
+    ("create PersistentVolumes", ("create",), "", "persistentvolumes", True),
+    ("change or delete nodes", ("update", "patch", "delete"), "", "nodes", True),
+    ("delete namespaces", ("delete",), "", "namespaces", True),
 )
+"""What makes a role sensitive besides wildcards. A Role (namespaced) grants nothing on
+cluster-scoped resources, so those rows are skipped for it."""
 
 
 def _rules(obj: K8sObject) -> list[PolicyRule]:
@@ -53,14 +97,10 @@ def _rules(obj: K8sObject) -> list[PolicyRule]:
     return [rule for rule in found if rule is not None]
 
 
-def _by_apiserver(event: AuditEvent) -> bool:
-    return event.user.username == "system:apiserver"
-
-
-def _role_write(event: AuditEvent) -> K8sObject | None:
-    if _by_apiserver(event):
-        return None
-    return changed_object(event, _ROLES)
+def _full_wildcard(rules: list[PolicyRule]) -> bool:
+    """A rule with ``*`` verbs on ``*`` resources: everything of its API groups, present and
+    future."""
+    return any("*" in rule.verbs and "*" in rule.resources for rule in rules)
 
 
 def _wildcards(rules: list[PolicyRule]) -> list[str]:
@@ -81,169 +121,165 @@ def _wildcards(rules: list[PolicyRule]) -> list[str]:
     return found
 
 
-def _admin_granted(event: AuditEvent, _state: object) -> Iterator[Hit]:
-    binding = None if _by_apiserver(event) else changed_object(event, _BINDINGS)
-    if binding is not None:
-        role_ref = mapping(binding.raw.get("roleRef"))
-        role = str(role_ref.get("name", ""))
-        if role not in _ADMIN_ROLES:
-            return
-        subjects = [
-            f"{mapping(s).get('kind', '')} "
-            f"{scoped(str(mapping(s).get('namespace', '')), str(mapping(s).get('name', '')))}"
-            for s in binding.raw.get("subjects") or ()
-        ]
-        kind = binding.ref.kind
-        name = scoped(binding.ref.namespace, binding.ref.name)
-        namespace_flag = f" -n {binding.ref.namespace}" if binding.ref.namespace else ""
-        yield Hit(
-            f"{who(event)} bound {role_ref.get('kind', 'ClusterRole')} {role} to "
-            f"{', '.join(subjects) or 'no subject'} through {kind} {name}",
-            f"Delete {kind} {name} (kubectl delete {kind.lower()} {binding.ref.name}"
-            f"{namespace_flag}) unless the grant is approved, then review what its subjects did.",
-            Severity.CRITICAL,
-            (("binding", f"{kind}/{name}"), ("role", role), ("subjects", "; ".join(subjects))),
-        )
+def _url_writes(rules: list[PolicyRule]) -> list[str]:
+    """Write verbs granted on a wildcard non-resource URL (``/api/*``, ``/apis/*``)."""
+    found = []
+    for rule in rules:
+        writes = [verb for verb in rule.verbs if verb in _WRITES]
+        urls = [url for url in rule.non_resource_urls if url.endswith("*") and url != "*"]
+        if writes and urls:
+            found.append(f"{'/'.join(writes)} on non-resource URLs {', '.join(urls)}")
+    return found
+
+
+def sensitive_rights(rules: list[PolicyRule], namespaced: bool) -> list[str]:
+    """What sensitive rights the rules grant, as phrases ("exec into pods", "'*' in verbs")."""
+    found = _wildcards(rules)
+    for label, verbs, group, resource, cluster_scoped in _SENSITIVE:
+        if namespaced and cluster_scoped:
+            continue  # a Role grants nothing on cluster-scoped resources
+        if any(rule.grants_any(verbs, group, resource) for rule in rules):
+            found.append(label)
+    if not namespaced:
+        found.extend(_url_writes(rules))
+    return found
+
+
+def _role_key(kind: str, namespace: str, name: str) -> str:
+    return f"{kind}/{namespace}/{name}" if kind == "Role" else f"ClusterRole//{name}"
+
+
+class AdminRoles:
+    """The roles seen written with a ``*``/``*`` rule (keys ``ClusterRole//name``,
+    ``Role/namespace/name``), the most recently written kept."""
+
+    __slots__ = ("roles", "settings")
+
+    def __init__(self, settings: DetectionSettings) -> None:
+        self.settings = settings
+        self.roles: BoundedTable[str, bool] = BoundedTable(settings.max_tracked_identities)
+
+    def is_admin(self, key: str) -> bool:
+        return key == "ClusterRole//cluster-admin" or bool(self.roles.get(key))
+
+
+def _learn(event: AuditEvent, state: AdminRoles) -> None:
+    """Remember whether the role an allowed write left holds a ``*``/``*`` rule."""
+    ref = event.ref
+    if ref.subresource or not event.allowed:
         return
-    role_obj = _role_write(event)
-    if role_obj is None:
+    kind = kind_of(ref.resource)
+    if event.verb in ("delete", "deletecollection"):
+        if ref.name:
+            state.roles.put(_role_key(kind, ref.namespace, ref.name), False)
         return
-    wildcards = _wildcards(_rules(role_obj))
-    if not wildcards:
+    role = changed_object(event, _ROLES)
+    if role is not None and (role.ref.name or ref.name):
+        key = _role_key(kind, role.ref.namespace, role.ref.name or ref.name)
+        state.roles.put(key, _full_wildcard(_rules(role)))
+
+
+def _admin_granted(event: AuditEvent, state: AdminRoles) -> Iterator[Hit]:
+    if event.ref.resource in _ROLES:
+        _learn(event, state)
         return
-    kind = role_obj.ref.kind
-    name = scoped(role_obj.ref.namespace, role_obj.ref.name)
+    binding = changed_object(event, _BINDINGS)
+    if binding is None or by_kubernetes(event, state.settings.protected_namespaces):
+        return
+    role_ref = mapping(binding.raw.get("roleRef"))
+    role_kind = str(role_ref.get("kind", "ClusterRole") or "ClusterRole")
+    role = str(role_ref.get("name", ""))
+    if not role or not state.is_admin(_role_key(role_kind, binding.ref.namespace, role)):
+        return
+    subjects = [
+        f"{mapping(s).get('kind', '')} "
+        f"{scoped(str(mapping(s).get('namespace', '')), str(mapping(s).get('name', '')))}"
+        for s in binding.raw.get("subjects") or ()
+    ]
+    kind = binding.ref.kind
+    name = scoped(binding.ref.namespace, binding.ref.name)
+    namespace_flag = f" -n {binding.ref.namespace}" if binding.ref.namespace else ""
+    scope = f"in namespace {binding.ref.namespace}" if binding.ref.namespace else "cluster-wide"
+    what = role if role == "cluster-admin" else f"{role} (a '*' verbs on '*' resources role)"
     yield Hit(
-        f"{who(event)} wrote {kind} {name} with wildcard rules ({'; '.join(wildcards)})",
-        f"Replace the wildcards of {kind} {name} with the verbs and resources it needs, or delete "
-        "it, and list who is bound to it (kposture rbac who-can).",
+        f"{who(event)} bound {role_kind} {what} {scope} to "
+        f"{', '.join(subjects) or 'no subject'} through {kind} {name}",
+        f"Delete {kind} {name} (kubectl delete {kind.lower()} {binding.ref.name}"
+        f"{namespace_flag}) unless the grant is approved, then review what its subjects did.",
         None,
-        (("role", f"{kind}/{name}"), ("wildcards", "; ".join(wildcards))),
+        (
+            ("binding", f"{kind}/{name}"),
+            ("role", f"{role_kind}/{role}"),
+            ("subjects", "; ".join(subjects)),
+        ),
     )
 
 
 ADMIN_GRANTED = Detection(
     DetectionMeta(
         id="cluster-admin-granted",
-        title="cluster-admin bound or a wildcard role written",
-        severity=Severity.HIGH,
-        technique=mitre("T1098", "Account Manipulation"),
+        title="cluster-admin or a '*'/'*' role bound",
+        severity=Severity.CRITICAL,
+        technique=_ACCOUNT_MANIPULATION,
         tactic="privilege-escalation",
         description=(
-            "A ClusterRoleBinding or RoleBinding to cluster-admin was created or changed (critical), "
-            "or a Role or ClusterRole was written with '*' in its verbs, resources, API groups or "
-            "non-resource URLs, which grants everything present and future. Needs the audit "
-            "level RequestResponse for role and binding writes."
+            "A ClusterRoleBinding or RoleBinding was created or changed to grant cluster-admin, or "
+            "a role seen written in the same log with '*' verbs on '*' resources (everything, "
+            "present and future). Needs the audit level RequestResponse for role and binding "
+            "writes (a patch carries no roleRef)."
         ),
         response=(
-            "Delete the binding or narrow the role unless the grant was approved, and review what "
-            "the subjects did with it."
+            "Delete the binding unless the grant was approved, and review what the subjects did "
+            "with it."
         ),
+        stateful=True,
     ),
     _admin_granted,
-    interest=Interest(CHANGE_VERBS, frozenset(_ROLES + _BINDINGS)),
-    needs_body=BodyNeed(CHANGE_VERBS, frozenset(_ROLES + _BINDINGS), "RequestResponse"),
+    AdminRoles,
+    interest=Interest(WRITE_VERBS, _ROLES | _BINDINGS),
+    needs_body=BodyNeed(CHANGE_VERBS, _ROLES | _BINDINGS, "RequestResponse"),
 )
 
 
-def _risky_rights(rules: list[PolicyRule], namespaced: bool) -> list[str]:
-    found = []
-    for label, verbs, group, resource in _RISKY:
-        if namespaced and resource.startswith(("nodes", "users", "groups", "signers")):
-            continue  # cluster-scoped: a Role grants nothing on them
-        if any(rule.grants_any(verbs, group, resource) for rule in rules):
-            found.append(label)
-    return found
-
-
-def _risky_role(event: AuditEvent, _state: object) -> Iterator[Hit]:
-    role_obj = _role_write(event)
-    if role_obj is None:
+def _sensitive_role(event: AuditEvent, settings: DetectionSettings) -> Iterator[Hit]:
+    role_obj = changed_object(event, _ROLES)
+    if role_obj is None or by_kubernetes(event, settings.protected_namespaces):
         return
-    rules = _rules(role_obj)
-    if _wildcards(rules):
-        return  # cluster-admin-granted reports wildcard roles
-    rights = _risky_rights(rules, role_obj.ref.kind == "Role")
+    rights = sensitive_rights(_rules(role_obj), role_obj.ref.kind == "Role")
     if not rights:
         return
     kind = role_obj.ref.kind
     name = scoped(role_obj.ref.namespace, role_obj.ref.name)
+    made = "created" if event.verb == "create" else "changed"
     yield Hit(
-        f"{who(event)} wrote {kind} {name} allowing to {', '.join(rights)}",
+        f"{who(event)} {made} {kind} {name} allowing to {', '.join(rights)}",
         f"Remove those rights from {kind} {name} unless approved, and check its bindings "
-        f"(kposture rbac who-can) before anyone uses them.",
+        "(kposture rbac who-can) before anyone uses them.",
         None,
         (("role", f"{kind}/{name}"), ("rights", ", ".join(rights))),
     )
 
 
-RISKY_ROLE = Detection(
+SENSITIVE_ROLE = Detection(
     DetectionMeta(
-        id="risky-role-written",
-        title="Role written with exec, Secret, impersonation or escalation rights",
+        id="sensitive-role-created",
+        title="Role written with sensitive rights",
         severity=Severity.HIGH,
-        technique=mitre("T1098", "Account Manipulation"),
+        technique=_ACCOUNT_MANIPULATION,
         tactic="privilege-escalation",
         description=(
             "A Role or ClusterRole was created or changed to allow exec or attach into pods, "
-            "reading Secrets, impersonation, minting tokens, the node proxy, escalate/bind or "
-            "approving certificates: rights that lead to other identities' power. Needs the "
-            "audit level RequestResponse for role writes."
+            "reading Secrets, the node proxy, wildcards ('*' verbs, resources, API groups or URLs), "
+            "broad writes (pods and workloads, Secrets, RBAC objects, admission webhooks, nodes, "
+            "PersistentVolumes, namespace deletion, any non-resource URL), impersonation, minting "
+            "tokens, escalate/bind or approving certificates: rights that lead to other "
+            "identities' power. Needs the audit level RequestResponse for role writes."
         ),
         response="Narrow the role unless the rights were approved, and check who is bound to it.",
     ),
-    _risky_role,
-    interest=Interest(CHANGE_VERBS, frozenset(_ROLES)),
-    needs_body=_ROLE_BODIES,
-)
-
-
-def _write_role(event: AuditEvent, _state: object) -> Iterator[Hit]:
-    role_obj = _role_write(event)
-    if role_obj is None:
-        return
-    rules = _rules(role_obj)
-    if _wildcards(rules) or _risky_rights(rules, role_obj.ref.kind == "Role"):
-        return  # reported, at a higher severity, by cluster-admin-granted or risky-role-written
-    writes = sorted(
-        {
-            verb
-            for rule in rules
-            for verb in rule.verbs
-            if verb in _MUTATING and (rule.resources or rule.non_resource_urls)
-        }
-    )
-    if not writes:
-        return
-    kind = role_obj.ref.kind
-    name = scoped(role_obj.ref.namespace, role_obj.ref.name)
-    yield Hit(
-        f"{who(event)} wrote {kind} {name} with write verbs ({', '.join(writes)})",
-        f"Check that {kind} {name} and its bindings are expected; remove the write verbs it "
-        "does not need.",
-        None,
-        (("role", f"{kind}/{name}"), ("verbs", ",".join(writes))),
-    )
-
-
-WRITE_ROLE = Detection(
-    DetectionMeta(
-        id="write-role-written",
-        title="Role written with write access",
-        severity=Severity.LOW,
-        technique=mitre("T1098", "Account Manipulation"),
-        tactic="persistence",
-        description=(
-            "A Role or ClusterRole was created or changed with verbs that modify objects (create, "
-            "update, patch, delete, deletecollection, escalate, bind). Low severity: worth a look "
-            "when it was not part of a deployment. Needs the audit level RequestResponse for "
-            "role writes."
-        ),
-        response="Confirm the role belongs to an approved deployment.",
-    ),
-    _write_role,
-    interest=Interest(CHANGE_VERBS, frozenset(_ROLES)),
-    needs_body=_ROLE_BODIES,
+    _sensitive_role,
+    interest=Interest(CHANGE_VERBS, _ROLES),
+    needs_body=BodyNeed(CHANGE_VERBS, _ROLES, "RequestResponse"),
 )
 
 
@@ -255,20 +291,17 @@ def _is_default(name: str, event: AuditEvent) -> bool:
     return labels.get("kubernetes.io/bootstrapping") == "rbac-defaults" and event.verb != "create"
 
 
-def _system_rbac(event: AuditEvent, _state: object) -> Iterator[Hit]:
+def _system_role(event: AuditEvent, settings: DetectionSettings) -> Iterator[Hit]:
     ref = event.ref
-    if ref.resource not in ("clusterroles", "clusterrolebindings", "roles", "rolebindings"):
+    if ref.resource not in _ROLES | _BINDINGS:
         return
     if event.verb not in WRITE_VERBS - {"create"} or ref.subresource or not event.allowed:
         return
-    if event.user.is_system or not ref.name or not _is_default(ref.name, event):
+    if by_kubernetes(event, settings.protected_namespaces):
         return
-    kind = {
-        "clusterroles": "ClusterRole",
-        "clusterrolebindings": "ClusterRoleBinding",
-        "roles": "Role",
-        "rolebindings": "RoleBinding",
-    }[ref.resource]
+    if not ref.name or not _is_default(ref.name, event):
+        return
+    kind = kind_of(ref.resource)
     name = scoped(ref.namespace, ref.name)
     action = "deleted" if event.verb.startswith("delete") else "changed"
     yield Hit(
@@ -279,28 +312,28 @@ def _system_rbac(event: AuditEvent, _state: object) -> Iterator[Hit]:
             "'false' (check that annotation), or re-apply it from another cluster of the same "
             "version (kubectl auth reconcile)."
         ),
-        Severity.HIGH if action == "changed" else None,
+        None,
         (("object", f"{kind}/{name}"), ("action", action)),
     )
 
 
-SYSTEM_RBAC = Detection(
+SYSTEM_ROLE = Detection(
     DetectionMeta(
-        id="system-rbac-modified",
+        id="system-role-modified",
         title="Kubernetes default role or binding changed or deleted",
-        severity=Severity.MEDIUM,
-        technique=mitre("T1098", "Account Manipulation"),
+        severity=Severity.HIGH,
+        technique=_ACCOUNT_MANIPULATION,
         tactic="persistence",
         description=(
-            "A person changed or deleted one of Kubernetes' default roles or bindings (system:*, "
-            "cluster-admin, admin, edit, view). Widening a default role reaches every component "
-            "bound to it and hides among defaults; deleting one breaks a component or removes a "
-            "restriction."
+            "A person or a workload's ServiceAccount changed or deleted one of Kubernetes' default "
+            "roles or bindings (system:*, cluster-admin, admin, edit, view). Widening a default "
+            "role reaches every component bound to it and hides among defaults; deleting one "
+            "breaks a component or removes a restriction. Judged at audit level Metadata."
         ),
         response="Restore the default and find out why it was changed.",
     ),
-    _system_rbac,
-    interest=Interest(WRITE_VERBS, frozenset(_ROLES + _BINDINGS)),
+    _system_role,
+    interest=Interest(WRITE_VERBS, _ROLES | _BINDINGS),
 )
 
-DETECTIONS: tuple[Detection, ...] = (ADMIN_GRANTED, RISKY_ROLE, WRITE_ROLE, SYSTEM_RBAC)
+DETECTIONS: tuple[Detection, ...] = (ADMIN_GRANTED, SENSITIVE_ROLE, SYSTEM_ROLE)

@@ -8,16 +8,31 @@ import re
 from kposture.detections import (
     anomalies,
     credential_access,
+    exposure,
     identity,
     rbac_changes,
+    secret_reads,
+    system_namespaces,
     tampering,
     workload_access,
+    workload_changes,
 )
 from kposture.detections.base import Detection
 from kposture.model import Framework
 from kposture.model.incidents import DetectionMeta
 
-FAMILIES = (workload_access, credential_access, rbac_changes, identity, tampering, anomalies)
+FAMILIES = (
+    workload_access,
+    workload_changes,
+    exposure,
+    secret_reads,
+    credential_access,
+    rbac_changes,
+    identity,
+    system_namespaces,
+    tampering,
+    anomalies,
+)
 
 _ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
@@ -32,6 +47,7 @@ TACTICS = frozenset(
         "discovery",
         "lateral-movement",
         "collection",
+        "command-and-control",
         "impact",
     }
 )
@@ -49,7 +65,10 @@ def metadata_problems(meta: DetectionMeta) -> list[tuple[str, str]]:
         problems.append(("id", "id is not kebab-case"))
     if not meta.title or len(meta.title) >= 80:
         problems.append(("title", "title is empty or 80 characters or longer"))
-    if meta.technique.framework is not Framework.MITRE or not _TECHNIQUE.match(meta.technique.id):
+    if any(
+        reference.framework is not Framework.MITRE or not _TECHNIQUE.match(reference.id)
+        for reference in meta.references
+    ):
         problems.append(("technique", "technique is not a MITRE ATT&CK technique id"))
     if meta.tactic not in TACTICS:
         problems.append(("tactic", f"unknown tactic {meta.tactic!r}"))

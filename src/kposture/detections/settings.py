@@ -25,8 +25,15 @@ DEFAULT_AGENT_NAMESPACES = (
     "tracee",
     "gatekeeper-system",
     "kyverno",
+    "kubearmor",
+    "neuvector",
+    "twistlock",
+    "falcon-system",
+    "loki",
+    "opentelemetry",
 )
-"""Namespaces where audit, monitoring and security agents usually run."""
+"""Namespaces where audit, logging, monitoring, runtime-detection and policy-engine agents usually
+run."""
 
 DEFAULT_AGENT_NAMES = (
     "falco",
@@ -47,8 +54,22 @@ DEFAULT_AGENT_NAMES = (
     "tetragon",
     "tracee",
     "kposture",
+    "falcosidekick",
+    "kyverno",
+    "gatekeeper",
+    "kubearmor",
+    "neuvector",
+    "twistlock-defender",
+    "falcon-sensor",
+    "promtail",
+    "loki",
+    "otel-collector",
+    "opentelemetry-collector",
+    "elastic-agent",
+    "splunk-otel-collector",
 )
-"""Names (or name prefixes followed by ``-``) of agent workloads."""
+"""Names (or name prefixes followed by ``-``) of agent workloads: audit, logging, monitoring,
+runtime detection and policy engines."""
 
 DEFAULT_PROTECTED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 
@@ -101,8 +122,16 @@ class DetectionSettings:
     """Thresholds, bounds and lists of the built-in detections."""
 
     forbidden_threshold: int = 10
-    """403 answers by one identity within ``forbidden_window`` that make a burst."""
+    """403 answers to one identity (or one source IP) within ``forbidden_window`` that make a
+    burst."""
     forbidden_window: dt.timedelta = dt.timedelta(seconds=60)
+    secret_read_threshold: int = 10
+    """Distinct Secrets (a namespace's list counts as one) one identity reads within
+    ``secret_read_window`` that make an enumeration."""
+    secret_read_window: dt.timedelta = dt.timedelta(seconds=60)
+    repeat_window: dt.timedelta = dt.timedelta(minutes=10)
+    """How long ``secret-access-denied`` stays quiet about the same identity and Secret after an
+    alert (a workload retrying a read it may not do is one alert, not one a second)."""
     max_tracked_identities: int = 10_000
     """Identities kept by each stateful detection; the least recently seen go first."""
     first_seen_warmup: dt.timedelta = dt.timedelta(hours=1)

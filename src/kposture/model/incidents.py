@@ -27,8 +27,8 @@ class DetectionMeta:
     """A detection's stable description.
 
     ``id`` is kebab-case and never reused; ``technique`` is the MITRE ATT&CK technique the detected
-    behaviour belongs to (with its tactic); ``response`` is the response guidance, one or more
-    sentences ending with a period.
+    behaviour belongs to (with its tactic), ``also`` any further technique it belongs to as well;
+    ``response`` is the response guidance, one or more sentences ending with a period.
     """
 
     id: str
@@ -39,6 +39,12 @@ class DetectionMeta:
     description: str
     response: str
     stateful: bool = False
+    also: tuple[Reference, ...] = ()
+
+    @property
+    def references(self) -> tuple[Reference, ...]:
+        """Every MITRE ATT&CK technique of the detection, the main one first."""
+        return (self.technique, *self.also)
 
 
 @dataclass(frozen=True, slots=True)

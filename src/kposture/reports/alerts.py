@@ -51,7 +51,7 @@ def detection_catalogue(metas: Iterable[DetectionMeta]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for meta in metas:
-        technique = f"{meta.technique.id} {meta.technique.title}"
+        technique = ", ".join(f"{ref.id} {ref.title}" for ref in meta.references)
         state = " (stateful)" if meta.stateful else ""
         rows.append(
             f"| `{meta.id}` | {meta.title}{state} | {meta.severity.value} | {technique} | "

@@ -37,7 +37,10 @@ def detection_fields(incident: IncidentAlert) -> dict[str, Any]:
         "rule": {"name": meta.title, "description": meta.description, "category": meta.tactic},
         "threat": {
             "framework": "MITRE ATT&CK",
-            "technique": {"id": [meta.technique.id], "name": [meta.technique.title]},
+            "technique": {
+                "id": [ref.id for ref in meta.references],
+                "name": [ref.title for ref in meta.references],
+            },
             "tactic": {"name": [meta.tactic]},
         },
         "user": {
@@ -72,11 +75,8 @@ def detection_fields(incident: IncidentAlert) -> dict[str, Any]:
         "title": meta.title,
         "tactic": meta.tactic,
         "references": [
-            {
-                "framework": meta.technique.framework.value,
-                "id": meta.technique.id,
-                "title": meta.technique.title,
-            }
+            {"framework": ref.framework.value, "id": ref.id, "title": ref.title}
+            for ref in meta.references
         ],
         "remediation": meta.response,
         "containment": incident.containment,

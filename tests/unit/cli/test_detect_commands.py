@@ -29,7 +29,7 @@ def test_detect_table_and_exit_codes(tmp_path: Path) -> None:
     log = str(write_log(tmp_path, QUIET, EXEC))
     result = runner.invoke(app, ["detect", log], env={"COLUMNS": "400"})
     assert result.exit_code == 1, result.output
-    assert "pod-exec-attach" in result.stdout
+    assert "pod-exec" in result.stdout
     assert "kposture respond isolate web-1 -n default" in result.stdout
     assert "2 events read, 1 alert\n" in result.stderr
     clean = runner.invoke(app, ["detect", str(write_log(tmp_path, QUIET))])
@@ -44,7 +44,7 @@ def test_detect_json_lines_use_ecs_names(tmp_path: Path) -> None:
     docs = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(docs) == 2  # the repeated audit ID is judged once
     doc = docs[0]
-    assert doc["rule"]["id"] == "pod-exec-attach"
+    assert doc["rule"]["id"] == "pod-exec"
     assert doc["user"]["name"] == "alice" and doc["source"]["ip"] == "10.0.0.1"
     assert doc["user_agent"]["original"].startswith("kubectl/")
     assert doc["kubernetes"]["audit"]["objectRef"]["subresource"] == "exec"

@@ -33,9 +33,9 @@ def test_tune_names_the_noisy_identity_and_its_entry_silences_it(tmp_path: Path)
     runner = CliRunner()
     tuned = runner.invoke(app, ["detect", "tune", str(log)], env={"COLUMNS": "200"})
     assert tuned.exit_code == 0, tuned.output
-    assert "secret-read" in tuned.stdout and "ci-bot (4)" in tuned.stdout
+    assert "secret-read-by-person" in tuned.stdout and "ci-bot (4)" in tuned.stdout
     snippet = tuned.stdout[tuned.stdout.index("detections:") :]
-    entries = yaml.safe_load(snippet)["detections"]["allowlist"]["secret-read"]
+    entries = yaml.safe_load(snippet)["detections"]["allowlist"]["secret-read-by-person"]
     assert entries[0] == {
         "users": ["ci-bot"],
         "namespaces": ["shop"],
@@ -46,7 +46,9 @@ def test_tune_names_the_noisy_identity_and_its_entry_silences_it(tmp_path: Path)
     }
     entries[0]["reason"] = "the CI pipeline reads the deploy key"
     policy = tmp_path / "policy.yaml"
-    policy.write_text(yaml.safe_dump({"detections": {"allowlist": {"secret-read": [entries[0]]}}}))
+    policy.write_text(
+        yaml.safe_dump({"detections": {"allowlist": {"secret-read-by-person": [entries[0]]}}})
+    )
     detected = runner.invoke(app, ["detect", str(log), "--policy", str(policy), "-o", "json"])
     assert detected.exit_code == 1
     alerts = [json.loads(line) for line in detected.stdout.splitlines()]

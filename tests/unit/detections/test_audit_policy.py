@@ -39,6 +39,7 @@ GROUPS = {
     "rolebindings": "rbac.authorization.k8s.io",
     "clusterrolebindings": "rbac.authorization.k8s.io",
     "certificatesigningrequests": "certificates.k8s.io",
+    "ingresses": "networking.k8s.io",
     "validatingwebhookconfigurations": "admissionregistration.k8s.io",
     "leases": "coordination.k8s.io",
 }
@@ -121,6 +122,9 @@ def test_every_write_a_detection_judges_by_its_body_is_logged_with_it() -> None:
     ("verb", "resource", "sub", "wanted"),
     [
         ("update", "certificatesigningrequests", "approval", "Request"),
+        ("create", "certificatesigningrequests", "", "Request"),
+        ("patch", "deployments", "scale", "Request"),
+        ("update", "statefulsets", "scale", "Request"),
         ("patch", "pods", "ephemeralcontainers", "Request"),
         ("create", "pods", "exec", "Metadata"),
         ("get", "pods", "attach", "Metadata"),

@@ -36,20 +36,22 @@ def _detector(*entries: AllowEntry) -> Detector:
 
 
 def test_allowlisted_hits_are_counted_not_alerted() -> None:
-    entry = AllowEntry(("secret-read",), "backup job", users=("alice",), line=7, source="p.yaml")
+    entry = AllowEntry(
+        ("secret-read-by-person",), "backup job", users=("alice",), line=7, source="p.yaml"
+    )
     detector = _detector(entry)
     assert detector.process(_secret_read()) == []
     assert detector.stats.allowlisted == 1
-    assert detector.stats.allowlisted_by_detection == {"secret-read": 1}
+    assert detector.stats.allowlisted_by_detection == {"secret-read-by-person": 1}
     assert detector.stats.allowlisted_by_entry == {"p.yaml:7": 1}
     alerts = detector.process(_secret_read(user="bob"))
-    assert [a.detection_id for a in alerts] == ["secret-read"]
-    assert detector.stats.alerts_by_detection == {"secret-read": 1}
+    assert [a.detection_id for a in alerts] == ["secret-read-by-person"]
+    assert detector.stats.alerts_by_detection == {"secret-read-by-person": 1}
 
 
 def test_an_expired_entry_is_not_applied_and_named_once_in_the_notices() -> None:
     expired = AllowEntry(
-        ("secret-read",),
+        ("secret-read-by-person",),
         "backup job",
         users=("alice",),
         expires="2026-01-09",
@@ -60,17 +62,17 @@ def test_an_expired_entry_is_not_applied_and_named_once_in_the_notices() -> None
         ("*",), "ci", users=("ci",), expires="2026-01-10", source="p.yaml", line=12
     )
     detector = _detector(expired, current)
-    assert [a.detection_id for a in detector.process(_secret_read())] == ["secret-read"]
+    assert [a.detection_id for a in detector.process(_secret_read())] == ["secret-read-by-person"]
     assert detector.process(_secret_read(user="ci")) == []
     detector.process(_secret_read())
     assert detector.notices() == [
-        "p.yaml:7: allowlist entry for secret-read expired on 2026-01-09; it is no longer "
+        "p.yaml:7: allowlist entry for secret-read-by-person expired on 2026-01-09; it is no longer "
         "applied (backup job)"
     ]
 
 
 def test_entry_for_another_detection_does_not_apply() -> None:
-    detector = _detector(AllowEntry(("pod-exec-attach",), "r", users=("alice",)))
+    detector = _detector(AllowEntry(("pod-exec",), "r", users=("alice",)))
     assert len(detector.process(_secret_read())) == 1
 
 
@@ -113,7 +115,7 @@ apiVersion: kposture.io/v1
 kind: Policy
 detections:
   allowlist:
-    secret-read:
+    secret-read-cross-namespace:
       - serviceAccounts: [argocd/argocd-server]
         reason: Argo CD reads repository credentials
         expires: 2027-01-31
@@ -128,10 +130,10 @@ detections:
 def test_policy_file_block() -> None:
     parsed = parse_policy(POLICY, "p.yaml")
     first, second = parsed.detection_allowlist
-    assert first.detections == ("secret-read",) and first.line == 6
+    assert first.detections == ("secret-read-cross-namespace",) and first.line == 6
     assert first.service_accounts == ("argocd/argocd-server",) and first.expires == "2027-01-31"
     assert second.detections == ("*",) and second.source_ranges == ("10.0.0.0/8",)
-    assert parsed.detection_references == (("secret-read", 5),)
+    assert parsed.detection_references == (("secret-read-cross-namespace", 5),)
     assert parsed.custom_detections == (("detections/", 13),)
 
 
@@ -147,7 +149,8 @@ def test_policy_file_block() -> None:
     ],
 )
 def test_policy_file_errors_name_the_line(entry: str, line: int, message: str) -> None:
-    text = f"apiVersion: kposture.io/v1\nkind: Policy\ndetections:\n  allowlist:\n    secret-read:\n{entry}\n"
+    head = "apiVersion: kposture.io/v1\nkind: Policy\ndetections:\n  allowlist:\n"
+    text = f"{head}    secret-read-by-person:\n{entry}\n"
     with pytest.raises(PolicyFileError) as error:
         parse_policy(text, "p.yaml")
     assert str(error.value).startswith(f"p.yaml:{line}:")
@@ -160,11 +163,11 @@ apiVersion: kposture.io/v1
 kind: Policy
 detections:
   allowlist:
-    secret-read:
+    secret-read-by-person:
       - {users: [a], sourceRanges: [10.0.0.0/33, 300.1.1.1], expires: soon}
       - {reason: r, users: [b]}
       - {reason: ok, serviceAccounts: [argocd]}
-    pod-exec-attach: not-a-list
+    pod-exec: not-a-list
   custom: [detections/, ""]
 """
     with pytest.raises(PolicyFileError) as error:
@@ -176,7 +179,7 @@ detections:
         "p.yaml:6: source range '300.1.1.1' is not an address or CIDR",
         "p.yaml:6: expires must be a date",
         "p.yaml:8: service account 'argocd' must be namespace/name",
-        "p.yaml:9: detections.allowlist.pod-exec-attach must be a list",
+        "p.yaml:9: detections.allowlist.pod-exec must be a list",
         "p.yaml:10: a detections.custom entry must be a path",
     ]
     assert len(problems) == len(expected), problems

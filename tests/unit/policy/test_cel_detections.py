@@ -164,7 +164,7 @@ def test_load_errors_name_file_and_line(tmp_path: Path, body: str, line: int, me
 
 def test_builtin_and_duplicate_ids_are_refused(tmp_path: Path) -> None:
     body = "  match: {verbs: [get]}\n  conditions: [{expression: 'true'}]\n"
-    taken = _write(tmp_path, body, name="secret-read")
+    taken = _write(tmp_path, body, name="secret-enumeration")
     assert (
         "already a built-in detection"
         in load_detection_files([taken], taken_ids=BUILTIN).errors[0].message
@@ -303,7 +303,7 @@ spec:
 apiVersion: kposture.io/v1
 kind: Detection
 metadata:
-  name: secret-read
+  name: secret-enumeration
 spec:
   title: Taken
   severity: low

@@ -88,7 +88,7 @@ def test_batches_are_accepted_and_judged_off_the_request(tmp_path: Path) -> None
     answer = setup.post(_batch(_secret_read(), raw_event("get", "pods")))
     assert answer.status_code == 200
     assert setup.processor.drain()
-    assert [a.rule_id for a in setup.sent] == ["secret-read"]
+    assert [a.rule_id for a in setup.sent] == ["secret-read-by-person"]
     assert setup.stored == setup.sent
     event = dict(setup.sent[0].event or {})
     assert event["user"] == "alice" and event["resource"] == "secrets" and event["name"] == "db"
@@ -96,7 +96,7 @@ def test_batches_are_accepted_and_judged_off_the_request(tmp_path: Path) -> None
     assert setup.metric("kposture_audit_events_total", outcome="received") == 2
     assert setup.metric("kposture_audit_events_total", outcome="judged") == 1
     assert setup.metric("kposture_audit_events_total", outcome="passed") == 1
-    assert setup.metric("kposture_audit_alerts_total", detection="secret-read") == 1
+    assert setup.metric("kposture_audit_alerts_total", detection="secret-read-by-person") == 1
     assert setup.metric("kposture_audit_batches_total", outcome="accepted") == 1
     text = generate_latest(setup.registry).decode()
     assert "kposture_audit_queue_depth" in text and "kposture_audit_processing_lag_seconds" in text
@@ -174,7 +174,7 @@ def test_store_rows_keep_the_event_block(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
     alert = Alert(
         "detection",
-        "secret-read",
+        "secret-read-by-person",
         __import__("kposture.model", fromlist=["Severity"]).Severity.MEDIUM,
         "alice read secrets",
         dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
@@ -183,7 +183,7 @@ def test_store_rows_keep_the_event_block(tmp_path: Path) -> None:
         event={"user": "alice", "verb": "get"},
     )
     assert write_alerts(store, [alert]) == 1
-    (row,) = recent_alerts(store, rule_id="secret-read")
+    (row,) = recent_alerts(store, rule_id="secret-read-by-person")
     assert row.event == {"user": "alice", "verb": "get"} and row.dedup_key == "abc"
     store.close()
 
@@ -349,10 +349,10 @@ def test_serve_takes_batches_by_client_certificate_or_token(tmp_path: Path) -> N
             post(stranger, {})
         assert process.stdout is not None
         lines = [json.loads(process.stdout.readline()) for _ in range(2)]
-        assert {line["kposture"]["rule_id"] for line in lines} == {"secret-read"}
+        assert {line["kposture"]["rule_id"] for line in lines} == {"secret-read-by-person"}
     finally:
         process.terminate()
         process.communicate(timeout=20)
     store = open_store(f"sqlite:///{db}")
-    assert len(recent_alerts(store, rule_id="secret-read")) == 2
+    assert len(recent_alerts(store, rule_id="secret-read-by-person")) == 2
     store.close()

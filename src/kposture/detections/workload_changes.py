@@ -1,0 +1,287 @@
+"""Detections of workloads written into the cluster: pods and pod templates that hand the node to the
+container (privileged, dangerous capabilities, host namespaces, sensitive host paths), CronJobs (code
+that runs again on a schedule) and DaemonSets (code on every node).
+
+Privileged pods are judged whoever creates them: controllers create most pods, and a privileged pod
+is the problem whichever identity wrote it. CronJobs and DaemonSets written by Kubernetes' own
+identities (components, nodes, kube-system's ServiceAccounts) are not judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from kposture.detections._containment import isolate_step, stop_step
+from kposture.detections._events import (
+    CHANGE_VERBS,
+    by_kubernetes,
+    changed_object,
+    mapping,
+    mitre,
+    outsider_gate,
+    scoped,
+    who,
+)
+from kposture.detections.base import BodyNeed, Detection, Interest
+from kposture.detections.settings import DetectionSettings
+from kposture.inventory import containers, pod_spec
+from kposture.inventory.capabilities import DANGEROUS_CAPABILITIES, normalize_capability
+from kposture.inventory.host_paths import (
+    PLAIN,
+    RUNTIME_SOCKET,
+    host_path_class,
+    normalize_host_path,
+)
+from kposture.model import K8sObject, Severity
+from kposture.model.audit import AuditEvent
+from kposture.model.incidents import DetectionMeta, Hit
+
+WORKLOAD_RESOURCES = frozenset(
+    {
+        "pods",
+        "deployments",
+        "replicasets",
+        "statefulsets",
+        "daemonsets",
+        "replicationcontrollers",
+        "jobs",
+        "cronjobs",
+        "podtemplates",
+    }
+)
+_HOST_NAMESPACES = (
+    ("hostPID", "PID", Severity.CRITICAL),
+    ("hostIPC", "IPC", Severity.HIGH),
+    ("hostNetwork", "network", Severity.HIGH),
+)
+"""Each host namespace at the severity of its scanner rule (host-pid, host-ipc, host-network)."""
+
+
+def _worst(current: Severity, other: Severity) -> Severity:
+    return other if other.rank > current.rank else current
+
+
+def host_access(obj: K8sObject) -> tuple[Severity, list[str]] | None:
+    """What in a pod spec hands the node to the container, and how bad the worst of it is: None
+    when nothing does. A plain host path (not a sensitive one) is the scanner's concern."""
+    spec_ref = pod_spec(obj)
+    if spec_ref is None:
+        return None
+    spec = spec_ref.spec
+    reasons: list[str] = []
+    worst = Severity.INFO
+    for flag, label, severity in _HOST_NAMESPACES:
+        if spec.get(flag) is True:
+            reasons.append(f"shares the host's {label} namespace ({flag}: true)")
+            worst = _worst(worst, severity)
+    for ref in containers(obj):
+        context = mapping(ref.container.get("securityContext"))
+        if context.get("privileged") is True:
+            reasons.append(f"container {ref.name!r} runs privileged")
+            worst = Severity.CRITICAL
+        added = mapping(context.get("capabilities")).get("add")
+        dangerous = sorted(
+            {normalize_capability(cap) for cap in added if isinstance(cap, str)}
+            & DANGEROUS_CAPABILITIES
+            if isinstance(added, list)
+            else set()
+        )
+        if dangerous:
+            reasons.append(f"container {ref.name!r} adds {', '.join(dangerous)}")
+            worst = Severity.CRITICAL
+    volumes = spec.get("volumes")
+    for volume in volumes if isinstance(volumes, list) else ():
+        host_path = mapping(mapping(volume).get("hostPath")).get("path")
+        if not isinstance(host_path, str) or not host_path.strip():
+            continue
+        path = normalize_host_path(host_path)
+        kind = host_path_class(path)
+        if kind != PLAIN:
+            what = "the container runtime socket" if kind == RUNTIME_SOCKET else "sensitive"
+            reasons.append(f"mounts {what} host path {path}")
+            worst = Severity.CRITICAL
+    return (worst, reasons) if reasons else None
+
+
+def _owner(body: Mapping[str, Any]) -> tuple[str, str]:
+    """The kind and name of the controller that owns the object, or empty strings."""
+    for owner in mapping(body.get("metadata")).get("ownerReferences") or ():
+        owner_map = mapping(owner)
+        if owner_map.get("controller"):
+            return str(owner_map.get("kind", "")), str(owner_map.get("name", ""))
+    return "", ""
+
+
+def _privileged_pod(event: AuditEvent, _settings: DetectionSettings) -> Iterator[Hit]:
+    obj = changed_object(event, WORKLOAD_RESOURCES)
+    if obj is None:
+        return
+    found = host_access(obj)
+    if found is None:
+        return
+    severity, reasons = found
+    ref = obj.ref
+    name = scoped(ref.namespace, ref.name or "<generated name>")
+    owner_kind, owner_name = _owner(obj.raw)
+    owner = f"{owner_kind}/{owner_name}" if owner_kind else ""
+    if ref.kind == "Pod" and owner:
+        step = (
+            f"The pod belongs to {owner}. "
+            + stop_step(owner_kind, ref.namespace, owner_name)
+            + f" Then find who changed it (kubectl get events -n {ref.namespace or 'default'})."
+        )
+    elif ref.kind == "Pod":
+        step = isolate_step(ref.namespace, ref.name or "<pod>")
+    else:
+        step = (
+            "Unless it is an approved node agent: "
+            + stop_step(ref.kind, ref.namespace, ref.name)
+            + " Check the nodes it ran on."
+        )
+    made = "created" if event.verb == "create" else "changed"
+    yield Hit(
+        f"{who(event)} {made} {ref.kind} {name} that {'; '.join(reasons)}",
+        step,
+        severity,
+        (("object", f"{ref.kind}/{name}"), ("owner", owner), ("reasons", "; ".join(reasons))),
+    )
+
+
+PRIVILEGED_POD = Detection(
+    DetectionMeta(
+        id="privileged-pod-created",
+        title="Privileged, host-namespace or host-mounting pod created",
+        severity=Severity.CRITICAL,
+        technique=mitre("T1611", "Escape to Host"),
+        also=(mitre("T1610", "Deploy Container"),),
+        tactic="privilege-escalation",
+        description=(
+            "A pod or pod template (a Deployment's, a DaemonSet's, a CronJob's...) was created or "
+            "changed to run privileged, add a dangerous capability (SYS_ADMIN, NET_ADMIN, "
+            "SYS_PTRACE, SYS_MODULE, SYS_RAWIO, DAC_READ_SEARCH, BPF, PERFMON, ALL), share the "
+            "host's PID, IPC or network namespace or mount a sensitive host path or the container "
+            "runtime socket. Each hands the node to the container. Host IPC and host network alone "
+            "are high, as their scanner rules are. Judged whoever writes the pod (controllers "
+            "create most pods). Needs the audit level Request for pod and workload writes."
+        ),
+        response=(
+            "Stop the workload unless it is an approved node agent, check the nodes it ran on, and "
+            "enforce Pod Security baseline on the namespace."
+        ),
+    ),
+    _privileged_pod,
+    interest=Interest(CHANGE_VERBS, WORKLOAD_RESOURCES),
+    needs_body=BodyNeed(CHANGE_VERBS, WORKLOAD_RESOURCES),
+)
+
+
+def _written_by_outsider(event: AuditEvent, settings: DetectionSettings, resource: str) -> bool:
+    """An allowed write of ``resource`` itself (no subresource) by an identity that is not
+    Kubernetes' own."""
+    ref = event.ref
+    return (
+        ref.resource == resource
+        and not ref.subresource
+        and event.allowed
+        and not by_kubernetes(event, settings.protected_namespaces)
+    )
+
+
+def _images(event: AuditEvent, resource: str) -> list[str]:
+    """The images of the written workload's containers, when the audit policy logged its body."""
+    obj = changed_object(event, (resource,))
+    return [] if obj is None else [str(ref.container.get("image", "")) for ref in containers(obj)]
+
+
+def _cronjob(event: AuditEvent, settings: DetectionSettings) -> Iterator[Hit]:
+    if event.verb not in CHANGE_VERBS or not _written_by_outsider(event, settings, "cronjobs"):
+        return
+    ref = event.ref
+    body = event.object or {}
+    name = ref.name or str(mapping(body.get("metadata")).get("name") or "<generated name>")
+    where = scoped(ref.namespace, name)
+    schedule = str(mapping(body.get("spec")).get("schedule") or "")
+    images = _images(event, "cronjobs")
+    details = [
+        text
+        for text in (
+            schedule and f"schedule {schedule!r}",
+            images and f"images {', '.join(images)}",
+        )
+        if text
+    ]
+    made = "created" if event.verb == "create" else "changed"
+    yield Hit(
+        f"{who(event)} {made} CronJob {where}" + (f" ({'; '.join(details)})" if details else ""),
+        "Unless it belongs to an approved deployment: "
+        + stop_step("CronJob", ref.namespace, name)
+        + " A CronJob starts its pods again and again, long after the person who wrote it left.",
+        None,
+        (("cronjob", where), ("schedule", schedule), ("images", ",".join(images))),
+    )
+
+
+CRONJOB_CREATED = Detection(
+    DetectionMeta(
+        id="cronjob-created",
+        title="CronJob created or changed",
+        severity=Severity.MEDIUM,
+        technique=mitre("T1053.007", "Scheduled Task/Job: Container Orchestration Job"),
+        tactic="persistence",
+        description=(
+            "A person or a workload's ServiceAccount created or changed a CronJob: code that runs "
+            "again on a schedule, a common way to stay in a cluster. The schedule and images are "
+            "named when the audit policy logs the body (Request); the alert does not need it."
+        ),
+        response=(
+            "Confirm the CronJob belongs to an approved deployment; otherwise suspend it, delete "
+            "the Jobs it started and find out who wrote it."
+        ),
+    ),
+    _cronjob,
+    interest=Interest(CHANGE_VERBS, frozenset({"cronjobs"})),
+    gate=outsider_gate,
+)
+
+
+def _daemonset(event: AuditEvent, settings: DetectionSettings) -> Iterator[Hit]:
+    if event.verb != "create" or not _written_by_outsider(event, settings, "daemonsets"):
+        return
+    ref = event.ref
+    body = event.object or {}
+    name = ref.name or str(mapping(body.get("metadata")).get("name") or "<generated name>")
+    where = scoped(ref.namespace, name)
+    images = _images(event, "daemonsets")
+    shown = f" (images {', '.join(images)})" if images else ""
+    yield Hit(
+        f"{who(event)} created DaemonSet {where}{shown}, which runs a pod on every node",
+        "Unless it is an approved node agent: "
+        + stop_step("DaemonSet", ref.namespace, name)
+        + " Check what its pods did on the nodes.",
+        None,
+        (("daemonset", where), ("images", ",".join(images))),
+    )
+
+
+DAEMONSET_CREATED = Detection(
+    DetectionMeta(
+        id="daemonset-created",
+        title="DaemonSet created",
+        severity=Severity.MEDIUM,
+        technique=mitre("T1610", "Deploy Container"),
+        tactic="execution",
+        description=(
+            "A person or a workload's ServiceAccount created a DaemonSet: a pod on every node, "
+            "present and future, which is how node agents are installed and how an intruder "
+            "reaches every node at once. The images are named when the audit policy logs the "
+            "body (Request); the alert does not need it."
+        ),
+        response="Confirm the DaemonSet is an approved node agent; otherwise move it off the nodes.",
+    ),
+    _daemonset,
+    interest=Interest(frozenset({"create"}), frozenset({"daemonsets"})),
+    gate=outsider_gate,
+)
+
+DETECTIONS: tuple[Detection, ...] = (PRIVILEGED_POD, CRONJOB_CREATED, DAEMONSET_CREATED)

@@ -1,0 +1,364 @@
+"""Detections of access into pods and nodes, and of workloads written: exec and attach, kubectl cp,
+port-forward, debug containers, the node proxy, privileged pods, CronJobs, DaemonSets, exposed
+Services and Ingresses without TLS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from audit_samples import audit_event
+from detection_samples import fired, ids, pod
+from kposture.detections.workload_access import tar_direction
+from kposture.model import Severity
+from kposture.model.audit import AuditEvent
+
+CONTROLLER = "system:serviceaccount:kube-system:replicaset-controller"
+WORKLOAD_ACCOUNT = "system:serviceaccount:shop:api"
+
+
+def _exec(command: str = "command=sh&command=-c", code: int = 101, **kwargs: Any) -> AuditEvent:
+    uri = f"/api/v1/namespaces/default/pods/web/exec?{command}&container=app"
+    return audit_event(verb="create", subresource="exec", code=code, uri=uri, **kwargs)
+
+
+def test_exec_and_attach_sessions() -> None:
+    (alert,) = fired(_exec())
+    assert alert.detection_id == "pod-exec" and alert.severity is Severity.HIGH
+    assert (
+        alert.message
+        == "alice from 10.0.0.1 opened an exec session into pod default/web running 'sh -c'"
+    )
+    assert "kposture respond isolate web -n default" in alert.containment
+    assert dict(alert.hit.evidence)["container"] == "app"
+    assert ids(audit_event(verb="get", subresource="attach", code=101)) == {"pod-exec"}
+    assert ids(_exec(user=WORKLOAD_ACCOUNT)) == {"pod-exec"}
+    assert ids(audit_event(verb="get", subresource="log")) == set()
+
+
+def test_denied_exec_alerts_too_without_isolating_anything() -> None:
+    (alert,) = fired(_exec(code=403, decision="forbid"))
+    assert alert.detection_id == "pod-exec" and alert.severity is Severity.HIGH
+    assert alert.message.endswith(
+        "tried to open an exec session into pod default/web running 'sh -c' (denied)"
+    )
+    assert "Nothing ran" in alert.containment and "isolate" not in alert.containment
+    assert dict(alert.hit.evidence)["outcome"] == "denied"
+
+
+@pytest.mark.parametrize(
+    "user",
+    ["system:kube-controller-manager", "system:node:n1", "system:serviceaccount:kube-system:x"],
+)
+def test_kubernetes_own_identities_are_not_judged_for_sessions(user: str) -> None:
+    assert ids(_exec(user=user)) == set()
+    assert ids(_exec("command=tar&command=cf&command=-&command=/etc", user=user)) == set()
+
+
+@pytest.mark.parametrize(
+    ("command", "direction"),
+    [
+        (["tar", "cf", "-", "/var/lib/data"], "out of"),
+        (["tar", "-xmf", "-", "-C", "/tmp"], "into"),
+        (["/bin/tar", "--no-same-owner", "-xmf", "-"], "into"),
+        (["tar", "-c", "-f", "-", "-C", "/etc", "passwd"], "out of"),
+        (["tar", "--version"], "in or out of"),
+        (["sh", "-c", "tar cf - /"], None),
+        (["tarball"], None),
+        ([], None),
+    ],
+)
+def test_tar_direction(command: list[str], direction: str | None) -> None:
+    assert tar_direction(command) == direction
+
+
+def test_kubectl_cp_is_reported_instead_of_the_exec() -> None:
+    out = _exec("command=tar&command=cf&command=-&command=%2Fvar%2Flib%2Fdata")
+    (alert,) = fired(out)
+    assert alert.detection_id == "kubectl-cp" and alert.severity is Severity.HIGH
+    assert "copy files out of pod default/web" in alert.message
+    assert "'tar cf - /var/lib/data'" in alert.message
+    assert alert.meta.technique.id == "T1105"
+    assert "rotate what it exposed" in alert.containment
+    into = _exec("command=tar&command=-xmf&command=-&command=-C&command=%2Ftmp")
+    (alert,) = fired(into)
+    assert "copy files into pod default/web" in alert.message
+    assert "Examine what was written into the pod" in alert.containment
+    (denied,) = fired(_exec("command=tar&command=cf&command=-&command=x", code=403))
+    assert denied.detection_id == "kubectl-cp" and denied.message.endswith("(denied)")
+
+
+def test_port_forward() -> None:
+    uri = "/api/v1/namespaces/default/pods/db/portforward?ports=5432"
+    (alert,) = fired(audit_event(verb="create", subresource="portforward", code=101, uri=uri))
+    assert alert.detection_id == "pod-portforward" and alert.severity is Severity.MEDIUM
+    assert alert.meta.technique.id == "T1090" and "ports 5432" in alert.message
+    assert ids(audit_event(verb="create", subresource="portforward", code=403)) == set()
+    kubelet = audit_event(verb="create", subresource="portforward", user="system:node:n1")
+    assert ids(kubelet) == set()
+
+
+def test_ephemeral_container_and_node_proxy() -> None:
+    debug = audit_event(
+        verb="patch",
+        subresource="ephemeralcontainers",
+        response=pod({"ephemeralContainers": [{"name": "debugger-x", "image": "busybox"}]}),
+    )
+    (alert,) = fired(debug)
+    assert alert.detection_id == "ephemeral-container-added"
+    assert dict(alert.hit.evidence)["containers"] == "debugger-x"
+    proxy = audit_event(
+        verb="create",
+        resource="nodes",
+        subresource="proxy",
+        namespace="",
+        name="node-1",
+        uri="/api/v1/nodes/node-1/proxy/run/default/web/app",
+    )
+    (alert,) = fired(proxy)
+    assert alert.detection_id == "node-proxy-access" and alert.severity is Severity.CRITICAL
+    metrics = audit_event(
+        verb="get",
+        resource="nodes",
+        subresource="proxy",
+        namespace="",
+        name="node-1",
+        uri="/api/v1/nodes/node-1/proxy/metrics",
+        user="system:serviceaccount:monitoring:prometheus",
+    )
+    assert fired(metrics)[0].severity is Severity.HIGH
+    assert ids(audit_event(resource="nodes", subresource="proxy", user="system:apiserver")) == set()
+
+
+@pytest.mark.parametrize(
+    ("spec", "severity"),
+    [
+        ({"containers": [{"name": "c", "securityContext": {"privileged": True}}]}, "critical"),
+        (
+            {
+                "containers": [
+                    {"name": "c", "securityContext": {"capabilities": {"add": ["sys_admin"]}}}
+                ]
+            },
+            "critical",
+        ),
+        ({"hostPID": True, "containers": [{"name": "c"}]}, "critical"),
+        ({"hostIPC": True, "containers": [{"name": "c"}]}, "high"),
+        ({"hostNetwork": True, "containers": [{"name": "c"}]}, "high"),
+        ({"volumes": [{"name": "v", "hostPath": {"path": "/var/run/docker.sock"}}]}, "critical"),
+        ({"volumes": [{"name": "v", "hostPath": {"path": "/etc/"}}]}, "critical"),
+    ],
+)
+def test_privileged_pods(spec: dict[str, Any], severity: str) -> None:
+    (alert,) = fired(audit_event(verb="create", code=201, request=pod(spec)))
+    assert alert.detection_id == "privileged-pod-created"
+    assert alert.severity.value == severity
+    assert [ref.id for ref in alert.meta.references] == ["T1611", "T1610"]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"volumes": [{"name": "v", "hostPath": {"path": "/data/cache"}}]},
+        {
+            "containers": [
+                {"name": "c", "securityContext": {"capabilities": {"add": ["NET_BIND_SERVICE"]}}}
+            ]
+        },
+        {"containers": [{"name": "c", "securityContext": {"privileged": False}}]},
+    ],
+    ids=["plain-host-path", "harmless-capability", "unprivileged"],
+)
+def test_pods_that_do_not_hand_over_the_node_are_quiet(spec: dict[str, Any]) -> None:
+    assert ids(audit_event(verb="create", code=201, request=pod(spec))) == set()
+
+
+def test_privileged_pods_are_judged_whoever_creates_them() -> None:
+    privileged = pod({"containers": [{"name": "c", "securityContext": {"privileged": True}}]})
+    assert ids(audit_event(verb="create", user=CONTROLLER, request=privileged)) == {
+        "privileged-pod-created"
+    }
+    assert ids(audit_event(verb="create", code=403, request=pod({"hostPID": True}))) == set()
+
+
+def test_privileged_controller_and_owned_pod_containment() -> None:
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "agent", "namespace": "shop"},
+        "spec": {"template": {"spec": {"hostIPC": True, "containers": [{"name": "c"}]}}},
+    }
+    (alert,) = fired(
+        audit_event(verb="create", resource="deployments", namespace="shop", request=deployment)
+    )
+    assert "Scale Deployment shop/agent to zero" in alert.containment
+    owned = pod(
+        {"hostPID": True},
+        ownerReferences=[{"kind": "ReplicaSet", "name": "web-1", "controller": True}],
+    )
+    (alert,) = fired(audit_event(verb="create", code=201, request=owned))
+    assert "belongs to ReplicaSet/web-1" in alert.containment
+
+
+def _workload(kind: str, resource: str, spec: dict[str, Any], **kwargs: Any) -> AuditEvent:
+    body = {"kind": kind, "metadata": {"name": "agent", "namespace": "shop"}, "spec": spec}
+    return audit_event(
+        verb="create", resource=resource, namespace="shop", name="agent", request=body, **kwargs
+    )
+
+
+HOST_PID_TEMPLATE = {"template": {"spec": {"hostPID": True, "containers": [{"name": "c"}]}}}
+
+
+@pytest.mark.parametrize(
+    ("kind", "resource", "spec", "command"),
+    [
+        (
+            "CronJob",
+            "cronjobs",
+            {"jobTemplate": {"spec": HOST_PID_TEMPLATE}},
+            """kubectl patch cronjob agent -n shop -p '{"spec":{"suspend":true}}'""",
+        ),
+        (
+            "DaemonSet",
+            "daemonsets",
+            HOST_PID_TEMPLATE,
+            "kubectl patch daemonset agent -n shop -p "
+            """'{"spec":{"template":{"spec":{"nodeSelector":{"kposture.io/stopped":"true"}}}}}'""",
+        ),
+        (
+            "StatefulSet",
+            "statefulsets",
+            HOST_PID_TEMPLATE,
+            "kubectl scale statefulset agent -n shop --replicas=0",
+        ),
+        (
+            "Job",
+            "jobs",
+            HOST_PID_TEMPLATE,
+            """kubectl patch job agent -n shop -p '{"spec":{"suspend":true}}'""",
+        ),
+    ],
+)
+def test_privileged_workload_containment_is_a_command_that_works_for_its_kind(
+    kind: str, resource: str, spec: dict[str, Any], command: str
+) -> None:
+    alerts = [
+        a
+        for a in fired(_workload(kind, resource, spec))
+        if a.detection_id == "privileged-pod-created"
+    ]
+    (alert,) = alerts
+    assert command in alert.containment
+    if kind in ("CronJob", "DaemonSet", "Job"):
+        assert "Scale" not in alert.containment and "to zero" not in alert.containment
+
+
+def test_pod_owned_by_a_daemonset_is_not_told_to_scale_it() -> None:
+    owned = pod(
+        {"hostNetwork": True},
+        namespace="shop",
+        ownerReferences=[{"kind": "DaemonSet", "name": "agent", "controller": True}],
+    )
+    (alert,) = fired(audit_event(verb="create", namespace="shop", request=owned))
+    assert "belongs to DaemonSet/agent" in alert.containment
+    assert "kubectl patch daemonset agent -n shop" in alert.containment
+    assert "to zero" not in alert.containment
+
+
+TEMPLATE = {"template": {"spec": {"containers": [{"name": "c", "image": "evil/miner:1"}]}}}
+
+
+def test_cronjob_created_or_changed() -> None:
+    spec = {"schedule": "*/5 * * * *", "jobTemplate": {"spec": TEMPLATE}}
+    (alert,) = fired(_workload("CronJob", "cronjobs", spec))
+    assert alert.detection_id == "cronjob-created" and alert.severity is Severity.MEDIUM
+    assert alert.meta.technique.id == "T1053.007"
+    assert (
+        "created CronJob shop/agent (schedule '*/5 * * * *'; images evil/miner:1)" in alert.message
+    )
+    assert "kubectl patch cronjob agent -n shop" in alert.containment
+    changed = audit_event(verb="patch", resource="cronjobs", namespace="shop", name="agent")
+    (alert,) = fired(changed)
+    assert alert.message == "alice from 10.0.0.1 changed CronJob shop/agent"
+    assert (
+        ids(
+            _workload(
+                "CronJob",
+                "cronjobs",
+                spec,
+                user="system:serviceaccount:kube-system:cronjob-controller",
+            )
+        )
+        == set()
+    )
+    assert ids(_workload("CronJob", "cronjobs", spec, user=WORKLOAD_ACCOUNT)) == {"cronjob-created"}
+    assert ids(audit_event(verb="delete", resource="cronjobs", namespace="shop")) == set()
+    assert ids(audit_event(verb="update", resource="cronjobs", subresource="status")) == set()
+
+
+def test_daemonset_created() -> None:
+    (alert,) = fired(_workload("DaemonSet", "daemonsets", TEMPLATE))
+    assert alert.detection_id == "daemonset-created" and alert.severity is Severity.MEDIUM
+    assert (
+        "created DaemonSet shop/agent (images evil/miner:1), which runs a pod on every node"
+        in alert.message
+    )
+    assert "kubectl patch daemonset agent -n shop" in alert.containment
+    bodiless = audit_event(verb="create", resource="daemonsets", namespace="shop", name="agent")
+    assert fired(bodiless)[0].message.endswith(
+        "created DaemonSet shop/agent, which runs a pod on every node"
+    )
+    assert ids(audit_event(verb="patch", resource="daemonsets", namespace="shop")) == set()
+    assert (
+        ids(_workload("DaemonSet", "daemonsets", TEMPLATE, user="system:kube-controller-manager"))
+        == set()
+    )
+
+
+def _service(kind: str, verb: str = "create", **kwargs: Any) -> AuditEvent:
+    service = {
+        "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {"type": kind, "ports": [{"port": 80, "nodePort": 30080}]},
+    }
+    return audit_event(verb=verb, resource="services", request=service, **kwargs)
+
+
+def test_services_exposed_on_node_ports_or_load_balancers() -> None:
+    (alert,) = fired(_service("NodePort"))
+    assert alert.detection_id == "nodeport-service-created" and "30080" in alert.message
+    assert alert.severity is Severity.MEDIUM and "on every node" in alert.message
+    (balancer,) = fired(_service("LoadBalancer"))
+    assert "through a cloud load balancer (type LoadBalancer" in balancer.message
+    assert ids(_service("ClusterIP")) == set()
+    assert ids(_service("NodePort", verb="update")) == {"nodeport-service-created"}
+    labels_only = audit_event(
+        verb="patch",
+        resource="services",
+        request={"metadata": {"labels": {"a": "b"}}},
+        response={"kind": "Service", "metadata": {"name": "web"}, "spec": {"type": "NodePort"}},
+    )
+    assert ids(labels_only) == set()
+    assert ids(_service("NodePort", user="system:serviceaccount:kube-system:x")) == set()
+
+
+def _ingress(spec: dict[str, Any], **kwargs: Any) -> AuditEvent:
+    body = {"kind": "Ingress", "metadata": {"name": "shop"}, "spec": spec}
+    return audit_event(
+        verb="create", resource="ingresses", api_group="networking.k8s.io", request=body, **kwargs
+    )
+
+
+def test_ingress_without_tls() -> None:
+    rules = [{"host": "shop.example.com"}, {"host": "api.example.com"}]
+    (alert,) = fired(_ingress({"rules": rules}))
+    assert alert.detection_id == "ingress-without-tls" and alert.severity is Severity.LOW
+    assert alert.meta.technique.id == "T1190"
+    assert "api.example.com, shop.example.com served over plain HTTP" in alert.message
+    assert "Add a tls section to Ingress default/shop" in alert.containment
+    with_tls = {"rules": rules, "tls": [{"hosts": ["shop.example.com"], "secretName": "tls"}]}
+    assert ids(_ingress(with_tls)) == set()
+    assert ids(_ingress({"rules": rules}, code=403)) == set()
+    assert ids(_ingress({"rules": rules}, user="system:serviceaccount:kube-system:x")) == set()
