@@ -80,9 +80,47 @@ class Alert:
     change: str = ""
     """The transition's change for a finding alert."""
     dedup_key: str = ""
-    """Alerts with the same key are one alert to a sink that de-duplicates (within its window).
-    Producers should include what makes two alerts different to a reader (for a finding, its
-    fingerprint and the change); an empty key is never de-duplicated."""
+    """What the alert says, for a sink that de-duplicates: an alert whose key is the one last sent
+    for its ``dedup_subject`` within the sink's window is not sent again. Producers include what
+    makes two alerts different to a reader (for a finding, its fingerprint and its status after
+    the change); an empty key is never de-duplicated."""
     event: Mapping[str, str] | None = field(default=None, hash=False)
     """A detection's audit event context: ``user``, ``verb``, ``resource``, ``namespace``,
     ``source_ip``, ``user_agent``, ``time`` (RFC 3339) and ``audit_id`` when known. Read-only."""
+
+    @property
+    def dedup_subject(self) -> str:
+        """What the alert is about: a sink remembers the last key sent per subject, so another key
+        for the same subject (a finding's next state) is always sent. The key itself here."""
+        return self.dedup_key
+
+
+@dataclass(frozen=True, slots=True)
+class FindingAlert(Alert):
+    """A finding's transition as the sinks take it: an ``Alert`` that keeps the transition, so the
+    alert document can say why (``fixed``, ``deleted``, the exception) and who changed the object."""
+
+    transition: Transition = field(hash=False, compare=False, kw_only=True)
+
+    @property
+    def dedup_subject(self) -> str:
+        return self.transition.fingerprint
+
+
+def finding_alert(transition: Transition, cluster: str) -> FindingAlert:
+    """The alert for one stored transition. Its key is the finding and its status after the change
+    (``<fingerprint>:open``, ``:resolved``, ``:suppressed``): the same state sent again is a
+    duplicate, while consecutive transitions of a finding always differ in status, so each of them
+    is sent."""
+    return FindingAlert(
+        source="finding",
+        rule_id=transition.rule_id,
+        severity=transition.severity,
+        message=transition.message,
+        at=transition.at,
+        resource=transition.resource,
+        cluster=cluster,
+        change=transition.change.value,
+        dedup_key=f"{transition.fingerprint}:{transition.status.value}",
+        transition=transition,
+    )

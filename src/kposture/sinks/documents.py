@@ -10,7 +10,9 @@ name for lives under ``kposture``, in the shapes of the scan report (``resource`
 is an empty string or ``null``, never a missing key, except the detection-only fields, present only
 when the alert carries an audit event (``user``, ``source``, ``user_agent``, ``http``, ``kposture.event``)
 or its incident (``threat``, ``url``, ``kubernetes.audit``, and ``kposture``'s detection fields), and
-left out of the ECS blocks when the event has no value for them. Adding a field is compatible;
+left out of the ECS blocks when the event has no value for them; a finding's transition adds its
+``kposture`` fields (fingerprint, path, reason, changed_by, suppressed_by) always and
+``event.reason`` when it has a reason (``finding_fields``). Adding a field is compatible;
 renaming or removing one, or changing its type, makes the next version.
 """
 
@@ -22,10 +24,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from kposture.model.incidents import DetectionAlert
-from kposture.model.lifecycle import Alert
+from kposture.model.lifecycle import Alert, FindingAlert
 from kposture.model.resources import ResourceRef
 from kposture.model.rules import Severity
 from kposture.sinks.detection_fields import detection_fields
+from kposture.sinks.finding_fields import finding_fields
 
 ALERT_SCHEMA = "kposture.alert/v2"
 ECS_VERSION = "8.11.0"
@@ -67,8 +70,9 @@ def resource_document(ref: ResourceRef | None) -> dict[str, str] | None:
 
 
 def alert_document(alert: Alert) -> dict[str, Any]:
-    """The ``kposture.alert/v2`` object for ``alert``: a finding's transition or a detection's alert
-    (with its incident's fields when it is a ``DetectionAlert``)."""
+    """The ``kposture.alert/v2`` object for ``alert``: a finding's transition (with the transition's
+    reason and author when it is a ``FindingAlert``) or a detection's alert (with its incident's
+    fields when it is a ``DetectionAlert``)."""
     ref = alert.resource
     is_detection = alert.source == "detection"
     event = _event_block(alert.event) if alert.event is not None else None
@@ -109,6 +113,8 @@ def alert_document(alert: Alert) -> dict[str, Any]:
         _add_event(document, event)
     if isinstance(alert, DetectionAlert):
         _merge(document, detection_fields(alert.incident))
+    elif isinstance(alert, FindingAlert):
+        _merge(document, finding_fields(alert.transition))
     return document
 
 

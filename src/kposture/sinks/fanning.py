@@ -64,12 +64,14 @@ class Sinks:
         """Hand ``alert`` to every sink that admits it; returns how many took it."""
         now = self._clock()
         taken = 0
+        subject = alert.dedup_subject
         for entry in self._routed:
             sink = entry.sink
             if not severe_enough(alert, entry.route.min_severity):
                 sink.stats.add("filtered")
+                entry.dedup.forget(subject)
                 continue
-            if not entry.dedup.admit(alert.dedup_key, now):
+            if not entry.dedup.admit(alert.dedup_key, now, subject):
                 sink.stats.add("deduplicated")
                 continue
             try:

@@ -1,10 +1,15 @@
 """The pure decisions in front of each sink: is an alert severe enough for it, and has the same alert
-(same ``dedup_key``) already gone to it within its de-duplication window.
+already gone to it within its de-duplication window.
 
-Time is passed in (monotonic seconds), so the decisions are plain functions of their inputs.
-``Deduplicator`` remembers at most ``max_keys`` keys: when more distinct keys arrive within one window
-the least recently sent are forgotten, so memory stays bounded however noisy the producer is (a
-forgotten key lets its next alert through: de-duplication errs on the side of telling).
+"The same alert" is the same ``dedup_key`` as the last one sent for the alert's ``dedup_subject``:
+for a finding the subject is the finding (its fingerprint) and the key its status after the change,
+so a repeat of the state a sink was last told about is a duplicate while the next transition of the
+finding (resolved after opened, reopened after resolved) always passes, however soon it comes; for
+a detection both are the detection and its message. Time is passed in (monotonic seconds), so the
+decisions are plain functions of their inputs. ``Deduplicator`` remembers at most ``max_keys``
+subjects: when more arrive within one window the least recently sent are forgotten, so memory stays
+bounded however noisy the producer is (a forgotten subject lets its next alert through:
+de-duplication errs on the side of telling).
 """
 
 from __future__ import annotations
@@ -32,11 +37,12 @@ def severe_enough(alert: Alert, minimum: Severity) -> bool:
 
 
 class Deduplicator:
-    """Remembers when each ``dedup_key`` was last let through, for ``window`` seconds.
+    """Remembers, per subject, the last key let through and when, for ``window`` seconds.
 
-    A key seen again within the window of its last pass is a duplicate; after the window the next
-    alert passes and opens a new window, so a steady stream of one alert yields one per window.
-    Alerts with an empty key always pass. Safe to call from several threads.
+    An alert is a duplicate when its key is the one last let through for its subject within the
+    window; another key for the subject passes and replaces it. After the window the next alert
+    passes and opens a new window, so a steady stream of one alert yields one per window. Alerts
+    with an empty key always pass. Safe to call from several threads.
     """
 
     def __init__(self, window: float, max_keys: int = 10_000) -> None:
@@ -46,31 +52,40 @@ class Deduplicator:
             raise ValueError("max_keys must be at least 1")
         self.window = window
         self.max_keys = max_keys
-        self._passed: OrderedDict[str, float] = OrderedDict()
+        self._passed: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def admit(self, key: str, now: float) -> bool:
-        """``True`` when an alert with ``key`` at ``now`` should be sent (and records it)."""
+    def admit(self, key: str, now: float, subject: str = "") -> bool:
+        """``True`` when an alert with ``key`` about ``subject`` (default: the key) at ``now``
+        should be sent (and records it as the subject's last)."""
         if not key or self.window <= 0:
             return True
+        subject = subject or key
         with self._lock:
             self._expire(now)
-            last = self._passed.get(key)
-            if last is not None and now - last < self.window:
+            last = self._passed.get(subject)
+            if last is not None and last[0] == key and now - last[1] < self.window:
                 return False
-            self._passed[key] = now
-            self._passed.move_to_end(key)
+            self._passed[subject] = (key, now)
+            self._passed.move_to_end(subject)
             while len(self._passed) > self.max_keys:
                 self._passed.popitem(last=False)
             return True
 
+    def forget(self, subject: str) -> None:
+        """Forget what was last sent about ``subject`` (the sink skipped one of its alerts, so it
+        no longer knows the subject's state: the next alert about it must pass)."""
+        if subject and self.window > 0:
+            with self._lock:
+                self._passed.pop(subject, None)
+
     def _expire(self, now: float) -> None:
-        # Keys are kept in the order they last passed, so the expired ones are at the front.
+        # Subjects are kept in the order they last passed, so the expired ones are at the front.
         while self._passed:
-            key, last = next(iter(self._passed.items()))
+            subject, (_key, last) = next(iter(self._passed.items()))
             if now - last < self.window:
                 break
-            del self._passed[key]
+            del self._passed[subject]
 
     def __len__(self) -> int:
         return len(self._passed)

@@ -1,5 +1,6 @@
 """The Slack incoming-webhook payload for an alert: a plain ``text`` fallback (what notifications and
-clients without blocks show) and Block Kit blocks with severity, rule, resource, change and message.
+clients without blocks show) and Block Kit blocks with severity, rule, resource, change and message;
+a finding's transition adds why (``fixed``, ``deleted``, the exception) and who changed the object.
 
 Slack reads ``&``, ``<`` and ``>`` as markup in mrkdwn text, so every value is escaped; texts are cut
 to Slack's limits (150 characters in a header, 2,000 in a field, 3,000 in a section) with an ellipsis.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kposture.model.lifecycle import Alert
+from kposture.model.lifecycle import Alert, FindingAlert
 from kposture.model.rules import Severity
 from kposture.sinks.documents import timestamp
 
@@ -42,11 +43,22 @@ def _what(alert: Alert) -> str:
     return alert.change or "alert"
 
 
+def _why(alert: Alert) -> tuple[str, str]:
+    """A finding transition's reason and who changed the object (empty for other alerts)."""
+    if isinstance(alert, FindingAlert):
+        return alert.transition.reason, alert.transition.changed_by
+    return "", ""
+
+
 def summary(alert: Alert) -> str:
-    """One line: ``[HIGH] privileged-container opened on Deployment/shop/web: message``."""
+    """One line: ``[HIGH] privileged-container resolved (fixed) on Deployment/shop/web in prod by
+    kubectl-patch: message``."""
+    reason, by = _why(alert)
+    what = f"{_what(alert)} ({reason})" if reason else _what(alert)
     where = f" on {alert.resource.display()}" if alert.resource else ""
     cluster = f" in {alert.cluster}" if alert.cluster else ""
-    return f"[{alert.severity.value.upper()}] {alert.rule_id} {_what(alert)}{where}{cluster}: {alert.message}"
+    who = f" by {by}" if by else ""
+    return f"[{alert.severity.value.upper()}] {alert.rule_id} {what}{where}{cluster}{who}: {alert.message}"
 
 
 def _field(label: str, value: str) -> dict[str, str]:
@@ -63,6 +75,11 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
     ]
     if alert.cluster:
         fields.append(_field("Cluster", alert.cluster))
+    reason, by = _why(alert)
+    if reason:
+        fields.append(_field("Reason", reason))
+    if by:
+        fields.append(_field("Changed by", by))
     event = alert.event or {}
     for label, key in (("User", "user"), ("Verb", "verb"), ("Source IP", "source_ip")):
         if event.get(key):

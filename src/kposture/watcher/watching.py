@@ -32,7 +32,7 @@ from kposture.engine import Registry
 from kposture.inventory import Inventory
 from kposture.inventory.managers import last_manager
 from kposture.model import Finding, K8sObject, ResourceRef, RunPolicy
-from kposture.model.lifecycle import Alert, Transition
+from kposture.model.lifecycle import Alert, Transition, finding_alert
 from kposture.sources.cluster_watch import RELISTED, WatchEvent
 from kposture.store.findings import Scope
 from kposture.watcher.carrying import carry_views
@@ -360,17 +360,7 @@ class Watcher:
             reason,
             by,
         )
-        alert = Alert(
-            source="finding",
-            rule_id=transition.rule_id,
-            severity=transition.severity,
-            message=transition.message,
-            at=transition.at,
-            resource=transition.resource,
-            cluster=self.cluster,
-            change=transition.change.value,
-            dedup_key=f"{transition.fingerprint}:{transition.change.value}",
-        )
+        alert = finding_alert(transition, self.cluster)
         try:
             self.outlet.send(alert)
         except Exception:  # a broken sink must not stop the watch; the fan-out counts errors

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from kposture.model.lifecycle import Alert
+from kposture.model.lifecycle import Alert, Change, FindingAlert, Transition
+from kposture.model.lifecycle import finding_alert as alert_of
 from kposture.model.resources import ResourceRef
 from kposture.model.rules import Severity
 
@@ -33,6 +34,31 @@ def finding_alert(
         change=change,
         dedup_key=dedup_key,
     )
+
+
+def transition_alert(
+    change: Change,
+    *,
+    reason: str = "",
+    changed_by: str = "kubectl-patch",
+    fingerprint: str = "af8236b72c2cb2388332",
+    severity: Severity = Severity.CRITICAL,
+    at: dt.datetime = AT,
+) -> FindingAlert:
+    """The watcher's alert for one stored transition of the privileged Deployment shop/web."""
+    transition = Transition(
+        fingerprint,
+        "privileged-container",
+        severity,
+        WEB,
+        "spec.template.spec.containers[0].securityContext.privileged",
+        "container web is privileged",
+        change,
+        at,
+        changed_by,
+        reason,
+    )
+    return alert_of(transition, "prod-eu")
 
 
 def detection_alert(event: Mapping[str, str] | None = None) -> Alert:

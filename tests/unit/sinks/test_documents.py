@@ -9,11 +9,12 @@ import io
 import json
 
 import pytest
-from tests.unit.sinks.alert_samples import detection_alert, finding_alert
+from tests.unit.sinks.alert_samples import detection_alert, finding_alert, transition_alert
 
 from audit_samples import audit_event
 from kposture.detections import Detector
 from kposture.model.incidents import sink_alert
+from kposture.model.lifecycle import Change
 from kposture.model.rules import Severity
 from kposture.sinks.documents import ALERT_SCHEMA, alert_document, timestamp
 from kposture.sinks.json_lines import JsonLinesSink
@@ -215,6 +216,48 @@ def test_slack_payload_shape_for_a_finding() -> None:
         "text": {"type": "mrkdwn", "text": "container web is privileged"},
     }
     assert context["elements"][0]["text"] == "2026-03-04T05:06:07.890Z"
+
+
+def test_a_transition_says_why_and_who_as_the_store_does() -> None:
+    resolved = alert_document(
+        transition_alert(Change.RESOLVED, reason="deleted", changed_by="kubectl-client-side-apply")
+    )
+    assert resolved["event"]["reason"] == "deleted"
+    assert resolved["kposture"] | {"resource": None} == {
+        "source": "finding",
+        "rule_id": "privileged-container",
+        "severity": "critical",
+        "change": "resolved",
+        "cluster": "prod-eu",
+        "resource": None,
+        "dedup_key": "af8236b72c2cb2388332:resolved",
+        "fingerprint": "af8236b72c2cb2388332",
+        "path": "spec.template.spec.containers[0].securityContext.privileged",
+        "reason": "deleted",
+        "changed_by": "kubectl-client-side-apply",
+        "suppressed_by": "",
+    }
+    exception = "annotation: accepted until the rewrite (until 2026-12-31)"
+    suppressed = alert_document(transition_alert(Change.SUPPRESSED, reason=exception))
+    assert suppressed["kposture"]["suppressed_by"] == exception
+    assert suppressed["kposture"]["reason"] == exception
+    assert suppressed["event"]["type"] == ["change"]
+    opened = alert_document(transition_alert(Change.OPENED))
+    assert "reason" not in opened["event"]
+    assert opened["kposture"]["reason"] == opened["kposture"]["suppressed_by"] == ""
+    assert opened["kposture"]["changed_by"] == "kubectl-patch"
+
+
+def test_slack_payload_of_a_transition_says_why_and_who() -> None:
+    payload = slack_payload(
+        transition_alert(Change.RESOLVED, reason="fixed", changed_by="kubectl-patch")
+    )
+    assert payload["text"] == (
+        "[CRITICAL] privileged-container resolved (fixed) on Deployment/shop/web in prod-eu "
+        "by kubectl-patch: container web is privileged"
+    )
+    texts = [field["text"] for field in payload["blocks"][1]["fields"]]
+    assert texts[-2:] == ["*Reason*\nfixed", "*Changed by*\nkubectl-patch"]
 
 
 def test_slack_payload_for_a_detection_names_who_and_from_where() -> None:

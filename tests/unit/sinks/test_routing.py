@@ -6,9 +6,9 @@ import io
 import json
 
 import pytest
-from tests.unit.sinks.alert_samples import finding_alert
+from tests.unit.sinks.alert_samples import finding_alert, transition_alert
 
-from kposture.model.lifecycle import Alert
+from kposture.model.lifecycle import Alert, Change
 from kposture.model.rules import Severity
 from kposture.sinks.base import SinkStats
 from kposture.sinks.fanning import Sinks
@@ -77,6 +77,75 @@ def test_dedup_expires_old_keys_as_time_passes() -> None:
         dedup.admit(f"k{index}", 0.0)
     dedup.admit("fresh", 20.0)
     assert len(dedup) == 1
+
+
+def test_a_new_key_for_the_same_subject_passes_and_replaces_the_last() -> None:
+    dedup = Deduplicator(window=600)
+    assert dedup.admit("fp:open", 0.0, "fp")
+    assert dedup.admit("fp:resolved", 1.0, "fp")
+    assert dedup.admit("fp:open", 2.0, "fp")
+    assert not dedup.admit("fp:open", 3.0, "fp")  # the state the sink was last told about
+    assert dedup.admit("other:open", 3.0, "other")
+    assert len(dedup) == 2
+    dedup.forget("fp")
+    assert dedup.admit("fp:open", 4.0, "fp")
+
+
+def test_every_transition_of_a_finding_alerts_with_the_default_window() -> None:
+    # The review's cases, within one 10-minute window: fix, break again, delete; a flip of
+    # privileged true/false/true; suppressed then unsuppressed. Each stored transition is one
+    # alert, and the last alert a receiver saw is the store's current state.
+    clock = Clock()
+    sink = Recorder("webhook")
+    sinks = Sinks([(sink, Route(dedup_window=600))], clock=clock)
+    changes = [
+        (Change.OPENED, ""),
+        (Change.RESOLVED, "fixed"),
+        (Change.REOPENED, ""),
+        (Change.RESOLVED, "deleted"),
+        (Change.REOPENED, ""),
+        (Change.SUPPRESSED, "annotation: accepted risk"),
+        (Change.UNSUPPRESSED, ""),
+    ]
+    for change, reason in changes:
+        clock.now += 1
+        assert sinks.send(transition_alert(change, reason=reason)) == 1
+    assert [(a.change, a.dedup_key.split(":")[1]) for a in sink.alerts] == [
+        ("opened", "open"),
+        ("resolved", "resolved"),
+        ("reopened", "open"),
+        ("resolved", "resolved"),
+        ("reopened", "open"),
+        ("suppressed", "suppressed"),
+        ("unsuppressed", "open"),
+    ]
+    assert sink.stats.deduplicated == 0
+
+
+def test_the_same_state_of_a_finding_sent_again_is_one_alert_per_window() -> None:
+    clock = Clock()
+    sink = Recorder("webhook")
+    sinks = Sinks([(sink, Route(dedup_window=600))], clock=clock)
+    resolved = transition_alert(Change.RESOLVED, reason="fixed")
+    assert sinks.send(resolved) == 1
+    clock.now += 5  # re-sent (a relist, a second watcher of the same cluster)
+    assert sinks.send(transition_alert(Change.RESOLVED, reason="fixed")) == 0
+    assert sinks.send(transition_alert(Change.RESOLVED, fingerprint="another")) == 1
+    clock.now += 600
+    assert sinks.send(resolved) == 1
+    assert sink.stats.deduplicated == 1
+
+
+def test_a_sink_that_skipped_a_transition_is_told_the_next_one() -> None:
+    # The finding went below the sink's threshold while resolved: the sink never heard of the
+    # resolution, so the reopening is news to it, not a repeat of the opening it saw.
+    clock = Clock()
+    sink = Recorder("high")
+    sinks = Sinks([(sink, Route(min_severity=Severity.HIGH, dedup_window=600))], clock=clock)
+    sinks.send(transition_alert(Change.OPENED))
+    sinks.send(transition_alert(Change.RESOLVED, severity=Severity.LOW))
+    sinks.send(transition_alert(Change.REOPENED))
+    assert [a.change for a in sink.alerts] == ["opened", "reopened"]
 
 
 def test_thresholds_and_dedup_are_per_sink() -> None:

@@ -219,7 +219,8 @@ def test_alerts_go_out_after_the_commit_and_before_the_metrics(log: Log) -> None
         (Change.OPENED, "privileged-container", "web")
     ]
     assert log.calls == ["record", "send", "batch", "transitions", "objects {'Deployment': 1}"]
-    assert log.alerts[-1].dedup_key == f"{transitions[0].fingerprint}:opened"
+    assert log.alerts[-1].dedup_key == f"{transitions[0].fingerprint}:open"
+    assert log.alerts[-1].dedup_subject == transitions[0].fingerprint
     assert log.open[-1] == {PRIVILEGED: 1}
 
 
