@@ -221,16 +221,27 @@ BY_ID = {capability.id: capability for capability in CAPABILITIES}
 @dataclass(frozen=True, slots=True)
 class Holding:
     """``subject`` holds ``capability`` in ``scope`` (``cluster`` or a namespace) through
-    ``binding`` of ``role``, whose effective ``rule`` grants it as ``grant`` says; ``others`` are
-    the other rules of the role that grant it too, strongest first (see ``_grants``)."""
+    ``binding`` of ``role``, whose effective rules in ``grants`` grant it, the strongest first
+    (see ``_grants``): ``rule`` and ``grant`` are that first one, ``others`` the rest. The
+    ``grants`` tuple is shared by every holding of the same role and scope."""
 
     capability: Capability
     subject: Subject
     binding: K8sObject
     role: BoundRole
-    rule: EffectiveRule
-    grant: Grant
-    others: tuple[tuple[EffectiveRule, Grant], ...] = ()
+    grants: tuple[tuple[EffectiveRule, Grant], ...]
+
+    @property
+    def rule(self) -> EffectiveRule:
+        return self.grants[0][0]
+
+    @property
+    def grant(self) -> Grant:
+        return self.grants[0][1]
+
+    @property
+    def others(self) -> tuple[tuple[EffectiveRule, Grant], ...]:
+        return self.grants[1:]
 
     @property
     def scope(self) -> str:
@@ -247,14 +258,9 @@ class Holding:
         every other one is too)."""
         return self.rule.rule.names_only
 
-    @property
-    def grants(self) -> tuple[tuple[EffectiveRule, Grant], ...]:
-        """Every rule of the role that grants the capability, the strongest first."""
-        return ((self.rule, self.grant), *self.others)
-
     def only(self, rule: EffectiveRule, grant: Grant) -> Holding:
         """The same holding through ``rule`` alone (what one move of a path relies on)."""
-        return Holding(self.capability, self.subject, self.binding, self.role, rule, grant)
+        return Holding(self.capability, self.subject, self.binding, self.role, ((rule, grant),))
 
     def describe(self) -> str:
         """What the strongest rule grants, then each other rule that grants another verb:
@@ -293,10 +299,9 @@ def _holdings(
     found = _grants(entry, capability, scope)
     if not found:
         return []
-    (rule, grant), *others = found
-    rest = tuple(others)
+    grants = tuple(found)
     return [
-        Holding(capability, subject, binding, entry.role, rule, grant, rest)
+        Holding(capability, subject, binding, entry.role, grants)
         for binding in bindings
         for subject in binding_subjects(binding)
     ]

@@ -214,7 +214,7 @@ class Graph:
         # path), (verb, group, resource) for _matching, (verb, group, resource, name).
         self._first: dict[tuple[str, ...], Any] = {}
         self._first_size = 0
-        self._by_subject: dict[tuple[str, str], list[_Indexed]] | None = None
+        self._by_subject: dict[tuple[str, str], list[tuple[int, str | None]]] | None = None
 
     def first_rules(self, request: Request) -> dict[int, EffectiveRule]:
         """Entry position -> the first of its role's rules that allows ``request``, in entry order.
@@ -335,47 +335,57 @@ class Graph:
             return None
         namespace = request.namespace if request.namespace and not request.path else None
         index = self._subject_index()
-        keys = [("User", principal.user), ("ServiceAccount", principal.user)]
-        keys.extend(("Group", group) for group in sorted(principal.groups))
-        for key in keys:
-            for position, scope, binding, subject in index.get(key, ()):
+        for key in _principal_keys(principal):
+            for position, scope in index.get(key, ()):
                 # scope: None for a ClusterRoleBinding, else the RoleBinding's namespace.
                 if position in rules and (scope is None or scope == namespace):
+                    binding, subject = self._naming(position, scope, key)
                     return Access(subject, binding, self.entries[position].role, rules[position])
         return None
 
     def bound(self, principal: Principal) -> Iterator[tuple[int, str | None, K8sObject]]:
-        """(entry position, scope, binding) of every binding naming a subject ``principal``
+        """(entry position, scope, binding) of the bindings naming a subject ``principal``
         matches — its user or ServiceAccount, then the groups it is in, in name order — scope
-        None for a ClusterRoleBinding, else the RoleBinding's namespace. Looked up by subject,
-        not by walking every binding."""
+        None for a ClusterRoleBinding, else the RoleBinding's namespace; one binding per entry
+        and scope. Looked up by subject, not by walking every binding."""
         index = self._subject_index()
-        keys = [("User", principal.user), ("ServiceAccount", principal.user)]
-        keys.extend(("Group", group) for group in sorted(principal.groups))
-        for key in keys:
-            for position, scope, binding, _ in index.get(key, ()):
-                yield position, scope, binding
+        for key in _principal_keys(principal):
+            for position, scope in index.get(key, ()):
+                yield position, scope, self._naming(position, scope, key)[0]
 
-    def _subject_index(self) -> dict[tuple[str, str], list[_Indexed]]:
+    def _naming(
+        self, position: int, scope: str | None, key: tuple[str, str]
+    ) -> tuple[K8sObject, Subject]:
+        """The first binding of entry ``position`` in ``scope`` naming the subject ``key``, and
+        that subject (the index keeps positions only, to stay small)."""
+        entry = self.entries[position]
+        bindings = entry.cluster if scope is None else entry.by_namespace[scope]
+        for binding in bindings:
+            for found, subject in _subject_keys(self.subjects(binding)):
+                if found == key:
+                    return binding, subject
+        raise LookupError(f"no binding of entry {position} in {scope} names {key}")
+
+    def _subject_index(self) -> dict[tuple[str, str], list[tuple[int, str | None]]]:
         if self._by_subject is None:
-            index: dict[tuple[str, str], list[_Indexed]] = {}
+            index: dict[tuple[str, str], list[tuple[int, str | None]]] = {}
             for position, entry in enumerate(self.entries):
                 for binding in entry.cluster:
-                    for key, subject in _subject_keys(self.subjects(binding)):
-                        index.setdefault(key, []).append((position, None, binding, subject))
+                    for key, _ in _subject_keys(self.subjects(binding)):
+                        index.setdefault(key, []).append((position, None))
                 for namespace, bindings in entry.by_namespace.items():
                     for binding in bindings:
-                        for key, subject in _subject_keys(self.subjects(binding)):
-                            index.setdefault(key, []).append(
-                                (position, namespace, binding, subject)
-                            )
+                        for key, _ in _subject_keys(self.subjects(binding)):
+                            index.setdefault(key, []).append((position, namespace))
             self._by_subject = index
         return self._by_subject
 
 
-_Indexed = tuple[int, str | None, K8sObject, Subject]
-"""A binding in the subject index: entry position, scope (None for a ClusterRoleBinding, else the
-RoleBinding's namespace), the binding and the subject it names."""
+def _principal_keys(principal: Principal) -> list[tuple[str, str]]:
+    """The subject keys a principal matches: its user, its ServiceAccount username, its groups."""
+    keys = [("User", principal.user), ("ServiceAccount", principal.user)]
+    keys.extend(("Group", group) for group in sorted(principal.groups))
+    return keys
 
 
 def _subject_keys(found: Iterable[Subject]) -> Iterator[tuple[tuple[str, str], Subject]]:

@@ -595,12 +595,11 @@ class _Builder:
 
 def _separately(holding: Holding, *, every: bool = False) -> tuple[Holding, ...]:
     """The holding narrowed to each rule a move may use on its own: with ``every``, each rule
-    (they may grant different resources or verbs); else the strongest rule when it is not
-    limited by resourceNames (it reaches everything the others do), or each named rule."""
-    if not holding.others:
+    (they may grant different resources or verbs); else the holding itself when its strongest
+    rule is not limited by resourceNames (it reaches everything the others do), or each named
+    rule."""
+    if not holding.others or (not every and not holding.names_only):
         return (holding,)
-    if not every and not holding.names_only:
-        return (holding.only(holding.rule, holding.grant),)
     return tuple(holding.only(rule, grant) for rule, grant in holding.grants)
 
 
