@@ -328,7 +328,7 @@ def test_aks_records_of_other_categories_are_only_counted() -> None:
 
 def test_parse_batch_skips_bad_items_as_detect_does() -> None:
     reader = AuditLogReader()
-    events = reader.parse_batch([raw_event(user="a"), [], raw_event(user="b")], "webhook", 0)
+    events = list(reader.parse_batch([raw_event(user="a"), [], raw_event(user="b")], "webhook", 0))
     assert [e.user.username for e in events] == ["a", "b"]
     assert reader.stats.events == 2 and reader.stats.skipped[IssueKind.NOT_AN_EVENT] == 1
     assert reader.stats.issues[0].message == "EventList item 1: a JSON list is not an event"
