@@ -26,9 +26,10 @@ def revoke_step(event: AuditEvent, what: str) -> str:
 
 def isolate_step(namespace: str, name: str) -> str:
     return (
-        f"Isolate pod {scoped(namespace, name)} with a deny-all NetworkPolicy "
-        f"(kposture respond isolate {name} -n {namespace or 'default'} | kubectl apply -f -), "
-        "keep it for forensics, then delete it."
+        f"Isolate pod {scoped(namespace, name)} with a deny-all NetworkPolicy: "
+        f"kposture respond isolate {name} -n {namespace or 'default'} --cluster prints the "
+        "kubectl label command to run first and the policy to apply, and names other policies "
+        "that would still let traffic in; keep the pod for forensics, then delete it."
     )
 
 
