@@ -78,12 +78,12 @@ def test_a_full_queue_drops_counts_and_warns_without_blocking(
     writer.record(_decision(0))
     assert sink.entered.wait(5)  # the thread holds decision 0 and waits on the "database"
     caplog.set_level(logging.WARNING, logger="kposture.store")
-    started = time.perf_counter()
+    # the writer stays held on the gate until the end: a record() that waited for room would never
+    # return, so getting here at all shows the calls did not block
     accepted = [writer.record(_decision(n)) for n in range(1, 1001)]
-    elapsed = time.perf_counter() - started
+    assert not gate.is_set()
     assert accepted == [True] * 5 + [False] * 995
     assert writer.dropped == 995 and writer.pending == 5
-    assert elapsed < 1.0, f"record() blocked: {elapsed:.3f} s for 1,000 calls"
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1  # rate-limited
     assert "dropped a decision (1 so far)" in warnings[0].getMessage()
