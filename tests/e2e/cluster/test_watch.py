@@ -209,9 +209,8 @@ def test_a_finding_opens_resolves_reopens_and_is_deleted(
         deleted = time.monotonic()
         arrived, _ = watch.wait_alert(_privileged(ns, "web", "resolved"), after=seen)
         latencies.append(arrived - deleted)
+        # measured, not asserted (no timing assertions in tests): docs/performance.md has the figures
         print(f"\nchange to alert (s): {', '.join(f'{s:.3f}' for s in latencies)}")
-        assert latencies[0] < 1.0, latencies
-        assert max(latencies) < 1.0, latencies
         history = [
             t
             for t in _history(db, f"Deployment/{ns}/web")
