@@ -7,12 +7,18 @@ and ``DELETED`` events with the time each was received. When the watch ends (the
 a lost connection, a stopped or silent server) the stream reconnects from the last version it saw,
 after an exponential backoff with jitter when something failed; a 410 Gone (the version was
 compacted away, or a restarted server's cache does not reach back that far) relists the kind, and
-the new snapshot lets the consumer notice deletions it missed while away.
+the new snapshot lets the consumer notice deletions it missed while away. Backoff is capped at
+``BACKOFF_MAX`` (5 s), and when one stream gets through again every stream still waiting is woken
+with its backoff reset, so the whole watch is back within seconds of the server. A kind whose list
+or watch is forbidden (403) is reported once and tried again every ``FORBIDDEN_RETRY`` seconds.
+``ClusterWatch`` tells its consumer once per outage that the connection was lost (the first
+stream to fail) and once that it is back (every stream watching again), not once per kind.
 
 Objects are plain dicts shaped exactly as ``cluster_listing`` shapes listed items
 (``normalise_item``): a Secret loses ``data``, ``stringData`` and the last-applied annotation as
-soon as its event is parsed, so no Secret value is ever held. Requests go through the connection's
-transport (same auth, TLS and proxy settings as ``scan --cluster``).
+soon as its event is parsed, so no Secret value is ever held; each managedFields entry keeps the
+names of the top-level fields it manages (``FIELDS``) where a scan keeps none. Requests go through
+the connection's transport (same auth, TLS and proxy settings as ``scan --cluster``).
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ from __future__ import annotations
 import json
 import queue
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from kposture.sources.cluster_config import (
@@ -54,7 +62,11 @@ WATCH_TIMEOUT = 300
 """``timeoutSeconds`` of a watch request; the server ends it then and the stream reconnects."""
 
 BACKOFF_START = 0.5
-BACKOFF_MAX = 30.0
+BACKOFF_MAX = 5.0
+"""The longest wait before a stream tries again after a failure: recovery takes seconds."""
+
+FORBIDDEN_RETRY = 300.0
+"""Seconds between attempts to list a kind the credentials may not list (403)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +95,47 @@ class WatchTransport(Transport, Protocol):
 
 
 StatusHook = Callable[[str, str, str], None]
-"""Called from stream threads with (kind, what, detail): ``what`` is ``connected``, ``reconnect``
-(the watch ended or failed and will be opened again), ``relist`` (410 Gone), ``error`` (a list
-failed; retried with backoff) or ``forbidden`` (403 on list: the kind is not watched)."""
+"""Called from stream threads with (kind, what, detail): ``what`` is ``connected`` (a watch is
+open), ``reconnect`` (the server ended the watch; opened again at once), ``lost`` (the connection
+failed; opened again after a backoff), ``error`` (the server answered a list or watch with an
+error; tried again after a backoff), ``relist`` (410 Gone), ``forbidden`` (403: the kind is not
+watched; ``detail`` is the warning, in ``scan --cluster``'s words) or ``permitted`` (a forbidden
+kind could be listed again and is watched)."""
+
+ConnectionHook = Callable[[str, str], None]
+"""Called once per outage with (``lost``, the first failure) when a stream fails while every
+other was fine, and with (``restored``, how long it took and the kinds listed again) when every
+stream is watching again."""
+
+
+FIELDS = "kposture.io/fields"
+"""Added to each ``metadata.managedFields`` entry of a watched object: the top-level fields the
+entry manages, comma-separated (``metadata,spec``; ``metadata,status`` for a controller writing
+status), kept when the field sets themselves are dropped. The watcher tells who made a change from
+it (a status-only entry is a controller reporting, not someone changing the object)."""
+
+
+def summarise_managed_fields(raw: dict[str, Any]) -> None:
+    """Keep the top-level fields of every managedFields entry under ``FIELDS``, in place, before
+    ``normalise_item`` drops the field sets."""
+    meta = raw.get("metadata")
+    entries = meta.get("managedFields") if isinstance(meta, dict) else None
+    for entry in entries if isinstance(entries, list) else ():
+        fields = entry.get("fieldsV1") if isinstance(entry, dict) else None
+        if isinstance(fields, dict):
+            tops = sorted(key[2:] for key in fields if isinstance(key, str) and key[:2] == "f:")
+            entry[FIELDS] = sys.intern(",".join(tops))
+
+
+def forbidden_problem(served: ServedKind, namespaces: Sequence[str | None] = ()) -> str:
+    """A 403 on a kind (in these namespaces), worded as ``scan --cluster`` words it, with when the
+    watch tries again."""
+    named = [namespace for namespace in namespaces if namespace]
+    where = f" in namespace{'s' if len(named) > 1 else ''} {', '.join(named)}" if named else ""
+    return (
+        f"cannot list {served.spec.plural}{where}: forbidden; {served.spec.lost_coverage()} "
+        f"(tried again every {FORBIDDEN_RETRY / 60:.0f} minutes)"
+    )
 
 
 @dataclass
@@ -130,6 +180,7 @@ class KindStream:
         page_size: int = PAGE_SIZE,
         watch_timeout: int = WATCH_TIMEOUT,
         backoff: _Backoff | None = None,
+        forbidden_retry: float = FORBIDDEN_RETRY,
     ) -> None:
         self.transport = transport
         self.served = served
@@ -140,12 +191,14 @@ class KindStream:
         self.page_size = page_size
         self.watch_timeout = watch_timeout
         self.backoff = backoff or _Backoff()
+        self.forbidden_retry = forbidden_retry
         self.resource_version = ""
         self.listed = threading.Event()
         """Set once the first list succeeded (or the kind is forbidden)."""
         self.forbidden = False
         self._current: StreamResponse | None = None
         self._lock = threading.Lock()
+        self._wake = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -164,28 +217,45 @@ class KindStream:
                 self._status("relist", "410 Gone")
                 need_list = True
             except _Failed as failed:
-                if failed.response.status == 403 and not self.listed.is_set():
-                    self.forbidden = True
-                    self.listed.set()
-                    self._status("forbidden", "403 Forbidden")
-                    return
+                if failed.response.status == 403:
+                    self._forbidden()
+                    need_list = True
+                    continue
                 self._status("error", f"HTTP {failed.response.status}")
                 self._pause()
             except (TransportError, ValueError) as exc:
                 if self.stopping.is_set():
                     return
-                self._status("reconnect", str(exc))
+                self._status("lost", str(exc))
                 self._pause()
 
     def stop(self) -> None:
-        """Unblock a read in progress (the caller sets ``stopping`` first)."""
+        """Unblock a read or a wait in progress (the caller sets ``stopping`` first)."""
+        self._wake.set()
         with self._lock:
             current = self._current
         if current is not None:
             current.close()
 
+    def wake(self) -> None:
+        """End a backoff wait now (another stream got through: the server is back)."""
+        self._wake.set()
+
     def _pause(self) -> None:
-        self.stopping.wait(self.backoff.next_delay())
+        self._sleep(self.backoff.next_delay())
+
+    def _sleep(self, seconds: float) -> None:
+        self._wake.wait(seconds)
+        self._wake.clear()
+
+    def _forbidden(self) -> None:
+        """Not allowed to list or watch the kind (at start, or the permission was taken away):
+        say so once, keep nothing new of it, and try again every ``forbidden_retry`` seconds."""
+        if not self.forbidden:
+            self.forbidden = True
+            self._status("forbidden", forbidden_problem(self.served, [self.namespace]))
+        self.listed.set()
+        self.stopping.wait(self.forbidden_retry)
 
     def _status(self, what: str, detail: str) -> None:
         if self.on_status is not None and not self.stopping.is_set():
@@ -210,11 +280,10 @@ class KindStream:
                 raise _Failed(response)
             data = json.loads(response.body)
             raw_items = data.get("items") if isinstance(data, dict) else None
-            items.extend(
-                normalise_item(raw, self.served)
-                for raw in (raw_items if isinstance(raw_items, list) else ())
-                if isinstance(raw, dict)
-            )
+            for raw in raw_items if isinstance(raw_items, list) else ():
+                if isinstance(raw, dict):
+                    summarise_managed_fields(raw)
+                    items.append(normalise_item(raw, self.served))
             meta = data.get("metadata") if isinstance(data, dict) else None
             meta = meta if isinstance(meta, dict) else {}
             version = str(meta.get("resourceVersion") or version)
@@ -222,6 +291,9 @@ class KindStream:
             if not token:
                 break
         self.resource_version = version
+        if self.forbidden:
+            self.forbidden = False
+            self._status("permitted", f"{self.served.spec.plural} can be listed now")
         now, wall = time.monotonic(), time.time()
         self.sink.put(
             WatchEvent(RELISTED, self.served.kind, None, now, wall, tuple(items), self.namespace)
@@ -279,10 +351,60 @@ class KindStream:
             return
         if kind not in (ADDED, MODIFIED, DELETED):
             return
+        summarise_managed_fields(obj)
         item = normalise_item(obj, self.served)
         self.sink.put(WatchEvent(kind, self.served.kind, item, time.monotonic(), time.time()))
         if isinstance(version, str) and version:
             self.resource_version = version
+
+
+class Recovery:
+    """The connection's health across streams: the first failure while every stream was fine is
+    the connection lost; every failing stream connected again is the connection back. When one
+    stream gets through, the others waiting out a backoff are woken with their backoff reset.
+    Called from stream threads."""
+
+    def __init__(
+        self,
+        on_connection: ConnectionHook | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.on_connection = on_connection
+        self.clock = clock
+        self.lost_at: float | None = None
+        self._failing: set[KindStream] = set()
+        self._relisted: set[str] = set()
+        self._lock = threading.Lock()
+
+    def status(self, stream: KindStream, what: str, detail: str) -> None:
+        report: tuple[str, str] | None = None
+        woken: list[KindStream] = []
+        with self._lock:
+            if what in ("lost", "error"):
+                if not self._failing and self.lost_at is None:
+                    self.lost_at = self.clock()
+                    self._relisted = set()
+                    report = ("lost", detail)
+                self._failing.add(stream)
+            elif what == "relist" and self.lost_at is not None:
+                self._relisted.add(stream.served.kind)
+            elif what in ("connected", "forbidden", "permitted") and stream in self._failing:
+                # The server answered: whoever still waits out a backoff may try again now.
+                self._failing.discard(stream)
+                woken = list(self._failing)
+                if not self._failing and self.lost_at is not None:
+                    relisted = len(self._relisted)
+                    report = (
+                        "restored",
+                        f"after {self.clock() - self.lost_at:.1f} s; "
+                        f"{relisted} kind{'' if relisted == 1 else 's'} listed again",
+                    )
+                    self.lost_at = None
+        for other in woken:
+            other.backoff.reset()
+            other.wake()
+        if report is not None and self.on_connection is not None:
+            self.on_connection(*report)
 
 
 class ClusterWatch:
@@ -295,8 +417,10 @@ class ClusterWatch:
         namespaces: Sequence[str] | None,
         *,
         on_status: StatusHook | None = None,
+        on_connection: ConnectionHook | None = None,
         page_size: int = PAGE_SIZE,
         watch_timeout: int = WATCH_TIMEOUT,
+        forbidden_retry: float = FORBIDDEN_RETRY,
     ) -> None:
         transport = connection.transport
         if not hasattr(transport, "stream"):
@@ -304,24 +428,31 @@ class ClusterWatch:
         self.events: queue.Queue[WatchEvent] = queue.Queue()
         self.stopping = threading.Event()
         self.streams: list[KindStream] = []
+        self.recovery = Recovery(on_connection)
+        self._on_status = on_status
         for kind in served:
             scopes: Sequence[str | None] = (
                 list(namespaces) if namespaces is not None and kind.spec.namespaced else [None]
             )
             for namespace in scopes:
-                self.streams.append(
-                    KindStream(
-                        transport,  # type: ignore[arg-type]
-                        kind,
-                        self.events,
-                        namespace=namespace,
-                        on_status=on_status,
-                        stopping=self.stopping,
-                        page_size=page_size,
-                        watch_timeout=watch_timeout,
-                    )
+                stream = KindStream(
+                    transport,  # type: ignore[arg-type]
+                    kind,
+                    self.events,
+                    namespace=namespace,
+                    stopping=self.stopping,
+                    page_size=page_size,
+                    watch_timeout=watch_timeout,
+                    forbidden_retry=forbidden_retry,
                 )
+                stream.on_status = partial(self._status, stream)
+                self.streams.append(stream)
         self._threads: list[threading.Thread] = []
+
+    def _status(self, stream: KindStream, kind: str, what: str, detail: str) -> None:
+        self.recovery.status(stream, what, detail)
+        if self._on_status is not None:
+            self._on_status(kind, what, detail)
 
     def start(self) -> None:
         for stream in self.streams:
@@ -340,7 +471,22 @@ class ClusterWatch:
         return True
 
     def forbidden(self) -> list[str]:
+        """Kinds not watched (in at least one namespace scope): 403 on their list or watch."""
         return sorted({s.served.kind for s in self.streams if s.forbidden})
+
+    def forbidden_problems(self) -> list[str]:
+        """One warning per forbidden kind, naming the namespaces it is forbidden in (with ``-n``)."""
+        scopes: dict[str, tuple[ServedKind, list[str | None]]] = {}
+        for stream in self.streams:
+            if stream.forbidden:
+                scopes.setdefault(stream.served.kind, (stream.served, []))[1].append(
+                    stream.namespace
+                )
+        return [forbidden_problem(served, namespaces) for served, namespaces in scopes.values()]
+
+    def nothing_readable(self) -> bool:
+        """Whether every stream was forbidden: the credentials can read nothing kposture judges."""
+        return bool(self.streams) and all(stream.forbidden for stream in self.streams)
 
     def stop(self, timeout: float = 5.0) -> None:
         self.stopping.set()

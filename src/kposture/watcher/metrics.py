@@ -4,8 +4,9 @@ Owns the metric names of ``docs/watch.md``: open findings by severity, rule and 
 transitions by change, watch reconnects and relists by kind (counters), event lag (received to
 stored) and event to alert (received to the alerts handed to the sinks), the time of each stage of
 a batch (queued, judge, store, alert) and the watcher thread's CPU time per batch, evaluation time
-and events per batch (histograms), objects watched by kind. A registry of its own, served by
-prometheus-client's threaded server on ``127.0.0.1`` by default.
+and events per batch (histograms), objects watched by kind; and the alert sinks' counters
+(``add_sinks``). A registry of its own, served by prometheus-client's threaded server on
+``127.0.0.1`` by default.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram, start_http_se
 from prometheus_client import Counter as PromCounter
 
 from kposture.model.lifecycle import Transition
+from kposture.sinks.fanning import Sinks
+from kposture.sinks.metrics import SinkCollector
 from kposture.watcher.watching import BatchTiming
 
 LAG_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -130,10 +133,15 @@ class WatchMetrics:
     # -- stream status ---------------------------------------------------------------------------
 
     def stream_status(self, kind: str, what: str, _detail: str) -> None:
-        if what == "reconnect":
+        if what in ("reconnect", "lost"):
             self.reconnects.labels(kind).inc()
         elif what == "relist":
             self.relists.labels(kind).inc()
+
+    def add_sinks(self, sinks: Sinks) -> None:
+        """Publish the alert sinks' counters too (``kposture_alerts_total``,
+        ``kposture_alert_queue_pending``, docs/alerts.md), read at scrape time."""
+        self.registry.register(SinkCollector(sinks))
 
     def serve(self, port: int, address: str = "127.0.0.1") -> None:
         start_http_server(port, addr=address, registry=self.registry)

@@ -1,7 +1,8 @@
 """The watch stream of one kind against a scripted transport: list then watch from the list's
 resourceVersion with bookmarks, Secret values removed from listed and watched objects, resume from
-the last version seen (bookmarks included) after a lost connection with backoff, and relist on
-410 Gone."""
+the last version seen (bookmarks included) after a lost connection with backoff, relist on 410
+Gone, a forbidden kind reported in scan's words and tried again; and the connection's recovery
+across streams (lost once, back once, the others woken)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ from kposture.sources.cluster_config import Response, TransportError
 from kposture.sources.cluster_kinds import CATALOGUE, ServedKind
 from kposture.sources.cluster_watch import (
     ADDED,
+    BACKOFF_MAX,
     DELETED,
     RELISTED,
     KindStream,
+    Recovery,
     WatchEvent,
     _Backoff,
+    forbidden_problem,
 )
 
 SECRET = ServedKind(next(spec for spec in CATALOGUE if spec.kind == "Secret"), "v1")
@@ -63,7 +67,7 @@ class _Script:
 
     def __init__(
         self,
-        lists: list[tuple[str, list[dict[str, Any]]]],
+        lists: list[tuple[str, list[dict[str, Any]]] | int],
         watches: list[tuple[int, list[dict[str, Any]], bool]],
         stopping: threading.Event,
     ) -> None:
@@ -74,7 +78,10 @@ class _Script:
 
     def get(self, path: str, query: Sequence[tuple[str, str]] = ()) -> Response:
         self.requests.append(("list", dict(query)))
-        version, items = self.lists.pop(0)
+        answer = self.lists.pop(0)
+        if isinstance(answer, int):
+            return Response(answer, b'{"kind": "Status", "message": "forbidden"}')
+        version, items = answer
         body = {"metadata": {"resourceVersion": version}, "items": items}
         return Response(200, json.dumps(body).encode())
 
@@ -89,16 +96,25 @@ class _Script:
         return _Stream(status, [json.dumps(e).encode() for e in events], fail)
 
 
-def _run(script: _Script, stopping: threading.Event) -> tuple[list[WatchEvent], list[str]]:
+def _run(
+    script: _Script, stopping: threading.Event, details: list[str] | None = None
+) -> tuple[list[WatchEvent], list[str]]:
     sink: queue.Queue[WatchEvent] = queue.Queue()
     statuses: list[str] = []
+
+    def status(kind: str, what: str, detail: str) -> None:
+        statuses.append(what)
+        if details is not None:
+            details.append(detail)
+
     stream = KindStream(
         script,
         SECRET,
         sink,
         stopping=stopping,
-        on_status=lambda kind, what, detail: statuses.append(what),
+        on_status=status,
         backoff=_Backoff(start=0.001, cap=0.002, rng=random.Random(1)),
+        forbidden_retry=0.001,
     )
     stream.run()
     events = []
@@ -150,7 +166,7 @@ def test_list_then_watch_resume_after_a_lost_connection_and_relist_on_gone() -> 
     assert watches[3]["resourceVersion"] == "50"
     assert [what for what, _ in script.requests].count("list") == 3
     assert "relist" in statuses
-    assert "reconnect" in statuses
+    assert "lost" in statuses  # the connection reset: reopened after a backoff
     for event in events:
         for item in (*event.snapshot, *([event.obj] if event.obj else [])):
             assert "data" not in item
@@ -170,3 +186,86 @@ def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
         assert ceiling / 2 <= delay <= ceiling
     backoff.reset()
     assert backoff.next_delay() <= 0.5
+
+
+def test_a_forbidden_kind_is_reported_once_in_scans_words_and_tried_again() -> None:
+    stopping = threading.Event()
+    script = _Script(lists=[403, 403, ("10", [_secret("a", "9")])], watches=[], stopping=stopping)
+    details: list[str] = []
+    events, statuses = _run(script, stopping, details)
+    assert statuses[:2] == ["forbidden", "permitted"]
+    assert details[0] == (
+        "cannot list secrets: forbidden; rules about Secrets did not run on the cluster "
+        "(tried again every 5 minutes)"
+    )
+    assert [what for what, _ in script.requests].count("list") == 3
+    assert [(e.type, len(e.snapshot)) for e in events] == [(RELISTED, 1)]
+
+
+def test_a_kind_forbidden_after_its_first_list_is_reported_and_listed_again() -> None:
+    stopping = threading.Event()
+    script = _Script(
+        lists=[("10", [_secret("a", "9")]), 403, ("20", [])],
+        watches=[(403, [], False)],
+        stopping=stopping,
+    )
+    events, statuses = _run(script, stopping)
+    assert statuses.count("forbidden") == 1
+    assert "error" not in statuses
+    assert [e.type for e in events] == [RELISTED, RELISTED]
+
+
+def test_forbidden_namespaces_of_a_kind_are_one_warning() -> None:
+    message = forbidden_problem(SECRET, ["shop", "hook"])
+    assert message.startswith("cannot list secrets in namespaces shop, hook: forbidden; ")
+    assert forbidden_problem(SECRET, [None]).startswith("cannot list secrets: forbidden; ")
+
+
+def test_backoff_never_waits_more_than_a_few_seconds_by_default() -> None:
+    backoff = _Backoff(rng=random.Random(3))
+    assert max(backoff.next_delay() for _ in range(30)) <= BACKOFF_MAX == 5.0
+
+
+def _streams(count: int) -> list[KindStream]:
+    stopping = threading.Event()
+    sink: queue.Queue[WatchEvent] = queue.Queue()
+    return [
+        KindStream(_Script([], [], stopping), SECRET, sink, namespace=f"ns{i}", stopping=stopping)
+        for i in range(count)
+    ]
+
+
+def test_an_outage_is_told_once_and_the_recovery_once_whatever_the_number_of_kinds() -> None:
+    told: list[tuple[str, str]] = []
+    now = [100.0]
+    recovery = Recovery(lambda what, detail: told.append((what, detail)), clock=lambda: now[0])
+    first, second, third = _streams(3)
+    for stream in (first, second, third):
+        recovery.status(stream, "connected", "")
+    assert told == []
+    recovery.status(first, "lost", "connection refused")
+    recovery.status(second, "lost", "connection refused")
+    recovery.status(third, "error", "HTTP 503")
+    assert told == [("lost", "connection refused")]
+    for stream in (first, second, third):
+        recovery.status(stream, "relist", "410 Gone")
+    now[0] += 20.5
+    recovery.status(first, "connected", "")
+    recovery.status(second, "connected", "")
+    assert len(told) == 1  # the third is not back yet
+    recovery.status(third, "connected", "")
+    assert told[1] == ("restored", "after 20.5 s; 1 kind listed again")
+
+
+def test_the_first_stream_back_wakes_the_others_with_their_backoff_reset() -> None:
+    recovery = Recovery()
+    first, second, third = _streams(3)
+    for stream in (first, second, third):
+        recovery.status(stream, "lost", "connection refused")
+        for _ in range(6):
+            stream.backoff.next_delay()
+    recovery.status(first, "connected", "")
+    for stream in (second, third):
+        assert stream.backoff.failures == 0
+        assert stream._wake.is_set()
+    assert not first._wake.is_set()
