@@ -1,6 +1,7 @@
 """Wiring of ``kposture serve``'s audit webhook sink (``POST /audit``): its options, the detector
 (policy file allowlist and custom detections, as ``detect``), the alert sinks of ``--alert`` and the
-policy file's ``alerts:`` block, and the store the alerts are written to. Wiring only.
+policy file's ``alerts:`` block (``alert_setup``) with their counters on serve's ``/metrics``, and
+the store the alerts are written to. Wiring only.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from typing import Annotated, Any
 
 import typer
 
+from kposture.cli.alert_setup import alerts_config
 from kposture.cli.detect_setup import prepare_detections
 from kposture.cli.scanning import UsageError
 from kposture.model.lifecycle import Alert
-from kposture.sinks import AlertSetupError, AlertSpecError, Sinks, build_sinks, parse_alert_flags
+from kposture.sinks import AlertSetupError, Sinks, build_sinks
+from kposture.sinks.metrics import SinkCollector
 from kposture.store.alerts import write_alerts
 from kposture.store.connecting import Store
 
@@ -91,10 +94,13 @@ def start_audit_sink(
     if max_batch_bytes < 1024 or queue_batches < 1:
         raise UsageError("--audit-max-batch-bytes must be at least 1024 and --audit-queue 1")
     setup = prepare_detections(policy, detections)
+    config = alerts_config(setup.policy_file, alerts)
     try:
-        sinks = build_sinks(parse_alert_flags(list(alerts))) if alerts else None
-    except (AlertSpecError, AlertSetupError) as exc:
+        sinks = build_sinks(config) if config.sinks else None
+    except AlertSetupError as exc:
         raise UsageError(str(exc)) from None
+    if sinks is not None:
+        metrics_registry.register(SinkCollector(sinks))
 
     def record(batch: Sequence[Alert]) -> None:
         write_alerts(store, batch)

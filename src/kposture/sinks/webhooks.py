@@ -39,6 +39,9 @@ Render = Callable[[Alert], bytes]
 
 USER_AGENT = "kposture-alerts/1"
 
+CLOSE_GRACE = 0.5
+"""Seconds ``close`` waits beyond its timeout for an attempt in flight before leaving it behind."""
+
 
 class WebhookSink:
     """Delivers rendered alerts to ``url`` from a spool on a background thread (started at once,
@@ -127,8 +130,9 @@ class WebhookSink:
 
     def close(self, timeout: float | None = 5.0) -> None:
         """Keep delivering for up to ``timeout`` seconds (``None``: until the spool is empty), then
-        stop. A persistent spool keeps what is left for the next start; a memory spool's leftovers
-        are counted as dropped."""
+        stop, without waiting for an attempt still in flight (a receiver that does not answer)
+        beyond ``CLOSE_GRACE``: its alert stays in the spool. A persistent spool keeps what is left
+        for the next start; a memory spool's leftovers are counted as dropped."""
         with self._cond:
             if self._closing:
                 return
@@ -136,7 +140,14 @@ class WebhookSink:
             if timeout is not None:
                 self._deadline = time.monotonic() + timeout
             self._cond.notify_all()
-        self._thread.join()
+        self._thread.join(None if timeout is None else timeout + CLOSE_GRACE)
+        if self._thread.is_alive():
+            log.warning(
+                "alert sink %s: a delivery to %s was still waiting for an answer on close; "
+                "its alert stays in the spool",
+                self._name,
+                redact_url(self._url),
+            )
         left = len(self._spool)
         if left and not self._spool.persistent:
             self._stats.add("dropped", left)

@@ -1,25 +1,32 @@
-"""Alerts in the store: writing them in batches (the audit webhook sink's worker) and reading the
-recent ones back.
+"""Alerts in the store: writing them in batches (the audit webhook sink's worker, the watcher after
+each batch's alerts went to the sinks) and reading the recent ones back.
 
 An alert row holds the rule or detection id, severity, message, time, de-duplication key and, for a
 detection, its event block (who, verb, resource, namespace, name, source IP, user agent, time, audit
-ID, response code, decision) as JSON. Alerts carry no object bodies, so no Secret value can reach
-the table: messages name keys and fingerprints only.
+ID, response code, decision) as JSON; for a finding's transition, its cluster and the transition
+row it announced (found by the finding's fingerprint and the transition's time). Alerts carry no
+object bodies, so no Secret value can reach the table: messages name keys and fingerprints only.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from kposture.model import Severity
-from kposture.model.lifecycle import Alert
+from kposture.model.lifecycle import Alert, FindingAlert
 from kposture.store.connecting import Store, StoreError, error_reason
 from kposture.store.schema import alerts as alerts_table
+from kposture.store.schema import clusters as clusters_table
+from kposture.store.schema import finding_transitions as transitions_table
+from kposture.store.schema import findings as findings_table
+
+CHUNK = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,8 @@ class StoredAlert:
     message: str
     event: dict[str, str]
     dedup_key: str
+    transition_id: int | None = None
+    """The ``finding_transitions`` row a finding's alert announced."""
 
 
 def _row(alert: Alert) -> dict[str, Any]:
@@ -48,16 +57,53 @@ def _row(alert: Alert) -> dict[str, Any]:
     }
 
 
-def write_alerts(store: Store, alerts: Sequence[Alert]) -> int:
-    """Insert ``alerts`` in one transaction; return how many were written."""
+def write_alerts(store: Store, alerts: Sequence[Alert], *, cluster: str = "") -> int:
+    """Insert ``alerts`` in one transaction; return how many were written. With ``cluster`` (a
+    cluster the store knows), rows carry it, and a finding's alert the transition it announced."""
     if not alerts:
         return 0
+    rows = [_row(alert) for alert in alerts]
     try:
         with store.engine.begin() as connection:
-            connection.execute(insert(alerts_table), [_row(alert) for alert in alerts])
+            if cluster:
+                _link(connection, cluster, alerts, rows)
+            connection.execute(insert(alerts_table), rows)
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot write alerts: {error_reason(exc)}") from None
     return len(alerts)
+
+
+def _link(
+    connection: Connection, cluster: str, alerts: Sequence[Alert], rows: list[dict[str, Any]]
+) -> None:
+    """Set each row's cluster and, for a finding's alert, its transition (one query per time)."""
+    cluster_id = connection.execute(
+        select(clusters_table.c.id).where(clusters_table.c.name == cluster)
+    ).scalar_one_or_none()
+    if cluster_id is None:
+        return
+    by_time: dict[dt.datetime, dict[str, list[dict[str, Any]]]] = {}
+    for alert, row in zip(alerts, rows, strict=True):
+        row["cluster_id"] = cluster_id
+        if isinstance(alert, FindingAlert):
+            waiting = by_time.setdefault(alert.transition.at, {})
+            waiting.setdefault(alert.transition.fingerprint, []).append(row)
+    for at, waiting in by_time.items():
+        fingerprints = sorted(waiting)
+        for start in range(0, len(fingerprints), CHUNK):
+            statement = (
+                select(findings_table.c.fingerprint, transitions_table.c.id)
+                .join(transitions_table, transitions_table.c.finding_id == findings_table.c.id)
+                .where(
+                    findings_table.c.cluster_id == cluster_id,
+                    findings_table.c.fingerprint.in_(fingerprints[start : start + CHUNK]),
+                    transitions_table.c.at == at,
+                )
+                .order_by(transitions_table.c.id)
+            )
+            for fingerprint, transition_id in connection.execute(statement):
+                for row in waiting[fingerprint]:
+                    row["transition_id"] = transition_id
 
 
 def recent_alerts(
@@ -82,6 +128,7 @@ def recent_alerts(
             row["message"],
             dict(row["event"] or {}),
             row["dedup_key"],
+            row["transition_id"],
         )
         for row in rows
     ]

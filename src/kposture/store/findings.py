@@ -182,12 +182,13 @@ def reconcile(
 ) -> list[Transition]:
     """Record what was found now in ``scope`` of ``cluster`` at ``at`` and return the transitions.
 
-    ``changed_by_of(ref)`` names who last changed an object (its last field manager, see
-    ``kposture.inventory.managers``); it is asked once per object with a transition. A scan row
-    (``source``: ``cluster``, ``watch``...; ``objects`` evaluated) is recorded, unless ``scan_id``
-    names one already started (``start_scan``), which is then marked finished at ``at``. Given a
-    ``Store``, the call is its own transaction; given a ``Connection``, it runs in the caller's.
-    ``StoreError`` when the database refuses.
+    ``changed_by_of(ref)`` names who made the change (a field manager, see
+    ``kposture.inventory.managers`` and the watcher's ``attribution``); it is asked once per
+    object with a transition. A scan row (``source``: ``cluster``, ``watch``...; ``objects``
+    evaluated) is recorded, unless ``scan_id`` names a session already started (``start_scan``),
+    whose row is then brought up to date: finished at ``at``, ``objects`` and, for a whole-cluster
+    scope, the findings found. Given a ``Store``, the call is its own transaction; given a
+    ``Connection``, it runs in the caller's. ``StoreError`` when the database refuses.
     """
     if at.tzinfo is None:
         raise ValueError(f"naive datetime {at.isoformat()} given to reconcile (need UTC)")
@@ -204,6 +205,22 @@ def reconcile(
     except SQLAlchemyError as exc:
         where = target.url if isinstance(target, Store) else "the store"
         raise StoreError(f"cannot record findings in {where}: {error_reason(exc)}") from exc
+
+
+def has_findings(store: Store, cluster: str) -> bool:
+    """Whether the store holds any finding of ``cluster`` (open or not): whether it was ever
+    recorded, by a watch or by ``scan --cluster --save``."""
+    statement = (
+        select(findings_table.c.id)
+        .join(clusters_table, clusters_table.c.id == findings_table.c.cluster_id)
+        .where(clusters_table.c.name == cluster)
+        .limit(1)
+    )
+    try:
+        with store.engine.connect() as connection:
+            return connection.execute(statement).first() is not None
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot read {store.url}: {error_reason(exc)}") from None
 
 
 def ensure_cluster(connection: Connection, name: str, at: dt.datetime, server: str = "") -> int:
@@ -359,8 +376,11 @@ class _Reconciling:
                 findings=len(self.current),
             )
         else:
+            values: dict[str, Any] = {"finished_at": self.at, "objects": meta["objects"]}
+            if self.scope.is_cluster:
+                values["findings"] = len(self.current)
             connection.execute(
-                update(scans_table).where(scans_table.c.id == scan_id).values(finished_at=self.at)
+                update(scans_table).where(scans_table.c.id == scan_id).values(**values)
             )
         stored = self._read(connection, cluster_id)
         transitions, writes = self._decide(stored)

@@ -80,6 +80,10 @@ class Affected:
     everything: bool = False
     paths: PathView | None = None
     """The new escalation path view, when it was computed again."""
+    causes: dict[Key, Key] = field(default_factory=dict)
+    """For each object re-evaluated because of another's change (not its own), the changed
+    object that brought it in (the first, when several did): who changed that one is who changed
+    the dependent's findings."""
 
 
 def path_view(inventory: Inventory) -> PathView:
@@ -104,19 +108,29 @@ def affected(
     """Every object a batch of deltas may change the findings of (see the module docstring).
     ``paths`` is the escalation path view of ``old`` (None: not known, computed from ``old``)."""
     out = Affected()
-    paths_touched = False
+    changed: set[Key] = set()
+    paths_cause: Key | None = None
     for delta in deltas:
-        out.keys.add(delta.key)
+        changed.add(delta.key)
         if delta.key[0] == "ClusterFacts":
             continue
-        paths_touched |= _dependents(delta, old, new, children, in_namespace, out)
-    if paths_touched:
+        mine: set[Key] = set()
+        if _dependents(delta, old, new, children, in_namespace, mine, out):
+            paths_cause = paths_cause or delta.key
+        for key in mine:
+            out.causes.setdefault(key, delta.key)
+        out.keys |= mine
+    if paths_cause is not None:
         before = paths if paths is not None else path_view(old)
         after = path_view(new)
         for key in set(before) | set(after):
             if before.get(key) != after.get(key):
                 out.keys.add(key)
+                out.causes.setdefault(key, paths_cause)
         out.paths = after
+    out.keys |= changed
+    for key in changed:
+        out.causes.pop(key, None)
     return out
 
 
@@ -126,10 +140,11 @@ def _dependents(
     new: Inventory,
     children: Callable[[K8sObject | None], set[Key]],
     in_namespace: Callable[[str], Iterator[Key]],
+    keys: set[Key],
     out: Affected,
 ) -> bool:
-    """Add what one delta affects to ``out``; True when escalation paths may have changed."""
-    keys = out.keys
+    """Add what one delta affects to ``keys`` (``everything`` to ``out``); True when escalation
+    paths may have changed."""
     kind, namespace, name = delta.key
     objs = [o for o in (delta.old, delta.new) if o is not None]
     paths_touched = False

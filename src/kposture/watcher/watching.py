@@ -30,11 +30,11 @@ from typing import Any, Protocol
 
 from kposture.engine import Registry
 from kposture.inventory import Inventory
-from kposture.inventory.managers import last_manager
-from kposture.model import Finding, K8sObject, ResourceRef, RunPolicy
-from kposture.model.lifecycle import Alert, Transition, finding_alert
+from kposture.model import Finding, ResourceRef, RunPolicy
+from kposture.model.lifecycle import Alert, FindingAlert, Transition, finding_alert
 from kposture.sources.cluster_watch import RELISTED, WatchEvent
 from kposture.store.findings import Scope
+from kposture.watcher.attribution import Attribution
 from kposture.watcher.carrying import carry_views
 from kposture.watcher.dependents import PathView, affected
 from kposture.watcher.evaluating import Judged, judge, judge_all, rules_per_kind
@@ -47,10 +47,16 @@ log = logging.getLogger("kposture.watch")
 WINDOW = 0.1
 """Seconds from the arrival of a batch's first event until the batch closes."""
 
+SHUTDOWN_DRAIN = 5.0
+"""Seconds the sinks may keep delivering on shutdown; a webhook's spool keeps the rest."""
+
 Record = Callable[
     [Sequence[Finding], Scope, dt.datetime, Callable[[ResourceRef], str]], list[Transition]
 ]
 """Stores what was found in a scope and returns the transitions (the store's ``reconcile``)."""
+
+RecordAlerts = Callable[[Sequence[FindingAlert]], object]
+"""Keeps the alerts a batch handed to the sinks (the store's ``alerts`` table)."""
 
 
 class Source(Protocol):
@@ -149,6 +155,8 @@ class Watcher:
         window: float = WINDOW,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         keep_lags: bool = False,
+        quiet_start: bool = False,
+        record_alerts: RecordAlerts | None = None,
     ) -> None:
         self.source = source
         self.state = state
@@ -164,6 +172,9 @@ class Watcher:
         self.window = window
         self.now = now
         self.keep_lags = keep_lags
+        self.quiet_start = quiet_start
+        """The start's reconcile records what it finds without alerting (the baseline)."""
+        self.record_alerts = record_alerts
         self.stats = Stats()
         self._stopping = False
         self._inventory: Inventory | None = None
@@ -182,13 +193,17 @@ class Watcher:
         self.source.start()
         if not self.source.wait_listed(timeout):
             return False
+        self.begin()
+        return True
+
+    def begin(self) -> list[Transition]:
+        """Take the first lists (the streams started and listed), add the cluster's facts and
+        reconcile the whole cluster: quietly, without alerts, when ``quiet_start``."""
         events = self._drain()
-        for event in events:
-            self._apply(event)
+        deltas = [delta for event in events for delta in self._apply(event)]
         if self.facts is not None:
             self.state.set_facts(self.facts(self.state, self.source.forbidden()))
-        self._full(events)
-        return True
+        return self._full(events, deltas=deltas, quiet=self.quiet_start)
 
     def run(self) -> None:
         """Handle batches until ``stop`` is called (from a signal handler or another thread)."""
@@ -199,10 +214,10 @@ class Watcher:
                 if self.heap is not None:
                     self.heap.after_batch(idle=self.source.events.empty())
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Stop the streams and flush the sinks."""
+    def close(self, timeout: float = SHUTDOWN_DRAIN) -> None:
+        """Stop the streams and close the sinks, which deliver for at most ``timeout`` seconds
+        (a webhook's spool keeps what is left for the next start)."""
         self.source.stop()
-        self.outlet.flush(timeout)
         self.outlet.close(timeout)
         if self.heap is not None:
             self.heap.release()
@@ -237,13 +252,9 @@ class Watcher:
     def handle(self, events: Sequence[WatchEvent]) -> list[Transition]:
         """Apply one batch of events and store what it changed."""
         started, cpu = time.monotonic(), time.thread_time()
+        deltas = [delta for event in events for delta in self._apply(event)]
         if any(event.type == RELISTED for event in events):
-            for event in events:
-                self._apply(event)
-            return self._full(events, started=started, cpu=cpu)
-        deltas: list[Delta] = []
-        for event in events:
-            deltas.extend(self._apply(event))
+            return self._full(events, deltas=deltas, started=started, cpu=cpu)
         if not deltas:
             return []
         old = self._inventory
@@ -257,7 +268,7 @@ class Watcher:
             self._paths = found.paths
         self._inventory = new
         if found.everything:
-            return self._full(events, inventory=new, started=started, cpu=cpu)
+            return self._full(events, deltas=deltas, inventory=new, started=started, cpu=cpu)
         today = self.now().date()
         judged = judge(
             found.keys,
@@ -271,15 +282,18 @@ class Watcher:
         refs = [self._ref(key, new, deltas) for key in judged.scope]
         deleted = [self._ref(key, new, deltas) for key in judged.deleted]
         scope = Scope.of([r for r in refs if r is not None], deleted=[d for d in deleted if d])
-        return self._store(judged, scope, events, started, cpu)
+        authors = Attribution(new, deltas, found.causes)
+        return self._store(judged, scope, events, started, cpu, authors)
 
     def _full(
         self,
         events: Sequence[WatchEvent],
         *,
+        deltas: Sequence[Delta] = (),
         inventory: Inventory | None = None,
         started: float | None = None,
         cpu: float | None = None,
+        quiet: bool = False,
     ) -> list[Transition]:
         started = time.monotonic() if started is None else started
         cpu = time.thread_time() if cpu is None else cpu
@@ -296,7 +310,8 @@ class Watcher:
             skip_kinds=self.source.forbidden(),
         )
         self.stats.full_reconciles += 1
-        transitions = self._store(judged, scope, events, started, cpu)
+        authors = Attribution(inventory, deltas)
+        transitions = self._store(judged, scope, events, started, cpu, authors, quiet=quiet)
         if self.heap is not None:
             self.heap.settle()
         return transitions
@@ -308,15 +323,19 @@ class Watcher:
         events: Sequence[WatchEvent],
         started: float,
         cpu: float,
+        authors: Attribution,
+        *,
+        quiet: bool = False,
     ) -> list[Transition]:
-        """Reconcile, then alert at once; bookkeeping and metrics come after the alerts."""
+        """Reconcile, then alert at once (unless ``quiet``: a baseline is recorded, not
+        announced); bookkeeping, the alerts' record and metrics come after the alerts."""
         judged_at = time.monotonic()
-        inventory = self._inventory
-        assert inventory is not None
-        transitions = self.record(judged.findings, scope, self.now(), _managers(inventory))
+        transitions = self.record(judged.findings, scope, self.now(), authors)
         stored = time.monotonic()
-        for transition in transitions:
-            self._announce(transition)
+        alerts = [] if quiet else [self._announce(transition) for transition in transitions]
+        if quiet:
+            for transition in transitions:
+                log.debug("%s (baseline, not alerted)", _describe(transition))
         timing = BatchTiming(
             arrived=tuple(event.received for event in events),
             started=started,
@@ -337,6 +356,11 @@ class Watcher:
         if self.keep_lags:
             self.stats.lags.extend(stored - arrived for arrived in timing.arrived)
             self.stats.timings.append(timing)
+        if alerts and self.record_alerts is not None:
+            try:
+                self.record_alerts(alerts)
+            except Exception as exc:  # the alerts went out; only their record is missing
+                log.error("could not store %d alerts: %s", len(alerts), exc)
         if self.observer is not None:
             self.observer.batch(timing)
             self.observer.transitions(transitions)
@@ -344,33 +368,21 @@ class Watcher:
             self.observer.objects(self.state.kinds)
         return transitions
 
-    def _announce(self, transition: Transition) -> None:
-        ref = transition.resource
-        where = (
-            f"{ref.kind}/{ref.namespace}/{ref.name}" if ref.namespace else f"{ref.kind}/{ref.name}"
-        )
-        reason = f" ({transition.reason})" if transition.reason else ""
-        by = f" by {transition.changed_by}" if transition.changed_by else ""
-        log.info(
-            "%s %s %s on %s%s%s",
-            transition.change.value,
-            transition.severity.value,
-            transition.rule_id,
-            where,
-            reason,
-            by,
-        )
+    def _announce(self, transition: Transition) -> FindingAlert:
+        log.info("%s", _describe(transition))
         alert = finding_alert(transition, self.cluster)
         try:
             self.outlet.send(alert)
         except Exception:  # a broken sink must not stop the watch; the fan-out counts errors
             log.exception("alert not sent")
+        return alert
 
     # -- events ----------------------------------------------------------------------------------
 
     def _apply(self, event: WatchEvent) -> list[Delta]:
         if event.type == RELISTED:
-            return self.state.replace_kind(event.kind, event.namespace, event.snapshot)
+            snapshot = [raw for raw in event.snapshot if self._in_scope(raw)]
+            return self.state.replace_kind(event.kind, event.namespace, snapshot)
         if event.obj is None:
             return []
         if not self._in_scope(event.obj):
@@ -403,9 +415,12 @@ class Watcher:
         return None
 
 
-def _managers(inventory: Inventory) -> Callable[[ResourceRef], str]:
-    def changed_by(ref: ResourceRef) -> str:
-        obj: K8sObject | None = inventory.get(ref.kind, ref.namespace, ref.name)
-        return last_manager(obj) if obj is not None else ""
-
-    return changed_by
+def _describe(transition: Transition) -> str:
+    """The log line of a transition: ``resolved critical privileged-container on
+    Deployment/shop/web (fixed) by kubectl-patch``."""
+    ref = transition.resource
+    where = f"{ref.kind}/{ref.namespace}/{ref.name}" if ref.namespace else f"{ref.kind}/{ref.name}"
+    reason = f" ({transition.reason})" if transition.reason else ""
+    by = f" by {transition.changed_by}" if transition.changed_by else ""
+    change, severity = transition.change.value, transition.severity.value
+    return f"{change} {severity} {transition.rule_id} on {where}{reason}{by}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from tests.unit.sinks.alert_samples import finding_alert
 from tests.unit.sinks.receivers import Answer, Receiver, wait_for
 
 from kposture.sinks.credentials import HeaderValue, ResolvedHeader
-from kposture.sinks.delivering import Backoff
+from kposture.sinks.delivering import Backoff, Response
 from kposture.sinks.documents import ALERT_SCHEMA
 from kposture.sinks.slack_payloads import slack_json
 from kposture.sinks.spools import DirectorySpool, MemorySpool, SpoolError
@@ -353,6 +354,31 @@ def test_many_threads_sending_lose_nothing(receiver: Receiver, tmp_path: Path) -
     for worker in range(4):  # each producer's alerts arrive in the order it sent them
         own = [m for m in messages if m.startswith(f"{worker}-")]
         assert own == [f"{worker}-{i}" for i in range(25)]
+
+
+def test_close_does_not_wait_for_a_receiver_that_never_answers(tmp_path: Path) -> None:
+    # A black-holed receiver: the attempt hangs (here until the test lets it go), so closing
+    # must not join the delivery thread for good. The alert stays spooled for the next start.
+    import threading
+
+    answered = threading.Event()
+    attempting = threading.Event()
+
+    def hanging_post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Response:
+        attempting.set()
+        answered.wait(60)
+        return Response(200)
+
+    sink = _sink("https://soc.example.com/x", post=hanging_post, spool=DirectorySpool(tmp_path))
+    sink.send(finding_alert("in flight"))
+    assert attempting.wait(30)
+    closer = threading.Thread(target=sink.close, args=(0.1,))
+    closer.start()
+    closer.join(30)
+    stuck = closer.is_alive()
+    answered.set()
+    assert not stuck, "close waited for the attempt in flight"
+    assert sink.stats.pending == 1
 
 
 def test_the_fan_out_closes_within_its_default_timeout_while_a_receiver_is_down(

@@ -15,7 +15,13 @@ from kposture.model import ResourceRef, Severity
 from kposture.model.lifecycle import Change, FindingStatus
 from kposture.store.connecting import Store, StoreError, resolve_url
 from kposture.store.finding_queries import FindingQuery, HistoryQuery, history, open_findings
-from kposture.store.findings import Scope, reconcile, start_scan, suppression_text
+from kposture.store.findings import (
+    Scope,
+    has_findings,
+    reconcile,
+    start_scan,
+    suppression_text,
+)
 from kposture.store.schema import finding_transitions, findings, scans
 
 WEB = ref("Deployment", "shop", "web")
@@ -320,17 +326,30 @@ def test_scan_rows_and_watch_sessions(store: Store) -> None:
         tool_version="1.2.3",
         server="https://dev:6443",
     )
-    session = start_scan(store, "dev", "watch", at(1))
-    reconcile(store, "dev", [], Scope.of([WEB]), at(2), source="watch", scan_id=session)
-    reconcile(store, "dev", [PRIV], Scope.of([WEB]), at(3), source="watch", scan_id=session)
+    session = start_scan(store, "dev", "watch", at(1), tool_version="1.2.4")
+    reconcile(store, "dev", [PRIV, API_PRIV], EVERYTHING, at(2), objects=30, scan_id=session)
+    reconcile(store, "dev", [], Scope.of([WEB]), at(2), objects=31, scan_id=session)
+    reconcile(store, "dev", [PRIV], Scope.of([WEB]), at(3), objects=31, scan_id=session)
     with store.engine.connect() as connection:
         rows = connection.execute(select(scans).order_by(scans.c.id)).mappings().all()
+    # One row for the watch session, kept up to date: objects now, findings of the last full
+    # reconcile (a batch's scope holds only some of them).
     assert [(r["source"], r["objects"], r["findings"], r["tool_version"]) for r in rows] == [
         ("cluster", 12, 1, "1.2.3"),
-        ("watch", 0, 0, ""),
+        ("watch", 31, 2, "1.2.4"),
     ]
     assert rows[1]["started_at"] == at(1) and rows[1]["finished_at"] == at(3)
-    assert [e.source for e in history(store)] == ["watch", "watch", "cluster"]
+    assert [e.source for e in history(store)] == ["watch", "watch", "watch", "cluster"]
+
+
+def test_whether_a_cluster_was_ever_recorded(store: Store) -> None:
+    assert not has_findings(store, "dev")
+    start_scan(store, "dev", "watch", at(0))
+    assert not has_findings(store, "dev")  # a session that recorded nothing yet
+    reconcile(store, "dev", [PRIV], EVERYTHING, at(1))
+    reconcile(store, "dev", [], EVERYTHING, at(2))
+    assert has_findings(store, "dev")  # resolved ones count: the cluster has a history
+    assert not has_findings(store, "prod")
 
 
 def test_one_transaction_per_call(store: Store) -> None:

@@ -15,9 +15,9 @@ import pytest
 
 from kposture.engine import Registry
 from kposture.model import Finding, ResourceRef, RunPolicy, SourceLocation
-from kposture.model.lifecycle import Alert, Change, Transition
+from kposture.model.lifecycle import Alert, Change, FindingAlert, Transition
 from kposture.rules import builtin_rules
-from kposture.sources.cluster_watch import RELISTED, WatchEvent
+from kposture.sources.cluster_watch import FIELDS, RELISTED, WatchEvent
 from kposture.sources.objects import resource_ref
 from kposture.store.findings import Scope
 from kposture.watcher.open_findings import Labels
@@ -74,7 +74,9 @@ class Source:
         self._listed = tuple(listed)
 
     def start(self) -> None:
-        self.events.put(WatchEvent(RELISTED, "Deployment", None, 0.0, 0.0, self._listed))
+        for kind in dict.fromkeys(obj["kind"] for obj in self._listed) or ["Deployment"]:
+            snapshot = tuple(obj for obj in self._listed if obj["kind"] == kind)
+            self.events.put(WatchEvent(RELISTED, kind, None, 0.0, 0.0, snapshot))
 
     def wait_listed(self, timeout: float | None = None) -> bool:
         return True
@@ -94,6 +96,7 @@ class Log:
         self.timings: list[BatchTiming] = []
         self.open: list[dict[Labels, int]] = []
         self.alerts: list[Alert] = []
+        self.closed_within: float | None = None
         self.stop: Callable[[], None] = lambda: None
 
     # the store
@@ -132,6 +135,11 @@ class Log:
 
     def close(self, timeout: float | None = None) -> None:
         self.calls.append("close")
+        self.closed_within = timeout
+
+    # the store's alerts table
+    def record_alerts(self, alerts: Sequence[FindingAlert]) -> None:
+        self.calls.append(f"record_alerts {len(alerts)}")
 
     # the metrics
     def batch(self, timing: BatchTiming) -> None:
@@ -164,7 +172,7 @@ def log() -> Log:
     return Log()
 
 
-def _watcher(log: Log, *listed: dict[str, Any], window: float = 0.1) -> Watcher:
+def _watcher(log: Log, *listed: dict[str, Any], window: float = 0.1, **options: Any) -> Watcher:
     state = ClusterState(SourceLocation("cluster:test", 0, 0, "cluster"), resource_ref)
     watcher = Watcher(
         Source(listed),
@@ -179,6 +187,7 @@ def _watcher(log: Log, *listed: dict[str, Any], window: float = 0.1) -> Watcher:
         window=window,
         now=lambda: NOW,
         keep_lags=True,
+        **options,
     )
     log.stop = watcher.stop
     return watcher
@@ -263,3 +272,60 @@ def test_the_heap_is_settled_after_a_full_reconcile_and_frozen_after_each_batch(
     assert log.calls[-1] == "after_batch idle=True"
     watcher.close()
     assert log.calls[-2:] == ["close", "release"]
+    assert log.closed_within == 5.0  # one bounded drain; a webhook's spool keeps the rest
+
+
+def test_a_quiet_start_records_the_baseline_and_alerts_on_changes(log: Log) -> None:
+    watcher = _watcher(log, _deployment("web", True), record_alerts=log.record_alerts)
+    watcher.quiet_start = True
+    watcher.start()
+    assert watcher.stats.transitions == 1
+    assert log.alerts == []
+    assert log.calls[:2] == ["record", "batch"]
+    log.calls.clear()
+    watcher.handle([_event(_deployment("api", True))])
+    assert [a.resource.name for a in log.alerts if a.resource] == ["api"]
+    assert log.calls[:3] == ["record", "send", "record_alerts 1"]
+
+
+def test_a_start_that_is_not_quiet_alerts_on_every_finding(log: Log) -> None:
+    watcher = _watcher(log, _deployment("web", True), record_alerts=log.record_alerts)
+    watcher.start()
+    assert [a.change for a in log.alerts] == ["opened"]
+    assert "record_alerts 1" in log.calls
+
+
+def test_with_namespaces_only_their_namespace_objects_are_kept_from_a_list(log: Log) -> None:
+    namespaces = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        for name in ("shop", "hook", "other")
+    ]
+    watcher = _watcher(log, _deployment("web", False), *namespaces, namespaces=("shop", "hook"))
+    watcher.start()
+    assert sorted(key for key in watcher.state.objects if key[0] == "Namespace") == [
+        ("Namespace", "", "hook"),
+        ("Namespace", "", "shop"),
+    ]
+
+
+def _managed(raw: dict[str, Any], *entries: tuple[str, str, str]) -> dict[str, Any]:
+    raw["metadata"]["managedFields"] = [
+        {"manager": manager, "operation": "Update", "time": time, FIELDS: fields}
+        for manager, time, fields in entries
+    ]
+    return raw
+
+
+def test_a_change_is_attributed_to_its_author_not_to_the_controllers_status(log: Log) -> None:
+    applied = ("kubectl-client-side-apply", "2026-11-27T04:07:33Z", "metadata,spec")
+    status = ("kube-controller-manager", "2026-11-27T04:07:33Z", "metadata,status")
+    watcher = _watcher(log, _managed(_deployment("web", False), applied, status))
+    watcher.start()
+    patch = ("kubectl-patch", "2026-11-27T04:07:37Z", "spec")
+    later_status = ("kube-controller-manager", "2026-11-27T04:07:38Z", "metadata,status")
+    batch = [
+        _event(_managed(_deployment("web", True), applied, status, patch)),
+        _event(_managed(_deployment("web", True), applied, later_status, patch)),
+    ]
+    (opened,) = watcher.handle(batch)
+    assert opened.changed_by == "kubectl-patch"
