@@ -1,7 +1,9 @@
 """``kposture watch`` as a real process against the real API server, with a SQLite store and the
-stdout JSON-lines sink: a finding's whole life (opened within a second, resolved, reopened with its
-history, resolved as deleted), an API server outage (``KPOSTURE_WATCH_OUTAGE`` seconds, default
-10; the issue's scenario is ``KPOSTURE_WATCH_OUTAGE=30``), and SIGKILL in the middle of a burst
+stdout JSON-lines sink at its default de-duplication: a finding's whole life (opened, resolved,
+reopened with its history, resolved as deleted, each one alert saying why and who, the first
+start's baseline stored without alerts, the alerts and the watch session in the store), an API
+server outage (``KPOSTURE_WATCH_OUTAGE`` seconds, default 10; the issue's scenario is
+``KPOSTURE_WATCH_OUTAGE=30``) told once and its recovery once, and SIGKILL in the middle of a burst
 followed by a restart that must converge to what a one-off ``scan --cluster`` finds.
 """
 
@@ -10,8 +12,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,6 +28,7 @@ from typing import Any
 import pytest
 
 from e2e.cluster.harness import KubeCluster
+from kposture import __version__
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +45,15 @@ def _free_port() -> int:
 class WatchProcess:
     """``kposture watch`` in its own process; alert lines collected with the time they arrived."""
 
-    def __init__(self, cluster: KubeCluster, db: Path, log: Path) -> None:
+    def __init__(
+        self,
+        cluster: KubeCluster,
+        db: Path,
+        log: Path,
+        *options: str,
+        kubeconfig: Path | None = None,
+        alerts: tuple[str, ...] = ("--alert=stdout",),
+    ) -> None:
         self.metrics_port = _free_port()
         self.log = log
         self.alerts: list[tuple[float, dict[str, Any]]] = []
@@ -50,12 +63,12 @@ class WatchProcess:
             [
                 str(KPOSTURE),
                 "watch",
-                f"--kubeconfig={cluster.kubeconfig}",
+                f"--kubeconfig={kubeconfig or cluster.kubeconfig}",
                 f"--db=sqlite:///{db}",
-                "--alert=stdout",
-                "--alert-dedup=0",
+                *alerts,
                 f"--metrics-port={self.metrics_port}",
                 "--cluster-name=e2e",
+                *options,
             ],
             stdout=subprocess.PIPE,
             stderr=handle,
@@ -97,14 +110,15 @@ class WatchProcess:
         with self._lock:
             return len(self.alerts)
 
-    def metric(self, name: str) -> float:
+    def metric(self, name: str, labels: str = "") -> float:
+        """The sum of a metric's samples (of those whose labels contain ``labels``)."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=5) as response:
             text = response.read().decode()
         return sum(
             float(line.rsplit(" ", 1)[1])
             for line in text.splitlines()
-            if line.startswith(name) and not line.startswith("#")
+            if line.startswith(name) and not line.startswith("#") and labels in line
         )
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
@@ -193,9 +207,14 @@ def test_a_finding_opens_resolves_reopens_and_is_deleted(
 ) -> None:
     db, log = watch_dirs
     ns = _namespace(kube_cluster, "kp-watch-life")
-    watch = WatchProcess(kube_cluster, db, log)
+    watch = WatchProcess(kube_cluster, db, log)  # the default de-duplication window (10m)
     try:
         watch.wait_started()
+        # A store that never held this cluster: what the start finds is its baseline, stored
+        # without alerts (the cluster holds dozens of findings of the other tests' objects).
+        at_start = re.findall(r"(\d+) transitions at start \(the baseline", log.read_text())
+        assert at_start and int(at_start[0]) > 10, log.read_text()[-3000:]
+        assert watch.count() < int(at_start[0])
         latencies = []
         for change, privileged in (("opened", True), ("resolved", False), ("reopened", True)):
             seen = watch.count()
@@ -211,26 +230,53 @@ def test_a_finding_opens_resolves_reopens_and_is_deleted(
         latencies.append(arrived - deleted)
         # measured, not asserted (no timing assertions in tests): docs/performance.md has the figures
         print(f"\nchange to alert (s): {', '.join(f'{s:.3f}' for s in latencies)}")
+        # Fix, break again and delete within seconds: each transition is one alert saying why and
+        # who, none is de-duplicated, and the last one is the store's state.
+        alerts = [a for _, a in list(watch.alerts) if _privileged(ns, "web", a["change"])(a)]
+        expected = [
+            ("opened", "", "kposture-tests"),
+            ("resolved", "fixed", "kposture-tests"),
+            ("reopened", "", "kposture-tests"),
+            ("resolved", "deleted", ""),
+        ]
+        assert [(a["change"], a["reason"], a["changed_by"]) for a in alerts] == expected
+        assert watch.metric("kposture_alerts_total", 'outcome="queued",sink="stdout"') >= 4
+        assert watch.metric("kposture_alerts_total", 'outcome="deduplicated"') == 0
         history = [
             t
             for t in _history(db, f"Deployment/{ns}/web")
             if t["rule_id"] == "privileged-container"
         ]
-        assert [(t["change"], t["reason"]) for t in history] == [
-            ("opened", ""),
-            ("resolved", "fixed"),
-            ("reopened", ""),
-            ("resolved", "deleted"),
-        ]
+        # Who applied it, not the controller manager's status write that follows (CHANGED BY).
+        assert [(t["change"], t["reason"], t["changed_by"]) for t in history] == expected
         assert len({t["fingerprint"] for t in history}) == 1
-        # The last field manager when the change was stored: the applier, or the controller
-        # manager that writes the Deployment's status right after.
-        assert history[0]["changed_by"] in {"kposture-tests", "kube-controller-manager"}
+        assert {a["fingerprint"] for a in alerts} == {history[0]["fingerprint"]}
         assert watch.metric("kposture_finding_transitions_total") > 0
         assert watch.metric("kposture_watched_objects") > 0
     finally:
         assert watch.stop() == 0
     assert "SIGTERM received" in log.read_text()
+    # The store: one row for the watch session with the version that wrote it, and the alerts,
+    # each tied to the transition it announced.
+    fingerprint = history[0]["fingerprint"]
+    with sqlite3.connect(db) as connection:
+        sessions = connection.execute(
+            "SELECT source, tool_version, objects, finished_at FROM scans"
+        ).fetchall()
+        stored = connection.execute(
+            "SELECT a.dedup_key, t.to_status FROM alerts a "
+            "JOIN finding_transitions t ON t.id = a.transition_id "
+            "JOIN findings f ON f.id = t.finding_id WHERE f.fingerprint = ? ORDER BY a.id",
+            (fingerprint,),
+        ).fetchall()
+    assert [(source, version) for source, version, _, _ in sessions] == [("watch", __version__)]
+    assert sessions[0][2] > 0 and sessions[0][3] is not None
+    assert stored == [
+        (f"{fingerprint}:open", "open"),
+        (f"{fingerprint}:resolved", "resolved"),
+        (f"{fingerprint}:open", "open"),
+        (f"{fingerprint}:resolved", "resolved"),
+    ]
 
 
 def _in_namespace(resource: dict[str, str], ns: str) -> bool:
@@ -261,18 +307,27 @@ def test_watch_recovers_after_the_api_server_stops(
             time.sleep(OUTAGE)
         # Changes made before the watch is back: a deletion it can only learn of by relisting
         # (or by resuming its watches), a new privileged Deployment, a fix.
+        changed = time.monotonic()
         kube_cluster.kubectl("delete", "deployment", "before", "-n", ns)
         kube_cluster.apply(_deployment(ns, "after", True))
         kube_cluster.apply(_deployment(ns, "kept", False))
         watch.wait_alert(_privileged(ns, "after", "opened"), timeout=90)
         watch.wait_alert(_privileged(ns, "before", "resolved"), timeout=30)
-        watch.wait_alert(_privileged(ns, "kept", "resolved"), timeout=30)
+        arrived, _ = watch.wait_alert(_privileged(ns, "kept", "resolved"), timeout=30)
         time.sleep(1.0)
         assert watch.metric("kposture_watch_reconnects_total") > 0
         relists = watch.metric("kposture_watch_relists_total")
-        print(f"\noutage {OUTAGE:.0f} s: relists {relists:.0f}")
+        back = arrived - changed
+        print(
+            f"\noutage {OUTAGE:.0f} s: relists {relists:.0f}; changes to the last alert {back:.1f} s"
+        )
     finally:
         assert watch.stop() == 0
+    # The outage in the log: one warning when it began and one line when it was over, for the
+    # cluster rather than one per kind.
+    text = log.read_text()
+    assert text.count("lost the connection to the API server") == 1, text[-3000:]
+    assert len(re.findall(r"connection to the API server \S+ is back after", text)) == 1
     assert _transitions_of(db, ns, "before") == [("opened", ""), ("resolved", "deleted")]
     assert _transitions_of(db, ns, "kept") == [("opened", ""), ("resolved", "fixed")]
     assert _transitions_of(db, ns, "after") == [("opened", "")]
