@@ -7,13 +7,16 @@ Deployment and the ReplicaSets and pods its controller writes) is judged once, w
 queued up during the previous batch are taken at once, without waiting again. For a batch of
 changes it builds the new inventory (carrying over the views the batch cannot change,
 ``carrying``), judges the affected objects (``dependents``, ``evaluating``) and reconciles them
-with the store as a scoped evaluation;
-a relist (a stream's 410 Gone) and the start reconcile the whole cluster instead, so deletions
-missed while away resolve as ``deleted`` and a restart after SIGKILL converges to the state an
-uninterrupted run would have, with no duplicate transitions (the store writes none for a state it
-already holds). Every transition is logged and sent to the sinks as an ``Alert`` right after the
-commit; metrics are updated after that, off the path to the alert. Each batch's ``BatchTiming``
-(queued, judge, store, alert, and the thread's CPU time) goes to the observer.
+with the store as a scoped evaluation, each transition attributed to who made the change
+(``attribution``); a relist (a stream's 410 Gone, or a forbidden kind listed at last) and the
+start reconcile the whole cluster instead, so deletions missed while away resolve as ``deleted``
+and a restart after SIGKILL converges to the state an uninterrupted run would have, with no
+duplicate transitions (the store writes none for a state it already holds). Every transition is
+logged and sent to the sinks as a ``FindingAlert`` right after the commit, except the start's
+when ``quiet_start`` (the baseline of a cluster the store never held); the alerts handed to the
+sinks are then recorded (``record_alerts``) and metrics updated, off the path to the alert. Each
+batch's ``BatchTiming`` (queued, judge, store, alert, and the thread's CPU time) goes to the
+observer. With namespaces given, only the Namespace objects of those names are kept.
 
 The clock, the store's reconcile and the sinks are given, so tests drive it without a cluster.
 """
