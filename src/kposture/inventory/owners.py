@@ -17,7 +17,8 @@ A ReplicaSet its Deployment scaled to zero, with no pods left (``spec.replicas: 
 ``status.replicas``), is rollout history: it is not judged whatever its template, so an old,
 fixed revision keeps no findings. ``kubectl rollout undo`` brings one back by copying its template
 into the Deployment, which is judged then. A ReplicaSet that still has pods (mid-rollout) is
-judged as any other. The scanner and the watcher both decide through ``standing_owner``. Pure: the
+judged as any other. So is history whose Deployment was just deleted (the garbage collector
+removes it next). The scanner and the watcher both decide through ``covered``. Pure: the
 result depends only on the objects.
 """
 
@@ -333,6 +334,8 @@ def owner_coverage(objects: Sequence[K8sObject]) -> Coverage:
     for obj in workloads:
         found = _standing(obj, by_uid.get, named)
         if found is None:
+            if _orphaned_history(obj, by_uid.get, named):
+                retired.add(id(obj))
             continue
         owner, same_template = found
         if same_template:
@@ -367,6 +370,24 @@ def standing_owner(
     return found[0] if found is not None else None
 
 
+def covered(obj: K8sObject, by_uid: WorkloadByUid, by_name: WorkloadByName) -> bool:
+    """Whether ``obj`` is not judged on its own, as ``owner_coverage`` decides: an owner stands
+    for it (``standing_owner``), or it is the rollout history of a Deployment that is gone (the
+    garbage collector deletes it next; judging it meanwhile would reopen its old findings)."""
+    return _standing(obj, by_uid, by_name) is not None or _orphaned_history(obj, by_uid, by_name)
+
+
+def _orphaned_history(obj: K8sObject, by_uid: WorkloadByUid, by_name: WorkloadByName) -> bool:
+    """A ReplicaSet at zero with no pods whose controlling Deployment is not in the inventory."""
+    ref = _controller(obj)
+    return (
+        ref is not None
+        and ref.get("kind") == "Deployment"
+        and _find_owner(ref, obj, by_uid, by_name) is None
+        and _history_shape(obj)
+    )
+
+
 def _standing(
     obj: K8sObject, by_uid: WorkloadByUid, by_name: WorkloadByName
 ) -> tuple[K8sObject, bool] | None:
@@ -388,7 +409,12 @@ def _standing(
 def _rollout_history(obj: K8sObject, owner: K8sObject) -> bool:
     """A ReplicaSet its Deployment scaled to zero and that has no pod left: ``spec.replicas`` 0,
     and ``status.replicas`` 0 or absent (a manifest). One still draining pods is judged."""
-    if obj.ref.kind != "ReplicaSet" or owner.ref.kind != "Deployment":
+    return owner.ref.kind == "Deployment" and _history_shape(obj)
+
+
+def _history_shape(obj: K8sObject) -> bool:
+    """A ReplicaSet scaled to zero with no pod left."""
+    if obj.ref.kind != "ReplicaSet":
         return False
     spec, status = obj.raw.get("spec"), obj.raw.get("status")
     wanted = spec.get("replicas") if isinstance(spec, Mapping) else None

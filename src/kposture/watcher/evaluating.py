@@ -4,7 +4,7 @@ Owns the rule of equivalence with ``scan --cluster``: an object is judged by eve
 its kind (the engine's ``evaluate_one``, same registry and policy), unless its controlling owner
 in the inventory has the same pod template (``inventory.owners``: the owner's findings stand for
 it), exactly as ``evaluate`` skips it; that is decided for each judged object alone
-(``owners.standing_owner``), not from the coverage of the whole inventory, which would cost a pass
+(``owners.covered``), not from the coverage of the whole inventory, which would cost a pass
 over every workload per batch. Implied Namespaces (a namespace objects use but no Namespace
 object declares) and the cluster anchor are judged like the objects they stand for.
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from kposture.engine import Registry, evaluate, evaluate_one
 from kposture.inventory import Inventory
-from kposture.inventory.owners import WorkloadByUid, standing_owner
+from kposture.inventory.owners import WorkloadByUid, covered
 from kposture.inventory.workloads import WORKLOAD_KINDS
 from kposture.model import Finding, InputError, K8sObject, RunPolicy
 from kposture.watcher.state import Key, key_of
@@ -118,7 +118,7 @@ class _Covered:
     def __call__(self, obj: K8sObject) -> bool:
         if obj.ref.kind not in WORKLOAD_KINDS:
             return False
-        return standing_owner(obj, self._workload_by_uid, self._workload_by_name) is not None
+        return covered(obj, self._workload_by_uid, self._workload_by_name)
 
     def _workload_by_uid(self, uid: str) -> K8sObject | None:
         if self._by_uid is None:

@@ -13,6 +13,7 @@ from kposture.inventory import Inventory
 from kposture.inventory.owners import (
     comparable_spec,
     coverage_notes,
+    covered,
     owner_coverage,
     standing_owner,
 )
@@ -367,8 +368,19 @@ def test_a_replicaset_with_pods_left_is_judged() -> None:
         assert standing_owner(objects[1], _by_uid(objects), _by_name(objects)) is None
 
 
-def test_zero_replicas_without_a_deployment_is_judged() -> None:
+def test_rollout_history_of_a_deleted_deployment_is_not_judged() -> None:
+    # the Deployment was deleted and the garbage collector has not removed its ReplicaSets yet:
+    # judging them meanwhile would reopen old findings only to resolve them a moment later
     _deployment, old, *_ = rolled_out({})
+    assert {name for name, _rule in _judged([old])} <= {"shop"}  # no ReplicaSet
+    assert owner_coverage([old]).covered == frozenset({id(old)})
+    assert covered(old, _by_uid([old]), _by_name([old]))
+    assert standing_owner(old, _by_uid([old]), _by_name([old])) is None
+
+
+def test_a_replicaset_at_zero_without_an_owner_reference_is_judged() -> None:
+    _deployment, old, *_ = rolled_out({})
+    del old.raw["metadata"]["ownerReferences"]
     assert ("web-old", "privileged-container") in _judged([old])
     stateful = obj("StatefulSet", "db", {**template(FIXED)})
     kept = obj("ReplicaSet", "db-x", {"spec": {"replicas": 0, **template(SPEC)["spec"]}}, stateful)
