@@ -43,7 +43,6 @@ from kposture.policy.cel_rules import COST_BUDGET, _plain, cel_error_text
 from kposture.policy.rule_specs import RuleFileError, Variable
 
 DETECTION_ROOTS = frozenset({"event", "variables"})
-DEFAULT_CONTAINMENT = "Follow the detection's response guidance."
 SAMPLE_EVENT = AuditEvent(audit_id="", stage="", verb="", request_uri="", user=AuditUser(""))
 """The event expressions are tried on at load: every field present and empty, no bodies."""
 
@@ -209,7 +208,7 @@ class _Program:
                 )
             if not result:
                 return
-        containment = self.spec.containment or DEFAULT_CONTAINMENT
+        containment = self.spec.containment or self.spec.meta.response
         fallback = self.spec.message or self.spec.meta.title
         if self.message is None:
             yield Hit(fallback, containment)

@@ -93,6 +93,15 @@ def test_outcome_allowed_by_default(tmp_path: Path) -> None:
     assert detector.process(audit_event(verb="delete", resource="pods", code=403)) == []
 
 
+def test_containment_is_the_response_when_absent_else_its_own(tmp_path: Path) -> None:
+    body = "  match: {verbs: [delete]}\n  conditions: [{expression: 'true'}]\n"
+    (alert,) = _load(_write(tmp_path, body)).process(audit_event(verb="delete", resource="pods"))
+    assert alert.containment == "Respond."
+    body += "  containment: Isolate the pod.\n"
+    (alert,) = _load(_write(tmp_path, body)).process(audit_event(verb="delete", resource="pods"))
+    assert alert.containment == "Isolate the pod."
+
+
 def test_runtime_errors_are_counted_per_detection_never_raised(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
