@@ -295,11 +295,13 @@ def _summary(reader: AuditLogReader, detector: Detector, shown: int, reported: S
     for message in [*detector.stats.error_messages, *detector.notices()]:
         console.print(f"[yellow]warning:[/] {escape(message)}")
     allowlisted = detector.stats.allowlisted
+    reused = detector.stats.reused_audit_ids
     below = detector.stats.alerts - shown
     console.print(
         f"{counted(stats.read, 'event')} read, {counted(shown, 'alert')}"
         + (f", {below} below {reported.value} sent to the alert sinks only" if below else "")
         + (f", {allowlisted} allowlisted" if allowlisted else "")
+        + (f", {reused} reused audit IDs" if reused else "")
         + (f"; skipped {skipped}" if skipped else ""),
         markup=False,
         highlight=False,

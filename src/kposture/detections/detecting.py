@@ -2,8 +2,11 @@
 
 One ``Detector`` per stream keeps each detection's state. Events at the ``RequestReceived`` stage
 are not judged (their outcome is unknown, and the same request is logged again when answered), and
-an audit ID is judged once, at its first answered stage (an exec is logged at ``ResponseStarted``
-and again at ``ResponseComplete``). A detection that raises is counted and named in ``errors``; the
+a request is judged once, at its first answered stage (an exec is logged at ``ResponseStarted``
+and again at ``ResponseComplete``). A request is known by its audit ID *and* what it asked
+(``RequestKey``): kube-apiserver takes the ``Audit-ID`` header from the client, so a client can give
+a second request the ID of a first one; that request is judged too, and counted in
+``stats.reused_audit_ids``. A detection that raises is counted and named in ``errors``; the
 others go on; its errors are counted per detection. Pure: no I/O and no clock.
 
 Dispatch: each detection's ``interest`` (verbs, resources) builds an index from ``(verb, resource)``
@@ -33,16 +36,26 @@ from kposture.detections.registry import registry
 from kposture.detections.settings import DetectionSettings
 from kposture.detections.tuning import Allowlist
 from kposture.model import Severity
-from kposture.model.audit import AuditEvent
+from kposture.model.audit import AuditEvent, AuditObjectRef
 from kposture.model.incidents import IncidentAlert
 
 UNJUDGED_STAGES = frozenset({"RequestReceived"})
+MAX_REQUESTS_PER_AUDIT_ID = 8
+"""Distinct requests remembered under one audit ID (a genuine ID has one); past that the oldest is
+forgotten, so a client reusing one ID cannot grow the table, only be judged again."""
 MAX_ERRORS_KEPT = 100
 MAX_INDEX_KEYS = 4096
 """Distinct (verb, resource) pairs remembered by the dispatch index (a real cluster has a few
 hundred); past that the index starts again, so a stream of made-up resources cannot grow it."""
 
 _Entry = tuple[Detection, Any]
+RequestKey = tuple[str, str, str, AuditObjectRef | None, dt.datetime | None]
+"""What makes the events of one request the same: verb, request URI, user name, object reference
+and the time the request was received (every stage of a request repeats them)."""
+
+
+def request_key(event: AuditEvent) -> RequestKey:
+    return (event.verb, event.request_uri, event.user.username, event.object_ref, event.received_at)
 
 
 class DetectionRuntimeError(Exception):
@@ -56,6 +69,9 @@ class DetectorStats:
     events: int = 0
     judged: int = 0
     repeated: int = 0
+    """Later stages of a request already judged."""
+    reused_audit_ids: int = 0
+    """Requests that came under the audit ID of a different request (judged all the same)."""
     alerts: int = 0
     errors: int = 0
     error_messages: list[str] = field(default_factory=list)
@@ -97,7 +113,7 @@ class Detector:
         ]
         self._index: dict[tuple[str, str], tuple[_Entry, ...]] = {}
         self._gates: dict[tuple[str, str], tuple[tuple[Gate, Any], ...] | None] = {}
-        self._judged: BoundedTable[str, bool] = BoundedTable(audit_id_capacity)
+        self._judged: BoundedTable[str, tuple[RequestKey, ...]] = BoundedTable(audit_id_capacity)
         self.stats = DetectorStats()
 
     def _selected(self, verb: str, resource: str) -> tuple[_Entry, ...]:
@@ -156,11 +172,9 @@ class Detector:
         stats.events += 1
         if event.stage in UNJUDGED_STAGES:
             return []
-        if event.audit_id:
-            if event.audit_id in self._judged:
-                stats.repeated += 1
-                return []
-            self._judged.put(event.audit_id, True)
+        if event.audit_id and self._seen(event):
+            stats.repeated += 1
+            return []
         stats.judged += 1
         alerts: list[IncidentAlert] = []
         for detection, state in self._selected(event.verb, event.ref.resource):
@@ -193,6 +207,19 @@ class Detector:
         stats.alerts += len(alerts)
         return alerts
 
+    def _seen(self, event: AuditEvent) -> bool:
+        """Whether ``event`` is a later stage of a request already judged; remembers it if not."""
+        key = request_key(event)
+        known = self._judged.get(event.audit_id)
+        if known is None:
+            self._judged.put(event.audit_id, (key,))
+            return False
+        if key in known:
+            return True
+        self.stats.reused_audit_ids += 1
+        self._judged.put(event.audit_id, (*known, key)[-MAX_REQUESTS_PER_AUDIT_ID:])
+        return False
+
     def _failed(self, detection: Detection, event: AuditEvent, error: Exception) -> None:
         stats = self.stats
         stats.errors += 1
@@ -209,7 +236,8 @@ class Detector:
 
     def notices(self) -> list[str]:
         """What is worth a warning line once, at the end of a run (see the module docstring)."""
-        found = [
+        found = self._reused_notices()
+        found += [
             f"{entry.label}: allowlist entry for {', '.join(entry.detections)} expired on "
             f"{entry.expires}; it is no longer applied ({entry.reason})"
             for entry in self.allowlist.expired(self.today)
@@ -219,6 +247,16 @@ class Detector:
             if isinstance(state, DetectionNotes):
                 found.extend(state.messages)
         return found
+
+    def _reused_notices(self) -> list[str]:
+        reused = self.stats.reused_audit_ids
+        if not reused:
+            return []
+        return [
+            f"{reused:,} request(s) came under the audit ID of a different request (clients set "
+            "the Audit-ID header; reusing one can be an attempt to hide a request): each was "
+            "judged on its own"
+        ]
 
     def _bodiless_notices(self) -> list[str]:
         """One line per resource whose writes came without the body some detection needs."""

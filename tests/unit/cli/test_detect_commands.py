@@ -169,3 +169,15 @@ def test_detect_reports_what_a_webhook_sink_delivered(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     assert len(receiver.requests) == 1
     assert "alert sink webhook-1: 1 alert queued, 1 sent\n" in result.stderr
+
+
+def test_a_request_under_a_reused_audit_id_is_judged_and_reported(tmp_path: Path) -> None:
+    decoy = json.dumps(raw_event("get", "pods", audit_id="same-id"))
+    hidden = json.dumps(
+        raw_event("create", "pods", subresource="exec", code=101, name="web-1", audit_id="same-id")
+    )
+    result = CliRunner().invoke(app, ["detect", str(write_log(tmp_path, decoy, hidden))])
+    assert result.exit_code == 1, result.output
+    assert "pod-exec" in result.stdout
+    assert "came under the audit ID of a different request" in result.stderr
+    assert "2 events read, 1 alert, 1 reused audit IDs\n" in result.stderr

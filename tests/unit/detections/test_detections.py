@@ -301,6 +301,27 @@ def test_detector_judges_an_audit_id_once_and_skips_request_received() -> None:
     assert detector.stats.repeated == 1 and detector.stats.judged == 1
 
 
+def test_a_different_request_under_a_seen_audit_id_is_judged_and_counted() -> None:
+    harmless = audit_event(verb="get", resource="pods", audit_id="x")
+    attack = audit_event(verb="create", subresource="exec", code=101, audit_id="x")
+    attack_again = audit_event(verb="create", subresource="exec", code=101, audit_id="x")
+    detector = Detector()
+    assert detector.process(harmless) == []
+    assert "pod-exec" in [alert.detection_id for alert in detector.process(attack)]
+    assert detector.process(attack_again) == []  # the same request's later stage
+    assert detector.stats.reused_audit_ids == 1
+    assert detector.stats.repeated == 1 and detector.stats.judged == 2
+
+
+def test_requests_remembered_per_audit_id_are_bounded() -> None:
+    detector = Detector(audit_id_capacity=2)
+    for number in range(50):
+        detector.process(audit_event(verb="get", name=f"pod-{number}", audit_id="x"))
+    assert detector.stats.judged == 50 and detector.stats.reused_audit_ids == 49
+    assert len(detector._judged) == 1
+    assert len(detector._judged.get("x") or ()) <= 8
+
+
 def test_a_failing_detection_is_counted_and_the_others_go_on() -> None:
     def broken(_event: AuditEvent, _state: object) -> Iterator[Hit]:
         raise RuntimeError("value that must not be echoed")
