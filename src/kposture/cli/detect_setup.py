@@ -60,6 +60,6 @@ def prepare_detections(
             if ident not in known
         )
     if problems:
-        raise UsageError("detections that do not load: " + "; ".join(problems))
+        raise UsageError("detections that do not load:\n" + "\n".join(problems))
     allowlist = Allowlist(parsed.detection_allowlist if parsed is not None else ())
     return DetectionSetup(tuple(custom), allowlist, parsed)

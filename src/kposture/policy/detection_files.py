@@ -222,10 +222,12 @@ def _content_errors(
     return (detection if not errors else None), errors
 
 
-def parse_detection_text(text: str, file: str) -> tuple[list[ParsedDetection], list[RuleFileError]]:
+def parse_detection_text(
+    text: str, file: str, *, taken_ids: Collection[str] = ()
+) -> tuple[list[ParsedDetection], list[RuleFileError]]:
     """The detection documents of one file's text that have no schema problem, and every problem
-    of the others (schema, expressions and metadata together). Documents of other kinds (a Rule,
-    a Kubernetes object) are left out."""
+    of the others (schema, expressions, metadata and an id in ``taken_ids`` together). Documents
+    of other kinds (a Rule, a Kubernetes object) are left out."""
     parsed: list[ParsedDetection] = []
     errors: list[RuleFileError] = []
     for item in parse_yaml_recovering(text):
@@ -249,6 +251,8 @@ def parse_detection_text(text: str, file: str) -> tuple[list[ParsedDetection], l
         name = metadata.get("name") if isinstance(metadata, Mapping) else None
         ident = spec.meta.id if spec is not None else str(name or "")
         found = [RuleFileError(file, line(p.path), p.message, ident) for p in reader.problems]
+        if ident in taken_ids:
+            found.append(_builtin_id_error(file, line(("metadata", "name")), ident))
         if spec is not None:
             found.extend(_content_errors(spec, line)[1])
         errors.extend(sorted(found, key=lambda error: error.line))
@@ -284,7 +288,7 @@ def load_detection_files(
         except (OSError, UnicodeDecodeError) as exc:
             errors.append(RuleFileError(name, 0, f"cannot read detection file: {exc}"))
             continue
-        parsed, problems = parse_detection_text(text, name)
+        parsed, problems = parse_detection_text(text, name, taken_ids=taken)
         errors.extend(problems)
         for item in parsed:
             found = _admit(item, taken, seen, errors)
@@ -305,14 +309,7 @@ def _admit(
     ident = spec.meta.id
     found: list[RuleFileError] = []
     if ident in taken:
-        found.append(
-            RuleFileError(
-                spec.file,
-                item.lines(("metadata", "name")),
-                "id is already a built-in detection",
-                ident,
-            )
-        )
+        found.append(_builtin_id_error(spec.file, item.lines(("metadata", "name")), ident))
     elif ident in seen:
         earlier = seen[ident]
         found.append(
@@ -329,3 +326,7 @@ def _admit(
     found.extend(problems)
     errors.extend(sorted(found, key=lambda error: error.line))
     return detection if not found else None
+
+
+def _builtin_id_error(file: str, line: int, ident: str) -> RuleFileError:
+    return RuleFileError(file, line, "id is already a built-in detection", ident)

@@ -185,6 +185,13 @@ def test_builtin_and_duplicate_ids_are_refused(tmp_path: Path) -> None:
     assert "duplicate detection id (first defined at" in loaded.errors[0].message
 
 
+def test_a_builtin_id_is_reported_with_the_documents_other_problems(tmp_path: Path) -> None:
+    body = "  match: {verbs: [get], colour: red}\n  conditions: [{expression: 'true'}]\n"
+    path = _write(tmp_path, body, name="secret-enumeration")
+    errors = load_detection_files([path], taken_ids=BUILTIN).errors
+    assert [(e.line, "built-in" in e.message) for e in errors] == [(4, True), (11, False)]
+
+
 def test_a_failing_message_expression_keeps_the_alert_with_a_note_and_warns_once(
     tmp_path: Path,
 ) -> None:
