@@ -37,6 +37,7 @@ from kposture.detections.base import Detection, DetectionNotes, Interest
 from kposture.model.audit import AuditEvent, AuditUser
 from kposture.model.incidents import DetectionMeta, Hit
 from kposture.policy.cel_costs import collection_size, estimate
+from kposture.policy.cel_overloads import overload_problem
 from kposture.policy.cel_programs import CelExpression, CompileProblem, compile_expression, run
 from kposture.policy.cel_programs import new_context as cel_context
 from kposture.policy.cel_rules import COST_BUDGET, _plain, cel_error_text
@@ -180,12 +181,17 @@ class _Program:
             )
         return spent + cost
 
-    def evaluate(self, expression: CelExpression, context: cel.Context, what: str) -> Any:
+    def evaluate(
+        self, expression: CelExpression, context: cel.Context, what: str, bindings: dict[str, Any]
+    ) -> Any:
         try:
             return run(expression, context)
         except Exception as exc:  # cel raises KeyError, TypeError, ValueError, RuntimeError...
             first = (str(exc).strip().splitlines() or [""])[0][:200]
-            raise self.fail(expression, f"{what} failed: {type(exc).__name__}: {first}") from None
+            why = (
+                overload_problem(exc, expression.tree, bindings) or f"{type(exc).__name__}: {first}"
+            )
+            raise self.fail(expression, f"{what} failed: {why}") from None
 
     def __call__(self, event: AuditEvent, notes: object) -> Iterator[Hit]:
         if not self.selects(event):
@@ -197,11 +203,11 @@ class _Program:
         spent = 0
         for name, expression in self.variables:
             spent = self.afford(expression, bindings, spent)
-            values[name] = self.evaluate(expression, context, f"variable {name}")
+            values[name] = self.evaluate(expression, context, f"variable {name}", bindings)
             context.add_variable("variables", values)
         for expression in self.conditions:
             spent = self.afford(expression, bindings, spent)
-            result = self.evaluate(expression, context, "condition")
+            result = self.evaluate(expression, context, "condition", bindings)
             if not isinstance(result, bool):
                 raise self.fail(
                     expression, f"condition returned {type(result).__name__}, not a bool"
@@ -229,7 +235,8 @@ class _Program:
         except DetectionRuntimeError as exc:
             raise MessageExpressionFailed(str(exc).split(": ", 1)[-1]) from None
         except Exception as exc:  # cel raises KeyError, TypeError, ValueError, RuntimeError...
-            raise MessageExpressionFailed(cel_error_text(exc)) from None
+            why = overload_problem(exc, expression.tree, bindings) or cel_error_text(exc)
+            raise MessageExpressionFailed(why) from None
         if not isinstance(text, str):
             raise MessageExpressionFailed(f"it returned {_type_name(text)}, not a string")
         if not text.strip():

@@ -114,6 +114,39 @@ def test_runtime_errors_are_counted_per_detection_never_raised(tmp_path: Path) -
     assert f"{path.as_posix()}:13: condition failed" in message
 
 
+@pytest.mark.parametrize(
+    ("variable", "condition", "reason"),
+    [
+        (
+            "event.verb",
+            "string(event.requestObject) != ''",
+            "string() of null: event.requestObject is absent (the audit level did not log the body)",
+        ),
+        (
+            "event.impersonatedUser",
+            "size(variables.who) > 0",
+            "size() of null: variables.who is null",
+        ),
+        (
+            "event.verb",
+            "size(event.responseStatus.code) > 0",
+            "size() does not take the type of value",
+        ),
+    ],
+)
+def test_a_call_on_null_is_named_not_reported_as_an_undefined_function(
+    tmp_path: Path, variable: str, condition: str, reason: str
+) -> None:
+    body = (
+        f"  match: {{verbs: [get]}}\n  variables: [{{name: who, expression: '{variable}'}}]\n"
+        f'  conditions: [{{expression: "{condition}"}}]\n'
+    )
+    detector = _load(_write(tmp_path, body))
+    assert detector.process(audit_event(verb="get", resource="pods")) == []
+    (message,) = detector.stats.error_messages
+    assert "Undefined" not in message and f"condition failed: {reason}" in message
+
+
 def test_cost_over_the_budget_is_an_error(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
