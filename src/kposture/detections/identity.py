@@ -215,7 +215,7 @@ def _public_source(event: AuditEvent, state: PublicOrigins) -> Iterator[Hit]:
     user = event.user
     if not _system_identity(user.username) or user.is_anonymous:
         return
-    fresh = state.unreported(user.username, event.source_ips)
+    fresh = state.unreported(user.username, (event.source_ip,) if event.source_ip else ())
     if not fresh:
         return
     for address in fresh:
@@ -250,10 +250,10 @@ def _public_source_gate(raw: Mapping[str, Any], state: PublicOrigins) -> bool:
     """True for a system identity's request from a public address not yet reported for it. The
     addresses are looked at first: nearly every request comes from a private one."""
     addresses = raw.get("sourceIPs")
-    if not isinstance(addresses, list):
+    if not isinstance(addresses, list) or not addresses:
         return False
     verdicts = state.verdicts
-    for address in addresses:
+    for address in addresses[-1:]:  # the peer; the others are the client's to claim
         public = verdicts.get(address) if isinstance(address, str) else False
         if public is None:
             public = state.is_public(address)

@@ -120,7 +120,16 @@ class AuditEvent:
 
     @property
     def source_ip(self) -> str:
-        return self.source_ips[0] if self.source_ips else ""
+        """The address the API server saw the request come from: the last of ``sourceIPs``, which
+        lists the client's ``X-Forwarded-For`` addresses, then ``X-Real-Ip``, then the connection's
+        remote address (behind a trusted proxy, that proxy's address)."""
+        return self.source_ips[-1] if self.source_ips else ""
+
+    @property
+    def claimed_source_ips(self) -> tuple[str, ...]:
+        """The addresses before the peer: set by the client (``X-Forwarded-For``, ``X-Real-Ip``)
+        or by proxies on the way, and not to be trusted as the origin."""
+        return self.source_ips[:-1]
 
     @property
     def ref(self) -> AuditObjectRef:

@@ -90,8 +90,9 @@ class IncidentAlert:
 
     def event_context(self) -> dict[str, str]:
         """The event block of an alert: who, verb, resource, namespace, source IP, user agent, time,
-        audit ID (keys of ``lifecycle.Alert.event``), plus the object name, response code and the
-        impersonated user when known."""
+        audit ID (keys of ``lifecycle.Alert.event``), plus the object name, response code, the
+        impersonated user and the client-claimed source IPs (``X-Forwarded-For``, ``X-Real-Ip``,
+        comma-separated, before the peer in ``source_ip``) when known."""
         event = self.event
         ref = event.ref
         context = {
@@ -101,6 +102,7 @@ class IncidentAlert:
             "namespace": ref.namespace,
             "name": ref.name,
             "source_ip": event.source_ip,
+            "claimed_source_ips": ", ".join(event.claimed_source_ips),
             "user_agent": event.user_agent,
             "time": event.received_at.isoformat().replace("+00:00", "Z")
             if event.received_at is not None

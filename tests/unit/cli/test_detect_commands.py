@@ -181,3 +181,19 @@ def test_a_request_under_a_reused_audit_id_is_judged_and_reported(tmp_path: Path
     assert "pod-exec" in result.stdout
     assert "came under the audit ID of a different request" in result.stderr
     assert "2 events read, 1 alert, 1 reused audit IDs\n" in result.stderr
+
+
+def test_the_alert_source_ip_is_the_peer_and_forwarded_addresses_are_marked_claimed(
+    tmp_path: Path,
+) -> None:
+    record = raw_event("create", "pods", subresource="exec", code=101, name="web-1")
+    record["sourceIPs"] = ["198.51.100.7", "203.0.113.4"]
+    result = CliRunner().invoke(
+        app, ["detect", "-o", "json", str(write_log(tmp_path, json.dumps(record)))]
+    )
+    assert result.exit_code == 1, result.output
+    (doc,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert doc["source"] == {"ip": "203.0.113.4"}
+    assert doc["kposture"]["event"]["source_ip"] == "203.0.113.4"
+    assert doc["kposture"]["event"]["claimed_source_ips"] == "198.51.100.7"
+    assert doc["kubernetes"]["audit"]["sourceIPs"] == ["198.51.100.7", "203.0.113.4"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -217,6 +218,15 @@ def test_forbidden_burst_from_one_source_ip_with_many_identities() -> None:
     assert dict(alert.hit.evidence)["burst_by"] == "identity, source IP"
     nodes = [denied(s, user="system:node:n1") for s in range(10)]
     assert ids(*nodes) == set()
+
+
+def test_forbidden_burst_per_source_ip_counts_the_peer_not_forwarded_addresses() -> None:
+    forged = []
+    for second in range(10):
+        event = denied(second, user=f"token-{second}", ip="203.0.113.9")
+        forged.append(replace(event, source_ips=(f"198.51.100.{second}", "203.0.113.9")))
+    (alert,) = fired(*forged)
+    assert alert.message.startswith("source IP 203.0.113.9 was denied 10 requests")
 
 
 def test_forbidden_burst_state_is_bounded() -> None:

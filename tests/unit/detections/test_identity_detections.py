@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from audit_samples import audit_event
+from audit_samples import audit_event, raw_event
 from detection_samples import fired, ids
 from kposture.detections import DetectionSettings, Detector
 from kposture.detections.identity import is_public_address
 from kposture.model import Severity
-from kposture.model.audit import AuditEvent
+from kposture.model.audit import AuditEvent, EventOrigin
+from kposture.sources.audit_logs import event_from_k8s
 
 ANONYMOUS = {"user": "system:anonymous", "groups": ("system:unauthenticated",)}
 
@@ -122,6 +123,19 @@ def test_system_identity_from_a_public_address_once_per_identity_and_address() -
 )
 def test_private_addresses_and_other_identities_are_quiet(ip: str, user: str) -> None:
     assert "system-identity-from-public-ip" not in ids(_from(ip, user=user))
+
+
+def _through(*chain: str) -> AuditEvent:
+    record = raw_event(resource="nodes", namespace="", name="n1", user="system:node:n1")
+    record["sourceIPs"] = list(chain)
+    return event_from_k8s(record, EventOrigin("test.jsonl", 1))
+
+
+def test_a_public_address_is_judged_on_the_peer_not_on_what_the_client_claims() -> None:
+    assert "system-identity-from-public-ip" not in ids(_through("52.31.4.9", "10.0.0.4"))
+    (alert,) = fired(_through("10.0.0.4", "52.31.4.9"))
+    assert alert.message.startswith("node n1 authenticated from public address 52.31.4.9 ")
+    assert "source IPs 10.0.0.4, 52.31.4.9" in alert.message
 
 
 def test_public_address_state_is_bounded() -> None:

@@ -56,6 +56,17 @@ def test_reads_v1_event_fields() -> None:
     assert reader.stats.events == 1 and reader.stats.skipped_total == 0
 
 
+def test_the_source_ip_is_the_peer_the_api_server_saw_and_the_rest_is_claimed() -> None:
+    record = raw_event()
+    record["sourceIPs"] = ["198.51.100.7", "10.9.9.9", "203.0.113.4"]  # X-Forwarded-For, peer
+    ((event,), _) = read(lines(record))
+    assert event.source_ip == "203.0.113.4"
+    assert event.claimed_source_ips == ("198.51.100.7", "10.9.9.9")
+    record["sourceIPs"] = ["203.0.113.4"]
+    ((alone,), _) = read(lines(record))
+    assert alone.source_ip == "203.0.113.4" and alone.claimed_source_ips == ()
+
+
 def test_v1beta1_and_eventlist_batches() -> None:
     first = raw_event(user="a")
     first["apiVersion"] = "audit.k8s.io/v1beta1"
