@@ -5,7 +5,9 @@ sources read, the detector judges, reports render the table, the alert document 
 Exit codes of ``detect``: 0 no alert at or above ``--min-severity``; 1 alerts; 2 bad arguments, an
 input that cannot be read, or an alert sink that cannot start. Skipped records (malformed, truncated,
 over the size limit, not events) are reported on stderr with file:line and do not change the exit
-code.
+code, unless an input gave no event at all and every record in it was one of them (a binary file, an
+``EventList`` line cut short): that input could not be read, exit 2. Gzip input is read
+decompressed; following it is refused.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from kposture.sources.audit_logs import (
     AuditLogReader,
     AuditReadIssue,
     Envelope,
+    is_gzip_file,
 )
 
 EXIT_CLEAN = 0
@@ -246,6 +249,13 @@ def detect_command(
     if collected:
         report_console().print(alert_table(collected))
     _summary(reader, detector, shown, reported)
+    if reader.stats.unreadable:
+        _fail(
+            "; ".join(
+                f"no audit event could be read from {name} ({counted(bad, 'malformed record')})"
+                for name, bad in reader.stats.unreadable
+            )
+        )
     raise typer.Exit(EXIT_ALERTS if shown else EXIT_CLEAN)
 
 
@@ -257,6 +267,11 @@ def _check_sources(paths: list[str], follow: Path | None) -> None:
     missing = [path for path in paths if path != "-" and not Path(path).is_file()]
     if missing:
         _fail("; ".join(f"{path}: no such file" for path in missing))
+    if follow is not None and follow.is_file() and is_gzip_file(follow):
+        _fail(
+            f"{follow} is gzip-compressed: a compressed backup does not grow and cannot be "
+            "followed; read it with kposture detect FILE, and follow the live log"
+        )
 
 
 FOLLOW_DEDUP = "10m"

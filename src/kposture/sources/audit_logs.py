@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gzip
 import json
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -41,6 +43,9 @@ RequestResponse event of the largest object etcd accepts with room to spare."""
 MAX_ISSUES_KEPT = 1000
 _READ_CHUNK = 1 << 16
 _AUDIT_API_VERSIONS = ("audit.k8s.io/v1", "audit.k8s.io/v1beta1")
+GZIP_MAGIC = b"\x1f\x8b"
+"""The first bytes of gzip data (kube-apiserver's ``--audit-log-compress`` backups): such input is
+read decompressed, whatever its name."""
 
 
 class Envelope(StrEnum):
@@ -62,6 +67,8 @@ class IssueKind(StrEnum):
 QUIET_ISSUES = frozenset({IssueKind.OTHER_CATEGORY})
 """Skipped records that are only counted, with no message: records of other logs that share the
 stream by design."""
+UNREADABLE_KINDS = frozenset({IssueKind.MALFORMED, IssueKind.TRUNCATED, IssueKind.HUGE})
+"""Skipped records that are no JSON record at all: an input of only these yields nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +96,10 @@ class AuditReadStats:
     """Events read and passed over (``keep`` declined them): no detection looks at them."""
     skipped: dict[IssueKind, int] = field(default_factory=lambda: dict.fromkeys(IssueKind, 0))
     issues: list[AuditReadIssue] = field(default_factory=list)
+    unreadable: list[tuple[str, int]] = field(default_factory=list)
+    """Inputs read to their end that gave no event while every record in them was malformed,
+    truncated or over the size limit (a binary file, a cut single-line ``EventList``), with that
+    number of records."""
 
     @property
     def read(self) -> int:
@@ -598,7 +609,32 @@ class AuditLogReader:
     def read_stream(self, stream: BinaryIO, name: str) -> Iterator[AuditEvent]:
         """Events from a binary stream of JSON lines, in order; or from JSON documents written
         over several lines (a pretty-printed ``EventList``, a JSON array export), read item by
-        item. A document that is cut short or is not JSON raises ``AuditInputError``."""
+        item. Gzip data (told by its first bytes when the stream can peek) is read decompressed.
+        A document that is cut short or is not JSON, or gzip data that is corrupt or cut short,
+        raises ``AuditInputError``. An input read to its end that gave no event while all its
+        records were unreadable is added to ``stats.unreadable``."""
+        stats = self.stats
+        lines, read, before = stats.lines, stats.read, _unreadable_count(stats)
+        if _is_gzip(stream):
+            yield from self._read_gzip(stream, name)
+        else:
+            yield from self._read_plain(stream, name)
+        bad = _unreadable_count(stats) - before
+        if stats.read == read and bad and bad == stats.lines - lines:
+            stats.unreadable.append((name, bad))
+
+    def _read_gzip(self, stream: BinaryIO, name: str) -> Iterator[AuditEvent]:
+        lines = self.stats.lines
+        try:
+            with gzip.GzipFile(fileobj=stream, mode="rb") as unzipped:
+                yield from self._read_plain(unzipped, name)  # type: ignore[arg-type]
+        except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+            line = self.stats.lines - lines + 1
+            raise AuditInputError(
+                name, line, f"the gzip data is corrupt or cut short ({error})"
+            ) from None
+
+    def _read_plain(self, stream: BinaryIO, name: str) -> Iterator[AuditEvent]:
         limit = self.max_event_bytes
         held = [stream.readline(limit + 1)]
         if not held[0]:
@@ -683,6 +719,23 @@ class AuditLogReader:
     def read_file(self, path: Path) -> Iterator[AuditEvent]:
         with path.open("rb") as stream:
             yield from self.read_stream(stream, str(path))
+
+
+def _unreadable_count(stats: AuditReadStats) -> int:
+    return sum(count for kind, count in stats.skipped.items() if kind in UNREADABLE_KINDS)
+
+
+def _is_gzip(stream: BinaryIO) -> bool:
+    """Whether ``stream`` starts with gzip's magic bytes, looked at without consuming them (a
+    stream that cannot peek is taken as plain)."""
+    peek = getattr(stream, "peek", None)
+    return callable(peek) and bytes(peek(len(GZIP_MAGIC)))[: len(GZIP_MAGIC)] == GZIP_MAGIC
+
+
+def is_gzip_file(path: Path) -> bool:
+    """Whether the file at ``path`` holds gzip data (by its first bytes, not its name)."""
+    with path.open("rb") as stream:
+        return stream.read(len(GZIP_MAGIC)) == GZIP_MAGIC
 
 
 def _opens_a_document(line: bytes) -> bool:

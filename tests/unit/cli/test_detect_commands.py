@@ -3,6 +3,7 @@ stderr, the alert flags and the usage line."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -197,3 +198,45 @@ def test_the_alert_source_ip_is_the_peer_and_forwarded_addresses_are_marked_clai
     assert doc["kposture"]["event"]["source_ip"] == "203.0.113.4"
     assert doc["kposture"]["event"]["claimed_source_ips"] == "198.51.100.7"
     assert doc["kubernetes"]["audit"]["sourceIPs"] == ["198.51.100.7", "203.0.113.4"]
+
+
+def test_gzip_logs_are_read_by_their_magic_bytes(tmp_path: Path) -> None:
+    packed = gzip.compress(f"{QUIET}\n{EXEC}\n".encode())
+    for name in ("audit-2024-05-01.log.gz", "audit-backup.log"):
+        (tmp_path / name).write_bytes(packed)
+        result = CliRunner().invoke(app, ["detect", str(tmp_path / name)])
+        assert result.exit_code == 1, result.output
+        assert "2 events read, 1 alert\n" in result.stderr
+
+
+def test_gzip_data_cut_short_is_a_read_error(tmp_path: Path) -> None:
+    packed = gzip.compress((f"{QUIET}\n" * 200).encode())
+    cut = tmp_path / "audit.log.gz"
+    cut.write_bytes(packed[: len(packed) // 2])
+    result = CliRunner().invoke(app, ["detect", str(cut)])
+    assert result.exit_code == 2
+    assert "the gzip data is corrupt or cut short" in result.stderr
+
+
+def test_following_a_gzip_file_is_refused(tmp_path: Path) -> None:
+    packed = tmp_path / "audit.log.gz"
+    packed.write_bytes(gzip.compress(f"{QUIET}\n".encode()))
+    result = CliRunner().invoke(app, ["detect", "--follow", str(packed)])
+    assert result.exit_code == 2
+    assert "is gzip-compressed" in result.stderr and "cannot be followed" in result.stderr
+
+
+def test_an_input_with_no_event_and_only_malformed_records_exits_2(tmp_path: Path) -> None:
+    binary = tmp_path / "audit.bin"
+    binary.write_bytes(b"\x00\x01\xfe\xff garbage\n\x89PNG\r\n")
+    result = CliRunner().invoke(app, ["detect", str(binary)])
+    assert result.exit_code == 2, result.output
+    assert f"no audit event could be read from {binary} (2 malformed records)" in result.stderr
+    event_list = {"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": []}
+    event_list["items"] = [raw_event("create", "pods", subresource="exec", code=101)]
+    cut = write_log(tmp_path, json.dumps(event_list)[:-40])
+    result = CliRunner().invoke(app, ["detect", str(cut)])
+    assert result.exit_code == 2, result.output
+    assert f"no audit event could be read from {cut} (1 malformed record)" in result.stderr
+    mixed = write_log(tmp_path, "not json", QUIET)
+    assert CliRunner().invoke(app, ["detect", str(mixed)]).exit_code == 0
