@@ -83,6 +83,8 @@ def _load(rules: Sequence[str], policy: Path | None) -> tuple[Registry, RuleSetu
     except UsageError as exc:
         error_console().print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
+    for note in setup.custom.warnings:
+        error_console().print(f"warning: {note}", markup=False, highlight=False)
     for problem in setup.rule_errors:
         error_console().print(
             f"error: {problem.file}:{problem.line}: {problem.message}",

@@ -24,6 +24,7 @@ from kposture.model.incidents import DetectionMeta
 from kposture.model.rules import Framework
 from kposture.policy.cel_detections import DetectionSpec, Outcome, compile_detection
 from kposture.policy.rule_files import (
+    DETECTION_KIND,
     MAX_RULE_FILE_BYTES,
     _Document,
     _enum,
@@ -36,7 +37,6 @@ from kposture.sources.yaml_documents import DocumentError, parse_yaml_recovering
 
 _T = TypeVar("_T")
 
-DETECTION_KIND = "Detection"
 _TOP_KEYS = ("apiVersion", "kind", "metadata", "spec")
 _SPEC_REQUIRED = ("title", "severity", "mitre", "description", "response", "match", "conditions")
 _SPEC_KEYS = (*_SPEC_REQUIRED, "variables", "message", "messageExpression", "containment")

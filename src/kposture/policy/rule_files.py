@@ -50,6 +50,10 @@ _T = TypeVar("_T")
 RULE_FILE_SUFFIXES = (".yaml", ".yml")
 MAX_RULE_FILE_BYTES = 4 * 1024 * 1024
 _TOP_KEYS = ("apiVersion", "kind", "metadata", "spec")
+DETECTION_KIND = "Detection"
+DETECTION_DOCUMENTS = (
+    "Detection documents are audit-log detections: use kposture detect --detections"
+)
 _METADATA_KEYS = ("name", "labels", "annotations")
 _SPEC_REQUIRED = (
     "title",
@@ -494,17 +498,37 @@ def _not_a_rule(data: Any) -> bool:
     return data.get("kind") == TEST_KIND
 
 
+def _is_detection(data: Any) -> bool:
+    """A ``kind: Detection`` document: an audit-log detection of the same file family."""
+    return (
+        isinstance(data, Mapping)
+        and str(data.get("apiVersion", "")).startswith("kposture.io/")
+        and data.get("kind") == DETECTION_KIND
+    )
+
+
 def parse_rule_text(
-    text: str, file: str, *, skip_others: bool = False
+    text: str,
+    file: str,
+    *,
+    skip_others: bool = False,
+    warnings: list[RuleFileError] | None = None,
 ) -> tuple[list[RuleSpec], list[RuleFileError]]:
     """The valid rule documents of one file's text and a ``RuleFileError`` per invalid one
     (metadata checked as the registry checks it; ids not yet checked against other rules).
-    ``skip_others``: a file found in a directory may hold fixtures and rule tests, left out."""
+    ``skip_others``: a file found in a directory may hold fixtures and rule tests, left out.
+    ``Detection`` documents are left out, with one warning for the file in ``warnings``."""
     specs: list[RuleSpec] = []
     errors: list[RuleFileError] = []
+    detections = 0
     for item in parse_yaml_recovering(text):
         if isinstance(item, DocumentError):
             errors.append(RuleFileError(file, item.line, item.message))
+            continue
+        if _is_detection(item.data):
+            detections += 1
+            if detections == 1 and warnings is not None:
+                warnings.append(RuleFileError(file, item.start[0], DETECTION_DOCUMENTS))
             continue
         if item.data is None or (skip_others and _not_a_rule(item.data)):
             continue
@@ -536,6 +560,8 @@ class LoadedRules:
     errors: tuple[RuleFileError, ...] = ()
     failed_ids: frozenset[str] = frozenset()
     files: tuple[str, ...] = ()
+    warnings: tuple[RuleFileError, ...] = ()
+    """Documents left out that are not mistakes (``Detection`` documents), one per file."""
 
     def input_errors(self) -> tuple[InputError, ...]:
         """The problems as scan input errors (``file:line: message``)."""
@@ -574,6 +600,7 @@ def load_rule_files(paths: Iterable[str | Path], *, taken_ids: Collection[str] =
     paths = list(paths)
     files, in_directories, errors = rule_file_paths(paths)
     specs: list[RuleSpec] = []
+    warnings: list[RuleFileError] = []
     for path in files:
         name = path.as_posix()
         try:
@@ -584,7 +611,9 @@ def load_rule_files(paths: Iterable[str | Path], *, taken_ids: Collection[str] =
         except (OSError, UnicodeDecodeError) as exc:
             errors.append(RuleFileError(name, 0, f"cannot read rule file: {exc}"))
             continue
-        parsed, problems = parse_rule_text(text, name, skip_others=path in in_directories)
+        parsed, problems = parse_rule_text(
+            text, name, skip_others=path in in_directories, warnings=warnings
+        )
         specs.extend(parsed)
         errors.extend(problems)
     loaded = compile_specs(specs, taken_ids=taken_ids)
@@ -595,6 +624,7 @@ def load_rule_files(paths: Iterable[str | Path], *, taken_ids: Collection[str] =
         tuple(errors) + loaded.errors,
         frozenset(failed - {spec.id for spec in loaded.specs}),
         tuple(path.as_posix() for path in files),
+        tuple(warnings),
     )
 
 

@@ -187,6 +187,32 @@ def test_rules_list_checks_a_rules_directory(runner: CliRunner, workdir: Path) -
     )
 
 
+DETECTION = """\
+apiVersion: kposture.io/v1
+kind: Detection
+metadata:
+  name: prod-configmap-deleted
+spec: {}
+"""
+
+
+def test_rules_list_warns_that_detections_belong_to_detect(
+    runner: CliRunner, workdir: Path
+) -> None:
+    (workdir / "dets.yaml").write_text(DETECTION + "---\n" + DETECTION)
+    rule_text = POD_RULE.format(name="pod-owner", expression="true") + "---\n"
+    (workdir / "mixed.yaml").write_text(rule_text + DETECTION)
+    detection_line = rule_text.count("\n") + 1
+    result = runner.invoke(app, ["rules", "list", "--rules", "dets.yaml", "--rules", "mixed.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "pod-owner" in result.stdout
+    assert result.stderr.splitlines() == [
+        f"warning: {name}: Detection documents are audit-log detections: use kposture detect "
+        "--detections"
+        for name in ("dets.yaml:1", f"mixed.yaml:{detection_line}")
+    ]
+
+
 def test_what_if_shows_why_a_rule_errored(runner: CliRunner, workdir: Path) -> None:
     (workdir / "rules").mkdir()
     rule = POD_RULE.format(name="pod-owner", expression="object.spec.missing == 1")
