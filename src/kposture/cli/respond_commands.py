@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from kposture.cli.consoles import error_console
 from kposture.cli.scanning import UsageError, load_inputs
+from kposture.inventory import containers, pod_spec
 from kposture.inventory.network import (
     DEFAULT_NAMESPACE,
     PolicyView,
@@ -25,10 +26,10 @@ from kposture.inventory.network import (
     policy_view,
 )
 from kposture.model import K8sObject
+from kposture.model.quarantine import label_command
 from kposture.reports.isolation import (
     exclusion_patch,
     isolation_policy,
-    label_command,
     quarantine_selector,
     render_isolation_policy,
 )
@@ -223,8 +224,59 @@ def _notes(
                 "and have its ReplicaSet start a replacement, also change a label both select.",
             )
         )
+    notes.extend(_host_reach(pod, namespace, found))
     notes.extend(_other_policies(pod, namespace, by_labels, selector, found))
     return notes
+
+
+def _host_reach(pod: str, namespace: str, found: _Input | None) -> list[Note]:
+    """A warning when network isolation cannot contain the pod: NetworkPolicies do not apply to a
+    hostNetwork pod, and a privileged or hostPID pod has root on its node."""
+    instead = (
+        f"delete the pod (note its node first: kubectl get pod {pod} -n {namespace} -o wide) or "
+        "scale its workload to zero, then cordon the node (kubectl cordon NODE), keep it for "
+        "forensics and drain it (kubectl drain NODE --ignore-daemonsets)"
+    )
+    if found is None:
+        return [
+            (
+                "warning",
+                "the pod's spec was not checked (no manifests, snapshot or --cluster): if it runs "
+                "with hostNetwork, privileged or hostPID, network isolation will not contain it; "
+                + instead,
+            )
+        ]
+    reasons = _host_reasons(found.pod)
+    if not reasons:
+        return []
+    return [
+        (
+            "warning",
+            f"network isolation will not contain pod {namespace}/{pod}: it "
+            + " and ".join(reasons)
+            + "; "
+            + instead,
+        )
+    ]
+
+
+def _host_reasons(pod: K8sObject) -> list[str]:
+    found = pod_spec(pod)
+    spec = found.spec if found is not None else {}
+    reasons = []
+    if spec.get("hostNetwork") is True:
+        reasons.append("uses the node's network (hostNetwork: NetworkPolicies do not apply)")
+    privileged = sorted(
+        ref.name
+        for ref in containers(pod)
+        if isinstance(ref.container.get("securityContext"), Mapping)
+        and ref.container["securityContext"].get("privileged") is True
+    )
+    if privileged:
+        reasons.append(f"runs privileged ({', '.join(privileged)}: root on the node)")
+    if spec.get("hostPID") is True:
+        reasons.append("shares the node's PID namespace (hostPID: root on the node)")
+    return reasons
 
 
 def _sharing_labels(pod: str, selector: Mapping[str, str], found: _Input | None) -> list[Note]:
@@ -277,12 +329,14 @@ def _other_policies(
     if not allowing:
         return []
     names = ", ".join(f"{obj.ref.name} ({directions})" for obj, directions in allowing)
+    one = len(allowing) == 1
+    select, allow, them = ("selects", "allows", "it") if one else ("select", "allow", "them")
     notes: list[Note] = [
         (
             "warning",
             f"NetworkPolicies add up: {counted(len(allowing), 'other policy', 'other policies')} "
-            f"in {namespace} also select {pod} and allow traffic this one cannot take away: "
-            f"{names}. Delete them, or make them skip quarantined pods"
+            f"in {namespace} also {select} {pod} and {allow} traffic this one cannot take away: "
+            f"{names}. Delete {them}, or make {them} skip quarantined pods"
             + (
                 " (isolate by the quarantine label, without --pod-labels, for that)"
                 if by_labels

@@ -4,8 +4,14 @@ keeping the object for forensics."""
 
 from __future__ import annotations
 
-from kposture.detections._events import scoped
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kposture.detections._events import mapping, scoped
 from kposture.model.audit import AuditEvent
+from kposture.model.quarantine import label_command
 
 
 def revoke_step(event: AuditEvent, what: str) -> str:
@@ -25,11 +31,117 @@ def revoke_step(event: AuditEvent, what: str) -> str:
 
 
 def isolate_step(namespace: str, name: str) -> str:
+    """Isolating a pod by network: the label command and the deny-all policy ``kposture respond
+    isolate`` prints, in the order to run them."""
+    namespace = namespace or "default"
     return (
-        f"Isolate pod {scoped(namespace, name)} with a deny-all NetworkPolicy: "
-        f"kposture respond isolate {name} -n {namespace or 'default'} --cluster prints the "
-        "kubectl label command to run first and the policy to apply, and names other policies "
-        "that would still let traffic in; keep the pod for forensics, then delete it."
+        f"Isolate pod {namespace}/{name}: label it first ({label_command(name, namespace)}), then "
+        f"apply the deny-all NetworkPolicy selecting that label (kposture respond isolate {name} "
+        f"-n {namespace} --cluster | kubectl apply -f -; it names other policies that would still "
+        "let traffic in). A NetworkPolicy does not reach a hostNetwork pod, and a privileged or "
+        "hostPID pod has root on its node: delete such a pod and cordon its node instead. Keep "
+        "the pod for forensics, then delete it."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PodTarget:
+    """A pod an alert names. A controller's pod create carries no name (the API server generates
+    it from ``generateName`` after the request), so ``name`` may be empty: the pod is then found
+    by its labels, and its owner named from ``ownerReferences`` or the ``generateName``."""
+
+    namespace: str
+    name: str
+    generate_name: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+    owner_kind: str = ""
+    owner_name: str = ""
+
+    @property
+    def shown(self) -> str:
+        """``namespace/name``, or ``namespace/prefix*`` (name generated) when it is unknown."""
+        if self.name:
+            return scoped(self.namespace, self.name)
+        return scoped(self.namespace, f"{self.generate_name}*" if self.generate_name else "<pod>")
+
+    @property
+    def find(self) -> str:
+        """The ``kubectl get`` that lists the pod (with its node: ``-o wide``)."""
+        namespace = self.namespace or "default"
+        if self.name:
+            return f"kubectl get pod {shlex.quote(self.name)} -n {namespace} -o wide"
+        if self.labels:
+            selector = ",".join(f"{key}={value}" for key, value in self.labels)
+            return f"kubectl get pods -n {namespace} -l {shlex.quote(selector)} -o wide"
+        prefix = shlex.quote(f"^{self.generate_name}") if self.generate_name else "."
+        return f"kubectl get pods -n {namespace} -o wide | grep {prefix}"
+
+    @property
+    def unknown_name(self) -> str:
+        """What to say when the name is unknown (who owns the pod, how to find it); empty when
+        the name is known."""
+        if self.name:
+            return ""
+        if self.owner_kind:
+            owner = f"It belongs to {self.owner_kind}/{self.owner_name}"
+        elif self.generate_name:
+            guess = self.generate_name.rstrip("-")
+            owner = (
+                f"Its generateName {self.generate_name} names its controller {guess} (kubectl get "
+                f"replicaset,daemonset,job {shlex.quote(guess)} -n {self.namespace or 'default'})"
+            )
+        else:
+            owner = "Its owner is not in the request either"
+        return (
+            "The pod's name is not in the audit event (the API server generated it after the "
+            f"request): do not act on {self.shown}. {owner}; find the pod with {self.find}."
+        )
+
+
+def pod_target(namespace: str, name: str, body: Mapping[str, Any] | None) -> PodTarget:
+    """The pod a create or change addresses: ``name`` from the request, the rest from its body."""
+    metadata = mapping(body.get("metadata")) if body is not None else {}
+    labels = mapping(metadata.get("labels"))
+    owner_kind, owner_name = controller_of(metadata)
+    return PodTarget(
+        namespace=str(metadata.get("namespace") or namespace),
+        name=str(metadata.get("name") or name),
+        generate_name=str(metadata.get("generateName") or ""),
+        labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+        owner_kind=owner_kind,
+        owner_name=owner_name,
+    )
+
+
+def controller_of(metadata: Mapping[str, Any]) -> tuple[str, str]:
+    """The kind and name of the controller in ``metadata.ownerReferences``, or empty strings."""
+    owners = metadata.get("ownerReferences")
+    for owner in owners if isinstance(owners, list) else ():
+        owner_map = mapping(owner)
+        if owner_map.get("controller"):
+            return str(owner_map.get("kind", "")), str(owner_map.get("name", ""))
+    return "", ""
+
+
+def pod_step(target: PodTarget) -> str:
+    """Containing a pod by network, or, when its name is unknown, finding it first."""
+    if target.name:
+        return isolate_step(target.namespace, target.name)
+    step = target.unknown_name
+    if target.owner_kind:
+        step += " " + stop_step(target.owner_kind, target.namespace, target.owner_name)
+    return step + " Then isolate it (kposture respond isolate POD -n NAMESPACE --cluster)."
+
+
+def host_pod_step(target: PodTarget, stop: str) -> str:
+    """Containing a pod that has root on its node (privileged, hostPID, a sensitive host path...)
+    or its network (hostNetwork): no NetworkPolicy will, so the pod is stopped (``stop``, the
+    workload's command) and its node cordoned and kept for forensics."""
+    return (
+        "A NetworkPolicy will not contain this pod: it can act as its node (and a hostNetwork pod "
+        f"is not selected by NetworkPolicies). First note its node ({target.find}). {stop} Cordon "
+        "that node so nothing new runs there (kubectl cordon NODE) and keep it for forensics: "
+        "drain it (kubectl drain NODE --ignore-daemonsets) and rebuild it only once it is examined."
     )
 
 

@@ -15,7 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from kposture.detections._containment import revoke_step, stop_step
+from kposture.detections._containment import (
+    PodTarget,
+    pod_step,
+    pod_target,
+    revoke_step,
+    stop_step,
+)
 from kposture.detections._events import (
     WRITE_VERBS,
     by_kubernetes,
@@ -96,6 +102,11 @@ def _name(event: AuditEvent) -> str:
     return event.ref.name or (obj.ref.name if obj is not None else "") or "<generated name>"
 
 
+def _pod(event: AuditEvent) -> PodTarget:
+    obj = changed_object(event, {"pods"})
+    return pod_target(event.ref.namespace, event.ref.name, obj.raw if obj is not None else None)
+
+
 def _workload_created(event: AuditEvent, settings: DetectionSettings) -> Iterator[Hit]:
     ref = event.ref
     if event.verb != "create" or ref.resource not in WORKLOADS or ref.subresource:
@@ -105,13 +116,17 @@ def _workload_created(event: AuditEvent, settings: DetectionSettings) -> Iterato
     kind = kind_of(ref.resource)
     name = _name(event)
     where = scoped(ref.namespace, name)
+    stop = stop_step(kind, ref.namespace, name)
+    if kind == "Pod":
+        target = _pod(event)
+        where, stop = target.shown, pod_step(target)
     strangers = foreign_images(event, settings)
     shown = f" with images from outside the system registries: {', '.join(strangers)}"
     yield Hit(
         f"{who(event)} created {kind} {where} in a protected namespace"
         + (shown if strangers else ""),
         "Unless it is an approved add-on: "
-        + stop_step(kind, ref.namespace, name)
+        + stop
         + " Workloads there run beside the control plane and usually with its rights. "
         + revoke_step(event, f"create on {ref.resource} in {ref.namespace}"),
         None,
@@ -248,11 +263,13 @@ def _foreign_image(event: AuditEvent, settings: DetectionSettings) -> Iterator[H
     strangers = foreign_images(event, settings)
     if not strangers:
         return
-    name = scoped(ref.namespace, _name(event))
+    target = _pod(event)
+    name = target.shown
     yield Hit(
         f"{who(event)} created pod {name} in a protected namespace with images from outside the "
         f"system registries: {', '.join(strangers)}",
-        (
+        (target.unknown_name + " " if target.unknown_name else "")
+        + (
             f"Find the controller or person behind pod {name} (its ownerReferences) and remove it "
             "unless the image is an approved add-on (add its registry to the system image "
             "prefixes)."

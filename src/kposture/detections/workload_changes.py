@@ -9,10 +9,15 @@ identities (components, nodes, kube-system's ServiceAccounts) are not judged.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
-from kposture.detections._containment import isolate_step, stop_step
+from kposture.detections._containment import (
+    PodTarget,
+    controller_of,
+    host_pod_step,
+    pod_target,
+    stop_step,
+)
 from kposture.detections._events import (
     CHANGE_VERBS,
     by_kubernetes,
@@ -104,15 +109,6 @@ def host_access(obj: K8sObject) -> tuple[Severity, list[str]] | None:
     return (worst, reasons) if reasons else None
 
 
-def _owner(body: Mapping[str, Any]) -> tuple[str, str]:
-    """The kind and name of the controller that owns the object, or empty strings."""
-    for owner in mapping(body.get("metadata")).get("ownerReferences") or ():
-        owner_map = mapping(owner)
-        if owner_map.get("controller"):
-            return str(owner_map.get("kind", "")), str(owner_map.get("name", ""))
-    return "", ""
-
-
 def _privileged_pod(event: AuditEvent, _settings: DetectionSettings) -> Iterator[Hit]:
     obj = changed_object(event, WORKLOAD_RESOURCES)
     if obj is None:
@@ -122,22 +118,21 @@ def _privileged_pod(event: AuditEvent, _settings: DetectionSettings) -> Iterator
         return
     severity, reasons = found
     ref = obj.ref
-    name = scoped(ref.namespace, ref.name or "<generated name>")
-    owner_kind, owner_name = _owner(obj.raw)
+    metadata = mapping(obj.raw.get("metadata"))
+    owner_kind, owner_name = controller_of(metadata)
     owner = f"{owner_kind}/{owner_name}" if owner_kind else ""
-    if ref.kind == "Pod" and owner:
-        step = (
-            f"The pod belongs to {owner}. "
-            + stop_step(owner_kind, ref.namespace, owner_name)
-            + f" Then find who changed it (kubectl get events -n {ref.namespace or 'default'})."
-        )
-    elif ref.kind == "Pod":
-        step = isolate_step(ref.namespace, ref.name or "<pod>")
+    if ref.kind == "Pod":
+        target = pod_target(ref.namespace, event.ref.name, obj.raw)
+        name = target.shown
+        step = _pod_off_node(target)
     else:
+        name = scoped(ref.namespace, ref.name or "<generated name>")
         step = (
             "Unless it is an approved node agent: "
             + stop_step(ref.kind, ref.namespace, ref.name)
-            + " Check the nodes it ran on."
+            + " A NetworkPolicy will not contain its pods: they can act as their nodes. Cordon "
+            "the nodes they ran on (kubectl cordon NODE) and keep them for forensics: drain "
+            "them and rebuild them only once they are examined."
         )
     made = "created" if event.verb == "create" else "changed"
     yield Hit(
@@ -146,6 +141,25 @@ def _privileged_pod(event: AuditEvent, _settings: DetectionSettings) -> Iterator
         severity,
         (("object", f"{ref.kind}/{name}"), ("owner", owner), ("reasons", "; ".join(reasons))),
     )
+
+
+def _pod_off_node(target: PodTarget) -> str:
+    """A pod with the node's rights: stop it through its owner (or delete it) and cordon its
+    node; when its name is unknown, say so first."""
+    namespace = target.namespace or "default"
+    if target.owner_kind:
+        belongs = f"The pod belongs to {target.owner_kind}/{target.owner_name}. "
+        stop = (
+            (belongs if target.name else "")
+            + stop_step(target.owner_kind, namespace, target.owner_name)
+            + f" Then find who changed it (kubectl get events -n {namespace})."
+        )
+    elif target.name:
+        stop = f"Delete the pod (kubectl delete pod {target.name} -n {namespace})."
+    else:
+        stop = "Delete the pod once found (kubectl delete pod NAME -n " + namespace + ")."
+    lead = target.unknown_name + " " if target.unknown_name else ""
+    return lead + host_pod_step(target, stop)
 
 
 PRIVILEGED_POD = Detection(
@@ -166,8 +180,10 @@ PRIVILEGED_POD = Detection(
             "create most pods). Needs the audit level Request for pod and workload writes."
         ),
         response=(
-            "Stop the workload unless it is an approved node agent, check the nodes it ran on, and "
-            "enforce Pod Security baseline on the namespace."
+            "Unless it is an approved node agent: delete the workload or scale it to zero (a "
+            "NetworkPolicy will not contain a pod that can act as its node), cordon the nodes it "
+            "ran on and keep them for forensics, and enforce Pod Security baseline on the "
+            "namespace."
         ),
     ),
     _privileged_pod,

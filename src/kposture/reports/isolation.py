@@ -11,41 +11,21 @@ Service endpoint; only removing or changing a label their selectors use does tha
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
 
+from kposture.model.quarantine import QUARANTINE_LABEL, quarantine_value
+
 ISOLATE_PREFIX = "kposture-isolate-"
-QUARANTINE_LABEL = "kposture.io/quarantine"
 _MAX_NAME = 253
-_MAX_LABEL_VALUE = 63
-_LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-
-
-def quarantine_value(pod: str) -> str:
-    """The quarantine label's value for ``pod``: its name, or for a name a label value cannot hold
-    (over 63 characters) its start and a digest of the whole name."""
-    if len(pod) <= _MAX_LABEL_VALUE and _LABEL_VALUE.match(pod):
-        return pod
-    digest = hashlib.sha256(pod.encode()).hexdigest()[:10]
-    head = re.sub(r"[^-A-Za-z0-9_.]", "-", pod)[: _MAX_LABEL_VALUE - 11].strip("-_.")
-    return f"{head}-{digest}" if head else digest
 
 
 def quarantine_selector(pod: str) -> dict[str, str]:
     return {QUARANTINE_LABEL: quarantine_value(pod)}
-
-
-def label_command(pod: str, namespace: str) -> str:
-    """The ``kubectl label`` that puts the quarantine label on the pod (``--overwrite``: a pod
-    quarantined before gets this value)."""
-    label = f"{QUARANTINE_LABEL}={quarantine_value(pod)}"
-    return f"kubectl label pod {shlex.quote(pod)} -n {shlex.quote(namespace)} {label} --overwrite"
 
 
 def isolation_policy(

@@ -8,6 +8,8 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
+from audit_samples import audit_event
+from detection_samples import fired
 from kposture.cli import app
 
 PODS = """\
@@ -169,3 +171,58 @@ def test_without_n_the_namespace_is_found_in_the_input(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "pod nope not found in any namespace" in missing.stderr
     elsewhere = runner.invoke(app, ["respond", "isolate", "web-1", "-n", "staging", *pods])
     assert elsewhere.exit_code == 2 and "not found in namespace staging" in elsewhere.stderr
+
+
+HOST_PODS = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: agent, namespace: shop}
+spec: {hostNetwork: true, containers: [{name: c, image: x}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: root, namespace: shop}
+spec: {hostPID: true, containers: [{name: c, image: x, securityContext: {privileged: true}}]}
+"""
+
+
+def test_a_pod_network_isolation_cannot_contain_is_warned_about(tmp_path: Path) -> None:
+    runner = CliRunner()
+    pods = _files(tmp_path, PODS, HOST_PODS)
+    for name, reason in (
+        ("agent", "uses the node's network (hostNetwork: NetworkPolicies do not apply)"),
+        ("root", "runs privileged (c: root on the node) and shares the node's PID namespace"),
+    ):
+        result = runner.invoke(app, ["respond", "isolate", name, "-n", "shop", *pods])
+        assert result.exit_code == 0, result.output
+        warning = f"network isolation will not contain pod shop/{name}: it {reason}"
+        assert f"warning: {warning}" in result.stderr and warning in _comments(result.stdout)
+        for step in (f"kubectl get pod {name} -n shop -o wide", "kubectl cordon NODE", "forensics"):
+            assert step in result.stderr and step in _comments(result.stdout)
+    plain = runner.invoke(app, ["respond", "isolate", "web-1", "-n", "shop", *pods])
+    assert "will not contain" not in plain.stderr + plain.stdout
+    unchecked = runner.invoke(app, ["respond", "isolate", "web-1"])
+    assert "the pod's spec was not checked" in unchecked.stderr
+
+
+def test_one_other_policy_is_named_in_the_singular(tmp_path: Path) -> None:
+    allow_web = POLICIES.split("---\n", maxsplit=1)[0]
+    result = CliRunner().invoke(
+        app, ["respond", "isolate", "web-1", "-n", "shop", *_files(tmp_path, PODS, allow_web)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 other policy in shop also selects web-1 and allows traffic" in result.stderr
+
+
+def test_the_pod_alert_and_respond_isolate_give_the_same_label_command() -> None:
+    uri = "/api/v1/namespaces/shop/pods/web-1/exec?command=sh"
+    event = audit_event(verb="create", subresource="exec", namespace="shop", name="web-1", uri=uri)
+    (alert,) = fired(event)
+    result = CliRunner().invoke(app, ["respond", "isolate", "web-1", "-n", "shop"])
+    command = next(
+        line.split("Label the pod first: ", 1)[1]
+        for line in result.stderr.splitlines()
+        if "Label the pod first" in line
+    )
+    assert command.startswith("kubectl label pod web-1 -n shop")
+    assert command in alert.containment

@@ -13,6 +13,7 @@ from detection_samples import fired, ids, pod
 from kposture.detections.workload_access import tar_direction
 from kposture.model import Severity
 from kposture.model.audit import AuditEvent
+from kposture.model.quarantine import label_command
 
 CONTROLLER = "system:serviceaccount:kube-system:replicaset-controller"
 WORKLOAD_ACCOUNT = "system:serviceaccount:shop:api"
@@ -362,3 +363,63 @@ def test_ingress_without_tls() -> None:
     assert ids(_ingress(with_tls)) == set()
     assert ids(_ingress({"rules": rules}, code=403)) == set()
     assert ids(_ingress({"rules": rules}, user="system:serviceaccount:kube-system:x")) == set()
+
+
+def test_pod_alert_containment_holds_the_label_command_respond_isolate_prints() -> None:
+    (alert,) = fired(_exec())
+    command = label_command("web", "default")
+    assert command == "kubectl label pod web -n default kposture.io/quarantine=web --overwrite"
+    assert command in alert.containment
+    assert alert.containment.index(command) < alert.containment.index("kposture respond isolate")
+
+
+def test_a_pod_with_the_nodes_rights_is_stopped_and_its_node_cordoned_not_isolated() -> None:
+    bare = pod({"containers": [{"name": "c", "securityContext": {"privileged": True}}]})
+    (alert,) = fired(audit_event(verb="create", code=201, request=bare))
+    assert "respond isolate" not in alert.containment and "kubectl label" not in alert.containment
+    assert "A NetworkPolicy will not contain this pod" in alert.containment
+    assert "kubectl get pod p -n default -o wide" in alert.containment
+    assert "kubectl delete pod p -n default" in alert.containment
+    assert "kubectl cordon NODE" in alert.containment and "forensics" in alert.containment
+    owned = pod(
+        {"hostNetwork": True},
+        ownerReferences=[{"kind": "ReplicaSet", "name": "web-1", "controller": True}],
+    )
+    (alert,) = fired(audit_event(verb="create", code=201, request=owned))
+    assert "kubectl scale replicaset web-1 -n default --replicas=0" in alert.containment
+    assert "kubectl cordon NODE" in alert.containment and "respond isolate" not in alert.containment
+
+
+def _generated(**meta: Any) -> AuditEvent:
+    body = pod({"hostPID": True, "containers": [{"name": "c"}]}, namespace="kube-system", **meta)
+    del body["metadata"]["name"]
+    body["metadata"]["generateName"] = "falco-6886ccc7df-"
+    return audit_event(
+        verb="create", namespace="kube-system", name="", request=body, user=CONTROLLER
+    )
+
+
+def test_a_pod_created_with_a_generated_name_is_not_named_by_its_prefix() -> None:
+    labels = {"app": "falco", "pod-template-hash": "6886ccc7df"}
+    owner = [{"kind": "ReplicaSet", "name": "falco-6886ccc7df", "controller": True}]
+    (alert,) = [
+        a
+        for a in fired(_generated(labels=labels, ownerReferences=owner))
+        if a.detection_id == "privileged-pod-created"
+    ]
+    assert "Pod kube-system/falco-6886ccc7df-* that" in alert.message
+    assert "name is not in the audit event" in alert.containment
+    assert "It belongs to ReplicaSet/falco-6886ccc7df" in alert.containment
+    assert (
+        "kubectl get pods -n kube-system -l app=falco,pod-template-hash=6886ccc7df -o wide"
+        in alert.containment
+    )
+    assert "kubectl scale replicaset falco-6886ccc7df -n kube-system" in alert.containment
+    assert "falco-6886ccc7df- " not in alert.containment + " "  # never the prefix as a pod
+    (alert,) = [a for a in fired(_generated()) if a.detection_id == "privileged-pod-created"]
+    assert "generateName falco-6886ccc7df- names its controller falco-6886ccc7df" in (
+        alert.containment
+    )
+    assert (
+        "kubectl get pods -n kube-system -o wide | grep '^falco-6886ccc7df-'" in alert.containment
+    )

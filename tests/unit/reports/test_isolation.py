@@ -10,11 +10,10 @@ import shlex
 import pytest
 import yaml
 
+from kposture.model.quarantine import label_command, quarantine_value
 from kposture.reports.isolation import (
     exclusion_patch,
     isolation_policy,
-    label_command,
-    quarantine_value,
     render_isolation_policy,
 )
 
