@@ -36,12 +36,13 @@ from kposture.cli.detect_commands import (
 )
 from kposture.cli.detect_setup import prepare_detections
 from kposture.cli.scanning import UsageError
+from kposture.detections.tuning import written_for_someone_else
 from kposture.model.audit import AuditEvent
+from kposture.model.detection_tuning import REASON_PLACEHOLDER
 from kposture.sinks.summaries import counted
 from kposture.sources.audit_logs import AuditLogReader, Envelope
 
 EXPIRY_DAYS = 90
-REASON_PLACEHOLDER = "FILL IN: why this is expected"
 
 
 class DetectGroup(TyperGroup):
@@ -106,6 +107,18 @@ def _entry(user: str, events: list[AuditEvent], expires: dt.date) -> dict[str, A
     entry["reason"] = REASON_PLACEHOLDER
     entry["expires"] = expires.isoformat()
     return entry
+
+
+def _no_safe_entry(detection_id: str, user: str, count: int) -> str:
+    """Why no allowlist entry is suggested for a Kubernetes controller writing pods or workloads."""
+    return (
+        f"\n# {detection_id}, {counted(count, 'alert')} by {user}: no safe allowlist entry. This "
+        "Kubernetes identity writes the objects for whoever wrote the workload above them (a "
+        "Deployment's ReplicaSet, a CronJob's Job...), so an entry for it would silence every "
+        "such object in its namespaces, not the one expected. Fix it at the source: change the "
+        "workload the alert names (its owner) or confirm it as an approved node agent; the "
+        "allowlist cannot scope by object name or labels."
+    )
 
 
 def _top(counter: Counter[str], limit: int = 3) -> str:
@@ -195,12 +208,21 @@ def _report(counts: Counter[str], found: dict[str, _Identity], top: int, detecto
         )
     console.print(table)
     expires = detector.today + dt.timedelta(days=EXPIRY_DAYS)
+    protected = detector.settings.protected_namespaces
     allowlist: dict[str, list[dict[str, Any]]] = {}
+    unsafe: list[str] = []
     for detection_id, _ in counts.most_common(top):
         who = found[detection_id]
-        allowlist[detection_id] = [
-            _entry(user, who.by_user[user], expires) for user, _ in who.users.most_common(top)
-        ]
+        for user, count in who.users.most_common(top):
+            events = who.by_user[user]
+            if all(written_for_someone_else(event, protected) for event in events):
+                unsafe.append(_no_safe_entry(detection_id, user, count))
+            else:
+                allowlist.setdefault(detection_id, []).append(_entry(user, events, expires))
+    for line in unsafe:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if not allowlist:
+        return
     console.print(
         "\n# Allowlist entries for the noisiest identities: keep only the expected ones, say why, "
         "and paste under the policy file's top level.",

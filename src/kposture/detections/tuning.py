@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from kposture.detections._events import CHANGE_VERBS, is_kubernetes_identity
+from kposture.detections.workload_changes import WORKLOAD_RESOURCES
 from kposture.model.audit import AuditEvent
 from kposture.model.detection_tuning import AllowEntry
 
@@ -99,3 +101,18 @@ class Allowlist:
             for item in self._entries
             if item.expires is not None and today > item.expires
         )
+
+
+def written_for_someone_else(event: AuditEvent, protected: Iterable[str]) -> bool:
+    """Whether the event writes a pod or a workload as one of Kubernetes' own identities (the
+    ReplicaSet, Job or DaemonSet controller, a ``system:`` component, a ServiceAccount of a
+    ``protected`` namespace). Such an identity writes objects for whoever wrote the workload above
+    them, so an allowlist entry for it would silence every such object in its namespaces, not the
+    one expected: there is no safe entry to suggest."""
+    ref = event.ref
+    return (
+        event.verb in CHANGE_VERBS
+        and not ref.subresource
+        and ref.resource in WORKLOAD_RESOURCES
+        and is_kubernetes_identity(event.user, protected)
+    )

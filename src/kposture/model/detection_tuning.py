@@ -11,6 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+PLACEHOLDER_MARK = "FILL IN"
+REASON_PLACEHOLDER = f"{PLACEHOLDER_MARK}: why this is expected"
+"""The reason ``detect tune`` writes into the entries it suggests; the policy file rejects a reason
+that still holds the mark, so an entry is not pasted without saying why."""
+
 
 @dataclass(frozen=True, slots=True)
 class AllowEntry:

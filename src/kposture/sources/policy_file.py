@@ -31,7 +31,7 @@ from kposture.model.admission import (
     AdmissionPolicy,
     ModeSetting,
 )
-from kposture.model.detection_tuning import AllowEntry
+from kposture.model.detection_tuning import PLACEHOLDER_MARK, AllowEntry
 from kposture.sources.yaml_documents import describe_yaml_error, yaml_error_line
 
 DEFAULT_POLICY_FILE = ".kposture.yaml"
@@ -368,6 +368,12 @@ class _Reader:
         reason = read("reason", lambda item: self.scalar(item, "reason").strip(), "")
         if not reason:
             problems.append(str(self.fail(node, "every allowlist entry needs a reason")))
+        elif PLACEHOLDER_MARK in reason:
+            message = (
+                f"the reason still holds detect tune's placeholder ({reason!r}): say why these "
+                "alerts are expected"
+            )
+            problems.append(str(self.fail(fields["reason"], message)))
         if not fields.keys() - {"reason", "expires"}:
             problems.append(
                 str(

@@ -90,3 +90,30 @@ def test_custom_detections_from_flag_and_policy(tmp_path: Path) -> None:
     assert failed.exit_code == 2
     assert f"{broken.as_posix()}:20: detection" not in failed.stderr  # rule files say "rule ID"
     assert "broken.yaml:20:" in failed.stderr and "variables.persn" in failed.stderr
+
+
+def test_tune_suggests_no_entry_for_a_controller_creating_privileged_pods(tmp_path: Path) -> None:
+    controller = "system:serviceaccount:kube-system:replicaset-controller"
+    privileged = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"generateName": "web-6886ccc7df-", "namespace": "default"},
+        "spec": {"containers": [{"name": "c", "securityContext": {"privileged": True}}]},
+    }
+    lines = [
+        raw_event("create", "pods", name="", user=controller, code=201, request=privileged)
+        for _ in range(3)
+    ]
+    lines.append(raw_event("get", "secrets", namespace="shop", name="db", user="ci-bot"))
+    log = tmp_path / "audit.log"
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    tuned = CliRunner().invoke(app, ["detect", "tune", str(log)], env={"COLUMNS": "200"})
+    assert tuned.exit_code == 0, tuned.output
+    assert (
+        f"# privileged-pod-created, 3 alerts by {controller}: no safe allowlist entry"
+        in tuned.stdout
+    )
+    snippet = tuned.stdout[tuned.stdout.index("detections:") :]
+    allowlist = yaml.safe_load(snippet)["detections"]["allowlist"]
+    assert list(allowlist) == ["secret-read-by-person"]  # no entry naming the controller
+    assert "replicaset-controller" not in snippet

@@ -16,7 +16,7 @@ from audit_samples import audit_event, raw_event
 from kposture.detections import Detector
 from kposture.detections.tuning import Allowlist
 from kposture.model.audit import AuditEvent, EventOrigin
-from kposture.model.detection_tuning import AllowEntry
+from kposture.model.detection_tuning import REASON_PLACEHOLDER, AllowEntry
 from kposture.sources.audit_logs import AuditLogReader, event_from_k8s
 from kposture.sources.policy_file import PolicyFileError, parse_policy
 
@@ -213,3 +213,20 @@ def test_prefilter_gives_the_same_alerts(tmp_path: Path, corpus: Path) -> None:
     for path in sorted((corpus / "auditlogs" / "falco").glob("*.json*")):
         if path.name != "expected.json":
             assert _alerts(path, True) == _alerts(path, False), path.name
+
+
+def test_a_reason_still_holding_detect_tunes_placeholder_is_rejected_with_its_line() -> None:
+    text = f"""\
+apiVersion: kposture.io/v1
+kind: Policy
+detections:
+  allowlist:
+    secret-read-by-person:
+      - users: [ci-bot]
+        reason: "{REASON_PLACEHOLDER}"
+"""
+    with pytest.raises(PolicyFileError) as error:
+        parse_policy(text, "p.yaml")
+    assert str(error.value).startswith("p.yaml:7: the reason still holds detect tune's placeholder")
+    filled = text.replace(REASON_PLACEHOLDER, "the CI pipeline reads the deploy key")
+    assert parse_policy(filled, "p.yaml").detection_allowlist[0].users == ("ci-bot",)
