@@ -48,7 +48,7 @@ _SENSITIVE: tuple[tuple[str, tuple[str, ...], str, str, bool], ...] = (
     ("impersonate ServiceAccounts", ("impersonate",), "", "serviceaccounts", False),
     ("mint ServiceAccount tokens", ("create",), "", "serviceaccounts/token", False),
     ("escalate roles", ("escalate",), _RBAC, "clusterroles", True),
-    ("bind any role", ("bind",), _RBAC, "clusterroles", True),
+    ("bind roles", ("bind",), _RBAC, "clusterroles", True),
     ("approve certificates", ("approve",), "certificates.k8s.io", "signers", True),
     # broad writes: objects that run code, grant rights, hold credentials or steer admission
     ("create pods", ("create",), "", "pods", False),
@@ -89,6 +89,8 @@ _SENSITIVE: tuple[tuple[str, tuple[str, ...], str, str, bool], ...] = (
 )
 """What makes a role sensitive besides wildcards. A Role (namespaced) grants nothing on
 cluster-scoped resources, so those rows are skipped for it."""
+_UNNAMED = {"bind roles": "bind any role"}
+"""How a right reads when no ``resourceNames`` limit it, where that differs from its label."""
 
 
 def _rules(obj: K8sObject) -> list[PolicyRule]:
@@ -138,11 +140,21 @@ def sensitive_rights(rules: list[PolicyRule], namespaced: bool) -> list[str]:
     for label, verbs, group, resource, cluster_scoped in _SENSITIVE:
         if namespaced and cluster_scoped:
             continue  # a Role grants nothing on cluster-scoped resources
-        if any(rule.grants_any(verbs, group, resource) for rule in rules):
-            found.append(label)
+        granting = [rule for rule in rules if rule.grants_any(verbs, group, resource)]
+        if granting:
+            found.append(_limited(label, granting))
     if not namespaced:
         found.extend(_url_writes(rules))
     return found
+
+
+def _limited(label: str, granting: list[PolicyRule]) -> str:
+    """The right as granted: limited to the objects its rules name in ``resourceNames`` when every
+    granting rule names some ("bind roles named cluster-admin"), else unlimited."""
+    if not all(rule.resource_names for rule in granting):
+        return _UNNAMED.get(label, label)
+    names = sorted({name for rule in granting for name in rule.resource_names})
+    return f"{label} named {', '.join(names)}"
 
 
 def _role_key(kind: str, namespace: str, name: str) -> str:

@@ -161,6 +161,27 @@ def test_sensitive_roles(rules: list[dict[str, Any]], kind: str, right: str) -> 
     assert right in alert.message, alert.message
 
 
+BIND = {
+    "apiGroups": ["rbac.authorization.k8s.io"],
+    "resources": ["clusterroles"],
+    "verbs": ["bind"],
+}
+
+
+def test_a_right_limited_by_resource_names_is_worded_with_the_names() -> None:
+    limited = [{**BIND, "resourceNames": ["view", "cluster-admin"]}]
+    (alert,) = fired(_write("clusterroles", role(limited)))
+    assert alert.message.endswith("allowing to bind roles named cluster-admin, view")
+    (alert,) = fired(_write("clusterroles", role([BIND])))
+    assert alert.message.endswith("allowing to bind any role")
+    both = [{**BIND, "resourceNames": ["view"]}, BIND]  # one rule limits, the other does not
+    (alert,) = fired(_write("clusterroles", role(both)))
+    assert alert.message.endswith("allowing to bind any role")
+    secrets = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
+    (alert,) = fired(_write("roles", role([{**secrets, "resourceNames": ["db"]}], "Role")))
+    assert alert.message.endswith("allowing to read Secrets named db")
+
+
 @pytest.mark.parametrize(
     ("rules", "kind"),
     [
