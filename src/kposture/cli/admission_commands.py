@@ -24,6 +24,7 @@ from kposture import __version__
 from kposture.cli.audit_sink_setup import (
     AlertOption,
     AuditClientCaOption,
+    AuditClusterOption,
     AuditMaxBytesOption,
     AuditQueueOption,
     AuditSink,
@@ -126,6 +127,7 @@ def serve_command(
     audit_queue: AuditQueueOption = 256,
     alert: AlertOption = None,
     detections: DetectionsOption = None,
+    cluster_name: AuditClusterOption = None,
 ) -> None:
     """Serve the admission webhook over HTTPS: POST /validate (AdmissionReview v1 and v1beta1),
     /noop, /healthz, /readyz and /metrics; with --audit-token-file or --audit-client-ca, also
@@ -143,6 +145,12 @@ def serve_command(
         _fail(f"--port must be 1-65535, not {port}")
     if reload_interval <= 0:
         _fail("--reload-interval must be positive")
+    _check_audit_options(
+        audit_token_file is not None or audit_client_ca is not None,
+        alert=bool(alert),
+        detections=bool(detections),
+        cluster_name=cluster_name is not None,
+    )
     try:
         decider, _, rule_errors = build_decider(policy, rules or ())
         if rule_errors:
@@ -183,6 +191,7 @@ def serve_command(
                 client_ca=audit_client_ca,
                 max_batch_bytes=audit_max_batch_bytes,
                 queue_batches=audit_queue,
+                cluster_name=cluster_name or "",
             )
         except UsageError as exc:
             store.close()
@@ -207,6 +216,26 @@ def serve_command(
             audit.close()
         _close_log(writer)
         store.close()
+
+
+def _check_audit_options(
+    audit_sink: bool, *, alert: bool, detections: bool, cluster_name: bool
+) -> None:
+    """The audit detection options do nothing without the audit sink: refused, not ignored."""
+    given = [
+        flag
+        for flag, used in (
+            ("--alert", alert),
+            ("--detections", detections),
+            ("--cluster-name", cluster_name),
+        )
+        if used
+    ]
+    if given and not audit_sink:
+        _fail(
+            f"{', '.join(given)} only apply to the audit webhook sink (POST /audit), which "
+            "--audit-token-file or --audit-client-ca enables"
+        )
 
 
 def _located(error: InputError) -> str:

@@ -48,6 +48,13 @@ AlertOption = Annotated[
     list[str] | None,
     typer.Option("--alert", help="Alert sink for audit detections (repeatable, as detect)."),
 ]
+AuditClusterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster-name",
+        help="Name of the cluster in the audit alerts (orchestrator.cluster.name; default: none).",
+    ),
+]
 DetectionsOption = Annotated[
     list[str] | None,
     typer.Option("--detections", help="Custom detection file or directory (repeatable)."),
@@ -79,6 +86,7 @@ def start_audit_sink(
     client_ca: Path | None,
     max_batch_bytes: int,
     queue_batches: int,
+    cluster_name: str = "",
 ) -> AuditSink:
     """Mount ``POST /audit`` on ``app`` and start its worker; ``UsageError`` for bad settings."""
     from kposture.server.audit_sink import (  # noqa: PLC0415 - FastAPI only when serving
@@ -111,6 +119,7 @@ def start_audit_sink(
         send=sinks.send if sinks is not None else None,
         record=record,
         capacity=queue_batches,
+        cluster=cluster_name,
     )
     mount_audit_sink(
         app,

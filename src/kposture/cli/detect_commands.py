@@ -200,6 +200,14 @@ def detect_command(
     ] = DEFAULT_MAX_EVENT_BYTES,
     policy: Annotated[Path | None, POLICY_OPTION] = None,
     detections: Annotated[list[str] | None, DETECTIONS_OPTION] = None,
+    cluster_name: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster-name",
+            help="Name of the cluster in the alerts (default: the one a GKE, EKS or AKS record "
+            "names, else none).",
+        ),
+    ] = None,
 ) -> None:
     """Detect incidents in Kubernetes audit logs: alerts with who, what, where, from which IP, the
     object, the verdict and the containment step. Subcommand: `kposture detect tune FILE` shows the
@@ -229,7 +237,7 @@ def detect_command(
     try:
         for event in _events(reader, paths, follow):
             for found in detector.process(event):
-                sent = sink_alert(found, dt.datetime.now(dt.UTC))
+                sent = sink_alert(found, dt.datetime.now(dt.UTC), cluster_name or "")
                 if sinks is not None:
                     sinks.send(sent)
                 if found.severity < reported:

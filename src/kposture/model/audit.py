@@ -86,11 +86,14 @@ class AuditObjectRef:
 @dataclass(frozen=True, slots=True)
 class EventOrigin:
     """Where an event was read: the file (``-`` for stdin, ``webhook`` for the sink), its 1-based
-    line, and the envelope it came in (``k8s``, ``eks``, ``gke``, ``aks``)."""
+    line, the envelope it came in (``k8s``, ``eks``, ``gke``, ``aks``), and the cluster when the
+    envelope names it (GKE's ``resource.labels.cluster_name``, an EKS log group, an AKS
+    ``resourceId``)."""
 
     file: str = ""
     line: int = 0
     envelope: str = "k8s"
+    cluster: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -205,11 +205,12 @@ class DetectionAlert(Alert):
     incident: IncidentAlert = field(hash=False, compare=False, kw_only=True)
 
 
-def sink_alert(alert: IncidentAlert, received: dt.datetime) -> DetectionAlert:
+def sink_alert(alert: IncidentAlert, received: dt.datetime, cluster: str = "") -> DetectionAlert:
     """``alert`` as the alert sinks take it: the containment step joins the message, the event
     context becomes ``event``, the object is named by its kind (the resource stays in ``event``).
     The de-duplication key is the detection and message, so the same alert again (another audit ID)
-    is a duplicate to a sink with a window. ``received`` stands in for an event without a time."""
+    is a duplicate to a sink with a window. ``received`` stands in for an event without a time;
+    ``cluster`` (the operator's name for it) wins over the one the event's envelope named."""
     ref = alert.event.ref
     api_version = f"{ref.api_group}/{ref.api_version}" if ref.api_group else ref.api_version
     resource = (
@@ -220,6 +221,7 @@ def sink_alert(alert: IncidentAlert, received: dt.datetime) -> DetectionAlert:
     key = f"{alert.detection_id}\0{alert.message}"
     return DetectionAlert(
         source="detection",
+        cluster=cluster or alert.event.origin.cluster,
         rule_id=alert.detection_id,
         severity=alert.severity,
         message=f"{alert.message}. Containment: {alert.containment}",

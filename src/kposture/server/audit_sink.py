@@ -6,13 +6,15 @@ or ``Authorization: Bearer`` with the token of ``--audit-token-file``), reads th
 size limit, parses it and checks it is an ``EventList`` (or one ``Event``), puts it on a bounded
 queue and answers ``200``. It never waits for detection, the store or the sinks, so the API server
 is never held longer than one parse. Refusals, each counted by reason in
-``kposture_audit_batches_total``: 401 no or wrong credentials; 400 malformed, truncated, not an
-event list, or over the size limit; 415 not JSON; 429 with ``Retry-After`` when the queue is full
-(whether the API server retries it is up to its webhook backend). One worker thread takes
-batches in order, turns events into ``AuditEvent``s through the audit-log reader as ``detect``
-reads an ``EventList`` (only those a detection wants; an item that is no event is dropped alone),
-runs the ``Detector`` and hands each alert to the alert sinks and to the store (one transaction
-per batch). A failure there is logged and counted, never raised into the server.
+``kposture_audit_batches_total``: 401 no or wrong credentials (logged with the client's address);
+400 malformed, truncated or not an event list; 413 over the size limit; 415 not JSON; 429 with
+``Retry-After`` when the queue is full (whether the API server retries it is up to its webhook
+backend). One worker thread takes batches in order, turns events into ``AuditEvent``s through the
+audit-log reader as ``detect`` reads an ``EventList`` (only those a detection wants; an item that
+is no event is dropped alone), runs the ``Detector`` and hands each alert to the alert sinks and to
+the store (one transaction per batch). A failure there is logged and counted, never raised into
+the server. On shutdown one line sums the sink up (``summary``): events received, alerts, items
+dropped.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from kposture.model.incidents import sink_alert
 from kposture.model.lifecycle import Alert
 from kposture.server.app import read_body
 from kposture.server.reviews import ReviewError
+from kposture.sinks.summaries import counted
 from kposture.sources.audit_logs import AuditLogReader
 
 log = logging.getLogger("kposture.audit")
@@ -104,8 +107,10 @@ class AuditProcessor:
         record: AlertSink | None = None,
         capacity: int = DEFAULT_QUEUE_BATCHES,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        cluster: str = "",
     ) -> None:
         self.detector = detector
+        self.cluster = cluster
         self.metrics = metrics
         self.send = send
         self.record = record
@@ -134,12 +139,30 @@ class AuditProcessor:
         return False
 
     def close(self, timeout: float = 10.0) -> None:
+        """Judge what is queued, stop the worker and log the ``summary`` line."""
         self.drain(timeout)
         try:
             self._queue.put(None, timeout=1.0)
         except queue.Full:
+            log.info("%s", self.summary())
             return
         self._thread.join(timeout)
+        log.info("%s", self.summary())
+
+    def summary(self) -> str:
+        """One line about the sink's run: events received and judged, alerts, items dropped
+        (not an event), requests under a reused audit ID and detection errors when any."""
+        read, stats = self.reader.stats, self.detector.stats
+        parts = [
+            f"audit sink: {read.read} events received ({stats.judged} judged)",
+            counted(stats.alerts, "alert"),
+            f"{read.skipped_total} dropped",
+        ]
+        if stats.reused_audit_ids:
+            parts.append(f"{stats.reused_audit_ids} reused audit IDs")
+        if stats.errors:
+            parts.append(f"{stats.errors} detection errors")
+        return ", ".join(parts)
 
     def _run(self) -> None:
         while True:
@@ -169,7 +192,7 @@ class AuditProcessor:
             if count > errors_before.get(detection, 0):
                 metrics.errors.labels(detection).inc(count - errors_before.get(detection, 0))
         now = self.clock()
-        converted = [sink_alert(alert, now) for alert in alerts]
+        converted = [sink_alert(alert, now, self.cluster) for alert in alerts]
         for alert in alerts:
             metrics.alerts.labels(alert.detection_id).inc()
         if self.send is not None:
@@ -266,9 +289,10 @@ def mount_audit_sink(
     tokens = TokenFile(token_file) if token_file is not None else None
     metrics = processor.metrics
 
-    def refuse(status: int, reason: str, message: str) -> Response:
+    def refuse(status: int, reason: str, message: str, client: str = "") -> Response:
         metrics.batches.labels(reason).inc()
-        log.warning("refused an audit batch: %s (HTTP %d)", message, status)
+        origin = f" from {client}" if client else ""
+        log.warning("refused an audit batch%s: %s (HTTP %d)", origin, message, status)
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 429 else None
         body = json.dumps({"error": message}).encode()
         return Response(body, status, headers=headers, media_type="application/json")
@@ -276,7 +300,13 @@ def mount_audit_sink(
     @app.post("/audit")
     async def audit(request: Request) -> Response:
         if not _authenticated(request, tokens, client_certificates):
-            return refuse(401, "unauthenticated", "a client certificate or bearer token is needed")
+            peer = request.client
+            return refuse(
+                401,
+                "unauthenticated",
+                "a client certificate or bearer token is needed",
+                f"{peer.host}:{peer.port}" if peer is not None else "an unknown address",
+            )
         try:
             body = await read_body(request, max_batch_bytes)
         except ReviewError as error:
@@ -286,7 +316,7 @@ def mount_audit_sink(
                 limit = (
                     f"the batch is over the {max_batch_bytes}-byte limit (--audit-max-batch-bytes)"
                 )
-                return refuse(400, "oversized", limit)
+                return refuse(413, "oversized", limit)
             return refuse(400, "malformed", str(error))
         try:
             items = _items(body)

@@ -21,9 +21,10 @@ import datetime as dt
 import functools
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -314,11 +315,34 @@ def event_from_gke(entry: Mapping[str, Any], origin: EventOrigin) -> AuditEvent:
         reason=_text(labels.get("authorization.k8s.io/reason")),
         request_object=without_secret_values(payload.get("request"), secret_request=secret),
         response_object=without_secret_values(payload.get("response"), secret_request=secret),
-        origin=origin,
+        origin=_in_cluster(
+            origin,
+            _text(_mapping(_mapping(entry.get("resource")).get("labels")).get("cluster_name")),
+        ),
     )
 
 
 # --- envelopes -------------------------------------------------------------------------------------
+
+_EKS_LOG_GROUP = re.compile(r"^/aws/eks/([^/]+)/cluster$")
+_AKS_CLUSTER = re.compile(r"/managedClusters/([^/]+)", re.IGNORECASE)
+
+
+def _in_cluster(origin: EventOrigin, cluster: str) -> EventOrigin:
+    """``origin`` with the cluster an envelope named (when it named one)."""
+    return replace(origin, cluster=cluster) if cluster else origin
+
+
+def _eks_cluster(record: Mapping[str, Any]) -> str:
+    """The cluster of a CloudWatch record's log group, ``/aws/eks/NAME/cluster``."""
+    found = _EKS_LOG_GROUP.match(_text(record.get("logGroup") or record.get("logGroupName")))
+    return found.group(1) if found else ""
+
+
+def _aks_cluster(record: Mapping[str, Any]) -> str:
+    """The cluster of an AKS diagnostic record's ``resourceId`` (``.../managedClusters/NAME``)."""
+    found = _AKS_CLUSTER.search(_text(record.get("resourceId")))
+    return found.group(1) if found else ""
 
 
 def _embedded(text: object, what: str) -> Mapping[str, Any]:
@@ -392,7 +416,9 @@ def unwrap(
         raise NotAnEvent("neither an audit event nor a known cloud envelope")
     if envelope is not Envelope.AUTO and found is not envelope:
         raise NotAnEvent(f"a {found.value} record, not {envelope.value} (--format)")
-    at = EventOrigin(origin.file, origin.line, found.value)
+    at = EventOrigin(origin.file, origin.line, found.value, origin.cluster)
+    if found is Envelope.EKS:
+        at = _in_cluster(at, _eks_cluster(record))
     if found is Envelope.GKE:
         yield event_from_gke(record, at)
         return
@@ -443,7 +469,8 @@ def _aks_record(
     properties = _mapping(record.get("properties"))
     if "log" not in properties:
         raise NotAnEvent("an AKS record without properties.log")
-    yield from _k8s_record(_embedded(properties["log"], "properties.log"), origin, keep, skip)
+    at = _in_cluster(origin, _aks_cluster(record))
+    yield from _k8s_record(_embedded(properties["log"], "properties.log"), at, keep, skip)
 
 
 def _k8s_record(
@@ -664,16 +691,17 @@ class AuditLogReader:
         parts = json_documents(
             stream, prefix=prefix, max_bytes=self.max_event_bytes, batch_keys=BATCHES
         )
-        batch = ""
+        batch = cluster = ""
         refused = False
         try:
             for part in parts:
                 if isinstance(part, BatchStart):
                     self.stats.lines += 1
                     batch, refused = part.key, self._refuses_batch(part, name)
+                    cluster = _eks_cluster(part.head) if batch == "logEvents" else ""
                 elif isinstance(part, BatchItem):
                     if not refused:
-                        yield from self._document_item(batch, part, name)
+                        yield from self._document_item(batch, part, name, cluster)
                 elif not part.batched:
                     self.stats.lines += 1
                     if part.members is None:
@@ -701,7 +729,9 @@ class AuditLogReader:
         self._skip(name, start.line, IssueKind.NOT_AN_EVENT, message)
         return True
 
-    def _document_item(self, batch: str, item: BatchItem, name: str) -> Iterator[AuditEvent]:
+    def _document_item(
+        self, batch: str, item: BatchItem, name: str, cluster: str = ""
+    ) -> Iterator[AuditEvent]:
         if item.oversized:
             what = BATCHES[batch][0] if batch else "array"
             message = f"{what} item {item.index} over {self.max_event_bytes} bytes"
@@ -710,7 +740,7 @@ class AuditLogReader:
         if not batch:
             yield from self.parse_record(item.value, name, item.line)
             return
-        origin = EventOrigin(name, item.line, BATCHES[batch][1].value)
+        origin = EventOrigin(name, item.line, BATCHES[batch][1].value, cluster)
         skip = functools.partial(self._not_an_event, name, item.line)
         read = functools.partial(batch_item, batch, origin=origin, keep=self._keep, skip=skip)
         events = _batch(BATCHES[batch][0], (item.value,), read, skip, first=item.index)

@@ -240,3 +240,16 @@ def test_an_input_with_no_event_and_only_malformed_records_exits_2(tmp_path: Pat
     assert f"no audit event could be read from {cut} (1 malformed record)" in result.stderr
     mixed = write_log(tmp_path, "not json", QUIET)
     assert CliRunner().invoke(app, ["detect", str(mixed)]).exit_code == 0
+
+
+def test_alerts_name_the_cluster_from_the_flag_or_the_envelope(tmp_path: Path) -> None:
+    eks = {
+        "logGroup": "/aws/eks/prod-eu/cluster",
+        "logEvents": [{"id": "1", "timestamp": 1, "message": EXEC}],
+    }
+    log = str(write_log(tmp_path, json.dumps(eks)))
+    for flags, name in (([], "prod-eu"), (["--cluster-name", "shop"], "shop")):
+        result = CliRunner().invoke(app, ["detect", "-o", "json", *flags, log])
+        (doc,) = [json.loads(line) for line in result.stdout.splitlines()]
+        assert doc["orchestrator"]["cluster"]["name"] == name
+        assert doc["kposture"]["cluster"] == name

@@ -103,6 +103,18 @@ def test_serve_defaults_to_the_store_admission_log_reads(
     assert [d["uid"] for d in json.loads(shown.stdout)["decisions"]] == ["default"]
 
 
+def test_serve_refuses_audit_options_without_the_audit_sink(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeServe()
+    monkeypatch.setattr(serving, "serve", fake)
+    flags = ("--alert", "stdout", "--cluster-name", "prod")
+    result = runner.invoke(app, _serve_args(tmp_path, *flags))
+    assert result.exit_code == 2
+    assert "--alert, --cluster-name only apply to the audit webhook sink" in result.output
+    assert fake.kwargs == {}  # it never started serving
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -50,7 +50,9 @@ def _secret_read() -> dict[str, Any]:
 
 
 class _Setup:
-    def __init__(self, tmp_path: Path, capacity: int = 16, max_bytes: int = 64 * 1024) -> None:
+    def __init__(
+        self, tmp_path: Path, capacity: int = 16, max_bytes: int = 64 * 1024, cluster: str = ""
+    ) -> None:
         token = tmp_path / "token"
         token.write_text(TOKEN + "\n")
         self.registry = CollectorRegistry()
@@ -62,6 +64,7 @@ class _Setup:
             send=self.sent.append,
             record=self.stored.extend,
             capacity=capacity,
+            cluster=cluster,
         )
         app = FastAPI()
         mount_audit_sink(
@@ -111,7 +114,7 @@ def test_batches_are_accepted_and_judged_off_the_request(tmp_path: Path) -> None
         (b'{"kind": "EventList", "items": [{"verb"', TOKEN, 400, "truncated"),
         (b"not json at all", TOKEN, 400, "malformed"),
         (b'{"kind": "AdmissionReview"}', TOKEN, 400, "not-an-event-list"),
-        (_batch(*[raw_event("get", "pods", name="x" * 2000)] * 40), TOKEN, 400, "oversized"),
+        (_batch(*[raw_event("get", "pods", name="x" * 2000)] * 40), TOKEN, 413, "oversized"),
     ],
 )
 def test_refusals_are_counted_by_reason(
@@ -123,6 +126,33 @@ def test_refusals_are_counted_by_reason(
     assert setup.metric("kposture_audit_batches_total", outcome=reason) == 1
     assert TOKEN not in answer.text
     setup.processor.close()
+
+
+def test_a_refused_caller_is_logged_with_its_address(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    setup = _Setup(tmp_path)
+    with caplog.at_level("WARNING", logger="kposture.audit"):
+        assert setup.post(_batch(), "wrong").status_code == 401
+    (line,) = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert line.startswith("refused an audit batch from ") and "(HTTP 401)" in line
+    assert TOKEN not in line and "wrong" not in line
+    setup.processor.close()
+
+
+def test_alerts_carry_the_cluster_name_and_shutdown_logs_one_summary_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    setup = _Setup(tmp_path, cluster="prod-eu")
+    no_user = raw_event("create", "pods")
+    del no_user["user"]
+    assert setup.post(_batch(_secret_read(), raw_event("get", "pods"), no_user)).status_code == 200
+    assert setup.processor.drain()
+    assert [alert.cluster for alert in setup.sent] == ["prod-eu"]
+    with caplog.at_level("INFO", logger="kposture.audit"):
+        setup.processor.close()
+    summaries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("audit sink")]
+    assert summaries == ["audit sink: 2 events received (1 judged), 1 alert, 1 dropped"]
 
 
 def test_an_item_that_is_no_event_is_dropped_alone(tmp_path: Path) -> None:

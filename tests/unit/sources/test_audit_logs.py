@@ -198,6 +198,27 @@ def test_gke_cloud_audit_log_entry_maps_its_fields() -> None:
     assert (namespace_event.ref.resource, namespace_event.ref.name) == ("namespaces", "foo")
 
 
+def test_the_cluster_is_taken_from_envelopes_that_name_it() -> None:
+    inner = json.dumps(raw_event())
+    subscription = {
+        "messageType": "DATA_MESSAGE",
+        "logGroup": "/aws/eks/prod-eu/cluster",
+        "logEvents": [{"id": "1", "timestamp": 1, "message": inner}],
+    }
+    aks = {
+        "category": "kube-audit",
+        "resourceId": "/SUBSCRIPTIONS/0000/RESOURCEGROUPS/RG/PROVIDERS/"
+        "MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/AKS-SHOP",
+        "properties": {"log": inner},
+    }
+    gke = gke_entry()
+    gke["resource"] = {"type": "k8s_cluster", "labels": {"cluster_name": "gke-web"}}
+    events, _ = read(lines(subscription, {"records": [aks]}, gke, raw_event()))
+    assert [e.origin.cluster for e in events] == ["prod-eu", "AKS-SHOP", "gke-web", ""]
+    pretty, _ = read(json.dumps(subscription, indent=2) + "\n")
+    assert [e.origin.cluster for e in pretty] == ["prod-eu"]
+
+
 def test_gke_array_export_read_whole() -> None:
     events, _ = read(json.dumps([gke_entry(), gke_entry()], indent=1))
     assert len(events) == 2
