@@ -8,9 +8,14 @@ a byte size; past either bound the oldest alerts are dropped and the count retur
 can warn and count. The entry being delivered (the one ``peek`` last returned) is never the one
 dropped, so a delivery in flight is not counted as lost.
 
+An alert with an identity (``spool_identity``: a detection's detection, audit ID and message) is not
+queued again while one with the same identity waits, so replaying an audit log during an outage, or
+twice, does not pile duplicates up for the receiver; once delivered, the same alert is accepted again.
+
 ``DirectorySpool`` writes each body to a hidden temporary file and renames it into place, so a crash
-leaves whole entries or none; leftovers are removed on open. Names are zero-padded sequence numbers,
-so the name order is the arrival order across restarts. A lock file keeps a second process from
+leaves whole entries or none; leftovers are removed on open. Names are zero-padded sequence numbers
+(followed by a hash of the identity, so it survives a restart), so the name order is the arrival order
+across restarts. A lock file keeps a second process from
 draining the same directory (which would send alerts twice). Entries are not fsynced: a process
 crash loses nothing, a power failure may lose the last writes.
 """
@@ -18,12 +23,17 @@ crash loses nothing, a power failure may lose the last writes.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from kposture.model.incidents import DetectionAlert
+from kposture.model.lifecycle import Alert
 
 try:  # POSIX only; on other systems the directory is not locked
     import fcntl
@@ -32,6 +42,7 @@ except ImportError:  # pragma: no cover
 
 _SUFFIX = ".alert"
 _DIGITS = 20
+_NAME = re.compile(r"(\d+)(?:-([0-9a-f]{32}))?")
 DEFAULT_MAX_COUNT = 10_000
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
@@ -46,9 +57,23 @@ class SpoolEntry:
     body: bytes
 
 
+def spool_identity(alert: Alert) -> str:
+    """What makes ``alert`` the same alert again, for a spool: a detection's fingerprint
+    (detection, audit ID and message) when its event has an audit ID; empty (never the same) for
+    anything else."""
+    if isinstance(alert, DetectionAlert) and alert.incident.event.audit_id:
+        return f"detection:{alert.incident.fingerprint}"
+    return ""
+
+
+def _hashed(identity: str) -> str:
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32] if identity else ""
+
+
 class Spool(Protocol):
-    def append(self, body: bytes) -> int:
-        """Queue ``body``; returns how many entries were dropped to respect the bounds."""
+    def append(self, body: bytes, identity: str = "") -> int:
+        """Queue ``body`` unless an entry with the same non-empty ``identity`` is queued; returns
+        how many entries were dropped to respect the bounds."""
         ...
 
     def peek(self) -> SpoolEntry | None:
@@ -79,6 +104,11 @@ class _Bounded:
         self.max_count = max_count
         self.max_bytes = max_bytes
         self._sizes: OrderedDict[int, int] = OrderedDict()
+        self._hashes: dict[int, str] = {}
+        """The hashed identity of each entry that has one; ``_queued`` the reverse."""
+        self._queued: dict[str, int] = {}
+        self.duplicates = 0
+        """Alerts not queued because the same alert was already waiting."""
         self._bytes = 0
         self._next = 1
         self._leased: int | None = None
@@ -91,11 +121,21 @@ class _Bounded:
     def size(self) -> int:
         return self._bytes
 
-    def append(self, body: bytes) -> int:
+    def append(self, body: bytes, identity: str = "") -> int:
+        hashed = _hashed(identity)
         with self._lock:
+            if hashed in self._queued:
+                self.duplicates += 1
+                return 0
             key = self._next
             self._next += 1
-            self._store(key, body)
+            if hashed:
+                self._remember(key, hashed)
+            try:
+                self._store(key, body)
+            except BaseException:
+                self._unremember(key)
+                raise
             self._sizes[key] = len(body)
             self._bytes += len(body)
             return self._enforce()
@@ -136,6 +176,16 @@ class _Bounded:
 
     def _forget(self, key: int) -> None:
         self._bytes -= self._sizes.pop(key, 0)
+        self._unremember(key)
+
+    def _remember(self, key: int, hashed: str) -> None:
+        self._hashes[key] = hashed
+        self._queued[hashed] = key
+
+    def _unremember(self, key: int) -> None:
+        hashed = self._hashes.pop(key, "")
+        if hashed:
+            self._queued.pop(hashed, None)
 
     # Storage, implemented by each spool.
     def _store(self, key: int, body: bytes) -> None:
@@ -211,23 +261,28 @@ class DirectorySpool(_Bounded):
         return True
 
     def _path(self, key: int) -> Path:
-        return self.directory / f"{key:0{_DIGITS}d}{_SUFFIX}"
+        hashed = self._hashes.get(key)
+        identity = f"-{hashed}" if hashed else ""
+        return self.directory / f"{key:0{_DIGITS}d}{identity}{_SUFFIX}"
 
     def _load_existing(self) -> None:
-        found: list[tuple[int, int]] = []
+        found: list[tuple[int, int, str]] = []
         for path in self.directory.iterdir():
             if path.name.startswith(".") and path.name.endswith(".tmp"):
                 path.unlink(missing_ok=True)  # a write interrupted by a crash
                 continue
             stem = path.name.removesuffix(_SUFFIX)
-            if stem == path.name or not stem.isdigit():
+            named = _NAME.fullmatch(stem) if stem != path.name else None
+            if named is None:
                 continue
             with contextlib.suppress(FileNotFoundError):
-                found.append((int(stem), path.stat().st_size))
-        for key, size in sorted(found):
+                found.append((int(named[1]), path.stat().st_size, named[2] or ""))
+        for key, size, hashed in sorted(found):
             self._sizes[key] = size
             self._bytes += size
-        self._next = max((key for key, _ in found), default=0) + 1
+            if hashed and hashed not in self._queued:
+                self._remember(key, hashed)
+        self._next = max((key for key, _, _ in found), default=0) + 1
 
     def _store(self, key: int, body: bytes) -> None:
         temporary = self.directory / f".{key}.tmp"

@@ -30,7 +30,7 @@ from kposture.sinks.credentials import ResolvedHeader, redact_url, url_host
 from kposture.sinks.delivering import Backoff, Outcome, Post, classify, describe, make_post
 from kposture.sinks.documents import alert_json
 from kposture.sinks.slack_payloads import slack_json
-from kposture.sinks.spools import MemorySpool, Spool
+from kposture.sinks.spools import MemorySpool, Spool, spool_identity
 from kposture.sinks.summaries import counted
 
 log = logging.getLogger("kposture.sinks")
@@ -114,7 +114,7 @@ class WebhookSink:
         with self._cond:
             if self._closing:
                 raise RuntimeError(f"sink {self._name} is closed")
-            dropped = self._spool.append(body)
+            dropped = self._spool.append(body, spool_identity(alert))
             self._stats.add("queued")
             self._stats.set_pending(len(self._spool))
             self._cond.notify_all()
