@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -203,6 +204,18 @@ class DetectionAlert(Alert):
     came from, so the alert document can give the detection and audit fields in full."""
 
     incident: IncidentAlert = field(hash=False, compare=False, kw_only=True)
+
+
+def typed_event(event: Mapping[str, str]) -> dict[str, str | int]:
+    """An alert's event block with its ``response_code`` as a number (dropped when it is not
+    one), as the alert document and the store keep it."""
+    typed: dict[str, str | int] = dict(event)
+    code = event.get("response_code", "")
+    if code.isdigit():
+        typed["response_code"] = int(code)
+    else:
+        typed.pop("response_code", None)
+    return typed
 
 
 def sink_alert(alert: IncidentAlert, received: dt.datetime, cluster: str = "") -> DetectionAlert:

@@ -1,6 +1,7 @@
 """The fields a detection adds to the alert document, from the incident it came from: the detection
-(``rule.name``, ``rule.description``, ``threat.*``), the audit event under Elastic Common Schema
-names (``user.*``, ``url.original``, ``http.response.status_code``, ``event.outcome``) and under
+(``rule.name``, ``rule.description``, ``threat.*`` with the ATT&CK tactic's id, name and page and
+each technique's page), the audit event under Elastic Common Schema names (``user.*``, the groups
+as ``user.group.name``, ``url.original``, ``http.response.status_code``, ``event.outcome``) and under
 ``kubernetes.audit`` in the audit log's own names (``objectRef.resource`` is the plural resource,
 ``secrets``), and under ``kposture`` what the scan's finding shape has for it (references, remediation,
 containment, evidence, fingerprint). Pure; empty values are left out of the ECS blocks.
@@ -22,6 +23,44 @@ TACTIC_CATEGORIES = {
 }
 """The ECS ``event.category`` a detection's tactic adds to ``intrusion_detection``."""
 
+ATTACK_TACTICS = {
+    "reconnaissance": ("TA0043", "Reconnaissance"),
+    "resource-development": ("TA0042", "Resource Development"),
+    "initial-access": ("TA0001", "Initial Access"),
+    "execution": ("TA0002", "Execution"),
+    "persistence": ("TA0003", "Persistence"),
+    "privilege-escalation": ("TA0004", "Privilege Escalation"),
+    "defense-evasion": ("TA0005", "Defense Evasion"),
+    "credential-access": ("TA0006", "Credential Access"),
+    "discovery": ("TA0007", "Discovery"),
+    "lateral-movement": ("TA0008", "Lateral Movement"),
+    "collection": ("TA0009", "Collection"),
+    "command-and-control": ("TA0011", "Command and Control"),
+    "exfiltration": ("TA0010", "Exfiltration"),
+    "impact": ("TA0040", "Impact"),
+}
+"""MITRE ATT&CK Enterprise tactics by the short name detections use: their id and name (ECS
+``threat.tactic.id`` and ``threat.tactic.name``)."""
+ATTACK_SITE = "https://attack.mitre.org"
+
+
+def technique_url(technique: str) -> str:
+    """``T1552.007`` → ``https://attack.mitre.org/techniques/T1552/007/``."""
+    return f"{ATTACK_SITE}/techniques/{technique.replace('.', '/')}/"
+
+
+def _tactic(short_name: str) -> dict[str, list[str]]:
+    """ECS ``threat.tactic``; a tactic outside the table (a custom detection's) keeps its name."""
+    known = ATTACK_TACTICS.get(short_name)
+    if known is None:
+        return {"name": [short_name]}
+    tactic_id, name = known
+    return {
+        "id": [tactic_id],
+        "name": [name],
+        "reference": [f"{ATTACK_SITE}/tactics/{tactic_id}/"],
+    }
+
 
 def detection_fields(incident: IncidentAlert) -> dict[str, Any]:
     """The detection's part of the alert document, to merge into the shared fields."""
@@ -40,11 +79,12 @@ def detection_fields(incident: IncidentAlert) -> dict[str, Any]:
             "technique": {
                 "id": [ref.id for ref in meta.references],
                 "name": [ref.title for ref in meta.references],
+                "reference": [technique_url(ref.id) for ref in meta.references],
             },
-            "tactic": {"name": [meta.tactic]},
+            "tactic": _tactic(meta.tactic),
         },
         "user": {
-            "roles": list(event.user.groups),
+            "group": {"name": list(event.user.groups)},
             "target": {"name": impersonated.username if impersonated is not None else ""},
         },
         "url": {"original": event.request_uri},

@@ -2,7 +2,7 @@
 what ``kposture detect -o json`` prints: every path that renders an alert as JSON calls
 ``alert_document``.
 
-Schema ``kposture.alert/v2`` (documented in docs/alerts.md). Field names follow the Elastic Common
+Schema ``kposture.alert/v3`` (documented in docs/alerts.md). Field names follow the Elastic Common
 Schema where one exists (``@timestamp``, ``event.*``, ``rule.*``, ``orchestrator.*``, ``user.*``,
 ``source.ip``, ``user_agent.original``, ``http.response.status_code``, ``threat.*``); what ECS has no
 name for lives under ``kposture``, in the shapes of the scan report (``resource`` is the scan's
@@ -23,14 +23,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from kposture.model.incidents import DetectionAlert
+from kposture.model.incidents import DetectionAlert, typed_event
 from kposture.model.lifecycle import Alert, FindingAlert
 from kposture.model.resources import ResourceRef
 from kposture.model.rules import Severity
 from kposture.sinks.detection_fields import detection_fields
 from kposture.sinks.finding_fields import finding_fields
 
-ALERT_SCHEMA = "kposture.alert/v2"
+ALERT_SCHEMA = "kposture.alert/v3"
 ECS_VERSION = "8.11.0"
 
 SEVERITY_SCORES = {
@@ -70,12 +70,12 @@ def resource_document(ref: ResourceRef | None) -> dict[str, str] | None:
 
 
 def alert_document(alert: Alert) -> dict[str, Any]:
-    """The ``kposture.alert/v2`` object for ``alert``: a finding's transition (with the transition's
+    """The ``kposture.alert/v3`` object for ``alert``: a finding's transition (with the transition's
     reason and author when it is a ``FindingAlert``) or a detection's alert (with its incident's
     fields when it is a ``DetectionAlert``)."""
     ref = alert.resource
     is_detection = alert.source == "detection"
-    event = _event_block(alert.event) if alert.event is not None else None
+    event = typed_event(alert.event) if alert.event is not None else None
     action = (event or {}).get("verb", "") if is_detection else alert.change
     document: dict[str, Any] = {
         "@timestamp": timestamp(alert.at),
@@ -116,17 +116,6 @@ def alert_document(alert: Alert) -> dict[str, Any]:
     elif isinstance(alert, FindingAlert):
         _merge(document, finding_fields(alert.transition))
     return document
-
-
-def _event_block(event: Mapping[str, str]) -> dict[str, str | int]:
-    """The audit context as ``kposture.event``, the response code as a number."""
-    block: dict[str, str | int] = dict(event)
-    code = event.get("response_code", "")
-    if code.isdigit():
-        block["response_code"] = int(code)
-    else:
-        block.pop("response_code", None)
-    return block
 
 
 def _add_event(document: dict[str, Any], event: Mapping[str, str | int]) -> None:

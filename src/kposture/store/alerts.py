@@ -19,6 +19,7 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from kposture.model import Severity
+from kposture.model.incidents import typed_event
 from kposture.model.lifecycle import Alert, FindingAlert
 from kposture.store.connecting import Store, StoreError, error_reason
 from kposture.store.schema import alerts as alerts_table
@@ -39,7 +40,8 @@ class StoredAlert:
     rule_id: str
     severity: Severity
     message: str
-    event: dict[str, str]
+    event: dict[str, str | int]
+    """The event block, its ``response_code`` a number (as in the alert document)."""
     dedup_key: str
     transition_id: int | None = None
     """The ``finding_transitions`` row a finding's alert announced."""
@@ -52,7 +54,7 @@ def _row(alert: Alert) -> dict[str, Any]:
         "rule_id": alert.rule_id,
         "severity": alert.severity.value,
         "message": alert.message,
-        "event": dict(alert.event) if alert.event is not None else None,
+        "event": typed_event(alert.event) if alert.event is not None else None,
         "dedup_key": alert.dedup_key[:255],
     }
 

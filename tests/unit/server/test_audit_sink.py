@@ -210,11 +210,12 @@ def test_store_rows_keep_the_event_block(tmp_path: Path) -> None:
         dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
         None,
         dedup_key="abc",
-        event={"user": "alice", "verb": "get"},
+        event={"user": "alice", "verb": "get", "response_code": "200"},
     )
     assert write_alerts(store, [alert]) == 1
     (row,) = recent_alerts(store, rule_id="secret-read-by-person")
-    assert row.event == {"user": "alice", "verb": "get"} and row.dedup_key == "abc"
+    assert row.event == {"user": "alice", "verb": "get", "response_code": 200}
+    assert row.dedup_key == "abc"
     store.close()
 
 

@@ -1,4 +1,4 @@
-"""The kposture.alert/v2 document on stdout (one JSON object per line, stable field names), a
+"""The kposture.alert/v3 document on stdout (one JSON object per line, stable field names), a
 detection's fields in it (the Kind and the plural resource apart, numbers as numbers) and the Slack
 payload (text fallback, blocks, escaping, Slack's length limits)."""
 
@@ -89,7 +89,7 @@ def test_a_detection_alert_names_the_kind_and_keeps_the_resource_apart() -> None
     )
     (incident,) = Detector().process(event)
     document = alert_document(sink_alert(incident, dt.datetime.now(dt.UTC)))
-    assert document["schema"] == "kposture.alert/v2"
+    assert document["schema"] == "kposture.alert/v3"
     assert document["kposture"]["resource"]["kind"] == "Secret"
     assert document["orchestrator"]["resource"] == {"type": "Secret", "name": "db"}
     assert document["kubernetes"]["audit"]["objectRef"]["resource"] == "secrets"
@@ -99,8 +99,17 @@ def test_a_detection_alert_names_the_kind_and_keeps_the_resource_apart() -> None
     assert document["event"]["outcome"] == "success"
     assert document["event"]["category"] == ["intrusion_detection", "iam"]
     assert document["rule"]["name"] == incident.meta.title
-    assert document["threat"]["technique"]["id"] == [incident.meta.technique.id]
-    assert document["user"] == {"name": "mallory", "roles": ["system:authenticated"]}
+    technique = incident.meta.technique.id
+    assert document["threat"]["technique"]["id"] == [technique]
+    assert document["threat"]["technique"]["reference"] == [
+        f"https://attack.mitre.org/techniques/{technique.replace('.', '/')}/"
+    ]
+    assert document["threat"]["tactic"] == {
+        "id": ["TA0006"],
+        "name": ["Credential Access"],
+        "reference": ["https://attack.mitre.org/tactics/TA0006/"],
+    }
+    assert document["user"] == {"name": "mallory", "group": {"name": ["system:authenticated"]}}
     assert document["kposture"]["containment"] == incident.containment
     assert document["kposture"]["fingerprint"] == incident.fingerprint
     assert document["kposture"]["references"][0]["id"] == incident.meta.technique.id
