@@ -1,13 +1,17 @@
-"""Renderers of audit-log detections for people: the alert table of ``kposture detect`` and the
-detection catalogue of docs/detections.md. Pure: values in, text or a Rich table out. The JSON of an
-alert (``detect -o json`` and the alert sinks alike) is ``kposture.sinks.documents.alert_document``.
+"""Renderers of audit-log detections for people: the alerts of ``kposture detect`` (one block per
+alert, nothing cut at any width) and the detection catalogue of docs/detections.md. Pure: values
+in, text or a Rich renderable out. The JSON of an alert (``detect -o json`` and the alert sinks
+alike) is ``kposture.sinks.documents.alert_document``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 
-from rich.table import Table
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.segment import Segment
+from rich.text import Text
 
 from kposture.model import Severity
 from kposture.model.incidents import DetectionMeta, IncidentAlert
@@ -19,29 +23,103 @@ _SEVERITY_STYLE = {
     Severity.LOW: "cyan",
     Severity.INFO: "dim",
 }
+_COMMAND = re.compile(r"\(((?:kubectl|kposture) [^;()]+)")
+"""A command quoted in a containment step: ``(kubectl delete ... -n ns)``, up to ``;`` or ``)``."""
+_INDENT = 4
 
 
-def alert_table(alerts: Iterable[IncidentAlert]) -> Table:
-    """Alerts for people: time, severity, detection, who, what and the containment step."""
-    table = Table(show_lines=True, expand=True)
-    table.add_column("time", no_wrap=True)
-    table.add_column("severity", no_wrap=True)
-    table.add_column("detection")
-    table.add_column("who / from")
-    table.add_column("alert and containment", ratio=3)
+def alert_table(alerts: Iterable[IncidentAlert]) -> RenderableType:
+    """Alerts for people, one block each: severity, detection and time; the message; who, from
+    where and with which user agent; the containment step; and each command the step quotes on
+    lines of its own. Nothing is cut at any width: text wraps, and a command too long for the
+    width continues on the next line after a shell line continuation (``\\``), so it can still be
+    copied and pasted."""
+    blocks: list[RenderableType] = []
     for alert in alerts:
-        context = alert.event_context()
-        who = context.get("user", "?")
-        if context.get("source_ip"):
-            who += f"\n{context['source_ip']}"
-        table.add_row(
-            context.get("time", ""),
-            f"[{_SEVERITY_STYLE[alert.severity]}]{alert.severity.value}[/]",
-            alert.detection_id,
-            who,
-            f"{alert.message}\n[dim]→ {alert.containment}[/]",
-        )
-    return table
+        if blocks:
+            blocks.append(Text(""))
+        blocks.extend(_block(alert))
+    return Group(*blocks)
+
+
+def _block(alert: IncidentAlert) -> Iterator[RenderableType]:
+    context = alert.event_context()
+    head = Text()
+    head.append(alert.severity.value, style=_SEVERITY_STYLE[alert.severity])
+    head.append(f"  {alert.detection_id}", style="bold")
+    if context.get("time"):
+        head.append(f"  {context['time']}")
+    yield head
+    yield _indented(Text(alert.message))
+    who = [context.get("user") or "?"]
+    if context.get("source_ip"):
+        who.append(f"from {context['source_ip']}")
+    if context.get("user_agent"):
+        who.append(f"with {context['user_agent']}")
+    yield _indented(Text.assemble(("who ", "dim"), " ".join(who)))
+    yield _indented(Text.assemble(("→ ", "dim"), alert.containment))
+    for command in _COMMAND.findall(alert.containment):
+        yield _Command(command.strip(), _INDENT * 2)
+
+
+def _indented(renderable: RenderableType, left: int = _INDENT // 2) -> _Indented:
+    return _Indented(renderable, left)
+
+
+class _Indented:
+    """``renderable`` wrapped to the width less ``left`` columns, every line indented by them and
+    none padded with trailing spaces."""
+
+    def __init__(self, renderable: RenderableType, left: int) -> None:
+        self.renderable = renderable
+        self.left = left
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        inner = options.update_width(max(options.max_width - self.left, 1))
+        margin = Segment(" " * self.left)
+        for line in console.render_lines(self.renderable, inner, pad=False):
+            yield margin
+            yield from line
+            yield Segment.line()
+
+
+class _Command:
+    """A shell command on lines of its own, never cut: where it does not fit the width, it goes
+    on after ``\\`` on the next line (the shell joins the lines again)."""
+
+    def __init__(self, command: str, indent: int) -> None:
+        self.command = command
+        self.indent = indent
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in command_lines(self.command, options.max_width, self.indent):
+            yield Text(line, no_wrap=True, overflow="ignore")
+
+
+def command_lines(command: str, width: int, indent: int = 0) -> list[str]:
+    """``command`` indented by ``indent`` in lines of at most ``width`` characters, each but the
+    last ending in ``\\`` (a line continuation). Lines break between words; a word longer than a
+    line breaks inside, and the line after such a break starts in the first column, since spaces
+    there would become part of the word."""
+    lines: list[str] = []
+    line = " " * indent
+    fresh = True  # nothing but the indent on ``line`` yet
+    for word in command.split(" "):
+        joined = line + word if fresh else f"{line} {word}"
+        if len(joined) + 2 <= width:
+            line, fresh = joined, False
+            continue
+        if not fresh:
+            lines.append(f"{line} \\")
+            line, fresh = " " * indent, True
+        rest = word
+        while len(line) + len(rest) + 2 > width and len(line) + 2 < width:
+            cut = max(width - 1 - len(line), 1)
+            lines.append(line + rest[:cut] + "\\")
+            line, rest = "", rest[cut:]
+        line, fresh = line + rest, False
+    lines.append(line)
+    return lines
 
 
 def detection_catalogue(metas: Iterable[DetectionMeta]) -> str:
