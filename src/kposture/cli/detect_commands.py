@@ -17,7 +17,7 @@ import enum
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -26,8 +26,9 @@ from rich.markup import escape
 from typer import _click
 from typer.core import TyperCommand
 
+from kposture.cli.alert_setup import alerts_config
 from kposture.cli.consoles import error_console, report_console
-from kposture.cli.detect_setup import prepare_detections
+from kposture.cli.detect_setup import DetectionSetup, prepare_detections
 from kposture.cli.scanning import UsageError
 from kposture.detections import Detector
 from kposture.model import Severity
@@ -41,7 +42,6 @@ from kposture.sinks import (
     AlertSpecError,
     Sinks,
     build_sinks,
-    parse_alert_flags,
 )
 from kposture.sinks.documents import alert_json
 from kposture.sinks.summaries import counted, delivery_summary
@@ -223,7 +223,9 @@ def detect_command(
     reported = Severity(min_severity.value)
     try:
         setup = prepare_detections(policy, detections or ())
-        config = _alerts_config(alert or [], alert_min_severity, alert_dedup, reported, follow)
+        config = _alerts_config(
+            setup, alert or [], alert_min_severity, alert_dedup, reported, follow
+        )
         sinks: Sinks | None = build_sinks(config) if config.sinks else None
     except (AlertSpecError, AlertSetupError, UsageError) as exc:
         _fail(str(exc))
@@ -290,19 +292,24 @@ so a day of log read in seconds would otherwise collapse to its distinct alerts.
 
 
 def _alerts_config(
+    setup: DetectionSetup,
     flags: list[str],
     min_severity: str | None,
     dedup: str | None,
     reported: Severity,
     follow: Path | None,
 ) -> AlertsConfig:
-    """``--alert`` sinks with ``--alert-min-severity`` (default: what ``detect`` reports) and
-    ``--alert-dedup`` (default: off for files, 10m when following), as ``watch`` reads them."""
-    return parse_alert_flags(
-        flags,
-        min_severity=min_severity if min_severity is not None else reported.value,
-        dedup=dedup if dedup is not None else (FOLLOW_DEDUP if follow else REPLAY_DEDUP),
-    )
+    """The policy file's ``alerts:`` sinks, or the ``--alert`` sinks that replace them, as
+    ``watch`` reads them. Defaults: ``--alert-min-severity`` and ``--alert-dedup`` when given,
+    else the block's own ``minSeverity`` and ``dedup``, else ``detect``'s: what it reports, and
+    no window for files (10m when following). A sink's own setting wins for that sink."""
+    block = setup.policy_file.alerts if setup.policy_file is not None else None
+    in_file = set(block) if isinstance(block, Mapping) else set()
+    if min_severity is None and "minSeverity" not in in_file:
+        min_severity = reported.value
+    if dedup is None and "dedup" not in in_file:
+        dedup = FOLLOW_DEDUP if follow else REPLAY_DEDUP
+    return alerts_config(setup.policy_file, flags, min_severity=min_severity, dedup=dedup)
 
 
 def _lowest(reported: Severity, config: AlertsConfig) -> Severity:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.unit.sinks.receivers import Receiver
 from typer.testing import CliRunner
 
 from audit_samples import raw_event
@@ -50,3 +51,24 @@ def test_unknown_ids_and_broken_custom_detections_come_in_one_error(tmp_path: Pa
     assert result.exit_code == 2
     assert "broken.yaml:" in result.stderr
     assert "policy.yaml:4: unknown detection 'no-such-detection'" in result.stderr
+
+
+def test_detect_sends_to_the_sinks_of_the_policy_alerts_block(tmp_path: Path) -> None:
+    receiver = Receiver().start()
+    sink = (
+        f"    - type: webhook\n      url: {receiver.url}\n      queue: {{dir: {tmp_path / 'q'}}}\n"
+    )
+    policy = tmp_path / "policy.yaml"
+    log = tmp_path / "exec.log"
+    exec_event = raw_event("create", "pods", subresource="exec", code=101, name="web-1")
+    log.write_text(json.dumps(exec_event) + "\n")
+    try:
+        policy.write_text(f"alerts:\n  sinks:\n{sink}      minSeverity: urgent\n")
+        bad = CliRunner().invoke(app, ["detect", str(log), "--policy", str(policy)])
+        policy.write_text(f"alerts:\n  sinks:\n{sink}")
+        result = CliRunner().invoke(app, ["detect", str(log), "--policy", str(policy)])
+    finally:
+        receiver.stop()
+    assert bad.exit_code == 2 and "policy.yaml:6:" in bad.stderr and "urgent" in bad.stderr
+    assert result.exit_code == 1, result.output
+    assert len(receiver.requests) == 1
