@@ -269,14 +269,31 @@ def detect_command(
     raise typer.Exit(EXIT_ALERTS if shown else EXIT_CLEAN)
 
 
+def _not_a_log(path: Path) -> str:
+    if path.is_dir():
+        return "is a directory (give the audit log files in it)"
+    if path.exists():
+        return "is not a regular file"
+    return "no such file"
+
+
 def _check_sources(paths: list[str], follow: Path | None) -> None:
-    if bool(paths) == (follow is not None):
+    if paths and follow is not None:
+        _fail(
+            f"--follow {follow} follows one live log and reads nothing else: "
+            f"{', '.join(paths)} would not be read (run one kposture detect per source)"
+        )
+    if not paths and follow is None:
         _fail("give audit logs: FILE... (- for stdin), or --follow FILE")
     if paths.count("-") > 1:
         _fail("- (stdin) can be read once")
-    missing = [path for path in paths if path != "-" and not Path(path).is_file()]
-    if missing:
-        _fail("; ".join(f"{path}: no such file" for path in missing))
+    problems = [
+        f"{path}: {_not_a_log(Path(path))}"
+        for path in paths
+        if path != "-" and not Path(path).is_file()
+    ]
+    if problems:
+        _fail("; ".join(problems))
     if follow is not None and follow.is_file() and is_gzip_file(follow):
         _fail(
             f"{follow} is gzip-compressed: a compressed backup does not grow and cannot be "

@@ -57,6 +57,26 @@ class Envelope(StrEnum):
     AKS = "aks"
 
 
+_ENVELOPE_NAMES = {
+    Envelope.K8S: "a Kubernetes audit",
+    Envelope.EKS: "an EKS CloudWatch",
+    Envelope.GKE: "a GKE Cloud Audit Logs",
+    Envelope.AKS: "an AKS diagnostic",
+}
+
+
+def _other_envelope(found: Envelope, wanted: Envelope) -> str:
+    """``an EKS CloudWatch record, not gke (--format)``."""
+    return f"{_ENVELOPE_NAMES.get(found, found.value)} record, not {wanted.value} (--format)"
+
+
+def json_error_text(error: json.JSONDecodeError) -> str:
+    """``Expecting ',' delimiter at character 12``; ``Unterminated string starting at character
+    89`` (the message already ends in "at")."""
+    joint = " " if error.msg.endswith(" at") else " at "
+    return f"{error.msg}{joint}character {error.pos}"
+
+
 class IssueKind(StrEnum):
     MALFORMED = "malformed"
     TRUNCATED = "truncated"
@@ -353,7 +373,7 @@ def _embedded(text: object, what: str) -> Mapping[str, Any]:
     try:
         inner = json.loads(text)
     except json.JSONDecodeError as error:
-        raise NotAnEvent(f"{what} is not JSON ({error.msg} at character {error.pos})") from None
+        raise NotAnEvent(f"{what} is not JSON ({json_error_text(error)})") from None
     if not isinstance(inner, Mapping):
         raise NotAnEvent(f"{what} is not a JSON object")
     return inner
@@ -415,7 +435,7 @@ def unwrap(
     if found is None:
         raise NotAnEvent("neither an audit event nor a known cloud envelope")
     if envelope is not Envelope.AUTO and found is not envelope:
-        raise NotAnEvent(f"a {found.value} record, not {envelope.value} (--format)")
+        raise NotAnEvent(_other_envelope(found, envelope))
     at = EventOrigin(origin.file, origin.line, found.value, origin.cluster)
     if found is Envelope.EKS:
         at = _in_cluster(at, _eks_cluster(record))
@@ -588,7 +608,7 @@ class AuditLogReader:
             truncated = error.pos >= len(text) - 1 or error.msg.startswith("Unterminated")
             kind = IssueKind.TRUNCATED if truncated else IssueKind.MALFORMED
             what = "truncated JSON (the record ends early)" if truncated else "not JSON"
-            self._skip(file, line, kind, f"{what}: {error.msg} at character {error.pos}")
+            self._skip(file, line, kind, f"{what}: {json_error_text(error)}")
             return []
         except ValueError:  # bytes that are not UTF-8
             self._skip(file, line, IssueKind.MALFORMED, "not UTF-8 text")
@@ -723,7 +743,7 @@ class AuditLogReader:
         if start.key == "items" and kind not in ("EventList", None):
             message = f"a {kind} is not an audit EventList"
         elif self.envelope not in (Envelope.AUTO, envelope):
-            message = f"a {envelope.value} record, not {self.envelope.value} (--format)"
+            message = _other_envelope(envelope, self.envelope)
         else:
             return False
         self._skip(name, start.line, IssueKind.NOT_AN_EVENT, message)

@@ -72,3 +72,22 @@ def test_detect_sends_to_the_sinks_of_the_policy_alerts_block(tmp_path: Path) ->
     assert bad.exit_code == 2 and "policy.yaml:6:" in bad.stderr and "urgent" in bad.stderr
     assert result.exit_code == 1, result.output
     assert len(receiver.requests) == 1
+
+
+def test_sources_that_are_not_logs_are_named_for_what_they_are(tmp_path: Path) -> None:
+    runner = CliRunner()
+    log = _log(tmp_path)
+    directory = runner.invoke(app, ["detect", str(tmp_path)])
+    assert directory.exit_code == 2 and "is a directory" in directory.stderr
+    both = runner.invoke(app, ["detect", "--follow", str(log), str(log)])
+    assert both.exit_code == 2 and "would not be read" in both.stderr
+
+
+def test_json_errors_read_cleanly_and_envelopes_are_named(tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    log.write_text('{"kind": "Event", "verb": "get\n' + json.dumps(raw_event("get", "pods")) + "\n")
+    result = CliRunner().invoke(app, ["detect", str(log)])
+    assert "Unterminated string starting at character" in result.stderr
+    assert " at at " not in result.stderr
+    gke = CliRunner().invoke(app, ["detect", "--format", "eks", str(_log(tmp_path))])
+    assert "a Kubernetes audit record, not eks (--format)" in gke.stderr

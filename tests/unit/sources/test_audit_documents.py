@@ -193,7 +193,7 @@ def test_documents_of_another_format_or_kind_are_skipped_once() -> None:
     text = json.dumps(event_list(raw_event(), raw_event()), indent=2)
     events, reader = read(text, envelope=Envelope.GKE)
     assert events == [] and reader.stats.skipped[IssueKind.NOT_AN_EVENT] == 1
-    assert reader.stats.issues[0].message == "a k8s record, not gke (--format)"
+    assert reader.stats.issues[0].message == "a Kubernetes audit record, not gke (--format)"
     pods = {"apiVersion": "v1", "kind": "PodList", "items": [{"kind": "Pod"}] * 3}
     events, reader = read(json.dumps(pods, indent=2))
     assert events == [] and reader.stats.skipped[IssueKind.NOT_AN_EVENT] == 1
