@@ -77,6 +77,17 @@ class AuditObjectRef:
         """``pods/exec`` style: the resource, with its subresource when there is one."""
         return f"{self.resource}/{self.subresource}" if self.subresource else self.resource
 
+    def as_audit_json(self) -> dict[str, str]:
+        """The ``objectRef`` block as ``audit.k8s.io`` spells its fields."""
+        return {
+            "resource": self.resource,
+            "subresource": self.subresource,
+            "namespace": self.namespace,
+            "name": self.name,
+            "apiGroup": self.api_group,
+            "apiVersion": self.api_version,
+        }
+
     def display(self) -> str:
         scope = f"{self.namespace}/" if self.namespace else ""
         name = self.name or "*"

@@ -101,14 +101,7 @@ def event_map(event: AuditEvent) -> dict[str, Any]:
         "sourceIPs": list(event.source_ips),
         "sourceIP": event.source_ip,
         "userAgent": event.user_agent,
-        "objectRef": {
-            "resource": ref.resource,
-            "subresource": ref.subresource,
-            "namespace": ref.namespace,
-            "name": ref.name,
-            "apiGroup": ref.api_group,
-            "apiVersion": ref.api_version,
-        },
+        "objectRef": ref.as_audit_json(),
         "responseStatus": {"code": event.response_code or 0, "reason": event.response_reason},
         "requestReceivedTimestamp": event.received_at.isoformat() if event.received_at else "",
         "annotations": {

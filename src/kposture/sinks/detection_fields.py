@@ -95,14 +95,7 @@ def detection_fields(incident: IncidentAlert) -> dict[str, Any]:
                 "level": event.level,
                 "verb": event.verb,
                 "sourceIPs": list(event.source_ips),
-                "objectRef": {
-                    "resource": ref.resource,
-                    "subresource": ref.subresource,
-                    "namespace": ref.namespace,
-                    "name": ref.name,
-                    "apiGroup": ref.api_group,
-                    "apiVersion": ref.api_version,
-                },
+                "objectRef": ref.as_audit_json(),
                 "annotations": {
                     "authorization.k8s.io/decision": event.decision,
                     "authorization.k8s.io/reason": event.reason,
