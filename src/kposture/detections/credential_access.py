@@ -38,10 +38,17 @@ SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
 
 
 def _routine_secret(event: AuditEvent, settings: DetectionSettings) -> bool:
+    """Whether the write matches a routine one: user agent, Secret name and the writer's identity
+    (a user, not a ServiceAccount, in one of the routine groups; the impersonated one if any)."""
     name = event.ref.name
-    return bool(name) and any(
-        fnmatchcase(event.user_agent, agent) and fnmatchcase(name, pattern)
-        for agent, pattern in settings.routine_system_secrets
+    user = event.impersonated_user or event.user
+    if not name or user.service_account is not None:
+        return False
+    return any(
+        fnmatchcase(event.user_agent, routine.user_agent)
+        and fnmatchcase(name, routine.secret)
+        and not set(routine.groups).isdisjoint(user.groups)
+        for routine in settings.routine_system_secrets
     )
 
 

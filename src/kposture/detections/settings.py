@@ -107,14 +107,30 @@ DEFAULT_TRUSTED_SECRET_READERS = (
 collectors list everything they delete; token and service-account controllers manage tokens)."""
 
 
+KUBEADM_ADMIN_GROUPS = ("system:masters", "kubeadm:cluster-admins")
+"""The groups of kubeadm's admin.conf identities (kubernetes-admin in system:masters; from 1.29 in
+kubeadm:cluster-admins)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoutineSecretWrite:
+    """Writes of a Secret in the protected namespaces that are routine: by a client with this user
+    agent glob, of a Secret whose name matches ``secret``, made by a user (not a ServiceAccount) in
+    one of ``groups``. A user agent is the client's word, so the identity must match too."""
+
+    user_agent: str
+    secret: str
+    groups: tuple[str, ...] = KUBEADM_ADMIN_GROUPS
+
+
 DEFAULT_ROUTINE_SYSTEM_SECRETS = (
-    ("kubeadm/*", "bootstrap-token-*"),
-    ("kubeadm/*", "kubeadm-certs"),
+    RoutineSecretWrite("kubeadm/*", "bootstrap-token-*"),
+    RoutineSecretWrite("kubeadm/*", "kubeadm-certs"),
 )
-"""(user agent, Secret name) globs of the Secrets whose writes in the protected namespaces are
-routine: kubeadm's bootstrap tokens (kubeadm init, join, token create and delete) and its uploaded
-control-plane certificates (--upload-certs). A user agent is the client's word: a bootstrap token
-written by anything else is judged."""
+"""The Secrets whose writes in the protected namespaces are routine: kubeadm's bootstrap tokens
+(kubeadm init, join, token create and delete) and its uploaded control-plane certificates
+(--upload-certs), written with kubeadm's admin identity. A bootstrap token written by anything else,
+or by a ServiceAccount or an ordinary user claiming kubeadm's user agent, is judged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,4 +162,4 @@ class DetectionSettings:
     protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED_NAMESPACES
     system_image_prefixes: tuple[str, ...] = DEFAULT_SYSTEM_IMAGE_PREFIXES
     trusted_secret_readers: tuple[str, ...] = DEFAULT_TRUSTED_SECRET_READERS
-    routine_system_secrets: tuple[tuple[str, str], ...] = DEFAULT_ROUTINE_SYSTEM_SECRETS
+    routine_system_secrets: tuple[RoutineSecretWrite, ...] = DEFAULT_ROUTINE_SYSTEM_SECRETS

@@ -13,6 +13,7 @@ import pytest
 from audit_samples import audit_event, raw_event
 from detection_samples import at, fired, ids
 from kposture.detections import DetectionSettings, Detector, builtin_detections
+from kposture.detections.settings import RoutineSecretWrite
 from kposture.model import Severity
 from kposture.model.audit import AuditEvent
 
@@ -121,6 +122,9 @@ def test_trusted_readers_and_kubernetes_are_not_judged(
     assert ids(_read(verb, user=user, namespace=namespace, name="")) == set()
 
 
+KUBEADM_AGENT = "kubeadm/v1.16.2 (linux/amd64) kubernetes/c97fe50"
+
+
 def _system_secret(verb: str, **kwargs: Any) -> AuditEvent:
     values: dict[str, Any] = {"namespace": "kube-system", "name": "backdoor", "user": "admin"}
     return audit_event(verb=verb, resource="secrets", **{**values, **kwargs})
@@ -154,10 +158,18 @@ def test_secret_written_or_deleted_in_a_protected_namespace() -> None:
         _system_secret(
             "create",
             name="bootstrap-token-ne7bxu",
-            agent="kubeadm/v1.16.2 (linux/amd64) kubernetes/c97fe50",
+            agent=KUBEADM_AGENT,
+            groups=("system:masters", "system:authenticated"),
+        ),
+        _system_secret(
+            "create",
+            user="kubernetes-admin",
+            name="kubeadm-certs",
+            agent=KUBEADM_AGENT,
+            groups=("kubeadm:cluster-admins", "system:authenticated"),
         ),
     ],
-    ids=["own-account", "component", "other-namespace", "denied", "kubeadm-token"],
+    ids=["own-account", "component", "other-namespace", "denied", "kubeadm-token", "kubeadm-certs"],
 )
 def test_secret_writes_that_are_routine_or_not_there(event: AuditEvent) -> None:
     assert "system-namespace-secret-changed" not in ids(event)
@@ -166,8 +178,29 @@ def test_secret_writes_that_are_routine_or_not_there(event: AuditEvent) -> None:
 def test_a_bootstrap_token_written_by_anything_but_kubeadm_is_judged() -> None:
     event = _system_secret("create", name="bootstrap-token-abcdef")
     assert ids(event) == {"system-namespace-secret-changed"}
-    custom = DetectionSettings(routine_system_secrets=(("kubectl/*", "bootstrap-token-*"),))
+    custom = DetectionSettings(
+        routine_system_secrets=(
+            RoutineSecretWrite("kubectl/*", "bootstrap-token-*", ("system:authenticated",)),
+        )
+    )
     assert ids(event, settings=custom) == set()
+
+
+@pytest.mark.parametrize(
+    ("user", "groups"),
+    [
+        ("system:serviceaccount:ci:deployer", ("system:serviceaccounts", "system:masters")),
+        ("mallory", ("system:authenticated",)),
+    ],
+    ids=["service-account", "ordinary-user"],
+)
+def test_a_kubeadm_user_agent_alone_does_not_make_a_bootstrap_token_routine(
+    user: str, groups: tuple[str, ...]
+) -> None:
+    event = _system_secret(
+        "create", name="bootstrap-token-abcdef", agent=KUBEADM_AGENT, user=user, groups=groups
+    )
+    assert ids(event) == {"system-namespace-secret-changed"}
 
 
 def test_secret_gate_keeps_what_the_detection_judges() -> None:
