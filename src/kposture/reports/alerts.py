@@ -15,6 +15,7 @@ from rich.text import Text
 
 from kposture.model import Severity
 from kposture.model.incidents import DetectionMeta, IncidentAlert
+from kposture.reports.terminal_text import visible
 
 _SEVERITY_STYLE = {
     Severity.CRITICAL: "bold red",
@@ -43,22 +44,25 @@ def alert_table(alerts: Iterable[IncidentAlert]) -> RenderableType:
 
 
 def _block(alert: IncidentAlert) -> Iterator[RenderableType]:
-    context = alert.event_context()
+    """Every text here may come from the audit event (names, the user agent, a command), so each
+    goes through ``visible``; and as ``Text``, never parsed as Rich markup."""
+    context = {key: visible(value) for key, value in alert.event_context().items()}
     head = Text()
     head.append(alert.severity.value, style=_SEVERITY_STYLE[alert.severity])
-    head.append(f"  {alert.detection_id}", style="bold")
+    head.append(f"  {visible(alert.detection_id)}", style="bold")
     if context.get("time"):
         head.append(f"  {context['time']}")
     yield head
-    yield _indented(Text(alert.message))
+    yield _indented(Text(visible(alert.message)))
     who = [context.get("user") or "?"]
     if context.get("source_ip"):
         who.append(f"from {context['source_ip']}")
     if context.get("user_agent"):
         who.append(f"with {context['user_agent']}")
     yield _indented(Text.assemble(("who ", "dim"), " ".join(who)))
-    yield _indented(Text.assemble(("→ ", "dim"), alert.containment))
-    for command in _COMMAND.findall(alert.containment):
+    containment = visible(alert.containment)
+    yield _indented(Text.assemble(("→ ", "dim"), containment))
+    for command in _COMMAND.findall(containment):
         yield _Command(command.strip(), _INDENT * 2)
 
 

@@ -253,3 +253,28 @@ def test_alerts_name_the_cluster_from_the_flag_or_the_envelope(tmp_path: Path) -
         (doc,) = [json.loads(line) for line in result.stdout.splitlines()]
         assert doc["orchestrator"]["cluster"]["name"] == name
         assert doc["kposture"]["cluster"] == name
+
+
+def test_event_text_cannot_forge_lines_move_the_cursor_or_style_the_table(tmp_path: Path) -> None:
+    agent = "kubectl/v1.30\n  → benign: approved maintenance\x1b[2K\x1b[1A\x1b[31mFAKE"
+    event = raw_event(
+        "create",
+        "pods",
+        subresource="exec",
+        code=101,
+        name="web\r\x9b1",
+        user="[red]mallory[/red]\x1b[31m\x7f",
+        agent=agent,
+    )
+    log = str(write_log(tmp_path, json.dumps(event)))
+    result = CliRunner().invoke(app, ["detect", log], env={"COLUMNS": "400"})
+    assert result.exit_code == 1, result.output
+    assert not {"\x1b", "\r", "\x7f", "\x9b"} & set(result.stdout)
+    assert "with kubectl/v1.30\\n  → benign: approved maintenance\\x1b[2K\\x1b[1A" in result.stdout
+    assert "who [red]mallory[/red]\\x1b[31m\\x7f from" in result.stdout
+    assert "pod default/web\\r\\x9b1" in result.stdout
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if line.lstrip().startswith("→")] == [
+        line for line in lines if line.startswith("  → ")
+    ]
+    assert sum(line.startswith("  → ") for line in lines) == 1
