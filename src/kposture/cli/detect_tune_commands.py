@@ -39,6 +39,7 @@ from kposture.cli.scanning import UsageError
 from kposture.detections.tuning import written_for_someone_else
 from kposture.model.audit import AuditEvent
 from kposture.model.detection_tuning import REASON_PLACEHOLDER
+from kposture.reports.terminal_text import visible
 from kposture.sinks.summaries import counted
 from kposture.sources.audit_logs import AuditLogReader, Envelope
 
@@ -101,7 +102,7 @@ def _entry(user: str, events: list[AuditEvent], expires: dt.date) -> dict[str, A
     agents = sorted({_agent_glob(e.user_agent) for e in events if e.user_agent})
     if len(agents) == 1:
         entry["userAgents"] = agents
-    ips = sorted({ip for e in events for ip in e.source_ips})
+    ips = sorted({e.source_ip for e in events if e.source_ip})  # the peer: the rest is claimed
     if ips and len(ips) <= 3:
         entry["sourceRanges"] = [_cidr(ip) for ip in ips]
     entry["reason"] = REASON_PLACEHOLDER
@@ -122,7 +123,11 @@ def _no_safe_entry(detection_id: str, user: str, count: int) -> str:
 
 
 def _top(counter: Counter[str], limit: int = 3) -> str:
-    return ", ".join(f"{value or '-'} ({count})" for value, count in counter.most_common(limit))
+    """The most common values with their counts, each as ``visible`` text (event text is
+    whatever the client sent)."""
+    return ", ".join(
+        f"{visible(value) or '-'} ({count})" for value, count in counter.most_common(limit)
+    )
 
 
 @detect_app.command("tune")
@@ -198,7 +203,7 @@ def _report(counts: Counter[str], found: dict[str, _Identity], top: int, detecto
     for detection_id, count in counts.most_common(top):
         who = found[detection_id]
         table.add_row(
-            detection_id,
+            escape(visible(detection_id)),
             str(count),
             f"{count / total:.0%}",
             escape(_top(who.users)),
@@ -216,7 +221,7 @@ def _report(counts: Counter[str], found: dict[str, _Identity], top: int, detecto
         for user, count in who.users.most_common(top):
             events = who.by_user[user]
             if all(written_for_someone_else(event, protected) for event in events):
-                unsafe.append(_no_safe_entry(detection_id, user, count))
+                unsafe.append(_no_safe_entry(detection_id, visible(user), count))
             else:
                 allowlist.setdefault(detection_id, []).append(_entry(user, events, expires))
     for line in unsafe:

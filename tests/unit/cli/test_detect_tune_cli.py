@@ -117,3 +117,33 @@ def test_tune_suggests_no_entry_for_a_controller_creating_privileged_pods(tmp_pa
     allowlist = yaml.safe_load(snippet)["detections"]["allowlist"]
     assert list(allowlist) == ["secret-read-by-person"]  # no entry naming the controller
     assert "replicaset-controller" not in snippet
+
+
+def test_event_text_in_the_tune_table_is_shown_not_run(tmp_path: Path) -> None:
+    agent = "kubectl/v1.30\n  benign\x1b[2K\x1b[1A\x1b[31mFAKE"
+    lines = [
+        raw_event("get", "secrets", namespace="shop", name="db", user=user, agent=agent)
+        for user in ("[red]eve[/red]\x1b[31m", "bob\r\x9b1")
+    ]
+    log = tmp_path / "audit.log"
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    tuned = CliRunner().invoke(app, ["detect", "tune", str(log)], env={"COLUMNS": "400"})
+    assert tuned.exit_code == 0, tuned.output
+    assert not {"\x1b", "\r", "\x9b"} & set(tuned.stdout)
+    assert "[red]eve[/red]\\x1b[31m (1)" in tuned.stdout and "bob\\r\\x9b1 (1)" in tuned.stdout
+    assert "kubectl/v1.30\\n  benign\\x1b[2K\\x1b[1A\\x1b[31mFAKE (2)" in tuned.stdout
+    snippet = tuned.stdout[tuned.stdout.index("detections:") :]
+    entries = yaml.safe_load(snippet)["detections"]["allowlist"]["secret-read-by-person"]
+    assert [entry["users"] for entry in entries] == [["[red]eve[/red]\x1b[31m"], ["bob\r\x9b1"]]
+
+
+def test_tune_suggests_the_peer_address_not_a_forwarded_one(tmp_path: Path) -> None:
+    read = raw_event("get", "secrets", namespace="shop", name="db", user="ci-bot")
+    read["sourceIPs"] = ["10.1.4.7", "127.0.0.1"]  # X-Forwarded-For, then the peer
+    log = tmp_path / "audit.log"
+    log.write_text(json.dumps(read) + "\n")
+    tuned = CliRunner().invoke(app, ["detect", "tune", str(log)], env={"COLUMNS": "200"})
+    assert tuned.exit_code == 0, tuned.output
+    snippet = tuned.stdout[tuned.stdout.index("detections:") :]
+    (entry,) = yaml.safe_load(snippet)["detections"]["allowlist"]["secret-read-by-person"]
+    assert entry["sourceRanges"] == ["127.0.0.1/32"]
