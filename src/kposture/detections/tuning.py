@@ -2,9 +2,10 @@
 
 ``Allowlist`` compiles the entries once (globs kept as they are, CIDRs parsed) and answers, for one
 alert, the first entry that covers it. Expiry is judged against the day the driver gives (the
-detector holds no clock): an expired entry stops applying. Source ranges must hold every address
-of the event's ``sourceIPs`` (the client and each proxy it came through), so a forged
-``X-Forwarded-For`` cannot put a request inside an allowlisted range.
+detector holds no clock): an expired entry stops applying. Source ranges match the peer only (the
+last of ``sourceIPs``, ``AuditEvent.source_ip``): the addresses before it come from the client's
+``X-Forwarded-For`` and ``X-Real-Ip`` headers, so a forged header neither puts a request inside an
+allowlisted range nor takes it out.
 """
 
 from __future__ import annotations
@@ -51,20 +52,15 @@ class _Compiled:
             return False
         if entry.user_agents and not _globs(entry.user_agents, event.user_agent):
             return False
-        return not self.networks or _in_ranges(event.source_ips, self.networks)
+        return not self.networks or _in_ranges(event.source_ip, self.networks)
 
 
-def _in_ranges(addresses: Sequence[str], networks: Sequence[Network]) -> bool:
-    if not addresses:
-        return False
-    for text in addresses:
-        try:
-            address = ipaddress.ip_address(text)
-        except ValueError:
-            return False
-        if not any(address in network for network in networks):
-            return False
-    return True
+def _in_ranges(peer: str, networks: Sequence[Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False  # no address, or not one
+    return any(address in network for network in networks)
 
 
 class Allowlist:

@@ -100,14 +100,20 @@ def test_entry_fields(entry: AllowEntry, covered: bool) -> None:
     assert (alerts == []) is covered
 
 
-def test_service_account_and_every_source_ip_in_range() -> None:
+def test_source_ranges_match_the_peer_only() -> None:
     account = "system:serviceaccount:ci:deployer"
     entry = AllowEntry(("*",), "r", service_accounts=("ci/deploy*",), source_ranges=("10.0.0.0/8",))
     detector = _detector(entry)
     assert detector.process(_secret_read(user=account)) == []
     forwarded = raw_event("get", "secrets", namespace="shop", name="db", user=account)
-    forwarded["sourceIPs"] = ["203.0.113.9", "10.0.0.1"]  # a client outside, via a proxy inside
-    assert len(detector.process(event(forwarded))) == 1
+    forwarded["sourceIPs"] = ["203.0.113.9", "10.0.0.1"]  # a claimed address, then the peer
+    assert detector.process(event(forwarded)) == []
+    forged = raw_event("get", "secrets", namespace="shop", name="db", user=account)
+    forged["sourceIPs"] = ["10.0.0.1", "203.0.113.9"]  # X-Forwarded-For claims an inside address
+    assert len(detector.process(event(forged))) == 1
+    unknown = raw_event("get", "secrets", namespace="shop", name="db", user=account)
+    unknown["sourceIPs"] = []
+    assert len(detector.process(event(unknown))) == 1
 
 
 POLICY = """\
