@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from kposture.cli.consoles import error_console
 from kposture.cli.scanning import UsageError, load_inputs
+from kposture.detections._containment import controller_of
 from kposture.inventory import containers, pod_spec
 from kposture.inventory.network import (
     DEFAULT_NAMESPACE,
@@ -28,6 +29,7 @@ from kposture.inventory.network import (
 from kposture.model import K8sObject
 from kposture.model.quarantine import label_command
 from kposture.reports.isolation import (
+    detaching_note,
     exclusion_patch,
     isolation_policy,
     quarantine_selector,
@@ -102,10 +104,11 @@ def isolate_command(
     kposture.io/quarantine=POD, which only this pod will carry. (A policy selecting the pod's own
     labels would isolate every replica that shares them; --pod-labels asks for that.)
 
-    Adding the label does not detach the pod from its ReplicaSet or Services (they select by the
+    Adding the label does not detach the pod from its controller or Services (they select by the
     labels it already has): it keeps running for forensics, is not replaced, and stays a Service
     endpoint whose requests now fail. Removing or changing a label their selectors use detaches it:
-    the controller starts a replacement and the Service stops sending it traffic.
+    the Service stops sending it traffic and a controller (ReplicaSet, DaemonSet, Job) starts
+    another pod; a StatefulSet only once the pod is deleted; a bare pod is replaced by nothing.
 
     NetworkPolicies add up: another policy that selects the pod and allows traffic keeps allowing
     it. With manifests, a snapshot or --cluster, those are named (stderr and YAML comments) with the
@@ -216,14 +219,8 @@ def _notes(
         )
         notes.append(("", f"1. Label the pod first: {label_command(pod, namespace)}"))
         notes.append(("", "2. Then apply this policy (kubectl apply -f -)."))
-        notes.append(
-            (
-                "",
-                "The label detaches the pod from nothing: it keeps running, is not replaced and "
-                "stays a Service endpoint (requests sent to it fail). To take it out of its Service "
-                "and have its ReplicaSet start a replacement, also change a label both select.",
-            )
-        )
+        controller = controller_of(found.pod.metadata)[0] if found is not None else None
+        notes.append(("", detaching_note(controller)))
     notes.extend(_host_reach(pod, namespace, found))
     notes.extend(_other_policies(pod, namespace, by_labels, selector, found))
     return notes

@@ -4,7 +4,7 @@ with it, and the YAML with the operator's notes as comments (``kubectl apply`` i
 
 By default the policy selects a dedicated label, ``kposture.io/quarantine: <pod>``, that the
 operator puts on the one pod first: replicas share their pod's labels, so a policy selecting those
-would isolate every replica. Adding a label detaches the pod from nothing (its ReplicaSet and
+would isolate every replica. Adding a label detaches the pod from nothing (its controller and
 Services select by the labels it already has), so it keeps running for forensics and stays a
 Service endpoint; only removing or changing a label their selectors use does that.
 """
@@ -57,6 +57,39 @@ def isolation_policy(
             "egress": [],
         },
     }
+
+
+def detaching_note(controller: str | None) -> str:
+    """What the quarantine label leaves alone, and what taking the pod out of its Services does
+    given its ``controller`` (the kind in ``ownerReferences``; empty for a bare pod, None when the
+    pod was not read): a ReplicaSet, DaemonSet or Job starts another pod, a StatefulSet only once
+    this one is gone (the replacement takes its name), a bare pod is replaced by nothing."""
+    kept = (
+        "The label detaches the pod from nothing: it keeps running, is not replaced and stays a "
+        "Service endpoint (requests sent to it fail). "
+    )
+    if controller is None:
+        return kept + (
+            "To take it out of its Service (and have its controller, if it has one, start a "
+            "replacement), also change a label both select."
+        )
+    if controller == "":
+        return kept + (
+            "It is a bare pod, which nothing replaces: to take it out of its Service, also "
+            "change a label the Service selects."
+        )
+    if controller == "StatefulSet":
+        return kept + (
+            "To take it out of its Service, also change a label the Service selects; a label "
+            "the StatefulSet selects detaches the pod from it too, but the StatefulSet starts "
+            "the replacement only once this pod is deleted (it takes the same name)."
+        )
+    started = {
+        "ReplicaSet": "have its ReplicaSet start a replacement",
+        "DaemonSet": "have its DaemonSet start a replacement on the same node",
+        "Job": "have its Job start another pod that runs the task again",
+    }.get(controller, f"have its controller ({controller}) start a replacement")
+    return kept + f"To take it out of its Service and {started}, also change a label both select."
 
 
 def exclusion_patch(name: str, namespace: str, pod_selector: object) -> str:

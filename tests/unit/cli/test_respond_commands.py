@@ -226,3 +226,38 @@ def test_the_pod_alert_and_respond_isolate_give_the_same_label_command() -> None
     )
     assert command.startswith("kubectl label pod web-1 -n shop")
     assert command in alert.containment
+
+
+def _owned_pod(name: str, kind: str) -> str:
+    owner = (
+        f"ownerReferences: [{{apiVersion: apps/v1, kind: {kind}, name: {name}-owner, uid: u1, "
+        "controller: true}], "
+        if kind
+        else ""
+    )
+    return (
+        "apiVersion: v1\nkind: Pod\n"
+        f"metadata: {{name: {name}, namespace: shop, {owner}labels: {{app: {name}}}}}\n"
+        "spec: {containers: [{name: c, image: nginx}]}\n"
+    )
+
+
+def test_what_detaching_the_pod_does_is_worded_by_its_controller(tmp_path: Path) -> None:
+    said = {
+        "": "It is a bare pod, which nothing replaces",
+        "ReplicaSet": "have its ReplicaSet start a replacement",
+        "StatefulSet": "the StatefulSet starts the replacement only once this pod is deleted",
+        "DaemonSet": "have its DaemonSet start a replacement on the same node",
+        "Job": "have its Job start another pod that runs the task again",
+    }
+    for kind, words in said.items():
+        pod = f"p-{kind.lower() or 'bare'}"
+        result = CliRunner().invoke(
+            app, ["respond", "isolate", pod, "-n", "shop", *_files(tmp_path, _owned_pod(pod, kind))]
+        )
+        assert result.exit_code == 0, result.output
+        assert words in " ".join(result.stderr.split()), (kind, result.stderr)
+        replicasets = "ReplicaSet" in result.stderr or "ReplicaSet" in _comments(result.stdout)
+        assert replicasets == (kind == "ReplicaSet")
+    unread = CliRunner().invoke(app, ["respond", "isolate", "web-1", "-n", "shop"])
+    assert "have its controller, if it has one, start a replacement" in unread.stderr
