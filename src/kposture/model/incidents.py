@@ -221,9 +221,11 @@ def typed_event(event: Mapping[str, str]) -> dict[str, str | int]:
 def sink_alert(alert: IncidentAlert, received: dt.datetime, cluster: str = "") -> DetectionAlert:
     """``alert`` as the alert sinks take it: the containment step joins the message, the event
     context becomes ``event``, the object is named by its kind (the resource stays in ``event``).
-    The de-duplication key is the detection and message, so the same alert again (another audit ID)
-    is a duplicate to a sink with a window. ``received`` stands in for an event without a time;
-    ``cluster`` (the operator's name for it) wins over the one the event's envelope named."""
+    The de-duplication key is the detection, the message, the user agent and the peer source IP, so
+    the same alert again from the same client (another audit ID) is a duplicate to a sink with a
+    window, while the same alert from another tool or address is sent. ``received`` stands in for
+    an event without a time; ``cluster`` (the operator's name for it) wins over the one the event's
+    envelope named."""
     ref = alert.event.ref
     api_version = f"{ref.api_group}/{ref.api_version}" if ref.api_group else ref.api_version
     resource = (
@@ -231,7 +233,8 @@ def sink_alert(alert: IncidentAlert, received: dt.datetime, cluster: str = "") -
         if ref.resource
         else None
     )
-    key = f"{alert.detection_id}\0{alert.message}"
+    client = f"{alert.event.user_agent}\0{alert.event.source_ip}"
+    key = f"{alert.detection_id}\0{alert.message}\0{client}"
     return DetectionAlert(
         source="detection",
         cluster=cluster or alert.event.origin.cluster,

@@ -5,11 +5,11 @@ already gone to it within its de-duplication window.
 for a finding the subject is the finding (its fingerprint) and the key its status after the change,
 so a repeat of the state a sink was last told about is a duplicate while the next transition of the
 finding (resolved after opened, reopened after resolved) always passes, however soon it comes; for
-a detection both are the detection and its message. Time is passed in (monotonic seconds), so the
-decisions are plain functions of their inputs. ``Deduplicator`` remembers at most ``max_keys``
-subjects: when more arrive within one window the least recently sent are forgotten, so memory stays
-bounded however noisy the producer is (a forgotten subject lets its next alert through:
-de-duplication errs on the side of telling).
+a detection both are the detection, its message, the user agent and the peer source IP. Time is
+passed in (monotonic seconds), so the decisions are plain functions of their inputs.
+``Deduplicator`` remembers at most ``max_keys`` subjects: when more arrive within one window the
+least recently sent are forgotten, so memory stays bounded however noisy the producer is (a
+forgotten subject lets its next alert through: de-duplication errs on the side of telling).
 """
 
 from __future__ import annotations

@@ -162,6 +162,19 @@ def test_the_same_alert_on_another_audit_id_shares_its_dedup_key() -> None:
     assert alert("a-1") == alert("a-2")
 
 
+def test_the_same_alert_from_another_client_has_another_dedup_key() -> None:
+    def key(agent: str = "kubectl/v1.30.0", ip: str = "10.0.0.1") -> str:
+        event = audit_event(
+            verb="get", resource="secrets", name="db", user="mallory", agent=agent, ip=ip
+        )
+        (incident,) = Detector().process(event)
+        return sink_alert(incident, dt.datetime.now(dt.UTC)).dedup_key
+
+    assert key() == key()
+    assert key(agent="curl/8.5.0") != key()
+    assert key(ip="10.0.0.2") != key()
+
+
 def test_an_alert_without_a_resource_keeps_the_keys() -> None:
     document = alert_document(finding_alert(resource=None))
     assert document["orchestrator"]["resource"] == {"type": "", "name": ""}
