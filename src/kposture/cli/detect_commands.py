@@ -348,7 +348,7 @@ def _summary(reader: AuditLogReader, detector: Detector, shown: int, reported: S
         f"{counted(stats.read, 'event')} read, {counted(shown, 'alert')}"
         + (f", {below} below {reported.value} sent to the alert sinks only" if below else "")
         + (f", {allowlisted} allowlisted" if allowlisted else "")
-        + (f", {reused} reused audit IDs" if reused else "")
+        + (f", {counted(reused, 'reused audit ID')}" if reused else "")
         + (f"; skipped {skipped}" if skipped else ""),
         markup=False,
         highlight=False,

@@ -42,7 +42,7 @@ from kposture.model.lifecycle import Alert
 from kposture.server.app import read_body
 from kposture.server.reviews import ReviewError
 from kposture.sinks.summaries import counted
-from kposture.sources.audit_logs import AuditLogReader
+from kposture.sources.audit_logs import AuditLogReader, json_error_text
 
 log = logging.getLogger("kposture.audit")
 
@@ -261,7 +261,7 @@ def _items(body: bytes) -> list[Any]:
     except json.JSONDecodeError as error:
         truncated = error.pos >= len(body.rstrip()) - 1 or error.msg.startswith("Unterminated")
         raise ReviewError(
-            f"{'truncated' if truncated else 'malformed'} JSON: {error.msg} at {error.pos}"
+            f"{'truncated' if truncated else 'malformed'} JSON: {json_error_text(error)}"
         ) from None
     except ValueError:
         raise ReviewError("malformed JSON: not UTF-8") from None

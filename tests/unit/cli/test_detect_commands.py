@@ -181,7 +181,7 @@ def test_a_request_under_a_reused_audit_id_is_judged_and_reported(tmp_path: Path
     assert result.exit_code == 1, result.output
     assert "pod-exec" in result.stdout
     assert "came under the audit ID of a different request" in result.stderr
-    assert "2 events read, 1 alert, 1 reused audit IDs\n" in result.stderr
+    assert "2 events read, 1 alert, 1 reused audit ID\n" in result.stderr
 
 
 def test_the_alert_source_ip_is_the_peer_and_forwarded_addresses_are_marked_claimed(

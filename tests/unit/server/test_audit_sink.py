@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import select
 from tests.unit.server.admission_support import AsgiClient
 
 from audit_samples import raw_event
@@ -33,6 +34,8 @@ from kposture.model.lifecycle import Alert
 from kposture.server.audit_sink import AuditProcessor, AuditSinkMetrics, mount_audit_sink
 from kposture.store.alerts import recent_alerts, write_alerts
 from kposture.store.connecting import open_store
+from kposture.store.schema import alerts as alerts_table
+from kposture.store.schema import clusters
 
 TOKEN = "s3cret-audit-token"
 SECRET_VALUE = "aHVudGVyMg=="
@@ -128,6 +131,15 @@ def test_refusals_are_counted_by_reason(
     setup.processor.close()
 
 
+def test_a_json_error_is_worded_once(tmp_path: Path) -> None:
+    setup = _Setup(tmp_path)
+    answer = setup.post(b'{"kind": "EventList", "items": [{"verb": "get', TOKEN)
+    assert answer.status_code == 400
+    assert "truncated JSON: Unterminated string starting at character 41" in answer.text
+    assert "at at" not in answer.text
+    setup.processor.close()
+
+
 def test_a_refused_caller_is_logged_with_its_address(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -216,6 +228,25 @@ def test_store_rows_keep_the_event_block(tmp_path: Path) -> None:
     (row,) = recent_alerts(store, rule_id="secret-read-by-person")
     assert row.event == {"user": "alice", "verb": "get", "response_code": 200}
     assert row.dedup_key == "abc"
+    store.close()
+
+
+def test_the_sink_stores_its_alerts_with_the_cluster_name(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    processor = AuditProcessor(
+        Detector(),
+        AuditSinkMetrics(CollectorRegistry()),
+        record=lambda batch: write_alerts(store, batch),
+        cluster="review",
+    )
+    assert processor.offer([_secret_read()]) and processor.drain()
+    processor.close()
+    with store.engine.connect() as connection:
+        (cluster_id,) = connection.execute(
+            select(clusters.c.id).where(clusters.c.name == "review")
+        ).one()
+        stored = connection.execute(select(alerts_table.c.cluster_id)).scalars().all()
+    assert stored == [cluster_id]
     store.close()
 
 
