@@ -3,8 +3,9 @@ each batch's alerts went to the sinks) and reading the recent ones back.
 
 An alert row holds the rule or detection id, severity, message, time, de-duplication key and, for a
 detection, its event block (who, verb, resource, namespace, name, source IP, user agent, time, audit
-ID, response code, decision) as JSON; for a finding's transition, its cluster and the transition
-row it announced (found by the finding's fingerprint and the transition's time). Alerts carry no
+ID, response code, decision) as JSON; its cluster (the clusters row, added on first use); for a
+finding's transition, the transition row it announced (found by the finding's fingerprint and the
+transition's time). Alerts carry no
 object bodies, so no Secret value can reach the table: messages name keys and fingerprints only.
 """
 
@@ -22,8 +23,8 @@ from kposture.model import Severity
 from kposture.model.incidents import typed_event
 from kposture.model.lifecycle import Alert, FindingAlert
 from kposture.store.connecting import Store, StoreError, error_reason
+from kposture.store.findings import ensure_cluster
 from kposture.store.schema import alerts as alerts_table
-from kposture.store.schema import clusters as clusters_table
 from kposture.store.schema import finding_transitions as transitions_table
 from kposture.store.schema import findings as findings_table
 
@@ -56,41 +57,53 @@ def _row(alert: Alert) -> dict[str, Any]:
         "message": alert.message,
         "event": typed_event(alert.event) if alert.event is not None else None,
         "dedup_key": alert.dedup_key[:255],
+        "cluster_id": None,  # every row has every key: one executemany
+        "transition_id": None,
     }
 
 
 def write_alerts(store: Store, alerts: Sequence[Alert], *, cluster: str = "") -> int:
-    """Insert ``alerts`` in one transaction; return how many were written. With ``cluster`` (a
-    cluster the store knows), rows carry it, and a finding's alert the transition it announced."""
+    """Insert ``alerts`` in one transaction; return how many were written. Each row carries its
+    cluster: ``cluster`` when given (watch), else the one the alert names (serve's audit sink:
+    ``--cluster-name`` or the event's envelope), added to the clusters table on first use as a
+    scan adds it; a finding's alert also carries the transition it announced."""
     if not alerts:
         return 0
     rows = [_row(alert) for alert in alerts]
     try:
         with store.engine.begin() as connection:
-            if cluster:
-                _link(connection, cluster, alerts, rows)
+            _set_clusters(connection, cluster, alerts, rows)
+            _link_transitions(connection, alerts, rows)
             connection.execute(insert(alerts_table), rows)
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot write alerts: {error_reason(exc)}") from None
     return len(alerts)
 
 
-def _link(
+def _set_clusters(
     connection: Connection, cluster: str, alerts: Sequence[Alert], rows: list[dict[str, Any]]
 ) -> None:
-    """Set each row's cluster and, for a finding's alert, its transition (one query per time)."""
-    cluster_id = connection.execute(
-        select(clusters_table.c.id).where(clusters_table.c.name == cluster)
-    ).scalar_one_or_none()
-    if cluster_id is None:
-        return
-    by_time: dict[dt.datetime, dict[str, list[dict[str, Any]]]] = {}
+    """Set each row's ``cluster_id``: of ``cluster``, else of the alert's own cluster, if any."""
+    ids: dict[str, int] = {}
     for alert, row in zip(alerts, rows, strict=True):
-        row["cluster_id"] = cluster_id
-        if isinstance(alert, FindingAlert):
-            waiting = by_time.setdefault(alert.transition.at, {})
+        name = cluster or alert.cluster
+        if not name:
+            continue
+        if name not in ids:
+            ids[name] = ensure_cluster(connection, name, alert.at)
+        row["cluster_id"] = ids[name]
+
+
+def _link_transitions(
+    connection: Connection, alerts: Sequence[Alert], rows: list[dict[str, Any]]
+) -> None:
+    """Set a finding's alert's transition: one query per cluster and time."""
+    waiting_by: dict[tuple[int, dt.datetime], dict[str, list[dict[str, Any]]]] = {}
+    for alert, row in zip(alerts, rows, strict=True):
+        if isinstance(alert, FindingAlert) and row["cluster_id"] is not None:
+            waiting = waiting_by.setdefault((row["cluster_id"], alert.transition.at), {})
             waiting.setdefault(alert.transition.fingerprint, []).append(row)
-    for at, waiting in by_time.items():
+    for (cluster_id, at), waiting in waiting_by.items():
         fingerprints = sorted(waiting)
         for start in range(0, len(fingerprints), CHUNK):
             statement = (

@@ -65,3 +65,24 @@ def test_a_detection_alert_keeps_its_event_and_no_transition(store: Store) -> No
     (stored,) = recent_alerts(store)
     assert stored.event == {"user": "mallory", "verb": "get"}
     assert stored.transition_id is None
+
+
+def test_a_detection_alert_is_stored_with_the_cluster_it_names(store: Store) -> None:
+    def detection(cluster: str) -> Alert:
+        return Alert(
+            source="detection",
+            rule_id="pod-exec",
+            severity=Severity.HIGH,
+            message="mallory opened an exec session",
+            at=at(0),
+            resource=None,
+            dedup_key=f"k-{cluster}",
+            cluster=cluster,
+        )
+
+    assert write_alerts(store, [detection("review"), detection("review"), detection("")]) == 3
+    with store.engine.connect() as connection:
+        known = connection.execute(select(clusters.c.id, clusters.c.name)).all()
+        stored = connection.execute(select(alerts.c.cluster_id).order_by(alerts.c.id)).scalars()
+        assert [name for _, name in known] == ["review"]
+        assert list(stored) == [known[0].id, known[0].id, None]
