@@ -42,7 +42,8 @@ from kposture.model.lifecycle import Alert
 from kposture.server.app import read_body
 from kposture.server.reviews import ReviewError
 from kposture.sinks.summaries import counted
-from kposture.sources.audit_logs import AuditLogReader, json_error_text
+from kposture.sources.audit_logs import AuditLogReader
+from kposture.sources.json_errors import json_error_text
 
 log = logging.getLogger("kposture.audit")
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kposture.sources.json_errors import json_error_text
+
 API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 KIND = "AdmissionReview"
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
@@ -89,7 +91,7 @@ def decode_body(body: bytes) -> Any:
         raise ReviewError("the body is not UTF-8 JSON") from None
     except json.JSONDecodeError as exc:
         raise ReviewError(
-            f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            "the body is not JSON: " + json_error_text(exc, f"line {exc.lineno} column {exc.colno}")
         ) from None
     except RecursionError:
         raise ReviewError("the body is nested too deeply to be an AdmissionReview") from None

@@ -36,6 +36,7 @@ from kposture.model.audit import (
     EventOrigin,
     without_secret_values,
 )
+from kposture.sources.json_errors import json_error_text
 from kposture.sources.json_streaming import BatchItem, BatchStart, JsonStreamError, json_documents
 
 DEFAULT_MAX_EVENT_BYTES = 4 * 1024 * 1024
@@ -68,13 +69,6 @@ _ENVELOPE_NAMES = {
 def _other_envelope(found: Envelope, wanted: Envelope) -> str:
     """``an EKS CloudWatch record, not gke (--format)``."""
     return f"{_ENVELOPE_NAMES.get(found, found.value)} record, not {wanted.value} (--format)"
-
-
-def json_error_text(error: json.JSONDecodeError) -> str:
-    """``Expecting ',' delimiter at character 12``; ``Unterminated string starting at character
-    89`` (the message already ends in "at")."""
-    joint = " " if error.msg.endswith(" at") else " at "
-    return f"{error.msg}{joint}character {error.pos}"
 
 
 class IssueKind(StrEnum):

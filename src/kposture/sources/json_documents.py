@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from kposture.model import JsonPath
+from kposture.sources.json_errors import json_error_text
 from kposture.sources.yaml_documents import (
     Document,
     DocumentError,
@@ -31,7 +32,10 @@ def parse_json(text: str) -> list[Document]:
     except RecursionError:
         raise DocumentError("document nested too deeply", 1) from None
     except json.JSONDecodeError as error:
-        raise DocumentError(f"invalid JSON: {error.msg}", error.lineno) from None
+        where = f"line {error.lineno} column {error.colno}"
+        raise DocumentError(
+            f"invalid JSON: {json_error_text(error, where)}", error.lineno
+        ) from None
     return [Document(data, (1, 1), LazyJsonPositions(text, ()))]
 
 

@@ -17,6 +17,8 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from kposture.sources.json_errors import json_error_text
+
 _CHUNK = 1 << 16
 _NOT_SPACE = re.compile(rb"[^ \t\r\n]")
 _STRING = rb'"[^"\\\n]*+(?:\\[^\n][^"\\\n]*+)*+"'
@@ -253,7 +255,8 @@ class _Scanner:
             return json.loads(data)
         except json.JSONDecodeError as error:
             raise JsonStreamError(
-                f"not JSON: {error.msg} (line {line + error.lineno - 1} column {error.colno})",
+                "not JSON: "
+                + json_error_text(error, f"line {line + error.lineno - 1} column {error.colno}"),
                 line + error.lineno - 1,
             ) from None
         except ValueError:

@@ -77,6 +77,7 @@ def _deep(levels: int) -> bytes:
     ("content", "status", "words"),
     [
         (b"{not json", 400, "not JSON"),
+        (b'{"kind": "Admiss', 400, "not JSON: Unterminated string starting at line 1 column 10"),
         (b"", 400, "empty"),
         (b'{"a": "\x80"}', 400, "UTF-8"),
         (b"[1, 2]", 400, "JSON object, not a list"),
