@@ -36,6 +36,7 @@ from kposture.model.audit import AuditEvent
 from kposture.model.incidents import IncidentAlert, sink_alert
 from kposture.model.lifecycle import Alert
 from kposture.reports.alerts import alert_table
+from kposture.reports.terminal_text import visible
 from kposture.sinks import (
     AlertsConfig,
     AlertSetupError,
@@ -129,9 +130,10 @@ def _emit_line(alert: IncidentAlert, sent: Alert, output: Output) -> None:
         sys.stdout.flush()
         return
     context = alert.event_context()
+    when, detection = escape(visible(context.get("time", ""))), escape(visible(alert.detection_id))
     report_console().print(
-        f"{escape(context.get('time', ''))} [bold]{alert.severity.value}[/] "
-        f"{alert.detection_id}: {escape(alert.message)}\n  [dim]→ {escape(alert.containment)}[/]"
+        f"{when} [bold]{alert.severity.value}[/] {detection}: {escape(visible(alert.message))}"
+        f"\n  [dim]→ {escape(visible(alert.containment))}[/]"
     )
 
 

@@ -3,15 +3,20 @@ stderr, the alert flags and the usage line."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 from pathlib import Path
 
+import pytest
 from tests.unit.sinks.receivers import Receiver
 from typer.testing import CliRunner
 
-from audit_samples import raw_event
+from audit_samples import audit_event, raw_event
 from kposture.cli import app
+from kposture.cli.detect_commands import Output, _emit_line
+from kposture.detections import Detector
+from kposture.model.incidents import sink_alert
 
 
 def write_log(tmp_path: Path, *lines: str) -> Path:
@@ -278,3 +283,23 @@ def test_event_text_cannot_forge_lines_move_the_cursor_or_style_the_table(tmp_pa
         line for line in lines if line.startswith("  → ")
     ]
     assert sum(line.startswith("  → ") for line in lines) == 1
+
+
+def test_a_followed_alert_line_shows_event_text_and_does_not_run_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")
+    event = audit_event(
+        verb="create",
+        resource="pods",
+        subresource="exec",
+        code=101,
+        name="web",
+        user="[red]eve[/red]\x1b[31m",
+        agent="kubectl\n  → benign",
+    )
+    (alert,) = Detector().process(event)
+    _emit_line(alert, sink_alert(alert, dt.datetime.now(dt.UTC)), Output.TABLE)
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "[red]eve[/red]\\x1b[31m from 10.0.0.1 opened" in out
+    assert sum(line.lstrip().startswith("→") for line in out.splitlines()) == 1
