@@ -264,7 +264,7 @@ def detect_command(
     if reader.stats.unreadable:
         _fail(
             "; ".join(
-                f"no audit event could be read from {name} ({counted(bad, 'malformed record')})"
+                f"no audit event could be read from {name} ({counted(bad, 'unreadable record')})"
                 for name, bad in reader.stats.unreadable
             )
         )

@@ -419,6 +419,8 @@ def unwrap(
     (``EventList item 3: event has no user``) and the items after it are read; without ``skip``
     it is raised."""
     if isinstance(record, list):
+        if not record:
+            raise NotAnEvent("an empty JSON array carries no audit record")
         yield from _batch(
             "array", record, lambda item: unwrap(item, envelope, origin, keep, skip), skip
         )

@@ -231,18 +231,18 @@ def test_following_a_gzip_file_is_refused(tmp_path: Path) -> None:
     assert "is gzip-compressed" in result.stderr and "cannot be followed" in result.stderr
 
 
-def test_an_input_with_no_event_and_only_malformed_records_exits_2(tmp_path: Path) -> None:
+def test_an_input_with_no_event_and_only_unreadable_records_exits_2(tmp_path: Path) -> None:
     binary = tmp_path / "audit.bin"
     binary.write_bytes(b"\x00\x01\xfe\xff garbage\n\x89PNG\r\n")
     result = CliRunner().invoke(app, ["detect", str(binary)])
     assert result.exit_code == 2, result.output
-    assert f"no audit event could be read from {binary} (2 malformed records)" in result.stderr
+    assert f"no audit event could be read from {binary} (2 unreadable records)" in result.stderr
     event_list = {"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": []}
     event_list["items"] = [raw_event("create", "pods", subresource="exec", code=101)]
     cut = write_log(tmp_path, json.dumps(event_list)[:-40])
     result = CliRunner().invoke(app, ["detect", str(cut)])
     assert result.exit_code == 2, result.output
-    assert f"no audit event could be read from {cut} (1 malformed record)" in result.stderr
+    assert f"no audit event could be read from {cut} (1 unreadable record)" in result.stderr
     mixed = write_log(tmp_path, "not json", QUIET)
     assert CliRunner().invoke(app, ["detect", str(mixed)]).exit_code == 0
 

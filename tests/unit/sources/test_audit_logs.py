@@ -250,6 +250,17 @@ def test_malformed_truncated_and_foreign_records_are_counted_and_skipped() -> No
     assert "audit.log:5:" in messages[3] and "EventList item 1:" in messages[3]
 
 
+def test_an_empty_array_line_is_counted_and_named_like_other_records_without_an_event() -> None:
+    good = json.dumps(raw_event(user="ok"))
+    messages: list[str] = []
+    events, reader = read(f"{good}\n[]\n", on_issue=lambda issue: messages.append(issue.display()))
+    assert [e.user.username for e in events] == ["ok"]
+    assert reader.stats.skipped[IssueKind.NOT_AN_EVENT] == 1
+    assert messages == [
+        "audit.log:2: skipped (not-an-event): an empty JSON array carries no audit record"
+    ]
+
+
 def test_truncated_first_line_does_not_lose_the_rest() -> None:
     good = json.dumps(raw_event(user="ok"))
     events, reader = read(good[:40] + "\n" + good + "\n")
