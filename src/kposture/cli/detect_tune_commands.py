@@ -1,7 +1,8 @@
-"""``kposture detect tune FILE``: the noisiest detections over an audit log and the identities behind
-them (user, user agent, source IP, namespace), with allowlist entries ready to paste into the policy
-file's ``detections.allowlist``. Also the ``detect`` group: ``detect tune`` is a subcommand, and any
-other ``detect ...`` runs the detection itself (``detect FILE``, ``detect --follow FILE``).
+"""``kposture detect tune FILE...``: the noisiest detections over audit logs (read in order, as
+``detect`` reads them) and the identities behind them (user, user agent, source IP, namespace), with
+allowlist entries ready to paste into the policy file's ``detections.allowlist``. Also the
+``detect`` group: ``detect tune`` is a subcommand, and any other ``detect ...`` runs the detection
+itself (``detect FILE``, ``detect --follow FILE``).
 
 The policy file's allowlist applies (what it already silences is counted, not shown), so running
 tune again after pasting shows what is left. Exit codes: 0 printed; 2 bad arguments, a log or policy
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,8 @@ from kposture.cli.detect_commands import (
     DETECTIONS_OPTION,
     POLICY_OPTION,
     DetectRunCommand,
+    _check_sources,
+    _events,
     _fail,
     _IssuePrinter,
     detect_command,
@@ -132,7 +134,14 @@ def _top(counter: Counter[str], limit: int = 3) -> str:
 
 @detect_app.command("tune")
 def tune_command(
-    source: Annotated[str, typer.Argument(help="Audit log file (JSON lines), or - for stdin.")],
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="SOURCE...",
+            help="Audit log files (JSON lines), read in order, or - for stdin.",
+            show_default=False,
+        ),
+    ],
     envelope: Annotated[
         Envelope, typer.Option("--format", help="Record format: auto, k8s, eks, gke or aks.")
     ] = Envelope.AUTO,
@@ -144,8 +153,7 @@ def tune_command(
     allowlist entries to paste under detections.allowlist in the policy file (fill in the
     reason). The policy file's allowlist already applies.
     """
-    if source != "-" and not Path(source).is_file():
-        _fail(f"{source}: no such file")
+    _check_sources(sources, None)
     if top < 1:
         _fail("--top must be at least 1")
     try:
@@ -156,12 +164,7 @@ def tune_command(
     reader = AuditLogReader(envelope, on_issue=_IssuePrinter(), keep=detector.wants)
     per_detection: dict[str, _Identity] = defaultdict(_Identity)
     try:
-        events = (
-            reader.read_stream(sys.stdin.buffer, "-")
-            if source == "-"
-            else reader.read_file(Path(source))
-        )
-        for event in events:
+        for event in _events(reader, sources, None):
             for alert in detector.process(event):
                 found = per_detection[alert.detection_id]
                 found.users[event.user.username] += 1

@@ -147,3 +147,17 @@ def test_tune_suggests_the_peer_address_not_a_forwarded_one(tmp_path: Path) -> N
     snippet = tuned.stdout[tuned.stdout.index("detections:") :]
     (entry,) = yaml.safe_load(snippet)["detections"]["allowlist"]["secret-read-by-person"]
     assert entry["sourceRanges"] == ["127.0.0.1/32"]
+
+
+def test_tune_reads_several_files_in_order_as_detect_does(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    for path, user in ((first, "ci-bot"), (second, "mallory")):
+        read = raw_event("get", "secrets", namespace="shop", name="db", user=user)
+        path.write_text(json.dumps(read) + "\n")
+    runner = CliRunner()
+    tuned = runner.invoke(app, ["detect", "tune", str(first), str(second)], env={"COLUMNS": "200"})
+    assert tuned.exit_code == 0, tuned.output
+    assert "ci-bot (1)" in tuned.stdout and "mallory (1)" in tuned.stdout
+    assert "2 events read, 2 alerts" in tuned.stderr
+    missing = runner.invoke(app, ["detect", "tune", str(first), str(tmp_path / "none.log")])
+    assert missing.exit_code == 2 and "none.log: no such file" in missing.stderr
