@@ -13,12 +13,14 @@ terms) and adds node-condition tolerations; the StatefulSet controller sets ``ho
 ``subdomain`` and adds one PersistentVolumeClaim volume per ``volumeClaimTemplates`` entry. Those
 are set aside as well.
 
-A ReplicaSet its Deployment scaled to zero, with no pods left (``spec.replicas: 0``, no
-``status.replicas``), is rollout history: it is not judged whatever its template, so an old,
-fixed revision keeps no findings. ``kubectl rollout undo`` brings one back by copying its template
-into the Deployment, which is judged then. A ReplicaSet that still has pods (mid-rollout) is
-judged as any other. So is history whose Deployment was just deleted (the garbage collector
-removes it next). The scanner and the watcher both decide through ``covered``. Pure: the
+A Deployment's ReplicaSet whose template is no longer the Deployment's is an earlier revision:
+it is not judged, whether scaled to zero or still running pods mid-rollout (the rollout replaces
+them), nor, read live, when its Deployment is not there (just deleted; the garbage collector removes it
+next; read from files, its Deployment may simply not be among them, and it is judged).
+Judging it would
+open findings on every fix and resolve them as "fixed" on every re-break. ``kubectl rollout undo``
+brings a revision back by copying its template into the Deployment, which is judged then. The
+scanner and the watcher both decide through ``covered``. Pure: the
 result depends only on the objects.
 """
 
@@ -71,7 +73,8 @@ class Coverage:
     by_owner: Mapping[int, Counter[str]]
     """``id()`` of the top owner that findings are reported on -> covered objects per kind."""
     history: Mapping[int, int] = field(default_factory=dict)
-    """``id()`` of a Deployment -> its ReplicaSets at zero (rollout history, not judged)."""
+    """``id()`` of a Deployment -> its earlier revisions (ReplicaSets of another template, not
+    judged)."""
 
     def note(self, owner: K8sObject) -> str:
         counts = self.by_owner.get(id(owner))
@@ -86,9 +89,9 @@ class Coverage:
         old = self.history.get(id(owner), 0)
         if old:
             sentences.append(
-                f"{_count('ReplicaSet', old)} scaled to zero {'is' if old == 1 else 'are'} its "
-                "rollout history, not judged (kubectl rollout undo would bring one back into the "
-                "Deployment, judged then)"
+                f"{_count('ReplicaSet', old)} of an earlier template {'is' if old == 1 else 'are'} "
+                "its rollout history, not judged (kubectl rollout undo would bring one back into "
+                "the Deployment, judged then)"
             )
         return f"{owner.ref.display()}: {'; '.join(sentences)}" if sentences else ""
 
@@ -364,27 +367,38 @@ def standing_owner(
     """The controlling owner whose findings stand for ``obj`` (the same pod template), found by
     the owner reference's uid, else by its kind and name in ``obj``'s namespace; None when ``obj``
     is judged on its own. Lets a caller that judges a few objects skip the covered ones without
-    computing the coverage of a whole inventory. A Deployment's ReplicaSet at zero with no pods
-    is its rollout history: the Deployment stands for it whatever its template."""
+    computing the coverage of a whole inventory. A Deployment stands for its ReplicaSets whatever
+    their template: one of another template is an earlier revision."""
     found = _standing(obj, by_uid, by_name)
     return found[0] if found is not None else None
 
 
 def covered(obj: K8sObject, by_uid: WorkloadByUid, by_name: WorkloadByName) -> bool:
     """Whether ``obj`` is not judged on its own, as ``owner_coverage`` decides: an owner stands
-    for it (``standing_owner``), or it is the rollout history of a Deployment that is gone (the
-    garbage collector deletes it next; judging it meanwhile would reopen its old findings)."""
+    for it (``standing_owner``), or it is a ReplicaSet whose controlling Deployment is not there.
+    Live, that Deployment was just deleted: the garbage collector deletes the ReplicaSet next (or,
+    for an orphaning delete, removes its owner reference, and it is judged then); judging it
+    meanwhile would reopen the Deployment's findings on it for a moment. Read from files, such a
+    ReplicaSet is judged: its Deployment may simply not be among them."""
     return _standing(obj, by_uid, by_name) is not None or _orphaned_history(obj, by_uid, by_name)
 
 
+_LIVE_ORIGIN = "cluster"
+"""The origin ``sources.cluster`` gives objects read from a live API server."""
+
+
 def _orphaned_history(obj: K8sObject, by_uid: WorkloadByUid, by_name: WorkloadByName) -> bool:
-    """A ReplicaSet at zero with no pods whose controlling Deployment is not in the inventory."""
+    """A live ReplicaSet whose controlling Deployment is not in the inventory: just deleted, the
+    garbage collector removes the ReplicaSet next. (Read from files, the Deployment may simply not
+    be among them: judged.)"""
     ref = _controller(obj)
     return (
-        ref is not None
+        obj.location is not None
+        and obj.location.origin == _LIVE_ORIGIN
+        and ref is not None
         and ref.get("kind") == "Deployment"
         and _find_owner(ref, obj, by_uid, by_name) is None
-        and _history_shape(obj)
+        and obj.ref.kind == "ReplicaSet"
     )
 
 
@@ -407,23 +421,8 @@ def _standing(
 
 
 def _rollout_history(obj: K8sObject, owner: K8sObject) -> bool:
-    """A ReplicaSet its Deployment scaled to zero and that has no pod left: ``spec.replicas`` 0,
-    and ``status.replicas`` 0 or absent (a manifest). One still draining pods is judged."""
-    return owner.ref.kind == "Deployment" and _history_shape(obj)
-
-
-def _history_shape(obj: K8sObject) -> bool:
-    """A ReplicaSet scaled to zero with no pod left."""
-    if obj.ref.kind != "ReplicaSet":
-        return False
-    spec, status = obj.raw.get("spec"), obj.raw.get("status")
-    wanted = spec.get("replicas") if isinstance(spec, Mapping) else None
-    running = status.get("replicas", 0) if isinstance(status, Mapping) else 0
-    return _is_zero(wanted) and _is_zero(running)
-
-
-def _is_zero(value: object) -> bool:
-    return type(value) is int and value == 0
+    """A Deployment's ReplicaSet of another template: an earlier revision, pods or not."""
+    return owner.ref.kind == "Deployment" and obj.ref.kind == "ReplicaSet"
 
 
 def _find_owner(
