@@ -8,9 +8,12 @@ the batch and after it). Of several, the one that manages more than metadata and
 status-only entry (``subresource: status``, or an entry managing nothing but ``status``, as on
 servers before 1.22) comes last; then the latest time, then the later entry. So ``kubectl patch``
 of a Deployment's template is ``kubectl-patch`` even when the controller manager's status update
-(which also sets the revision annotation) landed in the same batch. When no entry changed (two
-edits in the same second), the same order over every entry decides; an object seen for the first
-time (the start, a relist) is judged the same way.
+(which also sets the revision annotation) landed in the same batch. An object seen for the first
+time (the start, a relist) is judged the same way over every entry. When no entry changed (two
+edits in the same second, or ``kubectl annotate ... key-``: removing a field does not move its
+manager's time), the most recent entry is the best guess, not the one that changes the most: an
+8-minute-old ``kubectl apply`` did not remove the annotation the later ``kubectl-annotate`` set; a
+status-only entry is taken only when there is no other.
 
 A finding that changed because another object did (a NetworkPolicy created resolves the
 namespace's ``workload-not-isolated`` findings) is attributed to that object's change:
@@ -85,13 +88,28 @@ def _best(entries: Iterable[tuple[int, _Entry]]) -> str:
     return entry.manager
 
 
+def _latest(entries: Iterable[tuple[int, _Entry]]) -> str:
+    """The manager of the most recent entry that is not status-only (a status-only one when
+    there is no other), then the one that changes the most, then the later in the list."""
+    candidates = [(index, entry) for index, entry in entries if entry.manager]
+    if not candidates:
+        return ""
+    _, entry = max(
+        candidates,
+        key=lambda item: (item[1].rank != _STATUS, item[1].time, -item[1].rank, item[0]),
+    )
+    return entry.manager
+
+
 def author(before: K8sObject | None, after: K8sObject) -> str:
     """The field manager who made the change from ``before`` (None: not seen before) to
     ``after``; ``""`` when the object names none."""
     entries = list(enumerate(_entries(after)))
+    if before is None:
+        return _best(entries)
     known = set(_entries(before))
     changed = [(index, entry) for index, entry in entries if entry not in known]
-    return _best(changed) or _best(entries)
+    return _best(changed) or _latest(entries)
 
 
 def _display(key: Key) -> str:

@@ -180,3 +180,36 @@ def test_an_objects_own_change_wins_over_a_dependency_in_the_same_batch() -> Non
     found = affected(deltas, old, new, state.children, state.in_namespace, None)
     assert ("Deployment", "shop", "web") not in found.causes
     assert Attribution(new, deltas, found.causes)(before.ref) == "kubectl-patch"
+
+
+ANNOTATED = {"manager": "kubectl-annotate", "operation": "Update"}
+
+
+def test_a_change_that_moves_no_entry_is_the_most_recent_managers_not_an_older_apply() -> None:
+    # `kubectl annotate deploy web kposture.io/ignore-` removes the annotation without moving
+    # the kubectl-annotate entry's time: the 8-minute-old apply did not make that change.
+    state = _state()
+    annotated = _deployment(
+        True,
+        _entry(APPLIED, "03", "metadata", "spec"),
+        _entry(STATUS, "05", "metadata", "status"),
+        {**_entry(ANNOTATED, "00", "metadata"), "time": "2026-11-27T04:15:00Z"},
+    )
+    before = _put(state, annotated)
+    unannotated = copy.deepcopy(annotated)
+    unannotated["metadata"]["labels"]["tier"] = "front"
+    assert author(before, _put(state, unannotated)) == "kubectl-annotate"
+
+
+def test_a_change_that_moves_no_entry_skips_a_newer_status_only_entry() -> None:
+    state = _state()
+    status = {**STATUS, "subresource": "status", "time": "2026-11-27T05:00:00Z"}
+    created = _deployment(True, _entry(APPLIED, "33", "metadata", "spec"), status)
+    before = _put(state, created)
+    assert author(before, _put(state, copy.deepcopy(created))) == "kubectl-client-side-apply"
+    only_status = _deployment(True, status)
+    before = _put(state, only_status)
+    assert author(before, _put(state, copy.deepcopy(only_status))) == "kube-controller-manager"
+    nameless = _deployment(True)
+    before = _put(state, nameless)
+    assert author(before, _put(state, copy.deepcopy(nameless))) == ""
