@@ -464,7 +464,7 @@ def escalation_path(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]
             (
                 ("subject", path.start.display()),
                 ("goal", path.goal.id),
-                ("hops", str(path.move_count)),
+                ("hops", str(path.hop_count)),
             ),
             severity,
         )

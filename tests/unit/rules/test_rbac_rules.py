@@ -533,3 +533,10 @@ def test_full_access_fixtures_are_reported_by_wildcard_rbac(rule_id: str) -> Non
     (found,) = violations("wildcard-rbac", objects)
     capability = next(c for c in CAPABILITIES if c.rule_id == rule_id)
     assert capability.id in dict(found.evidence)["capabilities"].split(", ")
+
+
+def test_escalation_path_hops_count_as_rbac_paths_does() -> None:
+    """A ServiceAccount stand-in step is not a hop: ``rbac paths`` says 1 hop, so does the scan."""
+    fixture = FIXTURES / "rbac-escalation-path" / "fail-deployer-reaches-cluster-admin.yaml"
+    (violation,) = violations("rbac-escalation-path", load_objects([fixture]))
+    assert ("hops", "1") in violation.evidence
