@@ -94,6 +94,8 @@ POD_CREATING_DEFAULTS = ("admin", "edit", "cluster-admin")
 _ROLE_KINDS = {"roles": "Role", "clusterroles": "ClusterRole"}
 _SOME = "kposture-any"
 """A name standing for "any name" in a request checked against rules without resourceNames."""
+_ANY_NAME_KINDS = {"users": "User", "serviceaccounts": "ServiceAccount", "groups": "Group"}
+"""How a request on ``_SOME`` reads: ``impersonate any ServiceAccount``, never the stand-in."""
 IDENTITY_KINDS = frozenset({"User", "Group", "ServiceAccount"})
 
 _MEMO = "rbac_moves.graph"
@@ -167,10 +169,16 @@ class Requirement:
     access: Access
 
     def what(self) -> str:
-        """``create rolebindings in ci``, ``bind clusterroles edit``."""
+        """``create rolebindings in ci``, ``bind clusterroles edit``, ``impersonate any User``."""
         request = self.request
-        text = f"{request.verb} {request.combined_resource}"
-        text += f" {request.name}" if request.name and request.name != _SOME else ""
+        if request.name == _SOME:
+            kind = _ANY_NAME_KINDS.get(request.combined_resource, request.combined_resource)
+            text = f"{request.verb} any {kind}"
+        else:
+            text = f"{request.verb} {request.combined_resource}"
+            text += f" {request.name}" if request.name else ""
+        if request.namespace == _SOME:
+            return f"{text} in any namespace"
         return text + (f" in {request.namespace}" if request.namespace else "")
 
     def describe(self) -> str:

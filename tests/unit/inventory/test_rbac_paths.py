@@ -583,3 +583,17 @@ def test_an_unrestricted_rule_is_used_even_after_a_named_one() -> None:
     holding = path.first.holding
     assert holding is not None and holding.rule.index == 1
     assert "verbs [list] on secrets" in path.describe()
+
+
+def test_a_need_on_any_name_or_namespace_says_any() -> None:
+    """The stand-in for "any name" never shows: ``rbac paths``, its JSON and the scan say
+    "any ServiceAccount in any namespace"."""
+    service_account = RBAC.replace(
+        '- {apiGroups: [""], resources: [users], verbs: [impersonate], resourceNames: [stand-in]}\n',
+        '- {apiGroups: [""], resources: [serviceaccounts], verbs: [impersonate]}\n',
+    )
+    path = _paths(service_account)[("devs", "full-access")]
+    (need,) = [need for move in path.moves for need in move.needs]
+    assert need.what() == "impersonate any ServiceAccount in any namespace"
+    assert "kposture-any" not in path.describe(full=True)
+    assert "impersonate any ServiceAccount in any namespace: " in path.describe(full=True)
