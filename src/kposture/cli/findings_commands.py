@@ -60,12 +60,12 @@ class ListFormat(enum.StrEnum):
     JSON = "json"
 
 
-SeverityChoice = enum.StrEnum(  # type: ignore[misc]
-    "SeverityChoice", {severity.name: severity.value for severity in Severity}
-)
-DomainChoice = enum.StrEnum(  # type: ignore[misc]
-    "DomainChoice", {domain.name: domain.value for domain in Domain}
-)
+# --severity, --domain and --limit are read here, not by Click: its refusal is a usage block with
+# a pydantic fragment ("Value error, 'urgent' is not one of ..."), the other filters' a one-line
+# error.
+SEVERITY_METAVAR = "<" + "|".join(severity.value for severity in Severity) + ">"
+DOMAIN_METAVAR = "DOMAIN"
+MAX_HISTORY_LIMIT = 1_000_000
 
 OutputOption = Annotated[ListFormat, typer.Option("-o", "--output", help="Output format.")]
 RuleOption = Annotated[
@@ -91,13 +91,22 @@ NamespaceOption = Annotated[
 def findings_command(
     db: DbOption = None,
     severity: Annotated[
-        SeverityChoice | None,
-        typer.Option("--severity", help="Only findings at or above this severity."),
+        str | None,
+        typer.Option(
+            "--severity",
+            metavar=SEVERITY_METAVAR,
+            help="Only findings at or above this severity.",
+        ),
     ] = None,
     namespace: NamespaceOption = None,
     rule: RuleOption = None,
     domain: Annotated[
-        DomainChoice | None, typer.Option("--domain", help="Only rules of this domain.")
+        str | None,
+        typer.Option(
+            "--domain",
+            metavar=DOMAIN_METAVAR,
+            help="Only rules of this domain: " + ", ".join(item.value for item in Domain) + ".",
+        ),
     ] = None,
     kind: Annotated[
         str | None,
@@ -123,10 +132,10 @@ def findings_command(
         check_store_url(db)
         query = FindingQuery(
             cluster=cluster,
-            min_severity=Severity(severity.value) if severity is not None else None,
+            min_severity=parse_severity(severity) if severity is not None else None,
             namespace=namespace,
             rule=rule,
-            rule_ids=domain_rule_ids(registry, Domain(domain.value)) if domain else None,
+            rule_ids=domain_rule_ids(registry, parse_domain(domain)) if domain else None,
             kind=(known_kind(kind) or kind) if kind is not None else None,
             include_suppressed=suppressed,
         )
@@ -173,7 +182,8 @@ def history_command(
     limit: Annotated[
         int,
         typer.Option(
-            "--limit", min=1, max=1_000_000, help="At most this many changes, the newest."
+            "--limit",
+            help=f"At most this many changes, the newest (1 to {MAX_HISTORY_LIMIT:,}).",
         ),
     ] = DEFAULT_HISTORY_LIMIT,
     output_format: OutputOption = ListFormat.TABLE,
@@ -187,6 +197,7 @@ def history_command(
     registry = default_registry()
     try:
         check_store_url(db)
+        check_limit(limit)
         kind, in_namespace, name = parse_resource(resource) if resource else (None, None, None)
         if namespace is not None and in_namespace is not None and namespace != in_namespace:
             raise UsageError(f"-n {namespace} and --resource {resource} name different namespaces")
@@ -264,6 +275,30 @@ def _check_rule(rule: str, known: Sequence[str]) -> None:
         close = difflib.get_close_matches(rule, known, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else " (see `kposture rules list`)"
         raise UsageError(f"unknown rule {rule!r}{hint}")
+
+
+def parse_severity(text: str) -> Severity:
+    """``--severity``: a severity's name, in any case."""
+    return Severity(_choice("--severity", text, [item.value for item in Severity]))
+
+
+def parse_domain(text: str) -> Domain:
+    """``--domain``: a domain's name, in any case."""
+    return Domain(_choice("--domain", text, [item.value for item in Domain]))
+
+
+def _choice(option: str, text: str, choices: Sequence[str]) -> str:
+    if text.lower() in choices:
+        return text.lower()
+    close = difflib.get_close_matches(text.lower(), choices, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise UsageError(f"{option} {text!r}{hint}: give one of {', '.join(choices)}")
+
+
+def check_limit(limit: int) -> None:
+    """``--limit`` is 1 to MAX_HISTORY_LIMIT."""
+    if not 1 <= limit <= MAX_HISTORY_LIMIT:
+        raise UsageError(f"--limit {limit}: give a number of changes from 1 to {MAX_HISTORY_LIMIT}")
 
 
 def domain_rule_ids(registry: Registry, domain: Domain) -> frozenset[str]:

@@ -386,3 +386,43 @@ def test_scan_save_creates_no_store_for_a_cluster_it_cannot_read(
     )
     assert done.exit_code == 2, done.output
     assert not store.parent.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["findings", "--severity", "urgent"],
+            "error: --severity 'urgent': give one of info, low, medium, high, critical",
+        ),
+        (["findings", "--severity", "critcal"], "--severity 'critcal' (did you mean critical?)"),
+        (["findings", "--domain", "nope"], "error: --domain 'nope': give one of "),
+        (["findings", "--domain", "rback"], "--domain 'rback' (did you mean rbac?)"),
+        (["history", "--limit", "0"], "error: --limit 0: give a number of changes from 1 to "),
+        (["history", "--limit", "1000001"], "error: --limit 1000001: give a number"),
+    ],
+)
+def test_bad_severity_domain_or_limit_is_a_one_line_error(
+    runner: CliRunner, db: str, args: list[str], message: str
+) -> None:
+    done = runner.invoke(app, [*args, "--db", db])
+    assert done.exit_code == 2 and done.stdout == "", done.output
+    assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+    assert "Usage:" not in done.stderr and "Value error" not in done.stderr
+
+
+def test_severity_and_domain_take_any_case(runner: CliRunner, api: FakeApi, db: str) -> None:
+    save(runner, db)
+    found = _json_of(
+        runner,
+        "findings",
+        "--db",
+        db,
+        "--severity",
+        "CRITICAL",
+        "--domain",
+        "Workload-Privileges",
+        "-o",
+        "json",
+    )["findings"]
+    assert found and {f["severity"] for f in found} == {"critical"}
