@@ -202,3 +202,22 @@ def test_resource_hints_name_the_lowercase_plural(runner: CliRunner, workdir: Pa
     # A JSON answer stays JSON: the hint is on stderr.
     result = runner.invoke(app, ["rbac", "who-can", "get", "secret", "edit.yaml", "-o", "json"])
     assert json.loads(result.stdout)["request"]["resource"] == "secret"
+
+
+def test_names_are_shown_as_written_never_as_emoji_or_markup(
+    runner: CliRunner, workdir: Path
+) -> None:
+    """A security tool shows an identity exactly as it is written: ``:fire:`` stays text."""
+    names = "[{kind: User, name: 'oidc:fire:alice'}, {kind: Group, name: '[bold]:smile:ops'}]"
+    (workdir / "rbac.yaml").write_text(RBAC.replace("[{kind: ServiceAccount, name: ci}]", names))
+    for command in (
+        ["who-can", "create", "pods/exec", "-n", "shop"],
+        ["risky"],
+        ["can", "user:oidc:fire:alice"],
+    ):
+        result = runner.invoke(app, ["rbac", *command, "rbac.yaml"], env={"COLUMNS": "300"})
+        assert result.exit_code == 0, result.output
+        assert "oidc:fire:alice" in result.stdout, command
+        assert "🔥" not in result.stdout and "😄" not in result.stdout
+        if command[0] != "can":
+            assert "[bold]:smile:ops" in result.stdout, command
