@@ -194,7 +194,7 @@ def detect_command(
         typer.Option(
             "--alert-dedup",
             help="Window in which the same alert is sent once, for sinks without dedup= (e.g. "
-            "10m; 0 turns it off). Default: 0 for files, 10m with --follow.",
+            "10m; a bare number is seconds; 0 turns it off). Default: 0 for files, 10m with --follow.",
         ),
     ] = None,
     max_event_bytes: Annotated[

@@ -98,8 +98,9 @@ def watch_command(
         str | None,
         typer.Option(
             "--alert-dedup",
-            help="How long the same state of a finding is not alerted again (e.g. 10m; 0 turns "
-            "it off; default: the policy file's alerts.dedup, else 10m). Each transition alerts.",
+            help="How long the same state of a finding is not alerted again (30s, 10m, 1h, "
+            "250ms; a bare number is seconds; 0 turns it off; default: the policy file's "
+            "alerts.dedup, else 10m). Each transition alerts.",
             show_default=False,
         ),
     ] = None,

@@ -135,10 +135,13 @@ def parse_severity(text: str) -> Severity:
 
 
 def parse_duration(text: str) -> float:
-    """``30s``, ``10m``, ``1h``, ``250ms`` or plain seconds; ``0`` is allowed."""
+    """``30s``, ``10m``, ``1h``, ``250ms`` or a bare number of seconds (``90``); ``0`` is
+    allowed."""
     match = _DURATION.match(text.strip())
     if not match:
-        raise AlertSpecError(f"invalid duration {text!r} (e.g. 30s, 10m, 1h, 250ms)")
+        raise AlertSpecError(
+            f"invalid duration {text!r} (e.g. 30s, 10m, 1h, 250ms; a bare number is seconds)"
+        )
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 

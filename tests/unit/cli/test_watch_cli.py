@@ -121,6 +121,7 @@ def test_the_help_names_every_transition_and_the_defaults(runner: CliRunner) -> 
     assert "opened, resolved, reopened, suppressed, unsuppressed" in text
     assert "alerts.minSeverity, else info" in text
     assert "alerts.dedup, else 10m" in text
+    assert "a bare number is seconds" in text  # --alert-dedup 10 is 10s, not 10m
     assert "--baseline" in text and "[default: quiet]" in text
     assert "[default: 9465]" in text
 

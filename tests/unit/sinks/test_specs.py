@@ -128,6 +128,8 @@ def test_flags_with_defaults() -> None:
 def test_durations_and_sizes() -> None:
     assert parse_duration("250ms") == pytest.approx(0.25)
     assert parse_duration("90") == 90.0
+    with pytest.raises(AlertSpecError, match="a bare number is seconds"):
+        parse_duration("10 min")
     assert parse_duration("1.5m") == 90.0
     assert parse_size("64Mi") == 64 * 1024 * 1024
     assert parse_size("100MB") == 100_000_000
