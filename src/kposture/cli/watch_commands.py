@@ -25,7 +25,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from kposture import __version__
-from kposture.cli.admission_commands import POLICY_OPTION, RULES_OPTION
+from kposture.cli.admission_commands import RULES_OPTION
 from kposture.cli.alert_setup import alerts_config
 from kposture.cli.consoles import error_console
 from kposture.cli.scanning import RuleSetup, UsageError, prepare_rules
@@ -34,6 +34,7 @@ from kposture.model import Finding, SourceLocation
 from kposture.model.lifecycle import FindingAlert, Transition
 from kposture.sinks.building import AlertSetupError, build_sinks
 from kposture.sinks.specs import AlertsConfig
+from kposture.sinks.summaries import counted
 from kposture.sources.cluster import CLUSTER_ORIGIN, input_name
 from kposture.sources.cluster_config import ClusterError, Connection
 from kposture.sources.cluster_watch import ClusterWatch, cluster_facts, prepare_watch
@@ -45,7 +46,7 @@ from kposture.watcher.heap import Heap
 from kposture.watcher.metrics import WatchMetrics
 from kposture.watcher.state import ClusterState
 from kposture.watcher.stream_reports import StreamReports
-from kposture.watcher.watching import SHUTDOWN_DRAIN, Watcher
+from kposture.watcher.watching import SHUTDOWN_DRAIN, Stats, Watcher
 
 log = logging.getLogger("kposture.watch")
 
@@ -57,6 +58,12 @@ METRICS_PORT = 9465
 would fail to start)."""
 
 BASELINES = ("quiet", "alert")
+
+
+WATCH_POLICY_OPTION = typer.Option(
+    "--policy",
+    help="Policy file (rules, exceptions, the alerts: block). Default: ./.kposture.yaml if present.",
+)
 
 
 def _fail(message: str) -> NoReturn:
@@ -112,7 +119,7 @@ def watch_command(
             "finds without alerting (later starts alert on what changed); alert: alert on it too.",
         ),
     ] = "quiet",
-    policy: Annotated[Path | None, POLICY_OPTION] = None,
+    policy: Annotated[Path | None, WATCH_POLICY_OPTION] = None,
     rules: Annotated[list[str] | None, RULES_OPTION] = None,
     metrics_port: Annotated[
         int, typer.Option("--metrics-port", help="Port of /metrics (0: no metrics server).")
@@ -290,12 +297,15 @@ def _watch(
             watcher.run()
     finally:
         watcher.close(SHUTDOWN_DRAIN)
-        log.info(
-            "stopped after %d batches, %d events, %d transitions",
-            watcher.stats.batches,
-            watcher.stats.events,
-            watcher.stats.transitions,
-        )
+        log.info("%s", stopped_line(watcher.stats))
+
+
+def stopped_line(stats: Stats) -> str:
+    """The shutdown log line: ``stopped after 1 batch, 3 events, 0 transitions``."""
+    return (
+        f"stopped after {counted(stats.batches, 'batch', 'batches')}, "
+        f"{counted(stats.events, 'event')}, {counted(stats.transitions, 'transition')}"
+    )
 
 
 class _Running:

@@ -15,9 +15,11 @@ from kposture.cli import app
 from kposture.cli.alert_setup import alerts_config
 from kposture.cli.audit_sink_setup import start_audit_sink
 from kposture.cli.scanning import UsageError
+from kposture.cli.watch_commands import stopped_line
 from kposture.model.rules import Severity
 from kposture.sources.policy_file import parse_policy
 from kposture.store.connecting import open_store
+from kposture.watcher.watching import Stats
 
 POLICY = """\
 apiVersion: kposture.io/v1
@@ -124,6 +126,16 @@ def test_the_help_names_every_transition_and_the_defaults(runner: CliRunner) -> 
     assert "a bare number is seconds" in text  # --alert-dedup 10 is 10s, not 10m
     assert "--baseline" in text and "[default: quiet]" in text
     assert "[default: 9465]" in text
+    assert "Policy file (rules, exceptions, the alerts: block)" in text
+
+
+def test_the_stop_line_counts_in_the_singular_and_the_plural() -> None:
+    assert stopped_line(Stats(batches=1, events=1, transitions=0)) == (
+        "stopped after 1 batch, 1 event, 0 transitions"
+    )
+    assert stopped_line(Stats(batches=2, events=5, transitions=1)) == (
+        "stopped after 2 batches, 5 events, 1 transition"
+    )
 
 
 def test_serve_reads_the_alerts_block_and_publishes_its_sinks(tmp_path: Path) -> None:
