@@ -276,4 +276,4 @@ def can_command(
     else:
         doc = can_document(asked, subject, where, held, rules)
         write_document({**doc, "errors": errors_list(inputs.errors)}, output_format)
-    finish(inputs.errors)
+    finish(inputs.errors, output_format)

@@ -248,7 +248,7 @@ def who_can_command(
         write_document(doc, output_format)
     for note in resource_notes(resource, request, inputs.inventory):
         error_console().print(f"hint: {note}", highlight=False, markup=False)
-    finish(inputs.errors)
+    finish(inputs.errors, output_format)
 
 
 rbac_app.command("can")(can_command)

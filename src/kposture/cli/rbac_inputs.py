@@ -1,7 +1,8 @@
 """Inputs of the ``kposture rbac`` views: the arguments and options they share (manifest paths,
 ``-`` for stdin and snapshots, or ``--cluster`` with ``--kubeconfig``/``--context``; ``-n``/``-A``;
-``-o``), loading them into one ``Inventory``, and the common way out (input problems on stderr,
-exit code 0 answered or 2 when some input could not be read).
+``-o``), loading them into one ``Inventory``, and the common way out (input problems on stderr in
+RBAC wording, an answer without some RBAC kind marked incomplete, exit code 0 answered or 2 when
+some input could not be read).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.markup import escape
 
 from kposture.cli.consoles import error_console
 from kposture.cli.progress import listing_progress
+from kposture.cli.rbac_coverage import incomplete_marks, rbac_worded
 from kposture.cli.rbac_output import RbacFormat
 from kposture.cli.scanning import (
     EXIT_USAGE,
@@ -103,11 +105,15 @@ def load_rbac_inputs(
             )
     except UsageError as exc:
         fail(str(exc))
-    return RbacInputs(Inventory(loaded.objects), tuple(loaded.errors))
+    return RbacInputs(Inventory(loaded.objects), rbac_worded(loaded.errors))
 
 
-def finish(errors: Sequence[InputError]) -> NoReturn:
-    """Input problems on stderr after the answer; exit 2 when some input could not be read."""
+def finish(errors: Sequence[InputError], output_format: RbacFormat) -> NoReturn:
+    """Input problems on stderr after the answer, a table answer marked ``incomplete: ...`` on
+    stdout when some RBAC kind could not be listed; exit 2 when some input could not be read."""
+    if output_format is RbacFormat.TABLE:
+        for mark in incomplete_marks(errors):
+            typer.echo(mark)
     err = error_console()
     for error in errors:
         where = f"{error.file}:{error.line}" if error.line > 0 else error.file

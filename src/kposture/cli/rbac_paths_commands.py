@@ -355,4 +355,4 @@ def paths_command(
     else:
         doc = paths_document(selection, named, full)
         write_document({**doc, "errors": errors_list(inputs.errors)}, output_format)
-    finish(inputs.errors)
+    finish(inputs.errors, output_format)

@@ -308,4 +308,4 @@ def risky_command(
     else:
         doc = risky_document(views, where, include_defaults)
         write_document({**doc, "errors": errors_list(inputs.errors)}, output_format)
-    finish(inputs.errors)
+    finish(inputs.errors, output_format)

@@ -279,4 +279,4 @@ def workloads_command(
     else:
         doc = workloads_document(found, where)
         write_document({**doc, "errors": errors_list(inputs.errors)}, output_format)
-    finish(inputs.errors)
+    finish(inputs.errors, output_format)
