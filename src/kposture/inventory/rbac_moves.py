@@ -13,7 +13,7 @@ target reachable:
 - membership: a ServiceAccount is in ``system:serviceaccounts``, ``system:serviceaccounts:<ns>``
   and ``system:authenticated``; a user in ``system:authenticated`` (anonymous in
   ``system:unauthenticated``); other group memberships are not in RBAC objects and not assumed;
-- create pods or pod controllers in a namespace → run a pod as any of its ServiceAccounts;
+- create pods or pod controllers in a namespace → run a pod as any ServiceAccount of that namespace;
 - create ServiceAccount tokens → act as those ServiceAccounts (only the ``resourceNames`` ones when
   restricted);
 - exec/attach into pods, or the kubelet API through nodes/proxy → the tokens mounted in running
@@ -319,7 +319,8 @@ class _Builder:
         scope = _scope(holding)
         capability = holding.capability
         if capability is CREATE_WORKLOADS:
-            action = f"creates pods in {_where(scope)}, which may run as any of its ServiceAccounts"
+            accounts = "any namespace" if scope == ANY else f"namespace {scope}"
+            action = f"creates pods in {_where(scope)}, which may run as any ServiceAccount of {accounts}"
             self.add(Move(source, Node("AnyServiceAccount", scope, ""), action, holding))
         elif capability is CREATE_TOKENS:
             for one in _separately(holding):

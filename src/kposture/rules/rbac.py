@@ -447,7 +447,8 @@ RULES: tuple[Rule, ...] = (
             ),
             description=(
                 "Permissions that look harmless on their own chain into full control: whoever can create "
-                "pods in a namespace can run them as any of its ServiceAccounts; exec or the kubelet API "
+                "pods in a namespace can run them as any ServiceAccount of that namespace; exec or the "
+                "kubelet API "
                 "(nodes/proxy) read the tokens mounted in running pods; reading Secrets yields legacy "
                 "ServiceAccount token Secrets; token creation and impersonation act as others outright; bind"
                 " or escalate in a namespace with create on RoleBindings grants the namespace's admin role; "

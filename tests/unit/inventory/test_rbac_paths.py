@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from kposture.inventory import Inventory
 from kposture.inventory.rbac_moves import Node
-from kposture.inventory.rbac_paths import EscalationPath, escalation_paths
+from kposture.inventory.rbac_paths import (
+    EscalationPath,
+    escalation_paths,
+    reported_paths_by_binding,
+)
 from support import objects_from_text
 
 RBAC = """\
@@ -144,7 +148,9 @@ def test_create_workloads_runs_a_pod_as_a_powerful_service_account() -> None:
     assert path.start == Node("User", "", "alice")
     assert path.end == Node("ServiceAccount", "ci", "builder")
     hops = list(path.hops())
-    assert hops[0].startswith("creates pods in ci, which may run as any of its ServiceAccounts")
+    assert hops[0].startswith(
+        "creates pods in ci, which may run as any ServiceAccount of namespace ci"
+    )
     assert "RoleBinding ci/deployer → Role ci/deployer" in hops[0]
     assert hops[1] == "→ ServiceAccount ci/builder"
     assert "ClusterRoleBinding builder-admin → ClusterRole cluster-admin" in hops[2]
@@ -597,3 +603,22 @@ def test_a_need_on_any_name_or_namespace_says_any() -> None:
     assert need.what() == "impersonate any ServiceAccount in any namespace"
     assert "kposture-any" not in path.describe(full=True)
     assert "impersonate any ServiceAccount in any namespace: " in path.describe(full=True)
+
+
+def test_reported_paths_by_binding_groups_every_non_default_path_by_its_first_binding() -> None:
+    text = RBAC.replace("name: alice, apiGroup", "name: system:kube-scheduler, apiGroup")
+    inventory = Inventory(objects_from_text(text))
+    every = escalation_paths(inventory)
+    grouped = reported_paths_by_binding(inventory)
+    assert any(p.default for p in every)
+    bindings = [*inventory.of_kind("ClusterRoleBinding"), *inventory.of_kind("RoleBinding")]
+    for binding in bindings:
+        expected = tuple(
+            p
+            for p in every
+            if not p.default and p.first.holding is not None and p.first.holding.binding is binding
+        )
+        assert grouped.get(id(binding), ()) == expected
+    reported = [p for paths in grouped.values() for p in paths]
+    assert len(reported) == sum(1 for p in every if not p.default and p.first.holding)
+    assert reported_paths_by_binding(inventory) is grouped
