@@ -20,6 +20,7 @@ from kposture import __version__
 from kposture.cli import output
 from kposture.cli.admission_app import admission_app
 from kposture.cli.admission_commands import serve_command
+from kposture.cli.closed_pipes import ClosedPipeGroup
 from kposture.cli.consoles import error_console
 from kposture.cli.demo import run_demo
 from kposture.cli.detect_tune_commands import detect_app
@@ -48,6 +49,7 @@ from kposture.store.connecting import Store, StoreError
 
 app = typer.Typer(
     name="kposture",
+    cls=ClosedPipeGroup,
     help="Kubernetes security posture: scan manifests for misconfigurations and report them.",
     no_args_is_help=True,
     add_completion=False,
