@@ -179,10 +179,21 @@ def _sqlite_engine(url: URL, shown: str, *, create: bool) -> Engine:
             # The store holds who deployed what and where the cluster is weak: owner-only.
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         except OSError as exc:
-            raise StoreError(f"cannot open the store at {shown}: {exc.strerror or exc}") from None
+            blocker = _file_in_the_way(path)
+            reason = f"{blocker} is not a directory" if blocker else exc.strerror or str(exc)
+            raise StoreError(f"cannot open the store at {shown}: {reason}") from None
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _tune_sqlite)
     return engine
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest existing folder of ``path`` when it is no folder (``--db notes.txt/kp.db``: the
+    OS says only "File exists" or "Not a directory")."""
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -100,3 +100,15 @@ def test_alembic_is_quiet_unless_debugging(
         open_store(str(tmp_path / "debug.db")).close()
     upgrades = [r.getMessage() for r in caplog.records if r.name == "alembic.runtime.migration"]
     assert any(message.startswith("Running upgrade") for message in upgrades)
+
+
+@pytest.mark.parametrize("below", ["kp.db", "sub/kp.db"])
+def test_a_file_where_the_stores_folder_should_be_is_named(tmp_path: Path, below: str) -> None:
+    (tmp_path / "notes").write_text("not a folder")
+    url = f"sqlite:///{tmp_path / 'notes' / below}"
+    with pytest.raises(StoreError) as raised:
+        open_store(url)
+    assert (
+        str(raised.value)
+        == f"cannot open the store at {url}: {tmp_path / 'notes'} is not a directory"
+    )
