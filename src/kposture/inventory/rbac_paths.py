@@ -44,6 +44,7 @@ from kposture.inventory.rbac_moves import move_graph as _move_graph
 
 GOALS: tuple[Capability, ...] = (FULL_ACCESS, MODIFY_WEBHOOKS, READ_SECRETS)
 _MEMO = "rbac_paths.paths"
+_BY_BINDING_MEMO = "rbac_paths.reported_by_first_binding"
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +248,25 @@ def escalation_paths(inventory: Inventory) -> tuple[EscalationPath, ...]:
                 reached_full.add(start)
     result = tuple(found)
     inventory.derived[_MEMO] = result
+    return result
+
+
+def reported_paths_by_binding(inventory: Inventory) -> Mapping[int, tuple[EscalationPath, ...]]:
+    """The paths that are not Kubernetes' own, by the ``id`` of the binding granting their first
+    hop (paths whose first hop has no holding left out), in ``escalation_paths`` order; built once
+    per inventory, so judging each binding is a lookup instead of a pass over every path."""
+    cached: Mapping[int, tuple[EscalationPath, ...]] | None = inventory.derived.get(
+        _BY_BINDING_MEMO
+    )
+    if cached is not None:
+        return cached
+    grouped: dict[int, list[EscalationPath]] = {}
+    for path in escalation_paths(inventory):
+        holding = path.first.holding
+        if holding is not None and not path.default:
+            grouped.setdefault(id(holding.binding), []).append(path)
+    result = {key: tuple(paths) for key, paths in grouped.items()}
+    inventory.derived[_BY_BINDING_MEMO] = result
     return result
 
 

@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from kposture.inventory.objects import Inventory
 from kposture.inventory.rbac import BoundRole, EffectiveRule, Subject
 from kposture.inventory.rbac_capabilities import CLUSTER, FULL_ACCESS, Holding, all_holdings
-from kposture.inventory.rbac_graph import Principal, binding_subjects, bindings_by_role
+from kposture.inventory.rbac_graph import (
+    Principal,
+    binding_subjects,
+    bindings_by_role,
+    service_account_user,
+)
 from kposture.inventory.rbac_scope import Scope, reaches_anything
 from kposture.model import K8sObject
 
@@ -83,16 +88,54 @@ def permissions(
     return (*cluster, *namespaced)
 
 
+_HOLDINGS_MEMO = "rbac_permissions.holdings_by_subject"
+
+
+def _holdings_by_subject(
+    inventory: Inventory,
+) -> dict[tuple[str, str], list[tuple[int, Holding]]]:
+    """``all_holdings`` (with their positions) by the name a requester matches them with:
+    ``("User", user name)`` (a ServiceAccount subject by its username) or ``("Group", group)``;
+    holdings no requester matches (no name, a ServiceAccount without a namespace, another kind)
+    left out. Built once per inventory: ``Principal.matches`` as a lookup."""
+    cached: dict[tuple[str, str], list[tuple[int, Holding]]] | None = inventory.derived.get(
+        _HOLDINGS_MEMO
+    )
+    if cached is not None:
+        return cached
+    index: dict[tuple[str, str], list[tuple[int, Holding]]] = {}
+    for position, holding in enumerate(all_holdings(inventory)):
+        key = _match_key(holding.subject)
+        if key is not None:
+            index.setdefault(key, []).append((position, holding))
+    inventory.derived[_HOLDINGS_MEMO] = index
+    return index
+
+
+def _match_key(subject: Subject) -> tuple[str, str] | None:
+    """The key ``Principal.matches`` compares ``subject`` with, None when nothing matches it."""
+    if not subject.name:
+        return None
+    if subject.kind in ("User", "Group"):
+        return subject.kind, subject.name
+    if subject.kind == "ServiceAccount" and subject.namespace:
+        return "User", service_account_user(subject.namespace, subject.name)
+    return None
+
+
 def capabilities_of(
     inventory: Inventory, principal: Principal, namespace: str = ""
 ) -> tuple[Holding, ...]:
     """The risky capabilities ``principal`` holds (in catalogue order, cluster-wide holdings of
     each first), one holding per capability and binding (only those in force in ``namespace``
     when given)."""
+    index = _holdings_by_subject(inventory)
+    keys = [("User", principal.user), *(("Group", group) for group in principal.groups)]
+    matching = sorted(entry for key in keys for entry in index.get(key, ()))
     seen: set[tuple[str, int]] = set()
     found: list[Holding] = []
-    for holding in all_holdings(inventory):
-        if not in_force(holding.scope, namespace) or not _matches(principal, holding.subject):
+    for _position, holding in matching:
+        if not in_force(holding.scope, namespace):
             continue
         key = (holding.capability.id, id(holding.binding))
         if key in seen:

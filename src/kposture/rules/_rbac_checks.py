@@ -43,7 +43,7 @@ from kposture.inventory import (
 )
 from kposture.inventory.rbac import BUILTIN_PATH
 from kposture.inventory.rbac_capabilities import CAPABILITIES, FULL_ACCESS
-from kposture.inventory.rbac_paths import escalation_paths
+from kposture.inventory.rbac_paths import reported_paths_by_binding
 from kposture.inventory.rbac_scope import Scope, reaches_anything, role_scope
 from kposture.model import JsonPath, K8sObject, Severity, Violation
 from kposture.rules.base import Check
@@ -453,9 +453,9 @@ def anonymous_access(obj: K8sObject, inventory: Inventory) -> Iterator[Violation
 def escalation_path(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
     """Each escalation path whose first hop this binding grants (``inventory.rbac_paths``), from a
     subject that is not one of Kubernetes' own."""
-    for path in escalation_paths(inventory):
+    for path in reported_paths_by_binding(inventory).get(id(obj), ()):
         holding = path.first.holding
-        if path.default or holding is None or holding.binding is not obj:
+        if holding is None or holding.binding is not obj:
             continue
         severity = Severity.CRITICAL if path.goal is FULL_ACCESS else Severity.HIGH
         yield Violation(

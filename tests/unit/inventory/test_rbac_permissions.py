@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kposture.inventory import Inventory
+from kposture.inventory.rbac_capabilities import all_holdings
 from kposture.inventory.rbac_graph import Principal
 from kposture.inventory.rbac_permissions import (
     capabilities_of,
@@ -108,3 +109,46 @@ def test_group_alone_and_unknown_requester() -> None:
         p.binding.ref.name for p in permissions(_inventory(), Principal("", frozenset({"devs"})))
     ] == ["readers"]
     assert permissions(_inventory(), Principal.of_user("mallory")) == ()
+
+
+ODD_SUBJECTS = """\
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: odd}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {kind: Group, name: ""}
+- {kind: ServiceAccount, name: lost}
+- {kind: Robot, name: alice}
+- {kind: User, name: system:serviceaccount:ci:builder}
+"""
+
+
+def test_capabilities_of_is_every_matching_holding_in_order_once_per_binding() -> None:
+    inventory = Inventory(objects_from_text(RBAC + ODD_SUBJECTS))
+    principals = (
+        Principal.of_user("alice", ["devs"]),
+        Principal.of_user("root"),
+        Principal.of_user("lost"),
+        Principal.of_service_account("ci", "builder"),
+        Principal.of_service_account("shop", "default"),
+        Principal("", frozenset({""})),
+    )
+    for principal in principals:
+        for namespace in ("", "ci", "shop"):
+            expected: list[object] = []
+            seen: set[tuple[str, int]] = set()
+            for holding in all_holdings(inventory):
+                key = (holding.capability.id, id(holding.binding))
+                if (
+                    in_force(holding.scope, namespace)
+                    and holding.subject.name
+                    and principal.matches(holding.subject)
+                    and key not in seen
+                ):
+                    seen.add(key)
+                    expected.append(holding)
+            assert list(capabilities_of(inventory, principal, namespace)) == expected
+    builder = capabilities_of(inventory, Principal.of_service_account("ci", "builder"))
+    assert {h.binding.ref.name for h in builder} >= {"odd", "exec", "everyone-reads"}
