@@ -44,6 +44,7 @@ from kposture.cli.rbac_output import (
     via_text,
     write_document,
 )
+from kposture.cli.rbac_subject_notes import print_subject_notes
 from kposture.cli.scanning import UsageError
 from kposture.inventory.rbac import BUILTIN_PATH
 from kposture.inventory.rbac_capabilities import Holding
@@ -276,4 +277,5 @@ def can_command(
     else:
         doc = can_document(asked, subject, where, held, rules)
         write_document({**doc, "errors": errors_list(inputs.errors)}, output_format)
+    print_subject_notes(inputs.inventory, asked.kind, asked.name, "can")
     finish(inputs.errors, output_format)

@@ -41,6 +41,7 @@ from kposture.cli.rbac_output import (
     ref_dict,
     write_document,
 )
+from kposture.cli.rbac_subject_notes import print_subject_notes
 from kposture.cli.scanning import UsageError
 from kposture.inventory.rbac_moves import Move, Node
 from kposture.inventory.rbac_paths import (
@@ -355,4 +356,6 @@ def paths_command(
     else:
         doc = paths_document(selection, named, full)
         write_document({**doc, "errors": errors_list(inputs.errors)}, output_format)
+    if asked:
+        print_subject_notes(inputs.inventory, asked[0].kind, asked[0].name, "paths")
     finish(inputs.errors, output_format)

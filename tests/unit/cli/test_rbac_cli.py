@@ -221,3 +221,44 @@ def test_names_are_shown_as_written_never_as_emoji_or_markup(
         assert "🔥" not in result.stdout and "😄" not in result.stdout
         if command[0] != "can":
             assert "[bold]:smile:ops" in result.stdout, command
+
+
+def test_a_group_named_as_a_user_gets_a_hint(runner: CliRunner, workdir: Path) -> None:
+    (workdir / "rbac.yaml").write_text(RBAC)
+    for name in ("system:masters", "system:serviceaccounts:dev", "user:system:authenticated"):
+        shown = name.removeprefix("user:")
+        result = runner.invoke(app, ["rbac", "can", name, "rbac.yaml"])
+        assert result.exit_code == 0, result.output
+        assert f"hint: {shown} is a group: kposture rbac can group:{shown}" in result.stderr
+    group = runner.invoke(app, ["rbac", "can", "group:ops", "rbac.yaml"])
+    assert "is a group" not in group.stderr and "no binding names" not in group.stderr
+    paths = runner.invoke(app, ["rbac", "paths", "system:masters", "rbac.yaml"])
+    assert "kposture rbac paths group:system:masters" in paths.stderr
+
+
+def test_a_subject_no_binding_names_gets_a_note(runner: CliRunner, workdir: Path) -> None:
+    (workdir / "rbac.yaml").write_text(
+        RBAC.replace("ServiceAccount, name: ci", "User, name: alice")
+    )
+    typo = runner.invoke(app, ["rbac", "can", "alcie", "rbac.yaml"])
+    assert typo.exit_code == 0, typo.output
+    assert (
+        "note: no binding names User alcie; only groups it would belong to grant anything"
+        in typo.stderr
+    )
+    assert (
+        "no binding names" not in runner.invoke(app, ["rbac", "can", "alice", "rbac.yaml"]).stderr
+    )
+    group = runner.invoke(app, ["rbac", "can", "group:opz", "rbac.yaml"])
+    assert "note: no binding names Group opz" in group.stderr
+    account = runner.invoke(app, ["rbac", "can", "sa:shop/cj", "rbac.yaml"])
+    assert "no binding names ServiceAccount shop/cj;" in account.stderr
+
+
+def test_a_service_account_named_by_a_binding_of_its_namespace_gets_no_note(
+    runner: CliRunner, workdir: Path
+) -> None:
+    (workdir / "rbac.yaml").write_text(RBAC)
+    named = runner.invoke(app, ["rbac", "can", "sa:shop/ci", "rbac.yaml"])
+    assert named.exit_code == 0, named.output
+    assert "no binding names" not in named.stderr
