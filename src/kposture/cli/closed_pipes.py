@@ -1,8 +1,10 @@
 """A reader that went away: ``kposture history 2>&1 | head -4`` closes the pipe after four lines,
 and the next write (the rest of the table, or the note on stderr saying what ``--limit`` left out)
-raises ``BrokenPipeError``. The reader took what it wanted, as when the whole output fits: every
-command then stops quietly with exit 0. (Click's own handling exited 1, and only when the pipe
-closed before the last write, so the same command exited 0 or 1 by timing.)
+raises ``BrokenPipeError``. Every command then stops quietly, with no traceback, and exit 141 as a
+process ended by SIGPIPE does (128 + 13), whatever it was about to say: a gate such as
+``kposture scan . | head`` under ``set -o pipefail`` must not pass for a scan that never finished.
+(Click's own handling exited 1, and only when the pipe closed before the last write, so the same
+command exited 0 or 1 by timing.)
 
 ``ClosedPipeGroup`` is the root command group's class, so this is said once for the whole CLI.
 Rich's consoles handle a closed pipe themselves, with exit 1 (``Console.on_broken_pipe``); while a
@@ -19,9 +21,13 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+CLOSED_PIPE_EXIT = 141
+"""128 + SIGPIPE: what a shell reports for a process a closed pipe ended."""
+
 
 class ClosedPipeGroup(TyperGroup):
-    """A command group whose commands end with exit 0 when stdout or stderr has no reader left."""
+    """A command group whose commands end quietly with ``CLOSED_PIPE_EXIT`` when stdout or stderr
+    has no reader left."""
 
     def invoke(self, ctx: Any) -> Any:
         rich_hook = Console.on_broken_pipe
@@ -32,7 +38,7 @@ class ClosedPipeGroup(TyperGroup):
             sys.stderr.flush()
         except BrokenPipeError:
             silence_closed_pipes()
-            raise typer.Exit(0) from None
+            raise typer.Exit(CLOSED_PIPE_EXIT) from None
         finally:
             Console.on_broken_pipe = rich_hook  # type: ignore[method-assign]
         return result
