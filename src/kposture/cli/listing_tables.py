@@ -131,13 +131,13 @@ def print_listing(listing: Listing) -> None:
     if stdout_is_piped():
         sys.stdout.write(piped_text(listing))
     else:
-        print_fitted(Console(), listing)
+        print_fitted(Console(emoji=False), listing)
 
 
 def piped_text(listing: Listing) -> str:
     """The wide table as text, each row on one line, without trailing blanks."""
     table = _wide(listing)
-    console = Console(width=natural_width(table), color_system=None)
+    console = Console(width=natural_width(table), color_system=None, emoji=False)
     with console.capture() as captured:
         console.print(table)
     return "".join(f"{line.rstrip()}\n" for line in captured.get().splitlines())
@@ -163,7 +163,7 @@ def print_fitted(console: Console, listing: Listing) -> None:
 
 def natural_width(table: Table) -> int:
     """The width ``table`` takes when nothing in it wraps."""
-    return Console(width=1_000_000).measure(table).maximum
+    return Console(width=1_000_000, emoji=False).measure(table).maximum
 
 
 def _wide(listing: Listing, wrap: frozenset[str] = frozenset()) -> Table:

@@ -139,7 +139,7 @@ def emit(
             console = (
                 report_console()
                 if output_file is None
-                else Console(file=out, width=120, no_color=True)
+                else Console(file=out, width=120, no_color=True, emoji=False)
             )
             render_table(outcome.result, ctx, console, show_suppressed=show_suppressed)
             render_views_table(views, console)

@@ -22,7 +22,7 @@ def listing_progress(enabled: bool | None = None) -> Iterator[ProgressCallback |
     if not enabled:
         yield None
         return
-    console = Console(stderr=True)
+    console = Console(stderr=True, emoji=False)
     display = Progress(
         SpinnerColumn(),
         TextColumn("{task.description:<32}"),

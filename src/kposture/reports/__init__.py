@@ -38,7 +38,12 @@ FORMATS: tuple[str, ...] = ("table", *RENDERERS)
 def render_table_text(result: ScanResult, ctx: ReportContext, *, width: int = 100) -> str:
     """The table report as plain text (no colour), for writing to a file."""
     console = Console(
-        file=io.StringIO(), width=width, record=True, force_terminal=False, color_system=None
+        file=io.StringIO(),
+        width=width,
+        record=True,
+        force_terminal=False,
+        color_system=None,
+        emoji=False,
     )
     render_table(result, ctx, console)
     return console.export_text()
