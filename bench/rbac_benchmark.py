@@ -19,6 +19,9 @@ in order and with the cyclic GC paused as a scan pauses it:
   answers must equal ``who_can``'s (a semantic cross-check on a large random cluster);
 - **all escalation paths** — timed when ``kposture.inventory.rbac_paths`` exists, else reported as
   not measured yet;
+- **RBAC rules** — ``engine.evaluate`` of the RBAC rules (``rules.rbac.RULES``) on the whole
+  inventory, as ``scan`` runs them (one escalation-path check per binding);
+- **risky workloads** — ``rbac_workloads.risky_workloads``, what ``kposture rbac workloads`` lists;
 - **peak memory** — the process's max RSS after each phase (what a user of the CLI feels).
 
 Prints a markdown table for docs/performance.md. Usage: ``python bench/rbac_benchmark.py [--repeat R]
@@ -211,6 +214,23 @@ with cyclic_gc_paused() if gc_mode == "paused" else contextlib.nullcontext():
         count = len(result) if hasattr(result, "__len__") else sum(1 for _ in result)
         out["paths"] = time.perf_counter() - start
         out["paths_count"] = count
+        out["rss_paths"] = rss()
+    # What `scan` and `rbac workloads` do with the RBAC views: every RBAC rule on the inventory
+    # (escalation-path findings included), then the workloads whose ServiceAccount is risky.
+    import datetime
+    from kposture.engine.evaluating import evaluate
+    from kposture.engine.registry import Registry
+    from kposture.model.policies import RunPolicy
+    from kposture.inventory.rbac_workloads import risky_workloads
+    from kposture.rules.rbac import RULES as RBAC_RULES
+    start = time.perf_counter()
+    scanned = evaluate(inventory, Registry(RBAC_RULES), RunPolicy(), datetime.date.today())
+    out["rbac_rules"] = time.perf_counter() - start
+    out["rbac_findings"] = len(scanned.findings)
+    del scanned
+    start = time.perf_counter()
+    out["workloads_count"] = len(risky_workloads(inventory))
+    out["workloads"] = time.perf_counter() - start
     out["rss_end"] = rss()
 if profiler:
     profiler.dump_stats(profile)
@@ -378,11 +398,27 @@ def report(
     if "paths" in first:
         paths = median(runs, "paths")
         what = f"all escalation paths (`{first['paths_function']}`: {first['paths_count']:,})"
-        row(what, f"{paths:.2f} s", f"{paths / load:.2f}x", f"{rss['rss_end']:.0f}", goal["paths"])
+        paths_rss = max(r["rss_paths"] for r in runs)
+        row(what, f"{paths:.2f} s", f"{paths / load:.2f}x", f"{paths_rss:.0f}", goal["paths"])
     elif not options.skip_paths:
         row(
             "all escalation paths", f"not measured yet (no `{PATHS_MODULE}`)", "", "", goal["paths"]
         )
+    rules, workloads = median(runs, "rbac_rules"), median(runs, "workloads")
+    row(
+        f"RBAC rules on every object (`evaluate`: {first['rbac_findings']:,} findings)",
+        f"{rules:.2f} s",
+        f"{rules / load:.2f}x",
+        f"{rss['rss_end']:.0f}",
+        "",
+    )
+    row(
+        f"risky workloads (`risky_workloads`: {first['workloads_count']:,})",
+        f"{workloads:.2f} s",
+        f"{workloads / load:.2f}x",
+        "",
+        "",
+    )
     row("whole process", "", "", f"**{rss['rss_end']:.0f}**", goal["rss"])
     verdict = "all equal" if not mismatches else f"{len(mismatches)} DIFFER: {mismatches[:3]}"
     print(
