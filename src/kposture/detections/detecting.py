@@ -113,7 +113,10 @@ class Detector:
         ]
         self._index: dict[tuple[str, str], tuple[_Entry, ...]] = {}
         self._gates: dict[tuple[str, str], tuple[tuple[Gate, Any], ...] | None] = {}
-        self._judged: BoundedTable[str, tuple[RequestKey, ...]] = BoundedTable(audit_id_capacity)
+        self._judged: BoundedTable[str, tuple[int, ...]] = BoundedTable(audit_id_capacity)
+        """Audit ID -> the hashes of the requests judged under it. Hashes, not the keys: a key
+        holds the event's URI, object reference and time, several hundred bytes a request; the
+        process's string hashes are salted, so a client cannot craft a collision."""
         self.stats = DetectorStats()
 
     def _selected(self, verb: str, resource: str) -> tuple[_Entry, ...]:
@@ -209,7 +212,7 @@ class Detector:
 
     def _seen(self, event: AuditEvent) -> bool:
         """Whether ``event`` is a later stage of a request already judged; remembers it if not."""
-        key = request_key(event)
+        key = hash(request_key(event))
         known = self._judged.get(event.audit_id)
         if known is None:
             self._judged.put(event.audit_id, (key,))
