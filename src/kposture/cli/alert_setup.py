@@ -22,16 +22,25 @@ def alerts_config(
     *,
     min_severity: str | None = None,
     dedup: str | None = None,
+    default_min_severity: str | None = None,
+    default_dedup: str | None = None,
 ) -> AlertsConfig:
-    """The sinks and their defaults from the policy file (``None``: no file) and the flags."""
+    """The sinks and their defaults from the policy file (``None``: no file) and the flags. A
+    default neither the flags nor the file's block set is the verb's own (``default_*``), else
+    ``AlertsConfig``'s."""
     try:
-        from_flags = parse_alert_flags(flags, min_severity=min_severity, dedup=dedup)
+        defaults = parse_alert_flags((), min_severity=default_min_severity, dedup=default_dedup)
+        from_flags = parse_alert_flags(
+            flags,
+            min_severity=min_severity if min_severity is not None else default_min_severity,
+            dedup=dedup if dedup is not None else default_dedup,
+        )
     except AlertSpecError as exc:
         raise UsageError(str(exc)) from None
     if policy is None or policy.alerts is None:
         return from_flags
     try:
-        from_file = parse_alerts_block(policy.alerts)
+        from_file = parse_alerts_block(policy.alerts, defaults=defaults)
     except AlertSpecError as exc:
         line = exc.line_in(policy.alerts_lines)
         where = f"{policy.path}:{line}" if line is not None else policy.path

@@ -17,7 +17,7 @@ import enum
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -322,13 +322,14 @@ def _alerts_config(
     ``watch`` reads them. Defaults: ``--alert-min-severity`` and ``--alert-dedup`` when given,
     else the block's own ``minSeverity`` and ``dedup``, else ``detect``'s: what it reports, and
     no window for files (10m when following). A sink's own setting wins for that sink."""
-    block = setup.policy_file.alerts if setup.policy_file is not None else None
-    in_file = set(block) if isinstance(block, Mapping) else set()
-    if min_severity is None and "minSeverity" not in in_file:
-        min_severity = reported.value
-    if dedup is None and "dedup" not in in_file:
-        dedup = FOLLOW_DEDUP if follow else REPLAY_DEDUP
-    return alerts_config(setup.policy_file, flags, min_severity=min_severity, dedup=dedup)
+    return alerts_config(
+        setup.policy_file,
+        flags,
+        min_severity=min_severity,
+        dedup=dedup,
+        default_min_severity=reported.value,
+        default_dedup=FOLLOW_DEDUP if follow else REPLAY_DEDUP,
+    )
 
 
 def _lowest(reported: Severity, config: AlertsConfig) -> Severity:

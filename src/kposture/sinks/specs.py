@@ -388,14 +388,17 @@ _QUEUE_KEYS = {"dir", "maxCount", "maxBytes"}
 _BACKOFF_KEYS = {"initial", "max"}
 
 
-def parse_alerts_block(data: object, where: str = "alerts") -> AlertsConfig:
-    """The ``alerts:`` block of a policy file, already loaded from YAML into plain values.
+def parse_alerts_block(
+    data: object, where: str = "alerts", *, defaults: AlertsConfig | None = None
+) -> AlertsConfig:
+    """The ``alerts:`` block of a policy file, already loaded from YAML into plain values; what
+    the block does not set comes from ``defaults`` (a verb's own defaults), else ``AlertsConfig()``.
 
     Errors name the dotted path of the offending value (``alerts.sinks[1].minSeverity``); the
     policy file reader adds the file and line. See docs/alerts.md for the shape.
     """
     block = _mapping(data, _BLOCK_KEYS, where)
-    config = AlertsConfig()
+    config = defaults if defaults is not None else AlertsConfig()
     if "minSeverity" in block:
         config = replace(
             config,

@@ -91,3 +91,24 @@ def test_json_errors_read_cleanly_and_envelopes_are_named(tmp_path: Path) -> Non
     assert " at at " not in result.stderr
     gke = CliRunner().invoke(app, ["detect", "--format", "eks", str(_log(tmp_path))])
     assert "a Kubernetes audit record, not eks (--format)" in gke.stderr
+
+
+def test_the_blocks_own_defaults_win_over_detects(tmp_path: Path) -> None:
+    receiver = Receiver().start()
+    sink = (
+        f"    - type: webhook\n      url: {receiver.url}\n      queue: {{dir: {tmp_path / 'q'}}}\n"
+    )
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"alerts:\n  minSeverity: critical\n  sinks:\n{sink}")
+    log = tmp_path / "exec.log"
+    exec_event = raw_event("create", "pods", subresource="exec", code=101, name="web-1")
+    log.write_text(json.dumps(exec_event) + "\n")
+    try:
+        quiet = CliRunner().invoke(app, ["detect", str(log), "--policy", str(policy)])
+        flagged = CliRunner().invoke(
+            app, ["detect", str(log), "--policy", str(policy), "--alert-min-severity", "high"]
+        )
+    finally:
+        receiver.stop()
+    assert quiet.exit_code == 1 and flagged.exit_code == 1, quiet.output + flagged.output
+    assert len(receiver.requests) == 1  # the high pod-exec alert: sent only with the flag
