@@ -134,6 +134,11 @@ def outsider_gate(raw: Mapping[str, Any], settings: DetectionSettings) -> bool:
     return raw_by_outsider(raw, settings.protected_namespaces)
 
 
+def made(event: AuditEvent) -> str:
+    """``created`` for a create, ``changed`` for the other writes."""
+    return "created" if event.verb == "create" else "changed"
+
+
 def who(event: AuditEvent) -> str:
     """The requester as a message names it, with the impersonated user when there is one."""
     name = event.user.username or "<unknown user>"

@@ -19,6 +19,7 @@ from kposture.detections._events import (
     WRITE_VERBS,
     by_kubernetes,
     changed_object,
+    made,
     mapping,
     mitre,
     outsider_gate,
@@ -73,7 +74,7 @@ def _protected_secret(event: AuditEvent, settings: DetectionSettings) -> Iterato
     if _routine_secret(event, settings):
         return
     deleted = event.verb.startswith("delete")
-    action = "deleted" if deleted else ("created" if event.verb == "create" else "changed")
+    action = "deleted" if deleted else made(event)
     target = (
         f"Secret {scoped(ref.namespace, ref.name)}"
         if ref.name

@@ -13,6 +13,7 @@ from kposture.detections._events import (
     CHANGE_VERBS,
     by_kubernetes,
     changed_object,
+    made,
     mapping,
     mitre,
     outsider_gate,
@@ -52,9 +53,8 @@ def _exposed_service(event: AuditEvent, settings: DetectionSettings) -> Iterator
     ref = obj.ref
     name = scoped(ref.namespace, ref.name)
     where = "on every node" if kind == "NodePort" else "through a cloud load balancer"
-    made = "created" if event.verb == "create" else "changed"
     yield Hit(
-        f"{who(event)} {made} Service {name} exposed {where} (type {kind}, "
+        f"{who(event)} {made(event)} Service {name} exposed {where} (type {kind}, "
         f"ports {', '.join(p for p in ports if p) or 'unknown'})",
         f"Change Service {name} to ClusterIP (or put it behind an Ingress) unless the exposure "
         "is approved, and restrict its sources (firewall, loadBalancerSourceRanges).",

@@ -20,6 +20,7 @@ from kposture.detections._events import (
     by_kubernetes,
     changed_object,
     kind_of,
+    made,
     mapping,
     mitre,
     scoped,
@@ -262,9 +263,8 @@ def _sensitive_role(event: AuditEvent, settings: DetectionSettings) -> Iterator[
         return
     kind = role_obj.ref.kind
     name = scoped(role_obj.ref.namespace, role_obj.ref.name)
-    made = "created" if event.verb == "create" else "changed"
     yield Hit(
-        f"{who(event)} {made} {kind} {name} allowing to {', '.join(rights)}",
+        f"{who(event)} {made(event)} {kind} {name} allowing to {', '.join(rights)}",
         f"Remove those rights from {kind} {name} unless approved, and check its bindings "
         "(kposture rbac who-can) before anyone uses them.",
         None,

@@ -22,6 +22,7 @@ from kposture.detections._events import (
     CHANGE_VERBS,
     by_kubernetes,
     changed_object,
+    made,
     mapping,
     mitre,
     outsider_gate,
@@ -134,9 +135,8 @@ def _privileged_pod(event: AuditEvent, _settings: DetectionSettings) -> Iterator
             "the nodes they ran on (kubectl cordon NODE) and keep them for forensics: drain "
             "them and rebuild them only once they are examined."
         )
-    made = "created" if event.verb == "create" else "changed"
     yield Hit(
-        f"{who(event)} {made} {ref.kind} {name} that {'; '.join(reasons)}",
+        f"{who(event)} {made(event)} {ref.kind} {name} that {'; '.join(reasons)}",
         step,
         severity,
         (("object", f"{ref.kind}/{name}"), ("owner", owner), ("reasons", "; ".join(reasons))),
@@ -227,9 +227,9 @@ def _cronjob(event: AuditEvent, settings: DetectionSettings) -> Iterator[Hit]:
         )
         if text
     ]
-    made = "created" if event.verb == "create" else "changed"
     yield Hit(
-        f"{who(event)} {made} CronJob {where}" + (f" ({'; '.join(details)})" if details else ""),
+        f"{who(event)} {made(event)} CronJob {where}"
+        + (f" ({'; '.join(details)})" if details else ""),
         "Unless it belongs to an approved deployment: "
         + stop_step("CronJob", ref.namespace, name)
         + " A CronJob starts its pods again and again, long after the person who wrote it left.",
