@@ -50,7 +50,7 @@ from kposture.cli.rbac_risky_commands import risky_command
 from kposture.cli.rbac_workloads_commands import workloads_command
 from kposture.cli.scanning import UsageError
 from kposture.inventory import Inventory
-from kposture.inventory.rbac import BUILTIN_PATH
+from kposture.inventory.rbac import BUILTIN_PATH, is_default_subject
 from kposture.inventory.rbac_graph import Access, Request, who_can
 from kposture.inventory.rbac_resources import known_resources, kubectl_form, suggest_resource
 from kposture.inventory.rbac_scope import Scope, reachable, request_namespace
@@ -105,8 +105,14 @@ def request_to_dict(request: Request) -> dict[str, str]:
     }
 
 
+def is_default(access: Access) -> bool:
+    """Kubernetes' own grant: a default binding naming one of Kubernetes' own subjects, as
+    ``rbac can`` and ``rbac risky`` mark it (``Holding.default``)."""
+    return is_default_subject(access.binding, access.subject)
+
+
 def access_to_dict(access: Access) -> dict[str, Any]:
-    return granted_dict(access)
+    return {**granted_dict(access), "default": is_default(access)}
 
 
 def rule_text(access: Access) -> str:
@@ -127,6 +133,8 @@ def render_table(found: list[Access]) -> None:
     for access in found:
         subject = access.subject
         name = f"{subject.namespace}/{subject.name}" if subject.namespace else subject.name
+        if is_default(access):
+            name += " (Kubernetes default)"
         table.add_row(
             subject.kind,
             escape(name),
