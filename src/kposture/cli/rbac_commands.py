@@ -11,12 +11,16 @@ names no namespace (list every Secret of the cluster: ClusterRoleBindings only);
 in NS; ``-A`` asks who may do it in at least one namespace (every RoleBinding too). RBAC names
 resources in lowercase plural: an uppercase RESOURCE is lowercased with a note, and a singular, a
 kind or a resource of another API group gets a hint (``inventory.rbac_resources``) on stderr.
+What the answer leaves out gets a note there too: the subjects allowed only in some namespace (a
+namespaced request without ``-n`` or ``-A``) and those allowed only for named objects (``resourceNames``,
+a request without ``--name``). Kubernetes' own grants are marked as ``rbac can`` marks them.
 Exit codes: 0 answered; 2 usage error or an input that could not be read (the answer covers
 everything else).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
@@ -52,7 +56,12 @@ from kposture.cli.scanning import UsageError
 from kposture.inventory import Inventory
 from kposture.inventory.rbac import BUILTIN_PATH, is_default_subject
 from kposture.inventory.rbac_graph import Access, Request, who_can
-from kposture.inventory.rbac_resources import known_resources, kubectl_form, suggest_resource
+from kposture.inventory.rbac_resources import (
+    known_resources,
+    kubectl_form,
+    named_objects,
+    suggest_resource,
+)
 from kposture.inventory.rbac_scope import Scope, reachable, request_namespace
 
 rbac_app = typer.Typer(
@@ -165,6 +174,47 @@ def resource_notes(given: str, request: Request, inventory: Inventory) -> list[s
     return notes
 
 
+def _subject_keys(found: list[Access]) -> set[tuple[str, str, str]]:
+    return {(a.subject.kind, a.subject.namespace, a.subject.name) for a in found}
+
+
+def _subjects(count: int, more: str = "") -> str:
+    """``1 subject``, ``2 more subjects``."""
+    return f"{count} {more}{' ' if more else ''}subject{'s' if count != 1 else ''}"
+
+
+def scope_notes(
+    inventory: Inventory, request: Request, found: list[Access], *, asked_every: bool, every: bool
+) -> list[str]:
+    """What the answer leaves out: subjects allowed only in some namespace (a namespaced request
+    asked without ``-n`` or ``-A``), and subjects allowed only for named objects (rules with
+    ``resourceNames``, for a request without ``--name``)."""
+    if request.path:
+        return []
+    notes = []
+    shown = _subject_keys(found)
+    if (
+        not request.namespace
+        and not asked_every
+        and reachable(Scope.NAMESPACE, request.verb, request.group, request.combined_resource)
+    ):
+        more = _subject_keys(who_can(inventory, request, any_namespace=True)) - shown
+        if more:
+            notes.append(f"{_subjects(len(more), 'more')} can in some namespace: use -A")
+    if not request.name:
+        named: set[tuple[str, str, str]] = set()
+        objects = named_objects(inventory, request.verb, request.group, request.combined_resource)
+        for name in objects:
+            namespace = request_namespace(request.group, request.resource, request.namespace, name)
+            one = replace(request, name=name, namespace=namespace)
+            named |= _subject_keys(who_can(inventory, one, any_namespace=every))
+        if named - shown:
+            notes.append(
+                f"{_subjects(len(named - shown))} can for specific names only: use --name NAME"
+            )
+    return notes
+
+
 def request_text(request: Request) -> str:
     if request.path:
         return f"{request.verb} {request.path}"
@@ -256,6 +306,9 @@ def who_can_command(
         write_document(doc, output_format)
     for note in resource_notes(resource, request, inputs.inventory):
         error_console().print(f"hint: {note}", highlight=False, markup=False)
+    notes = scope_notes(inputs.inventory, request, found, asked_every=all_namespaces, every=every)
+    for note in notes:
+        error_console().print(f"note: {note}", highlight=False, markup=False)
     finish(inputs.errors, output_format)
 
 

@@ -49,3 +49,70 @@ def test_kubernetes_defaults_are_marked_in_table_json_and_yaml(
         doc = load(_who_can(runner, "get", "secrets", "rbac.yaml", "-o", output)[0])
         marked = {s["subject"]["name"]: s["default"] for s in doc["subjects"]}
         assert marked == {"system:kube-controller-manager": True, "mallory": False}, output
+
+
+SCOPED = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: exec, namespace: shop}
+rules:
+- {apiGroups: [""], resources: [pods/exec], verbs: [create]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: exec, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: exec}
+subjects: [{kind: ServiceAccount, name: ci}, {kind: User, name: root}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: root}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: User, name: root}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: db-password}
+rules:
+- {apiGroups: [""], resources: [secrets], resourceNames: [db-password], verbs: [get]}
+- {apiGroups: [""], resources: [configmaps], resourceNames: [settings], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: db-password}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: db-password}
+subjects: [{kind: User, name: bob}, {kind: User, name: root}]
+"""
+
+
+def test_a_namespaced_question_without_a_namespace_says_how_many_more_can_in_one(
+    runner: CliRunner, workdir: Path
+) -> None:
+    (workdir / "rbac.yaml").write_text(SCOPED)
+    _, hint = _who_can(runner, "create", "pods/exec", "rbac.yaml")
+    # root is in the answer already (cluster-admin): only ci is more.
+    assert "note: 1 more subject can in some namespace: use -A" in hint
+    for asked in (["-A"], ["-n", "shop"], ["-n", "other"]):
+        assert (
+            "some namespace" not in _who_can(runner, "create", "pods/exec", "rbac.yaml", *asked)[1]
+        )
+    # Nodes are cluster-scoped: no RoleBinding can grant them.
+    assert "some namespace" not in _who_can(runner, "get", "nodes", "rbac.yaml")[1]
+    (workdir / "two.yaml").write_text(SCOPED.replace("name: cluster-admin", "name: nothing"))
+    _, two = _who_can(runner, "create", "pods/exec", "two.yaml", "-o", "json")
+    assert "note: 2 more subjects can in some namespace: use -A" in two
+
+
+def test_grants_limited_to_named_objects_are_said_without_name(
+    runner: CliRunner, workdir: Path
+) -> None:
+    (workdir / "rbac.yaml").write_text(SCOPED)
+    out, hint = _who_can(runner, "get", "secrets", "rbac.yaml")
+    assert "bob" not in out
+    assert "note: 1 subject can for specific names only: use --name NAME" in hint
+    named, quiet = _who_can(runner, "get", "secrets", "rbac.yaml", "--name", "db-password")
+    assert "bob" in named and "specific names" not in quiet
+    # Other verbs and resources than the named grant's get no note.
+    assert "specific names" not in _who_can(runner, "list", "secrets", "rbac.yaml")[1]
+    assert "specific names" not in _who_can(runner, "get", "pods", "rbac.yaml")[1]
+    assert "specific names" in _who_can(runner, "get", "configmaps", "rbac.yaml", "-A")[1]
