@@ -4,7 +4,10 @@ PolicyRule in force granting a target permission, the wildcard check, and the bi
 on the binding that grants a path's first hop.
 
 Role checks judge ``inventory.effective_rules`` (aggregation included), one violation per offending
-PolicyRule; binding checks one per offending subject. A violation is capped at info when it comes
+PolicyRule; binding checks one per offending subject. A rule a ClusterRole holds through
+aggregation is reported once, on the source role that states it, not again on each role that
+aggregates it; only a default's rule pulled into a role that is not a default is judged there.
+A violation is capped at info when it comes
 from Kubernetes' own defaults: the judged object and the rule's origin (or, for bindings, the
 subject) are both defaults. Grants are scope-aware: a Role is judged as in force in its namespace
 only, so it never grants cluster-scoped resources; a ClusterRole as if bound cluster-wide.
@@ -63,6 +66,17 @@ def _where(obj: K8sObject, effective: EffectiveRule) -> str:
             f"aggregates {origin} (aggregationRule.clusterRoleSelectors[{selector}]), whose {own}"
         )
     return f"rules[{effective.path[1]}] (aggregated from {origin} {own})"
+
+
+def _judged_here(obj: K8sObject, obj_default: bool, effective: EffectiveRule) -> bool:
+    """Whether a rule in force for the role ``obj`` is reported on it: its own rules are; a rule it
+    holds through aggregation (pulled in, or copied inline as the API server fills it in) is
+    reported on the source role that states it, once, not again on ``view``, ``edit``, ``admin``
+    or a user's aggregating role; except a Kubernetes default's rule pulled into a role that is not
+    a default: its source is capped at info, the user's choice to aggregate it is judged here."""
+    if effective.origin == obj.ref:
+        return True
+    return effective.default and not obj_default
 
 
 def _cap(obj_is_default: bool, effective: EffectiveRule) -> Severity | None:
@@ -136,6 +150,8 @@ def grant_check(
         obj_default = is_kubernetes_default(obj)
         scope = role_scope(obj.ref.kind)
         for effective in rules:
+            if not _judged_here(obj, obj_default, effective):
+                continue
             grant = find_grant(effective.rule, targets, scope)
             if grant is None:
                 continue
@@ -239,6 +255,8 @@ def wildcard_rbac(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
     rules = effective_rules(obj, inventory)
     full = full_access(rules)
     for effective in rules:
+        if not _judged_here(obj, obj_default, effective):
+            continue
         hits = _wildcard_hits(effective.rule)
         if not hits or not reaches_anything(effective.rule, scope):
             continue

@@ -2,9 +2,11 @@
 ``system:masters`` or access to anonymous users (CIS Kubernetes Benchmark 5.1).
 
 Owns the RBAC rule family. Role rules judge every PolicyRule in force for a Role or ClusterRole
-(aggregated ClusterRoles included) through ``inventory.rbac``, one finding per offending PolicyRule,
-pointing at the resource (or verb) entry that grants it, or at the aggregation selector that pulls it
-in. Binding rules report one finding per offending subject. Kubernetes' own bootstrap roles and
+through ``inventory.rbac``, one finding per offending PolicyRule, pointing at the resource (or verb)
+entry that grants it. A rule held through ClusterRole aggregation is reported once, on the source
+role that states it, not again on ``view``, ``edit``, ``admin`` or another aggregating role (a
+default's rule pulled into a user's aggregating role is judged on that role, at the aggregation
+selector). Binding rules report one finding per offending subject. Kubernetes' own bootstrap roles and
 bindings are reported at info: a violation is capped when both the judged object and the origin of
 the rule (or the subject, for bindings) are defaults, so a user rule aggregated into ``view`` or a
 user added to the ``cluster-admin`` binding is judged normally.
