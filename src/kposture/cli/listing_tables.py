@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rich import box
-from rich.cells import cell_len
+from rich.cells import cell_len, chop_cells
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
@@ -58,7 +58,7 @@ def _packed(pieces: list[str], width: int, fallback: str) -> list[str]:
     queue = list(reversed(pieces))
     while queue:
         piece = queue.pop()
-        if cell_len(line + piece) <= width:
+        if cell_len((line + piece).rstrip()) <= width:
             line += piece
         elif cell_len(piece.rstrip()) > width and len(parts := _pieces(piece, fallback)) > 1:
             if line and not line.endswith(" "):
@@ -70,6 +70,16 @@ def _packed(pieces: list[str], width: int, fallback: str) -> list[str]:
                 lines.append(line.rstrip())
             line = piece
     lines.append(line)
+    return lines
+
+
+def wrap_name(text: str, width: int, separators: str = "/", fallback: str = "-.") -> list[str]:
+    """``text`` in lines of at most ``width`` cells, as ``Name`` prints it: broken after
+    ``separators``, a piece still too long after ``fallback``, folded only as the last resort."""
+    lines: list[str] = []
+    for packed in _packed(_pieces(text, separators), width, fallback):
+        line = packed.rstrip()
+        lines.extend(chop_cells(line, width) if cell_len(line) > width else [line])
     return lines
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from kposture.cli.consoles import report_console
 from kposture.cli.rbac_inputs import (
@@ -38,8 +37,9 @@ from kposture.cli.rbac_output import (
     holding_dict,
     holding_note,
     policy_rule_text,
+    print_table,
+    print_wrapped,
     rule_origin_text,
-    simple_table,
     subject_text,
     via_text,
     write_document,
@@ -149,37 +149,39 @@ def render_table(
     asked: Asked, namespace: str, held: tuple[Holding, ...], rules: tuple[Permission, ...]
 ) -> None:
     console = report_console()
-    console.print(_heading(asked, namespace), highlight=False, markup=False)
+    print_wrapped(console, _heading(asked, namespace))
     if not rules:
-        console.print("No binding grants it anything.", highlight=False, markup=False)
+        print_wrapped(console, "No binding grants it anything.")
         return
-    console.print()
+    console.file.write("\n")
     if held:
-        console.print(f"Risky capabilities ({len(held)}):", highlight=False, markup=False)
-        table = simple_table("CAPABILITY", "SEVERITY", "SCOPE", "VIA", "GRANTS", "NOTE")
-        for holding in held:
-            table.add_row(
+        print_wrapped(console, f"Risky capabilities ({len(held)}):")
+        rows = [
+            (
                 holding.capability.id,
                 holding.capability.severity.value,
-                escape(holding.scope),
-                escape(_via(holding, asked)),
-                escape(holding.describe()),
-                escape(holding_note(holding)),
+                holding.scope,
+                _via(holding, asked),
+                holding.describe(),
+                holding_note(holding),
             )
-        console.print(table)
+            for holding in held
+        ]
+        print_table(console, ("CAPABILITY", "SEVERITY", "SCOPE", "VIA", "GRANTS", "NOTE"), rows)
     else:
-        console.print("Risky capabilities: none.", highlight=False, markup=False)
+        print_wrapped(console, "Risky capabilities: none.")
     count = f"{len(rules)} rule{'s' if len(rules) != 1 else ''} in force"
-    console.print(f"Permissions ({count}):", highlight=False, markup=False)
-    table = simple_table("SCOPE", "VIA", "RULE", "ORIGIN")
-    for permission in rules:
-        table.add_row(
-            escape(permission.scope),
-            escape(_via(permission, asked)),
-            escape(policy_rule_text(permission.rule.rule)),
-            escape(rule_origin_text(permission.rule)),
+    print_wrapped(console, f"Permissions ({count}):")
+    permission_rows = [
+        (
+            permission.scope,
+            _via(permission, asked),
+            policy_rule_text(permission.rule.rule),
+            rule_origin_text(permission.rule),
         )
-    console.print(table)
+        for permission in rules
+    ]
+    print_table(console, ("SCOPE", "VIA", "RULE", "ORIGIN"), permission_rows)
 
 
 def _is_requester(granted: Holding | Permission, asked: Asked) -> bool:

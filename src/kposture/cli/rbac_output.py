@@ -19,8 +19,10 @@ from typing import Any, Protocol
 import typer
 import yaml
 from rich import box
+from rich.console import Console
 from rich.table import Table
 
+from kposture.cli.plain_tables import render_table, wrap_cell
 from kposture.inventory.rbac import BUILTIN_PATH, BoundRole, EffectiveRule, Subject
 from kposture.inventory.rbac_capabilities import FULL_ACCESS, Capability, Holding
 from kposture.inventory.rbac_rules import PolicyRule
@@ -181,6 +183,25 @@ def simple_table(*columns: str) -> Table:
     for column in columns:
         table.add_column(column, overflow="fold")
     return table
+
+
+def print_table(console: Console, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A plain table (``plain_tables``) as wide as ``console``: no markup, no trailing blanks."""
+    console.file.write(render_table(headers, rows, console.width))
+
+
+def print_wrapped(console: Console, text: str, indent: int = 0, hanging: int = 0) -> None:
+    """``text`` wrapped at spaces (then after ``/``, ``:``, ``-``) to ``console``'s width, indented
+    by ``indent`` spaces and the lines after the first by ``hanging`` more, so a wrapped item
+    reads as one block."""
+    first = wrap_cell(text, max(console.width - indent, 1))[0] if text else ""
+    lines = [first]
+    rest = text[len(first) :].strip() if text else ""
+    if rest:
+        lines += [
+            " " * hanging + line for line in wrap_cell(rest, console.width - indent - hanging)
+        ]
+    console.file.write("".join(f"{' ' * indent}{line}".rstrip() + "\n" for line in lines))
 
 
 def dot_quote(text: str) -> str:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from kposture.cli.consoles import report_console
 from kposture.cli.rbac_can_commands import Asked, parse_subject
@@ -31,13 +30,13 @@ from kposture.cli.rbac_inputs import (
     load_rbac_inputs,
 )
 from kposture.cli.rbac_output import (
-    SEVERITY_COLOURS,
     DotGraph,
     RbacFormat,
     capability_dict,
     errors_list,
     granted_dict,
     holding_dict,
+    print_wrapped,
     ref_dict,
     write_document,
 )
@@ -206,7 +205,7 @@ def _held_lines(selection: Selection) -> list[str]:
 def render_table(selection: Selection, subject: str | None, full: bool = False) -> None:
     console = report_console()
     for line in _held_lines(selection):
-        console.print(line, highlight=False, markup=False)
+        print_wrapped(console, line)
     if not selection.shown:
         text = f"No escalation path from {subject}." if subject else "No escalation path."
         if selection.held:
@@ -221,19 +220,18 @@ def render_table(selection: Selection, subject: str | None, full: bool = False) 
         )
     for number, path in enumerate(selection.shown, 1):
         severity = "critical" if path.goal.id == "full-access" else "high"
-        colour = SEVERITY_COLOURS[severity]
         hops = path.hop_count
-        console.print(
-            f"[bold]{number}. {escape(_start_text(path, selection.own))}[/bold] → "
-            f"[{colour}]{escape(path.goal.title)}[/{colour}] ({severity}, "
+        heading = (
+            f"{number}. {_start_text(path, selection.own)} → {path.goal.title} ({severity}, "
             f"{hops} hop{'s' if hops != 1 else ''})"
-            + (" [dim](Kubernetes default)[/dim]" if path.default else ""),
-            highlight=False,
+            + (" (Kubernetes default)" if path.default else "")
         )
+        # Wrapped lines of the heading and of each hop are indented under their text.
+        print_wrapped(console, heading, hanging=len(f"{number}. "))
         for hop in path.hops(full):
-            console.print(f"   - {escape(hop)}", highlight=False)
-        console.print()
-    console.print(text, highlight=False, markup=False)
+            print_wrapped(console, f"- {hop}", indent=3, hanging=2)
+        console.file.write("\n")
+    print_wrapped(console, text)
 
 
 def _dot_node(graph: DotGraph, node: Node) -> str:

@@ -20,9 +20,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.padding import Padding
-from rich.text import Text
 
 from kposture.cli.consoles import report_console
 from kposture.cli.rbac_inputs import (
@@ -43,7 +40,8 @@ from kposture.cli.rbac_output import (
     errors_list,
     holding_dict,
     holding_note,
-    simple_table,
+    print_table,
+    print_wrapped,
     subject_text,
     via_text,
     write_document,
@@ -219,28 +217,28 @@ def render_table(views: tuple[CapabilityView, ...]) -> None:
     console = report_console()
     for view in views:
         capability = view.capability
-        console.print(
+        print_wrapped(
+            console,
             f"{capability.id} ({capability.severity.value}): {capability.title} — "
             f"{view.summary().text()}",
-            highlight=False,
-            markup=False,
         )
         line = full_access_line(view)
         if line:
-            console.print(Padding(Text(line), (0, 0, 0, 2)), highlight=False)
+            print_wrapped(console, line, indent=2)
         if view.listed:
-            table = simple_table("SUBJECT", "SCOPE", "VIA", "GRANTS", "NOTE")
-            for holding in view.listed:
-                table.add_row(
-                    escape(subject_text(holding.subject)),
-                    escape(holding.scope),
-                    escape(via_text(holding)),
-                    escape(holding.describe()),
-                    escape(holding_note(holding)),
+            rows = [
+                (
+                    subject_text(holding.subject),
+                    holding.scope,
+                    via_text(holding),
+                    holding.describe(),
+                    holding_note(holding),
                 )
-            console.print(table)
+                for holding in view.listed
+            ]
+            print_table(console, ("SUBJECT", "SCOPE", "VIA", "GRANTS", "NOTE"), rows)
         else:
-            console.print()
+            console.file.write("\n")
 
 
 def risky_graph(views: tuple[CapabilityView, ...]) -> DotGraph:

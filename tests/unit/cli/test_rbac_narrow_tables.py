@@ -1,0 +1,86 @@
+"""The ``rbac`` tables in an 80- or 100-column terminal and piped: names wrap at spaces and
+separators, never mid-word while the words fit; wrapped path hops stay indented under their hop;
+no line ends in a blank."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kposture.cli.app import app
+from kposture.cli.plain_tables import column_widths, render_table, wrap_cell
+
+FIXTURES = Path(__file__).resolve().parents[2] / "rules" / "fixtures" / "rbac-escalation-path"
+
+
+def _lines(runner: CliRunner, columns: int | None, *args: str) -> list[str]:
+    env = {"COLUMNS": str(columns)} if columns else {}
+    result = runner.invoke(app, ["rbac", *args], env=env)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines
+    assert [line for line in lines if line != line.rstrip()] == []
+    if columns:
+        assert [line for line in lines if len(line) > columns] == []
+    return lines
+
+
+def _words(lines: list[str]) -> set[str]:
+    return {word for line in lines for word in line.split()}
+
+
+@pytest.mark.parametrize("columns", [80, 100, None])
+def test_risky_wraps_names_whole(runner: CliRunner, corpus: Path, columns: int | None) -> None:
+    words = _words(_lines(runner, columns, "risky", str(corpus / "goat")))
+    for name in ("default/default", "ClusterRoleBinding", "big-monolith", "capability"):
+        assert name in words
+    # a name longer than its column folds after a separator, never inside a word
+    assert "kube-system/superadmin" in words or {"kube-system/", "superadmin"} <= words
+    assert not any(word in words for word in ("ing", "eradmin", "et-reader"))
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_can_wraps_names_whole(runner: CliRunner, corpus: Path, columns: int) -> None:
+    lines = _lines(runner, columns, "can", "alice", str(corpus / "rbac"))
+    words = _words(lines)
+    assert {"ClusterRoleBinding", "system:basic-user", "rules[0]"} <= words
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_paths_hops_read_as_blocks(runner: CliRunner, columns: int) -> None:
+    lines = _lines(
+        runner,
+        columns,
+        "paths",
+        str(FIXTURES / "fail-deployer-reaches-cluster-admin.yaml"),
+        str(FIXTURES / "fail-token-secret-reader.yaml"),
+    )
+    body = [line for line in lines if line and not line.endswith("escalation paths.")]
+    for line in body:
+        # a path's heading, one of its hops, or a hop's wrapped continuation under its text
+        assert line[:3] in ("1. ", "2. ") or line.startswith(("   - ", "     ")), line
+    assert any(line.startswith("     ") and line.strip() for line in body)
+
+
+def test_columns_get_their_longest_word_before_any_folds() -> None:
+    headers = ("A", "B")
+    rows = [("big-monolith/secret-reader-binding and more text here", "get/list/watch on x")]
+    assert column_widths(headers, rows, 200) == [53, 19]
+    widths = column_widths(headers, rows, 60)
+    assert widths[0] >= len("big-monolith/secret-reader-binding")
+    assert widths[1] >= len("get/list/watch")
+    # too narrow for both words: the longer one folds, the shorter stays whole
+    assert column_widths(headers, rows, 40) == [21, 14]
+    assert wrap_cell("big-monolith/secret-reader-binding", 13) == [
+        "big-monolith/",
+        "secret-",
+        "reader-",
+        "binding",
+    ]
+
+
+def test_plain_table_has_no_trailing_blanks() -> None:
+    text = render_table(("NAME", "NOTE"), [("a", ""), ("b", "x y")], 80)
+    assert text.splitlines() == [" NAME   NOTE", "─" * 13, " a", " b      x y"]
