@@ -57,10 +57,15 @@ from kposture.inventory import Inventory
 from kposture.inventory.rbac import BUILTIN_PATH, is_default_subject
 from kposture.inventory.rbac_graph import Access, Request, who_can
 from kposture.inventory.rbac_resources import (
+    api_version_form,
     known_resources,
+    known_urls,
+    known_verbs,
     kubectl_form,
     named_objects,
     suggest_resource,
+    suggest_url,
+    suggest_verb,
 )
 from kposture.inventory.rbac_scope import Scope, reachable, request_namespace
 
@@ -83,7 +88,9 @@ def parse_request(verb: str, resource: str, namespace: str, name: str) -> Reques
     base, _, subresource = resource.strip().lower().partition("/")
     plural, _, group = base.partition(".")
     if not plural or "/" in subresource:
-        raise UsageError(f"RESOURCE {resource!r} is not resource[.group][/subresource]")
+        meant = api_version_form(resource)
+        hint = f" (the API group, not the apiVersion: {meant})" if meant else ""
+        raise UsageError(f"RESOURCE {resource!r} is not resource[.group][/subresource]{hint}")
     combined = f"{plural}/{subresource}" if subresource else plural
     if namespace and not reachable(Scope.NAMESPACE, verb, group, combined):
         raise UsageError(f"{plural} is cluster-scoped: drop -n/--namespace")
@@ -154,10 +161,34 @@ def render_table(found: list[Access]) -> None:
     console.print(table)
 
 
+def verb_notes(given: str, request: Request, inventory: Inventory) -> list[str]:
+    """What to tell a user whose VERB is not one RBAC rules use: lowercased (answered for the
+    lowercase form), or outside the Kubernetes verbs and the inputs' own (still answered as
+    written, RBAC allows any verb) with what it probably meant."""
+    notes = []
+    verb = request.verb
+    if given.strip() != verb:
+        notes.append(f"RBAC verbs are lowercase: answered for {verb}")
+    verbs = known_verbs(inventory)
+    if verb not in verbs:
+        meant = suggest_verb(
+            verb,
+            request.group,
+            request.resource,
+            request.subresource,
+            verbs,
+            known_resources(inventory),
+        )
+        text = f"{verb} is not a Kubernetes verb (answered as written: a rule may name any verb)"
+        notes.append(text + (f"; did you mean {meant}?" if meant else ""))
+    return notes
+
+
 def resource_notes(given: str, request: Request, inventory: Inventory) -> list[str]:
     """What to tell a user whose RESOURCE is not written as RBAC rules write it: lowercased
-    (answered for the lowercase form), or unknown to every rule and close to one that is (a
-    plural, the API group that serves it, a spelling)."""
+    (answered for the lowercase form), written with an apiVersion (``v1/secrets``), a
+    non-resource URL without its ``/``, or unknown to every rule and close to one that is (a
+    plural, the API group that serves it, a spelling, a subresource's spelling)."""
     if request.path:
         return []
     notes = []
@@ -165,6 +196,18 @@ def resource_notes(given: str, request: Request, inventory: Inventory) -> list[s
     if given.strip() != given.strip().lower():
         notes.append(f"RBAC rules name resources in lowercase: answered for {asked}")
     known = known_resources(inventory)
+    versioned = api_version_form(given)
+    if versioned is not None:
+        notes.append(
+            f"RESOURCE takes the API group, not the apiVersion (resource[.group]): "
+            f"did you mean {versioned}?"
+        )
+        return notes
+    if not request.group and (request.group, request.resource) not in known:
+        url = suggest_url(given, known_urls(inventory))
+        if url is not None:
+            notes.append(f"a non-resource URL starts with /: did you mean {url}?")
+            return notes
     meant = suggest_resource(request.group, request.resource, request.subresource, known)
     if meant is not None:
         notes.append(
@@ -304,7 +347,8 @@ def who_can_command(
             "errors": errors_list(inputs.errors),
         }
         write_document(doc, output_format)
-    for note in resource_notes(resource, request, inputs.inventory):
+    hints = verb_notes(verb, request, inputs.inventory)
+    for note in hints + resource_notes(resource, request, inputs.inventory):
         error_console().print(f"hint: {note}", highlight=False, markup=False)
     notes = scope_notes(inputs.inventory, request, found, asked_every=all_namespaces, every=every)
     for note in notes:

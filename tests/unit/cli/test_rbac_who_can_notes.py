@@ -116,3 +116,45 @@ def test_grants_limited_to_named_objects_are_said_without_name(
     assert "specific names" not in _who_can(runner, "list", "secrets", "rbac.yaml")[1]
     assert "specific names" not in _who_can(runner, "get", "pods", "rbac.yaml")[1]
     assert "specific names" in _who_can(runner, "get", "configmaps", "rbac.yaml", "-A")[1]
+
+
+def test_mistyped_verbs_and_resources_get_a_hint_and_the_answer_for_what_was_typed(
+    runner: CliRunner, workdir: Path
+) -> None:
+    (workdir / "rbac.yaml").write_text(SCOPED)
+
+    def hint(*question: str) -> str:
+        out, err = _who_can(runner, *question, "-n", "shop", "rbac.yaml", "-o", "json")
+        assert json.loads(out)["request"]["verb"] == question[0].lower()
+        return err
+
+    assert "did you mean get?" in hint("gett", "secrets")
+    assert "RBAC verbs are lowercase: answered for get" in hint("GET", "secrets")
+    assert "did you mean create pods/exec?" in hint("exec", "pods")
+    assert "did you mean pods/exec?" in hint("create", "pods/exc")
+    assert "did you mean secrets?" in hint("get", "v1/secrets")
+    frob = hint("frobnicate", "secrets")
+    assert "frobnicate is not a Kubernetes verb (answered as written" in frob
+    assert "did you mean" not in frob
+    # Valid but unusual questions get no hint.
+    for question in (
+        ("escalate", "roles.rbac.authorization.k8s.io"),
+        ("bind", "roles.rbac.authorization.k8s.io"),
+        ("*", "secrets"),
+        ("get", "widgets.example.com"),
+        ("get", "widgets.example.com/status"),
+    ):
+        assert "hint:" not in hint(*question), question
+    # Cluster-wide questions.
+    _, url = _who_can(runner, "get", "metrics", "rbac.yaml")
+    assert "hint: a non-resource URL starts with /: did you mean /metrics?" in url
+    for question in (
+        ("impersonate", "users"),
+        ("use", "podsecuritypolicies.policy"),
+        ("approve", "certificatesigningrequests.certificates.k8s.io"),
+        ("post", "/healthz"),
+    ):
+        assert "hint:" not in _who_can(runner, *question, "rbac.yaml")[1], question
+    versioned = runner.invoke(app, ["rbac", "who-can", "get", "apps/v1/deployments", "rbac.yaml"])
+    assert versioned.exit_code == 2
+    assert "(the API group, not the apiVersion: deployments.apps)" in versioned.stderr
