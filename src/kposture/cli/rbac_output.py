@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -173,9 +174,55 @@ def errors_list(errors: Sequence[InputError]) -> list[dict[str, Any]]:
 def write_document(doc: Mapping[str, Any], output_format: RbacFormat) -> None:
     """The document as JSON (indented) or YAML (keys in document order) on stdout."""
     if output_format is RbacFormat.YAML:
-        typer.echo(yaml.safe_dump(dict(doc), sort_keys=False, allow_unicode=True), nl=False)
+        whole = _materialised(doc)
+        typer.echo(yaml.safe_dump(whole, sort_keys=False, allow_unicode=True), nl=False)
     else:
-        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        stream_json(doc, sys.stdout.write)
+
+
+def stream_json(doc: Mapping[str, Any], write: Callable[[str], object]) -> None:
+    """``doc`` written piece by piece as ``json.dumps(doc, indent=2, ensure_ascii=False)`` writes it
+    whole, where any list may be an iterator (a view's holdings made one at a time): the text is
+    never in memory at once, nor every dict of a large view."""
+    _stream(doc, write, "")
+    write("\n")
+
+
+def _materialised(value: Any) -> Any:
+    """``value`` with every iterator in it made a list (YAML is written whole)."""
+    if isinstance(value, Mapping):
+        return {key: _materialised(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, Iterator)):
+        return [_materialised(item) for item in value]
+    return value
+
+
+def _stream(value: Any, write: Callable[[str], object], indent: str) -> None:
+    """Dicts and lists are opened here; an iterator's items are each dumped whole (re-indented)."""
+    inner = indent + "  "
+    if isinstance(value, Mapping):
+        items: Iterator[Any] = iter(value.items())
+        opening, closing = "{", "}"
+    elif isinstance(value, (list, tuple, Iterator)):
+        items = iter(value)
+        opening, closing = "[", "]"
+    else:
+        write(json.dumps(value, ensure_ascii=False))
+        return
+    first = True
+    for item in items:
+        write(f"{opening}\n{inner}" if first else f",\n{inner}")
+        first = False
+        if isinstance(value, Mapping):
+            key, element = item
+            write(json.dumps(key, ensure_ascii=False) + ": ")
+            _stream(element, write, inner)
+        elif isinstance(value, Iterator):
+            # JSON escapes a newline in a string, so every newline here is the layout's
+            write(json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n" + inner))
+        else:
+            _stream(item, write, inner)
+    write(f"{opening}{closing}" if first else f"\n{indent}{closing}")
 
 
 def simple_table(*columns: str) -> Table:

@@ -188,7 +188,8 @@ def risky_document(
                 **capability_dict(view.capability),
                 "impact": view.capability.impact,
                 "summary": view.summary().to_dict(),
-                "holders": [holding_dict(h) for h in view.shown],
+                # one holding's dict at a time when written as JSON (YAML lists them)
+                "holders": (holding_dict(h) for h in view.shown),
             }
             for view in views
         ],

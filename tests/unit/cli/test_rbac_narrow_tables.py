@@ -4,6 +4,7 @@ no line ends in a blank."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from kposture.cli.app import app
 from kposture.cli.plain_tables import column_widths, render_table, wrap_cell
+from kposture.cli.rbac_output import stream_json
 
 FIXTURES = Path(__file__).resolve().parents[2] / "rules" / "fixtures" / "rbac-escalation-path"
 
@@ -84,3 +86,13 @@ def test_columns_get_their_longest_word_before_any_folds() -> None:
 def test_plain_table_has_no_trailing_blanks() -> None:
     text = render_table(("NAME", "NOTE"), [("a", ""), ("b", "x y")], 80)
     assert text.splitlines() == [" NAME   NOTE", "─" * 13, " a", " b      x y"]
+
+
+def test_json_streamed_as_json_dumps_writes_it_whole() -> None:
+    holders = [{"a": [1, {"b": "é\nx"}], "c": {}}, {"d": []}]
+    doc = {"s": "v", "e": [], "caps": [{"h": iter(holders), "n": None}, {"h": iter([])}]}
+    chunks: list[str] = []
+    stream_json(doc, chunks.append)
+    whole = {"s": "v", "e": [], "caps": [{"h": holders, "n": None}, {"h": []}]}
+    assert "".join(chunks) == json.dumps(whole, indent=2, ensure_ascii=False) + "\n"
+    assert len(chunks) > 10  # written in pieces, never as one string
