@@ -202,6 +202,38 @@ CREATE_PERSISTENT_VOLUMES = Capability(
     "rbac-pv-create",
 )
 
+IMPERSONATED_BY_POD_CREATION = "serviceaccounts"
+"""What impersonation a namespace's pod creators already have: a pod runs as any ServiceAccount of
+its namespace, so impersonating those ServiceAccounts adds nothing to ``create-workloads`` there."""
+
+
+def folds_serviceaccount_impersonation(rules: Iterable[PolicyRule], scope: Scope) -> bool:
+    """Whether impersonating ServiceAccounts, in force with ``scope``, is no more than ``rules``
+    already give: in a namespace (a RoleBinding, or a Role), where some rule not limited by
+    ``resourceNames`` creates pods or pod controllers. Cluster-wide it is not folded (it reaches
+    every namespace, the system ones included), nor is impersonating users or groups."""
+    return scope is Scope.NAMESPACE and any(
+        not rule.names_only and CREATE_WORKLOADS.grant(rule, scope) is not None for rule in rules
+    )
+
+
+def without_serviceaccount_impersonation(targets: tuple[Target, ...]) -> tuple[Target, ...]:
+    """``targets`` with impersonation of ServiceAccounts left out (users and groups kept)."""
+    kept = []
+    for target in targets:
+        if "impersonate" not in target.verbs:
+            kept.append(target)
+            continue
+        resources = tuple(r for r in target.resources if r != IMPERSONATED_BY_POD_CREATION)
+        if resources:
+            kept.append(Target(target.verbs, target.group, resources))
+    return tuple(kept)
+
+
+SERVICEACCOUNT_IMPERSONATION = (Target(("impersonate",), CORE, (IMPERSONATED_BY_POD_CREATION,)),)
+"""The target folded into ``create-workloads`` in a namespace."""
+
+
 CAPABILITIES: tuple[Capability, ...] = (
     FULL_ACCESS,
     READ_SECRETS,

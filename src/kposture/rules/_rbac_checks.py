@@ -22,7 +22,7 @@ reported on the binding, once per binding, at the rule's severity, within the bi
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from kposture.inventory import (
     BINDING_KINDS,
@@ -45,7 +45,13 @@ from kposture.inventory import (
     subjects,
 )
 from kposture.inventory.rbac import BUILTIN_PATH
-from kposture.inventory.rbac_capabilities import CAPABILITIES, FULL_ACCESS
+from kposture.inventory.rbac_capabilities import (
+    CAPABILITIES,
+    FULL_ACCESS,
+    SERVICEACCOUNT_IMPERSONATION,
+    folds_serviceaccount_impersonation,
+    without_serviceaccount_impersonation,
+)
 from kposture.inventory.rbac_paths import reported_paths_by_binding
 from kposture.inventory.rbac_scope import Scope, reaches_anything, role_scope
 from kposture.model import JsonPath, K8sObject, Severity, Violation
@@ -135,24 +141,36 @@ def cluster_scoped(what: str) -> str:
 
 
 def grant_check(
-    targets: tuple[Target, ...], *, point_at_verb: bool = False, note: str = ""
+    targets: tuple[Target, ...],
+    *,
+    point_at_verb: bool = False,
+    note: str = "",
+    names_folded: bool = False,
 ) -> Check:
     """A check reporting each PolicyRule in force for a role that grants any of ``targets``, and
-    each non-default binding that hands such a grant of a default role to someone else."""
+    each non-default binding that hands such a grant of a default role to someone else.
+
+    Impersonating ServiceAccounts in a namespace where the role also creates pods is folded
+    (``rbac_capabilities.folds_serviceaccount_impersonation``): not reported among ``targets``;
+    with ``names_folded`` (the pod-creation check) the finding names it in evidence ``folded``."""
+    folded_targets = without_serviceaccount_impersonation(targets)
 
     def check(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
         if obj.ref.kind in BINDING_KINDS:
-            yield from _binding_grant(obj, inventory, targets, note)
+            yield from _binding_grant(obj, inventory, targets, folded_targets, note, names_folded)
             return
         rules = effective_rules(obj, inventory)
         if full_access(rules) is not None:
             return  # wildcard-rbac reports full access once, for every capability
         obj_default = is_kubernetes_default(obj)
         scope = role_scope(obj.ref.kind)
+        folds = folds_serviceaccount_impersonation((e.rule for e in rules), scope)
+        judged = folded_targets if folds else targets
+        folded = _folded(rules, scope, f" in namespace {obj.ref.namespace}") if folds else ()
         for effective in rules:
             if not _judged_here(obj, obj_default, effective):
                 continue
-            grant = find_grant(effective.rule, targets, scope)
+            grant = find_grant(effective.rule, judged, scope)
             if grant is None:
                 continue
             severity = _cap(obj_default, effective)
@@ -166,11 +184,33 @@ def grant_check(
                 f"{obj.ref.display()} {_where(obj, effective)} grants "
                 f"{describe_grant(effective.rule, grant)}{extra}{_default_note(severity)}",
                 path,
-                (("rule", _rule_ref(effective)),),
+                (("rule", _rule_ref(effective)), *(folded if names_folded else ())),
                 severity,
             )
 
     return check
+
+
+def _folded(
+    rules: Iterable[EffectiveRule], scope: Scope, where: str
+) -> tuple[tuple[str, str], ...]:
+    """The evidence naming ServiceAccount impersonation folded into pod creation ``where``, or
+    nothing when ``rules`` grant none."""
+    granting = [
+        _rule_ref(effective)
+        for effective in rules
+        if find_grant(effective.rule, SERVICEACCOUNT_IMPERSONATION, scope) is not None
+    ]
+    if not granting:
+        return ()
+    return (
+        (
+            "folded",
+            f"also impersonate serviceaccounts{where} ({'; '.join(dict.fromkeys(granting))}), "
+            "no more than creating a pod there gives: a pod runs as any ServiceAccount of its "
+            "namespace",
+        ),
+    )
 
 
 def _rule_ref(effective: EffectiveRule) -> str:
@@ -324,17 +364,24 @@ def _describe_pairs(covered: list[tuple[str, str]]) -> str:
 
 
 def _binding_grant(
-    obj: K8sObject, inventory: Inventory, targets: tuple[Target, ...], note: str
+    obj: K8sObject,
+    inventory: Inventory,
+    targets: tuple[Target, ...],
+    folded_targets: tuple[Target, ...],
+    note: str,
+    names_folded: bool,
 ) -> Iterator[Violation]:
     handed = _handed_out(obj, inventory)
     if handed is None:
         return
     role, who = handed
+    folds = folds_serviceaccount_impersonation((e.rule for e in role.rules), role.scope)
+    judged = folded_targets if folds else targets
     covered: list[tuple[str, str]] = []
     named: list[str] = []
     sources: list[EffectiveRule] = []
     for effective in role.default_rules():
-        grant = find_grant(effective.rule, targets, role.scope)
+        grant = find_grant(effective.rule, judged, role.scope)
         if grant is None:
             continue
         sources.append(effective)
@@ -347,11 +394,14 @@ def _binding_grant(
         return
     text = "; ".join(([_describe_pairs(covered)] if covered else []) + named)
     extra = note if note and _needs_note(tuple(covered)) else ""
+    folded = (
+        _folded(role.default_rules(), role.scope, _scope(obj)) if folds and names_folded else ()
+    )
     yield Violation(
         f"{obj.ref.display()}: {_who(who)} can {text}{_scope(obj)} through the built-in "
         f"{role.display()}{extra}",
         BUILTIN_PATH,
-        _evidence(role, who, sources),
+        (*_evidence(role, who, sources), *folded),
     )
 
 

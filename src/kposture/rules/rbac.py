@@ -249,7 +249,10 @@ RULES: tuple[Rule, ...] = (
                 "Whoever can create a pod, or a Deployment, DaemonSet, StatefulSet, ReplicaSet, "
                 "Job, CronJob or ReplicationController that makes one, can run it as any "
                 "ServiceAccount of the namespace and read that token, mount any Secret or "
-                "ConfigMap there, and, without admission policy, a privileged pod or host path."
+                "ConfigMap there, and, without admission policy, a privileged pod or host path. "
+                "A role that also impersonates ServiceAccounts in that namespace gains nothing "
+                "more from it: the impersonation is named in this finding's evidence (folded) "
+                "instead of a critical rbac-escalate-bind-impersonate finding of its own."
                 + BINDING_NOTE
                 + FULL_ACCESS_NOTE
             ),
@@ -259,7 +262,7 @@ RULES: tuple[Rule, ...] = (
                 '  verbs: ["get", "list", "watch"]\n'
             ),
         ),
-        grant_check(CREATE_WORKLOADS.targets),
+        grant_check(CREATE_WORKLOADS.targets, names_folded=True),
     ),
     Rule(
         _meta(
@@ -281,6 +284,10 @@ RULES: tuple[Rule, ...] = (
                 "(or a ClusterRole in a RoleBinding) holding them grants nothing; bind on "
                 "clusterroles is checked in the namespace of the RoleBinding being written, so a "
                 "Role holding it lets its holder bind cluster-admin in that namespace and is "
+                "reported. Impersonating the ServiceAccounts of a namespace where the role also "
+                "creates pods or pod controllers (edit or admin in a developer's namespace) is no "
+                "more than those give, a pod running as any ServiceAccount of its namespace: it "
+                "is folded into rbac-workload-create; cluster-wide, or of users and groups, it is "
                 "reported." + BINDING_NOTE + FULL_ACCESS_NOTE
             ),
             references=(
