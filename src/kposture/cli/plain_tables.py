@@ -112,9 +112,15 @@ def wrap_cell(text: str, width: int) -> list[str]:
     return lines
 
 
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> str:
-    """The table as text, every line ending in ``\\n`` and none in a blank."""
-    widths = column_widths(headers, rows, width)
+def render_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    width: int,
+    widths: Sequence[int] | None = None,
+) -> str:
+    """The table as text, every line ending in ``\\n`` and none in a blank; ``widths`` when the
+    caller chose the columns' widths itself, else ``column_widths`` fits them to ``width``."""
+    widths = list(widths) if widths else column_widths(headers, rows, width)
     rule = "─" * (sum(widths) + _GAP * len(widths) - 1)
     out = [_line(headers, widths), rule + "\n"]
     for row in rows:

@@ -14,12 +14,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich import box
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from kposture.cli.consoles import report_console
+from kposture.cli.plain_tables import render_table as render_plain_table
+from kposture.cli.plain_tables import wrap_cell
 from kposture.cli.rbac_inputs import (
     AllNamespaces,
     Cluster,
@@ -36,6 +35,7 @@ from kposture.cli.rbac_output import (
     RbacFormat,
     errors_list,
     holding_dict,
+    print_wrapped,
     ref_dict,
     subject_text,
     write_document,
@@ -172,36 +172,31 @@ def render_table(found: tuple[RiskyWorkload, ...]) -> None:
     if not widths:
         render_blocks(found, console)
         return
-    table = Table(box=box.SIMPLE, show_edge=False)
-    for header, width in zip(COLUMNS, widths, strict=True):
-        # At least as wide as its longest word, a column wraps between words, never inside one.
-        table.add_column(header, overflow="fold", width=width)
-    for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
-    console.print(table)
+    # At least as wide as its longest word, a column wraps between words, never inside one.
+    console.file.write(render_plain_table(COLUMNS, rows, console.width, widths))
+
+
+LABEL_WIDTH = len("ServiceAccount")
 
 
 def render_blocks(found: tuple[RiskyWorkload, ...], console: Console) -> None:
     """One block per workload, for a narrow terminal: ``Deployment shop/web (score 15)``, then
     its ServiceAccount and token, capabilities and exposure, each wrapping under its label."""
+    indent = 3 + LABEL_WIDTH + 1
     for w in found:
         ref = w.workload.ref
-        console.print(
-            f"{ref.kind} {w.namespace}/{ref.name} (score {w.score})", highlight=False, markup=False
-        )
-        grid = Table.grid(padding=(0, 1))
-        grid.add_column(no_wrap=True, min_width=2)
-        grid.add_column(no_wrap=True)
-        grid.add_column(overflow="fold")
-        grid.add_row("", "ServiceAccount", escape(w.service_account))
-        grid.add_row("", "Token", escape(_token_text(w)))
+        print_wrapped(console, f"{ref.kind} {w.namespace}/{ref.name} (score {w.score})")
         for label, lines in (
+            ("ServiceAccount", [w.service_account]),
+            ("Token", [_token_text(w)]),
             ("Capabilities", [_capability_line(h) for h in _held(w)]),
             ("Exposure", _exposure_lines(w)),
         ):
             for number, line in enumerate(lines):
-                grid.add_row("", label if number == 0 else "", escape(line))
-        console.print(grid)
+                wrapped = wrap_cell(line, max(console.width - indent, 1))
+                shown = label if number == 0 else ""
+                console.file.write(f"   {shown:<{LABEL_WIDTH}} {wrapped[0]}".rstrip() + "\n")
+                console.file.write("".join(f"{' ' * indent}{more}\n" for more in wrapped[1:]))
 
 
 def workloads_graph(found: tuple[RiskyWorkload, ...]) -> DotGraph:

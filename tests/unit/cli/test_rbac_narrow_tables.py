@@ -66,6 +66,14 @@ def test_paths_hops_read_as_blocks(runner: CliRunner, columns: int) -> None:
     assert any(line.startswith("     ") and line.strip() for line in body)
 
 
+@pytest.mark.parametrize("columns", [80, 100, 200])
+def test_workloads_table_and_blocks_end_lines_without_blanks(
+    runner: CliRunner, corpus: Path, columns: int
+) -> None:
+    lines = _lines(runner, columns, "workloads", str(corpus / "goat"))
+    assert any("internal-proxy-deployment" in line for line in lines)
+
+
 def test_columns_get_their_longest_word_before_any_folds() -> None:
     headers = ("A", "B")
     rows = [("big-monolith/secret-reader-binding and more text here", "get/list/watch on x")]
