@@ -7,9 +7,11 @@ breadth-first search runs backwards from its holders over the can-become graph o
 ``rbac_moves``, so every identity learns its shortest route in one pass per goal (linear in the
 size of the graph, not in identities × graph).
 
-A path is reported from an identity that does not hold the goal itself and whose first hop is its
-own permission: a path that starts by group membership is the group's path, reported once for the
-group (``system:authenticated`` included — then it concerns every user). Full access implies the
+A path is reported from an identity that does not hold the goal itself and starts with its own
+permission: the shortest route whose first hop is not group membership. A route through a group is
+the group's path, reported once for the group (``system:authenticated`` included — then it concerns
+every user); it does not hide a member's own path, which starts at a binding of the member's and
+is reported beside it, even when longer. Full access implies the
 other goals, so an identity that reaches it gets that one path only. Kubernetes' own identities
 (control-plane users and groups, ServiceAccounts of the system namespaces) have paths by design;
 they are computed but flagged ``default``.
@@ -180,22 +182,31 @@ def _goal_holds(inventory: Inventory, goal: Capability) -> dict[Node, GoalHold]:
     return holds
 
 
-def _routes(graph: MoveGraph, goal_nodes: set[Node]) -> tuple[dict[Node, Move], list[Node]]:
-    """For every node that reaches a goal node, its first move on a shortest route; and the nodes
-    in the order found (goal-ward first)."""
+def _routes(
+    graph: MoveGraph, goal_nodes: set[Node]
+) -> tuple[dict[Node, Move], list[Node], dict[Node, Move]]:
+    """For every node that reaches a goal node, its first move on a shortest route; the nodes in
+    the order found (goal-ward first); and for every identity that reaches one by a move of its
+    own (not membership), the first move of its shortest such route. The last is what a path
+    starts with: an identity whose shortest route goes through one of its groups still has its
+    own path, which the group's does not show (the group's binding is not the member's)."""
     seen = set(goal_nodes)
     first: dict[Node, Move] = {}
+    own: dict[Node, Move] = {}
     order: list[Node] = []
     queue = deque(sorted(goal_nodes))
-    while queue:
+    while queue:  # nodes leave the queue nearest first, so the first move seen is on a shortest
         node = queue.popleft()
         for move in graph.into.get(node, ()):
-            if move.source not in seen:
-                seen.add(move.source)
-                first[move.source] = move
-                order.append(move.source)
-                queue.append(move.source)
-    return first, order
+            source = move.source
+            if not move.membership and source not in own and source.is_identity:
+                own[source] = move
+            if source not in seen:
+                seen.add(source)
+                first[source] = move
+                order.append(source)
+                queue.append(source)
+    return first, order, own
 
 
 def _suffixes(
@@ -206,16 +217,22 @@ def _suffixes(
     counts: dict[Node, tuple[int, int]] = {}
     tails: dict[Node, tuple[Move, ...]] = {}
     for node in order:  # a node's next node was found before it
-        move = first[node]
-        hops, moves = counts.get(move.target, (0, 0))
-        counts[node] = (hops + _is_hop(move), moves + 1)
-        tail = (move, *tails.get(move.target, ()))
-        if sum(_is_hop(m) for m in tail) > TAIL_HOPS:
-            tail = tail[1:]
-            while tail and not _is_hop(tail[0]):
-                tail = tail[1:]
-        tails[node] = tail
+        counts[node], tails[node] = _suffix(first[node], counts, tails)
     return counts, tails
+
+
+def _suffix(
+    move: Move, counts: Mapping[Node, tuple[int, int]], tails: Mapping[Node, tuple[Move, ...]]
+) -> tuple[tuple[int, int], tuple[Move, ...]]:
+    """(hops, moves) to the goal of a route starting with ``move``, and its last ``TAIL_HOPS``
+    hops, from those of ``move``'s target."""
+    hops, moves = counts.get(move.target, (0, 0))
+    tail = (move, *tails.get(move.target, ()))
+    if sum(_is_hop(m) for m in tail) > TAIL_HOPS:
+        tail = tail[1:]
+        while tail and not _is_hop(tail[0]):
+            tail = tail[1:]
+    return (hops + _is_hop(move), moves + 1), tail
 
 
 def escalation_paths(inventory: Inventory) -> tuple[EscalationPath, ...]:
@@ -229,16 +246,16 @@ def escalation_paths(inventory: Inventory) -> tuple[EscalationPath, ...]:
     found: list[EscalationPath] = []
     for goal in GOALS:
         holds = _goal_holds(inventory, goal)
-        first, order = _routes(graph, set(holds))
+        first, order, own = _routes(graph, set(holds))
         counts, tails = _suffixes(first, order)
         for start in sorted(graph.identities):
-            if start in holds or start not in first or start in reached_full:
+            move = own.get(start)
+            if move is None or start in holds or start in reached_full:
                 continue
-            move = first[start]
-            if move.membership:
-                continue
-            hop_count, move_count = counts[start]
-            tail = tails[start]
+            if move is first[start]:
+                (hop_count, move_count), tail = counts[start], tails[start]
+            else:  # its shortest route is through a group: its own route, a move longer or more
+                (hop_count, move_count), tail = _suffix(move, counts, tails)
             end = tail[-1].target if tail else move.target
             path = EscalationPath(
                 start, goal, move, holds[end], hop_count, move_count, tail, first, holds

@@ -466,7 +466,9 @@ RULES: tuple[Rule, ...] = (
                 "finding is one shortest path from a subject that does not hold the goal itself to full "
                 "access (critical), to changing admission webhooks or to reading every Secret (high), "
                 "reported on the binding that grants its first hop. Paths that start by group membership are"
-                " reported once, for the group (system:authenticated included). Kubernetes' own identities "
+                " reported once, for the group (system:authenticated included); a member's own path, "
+                "starting at a binding of its own, is reported as well, even when longer. Kubernetes' "
+                "own identities "
                 "(system: users and groups, ServiceAccounts of the system namespaces) have such paths by "
                 "design and are not reported; `kposture rbac paths --include-defaults` lists them."
             ),

@@ -234,7 +234,7 @@ def test_group_paths_are_reported_once_for_the_group() -> None:
     paths = _paths(text)
     assert ("system:authenticated", "full-access") in paths
     # Users and ServiceAccounts reach it through membership: the group's path covers them.
-    assert ("bob", "full-access") in paths  # bob still has his own, shorter-or-equal path
+    assert ("bob", "full-access") in paths  # bob has his own path (his token binding)
     assert all(not p.first.membership for p in paths.values())
 
 
@@ -622,3 +622,29 @@ def test_reported_paths_by_binding_groups_every_non_default_path_by_its_first_bi
     reported = [p for paths in grouped.values() for p in paths]
     assert len(reported) == sum(1 for p in every if not p.default and p.first.holding)
     assert reported_paths_by_binding(inventory) is grouped
+
+
+def test_a_members_own_path_is_reported_beside_a_shorter_group_path() -> None:
+    # system:authenticated creates deployments in ci (2 moves to builder's cluster-admin); erin,
+    # a member, also has her own, longer path: exec in web -> app's token -> deployments in ci.
+    text = RBAC.replace(
+        "{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}",
+        "{kind: Group, name: system:authenticated, apiGroup: rbac.authorization.k8s.io}",
+    ) + (
+        "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n"
+        "metadata: {name: app-deployer, namespace: ci}\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: deployer}\n"
+        "subjects:\n- {kind: ServiceAccount, name: app, namespace: web}\n"
+    )
+    inventory = Inventory(objects_from_text(text))
+    paths = {(p.start.name, p.goal.id): p for p in escalation_paths(inventory)}
+    group = paths[("system:authenticated", "full-access")]
+    own = paths[("erin", "full-access")]
+    assert not own.first.membership
+    assert own.first.holding is not None
+    assert own.first.holding.binding.ref.name == "exec"
+    assert own.hop_count > group.hop_count
+    assert own.end == Node("ServiceAccount", "ci", "builder")
+    assert own in reported_paths_by_binding(inventory)[id(own.first.holding.binding)]
+    # the ServiceAccount on the way has its own path too, not hidden by its groups'
+    assert not paths[("app", "full-access")].first.membership
