@@ -341,10 +341,24 @@ class DotGraph:
         self.edge(binding, role, "" if granted.scope == "cluster" else f"in {granted.scope}")
         return role
 
-    def holding(self, holding: Holding, tail: str | None = None) -> None:
-        """subject → binding → role → capability, the edge labelled with what the rule grants."""
+    def holding(self, holding: Holding, tail: str | None = None, short: bool = False) -> None:
+        """subject → binding → role → capability, the edge labelled with what the rule grants
+        (``short``: in at most ``LABEL_LINES`` lines of ``LABEL_WIDTH``, see ``short_label``)."""
         role = self.chain(holding, tail)
-        label = holding.describe()
+        label = short_label(holding.describe()) if short else holding.describe()
         if holding.default:
             label += "\n(Kubernetes default)"
         self.edge(role, self.capability_node(holding.capability), label)
+
+
+LABEL_WIDTH = 40
+LABEL_LINES = 3
+
+
+def short_label(text: str) -> str:
+    """``text`` wrapped in lines of ``LABEL_WIDTH``; past ``LABEL_LINES`` lines cut, with where
+    to read the rest."""
+    lines = wrap_cell(text, LABEL_WIDTH)
+    if len(lines) > LABEL_LINES:
+        lines = [*lines[:LABEL_LINES], "… (-o json: every rule)"]
+    return "\n".join(lines)

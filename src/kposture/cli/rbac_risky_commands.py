@@ -243,12 +243,13 @@ def render_table(views: tuple[CapabilityView, ...]) -> None:
 
 
 def risky_graph(views: tuple[CapabilityView, ...]) -> DotGraph:
-    """subjects → bindings → roles → capability, for every capability shown."""
+    """A node per subject → its bindings → their roles → the capability, for every capability
+    shown; the role → capability edges say what the rules grant in a few short lines."""
     graph = DotGraph("risky")
     for view in views:
         graph.capability_node(view.capability)
         for holding in view.shown:
-            graph.holding(holding)
+            graph.holding(holding, short=True)
     return graph
 
 

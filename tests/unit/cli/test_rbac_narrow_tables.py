@@ -104,3 +104,16 @@ def test_json_streamed_as_json_dumps_writes_it_whole() -> None:
     whole = {"s": "v", "e": [], "caps": [{"h": holders, "n": None}, {"h": []}]}
     assert "".join(chunks) == json.dumps(whole, indent=2, ensure_ascii=False) + "\n"
     assert len(chunks) > 10  # written in pieces, never as one string
+
+
+def test_risky_dot_labels_stay_short(runner: CliRunner, corpus: Path) -> None:
+    result = runner.invoke(app, ["rbac", "risky", str(corpus / "goat"), "-o", "dot"])
+    assert result.exit_code == 0, result.output
+    edges = [line for line in result.stdout.splitlines() if '-> "capability:' in line]
+    assert edges
+    for edge in edges:
+        label = edge.split('[label="', 1)[1].rsplit('"]', 1)[0]
+        lines = label.split("\\n")
+        assert len(lines) <= 5, edge  # three lines, the cut, "(Kubernetes default)"
+        assert all(len(line.replace('\\"', '"')) <= 40 for line in lines), edge
+    assert any("… (-o json: every rule)" in edge for edge in edges)
