@@ -212,9 +212,21 @@ def full_access_line(view: CapabilityView) -> str:
     return f"through full access (see full-access): {_count(len(names), 'subject')}: {shown}"
 
 
-def render_table(views: tuple[CapabilityView, ...]) -> None:
+ROWS_SHOWN = 25
+"""How many rows the table lists per capability unless ``--limit N`` or ``--all``."""
+
+
+def more_rows_line(hidden: int) -> str:
+    """What the table left out of a section, and how to see it."""
+    return (
+        f"… {_count(hidden, 'more row')} not shown: --all lists every row, --limit N the first N "
+        "(-o json lists every holding)"
+    )
+
+
+def render_table(views: tuple[CapabilityView, ...], limit: int | None = ROWS_SHOWN) -> None:
     """One section per capability: its summary, the subjects holding it through full access in
-    one line, then a row for every other holding."""
+    one line, then a row for every other holding, the first ``limit`` of them (None: all)."""
     console = report_console()
     for view in views:
         capability = view.capability
@@ -226,7 +238,8 @@ def render_table(views: tuple[CapabilityView, ...]) -> None:
         line = full_access_line(view)
         if line:
             print_wrapped(console, line, indent=2)
-        if view.listed:
+        listed = view.listed
+        if listed:
             rows = [
                 (
                     subject_text(holding.subject),
@@ -235,9 +248,11 @@ def render_table(views: tuple[CapabilityView, ...]) -> None:
                     holding.describe(),
                     holding_note(holding),
                 )
-                for holding in view.listed
+                for holding in listed[:limit]
             ]
             print_table(console, ("SUBJECT", "SCOPE", "VIA", "GRANTS", "NOTE"), rows)
+            if len(listed) > len(rows):
+                print_wrapped(console, more_rows_line(len(listed) - len(rows)), indent=1)
         else:
             console.file.write("\n")
 
@@ -279,6 +294,17 @@ def risky_command(
             help="Also list Kubernetes' own holdings (default bindings of control-plane identities).",
         ),
     ] = False,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit",
+            min=1,
+            help="Table rows per capability (JSON, YAML and dot have every holding).",
+        ),
+    ] = ROWS_SHOWN,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Every row of every capability in the table.")
+    ] = False,
     cluster: Cluster = False,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
@@ -302,7 +328,7 @@ def risky_command(
     )
     views = capability_views(inputs.inventory, chosen[0], where, include_defaults)
     if output_format is RbacFormat.TABLE:
-        render_table(views)
+        render_table(views, None if show_all else limit)
     elif output_format is RbacFormat.DOT:
         typer.echo(risky_graph(views).render(), nl=False)
     else:

@@ -117,3 +117,35 @@ def test_risky_dot_labels_stay_short(runner: CliRunner, corpus: Path) -> None:
         assert len(lines) <= 5, edge  # three lines, the cut, "(Kubernetes default)"
         assert all(len(line.replace('\\"', '"')) <= 40 for line in lines), edge
     assert any("… (-o json: every rule)" in edge for edge in edges)
+
+
+def _readers(workdir: Path, count: int) -> str:
+    role = (
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\n"
+        'rules: [{apiGroups: [""], resources: [secrets], verbs: [get]}]\n'
+    )
+    bindings = "".join(
+        "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"
+        f"metadata: {{name: read-{n}}}\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: reader}\n"
+        f"subjects: [{{kind: User, name: user-{n}, apiGroup: rbac.authorization.k8s.io}}]\n"
+        for n in range(count)
+    )
+    (workdir / "rbac.yaml").write_text(role + bindings)
+    return "rbac.yaml"
+
+
+def test_risky_table_lists_the_first_rows_and_says_how_to_see_all(
+    runner: CliRunner, workdir: Path
+) -> None:
+    path = _readers(workdir, 30)
+    args = ("risky", path, "--capability", "read-secrets")
+    default = "\n".join(_lines(runner, None, *args))
+    assert default.count("User user-") == 25
+    assert "… 5 more rows not shown: --all lists every row, --limit N the first N" in default
+    limited = "\n".join(_lines(runner, None, *args, "--limit", "2"))
+    assert limited.count("User user-") == 2 and "28 more rows not shown" in limited
+    everything = "\n".join(_lines(runner, None, *args, "--all"))
+    assert everything.count("User user-") == 30 and "not shown" not in everything
+    doc = json.loads("\n".join(_lines(runner, None, *args, "-o", "json")))
+    assert len(doc["capabilities"][0]["holders"]) == 30
