@@ -64,14 +64,16 @@ def column_widths(headers: Sequence[str], rows: Sequence[Sequence[str]], width: 
         ]
         if sum(pieces) > room:
             return _squeezed(pieces, room)
-        words = _capped(pieces, words, room)
+        return _shared(_fair(pieces, words, room), longest, room)
     return _shared(words, longest, room)
 
 
-def _capped(least: list[int], words: list[int], room: int) -> list[int]:
-    """The columns with the longest words cut down to a common width (never below ``least``) until
-    they fit ``room``: short names (a namespace, a verb list) stay whole, long ones fold."""
-    cap = max(words)
+def _fair(least: list[int], words: list[int], room: int) -> list[int]:
+    """When not every longest word fits: each column its longest word up to a fair share of
+    ``room`` (never below ``least``, the longest piece after a separator), so short names (a
+    namespace, a verb list) stay whole and a long name folds after its separators instead of
+    leaving free text a sliver; cut down further while that does not fit."""
+    cap = room // len(words)
     while cap > 1 and sum(max(lo, min(w, cap)) for lo, w in zip(least, words, strict=True)) > room:
         cap -= 1
     return [max(lo, min(w, cap)) for lo, w in zip(least, words, strict=True)]

@@ -82,7 +82,11 @@ def test_columns_get_their_longest_word_before_any_folds() -> None:
     assert widths[0] >= len("big-monolith/secret-reader-binding")
     assert widths[1] >= len("get/list/watch")
     # too narrow for both words: the longer one folds, the shorter stays whole
-    assert column_widths(headers, rows, 40) == [21, 14]
+    narrow = column_widths(headers, rows, 40)
+    assert sum(narrow) + 5 <= 40
+    assert narrow[0] < len("big-monolith/secret-reader-binding") and narrow[1] >= len(
+        "get/list/watch"
+    )
     assert wrap_cell("big-monolith/secret-reader-binding", 13) == [
         "big-monolith/",
         "secret-",
