@@ -155,14 +155,14 @@ class AuditProcessor:
         (not an event), requests under a reused audit ID and detection errors when any."""
         read, stats = self.reader.stats, self.detector.stats
         parts = [
-            f"audit sink: {read.read} events received ({stats.judged} judged)",
+            f"audit sink: {counted(read.read, 'event')} received ({stats.judged} judged)",
             counted(stats.alerts, "alert"),
             f"{read.skipped_total} dropped",
         ]
         if stats.reused_audit_ids:
-            parts.append(f"{stats.reused_audit_ids} reused audit IDs")
+            parts.append(counted(stats.reused_audit_ids, "reused audit ID"))
         if stats.errors:
-            parts.append(f"{stats.errors} detection errors")
+            parts.append(counted(stats.errors, "detection error"))
         return ", ".join(parts)
 
     def _run(self) -> None:
@@ -206,7 +206,7 @@ class AuditProcessor:
             try:
                 self.record(converted)
             except Exception as exc:
-                log.error("could not store %d alerts: %s", len(converted), exc)
+                log.error("could not store %s: %s", counted(len(converted), "alert"), exc)
         metrics.lag.set(time.monotonic() - batch.received)
 
 

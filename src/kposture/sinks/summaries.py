@@ -23,11 +23,15 @@ def delivery_summary(name: str, counts: Mapping[str, int]) -> str:
             "(sent when a sink with the same URL starts again)"
         )
     extras = (
-        ("dropped", "dropped (queue full or lost on close)"),
-        ("rejected", "refused by the receiver"),
-        ("filtered", "below its minimum severity"),
-        ("deduplicated", "duplicates not sent"),
-        ("errors", "raised an error in the sink"),
+        ("dropped", "{} dropped (queue full or lost on close)", ""),
+        ("rejected", "{} refused by the receiver", ""),
+        ("filtered", "{} below its minimum severity", ""),
+        ("deduplicated", "{} not sent", "duplicate"),
+        ("errors", "{} raised an error in the sink", ""),
     )
-    parts.extend(f"{counts[key]} {what}" for key, what in extras if counts.get(key))
+    parts.extend(
+        what.format(counted(counts[key], noun) if noun else counts[key])
+        for key, what, noun in extras
+        if counts.get(key)
+    )
     return f"alert sink {name}: " + "; ".join(parts)

@@ -187,9 +187,9 @@ class WebhookSink:
                 if wait is None:
                     if failures:
                         log.warning(
-                            "alert sink %s delivering again after %d failed attempts",
+                            "alert sink %s delivering again after %s",
                             self._name,
-                            failures,
+                            counted(failures, "failed attempt"),
                         )
                     failures = 0
                     continue

@@ -167,6 +167,22 @@ def test_alerts_carry_the_cluster_name_and_shutdown_logs_one_summary_line(
     assert summaries == ["audit sink: 2 events received (1 judged), 1 alert, 1 dropped"]
 
 
+def test_the_summary_line_says_one_event_and_one_error_in_the_singular(tmp_path: Path) -> None:
+    setup = _Setup(tmp_path)
+    assert setup.post(_batch(_secret_read())).status_code == 200
+    assert setup.processor.drain()
+    stats = setup.processor.detector.stats
+    stats.reused_audit_ids, stats.errors = 1, 1
+    summary = setup.processor.summary()
+    assert summary == (
+        "audit sink: 1 event received (1 judged), 1 alert, 0 dropped, 1 reused audit ID, "
+        "1 detection error"
+    )
+    stats.reused_audit_ids, stats.errors = 2, 3
+    assert setup.processor.summary().endswith(", 2 reused audit IDs, 3 detection errors")
+    setup.processor.close()
+
+
 def test_an_item_that_is_no_event_is_dropped_alone(tmp_path: Path) -> None:
     setup = _Setup(tmp_path)
     no_user = raw_event("create", "pods", subresource="exec", code=101)

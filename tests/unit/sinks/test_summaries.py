@@ -25,3 +25,12 @@ def test_what_the_spool_still_holds_is_counted_and_named() -> None:
     assert "kept in its spool" in line
     assert "1 refused by the receiver" in line and "2 below its minimum severity" in line
     assert "failed" not in line  # attempts are a metric, not alerts
+
+
+def test_every_count_in_the_line_agrees_with_its_number() -> None:
+    counts = {"queued": 1, "sent": 0, "pending": 1, "deduplicated": 1}
+    line = delivery_summary("webhook-1", counts)
+    assert "1 alert not delivered yet" in line and "1 duplicate not sent" in line
+    assert "duplicates" not in line
+    plural = delivery_summary("webhook-1", {"queued": 3, "sent": 1, "deduplicated": 2})
+    assert "2 duplicates not sent" in plural
