@@ -22,6 +22,8 @@ in order and with the cyclic GC paused as a scan pauses it:
 - **RBAC rules** — ``engine.evaluate`` of the RBAC rules (``rules.rbac.RULES``) on the whole
   inventory, as ``scan`` runs them (one escalation-path check per binding);
 - **risky workloads** — ``rbac_workloads.risky_workloads``, what ``kposture rbac workloads`` lists;
+- **rbac risky** — the capability views and their table (first rows per capability), then the
+  streamed ``-o json`` document, both written to /dev/null;
 - **peak memory** — the process's max RSS after each phase (what a user of the CLI feels).
 
 Prints a markdown table for docs/performance.md. Usage: ``python bench/rbac_benchmark.py [--repeat R]
@@ -231,6 +233,23 @@ with cyclic_gc_paused() if gc_mode == "paused" else contextlib.nullcontext():
     start = time.perf_counter()
     out["workloads_count"] = len(risky_workloads(inventory))
     out["workloads"] = time.perf_counter() - start
+    # `rbac risky`: the views, the table (first rows per capability) and the streamed JSON, both
+    # written to /dev/null (the table as piped, 160 columns).
+    import os
+    from kposture.cli.rbac_output import stream_json
+    from kposture.cli.rbac_risky_commands import capability_views, render_table, risky_document
+    from kposture.inventory.rbac_capabilities import CAPABILITIES
+    start = time.perf_counter()
+    views = capability_views(inventory, CAPABILITIES, "", False)
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        render_table(views)
+    out["risky_table"] = time.perf_counter() - start
+    out["risky_holdings"] = sum(len(view.shown) for view in views)
+    start = time.perf_counter()
+    with open(os.devnull, "w") as sink:
+        stream_json(risky_document(views, "", False), sink.write)
+    out["risky_json"] = time.perf_counter() - start
+    del views
     out["rss_end"] = rss()
 if profiler:
     profiler.dump_stats(profile)
@@ -419,6 +438,15 @@ def report(
         "",
         "",
     )
+    table, document = median(runs, "risky_table"), median(runs, "risky_json")
+    row(
+        f"`rbac risky` table (views + first rows; {first['risky_holdings']:,} holdings)",
+        f"{table:.2f} s",
+        f"{table / load:.2f}x",
+        "",
+        "",
+    )
+    row("`rbac risky -o json` (streamed)", f"{document:.2f} s", f"{document / load:.2f}x", "", "")
     row("whole process", "", "", f"**{rss['rss_end']:.0f}**", goal["rss"])
     verdict = "all equal" if not mismatches else f"{len(mismatches)} DIFFER: {mismatches[:3]}"
     print(
