@@ -22,6 +22,7 @@ COUNTERS = (
     "filtered",
     "deduplicated",
     "errors",
+    "already_queued",
 )
 """What each counter counts:
 
@@ -34,7 +35,9 @@ COUNTERS = (
 - ``rejected``: alerts the receiver refused for good (a 4xx that retrying cannot fix), removed;
 - ``filtered``: alerts below the sink's minimum severity;
 - ``deduplicated``: alerts with a ``dedup_key`` already sent to the sink within its window;
-- ``errors``: alerts a sink raised on (a bug or a broken stream), isolated by the fan-out.
+- ``errors``: alerts a sink raised on (a bug or a broken stream), isolated by the fan-out;
+- ``already_queued``: alerts a spool refused because the same alert (a detection's, for the same
+  audit event) was still waiting in it; not counted as ``queued``.
 """
 
 

@@ -4,7 +4,8 @@
 server's) with ``registry.register(SinkCollector(sinks))``. It exposes
 
 - ``kposture_alerts_total{sink, outcome}`` — a counter per ``SinkStats`` counter (``queued``, ``sent``,
-  ``failed``, ``retried``, ``dropped``, ``rejected``, ``filtered``, ``deduplicated``, ``errors``);
+  ``failed``, ``retried``, ``dropped``, ``rejected``, ``filtered``, ``deduplicated``, ``errors``,
+  ``already_queued``);
 - ``kposture_alert_queue_pending{sink}`` — alerts waiting in each sink's queue.
 
 Sink names carry no secret (see ``Sink.name``), so they are safe as label values.

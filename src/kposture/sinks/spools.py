@@ -92,6 +92,11 @@ class Spool(Protocol):
     @property
     def persistent(self) -> bool: ...
 
+    @property
+    def duplicates(self) -> int:
+        """Alerts ``append`` refused because the same alert was already waiting."""
+        ...
+
     def close(self) -> None: ...
 
 

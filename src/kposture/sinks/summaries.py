@@ -15,7 +15,11 @@ def counted(count: int, noun: str, plural: str = "") -> str:
 def delivery_summary(name: str, counts: Mapping[str, int]) -> str:
     """One line about sink ``name`` from its counters (``SinkStats.snapshot()``), read after the sink
     closed: ``pending`` is then what its spool still holds for the next start."""
-    parts = [f"{counted(counts.get('queued', 0), 'alert')} queued, {counts.get('sent', 0)} sent"]
+    queued = f"{counted(counts.get('queued', 0), 'alert')} queued"
+    already = counts.get("already_queued", 0)
+    if already:
+        queued += f", {already} already queued (the same alert was waiting)"
+    parts = [f"{queued}, {counts.get('sent', 0)} sent"]
     pending = counts.get("pending", 0)
     if pending:
         parts.append(

@@ -114,8 +114,10 @@ class WebhookSink:
         with self._cond:
             if self._closing:
                 raise RuntimeError(f"sink {self._name} is closed")
+            refused_before = self._spool.duplicates
             dropped = self._spool.append(body, spool_identity(alert))
-            self._stats.add("queued")
+            waiting = self._spool.duplicates > refused_before
+            self._stats.add("already_queued" if waiting else "queued")
             self._stats.set_pending(len(self._spool))
             self._cond.notify_all()
         if dropped:

@@ -7,17 +7,22 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from tests.unit.sinks.alert_samples import finding_alert
+from tests.unit.sinks.alert_samples import AT, finding_alert
 from tests.unit.sinks.receivers import Answer, Receiver, wait_for
 
+from audit_samples import audit_event
+from kposture.detections import Detector
+from kposture.model.incidents import sink_alert
 from kposture.sinks.credentials import HeaderValue, ResolvedHeader
 from kposture.sinks.delivering import Backoff, Response
 from kposture.sinks.documents import ALERT_SCHEMA
 from kposture.sinks.slack_payloads import slack_json
 from kposture.sinks.spools import DirectorySpool, MemorySpool, SpoolError
+from kposture.sinks.summaries import delivery_summary
 from kposture.sinks.webhooks import WebhookSink, slack_sink
 
 FAST = Backoff(initial=0.01, maximum=0.05, jitter=0.2)
@@ -58,6 +63,7 @@ def test_delivers_the_alert_document_as_json(receiver: Receiver) -> None:
         "filtered": 0,
         "deduplicated": 0,
         "errors": 0,
+        "already_queued": 0,
         "pending": 0,
     }
 
@@ -436,3 +442,22 @@ def test_a_memory_spool_left_on_close_is_counted_lost_not_pending(receiver: Rece
     sink.send(finding_alert("two"))
     sink.close(0)
     assert (sink.stats.pending, sink.stats.dropped) == (0, 2)
+
+
+def test_an_alert_the_spool_already_holds_is_counted_apart_from_the_queued(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    receiver.stop()
+    sink = _sink(receiver.url, spool=DirectorySpool(tmp_path / "spool"))
+    event = replace(
+        audit_event(verb="create", resource="pods", subresource="exec", code=101), audit_id="a-1"
+    )
+    (alert,) = [sink_alert(found, AT) for found in Detector().process(event)]
+    sink.send(alert)
+    sink.send(alert)  # the same audit event read again while the first still waits
+    sink.send(finding_alert("other"))
+    sink.close(0)
+    counts = sink.stats.snapshot()
+    assert (counts["queued"], counts["already_queued"], counts["pending"]) == (2, 1, 2)
+    line = delivery_summary(sink.name, counts)
+    assert "2 alerts queued, 1 already queued (the same alert was waiting), 0 sent" in line
