@@ -125,6 +125,7 @@ FORBIDDEN_BURST = Detection(
     _forbidden,
     ForbiddenBursts,
     gate=_forbidden_gate,
+    quiet_when_routine=True,
 )
 
 
@@ -263,6 +264,7 @@ NEW_ORIGIN = Detection(
     _new_origin,
     FirstSeen,
     gate=_new_origin_gate,
+    quiet_when_routine=True,
 )
 
 DETECTIONS: tuple[Detection, ...] = (FORBIDDEN_BURST, NEW_ORIGIN)

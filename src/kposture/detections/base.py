@@ -10,7 +10,8 @@ asks only the detections that care about an event; a detection that looks at eve
 ``gate``, a cheap test on the raw ``audit.k8s.io`` event mapping (with its state) saying whether it
 could act on it. An event that no detection's interest and gate select is never turned into an
 ``AuditEvent`` at all: most of a real log (components reading and renewing leases) costs only its
-JSON parse. Both must be supersets of what ``detect`` acts on.
+JSON parse. Both must be supersets of what ``detect`` acts on. A gate that answers no to every
+routine event (``quiet_when_routine``) is not asked about those at all.
 
 ``needs_body`` names the writes a detection can judge only by their body (the request or response
 object, which the audit policy logs at level ``Request`` or ``RequestResponse``): the detector counts
@@ -98,6 +99,10 @@ class Detection:
     interest: Interest = EVERY_EVENT
     gate: Gate | None = None
     needs_body: BodyNeed | None = None
+    quiet_when_routine: bool = False
+    """Whether ``gate`` answers no to every routine event (``_routine``: Kubernetes' own identity,
+    no impersonation, not unauthenticated, from a non-public peer): the detector then skips the
+    gate for such events after one shared reading."""
 
     @property
     def id(self) -> str:

@@ -12,7 +12,9 @@ others go on; its errors are counted per detection. Pure: no I/O and no clock.
 Dispatch: each detection's ``interest`` (verbs, resources) builds an index from ``(verb, resource)``
 to the detections that can raise on it, so an event is shown only to those. ``wants(raw)`` tells a
 reader, from the raw event mapping, whether any detection could act on it (its interest, then its
-``gate``); the reader does not build an ``AuditEvent`` for the others. Allowlisted hits (the
+``gate``); the reader does not build an ``AuditEvent`` for the others. Gates that answer no to every
+routine event (``Detection.quiet_when_routine``: Kubernetes' own identities from private addresses,
+most of a log) are skipped after one shared reading of the event (``_routine``). Allowlisted hits (the
 policy file's ``detections.allowlist``, judged against ``today``) are counted per detection and
 entry, not alerted.
 
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kposture.detections._bounded import BoundedTable
+from kposture.detections._routine import RoutineReading
 from kposture.detections.base import Detection, DetectionNotes, Gate
 from kposture.detections.registry import registry
 from kposture.detections.settings import DetectionSettings
@@ -49,6 +52,9 @@ MAX_INDEX_KEYS = 4096
 hundred); past that the index starts again, so a stream of made-up resources cannot grow it."""
 
 _Entry = tuple[Detection, Any]
+_Gates = tuple[tuple[Gate, Any], ...]
+_Plan = tuple[_Gates, _Gates]
+"""The gates asked about every event of a (verb, resource), and those skipped for routine ones."""
 RequestKey = tuple[str, str, str, AuditObjectRef | None, dt.datetime | None]
 """What makes the events of one request the same: verb, request URI, user name, object reference
 and the time the request was received (every stage of a request repeats them)."""
@@ -112,7 +118,8 @@ class Detector:
             (detection, detection.start(self.settings)) for detection in self.detections
         ]
         self._index: dict[tuple[str, str], tuple[_Entry, ...]] = {}
-        self._gates: dict[tuple[str, str], tuple[tuple[Gate, Any], ...] | None] = {}
+        self._gates: dict[tuple[str, str], _Plan | None] = {}
+        self._routine = RoutineReading(self.settings.protected_namespaces)
         self._judged: BoundedTable[str, tuple[int, ...]] = BoundedTable(audit_id_capacity)
         """Audit ID -> the hashes of the requests judged under it. Hashes, not the keys: a key
         holds the event's URI, object reference and time, several hundred bytes a request; the
@@ -142,28 +149,44 @@ class Detector:
         if not isinstance(verb, str) or not isinstance(resource, str):
             return True  # malformed: let the full reading judge and describe it
         try:
-            gates = self._gates[(verb, resource)]
+            plan = self._gates[(verb, resource)]
         except KeyError:
-            gates = self._gates_for(verb, resource)
-        if gates is None:
+            plan = self._gates_for(verb, resource)
+        if plan is None:
             return True
-        for gate, state in gates:  # noqa: SIM110 (any() over a generator is slower here)
+        gates, quiet = plan
+        for gate, state in gates:  # a loop, not any(): a generator is slower here
+            if gate(raw, state):
+                return True
+        if not quiet or self._routine(raw):
+            return False
+        for gate, state in quiet:  # noqa: SIM110
             if gate(raw, state):
                 return True
         return False
 
-    def _gates_for(self, verb: str, resource: str) -> tuple[tuple[Gate, Any], ...] | None:
-        """The gates of the detections concerned with ``(verb, resource)``, or None when one of
-        them has none (it wants every such event)."""
-        gates: list[tuple[Gate, Any]] = []
+    def _gates_for(self, verb: str, resource: str) -> _Plan | None:
+        """The gates of the detections concerned with ``(verb, resource)``, those always asked and
+        those quiet when the event is routine, or None when one of them has none (it wants every
+        such event). A gate several detections share (with one state) is asked once."""
+        asked: list[tuple[Gate, Any, bool]] = []
+        found: _Plan | None = None
         for detection, state in self._selected(verb, resource):
-            if detection.gate is None:
-                found = None
+            gate = detection.gate
+            if gate is None:
                 break
-            if not any(gate is detection.gate and seen is state for gate, seen in gates):
-                gates.append((detection.gate, state))  # one call for a gate several share
+            quiet = detection.quiet_when_routine
+            for at, (known, seen, known_quiet) in enumerate(asked):
+                if known is gate and seen is state:
+                    asked[at] = (gate, state, known_quiet and quiet)  # quiet only if all are
+                    break
+            else:
+                asked.append((gate, state, quiet))
         else:
-            found = tuple(gates)
+            found = (
+                tuple((gate, state) for gate, state, quiet in asked if not quiet),
+                tuple((gate, state) for gate, state, quiet in asked if quiet),
+            )
         if len(self._gates) >= MAX_INDEX_KEYS:
             self._gates.clear()
         self._gates[(verb, resource)] = found

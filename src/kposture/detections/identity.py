@@ -86,6 +86,7 @@ ANONYMOUS = Detection(
     ),
     _anonymous,
     gate=_anonymous_gate,
+    quiet_when_routine=True,
 )
 
 _POWERFUL = ("system:masters", "system:admin", "cluster-admin")
@@ -138,6 +139,7 @@ IMPERSONATION = Detection(
     ),
     _impersonation,
     gate=_impersonation_gate,
+    quiet_when_routine=True,
 )
 
 _SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
@@ -289,6 +291,7 @@ PUBLIC_SOURCE = Detection(
     _public_source,
     PublicOrigins,
     gate=_public_source_gate,
+    quiet_when_routine=True,
 )
 
 DETECTIONS: tuple[Detection, ...] = (ANONYMOUS, IMPERSONATION, PUBLIC_SOURCE)
