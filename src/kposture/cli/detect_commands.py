@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import signal
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -27,12 +24,18 @@ from typer import _click
 from typer.core import TyperCommand
 
 from kposture.cli.alert_setup import alerts_config
+from kposture.cli.audit_inputs import (
+    IssuePrinter,
+    audit_events,
+    check_sources,
+    fail,
+    fail_unless_readable,
+)
 from kposture.cli.consoles import error_console, report_console
 from kposture.cli.detect_setup import DetectionSetup, prepare_detections
 from kposture.cli.scanning import UsageError
 from kposture.detections import Detector
 from kposture.model import Severity
-from kposture.model.audit import AuditEvent
 from kposture.model.incidents import IncidentAlert, sink_alert
 from kposture.model.lifecycle import Alert
 from kposture.reports.alerts import alert_table
@@ -46,19 +49,10 @@ from kposture.sinks import (
 )
 from kposture.sinks.documents import alert_json
 from kposture.sinks.summaries import counted, delivery_summary
-from kposture.sources.audit_following import follow_audit_log
-from kposture.sources.audit_logs import (
-    DEFAULT_MAX_EVENT_BYTES,
-    AuditLogReader,
-    AuditReadIssue,
-    Envelope,
-    is_gzip_file,
-)
+from kposture.sources.audit_logs import DEFAULT_MAX_EVENT_BYTES, AuditLogReader, Envelope
 
 EXIT_CLEAN = 0
 EXIT_ALERTS = 1
-EXIT_USAGE = 2
-MAX_ISSUES_PRINTED = 50
 
 
 POLICY_OPTION = typer.Option(
@@ -82,46 +76,6 @@ class MinSeverity(enum.StrEnum):
     MEDIUM = "medium"
     LOW = "low"
     INFO = "info"
-
-
-def _fail(message: str) -> NoReturn:
-    error_console().print(f"[red]error:[/] {escape(message)}")
-    raise typer.Exit(EXIT_USAGE)
-
-
-class _IssuePrinter:
-    """Prints the first skipped records on stderr; the rest are only counted."""
-
-    def __init__(self) -> None:
-        self.printed = 0
-        self.console = error_console()
-
-    def __call__(self, issue: AuditReadIssue) -> None:
-        if self.printed < MAX_ISSUES_PRINTED:
-            self.console.print(f"[yellow]warning:[/] {escape(issue.display())}")
-        elif self.printed == MAX_ISSUES_PRINTED:
-            self.console.print("[yellow]warning:[/] further skipped records are only counted")
-        self.printed += 1
-
-
-def _events(
-    reader: AuditLogReader, sources: list[str], follow: Path | None
-) -> Iterator[AuditEvent]:
-    if follow is not None:
-        stop = threading.Event()
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
-            yield from follow_audit_log(reader, follow, should_stop=stop.is_set)
-        except KeyboardInterrupt:
-            return
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-        return
-    for source in sources:
-        if source == "-":
-            yield from reader.read_stream(sys.stdin.buffer, "-")
-        else:
-            yield from reader.read_file(Path(source))
 
 
 def _emit_line(alert: IncidentAlert, sent: Alert, output: Output) -> None:
@@ -219,9 +173,9 @@ def detect_command(
     input or an alert sink that cannot start. Skipped records are warnings on stderr.
     """
     paths = list(sources or ())
-    _check_sources(paths, follow)
+    check_sources(paths, follow)
     if max_event_bytes < 1024:
-        _fail("--max-event-bytes must be at least 1024")
+        fail("--max-event-bytes must be at least 1024")
     reported = Severity(min_severity.value)
     try:
         setup = prepare_detections(policy, detections or ())
@@ -230,16 +184,14 @@ def detect_command(
         )
         sinks: Sinks | None = build_sinks(config) if config.sinks else None
     except (AlertSpecError, AlertSetupError, UsageError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     detector = setup.detector(_lowest(reported, config))
-    reader = AuditLogReader(
-        envelope, max_event_bytes, on_issue=_IssuePrinter(), keep=detector.wants
-    )
+    reader = AuditLogReader(envelope, max_event_bytes, on_issue=IssuePrinter(), keep=detector.wants)
     collected: list[IncidentAlert] = []
     streaming = follow is not None or output is Output.JSON
     shown = 0
     try:
-        for event in _events(reader, paths, follow):
+        for event in audit_events(reader, paths, follow):
             for found in detector.process(event):
                 sent = sink_alert(found, dt.datetime.now(dt.UTC), cluster_name or "")
                 if sinks is not None:
@@ -252,7 +204,7 @@ def detect_command(
                 else:
                     collected.append(found)
     except OSError as exc:
-        _fail(f"cannot read the audit log: {exc}")
+        fail(f"cannot read the audit log: {exc}")
     finally:
         if sinks is not None:
             sinks.close()
@@ -261,46 +213,8 @@ def detect_command(
     if collected:
         report_console().print(alert_table(collected))
     _summary(reader, detector, shown, reported)
-    if reader.stats.unreadable:
-        _fail(
-            "; ".join(
-                f"no audit event could be read from {name} ({counted(bad, 'unreadable record')})"
-                for name, bad in reader.stats.unreadable
-            )
-        )
+    fail_unless_readable(reader)
     raise typer.Exit(EXIT_ALERTS if shown else EXIT_CLEAN)
-
-
-def _not_a_log(path: Path) -> str:
-    if path.is_dir():
-        return "is a directory (give the audit log files in it)"
-    if path.exists():
-        return "is not a regular file"
-    return "no such file"
-
-
-def _check_sources(paths: list[str], follow: Path | None) -> None:
-    if paths and follow is not None:
-        _fail(
-            f"--follow {follow} follows one live log and reads nothing else: "
-            f"{', '.join(paths)} would not be read (run one kposture detect per source)"
-        )
-    if not paths and follow is None:
-        _fail("give audit logs: FILE... (- for stdin), or --follow FILE")
-    if paths.count("-") > 1:
-        _fail("- (stdin) can be read once")
-    problems = [
-        f"{path}: {_not_a_log(Path(path))}"
-        for path in paths
-        if path != "-" and not Path(path).is_file()
-    ]
-    if problems:
-        _fail("; ".join(problems))
-    if follow is not None and follow.is_file() and is_gzip_file(follow):
-        _fail(
-            f"{follow} is gzip-compressed: a compressed backup does not grow and cannot be "
-            "followed; read it with kposture detect FILE, and follow the live log"
-        )
 
 
 FOLLOW_DEDUP = "10m"

@@ -6,7 +6,7 @@ itself (``detect FILE``, ``detect --follow FILE``).
 
 The policy file's allowlist applies (what it already silences is counted, not shown), so running
 tune again after pasting shows what is left. Exit codes: 0 printed; 2 bad arguments, a log or policy
-file that cannot be read.
+file that cannot be read (as for ``detect``: a missing file, or an input that gave nothing readable).
 """
 
 from __future__ import annotations
@@ -25,15 +25,18 @@ from rich.table import Table
 from typer import _click
 from typer.core import TyperGroup
 
+from kposture.cli.audit_inputs import (
+    IssuePrinter,
+    audit_events,
+    check_sources,
+    fail,
+    fail_unless_readable,
+)
 from kposture.cli.consoles import error_console, report_console
 from kposture.cli.detect_commands import (
     DETECTIONS_OPTION,
     POLICY_OPTION,
     DetectRunCommand,
-    _check_sources,
-    _events,
-    _fail,
-    _IssuePrinter,
     detect_command,
 )
 from kposture.cli.detect_setup import prepare_detections
@@ -153,18 +156,18 @@ def tune_command(
     allowlist entries to paste under detections.allowlist in the policy file (fill in the
     reason). The policy file's allowlist already applies.
     """
-    _check_sources(sources, None)
+    check_sources(sources, None)
     if top < 1:
-        _fail("--top must be at least 1")
+        fail("--top must be at least 1")
     try:
         setup = prepare_detections(policy, detections or ())
     except UsageError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     detector = setup.detector()
-    reader = AuditLogReader(envelope, on_issue=_IssuePrinter(), keep=detector.wants)
+    reader = AuditLogReader(envelope, on_issue=IssuePrinter(), keep=detector.wants)
     per_detection: dict[str, _Identity] = defaultdict(_Identity)
     try:
-        for event in _events(reader, sources, None):
+        for event in audit_events(reader, sources, None):
             for alert in detector.process(event):
                 found = per_detection[alert.detection_id]
                 found.users[event.user.username] += 1
@@ -173,7 +176,7 @@ def tune_command(
                 found.namespaces[event.ref.namespace] += 1
                 found.by_user[event.user.username].append(event)
     except OSError as exc:
-        _fail(f"cannot read the audit log: {exc}")
+        fail(f"cannot read the audit log: {exc}")
     _report(detector.stats.alerts_by_detection, per_detection, top, detector)
     console = error_console()
     for message in detector.notices():
@@ -184,6 +187,7 @@ def tune_command(
         markup=False,
         highlight=False,
     )
+    fail_unless_readable(reader)
 
 
 def _report(counts: Counter[str], found: dict[str, _Identity], top: int, detector: Any) -> None:

@@ -161,3 +161,18 @@ def test_tune_reads_several_files_in_order_as_detect_does(tmp_path: Path) -> Non
     assert "2 events read, 2 alerts" in tuned.stderr
     missing = runner.invoke(app, ["detect", "tune", str(first), str(tmp_path / "none.log")])
     assert missing.exit_code == 2 and "none.log: no such file" in missing.stderr
+
+
+def test_tune_exits_2_on_an_input_it_cannot_read_as_detect_does(tmp_path: Path) -> None:
+    binary = tmp_path / "binary.log"
+    binary.write_bytes(bytes(range(256)) * 4)
+    runner = CliRunner()
+    for command in (["detect", "tune"], ["detect"]):
+        unreadable = runner.invoke(app, [*command, str(binary)])
+        assert unreadable.exit_code == 2, (command, unreadable.output)
+        assert f"no audit event could be read from {binary}" in unreadable.stderr
+        missing = runner.invoke(app, [*command, str(tmp_path / "gone.log")])
+        assert missing.exit_code == 2 and "gone.log: no such file" in missing.stderr
+    healthy = runner.invoke(app, ["detect", "tune", str(_log(tmp_path)), str(binary)])
+    assert healthy.exit_code == 2  # one unreadable input among readable ones, as detect
+    assert "secret-read-by-person" in healthy.stdout  # reported before the error
