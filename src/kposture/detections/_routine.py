@@ -44,7 +44,7 @@ class RoutineReading:
         self._users: dict[str, bool] = {}
         self._addresses: dict[str, bool] = {}
 
-    def __call__(self, raw: Mapping[str, Any]) -> bool:
+    def is_routine(self, raw: Mapping[str, Any]) -> bool:
         user = raw.get("user")  # a type other than json's own is never routine: the gates judge it
         if type(user) is not dict or raw.get("impersonatedUser") is not None:
             return False

@@ -366,6 +366,7 @@ CONFIGMAP_CREDENTIALS = Detection(
     ),
     _configmap_credentials,
     interest=Interest(CHANGE_VERBS, frozenset({"configmaps"})),
+    gate=outsider_gate,  # Kubernetes' own writes are not judged (by_kubernetes)
     needs_body=BodyNeed(CHANGE_VERBS, frozenset({"configmaps"})),
 )
 

@@ -119,7 +119,7 @@ class Detector:
         ]
         self._index: dict[tuple[str, str], tuple[_Entry, ...]] = {}
         self._gates: dict[tuple[str, str], _Plan | None] = {}
-        self._routine = RoutineReading(self.settings.protected_namespaces)
+        self._routine = RoutineReading(self.settings.protected_namespaces).is_routine
         self._judged: BoundedTable[str, tuple[int, ...]] = BoundedTable(audit_id_capacity)
         """Audit ID -> the hashes of the requests judged under it. Hashes, not the keys: a key
         holds the event's URI, object reference and time, several hundred bytes a request; the

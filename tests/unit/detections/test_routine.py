@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import random
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +24,20 @@ from kposture.model.audit import AuditEvent
 from kposture.model.incidents import DetectionMeta, Hit
 
 PROTECTED = DetectionSettings().protected_namespaces
+Routine = Callable[[Mapping[str, Any]], bool]
 NODE = "system:node:ip-10-0-0-1.ec2.internal"
 CONTROLLER = "system:serviceaccount:kube-system:deployment-controller"
 WORKLOAD = "system:serviceaccount:monitoring:prometheus"
 
 
 @pytest.fixture
-def routine() -> RoutineReading:
-    return RoutineReading(PROTECTED)
+def routine() -> Routine:
+    return RoutineReading(PROTECTED).is_routine
 
 
 @pytest.mark.parametrize("user", [NODE, CONTROLLER, "system:kube-scheduler", "system:apiserver"])
 def test_kubernetes_own_identities_from_private_peers_are_routine(
-    routine: RoutineReading, user: str
+    routine: Routine, user: str
 ) -> None:
     assert is_own_identity(user, PROTECTED)
     assert routine(raw_event(user=user, groups=("system:nodes", "system:authenticated")))
@@ -46,7 +47,7 @@ def test_kubernetes_own_identities_from_private_peers_are_routine(
     assert routine(no_address)
 
 
-def test_a_public_address_counts_only_as_the_peer(routine: RoutineReading) -> None:
+def test_a_public_address_counts_only_as_the_peer(routine: Routine) -> None:
     claimed = raw_event(user=NODE)
     claimed["sourceIPs"] = ["8.8.8.8", "10.0.0.1"]  # the client claims a public address
     assert routine(claimed)
@@ -67,12 +68,12 @@ def test_a_public_address_counts_only_as_the_peer(routine: RoutineReading) -> No
     ids=["person", "workload", "anonymous", "unauthenticated", "impersonating", "no-name"],
 )
 def test_people_workloads_and_odd_requests_are_not_routine(
-    routine: RoutineReading, raw: dict[str, Any]
+    routine: Routine, raw: dict[str, Any]
 ) -> None:
     assert not routine(raw)
 
 
-def test_a_malformed_user_is_never_routine(routine: RoutineReading) -> None:
+def test_a_malformed_user_is_never_routine(routine: Routine) -> None:
     for user in (None, "system:node:x", {"username": 7}, {"groups": ["system:nodes"]}):
         raw = raw_event(user=NODE)
         raw["user"] = user
@@ -113,7 +114,7 @@ def test_quiet_gates_answer_no_to_every_routine_event(corpus: Path) -> None:
     """The claim the detector relies on, checked on the benchmark's mix (with variants) and every
     Falco corpus event, against the gates' own states after they have seen the stream."""
     settings = DetectionSettings()
-    routine = RoutineReading(settings.protected_namespaces)
+    routine = RoutineReading(settings.protected_namespaces).is_routine
     quiet = [d for d in registry() if d.quiet_when_routine]
     assert {d.id for d in quiet} >= {"first-seen-source", "anonymous-request-allowed"}
     states = [(d, d.start(settings)) for d in quiet]
