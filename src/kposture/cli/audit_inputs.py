@@ -1,7 +1,8 @@
 """The audit logs ``kposture detect`` and ``kposture detect tune`` read, checked and read the same
 way: the sources checked before any work (files that exist, stdin once, ``--follow`` alone and not
 gzip), their events in order, the skipped records printed on stderr, and the inputs that gave
-nothing readable turned into exit 2 once the run is reported.
+nothing readable (only unreadable records, or nothing at all: an empty file, an ``EventList``
+without items) turned into exit 2 once the run is reported.
 """
 
 from __future__ import annotations
@@ -103,11 +104,16 @@ def audit_events(
 
 
 def fail_unless_readable(reader: AuditLogReader) -> None:
-    """Exit 2 naming every input that gave no event while all its records were unreadable."""
-    if reader.stats.unreadable:
-        fail(
-            "; ".join(
-                f"no audit event could be read from {name} ({counted(bad, 'unreadable record')})"
-                for name, bad in reader.stats.unreadable
-            )
-        )
+    """Exit 2 naming every input that gave nothing readable: no event while all its records were
+    unreadable, or nothing at all (an empty file, or lists without items)."""
+    stats = reader.stats
+    problems = [
+        f"no audit event could be read from {name} ({counted(bad, 'unreadable record')})"
+        for name, bad in stats.unreadable
+    ]
+    problems.extend(
+        f"no audit events in {name} (it is empty or its lists have no items)"
+        for name in stats.empty
+    )
+    if problems:
+        fail("; ".join(problems))

@@ -6,8 +6,9 @@ Exit codes of ``detect``: 0 no alert at or above ``--min-severity``; 1 alerts; 2
 input that cannot be read, or an alert sink that cannot start. Skipped records (malformed, truncated,
 over the size limit, not events) are reported on stderr with file:line and do not change the exit
 code, unless an input gave no event at all and every record in it was one of them (a binary file, an
-``EventList`` line cut short): that input could not be read, exit 2. Gzip input is read
-decompressed; following it is refused.
+``EventList`` line cut short): that input could not be read, exit 2; so is an input that holds
+nothing at all (an empty file, ``EventList``s without items). Gzip input is read decompressed;
+following it is refused.
 """
 
 from __future__ import annotations

@@ -115,6 +115,9 @@ class AuditReadStats:
     """Inputs read to their end that gave no event while every record in them was malformed,
     truncated or over the size limit (a binary file, a cut single-line ``EventList``), with that
     number of records."""
+    empty: list[str] = field(default_factory=list)
+    """Inputs read to their end that held no audit event and no record that was skipped: an empty
+    file, blank lines, or lists without items (``{"kind": "EventList", "items": []}``)."""
 
     @property
     def read(self) -> int:
@@ -655,9 +658,11 @@ class AuditLogReader:
         item. Gzip data (told by its first bytes when the stream can peek) is read decompressed.
         A document that is cut short or is not JSON, or gzip data that is corrupt or cut short,
         raises ``AuditInputError``. An input read to its end that gave no event while all its
-        records were unreadable is added to ``stats.unreadable``."""
+        records were unreadable is added to ``stats.unreadable``; one that held nothing at all (no
+        event, no skipped record) to ``stats.empty``."""
         stats = self.stats
         lines, read, before = stats.lines, stats.read, _unreadable_count(stats)
+        skipped = stats.skipped_total
         if _is_gzip(stream):
             yield from self._read_gzip(stream, name)
         else:
@@ -665,6 +670,8 @@ class AuditLogReader:
         bad = _unreadable_count(stats) - before
         if stats.read == read and bad and bad == stats.lines - lines:
             stats.unreadable.append((name, bad))
+        elif stats.read == read and stats.skipped_total == skipped:
+            stats.empty.append(name)
 
     def _read_gzip(self, stream: BinaryIO, name: str) -> Iterator[AuditEvent]:
         lines = self.stats.lines

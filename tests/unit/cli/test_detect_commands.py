@@ -247,6 +247,24 @@ def test_an_input_with_no_event_and_only_unreadable_records_exits_2(tmp_path: Pa
     assert CliRunner().invoke(app, ["detect", str(mixed)]).exit_code == 0
 
 
+def test_an_input_of_only_empty_event_lists_is_named_and_exits_2_as_an_empty_file(
+    tmp_path: Path,
+) -> None:
+    empty_list = json.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": []})
+    lists = write_log(tmp_path, empty_list, empty_list)
+    nothing = tmp_path / "nothing.log"
+    nothing.write_text("")
+    runner = CliRunner()
+    for path in (lists, nothing):
+        for command in (["detect"], ["detect", "tune"]):
+            result = runner.invoke(app, [*command, str(path)])
+            assert result.exit_code == 2, (command, result.output)
+            assert f"no audit events in {path}" in result.stderr
+    healthy = write_log(tmp_path, empty_list, EXEC, empty_list)
+    result = runner.invoke(app, ["detect", str(healthy)])
+    assert result.exit_code == 1 and "no audit events" not in result.stderr
+
+
 def test_alerts_name_the_cluster_from_the_flag_or_the_envelope(tmp_path: Path) -> None:
     eks = {
         "logGroup": "/aws/eks/prod-eu/cluster",

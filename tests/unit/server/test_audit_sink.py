@@ -183,6 +183,19 @@ def test_the_summary_line_says_one_event_and_one_error_in_the_singular(tmp_path:
     setup.processor.close()
 
 
+def test_an_empty_event_list_in_the_stream_is_accepted_silently(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    setup = _Setup(tmp_path)
+    with caplog.at_level("WARNING"):
+        assert setup.post(_batch()).status_code == 200
+        assert setup.post(_batch(_secret_read())).status_code == 200
+        assert setup.processor.drain()
+    assert [r.getMessage() for r in caplog.records] == []
+    assert len(setup.sent) == 1 and setup.processor.reader.stats.issues == []
+    setup.processor.close()
+
+
 def test_an_item_that_is_no_event_is_dropped_alone(tmp_path: Path) -> None:
     setup = _Setup(tmp_path)
     no_user = raw_event("create", "pods", subresource="exec", code=101)

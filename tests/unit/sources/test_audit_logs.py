@@ -261,6 +261,30 @@ def test_an_empty_array_line_is_counted_and_named_like_other_records_without_an_
     ]
 
 
+def test_an_input_of_only_empty_event_lists_or_nothing_is_named_as_empty() -> None:
+    empty_list = {"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": []}
+    pretty = json.dumps(empty_list, indent=2) + "\n"
+    for text in ("", "\n\n", lines(empty_list, empty_list), pretty):
+        events, reader = read(text)
+        assert events == [] and reader.stats.empty == ["audit.log"], text
+        assert reader.stats.unreadable == [] and reader.stats.issues == []
+    healthy = lines(empty_list, raw_event(user="ok"), empty_list)
+    events, reader = read(healthy)
+    assert [e.user.username for e in events] == ["ok"] and reader.stats.empty == []
+    passed_over = read(lines(raw_event(user="ok")), keep=lambda raw: False)[1]
+    assert passed_over.stats.read == 1 and passed_over.stats.empty == []
+    binary = read(b"\x00\x01\xfe\xff garbage\n")[1]
+    assert binary.stats.empty == [] and binary.stats.unreadable == [("audit.log", 1)]
+
+
+def test_empty_event_lists_in_a_webhook_stream_are_passed_over_silently() -> None:
+    reader = AuditLogReader()
+    assert list(reader.parse_batch([], "webhook", 0)) == []
+    batch = [raw_event(user="ok")]
+    assert [e.user.username for e in reader.parse_batch(batch, "webhook", 0)] == ["ok"]
+    assert reader.stats.issues == [] and reader.stats.empty == []
+
+
 def test_truncated_first_line_does_not_lose_the_rest() -> None:
     good = json.dumps(raw_event(user="ok"))
     events, reader = read(good[:40] + "\n" + good + "\n")
