@@ -23,6 +23,7 @@ reported on the binding, once per binding, at the rule's severity, within the bi
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from typing import NamedTuple
 
 from kposture.inventory import (
     BINDING_KINDS,
@@ -164,9 +165,13 @@ def grant_check(
             return  # wildcard-rbac reports full access once, for every capability
         obj_default = is_kubernetes_default(obj)
         scope = role_scope(obj.ref.kind)
-        folds = folds_serviceaccount_impersonation((e.rule for e in rules), scope)
+        folds = _role_folds(obj, inventory, rules, scope)
         judged = folded_targets if folds else targets
-        folded = _folded(rules, scope, f" in namespace {obj.ref.namespace}") if folds else ()
+        folded = (
+            _folded_evidence(_folded_refs(rules, scope), f" in namespace {obj.ref.namespace}")
+            if folds and names_folded
+            else ()
+        )
         for effective in rules:
             if not _judged_here(obj, obj_default, effective):
                 continue
@@ -184,31 +189,50 @@ def grant_check(
                 f"{obj.ref.display()} {_where(obj, effective)} grants "
                 f"{describe_grant(effective.rule, grant)}{extra}{_default_note(severity)}",
                 path,
-                (("rule", _rule_ref(effective)), *(folded if names_folded else ())),
+                (("rule", _rule_ref(effective)), *folded),
                 severity,
             )
 
     return check
 
 
-def _folded(
-    rules: Iterable[EffectiveRule], scope: Scope, where: str
-) -> tuple[tuple[str, str], ...]:
-    """The evidence naming ServiceAccount impersonation folded into pod creation ``where``, or
-    nothing when ``rules`` grant none."""
-    granting = [
-        _rule_ref(effective)
-        for effective in rules
-        if find_grant(effective.rule, SERVICEACCOUNT_IMPERSONATION, scope) is not None
-    ]
-    if not granting:
+_ROLE_FOLDS = "rbac_checks.role_folds"
+
+
+def _role_folds(
+    obj: K8sObject, inventory: Inventory, rules: tuple[EffectiveRule, ...], scope: Scope
+) -> bool:
+    """``folds_serviceaccount_impersonation`` for a role judged on its own, once per inventory
+    (every capability rule asks it)."""
+    memo: dict[int, bool] = inventory.derived.setdefault(_ROLE_FOLDS, {})
+    folds = memo.get(id(obj))
+    if folds is None:
+        folds = folds_serviceaccount_impersonation((e.rule for e in rules), scope)
+        memo[id(obj)] = folds
+    return folds
+
+
+def _folded_refs(rules: Iterable[EffectiveRule], scope: Scope) -> tuple[str, ...]:
+    """The rules granting ServiceAccount impersonation in ``scope`` (each named once)."""
+    return tuple(
+        dict.fromkeys(
+            _rule_ref(effective)
+            for effective in rules
+            if find_grant(effective.rule, SERVICEACCOUNT_IMPERSONATION, scope) is not None
+        )
+    )
+
+
+def _folded_evidence(refs: tuple[str, ...], where: str) -> tuple[tuple[str, str], ...]:
+    """The evidence naming ServiceAccount impersonation by ``refs`` folded into pod creation
+    ``where``; nothing without ``refs``."""
+    if not refs:
         return ()
     return (
         (
             "folded",
-            f"also impersonate serviceaccounts{where} ({'; '.join(dict.fromkeys(granting))}), "
-            "no more than creating a pod there gives: a pod runs as any ServiceAccount of its "
-            "namespace",
+            f"also impersonate serviceaccounts{where} ({'; '.join(refs)}), no more than creating "
+            "a pod there gives: a pod runs as any ServiceAccount of its namespace",
         ),
     )
 
@@ -321,16 +345,29 @@ def wildcard_rbac(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
 # --- bindings of default roles ------------------------------------------------------------------
 
 
+_HANDED_OUT = "rbac_checks.handed_out"
+_ROLE_GRANTS = "rbac_checks.role_grants"
+
+
 def _handed_out(obj: K8sObject, inventory: Inventory) -> tuple[BoundRole, list[Subject]] | None:
     """The default role a binding hands to subjects that are not Kubernetes' own, and those
     subjects; None when the binding is judged elsewhere or not at all: a non-default or unknown
     role (reported on the role), an all-powerful one (cluster-admin-binding), or only default
-    subjects (Kubernetes' own binding, reported at info on the role)."""
+    subjects (Kubernetes' own binding, reported at info on the role). Memoised per inventory:
+    every role rule asks it of every binding."""
+    memo: dict[int, tuple[BoundRole, list[Subject]] | None] = inventory.derived.setdefault(
+        _HANDED_OUT, {}
+    )
+    key = id(obj)
+    if key in memo:
+        return memo[key]
     role = bound_role(obj, inventory)
-    if role is None or not role.default or full_access(role.rules) is not None:
-        return None
-    who = [subject for subject in subjects(obj) if not is_default_subject(obj, subject)]
-    return (role, who) if who else None
+    handed: tuple[BoundRole, list[Subject]] | None = None
+    if role is not None and role.default and full_access(role.rules) is None:
+        who = [subject for subject in subjects(obj) if not is_default_subject(obj, subject)]
+        handed = (role, who) if who else None
+    memo[key] = handed
+    return handed
 
 
 def _who(who: list[Subject]) -> str:
@@ -375,6 +412,46 @@ def _binding_grant(
     if handed is None:
         return
     role, who = handed
+    granted = _role_grant(inventory, role, targets, folded_targets)
+    if granted is None:
+        return
+    extra = note if note and _needs_note(granted.covered) else ""
+    folded = (
+        _folded_evidence(granted.folded, _scope(obj)) if granted.folded and names_folded else ()
+    )
+    yield Violation(
+        f"{obj.ref.display()}: {_who(who)} can {granted.text}{_scope(obj)} through the built-in "
+        f"{role.display()}{extra}",
+        BUILTIN_PATH,
+        (*_evidence(role, who, list(granted.sources)), *folded),
+    )
+
+
+class _RoleGrant(NamedTuple):
+    """What a bound default role grants of a rule's targets: the text, the (verb, resource) pairs
+    not limited by resourceNames, the rules that grant them, and the rules whose ServiceAccount
+    impersonation is folded into pod creation."""
+
+    text: str
+    covered: tuple[tuple[str, str], ...]
+    sources: tuple[EffectiveRule, ...]
+    folded: tuple[str, ...]
+
+
+def _role_grant(
+    inventory: Inventory,
+    role: BoundRole,
+    targets: tuple[Target, ...],
+    folded_targets: tuple[Target, ...],
+) -> _RoleGrant | None:
+    """The grant of ``targets`` by ``role`` in its scope, the same for every binding of the role
+    in that scope, so computed once per inventory for each."""
+    memo: dict[tuple[object, ...], _RoleGrant | None] = inventory.derived.setdefault(
+        _ROLE_GRANTS, {}
+    )
+    key = (id(role.obj), role.kind, role.namespace, role.name, role.scope, id(targets))
+    if key in memo:
+        return memo[key]
     folds = folds_serviceaccount_impersonation((e.rule for e in role.rules), role.scope)
     judged = folded_targets if folds else targets
     covered: list[tuple[str, str]] = []
@@ -390,19 +467,13 @@ def _binding_grant(
             named.append(f"{_describe_pairs(list(grant.covered))} named [{names}]")
         else:
             covered.extend(grant.covered)
-    if not sources:
-        return
-    text = "; ".join(([_describe_pairs(covered)] if covered else []) + named)
-    extra = note if note and _needs_note(tuple(covered)) else ""
-    folded = (
-        _folded(role.default_rules(), role.scope, _scope(obj)) if folds and names_folded else ()
-    )
-    yield Violation(
-        f"{obj.ref.display()}: {_who(who)} can {text}{_scope(obj)} through the built-in "
-        f"{role.display()}{extra}",
-        BUILTIN_PATH,
-        (*_evidence(role, who, sources), *folded),
-    )
+    result = None
+    if sources:
+        text = "; ".join(([_describe_pairs(covered)] if covered else []) + named)
+        folded = _folded_refs(role.default_rules(), role.scope) if folds else ()
+        result = _RoleGrant(text, tuple(covered), tuple(sources), folded)
+    memo[key] = result
+    return result
 
 
 def _binding_wildcards(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:

@@ -2,13 +2,16 @@
 
 Owns the JSON fast path of ``manifests``: ``parse_json`` (one document, positions computed lazily by
 re-reading the text with the located YAML loader, since JSON is YAML) and ``json_item_starts``
-(exact item lines of a ``List`` without any YAML parse).
+(exact item lines of a ``List`` without any YAML parse). Positions inside an item of a ``List``
+(``subtree(("items", i))``) re-read only that item's text, found with the C decoder: a finding
+in a list of 50,000 objects no longer parses the whole file with the located loader, nor keeps
+a position table of every item.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from kposture.model import JsonPath
 from kposture.sources.json_errors import json_error_text
@@ -42,15 +45,32 @@ def parse_json(text: str) -> list[Document]:
 class LazyJsonPositions:
     """A ``PositionIndex`` for JSON text, parsed with the located loader on first use."""
 
-    __slots__ = ("_prefix", "_resolved", "_source")
+    __slots__ = ("_items", "_prefix", "_resolved", "_source")
 
     def __init__(self, source: str | LazyJsonPositions, prefix: JsonPath) -> None:
         self._source = source
         self._prefix = prefix
         self._resolved: TablePositions | None = None
+        self._items: list[_ItemSpan] | None = None
 
-    def subtree(self, prefix: JsonPath) -> LazyJsonPositions:
+    def subtree(self, prefix: JsonPath) -> LazyJsonPositions | JsonItemPositions:
+        if (
+            not self._prefix
+            and len(prefix) == 2
+            and prefix[0] == "items"
+            and type(prefix[1]) is int
+            and isinstance(self._source, str)
+        ):
+            return JsonItemPositions(self, prefix[1], ())
         return LazyJsonPositions(self, self._prefix + prefix)
+
+    def _item(self, index: int) -> _ItemSpan | None:
+        """Where item ``index`` of the top-level ``items`` array is in the text (found once for
+        every item, on first use), or None when the text is not such a list (or is released)."""
+        if self._items is None:
+            text = self._source if isinstance(self._source, str) else ""
+            self._items = _item_spans(text) or []
+        return self._items[index] if 0 <= index < len(self._items) else None
 
     def _document(self) -> TablePositions | None:
         if self._resolved is None:
@@ -73,8 +93,92 @@ class LazyJsonPositions:
         return document.position(self._prefix + path)
 
 
+class JsonItemPositions:
+    """The ``PositionIndex`` of one item of a JSON ``List`` (and a ``prefix`` within it): on first
+    use the item's own text is read with the located loader and its positions shifted to where
+    the item starts in the file; when the item cannot be found so, the whole document's index
+    answers (as for any JSON document)."""
+
+    __slots__ = ("_index", "_list", "_prefix", "_resolved")
+
+    def __init__(self, of: LazyJsonPositions, index: int, prefix: JsonPath) -> None:
+        self._list = of
+        self._index = index
+        self._prefix = prefix
+        self._resolved: _ShiftedPositions | None = None
+
+    def subtree(self, prefix: JsonPath) -> JsonItemPositions:
+        return JsonItemPositions(self._list, self._index, self._prefix + prefix)
+
+    def position(self, path: JsonPath) -> Position | None:
+        if self._resolved is None:
+            self._resolved = _item_positions(self._list, self._index)
+        if self._resolved.table is None:
+            return self._list.position(("items", self._index, *self._prefix, *path))
+        return self._resolved.position(self._prefix + path)
+
+
+class _ItemSpan(NamedTuple):
+    begin: int
+    end: int
+    start: Position
+
+
+class _ShiftedPositions:
+    """An item's positions, read from its own text, moved to where it starts in the file."""
+
+    __slots__ = ("start", "table")
+
+    def __init__(self, table: TablePositions | None, start: Position) -> None:
+        self.table = table
+        self.start = start
+
+    def position(self, path: JsonPath) -> Position | None:
+        assert self.table is not None
+        found = self.table.position(path)
+        if found is None:
+            return None
+        line, column = found
+        if line == 1:
+            return (self.start[0], column + self.start[1] - 1)
+        return (line + self.start[0] - 1, column)
+
+
+def _item_positions(of: LazyJsonPositions, index: int) -> _ShiftedPositions:
+    """Item ``index``'s positions (``table`` None when they must come from the whole document)."""
+    span = of._item(index)
+    if span is None or not isinstance(of._source, str):
+        return _ShiftedPositions(None, (1, 1))
+    try:
+        first = next(parse_yaml(of._source[span.begin : span.end]), None)
+    except DocumentError:
+        first = None
+    table = first.positions if first is not None else None
+    if not isinstance(table, TablePositions):
+        return _ShiftedPositions(None, (1, 1))
+    return _ShiftedPositions(table, span.start)
+
+
+def _item_spans(text: str) -> list[_ItemSpan] | None:
+    """Offsets (begin, end) and start (line, column) of each element of a top-level object's
+    ``items`` array, or None."""
+    offsets = _array_offsets(text)
+    if offsets is None:
+        return None
+    return [
+        _ItemSpan(begin, end, start)
+        for (begin, end), start in zip(offsets, _starts(text, offsets), strict=True)
+    ]
+
+
 def json_item_starts(text: str) -> list[Position] | None:
     """Start (line, column) of each element of a top-level object's ``items`` array, or None."""
+    offsets = _array_offsets(text)
+    return None if offsets is None else _starts(text, offsets)
+
+
+def _array_offsets(text: str) -> list[tuple[int, int]] | None:
+    """(begin, end) offsets of each element of a top-level object's ``items`` array, or None."""
     decoder = json.JSONDecoder()
     length = len(text)
 
@@ -95,7 +199,7 @@ def json_item_starts(text: str) -> list[Position] | None:
                 return None
             index = skip(index + 1)
             if key == "items" and text.startswith("[", index):
-                return _array_item_starts(text, index, decoder, skip)
+                return _array_item_offsets(text, index, decoder, skip)
             _, index = decoder.raw_decode(text, index)
             index = skip(index)
             if text.startswith(",", index):
@@ -105,20 +209,26 @@ def json_item_starts(text: str) -> list[Position] | None:
     return None
 
 
-def _array_item_starts(
+def _array_item_offsets(
     text: str, index: int, decoder: json.JSONDecoder, skip: Any
-) -> list[Position]:
-    offsets: list[int] = []
+) -> list[tuple[int, int]]:
+    offsets: list[tuple[int, int]] = []
     index = skip(index + 1)
     while index < len(text) and text[index] != "]":
-        offsets.append(index)
+        begin = index
         _, index = decoder.raw_decode(text, index)
+        offsets.append((begin, index))
         index = skip(index)
         if text.startswith(",", index):
             index = skip(index + 1)
+    return offsets
+
+
+def _starts(text: str, offsets: list[tuple[int, int]]) -> list[Position]:
+    """The (line, column) of each ``begin`` offset."""
     starts: list[Position] = []
     line, last_newline, scanned = 1, -1, 0
-    for offset in offsets:
+    for offset, _ in offsets:
         line += text.count("\n", scanned, offset)
         last_newline = text.rfind("\n", 0, offset)
         scanned = offset
