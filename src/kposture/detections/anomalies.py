@@ -140,12 +140,23 @@ class FirstSeen:
     """The source IPs and user-agent products each identity was seen with, and when the stream (and
     each identity) started."""
 
-    __slots__ = ("settings", "started", "table")
+    __slots__ = ("_products", "settings", "started", "table")
 
     def __init__(self, settings: DetectionSettings) -> None:
         self.settings = settings
         self.started: dt.datetime | None = None
         self.table: BoundedTable[str, _Profile] = BoundedTable(settings.max_tracked_identities)
+        self._products: dict[str, str] = {}
+
+    def product(self, user_agent: str) -> str:
+        """``agent_product(user_agent)``, remembered: a cluster's clients send a few user agents
+        over and over (the table starts again at the identities' bound)."""
+        found = self._products.get(user_agent)
+        if found is None:
+            if len(self._products) >= max(1, self.settings.max_tracked_identities):
+                self._products.clear()
+            found = self._products[user_agent] = agent_product(user_agent)
+        return found
 
 
 def agent_product(user_agent: str) -> str:
@@ -182,7 +193,7 @@ def _new_origin(event: AuditEvent, state: FirstSeen) -> Iterator[Hit]:
         profile = _Profile(at)
         state.table.put(user.username, profile)
     new_ip = _remember(profile.ips, event.source_ip, settings.max_origins_per_identity)
-    product = agent_product(event.user_agent)
+    product = state.product(event.user_agent)
     new_agent = _remember(profile.agents, product, settings.max_origins_per_identity)
     learning = (
         at - state.started < settings.first_seen_warmup
@@ -231,7 +242,7 @@ def _new_origin_gate(raw: Mapping[str, Any], state: FirstSeen) -> bool:
     ips = raw.get("sourceIPs")
     ip = ips[0] if isinstance(ips, list) and ips and isinstance(ips[0], str) else ""
     agent = raw.get("userAgent")
-    product = agent_product(agent) if isinstance(agent, str) else ""
+    product = state.product(agent) if isinstance(agent, str) else ""
     if (ip and ip not in profile.ips) or (product and product not in profile.agents):
         return True
     if ip:

@@ -118,7 +118,9 @@ class Detector:
             (detection, detection.start(self.settings)) for detection in self.detections
         ]
         self._index: dict[tuple[str, str], tuple[_Entry, ...]] = {}
-        self._gates: dict[tuple[str, str], _Plan | None] = {}
+        self._gates: dict[str, dict[str, _Plan | None]] = {}
+        """Verb -> resource -> the gates to ask (``_gates_for``)."""
+        self._planned = 0
         self._routine = RoutineReading(self.settings.protected_namespaces).is_routine
         self._judged: BoundedTable[str, tuple[int, ...]] = BoundedTable(audit_id_capacity)
         """Audit ID -> the hashes of the requests judged under it. Hashes, not the keys: a key
@@ -149,7 +151,7 @@ class Detector:
         if not isinstance(verb, str) or not isinstance(resource, str):
             return True  # malformed: let the full reading judge and describe it
         try:
-            plan = self._gates[(verb, resource)]
+            plan = self._gates[verb][resource]  # no key tuple to build: most events come here
         except KeyError:
             plan = self._gates_for(verb, resource)
         if plan is None:
@@ -187,9 +189,11 @@ class Detector:
                 tuple((gate, state) for gate, state, quiet in asked if not quiet),
                 tuple((gate, state) for gate, state, quiet in asked if quiet),
             )
-        if len(self._gates) >= MAX_INDEX_KEYS:
+        if self._planned >= MAX_INDEX_KEYS:
             self._gates.clear()
-        self._gates[(verb, resource)] = found
+            self._planned = 0
+        self._gates.setdefault(verb, {})[resource] = found
+        self._planned += 1
         return found
 
     def process(self, event: AuditEvent) -> list[IncidentAlert]:
