@@ -3,14 +3,22 @@ container (privileged, dangerous capabilities, host namespaces, sensitive host p
 that runs again on a schedule) and DaemonSets (code on every node).
 
 Privileged pods are judged whoever creates them: controllers create most pods, and a privileged pod
-is the problem whichever identity wrote it. CronJobs and DaemonSets written by Kubernetes' own
-identities (components, nodes, kube-system's ServiceAccounts) are not judged.
+is the problem whichever identity wrote it. Once, though: the workload a person wrote is the alert,
+so what Kubernetes' built-in controllers create for it (a Deployment's ReplicaSet, the ReplicaSet's
+pods, a CronJob's Jobs and their pods...) does not alert again while its owner's alert is remembered
+(``AlertedWorkloads``). A controller's object whose owner was not seen alerting (written before the
+log starts, or logged without its body) still alerts, as does anything an operator, a person or an
+impersonator writes, or a built-in controller writes for an owner of another kind. CronJobs and
+DaemonSets written by Kubernetes' own identities (components, nodes, kube-system's ServiceAccounts)
+are not judged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
+from kposture.detections._bounded import BoundedTable
 from kposture.detections._containment import (
     PodTarget,
     controller_of,
@@ -40,7 +48,7 @@ from kposture.inventory.host_paths import (
     normalize_host_path,
 )
 from kposture.model import K8sObject, Severity
-from kposture.model.audit import AuditEvent
+from kposture.model.audit import SERVICE_ACCOUNT_PREFIX, AuditEvent
 from kposture.model.incidents import DetectionMeta, Hit
 
 WORKLOAD_RESOURCES = frozenset(
@@ -110,13 +118,91 @@ def host_access(obj: K8sObject) -> tuple[Severity, list[str]] | None:
     return (worst, reasons) if reasons else None
 
 
-def _privileged_pod(event: AuditEvent, _settings: DetectionSettings) -> Iterator[Hit]:
+BUILT_IN_CONTROLLERS = {
+    ("apps", "Deployment"): "deployment-controller",
+    ("apps", "ReplicaSet"): "replicaset-controller",
+    ("apps", "DaemonSet"): "daemon-set-controller",
+    ("apps", "StatefulSet"): "statefulset-controller",
+    ("batch", "Job"): "job-controller",
+    ("batch", "CronJob"): "cronjob-controller",
+    ("", "ReplicationController"): "replication-controller",
+}
+"""The workload kinds (group, kind) whose objects Kubernetes' controllers create, each with the
+kube-system ServiceAccount its controller writes as (``--use-service-account-credentials``)."""
+CONTROLLER_MANAGER = "system:kube-controller-manager"
+"""The controllers' identity when they share the controller manager's credentials."""
+
+WorkloadKey = tuple[str, str, str, str]
+"""A workload by namespace, API group, kind and name."""
+
+
+class AlertedWorkloads:
+    """The workloads whose privileged pod template alerted in this stream, and the objects their
+    controllers created for them (the least recently seen dropped past
+    ``max_tracked_identities``)."""
+
+    __slots__ = ("settings", "table")
+
+    def __init__(self, settings: DetectionSettings) -> None:
+        self.settings = settings
+        self.table: BoundedTable[WorkloadKey, bool] = BoundedTable(settings.max_tracked_identities)
+
+    def remember(self, key: WorkloadKey | None) -> None:
+        if key is not None:
+            self.table.put(key, True)
+
+    def alerted(self, key: WorkloadKey | None) -> bool:
+        return key is not None and self.table.get(key) is not None
+
+
+def _workload_key(event: AuditEvent, obj: K8sObject) -> WorkloadKey | None:
+    """The written object as an owner of others: a named workload (not a pod or pod template)."""
+    metadata = mapping(obj.raw.get("metadata"))
+    name = str(metadata.get("name") or event.ref.name or "")
+    if obj.ref.kind in ("Pod", "PodTemplate") or not name:
+        return None
+    return (obj.ref.namespace, event.ref.api_group or obj.ref.group, obj.ref.kind, name)
+
+
+def _controller_reference(metadata: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``ownerReference`` marked ``controller`` (empty when there is none)."""
+    owners = metadata.get("ownerReferences")
+    for owner in owners if isinstance(owners, list) else ():
+        if mapping(owner).get("controller") is True:
+            return mapping(owner)
+    return {}
+
+
+def _created_for_owner(event: AuditEvent, obj: K8sObject) -> WorkloadKey | None:
+    """The owner the object was written for by its built-in controller: its controller
+    ``ownerReference`` names a workload kind Kubernetes' controllers create objects for, and the
+    request came, without impersonation, from that kind's controller. None otherwise (a person, an
+    operator, an owner of another kind or group)."""
+    owner = _controller_reference(mapping(obj.raw.get("metadata")))
+    group = str(owner.get("apiVersion") or "").rpartition("/")[0]
+    kind, name = str(owner.get("kind") or ""), str(owner.get("name") or "")
+    controller = BUILT_IN_CONTROLLERS.get((group, kind))
+    if controller is None or not name or event.impersonated_user is not None:
+        return None
+    if event.user.username not in (
+        f"{SERVICE_ACCOUNT_PREFIX}kube-system:{controller}",
+        CONTROLLER_MANAGER,
+    ):
+        return None
+    return (obj.ref.namespace, group, kind, name)
+
+
+def _privileged_pod(event: AuditEvent, state: AlertedWorkloads) -> Iterator[Hit]:
     obj = changed_object(event, WORKLOAD_RESOURCES)
     if obj is None:
         return
     found = host_access(obj)
     if found is None:
         return
+    if state.alerted(_created_for_owner(event, obj)):
+        state.remember(_workload_key(event, obj))  # its own objects belong to the same alert
+        return
+    state.remember(_workload_key(event, obj))
     severity, reasons = found
     ref = obj.ref
     metadata = mapping(obj.raw.get("metadata"))
@@ -177,7 +263,10 @@ PRIVILEGED_POD = Detection(
             "host's PID, IPC or network namespace or mount a sensitive host path or the container "
             "runtime socket. Each hands the node to the container. Host IPC and host network alone "
             "are high, as their scanner rules are. Judged whoever writes the pod (controllers "
-            "create most pods). Needs the audit level Request for pod and workload writes."
+            "create most pods), once per workload: what Kubernetes' controllers create for a "
+            "workload that alerted in the stream (its ReplicaSets, Jobs, pods) does not alert "
+            "again; state is bounded (least recently seen dropped). Needs the audit level Request "
+            "for pod and workload writes."
         ),
         response=(
             "Unless it is an approved node agent: delete the workload or scale it to zero (a "
@@ -185,8 +274,10 @@ PRIVILEGED_POD = Detection(
             "ran on and keep them for forensics, and enforce Pod Security baseline on the "
             "namespace."
         ),
+        stateful=True,
     ),
     _privileged_pod,
+    AlertedWorkloads,
     interest=Interest(CHANGE_VERBS, WORKLOAD_RESOURCES),
     needs_body=BodyNeed(CHANGE_VERBS, WORKLOAD_RESOURCES),
 )

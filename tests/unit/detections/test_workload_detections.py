@@ -423,3 +423,233 @@ def test_a_pod_created_with_a_generated_name_is_not_named_by_its_prefix() -> Non
     assert (
         "kubectl get pods -n kube-system -o wide | grep '^falco-6886ccc7df-'" in alert.containment
     )
+
+
+HOST_PID_SPEC = {"hostPID": True, "containers": [{"name": "c"}]}
+
+
+def _built_in(username: str) -> str:
+    return f"system:serviceaccount:kube-system:{username}"
+
+
+def _owned(
+    resource: str,
+    kind: str,
+    owner: tuple[str, str, str],
+    *,
+    user: str,
+    name: str = "",
+    api_version: str = "apps/v1",
+    **kwargs: Any,
+) -> AuditEvent:
+    """A write of ``kind`` owned by ``owner`` (apiVersion, kind, name), as its controller makes it:
+    pods with a generated name, a ReplicaSet or Job with its own."""
+    owner_version, owner_kind, owner_name = owner
+    metadata: dict[str, Any] = {
+        "namespace": "shop",
+        "ownerReferences": [
+            {
+                "apiVersion": owner_version,
+                "kind": owner_kind,
+                "name": owner_name,
+                "uid": "0b5e0ad4-1",
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
+    }
+    if name:
+        metadata["name"] = name
+    else:
+        metadata["generateName"] = f"{owner_name}-"
+    spec: dict[str, Any] = dict(HOST_PID_SPEC)
+    if kind != "Pod":
+        spec = {"template": {"spec": HOST_PID_SPEC}}
+    body = {"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec}
+    group = api_version.rpartition("/")[0]
+    return audit_event(
+        verb="create",
+        resource=resource,
+        namespace="shop",
+        name=name,
+        user=user,
+        request=body,
+        code=201,
+        api_group=group,
+        **kwargs,
+    )
+
+
+def _privileged_alerts(*events: AuditEvent) -> list[str]:
+    return [
+        alert.message for alert in fired(*events) if alert.detection_id == "privileged-pod-created"
+    ]
+
+
+def _deployment_with_replicas(replicas: int = 3) -> list[AuditEvent]:
+    deployment = _workload("Deployment", "deployments", HOST_PID_TEMPLATE, api_group="apps")
+    replica_set = _owned(
+        "replicasets",
+        "ReplicaSet",
+        ("apps/v1", "Deployment", "agent"),
+        user=_built_in("deployment-controller"),
+        name="agent-5d8f",
+    )
+    pods = [
+        _owned(
+            "pods",
+            "Pod",
+            ("apps/v1", "ReplicaSet", "agent-5d8f"),
+            user=_built_in("replicaset-controller"),
+            api_version="v1",
+        )
+        for _ in range(replicas)
+    ]
+    return [deployment, replica_set, *pods]
+
+
+def test_a_privileged_deployment_alerts_once_not_again_for_its_replicaset_and_pods() -> None:
+    (message,) = _privileged_alerts(*_deployment_with_replicas(3))
+    assert message.startswith("alice from 10.0.0.1 created Deployment shop/agent that")
+
+
+@pytest.mark.parametrize(
+    ("kind", "resource", "group", "spec", "controller", "child"),
+    [
+        ("DaemonSet", "daemonsets", "apps", HOST_PID_TEMPLATE, "daemon-set-controller", "Pod"),
+        ("StatefulSet", "statefulsets", "apps", HOST_PID_TEMPLATE, "statefulset-controller", "Pod"),
+        ("Job", "jobs", "batch", HOST_PID_TEMPLATE, "job-controller", "Pod"),
+        (
+            "CronJob",
+            "cronjobs",
+            "batch",
+            {"jobTemplate": {"spec": HOST_PID_TEMPLATE}},
+            "cronjob-controller",
+            "Job",
+        ),
+    ],
+)
+def test_each_workload_a_person_wrote_is_the_alert_not_what_its_controller_creates(
+    kind: str, resource: str, group: str, spec: dict[str, Any], controller: str, child: str
+) -> None:
+    written = _workload(kind, resource, spec, api_group=group)
+    owner = (f"{group}/v1", kind, "agent")
+    if child == "Pod":
+        children = [
+            _owned("pods", "Pod", owner, user=_built_in(controller), api_version="v1")
+            for _ in range(2)
+        ]
+    else:  # a CronJob's Job, then the Job's pod
+        job = _owned(
+            "jobs",
+            "Job",
+            owner,
+            user=_built_in(controller),
+            name="agent-2890",
+            api_version="batch/v1",
+        )
+        job_pod = _owned(
+            "pods",
+            "Pod",
+            ("batch/v1", "Job", "agent-2890"),
+            user=_built_in("job-controller"),
+            api_version="v1",
+        )
+        children = [job, job_pod]
+    (message,) = _privileged_alerts(written, *children)
+    assert f"created {kind} shop/agent that" in message
+
+
+def test_the_controller_manager_own_identity_counts_as_the_controller() -> None:
+    events = _deployment_with_replicas(1)
+    events[1:] = [
+        _owned(
+            "replicasets",
+            "ReplicaSet",
+            ("apps/v1", "Deployment", "agent"),
+            user="system:kube-controller-manager",
+            name="agent-5d8f",
+        ),
+        _owned(
+            "pods",
+            "Pod",
+            ("apps/v1", "ReplicaSet", "agent-5d8f"),
+            user="system:kube-controller-manager",
+            api_version="v1",
+        ),
+    ]
+    assert len(_privileged_alerts(*events)) == 1
+
+
+def test_a_controller_created_pod_alerts_when_its_owner_was_not_seen_alerting() -> None:
+    # Falco's files: only the ReplicaSet controller's pod, the Deployment written before the log.
+    alone = _deployment_with_replicas(1)[2]
+    (message,) = _privileged_alerts(alone)
+    assert message.startswith(f"{_built_in('replicaset-controller')} from 10.0.0.1 created Pod")
+    # Another Deployment's pods are not silenced by the first one's alert.
+    other = _owned(
+        "pods",
+        "Pod",
+        ("apps/v1", "ReplicaSet", "other-7c9d"),
+        user=_built_in("replicaset-controller"),
+        api_version="v1",
+    )
+    assert len(_privileged_alerts(*_deployment_with_replicas(1), other)) == 2
+
+
+def test_pods_an_operator_or_a_person_makes_for_an_alerted_owner_still_alert() -> None:
+    events = _deployment_with_replicas(1)
+    operator_pod = _owned(
+        "pods",
+        "Pod",
+        ("example.com/v1", "Database", "agent"),
+        user="system:serviceaccount:operators:db-operator",
+        api_version="v1",
+    )
+    # A kind this detection does not cover, though the built-in controller's name and the owner's
+    # name match an alerted workload.
+    same_name_crd = _owned(
+        "pods",
+        "Pod",
+        ("example.com/v1", "ReplicaSet", "agent-5d8f"),
+        user=_built_in("replicaset-controller"),
+        api_version="v1",
+    )
+    forged = _owned(
+        "pods",
+        "Pod",
+        ("apps/v1", "ReplicaSet", "agent-5d8f"),
+        user="mallory",
+        api_version="v1",
+    )
+    wrong_controller = _owned(
+        "pods",
+        "Pod",
+        ("apps/v1", "ReplicaSet", "agent-5d8f"),
+        user=_built_in("job-controller"),
+        api_version="v1",
+    )
+    impersonated = _owned(
+        "pods",
+        "Pod",
+        ("apps/v1", "ReplicaSet", "agent-5d8f"),
+        user="mallory",
+        impersonated={"username": _built_in("replicaset-controller")},
+        api_version="v1",
+    )
+    late = [operator_pod, same_name_crd, forged, wrong_controller, impersonated]
+    assert len(_privileged_alerts(*events, *late)) == 1 + len(late)
+
+
+def test_a_person_changing_a_deployment_alerts_once_for_the_rollout() -> None:
+    patch = audit_event(
+        verb="patch",
+        resource="deployments",
+        namespace="shop",
+        name="agent",
+        api_group="apps",
+        request={"kind": "Deployment", "metadata": {"name": "agent"}, "spec": HOST_PID_TEMPLATE},
+    )
+    rollout = _deployment_with_replicas(2)[1:]
+    (message,) = _privileged_alerts(patch, *rollout)
+    assert message.startswith("alice from 10.0.0.1 changed Deployment shop/agent that")
