@@ -468,7 +468,7 @@ def main() -> int:
     det_time, events, alerts, detector, sampler, reader = detection(path)
     if args.profile:
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
     rate = events / det_time
     ratio = det_time / base_time
     print(
