@@ -24,7 +24,6 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from kposture.cli.consoles import error_console, report_console
 from kposture.cli.rbac_can_commands import can_command
@@ -44,8 +43,8 @@ from kposture.cli.rbac_output import (
     errors_list,
     granted_dict,
     policy_rule_text,
+    print_table,
     rule_origin_text,
-    simple_table,
     via_text,
     write_document,
 )
@@ -145,20 +144,14 @@ def render_table(found: list[Access]) -> None:
     if not found:
         console.print("No subject is allowed this request.", highlight=False, markup=False)
         return
-    table = simple_table("KIND", "SUBJECT", "VIA", "SCOPE", "RULE")
+    rows = []
     for access in found:
         subject = access.subject
         name = f"{subject.namespace}/{subject.name}" if subject.namespace else subject.name
         if is_default(access):
             name += " (Kubernetes default)"
-        table.add_row(
-            subject.kind,
-            escape(name),
-            escape(via_text(access)),
-            escape(access.scope),
-            escape(rule_text(access)),
-        )
-    console.print(table)
+        rows.append((subject.kind, name, via_text(access), access.scope, rule_text(access)))
+    print_table(console, ("KIND", "SUBJECT", "VIA", "SCOPE", "RULE"), rows)
 
 
 def verb_notes(given: str, request: Request, inventory: Inventory) -> list[str]:

@@ -19,15 +19,14 @@ from typing import Any, Protocol
 
 import typer
 import yaml
-from rich import box
 from rich.console import Console
-from rich.table import Table
 
 from kposture.cli.plain_tables import render_table, wrap_cell
 from kposture.inventory.rbac import BUILTIN_PATH, BoundRole, EffectiveRule, Subject
 from kposture.inventory.rbac_capabilities import FULL_ACCESS, Capability, Holding
 from kposture.inventory.rbac_rules import PolicyRule
 from kposture.model import InputError, K8sObject
+from kposture.reports.terminal_text import visible
 
 
 class RbacFormat(enum.StrEnum):
@@ -225,22 +224,19 @@ def _stream(value: Any, write: Callable[[str], object], indent: str) -> None:
     write(f"{opening}{closing}" if first else f"\n{indent}{closing}")
 
 
-def simple_table(*columns: str) -> Table:
-    table = Table(box=box.SIMPLE, show_edge=False)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    return table
-
-
 def print_table(console: Console, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """A plain table (``plain_tables``) as wide as ``console``: no markup, no trailing blanks."""
-    console.file.write(render_table(headers, rows, console.width))
+    """A plain table (``plain_tables``) as wide as ``console``: no markup, no trailing blanks;
+    one line per cell, with any control character (a subject's name is whatever the binding says,
+    newlines included) written out by ``visible``."""
+    shown = [[visible(cell) for cell in row] for row in rows]
+    console.file.write(render_table(headers, shown, console.width))
 
 
 def print_wrapped(console: Console, text: str, indent: int = 0, hanging: int = 0) -> None:
     """``text`` wrapped at spaces (then after ``/``, ``:``, ``-``) to ``console``'s width, indented
     by ``indent`` spaces and the lines after the first by ``hanging`` more, so a wrapped item
     reads as one block."""
+    text = visible(text)
     first = wrap_cell(text, max(console.width - indent, 1))[0] if text else ""
     lines = [first]
     rest = text[len(first) :].strip() if text else ""

@@ -158,3 +158,13 @@ def test_mistyped_verbs_and_resources_get_a_hint_and_the_answer_for_what_was_typ
     versioned = runner.invoke(app, ["rbac", "who-can", "get", "apps/v1/deployments", "rbac.yaml"])
     assert versioned.exit_code == 2
     assert "(the API group, not the apiVersion: deployments.apps)" in versioned.stderr
+
+
+def test_table_has_no_trailing_blanks_and_shows_control_characters_escaped(
+    runner: CliRunner, workdir: Path
+) -> None:
+    forged = DEFAULTS.replace("name: mallory,", 'name: "mallory\\e[2J\\nKIND forged",')
+    (workdir / "rbac.yaml").write_text(forged)
+    table, _ = _who_can(runner, "get", "secrets", "rbac.yaml")
+    assert "\x1b" not in table and "mallory\\x1b[2J\\nKIND forged" in table
+    assert all(line == line.rstrip() for line in table.splitlines())
