@@ -36,11 +36,11 @@ class Name:
 
     def __init__(self, text: str, separators: str = "/", fallback: str = "-.") -> None:
         self.text = text
-        self.pieces = _pieces(text, separators)
+        self.pieces = cut_after(text, separators)
         self.fallback = fallback
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        smallest = (part for piece in self.pieces for part in _pieces(piece, self.fallback))
+        smallest = (part for piece in self.pieces for part in cut_after(piece, self.fallback))
         longest = max((cell_len(part) for part in smallest), default=0)
         return Measurement(longest, cell_len(self.text)).clamp(max_width=options.max_width)
 
@@ -60,7 +60,7 @@ def _packed(pieces: list[str], width: int, fallback: str) -> list[str]:
         piece = queue.pop()
         if cell_len((line + piece).rstrip()) <= width:
             line += piece
-        elif cell_len(piece.rstrip()) > width and len(parts := _pieces(piece, fallback)) > 1:
+        elif cell_len(piece.rstrip()) > width and len(parts := cut_after(piece, fallback)) > 1:
             if line and not line.endswith(" "):
                 lines.append(line)
                 line = ""
@@ -77,13 +77,13 @@ def wrap_name(text: str, width: int, separators: str = "/", fallback: str = "-."
     """``text`` in lines of at most ``width`` cells, as ``Name`` prints it: broken after
     ``separators``, a piece still too long after ``fallback``, folded only as the last resort."""
     lines: list[str] = []
-    for packed in _packed(_pieces(text, separators), width, fallback):
+    for packed in _packed(cut_after(text, separators), width, fallback):
         line = packed.rstrip()
         lines.extend(chop_cells(line, width) if cell_len(line) > width else [line])
     return lines
 
 
-def _pieces(text: str, separators: str) -> list[str]:
+def cut_after(text: str, separators: str) -> list[str]:
     """``text`` cut after each of ``separators`` (a separator stays with the piece before it)."""
     pieces: list[str] = []
     start = 0

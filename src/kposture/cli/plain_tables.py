@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from rich.cells import cell_len
 
-from kposture.cli.listing_tables import wrap_name
+from kposture.cli.listing_tables import cut_after, wrap_name
 
 FOLD_AFTER = "/:-"
 """Where a word wider than its column may break (the separator stays on the first line)."""
@@ -27,18 +27,6 @@ _GAP = 3
 
 def _words(text: str) -> list[str]:
     return text.split()
-
-
-def _pieces(word: str) -> list[str]:
-    pieces: list[str] = []
-    start = 0
-    for index, char in enumerate(word):
-        if char in FOLD_AFTER:
-            pieces.append(word[start : index + 1])
-            start = index + 1
-    if start < len(word):
-        pieces.append(word[start:])
-    return pieces
 
 
 def column_widths(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> list[int]:
@@ -57,15 +45,20 @@ def column_widths(headers: Sequence[str], rows: Sequence[Sequence[str]], width: 
     if sum(words) > room:
         pieces = [
             max(
-                (cell_len(p) for line in column for w in _words(line) for p in _pieces(w)),
+                (
+                    cell_len(p)
+                    for line in column
+                    for w in _words(line)
+                    for p in cut_after(w, FOLD_AFTER)
+                ),
                 default=1,
             )
             for column in lines
         ]
         if sum(pieces) > room:
             return _squeezed(pieces, room)
-        return _shared(_fair(pieces, words, room), longest, room)
-    return _shared(words, longest, room)
+        return shared_out(_fair(pieces, words, room), longest, room)
+    return shared_out(words, longest, room)
 
 
 def _fair(least: list[int], words: list[int], room: int) -> list[int]:
@@ -79,7 +72,7 @@ def _fair(least: list[int], words: list[int], room: int) -> list[int]:
     return [max(lo, min(w, cap)) for lo, w in zip(least, words, strict=True)]
 
 
-def _shared(least: list[int], most: list[int], room: int) -> list[int]:
+def shared_out(least: list[int], most: list[int], room: int) -> list[int]:
     """``least`` plus shares of what is left of ``room``, in proportion to what each lacks of
     ``most``."""
     widths = list(least)

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from kposture.cli.consoles import report_console
 from kposture.cli.plain_tables import render_table as render_plain_table
-from kposture.cli.plain_tables import wrap_cell
+from kposture.cli.plain_tables import shared_out, wrap_cell
 from kposture.cli.rbac_inputs import (
     AllNamespaces,
     Cluster,
@@ -143,19 +143,7 @@ def column_widths(rows: list[tuple[str, ...]], headers: tuple[str, ...], width: 
         return []
     if sum(longest) <= room:
         return longest
-    widths = list(words)
-    spare = room - sum(widths)
-    while spare > 0:
-        lacking = [line - width for line, width in zip(longest, widths, strict=True)]
-        total = sum(lacking)
-        if not total:
-            break
-        # Each column gets a share of the spare width for what it lacks, never beyond its line.
-        shares = [max(1, spare * lack // total) if lack else 0 for lack in lacking]
-        for i, share in enumerate(shares):
-            widths[i] += min(share, lacking[i], room - sum(widths))
-        spare = room - sum(widths)
-    return widths
+    return shared_out(words, longest, room)
 
 
 def render_table(found: tuple[RiskyWorkload, ...]) -> None:
