@@ -59,6 +59,9 @@ _ALLOW_KEYS = {
     "reason",
     "expires",
 }
+_ALLOW_WHO_KEYS = {"users", "groups", "serviceAccounts", "sourceRanges"}
+"""The allowlist fields that say who sent a request: the authenticated identity or the peer
+address. A user agent is the client's word and a namespace says where, not who."""
 API_VERSION = "kposture.io/v1"
 KIND = "Policy"
 _RULES_KEYS = {"enabled", "disabled", "severity"}
@@ -384,6 +387,14 @@ class _Reader:
                     )
                 )
             )
+
+        if "userAgents" in fields and not fields.keys() & _ALLOW_WHO_KEYS:
+            message = (
+                "an allowlist entry with userAgents must also say who sends them: add users, "
+                "groups, serviceAccounts or sourceRanges (a user agent is whatever the client "
+                "sends, so anyone could send it to hide)"
+            )
+            problems.append(str(self.fail(node, message)))
 
         def values(key: str) -> tuple[str, ...]:
             return read(key, lambda item: self.strings(item, key), ())

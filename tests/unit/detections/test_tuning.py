@@ -152,6 +152,8 @@ def test_policy_file_block() -> None:
         ("      - {reason: r, serviceAccounts: [argocd]}", 6, "must be namespace/name"),
         ("      - {reason: r, users: [a], expires: soon}", 6, "expires must be a date"),
         ("      - {reason: r, user: [a]}", 6, "unknown key 'user'"),
+        ("      - {reason: r, userAgents: [argocd-repo-server/*]}", 6, "who sends them"),
+        ("      - {reason: r, userAgents: [velero/*], namespaces: [velero]}", 6, "who sends them"),
     ],
 )
 def test_policy_file_errors_name_the_line(entry: str, line: int, message: str) -> None:
@@ -236,3 +238,24 @@ detections:
     assert str(error.value).startswith("p.yaml:7: the reason still holds detect tune's placeholder")
     filled = text.replace(REASON_PLACEHOLDER, "the CI pipeline reads the deploy key")
     assert parse_policy(filled, "p.yaml").detection_allowlist[0].users == ("ci-bot",)
+
+
+@pytest.mark.parametrize(
+    "who",
+    [
+        "users: [ci-bot]",
+        "groups: [ci]",
+        "serviceAccounts: [velero/velero]",
+        "sourceRanges: [10.0.0.0/8]",
+    ],
+)
+def test_user_agents_are_accepted_with_who_sends_them(who: str) -> None:
+    head = "apiVersion: kposture.io/v1\nkind: Policy\ndetections:\n  allowlist:\n"
+    text = f"{head}    '*':\n      - {{reason: r, userAgents: [velero/*], {who}}}\n"
+    assert parse_policy(text, "p.yaml").detection_allowlist[0].user_agents == ("velero/*",)
+
+
+def test_namespaces_alone_stay_allowed() -> None:
+    head = "apiVersion: kposture.io/v1\nkind: Policy\ndetections:\n  allowlist:\n"
+    text = f"{head}    pod-exec:\n      - {{reason: debugging sandbox, namespaces: [sandbox]}}\n"
+    assert parse_policy(text, "p.yaml").detection_allowlist[0].namespaces == ("sandbox",)
