@@ -30,6 +30,20 @@ def revoke_step(event: AuditEvent, what: str) -> str:
     )
 
 
+SECRET_KEYS_TEMPLATE = "{{.type}}{{range $key, $value := .metadata.annotations}} {{$key}}{{end}}"
+"""A go-template printing a Secret's type and the keys of its annotations, never a value: the
+annotations of a Secret written with ``kubectl apply`` hold its data (in
+``kubectl.kubernetes.io/last-applied-configuration``)."""
+
+
+def secret_keys_command(namespace: str, name: str) -> str:
+    """The ``kubectl get`` that shows a Secret's type and annotation keys, none of its values
+    (``NAME`` when the name is unknown)."""
+    secret = shlex.quote(name) if name else "NAME"
+    template = shlex.quote(SECRET_KEYS_TEMPLATE)
+    return f"kubectl get secret {secret} -n {namespace or 'default'} -o go-template={template}"
+
+
 def isolate_step(namespace: str, name: str) -> str:
     """Isolating a pod by network: the label command and the deny-all policy ``kposture respond
     isolate`` prints, in the order to run them."""

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
-from kposture.detections._containment import revoke_step
+from kposture.detections._containment import revoke_step, secret_keys_command
 from kposture.detections._events import (
     CHANGE_VERBS,
     WRITE_VERBS,
@@ -86,16 +86,18 @@ def _protected_secret(event: AuditEvent, settings: DetectionSettings) -> Iterato
     revoke = revoke_step(event, f"{event.verb} on secrets in {ref.namespace}")
     if deleted:
         step = (
-            f"Find which component used {target} (its type and annotations in a backup or in this "
-            "log) and restore or re-issue it: a component without its credentials stops working, "
-            f"and deleting a planted credential also removes the evidence. {revoke}"
+            f"Find which component used {target} (its type and the keys of its annotations in a "
+            "backup or in this log) and restore or re-issue it: a component without its "
+            "credentials stops working, and deleting a planted credential also removes the "
+            f"evidence. {revoke}"
         )
     else:
+        command = secret_keys_command(ref.namespace, ref.name)
         step = (
-            f"Look at the type and annotations of {target} (kubectl get secret {ref.name or 'NAME'}"
-            f" -n {ref.namespace} -o jsonpath='{{.type}} {{.metadata.annotations}}', never its "
-            "data): a token Secret for a ServiceAccount or a bootstrap-token-* Secret gives its "
-            f"holder that identity. Delete it unless the change was approved. {revoke}"
+            f"Look at the type and annotation keys of {target}, never its data or annotation "
+            f"values ({command}): a token Secret for a ServiceAccount or a bootstrap-token-* "
+            f"Secret gives its holder that identity. Delete it unless the change was approved. "
+            f"{revoke}"
         )
     yield Hit(
         f"{who(event)} {action} {target}{detail} in a protected namespace: {whose}",

@@ -71,3 +71,25 @@ def test_a_wrapped_command_reads_whole_in_a_shell(width: int) -> None:
     assert len(lines) > 1 or width > len(command)
     assert all(len(line) <= width for line in lines)
     assert shlex.split(_shell_join("\n".join(lines))) == command.split(" ")
+
+
+def test_the_command_to_look_at_a_planted_secret_pastes_clean_and_prints_no_value() -> None:
+    """A Secret written with kubectl apply holds its data in an annotation
+    (last-applied-configuration): the command shows the type and annotation keys, and the table
+    lifts it without the prose around it."""
+    event = audit_event(
+        verb="create", resource="secrets", namespace="kube-system", name="planted", code=201
+    )
+    (alert,) = [
+        a for a in Detector().process(event) if a.detection_id == "system-namespace-secret-changed"
+    ]
+    console = Console(width=200, record=True, color_system=None)
+    with console.capture() as captured:
+        console.print(alert_table([alert]))
+    commands = [line.strip() for line in captured.get().splitlines() if line.startswith("        ")]
+    template = "{{.type}}{{range $key, $value := .metadata.annotations}} {{$key}}{{end}}"
+    assert shlex.split(commands[0]) == [
+        *("kubectl", "get", "secret", "planted", "-n", "kube-system"),
+        *("-o", f"go-template={template}"),
+    ]
+    assert "jsonpath" not in alert.containment and ".data" not in alert.containment
