@@ -78,6 +78,8 @@ class DetectorStats:
     """Later stages of a request already judged."""
     reused_audit_ids: int = 0
     """Requests that came under the audit ID of a different request (judged all the same)."""
+    first_reused: tuple[str, str] | None = None
+    """The first of them: its audit ID and where it was read (``file:line``, or the file alone)."""
     alerts: int = 0
     errors: int = 0
     error_messages: list[str] = field(default_factory=list)
@@ -247,6 +249,10 @@ class Detector:
         if key in known:
             return True
         self.stats.reused_audit_ids += 1
+        if self.stats.first_reused is None:
+            origin = event.origin
+            where = f"{origin.file}:{origin.line}" if origin.line else origin.file
+            self.stats.first_reused = (event.audit_id, where or "an unnamed input")
         self._judged.put(event.audit_id, (*known, key)[-MAX_REQUESTS_PER_AUDIT_ID:])
         return False
 
@@ -279,13 +285,16 @@ class Detector:
         return found
 
     def _reused_notices(self) -> list[str]:
-        reused = self.stats.reused_audit_ids
-        if not reused:
+        reused, first = self.stats.reused_audit_ids, self.stats.first_reused
+        if not reused or first is None:
             return []
+        audit_id, where = first
+        many = reused > 1
         return [
-            f"{reused:,} request(s) came under the audit ID of a different request (clients set "
-            "the Audit-ID header; reusing one can be an attempt to hide a request): each was "
-            "judged on its own"
+            f"{reused:,} {'requests' if many else 'request'} came under the audit ID of a "
+            f"different request, {'the first' if many else 'it'} under audit ID {audit_id!r} at "
+            f"{where} (clients set the Audit-ID header; reusing one can be an attempt to hide a "
+            f"request): {'each was' if many else 'it was'} judged on its own"
         ]
 
     def _bodiless_notices(self) -> list[str]:

@@ -117,6 +117,8 @@ class AuditProcessor:
         self.record = record
         self.clock = clock
         self.reader = AuditLogReader(keep=detector.wants)
+        self._batches = 0
+        """Batches taken by the worker: the n-th is read as ``webhook batch n``."""
         self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=max(1, capacity))
         self._thread = threading.Thread(target=self._run, name="kposture-audit", daemon=True)
         self._thread.start()
@@ -160,7 +162,9 @@ class AuditProcessor:
             f"{read.skipped_total} dropped",
         ]
         if stats.reused_audit_ids:
-            parts.append(counted(stats.reused_audit_ids, "reused audit ID"))
+            first = stats.first_reused
+            where = f" (the first {first[0]!r} in {first[1]})" if first is not None else ""
+            parts.append(counted(stats.reused_audit_ids, "reused audit ID") + where)
         if stats.errors:
             parts.append(counted(stats.errors, "detection error"))
         return ", ".join(parts)
@@ -184,7 +188,8 @@ class AuditProcessor:
         before = (reader.stats.events, reader.stats.passed, reader.stats.skipped_total)
         errors_before = dict(detector.stats.errors_by_detection)
         alerts = []
-        for event in reader.parse_batch(batch.items, "webhook", 0):
+        self._batches += 1
+        for event in reader.parse_batch(batch.items, f"webhook batch {self._batches}", 0):
             alerts.extend(detector.process(event))
         metrics.events.labels("judged").inc(reader.stats.events - before[0])
         metrics.events.labels("passed").inc(reader.stats.passed - before[1])

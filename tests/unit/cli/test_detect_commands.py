@@ -185,7 +185,9 @@ def test_a_request_under_a_reused_audit_id_is_judged_and_reported(tmp_path: Path
     result = CliRunner().invoke(app, ["detect", str(write_log(tmp_path, decoy, hidden))])
     assert result.exit_code == 1, result.output
     assert "pod-exec" in result.stdout
-    assert "came under the audit ID of a different request" in result.stderr
+    notice = " ".join(result.stderr.split())
+    assert "1 request came under the audit ID of a different request, it under " in notice
+    assert f"audit ID 'same-id' at {tmp_path / 'audit.log'}:2 (clients set" in notice
     assert "2 events read, 1 alert, 1 reused audit ID\n" in result.stderr
 
 

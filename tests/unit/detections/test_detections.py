@@ -23,7 +23,7 @@ from kposture.detections import (
 )
 from kposture.detections.anomalies import agent_product
 from kposture.model import Severity
-from kposture.model.audit import AuditEvent
+from kposture.model.audit import AuditEvent, EventOrigin
 from kposture.model.incidents import DetectionMeta, Hit
 
 
@@ -321,6 +321,23 @@ def test_a_different_request_under_a_seen_audit_id_is_judged_and_counted() -> No
     assert detector.process(attack_again) == []  # the same request's later stage
     assert detector.stats.reused_audit_ids == 1
     assert detector.stats.repeated == 1 and detector.stats.judged == 2
+
+
+def test_the_reused_audit_id_notice_names_the_first_id_and_where_it_was_read() -> None:
+    detector = Detector()
+    origin = EventOrigin("audit.log", 7)
+    detector.process(audit_event(verb="get", resource="pods", audit_id="x"))
+    detector.process(
+        replace(audit_event(verb="list", resource="pods", audit_id="x"), origin=origin)
+    )
+    [notice] = [line for line in detector.notices() if "audit ID" in line]
+    assert notice.startswith("1 request came under the audit ID of a different request, it under ")
+    assert "audit ID 'x' at audit.log:7" in notice and notice.endswith("it was judged on its own")
+    later = replace(audit_event(verb="delete", resource="pods", audit_id="x"), origin=origin)
+    detector.process(replace(later, origin=EventOrigin("webhook batch 3")))
+    [notice] = [line for line in detector.notices() if "audit ID" in line]
+    assert notice.startswith("2 requests came under the audit ID of a different request, the first")
+    assert "'x' at audit.log:7" in notice and notice.endswith("each was judged on its own")
 
 
 def test_requests_remembered_per_audit_id_are_bounded() -> None:

@@ -183,6 +183,18 @@ def test_the_summary_line_says_one_event_and_one_error_in_the_singular(tmp_path:
     setup.processor.close()
 
 
+def test_the_summary_names_the_first_reused_audit_id_and_its_batch(tmp_path: Path) -> None:
+    setup = _Setup(tmp_path)
+    assert setup.post(_batch(raw_event("get", "pods", audit_id="same"))).status_code == 200
+    hidden = raw_event("create", "pods", subresource="exec", code=101, audit_id="same")
+    assert setup.post(_batch(raw_event("get", "nodes"), hidden)).status_code == 200
+    assert setup.processor.drain()
+    assert setup.processor.summary().endswith(
+        ", 1 reused audit ID (the first 'same' in webhook batch 2)"
+    )
+    setup.processor.close()
+
+
 def test_an_empty_event_list_in_the_stream_is_accepted_silently(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
