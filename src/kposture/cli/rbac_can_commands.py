@@ -146,12 +146,19 @@ def _heading(asked: Asked, namespace: str) -> str:
 
 
 def render_table(
-    asked: Asked, namespace: str, held: tuple[Holding, ...], rules: tuple[Permission, ...]
+    asked: Asked,
+    namespace: str,
+    held: tuple[Holding, ...],
+    rules: tuple[Permission, ...],
+    blind: bool = False,
 ) -> None:
+    """The heading, then what the subject holds; nothing held is "No binding grants it anything"
+    unless RBAC could not be read (``blind``: ``finish`` says it cannot be answered)."""
     console = report_console()
     print_wrapped(console, _heading(asked, namespace))
     if not rules:
-        print_wrapped(console, "No binding grants it anything.")
+        if not blind:
+            print_wrapped(console, "No binding grants it anything.")
         return
     console.file.write("\n")
     if held:
@@ -273,11 +280,11 @@ def can_command(
     held = collapse_full_access(capabilities_of(inputs.inventory, asked.principal, where))
     rules = permissions(inputs.inventory, asked.principal, where)
     if output_format is RbacFormat.TABLE:
-        render_table(asked, where, held, rules)
+        render_table(asked, where, held, rules, blind=bool(inputs.unlisted))
     elif output_format is RbacFormat.DOT:
         typer.echo(can_graph(asked, held, rules).render(), nl=False)
     else:
         doc = can_document(asked, subject, where, held, rules)
         write_document({**doc, "errors": errors_list(inputs.errors)}, output_format)
     print_subject_notes(inputs.inventory, asked.kind, asked.name, "can")
-    finish(inputs.errors, output_format)
+    finish(inputs.errors, output_format, answered=bool(rules))

@@ -139,10 +139,13 @@ def rule_text(access: Access) -> str:
     return origin
 
 
-def render_table(found: list[Access]) -> None:
+def render_table(found: list[Access], blind: bool = False) -> None:
+    """The subjects found; none is "No subject is allowed" unless RBAC could not be read
+    (``blind``: ``finish`` says the request cannot be answered)."""
     console = report_console()
     if not found:
-        console.print("No subject is allowed this request.", highlight=False, markup=False)
+        if not blind:
+            console.print("No subject is allowed this request.", highlight=False, markup=False)
         return
     rows = []
     for access in found:
@@ -329,7 +332,7 @@ def who_can_command(
     )
     found = who_can(inputs.inventory, request, any_namespace=every)
     if output_format is RbacFormat.TABLE:
-        render_table(found)
+        render_table(found, blind=bool(inputs.unlisted))
     elif output_format is RbacFormat.DOT:
         typer.echo(who_can_graph(request, found).render(), nl=False)
     else:
@@ -346,7 +349,7 @@ def who_can_command(
     notes = scope_notes(inputs.inventory, request, found, asked_every=all_namespaces, every=every)
     for note in notes:
         error_console().print(f"note: {note}", highlight=False, markup=False)
-    finish(inputs.errors, output_format)
+    finish(inputs.errors, output_format, answered=bool(found))
 
 
 rbac_app.command("can")(can_command)

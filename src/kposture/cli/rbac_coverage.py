@@ -12,11 +12,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from kposture.inventory.workloads import WORKLOAD_KINDS
 from kposture.model import InputError
 from kposture.sources.cluster_kinds import CATALOGUE, KindSpec, kinds
 
 RBAC_KINDS = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
 INCOMPLETE = "incomplete: "
+CANNOT_ANSWER = "Cannot answer: "
+
+RBAC_READS = RBAC_KINDS | {"Namespace", "ServiceAccount"}
+"""The kinds every RBAC view reads: the RBAC kinds, Namespaces (``-n`` checked against them) and
+ServiceAccounts (a binding's subjects)."""
+WORKLOAD_READS = RBAC_READS | set(WORKLOAD_KINDS)
+PATHS_READS = WORKLOAD_READS | {"Secret"}
+"""What ``rbac paths`` reads: pods run as any ServiceAccount of their namespace, token Secrets."""
+EXPOSURE_READS = WORKLOAD_READS | {"Service", "Ingress"}
+"""What ``rbac workloads`` reads: the workloads and what exposes their pods."""
+
+
+def catalogue_of(reads: frozenset[str]) -> tuple[KindSpec, ...]:
+    """The catalogue kinds a view reads, in listing order: a ``--cluster`` RBAC view lists only
+    these (faster, and no warning about a kind it never looks at)."""
+    return tuple(spec for spec in CATALOGUE if spec.kind in reads)
 
 
 def rbac_worded(errors: Iterable[InputError]) -> tuple[InputError, ...]:
@@ -24,9 +41,20 @@ def rbac_worded(errors: Iterable[InputError]) -> tuple[InputError, ...]:
     return tuple(_reworded(error) for error in errors)
 
 
-def incomplete_marks(errors: Iterable[InputError]) -> tuple[str, ...]:
-    """The ``incomplete: ...`` lines an answer carries (from ``rbac_worded`` errors)."""
-    return tuple(error.message for error in errors if error.message.startswith(INCOMPLETE))
+def unlisted_rbac(errors: Iterable[InputError]) -> str:
+    """What an answer could not see of RBAC, in one line (``roles, rolebindings could not be
+    listed (forbidden)``), from ``rbac_worded`` errors; "" when every RBAC kind was read."""
+    reasons: dict[str, list[str]] = {}
+    for error in errors:
+        if not error.message.startswith(INCOMPLETE):
+            continue
+        plural, _, reason = error.message.removeprefix(INCOMPLETE).partition(
+            " could not be listed "
+        )
+        reasons.setdefault(reason, []).append(plural)
+    return "; ".join(
+        f"{', '.join(plurals)} could not be listed {reason}" for reason, plurals in reasons.items()
+    )
 
 
 def _reworded(error: InputError) -> InputError:

@@ -17,7 +17,14 @@ from rich.markup import escape
 
 from kposture.cli.consoles import error_console
 from kposture.cli.progress import listing_progress
-from kposture.cli.rbac_coverage import incomplete_marks, rbac_worded
+from kposture.cli.rbac_coverage import (
+    CANNOT_ANSWER,
+    INCOMPLETE,
+    RBAC_READS,
+    catalogue_of,
+    rbac_worded,
+    unlisted_rbac,
+)
 from kposture.cli.rbac_output import RbacFormat
 from kposture.cli.scanning import (
     EXIT_USAGE,
@@ -58,6 +65,12 @@ class RbacInputs:
     inventory: Inventory
     errors: tuple[InputError, ...]
 
+    @property
+    def unlisted(self) -> str:
+        """What of RBAC could not be read (``roles could not be listed (forbidden)``), or "": a
+        view prints no "nothing found" headline when it is not "" (``finish`` says why)."""
+        return unlisted_rbac(self.errors)
+
 
 def fail(message: str) -> NoReturn:
     """A one-line usage error on stderr, exit 2."""
@@ -80,10 +93,12 @@ def load_rbac_inputs(
     context: str | None,
     namespaces: Sequence[str] | None = None,
     check: Callable[[], None] | None = None,
+    reads: frozenset[str] = RBAC_READS,
 ) -> RbacInputs:
     """Read the inputs (``namespaces`` limits a cluster listing; cluster-scoped kinds are always
-    read). ``check`` validates the view's own arguments first; a ``UsageError`` from it or from
-    the inputs ends the command with exit 2."""
+    read; a cluster is listed for the kinds in ``reads`` only). ``check`` validates the view's
+    own arguments first; a ``UsageError`` from it or from the inputs ends the command with exit
+    2."""
     given = list(paths or [])
     try:
         if check is not None:
@@ -102,20 +117,28 @@ def load_rbac_inputs(
                 namespaces=namespaces,
                 progress=progress,
                 stdin=sys.stdin.buffer if "-" in given else None,
+                catalogue=catalogue_of(reads),
             )
     except UsageError as exc:
         fail(str(exc))
     return RbacInputs(Inventory(loaded.objects), rbac_worded(loaded.errors))
 
 
-def finish(errors: Sequence[InputError], output_format: RbacFormat) -> NoReturn:
-    """Input problems on stderr after the answer, a table answer marked ``incomplete: ...`` on
-    stdout when some RBAC kind could not be listed; exit 2 when some input could not be read."""
-    if output_format is RbacFormat.TABLE:
-        for mark in incomplete_marks(errors):
-            typer.echo(mark)
+def finish(
+    errors: Sequence[InputError], output_format: RbacFormat, answered: bool = True
+) -> NoReturn:
+    """Input problems on stderr after the answer; exit 2 when some input could not be read. When
+    some RBAC kind could not be listed a table says so once, on stdout and not again on stderr:
+    ``incomplete: ...`` under an answer, ``Cannot answer: ...`` instead of one (``answered``
+    False: the view found nothing, which says nothing when RBAC could not be read)."""
+    unlisted = unlisted_rbac(errors)
+    table = output_format is RbacFormat.TABLE
+    if table and unlisted:
+        typer.echo(f"{INCOMPLETE if answered else CANNOT_ANSWER}{unlisted}")
     err = error_console()
     for error in errors:
+        if table and error.message.startswith(INCOMPLETE):
+            continue
         where = f"{error.file}:{error.line}" if error.line > 0 else error.file
         prefix = f"{where}: " if where else ""
         err.print(f"{error.level}: {prefix}{error.message}", highlight=False, markup=False)

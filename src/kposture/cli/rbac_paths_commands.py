@@ -19,6 +19,7 @@ import typer
 
 from kposture.cli.consoles import report_console
 from kposture.cli.rbac_can_commands import Asked, parse_subject
+from kposture.cli.rbac_coverage import PATHS_READS
 from kposture.cli.rbac_inputs import (
     Cluster,
     Context,
@@ -202,10 +203,16 @@ def _held_lines(selection: Selection) -> list[str]:
     ]
 
 
-def render_table(selection: Selection, subject: str | None, full: bool = False) -> None:
+def render_table(
+    selection: Selection, subject: str | None, full: bool = False, blind: bool = False
+) -> None:
+    """The goals held, each path with its hops, then their count; no path found is not said when
+    RBAC could not be read (``blind``: ``finish`` says it cannot be answered)."""
     console = report_console()
     for line in _held_lines(selection):
         print_wrapped(console, line)
+    if blind and not selection.shown and not selection.held:
+        return
     if not selection.shown:
         text = f"No escalation path from {subject}." if subject else "No escalation path."
         if selection.held:
@@ -340,7 +347,12 @@ def paths_command(
             raise UsageError("--group needs a SUBJECT")
 
     inputs = load_rbac_inputs(
-        inputs_given, cluster=cluster, kubeconfig=kubeconfig, context=context, check=check
+        inputs_given,
+        cluster=cluster,
+        kubeconfig=kubeconfig,
+        context=context,
+        check=check,
+        reads=PATHS_READS,
     )
     starts = start_nodes(asked[0]) if asked else None
     held = held_goals(inputs.inventory, asked[0].principal) if asked else {}
@@ -348,7 +360,7 @@ def paths_command(
         escalation_paths(inputs.inventory), starts, tuple(goal or ()), include_defaults, held
     )
     if output_format is RbacFormat.TABLE:
-        render_table(selection, named, full)
+        render_table(selection, named, full, blind=bool(inputs.unlisted))
     elif output_format is RbacFormat.DOT:
         typer.echo(paths_graph(selection, full).render(), nl=False)
     else:
@@ -356,4 +368,4 @@ def paths_command(
         write_document({**doc, "errors": errors_list(inputs.errors)}, output_format)
     if asked:
         print_subject_notes(inputs.inventory, asked[0].kind, asked[0].name, "paths")
-    finish(inputs.errors, output_format)
+    finish(inputs.errors, output_format, answered=bool(selection.shown or selection.held))

@@ -327,11 +327,15 @@ def risky_command(
         check=lambda: chosen.append(_selected(list(capability or []))),
     )
     views = capability_views(inputs.inventory, chosen[0], where, include_defaults)
+    # With RBAC unreadable, "no subject" under every capability would be a definite answer.
+    answered = any(view.summary().subjects or view.summary().defaults_hidden for view in views)
+    blind = bool(inputs.unlisted) and not answered
     if output_format is RbacFormat.TABLE:
-        render_table(views, None if show_all else limit)
+        if not blind:
+            render_table(views, None if show_all else limit)
     elif output_format is RbacFormat.DOT:
         typer.echo(risky_graph(views).render(), nl=False)
     else:
         doc = risky_document(views, where, include_defaults)
         write_document({**doc, "errors": errors_list(inputs.errors)}, output_format)
-    finish(inputs.errors, output_format)
+    finish(inputs.errors, output_format, answered=answered)

@@ -19,6 +19,7 @@ from rich.console import Console
 from kposture.cli.consoles import report_console
 from kposture.cli.plain_tables import render_table as render_plain_table
 from kposture.cli.plain_tables import shared_out, wrap_cell
+from kposture.cli.rbac_coverage import EXPOSURE_READS
 from kposture.cli.rbac_inputs import (
     AllNamespaces,
     Cluster,
@@ -146,9 +147,13 @@ def column_widths(rows: list[tuple[str, ...]], headers: tuple[str, ...], width: 
     return shared_out(words, longest, room)
 
 
-def render_table(found: tuple[RiskyWorkload, ...]) -> None:
+def render_table(found: tuple[RiskyWorkload, ...], blind: bool = False) -> None:
+    """A table of the workloads found (blocks on a narrow terminal); none found is said unless
+    RBAC could not be read (``blind``: ``finish`` says it cannot be answered)."""
     console = report_console()
     if not found:
+        if blind:
+            return
         console.print(
             "No workload runs as a ServiceAccount with risky capabilities.",
             highlight=False,
@@ -253,13 +258,15 @@ def workloads_command(
     """
     where = view_namespace(namespace, all_namespaces)
     # Every namespace is read: a RoleBinding elsewhere may name the workload's ServiceAccount.
-    inputs = load_rbac_inputs(paths, cluster=cluster, kubeconfig=kubeconfig, context=context)
+    inputs = load_rbac_inputs(
+        paths, cluster=cluster, kubeconfig=kubeconfig, context=context, reads=EXPOSURE_READS
+    )
     found = risky_workloads(inputs.inventory, where)
     if output_format is RbacFormat.TABLE:
-        render_table(found)
+        render_table(found, blind=bool(inputs.unlisted))
     elif output_format is RbacFormat.DOT:
         typer.echo(workloads_graph(found).render(), nl=False)
     else:
         doc = workloads_document(found, where)
         write_document({**doc, "errors": errors_list(inputs.errors)}, output_format)
-    finish(inputs.errors, output_format)
+    finish(inputs.errors, output_format, answered=bool(found))

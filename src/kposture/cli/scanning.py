@@ -23,6 +23,7 @@ from kposture.policy.rule_files import LoadedRules, load_rule_files
 from kposture.rules import builtin_rules
 from kposture.sources.cluster import ClusterRead, load_cluster
 from kposture.sources.cluster_config import ClusterError
+from kposture.sources.cluster_kinds import CATALOGUE, KindSpec
 from kposture.sources.cluster_listing import Progress
 from kposture.sources.manifests import LoadedManifests, load_manifests, require_objects
 from kposture.sources.policy_file import (
@@ -230,12 +231,15 @@ def load_inputs(
     namespaces: Sequence[str] | None = None,
     progress: Progress | None = None,
     stdin: BinaryIO | None = None,
+    catalogue: tuple[KindSpec, ...] = CATALOGUE,
 ) -> LoadedManifests:
     """The objects a scan of the same inputs would judge, for verbs that read objects without
     scanning them (``rbac who-can``): manifest ``paths`` (``-`` for stdin, snapshots), a live
-    cluster (``cluster``), or both as one load. Nothing at all to read is a ``UsageError``."""
+    cluster (``cluster``; the kinds of ``catalogue`` only), or both as one load. Nothing at all
+    to read is a ``UsageError``."""
     _check_paths(paths)
-    loaded = read_cluster(kubeconfig, context, namespaces, progress).loaded if cluster else None
+    read = read_cluster(kubeconfig, context, namespaces, progress, catalogue) if cluster else None
+    loaded = read.loaded if read is not None else None
     if paths:
         files = load_manifests(paths, stdin=stdin)
         loaded = files if loaded is None else combine(loaded, files)
@@ -266,10 +270,12 @@ def read_cluster(
     context: str | None,
     namespaces: Sequence[str] | None,
     progress: Progress | None = None,
+    catalogue: tuple[KindSpec, ...] = CATALOGUE,
 ) -> ClusterRead:
-    """``load_cluster`` with its start-up failures as ``UsageError``s."""
+    """``load_cluster`` (of the kinds of ``catalogue``) with its start-up failures as
+    ``UsageError``s."""
     try:
-        return load_cluster(kubeconfig, context, namespaces, progress)
+        return load_cluster(kubeconfig, context, namespaces, progress, catalogue=catalogue)
     except ClusterError as exc:
         raise UsageError(str(exc)) from None
 

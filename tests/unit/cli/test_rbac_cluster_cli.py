@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from fake_kube_api import FakeApi
 from kposture.cli import app
 from kposture.sources import cluster as cluster_source
+from kposture.sources.cluster_listing import list_kind
 
 READER = {
     "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -39,7 +40,7 @@ def _cluster(monkeypatch: pytest.MonkeyPatch, statuses: dict[str, int]) -> None:
 
 
 COMMANDS = [
-    ["who-can", "delete", "pods"],
+    ["who-can", "get", "pods"],
     ["can", "alice"],
     ["risky"],
     ["paths"],
@@ -51,12 +52,17 @@ COMMANDS = [
 def test_an_unlisted_rbac_kind_marks_the_answer_incomplete(
     monkeypatch: pytest.MonkeyPatch, command: list[str]
 ) -> None:
-    _cluster(monkeypatch, {"roles": 403, "nodes": 403})
+    _cluster(monkeypatch, {"roles": 403, "serviceaccounts": 403})
     done = CliRunner().invoke(app, ["rbac", *command, "--cluster"])
     assert done.exit_code == 2, done.output
-    assert "incomplete: roles could not be listed (forbidden)" in done.stdout
+    # under an answer, or instead of one when the view found nothing
+    assert done.stdout.count("roles could not be listed (forbidden)") == 1
+    assert "roles could not be listed" not in done.stderr
     assert "did not run" not in done.stderr and "under-reported" not in done.stderr
-    assert "cannot list nodes: forbidden; the answer did not see Nodes" in done.stderr
+    assert (
+        "cannot list serviceaccounts: forbidden; the answer did not see ServiceAccounts"
+        in done.stderr
+    )
     doc = json.loads(CliRunner().invoke(app, ["rbac", *command, "--cluster", "-o", "json"]).stdout)
     messages = [error["message"] for error in doc["errors"]]
     assert "incomplete: roles could not be listed (forbidden)" in messages
@@ -67,3 +73,48 @@ def test_a_complete_listing_answers_with_exit_0(monkeypatch: pytest.MonkeyPatch)
     done = CliRunner().invoke(app, ["rbac", "who-can", "get", "pods", "--cluster"])
     assert done.exit_code == 0, done.output
     assert "alice" in done.stdout and "incomplete" not in done.stdout
+
+
+UNREADABLE_RBAC = {
+    "roles": 403,
+    "clusterroles": 403,
+    "rolebindings": 403,
+    "clusterrolebindings": 403,
+    "validatingwebhookconfigurations": 403,
+    "pods": 403,
+    "customresourcedefinitions": 403,
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_unreadable_rbac_cannot_answer_once_and_warns_only_about_kinds_read(
+    monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    _cluster(monkeypatch, UNREADABLE_RBAC)
+    done = CliRunner().invoke(app, ["rbac", *command, "--cluster"])
+    assert done.exit_code == 2, done.output
+    every = "roles, rolebindings, clusterroles, clusterrolebindings could not be listed (forbidden)"
+    assert f"Cannot answer: {every}" in done.stdout.splitlines()
+    assert done.stdout.count("could not be listed") == 1
+    assert not any(line.startswith("No ") for line in done.stdout.splitlines())
+    assert "could not be listed" not in done.stderr
+    assert "webhook" not in done.stderr and "CustomResourceDefinition" not in done.stderr
+    pods_read = command[0] in ("paths", "workloads")
+    assert ("cannot list pods" in done.stderr) is pods_read
+
+
+def test_who_can_lists_only_the_kinds_it_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    listed: list[str] = []
+    real = list_kind
+
+    def spy(transport: Any, kind: Any, *args: Any) -> Any:
+        listed.append(kind.kind)
+        return real(transport, kind, *args)
+
+    monkeypatch.setattr("kposture.sources.cluster.list_kind", spy)
+    _cluster(monkeypatch, {})
+    done = CliRunner().invoke(app, ["rbac", "who-can", "get", "pods", "--cluster"])
+    assert done.exit_code == 0, done.output
+    assert sorted(listed) == sorted(
+        ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "Namespace", "ServiceAccount"]
+    )
