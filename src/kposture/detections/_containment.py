@@ -44,6 +44,49 @@ def secret_keys_command(namespace: str, name: str) -> str:
     return f"kubectl get secret {secret} -n {namespace or 'default'} -o go-template={template}"
 
 
+def who_can_command(
+    verb: str, resource: str, namespace: str = "", name: str = "", *, every_namespace: bool = False
+) -> str:
+    """The ``kposture rbac who-can`` that lists every subject allowed ``verb`` on ``resource``
+    (``resource[.group][/subresource]`` or a non-resource URL) against the live cluster, with the
+    binding and role that allow it."""
+    words = ["kposture", "rbac", "who-can", verb, resource]
+    if namespace:
+        words += ["-n", namespace]
+    elif every_namespace:
+        words.append("-A")
+    if name:
+        words += ["--name", name]
+    return " ".join(shlex.quote(word) for word in [*words, "--cluster"])
+
+
+def who_can_request(event: AuditEvent, path: str) -> str:
+    """``who_can_command`` for the request ``event`` made: its resource (with its API group and
+    subresource), namespace and name, or ``path`` when it addressed no object."""
+    ref = event.object_ref
+    if ref is None or not ref.resource:
+        return who_can_command(event.verb, path)
+    resource = f"{ref.resource}.{ref.api_group}" if ref.api_group else ref.resource
+    if ref.subresource:
+        resource += f"/{ref.subresource}"
+    return who_can_command(event.verb, resource, ref.namespace, ref.name)
+
+
+def can_command(subject: str) -> str:
+    """The ``kposture rbac can`` that lists what ``subject`` may do in every namespace of the live
+    cluster."""
+    return f"kposture rbac can {shlex.quote(subject)} -A --cluster"
+
+
+def bindings_command(kind: str, namespace: str, name: str) -> str:
+    """The ``kubectl get`` listing the bindings that grant Role or ClusterRole ``name`` (a
+    ClusterRole can be bound in any namespace too)."""
+    role = shlex.quote(f"{kind}/{name}")
+    if kind == "Role":
+        return f"kubectl get rolebindings -n {namespace or 'default'} -o wide | grep -w {role}"
+    return f"kubectl get clusterrolebindings,rolebindings -A -o wide | grep -w {role}"
+
+
 def isolate_step(namespace: str, name: str) -> str:
     """Isolating a pod by network: the label command and the deny-all policy ``kposture respond
     isolate`` prints, in the order to run them."""

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kposture.detections._bounded import BoundedTable
+from kposture.detections._containment import who_can_command, who_can_request
 from kposture.detections._events import by_kubernetes, mitre, raw_by_outsider
 from kposture.detections.base import Detection
 from kposture.detections.settings import DetectionSettings
@@ -47,8 +48,7 @@ def _anonymous(event: AuditEvent, _state: object) -> Iterator[Hit]:
         f"{event.verb} {target}",
         (
             "Find the binding that grants system:anonymous or system:unauthenticated "
-            "(kposture rbac who-can "
-            f"{event.verb} {event.ref.resource_path or path}) and delete it; set "
+            f"({who_can_request(event, path)}) and delete it; set "
             "--anonymous-auth=false on the API server if nothing needs anonymous access."
         ),
         None,
@@ -103,13 +103,16 @@ def _impersonation(event: AuditEvent, settings: DetectionSettings) -> Iterator[H
     if account is not None and account[0] in settings.protected_namespaces:
         powerful = True
     groups = f" with groups {', '.join(target.groups)}" if target.groups else ""
+    if account is not None:
+        allowed = who_can_command("impersonate", "serviceaccounts", account[0], account[1])
+    else:
+        allowed = who_can_command("impersonate", "users", name=target.username)
     yield Hit(
         f"{event.user.username or '<unknown user>'} from {event.source_ip or 'an unknown address'} "
         f"acted as {target.username}{groups}: {event.verb} {event.ref.display() or event.request_uri}",
         (
             f"Confirm with {event.user.username} that acting as {target.username} was intended; "
-            "if not, remove impersonate from them (kposture rbac who-can impersonate users) and "
-            "revoke their credentials."
+            f"if not, remove impersonate from them ({allowed}) and revoke their credentials."
         ),
         Severity.HIGH if powerful else None,
         (("impersonator", event.user.username), ("impersonated", target.username)),

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kposture.detections._bounded import BoundedTable
+from kposture.detections._containment import bindings_command
 from kposture.detections._events import (
     CHANGE_VERBS,
     WRITE_VERBS,
@@ -265,8 +266,9 @@ def _sensitive_role(event: AuditEvent, settings: DetectionSettings) -> Iterator[
     name = scoped(role_obj.ref.namespace, role_obj.ref.name)
     yield Hit(
         f"{who(event)} {made(event)} {kind} {name} allowing to {', '.join(rights)}",
-        f"Remove those rights from {kind} {name} unless approved, and check its bindings "
-        "(kposture rbac who-can) before anyone uses them.",
+        f"Remove those rights from {kind} {name} unless approved, and check who is bound to it "
+        f"({bindings_command(kind, role_obj.ref.namespace, role_obj.ref.name)}) before anyone "
+        "uses them.",
         None,
         (("role", f"{kind}/{name}"), ("rights", ", ".join(rights))),
     )

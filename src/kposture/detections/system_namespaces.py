@@ -17,6 +17,7 @@ from typing import Any
 
 from kposture.detections._containment import (
     PodTarget,
+    can_command,
     pod_step,
     pod_target,
     revoke_step,
@@ -167,8 +168,8 @@ def _account_created(event: AuditEvent, settings: DetectionSettings) -> Iterator
     yield Hit(
         f"{who(event)} created ServiceAccount {where} in a protected namespace",
         f"Delete ServiceAccount {where} (kubectl delete serviceaccount {name} -n {ref.namespace}) "
-        "unless an approved add-on needs it, and check what is bound to it (kposture rbac "
-        f"who-can --list --as system:serviceaccount:{ref.namespace}:{name}). "
+        "unless an approved add-on needs it, and check what it may do "
+        f"({can_command(f'system:serviceaccount:{ref.namespace}:{name}')}). "
         + revoke_step(event, f"create on serviceaccounts in {ref.namespace}"),
         None,
         (("service_account", where),),
