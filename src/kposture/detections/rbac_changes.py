@@ -11,6 +11,7 @@ learns from every role write it sees, whoever made it, which roles hold a ``*``/
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 
 from kposture.detections._bounded import BoundedTable
@@ -318,13 +319,16 @@ def _system_role(event: AuditEvent, settings: DetectionSettings) -> Iterator[Hit
     kind = kind_of(ref.resource)
     name = scoped(ref.namespace, ref.name)
     action = "deleted" if event.verb.startswith("delete") else "changed"
+    scope = f" -n {shlex.quote(ref.namespace)}" if ref.namespace else ""
+    export = f"kubectl get {kind.lower()} {shlex.quote(ref.name)}{scope} -o yaml"
     yield Hit(
         f"{who(event)} {action} Kubernetes default {kind} {name}",
         (
             f"Restore {kind} {name}: the API server re-creates missing defaults and reconciles "
             "their rules at start-up unless annotated rbac.authorization.kubernetes.io/autoupdate: "
             "'false' (check that annotation), or re-apply it from another cluster of the same "
-            "version (kubectl auth reconcile)."
+            f"version: export it there ({export} > default-rbac.yaml) and reconcile it here "
+            "(kubectl auth reconcile -f default-rbac.yaml)."
         ),
         None,
         (("object", f"{kind}/{name}"), ("action", action)),

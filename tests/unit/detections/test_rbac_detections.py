@@ -215,6 +215,9 @@ def test_system_role_modified() -> None:
     (alert,) = fired(deleted)
     assert alert.detection_id == "system-role-modified" and "deleted" in alert.message
     assert alert.severity is Severity.HIGH
+    export = "kubectl get clusterrole system:kube-aggregator -o yaml > default-rbac.yaml"
+    assert f"({export})" in alert.containment  # each quoted command complete, to paste
+    assert "(kubectl auth reconcile -f default-rbac.yaml)" in alert.containment
     changed = audit_event(
         verb="patch", resource="clusterrolebindings", namespace="", name="cluster-admin"
     )
