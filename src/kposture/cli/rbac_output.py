@@ -271,12 +271,14 @@ class DotGraph:
     edges: dict[tuple[str, str, str], None] = field(default_factory=dict)
 
     def node(self, node_id: str, label: str, **attributes: str) -> str:
+        """A node labelled ``label`` (as ``short_label`` shortens it), once per ``node_id``."""
         if node_id not in self.nodes:
-            self.nodes[node_id] = {"label": label, **attributes}
+            self.nodes[node_id] = {"label": short_label(label), **attributes}
         return node_id
 
     def edge(self, tail: str, head: str, label: str = "") -> None:
-        self.edges.setdefault((tail, head, label), None)
+        """An edge labelled ``label`` (as ``short_label`` shortens it), once per the three."""
+        self.edges.setdefault((tail, head, short_label(label) if label else ""), None)
 
     def render(self) -> str:
         lines = [
@@ -337,11 +339,10 @@ class DotGraph:
         self.edge(binding, role, "" if granted.scope == "cluster" else f"in {granted.scope}")
         return role
 
-    def holding(self, holding: Holding, tail: str | None = None, short: bool = False) -> None:
-        """subject → binding → role → capability, the edge labelled with what the rule grants
-        (``short``: in at most ``LABEL_LINES`` lines of ``LABEL_WIDTH``, see ``short_label``)."""
+    def holding(self, holding: Holding, tail: str | None = None) -> None:
+        """subject → binding → role → capability, the edge labelled with what the rule grants."""
         role = self.chain(holding, tail)
-        label = short_label(holding.describe()) if short else holding.describe()
+        label = holding.describe()
         if holding.default:
             label += "\n(Kubernetes default)"
         self.edge(role, self.capability_node(holding.capability), label)
@@ -351,10 +352,18 @@ LABEL_WIDTH = 40
 LABEL_LINES = 3
 
 
+LABEL_CUT = "… (-o json: in full)"
+
+
 def short_label(text: str) -> str:
-    """``text`` wrapped in lines of ``LABEL_WIDTH``; past ``LABEL_LINES`` lines cut, with where
-    to read the rest."""
-    lines = wrap_cell(text, LABEL_WIDTH)
+    """How every RBAC graph label reads: ``text``'s first line (a name, a rule, what a rule
+    grants, a hop) wrapped in lines of ``LABEL_WIDTH``, past ``LABEL_LINES`` lines cut with where
+    to read the rest (``LABEL_CUT``); the lines after it (a title, ``(Kubernetes default)``)
+    wrapped and kept. Shortening a short label changes nothing."""
+    first, *notes = text.splitlines() or [""]
+    lines = wrap_cell(first, LABEL_WIDTH)
     if len(lines) > LABEL_LINES:
-        lines = [*lines[:LABEL_LINES], "… (-o json: every rule)"]
+        lines = [*lines[:LABEL_LINES], LABEL_CUT]
+    for note in notes:
+        lines.extend(wrap_cell(note, LABEL_WIDTH))
     return "\n".join(lines)

@@ -264,7 +264,7 @@ def risky_graph(views: tuple[CapabilityView, ...]) -> DotGraph:
     for view in views:
         graph.capability_node(view.capability)
         for holding in view.shown:
-            graph.holding(holding, short=True)
+            graph.holding(holding)
     return graph
 
 

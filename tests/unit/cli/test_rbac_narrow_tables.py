@@ -5,6 +5,7 @@ no line ends in a blank."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -120,7 +121,7 @@ def test_risky_dot_labels_stay_short(runner: CliRunner, corpus: Path) -> None:
         lines = label.split("\\n")
         assert len(lines) <= 5, edge  # three lines, the cut, "(Kubernetes default)"
         assert all(len(line.replace('\\"', '"')) <= 40 for line in lines), edge
-    assert any("… (-o json: every rule)" in edge for edge in edges)
+    assert any("… (-o json: in full)" in edge for edge in edges)
 
 
 def _readers(workdir: Path, count: int) -> str:
@@ -153,3 +154,27 @@ def test_risky_table_lists_the_first_rows_and_says_how_to_see_all(
     assert everything.count("User user-") == 30 and "not shown" not in everything
     doc = json.loads("\n".join(_lines(runner, None, *args, "-o", "json")))
     assert len(doc["capabilities"][0]["holders"]) == 30
+
+
+DOT_VIEWS = [
+    ["who-can", "get", "secrets", "-A"],
+    ["can", "system:serviceaccount:kube-system:default"],
+    ["paths", str(FIXTURES)],
+    ["risky"],
+    ["workloads"],
+]
+
+
+@pytest.mark.parametrize("view", DOT_VIEWS, ids=lambda v: v[0])
+def test_every_rbac_dot_label_is_wrapped_alike(
+    runner: CliRunner, corpus: Path, view: list[str]
+) -> None:
+    given = view if view[0] == "paths" else [*view, str(corpus / "goat")]
+    result = runner.invoke(app, ["rbac", *given, "-o", "dot"])
+    assert result.exit_code == 0, result.output
+    labels = re.findall(r'label="((?:[^"\\]|\\.)*)"', result.stdout)
+    assert labels
+    for label in labels:
+        lines = label.split("\\n")
+        assert len(lines) <= 5, label  # three lines, the cut, a note
+        assert all(len(line.replace('\\"', '"')) <= 40 for line in lines), label
