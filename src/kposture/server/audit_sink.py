@@ -9,12 +9,14 @@ is never held longer than one parse. Refusals, each counted by reason in
 ``kposture_audit_batches_total``: 401 no or wrong credentials (logged with the client's address);
 400 malformed, truncated or not an event list; 413 over the size limit; 415 not JSON; 429 with
 ``Retry-After`` when the queue is full (whether the API server retries it is up to its webhook
-backend). One worker thread takes batches in order, turns events into ``AuditEvent``s through the
-audit-log reader as ``detect`` reads an ``EventList`` (only those a detection wants; an item that
-is no event is dropped alone), runs the ``Detector`` and hands each alert to the alert sinks and to
-the store (one transaction per batch). A failure there is logged and counted, never raised into
-the server. On shutdown one line sums the sink up (``summary``): events received, alerts, items
-dropped.
+backend). One worker thread takes the batches and holds their events for ``hold`` seconds
+(``event_order.HeldEvents``), so that events of batches the API server posted concurrently, or
+logged out of order, are judged in the order their requests were received; then it turns them into
+``AuditEvent``s through the audit-log reader as ``detect`` reads an ``EventList`` (only those a
+detection wants; an item that is no event is dropped alone), runs the ``Detector`` and hands each
+alert to the alert sinks and to the store (one transaction per release of held events). A failure
+there is logged and counted, never raised into the server. On shutdown one line sums the sink up
+(``summary``): events received, alerts, items dropped.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from kposture.detections import Detector
 from kposture.model.incidents import sink_alert
 from kposture.model.lifecycle import Alert
 from kposture.server.app import read_body
+from kposture.server.event_order import DEFAULT_HOLD_SECONDS, HeldEvent, HeldEvents
 from kposture.server.reviews import ReviewError
 from kposture.sinks.summaries import counted
 from kposture.sources.audit_logs import AuditLogReader
@@ -85,7 +88,8 @@ class AuditSinkMetrics:
         )
         self.lag = Gauge(
             "kposture_audit_processing_lag_seconds",
-            "Time the last batch judged waited between its arrival and the end of its judging.",
+            "Time the events judged last waited between their batch's arrival and the end of "
+            "their judging (the ordering hold included).",
             registry=registry,
         )
 
@@ -109,6 +113,7 @@ class AuditProcessor:
         capacity: int = DEFAULT_QUEUE_BATCHES,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         cluster: str = "",
+        hold: float = DEFAULT_HOLD_SECONDS,
     ) -> None:
         self.detector = detector
         self.cluster = cluster
@@ -119,6 +124,7 @@ class AuditProcessor:
         self.reader = AuditLogReader(keep=detector.wants)
         self._batches = 0
         """Batches taken by the worker: the n-th is read as ``webhook batch n``."""
+        self._held = HeldEvents(hold)
         self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=max(1, capacity))
         self._thread = threading.Thread(target=self._run, name="kposture-audit", daemon=True)
         self._thread.start()
@@ -136,7 +142,7 @@ class AuditProcessor:
         """Wait until every queued batch is judged (tests, shutdown); whether it was."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._queue.unfinished_tasks == 0:
+            if self._queue.unfinished_tasks == 0 and not self._held:
                 return True
             time.sleep(0.01)
         return False
@@ -171,26 +177,50 @@ class AuditProcessor:
 
     def _run(self) -> None:
         while True:
-            batch = self._queue.get()
+            wait = self._held.next_due(time.monotonic())
+            try:
+                batch = self._queue.get(timeout=wait) if wait is not None else self._queue.get()
+            except queue.Empty:
+                self._judge_safely(self._held.due(time.monotonic()))
+                continue
             try:
                 if batch is None:
+                    self._judge_safely(self._held.all())
                     return
-                self._judge(batch)
-            except Exception:  # the worker must outlive any one batch
-                log.exception("judging an audit batch failed")
+                self._judge_safely(self._take(batch))
+                self._judge_safely(self._held.due(time.monotonic()))
             finally:
                 self._queue.task_done()
                 self.metrics.depth.set(self._queue.qsize())
 
-    def _judge(self, batch: _Batch) -> None:
+    def _take(self, batch: _Batch) -> list[HeldEvent]:
+        """Put the batch's items in the hold (``HeldEvents``); those it has to let go at once."""
+        self._batches += 1
+        overflow = []
+        for index, item in enumerate(batch.items):
+            overflow.extend(self._held.add(item, batch.received, self._batches, index))
+        return overflow
+
+    def _judge_safely(self, events: list[HeldEvent]) -> None:
+        if not events:
+            return
+        try:
+            self._judge(events)
+        except Exception:  # the worker must outlive any one batch
+            log.exception("judging audit events failed")
+
+    def _judge(self, events: list[HeldEvent]) -> None:
+        """Read the items in their order as ``detect`` reads an ``EventList`` (each a detection
+        wants is built, with what came before already judged) and judge them."""
         reader, detector, metrics = self.reader, self.detector, self.metrics
         detector.today = self.clock().date()
         before = (reader.stats.events, reader.stats.passed, reader.stats.skipped_total)
         errors_before = dict(detector.stats.errors_by_detection)
         alerts = []
-        self._batches += 1
-        for event in reader.parse_batch(batch.items, f"webhook batch {self._batches}", 0):
-            alerts.extend(detector.process(event))
+        for held in events:
+            name = f"webhook batch {held.batch}"
+            for event in reader.parse_batch((held.item,), name, 0, held.index):
+                alerts.extend(detector.process(event))
         metrics.events.labels("judged").inc(reader.stats.events - before[0])
         metrics.events.labels("passed").inc(reader.stats.passed - before[1])
         metrics.events.labels("dropped").inc(reader.stats.skipped_total - before[2])
@@ -212,7 +242,7 @@ class AuditProcessor:
                 self.record(converted)
             except Exception as exc:
                 log.error("could not store %s: %s", counted(len(converted), "alert"), exc)
-        metrics.lag.set(time.monotonic() - batch.received)
+        metrics.lag.set(time.monotonic() - min(held.arrived for held in events))
 
 
 class TokenFile:

@@ -637,16 +637,18 @@ class AuditLogReader:
         events = unwrap(record, self.envelope, EventOrigin(file, line), self._keep, skip)
         return self._collect(events, file, line)
 
-    def parse_batch(self, items: Iterable[object], file: str, line: int) -> Iterator[AuditEvent]:
+    def parse_batch(
+        self, items: Iterable[object], file: str, line: int, first: int = 0
+    ) -> Iterator[AuditEvent]:
         """The events of an ``EventList``'s items (the webhook's batches), read as ``detect``
-        reads them: an item that is not an event is skipped alone. Lazily, item by item, so a
-        stateful ``keep`` (a first-seen gate) has learned from the items before when it judges the
-        next one."""
+        reads them: an item that is not an event is skipped alone (named by its index, counted
+        from ``first``). Lazily, item by item, so a stateful ``keep`` (a first-seen gate) has
+        learned from the items before when it judges the next one."""
         origin = EventOrigin(file, line, Envelope.K8S.value)
         skip = functools.partial(self._not_an_event, file, line)
         read = functools.partial(batch_item, "items", origin=origin, keep=self._keep, skip=skip)
         try:
-            for event in _batch(BATCHES["items"][0], items, read, skip):
+            for event in _batch(BATCHES["items"][0], items, read, skip, first):
                 self.stats.events += 1
                 yield event
         except NotAnEvent as error:

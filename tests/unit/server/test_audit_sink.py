@@ -231,13 +231,13 @@ def test_an_item_that_is_no_event_is_dropped_alone(tmp_path: Path) -> None:
 def test_a_full_queue_answers_429_at_once(tmp_path: Path) -> None:
     setup = _Setup(tmp_path, capacity=1)
     gate = threading.Event()
-    original = setup.processor._judge
+    original = setup.processor._take
 
-    def slow(batch: Any) -> None:
+    def slow(batch: Any) -> Any:
         gate.wait(10)
-        original(batch)
+        return original(batch)
 
-    setup.processor._judge = slow  # type: ignore[method-assign]
+    setup.processor._take = slow  # type: ignore[method-assign]
     assert setup.post(_batch(raw_event("get", "pods"))).status_code == 200
     deadline = time.monotonic() + 5
     while setup.processor._queue.qsize() and time.monotonic() < deadline:
@@ -459,3 +459,124 @@ def test_serve_takes_batches_by_client_certificate_or_token(tmp_path: Path) -> N
     store = open_store(f"sqlite:///{db}")
     assert len(recent_alerts(store, rule_id="secret-read-by-person")) == 2
     store.close()
+
+
+HOST_PID_SPEC = {"hostPID": True, "containers": [{"name": "c"}]}
+
+
+def _owned(resource: str, kind: str, owner: str, controller: str, at: str) -> dict[str, Any]:
+    owner_kind, owner_name = owner.split("/")
+    metadata = {
+        "namespace": "shop",
+        "generateName": f"{owner_name}-",
+        "ownerReferences": [
+            {"apiVersion": "apps/v1", "kind": owner_kind, "name": owner_name, "controller": True}
+        ],
+    }
+    spec: dict[str, Any] = HOST_PID_SPEC if kind == "Pod" else {"template": {"spec": HOST_PID_SPEC}}
+    if kind == "ReplicaSet":
+        metadata["name"] = "agent-5d8f"
+    body = {"apiVersion": "v1" if kind == "Pod" else "apps/v1", "kind": kind, "metadata": metadata}
+    body["spec"] = spec
+    return raw_event(
+        "create",
+        resource,
+        namespace="shop",
+        name=str(metadata.get("name", "")),
+        user=f"system:serviceaccount:kube-system:{controller}",
+        code=201,
+        request=body,
+        api_group="" if kind == "Pod" else "apps",
+        time=at,
+    )
+
+
+def _privileged_deployment_events() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A privileged Deployment with 3 replicas as kube-apiserver logs it: the Deployment and its
+    ReplicaSet in one batch, the ReplicaSet's pods in the next."""
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "agent", "namespace": "shop"},
+        "spec": {"replicas": 3, "template": {"spec": HOST_PID_SPEC}},
+    }
+    deployment = raw_event(
+        "create",
+        "deployments",
+        namespace="shop",
+        name="agent",
+        code=201,
+        request=body,
+        api_group="apps",
+        time="2024-05-01T10:00:00.100000Z",
+    )
+    replica_set = _owned(
+        "replicasets",
+        "ReplicaSet",
+        "Deployment/agent",
+        "deployment-controller",
+        "2024-05-01T10:00:00.200000Z",
+    )
+    pods = [
+        _owned(
+            "pods",
+            "Pod",
+            "ReplicaSet/agent-5d8f",
+            "replicaset-controller",
+            f"2024-05-01T10:00:00.3{n}0000Z",
+        )
+        for n in range(3)
+    ]
+    return [deployment, replica_set], pods
+
+
+def _privileged_alerts(setup: _Setup) -> list[str]:
+    return [alert.message for alert in setup.sent if alert.rule_id == "privileged-pod-created"]
+
+
+def test_batches_posted_out_of_order_are_judged_in_request_order(tmp_path: Path) -> None:
+    """kube-apiserver posts batches concurrently: the pods' batch can come before the batch of
+    the Deployment they were created for. One alert, as kposture detect gives over the log."""
+    setup = _Setup(tmp_path)
+    first, second = _privileged_deployment_events()
+    assert setup.post(_batch(*second)).status_code == 200
+    assert setup.post(_batch(*first)).status_code == 200
+    assert setup.processor.drain()
+    (message,) = _privileged_alerts(setup)
+    assert message.startswith("alice from 10.0.0.1 created Deployment shop/agent")
+    setup.processor.close()
+
+
+def test_events_out_of_order_inside_a_batch_are_judged_in_request_order(tmp_path: Path) -> None:
+    setup = _Setup(tmp_path)
+    first, second = _privileged_deployment_events()
+    reordered = [second[0], first[1], *second[1:], first[0]]
+    assert setup.post(_batch(*reordered)).status_code == 200
+    assert setup.processor.drain()
+    assert len(_privileged_alerts(setup)) == 1
+    setup.processor.close()
+
+
+def test_an_exec_is_judged_at_response_started_when_its_complete_stage_comes_first(
+    tmp_path: Path,
+) -> None:
+    setup = _Setup(tmp_path)
+    detector = setup.processor.detector
+    judged: list[str] = []
+    process = detector.process
+
+    def watched(event: Any) -> Any:
+        judged.append(event.stage)
+        return process(event)
+
+    detector.process = watched  # type: ignore[method-assign]
+    started, complete = (
+        raw_event("create", "pods", subresource="exec", code=101, stage=stage, audit_id="exec-1")
+        for stage in ("ResponseStarted", "ResponseComplete")
+    )
+    assert setup.post(_batch(complete)).status_code == 200
+    assert setup.post(_batch(started)).status_code == 200
+    assert setup.processor.drain()
+    assert judged == ["ResponseStarted", "ResponseComplete"]
+    assert [alert.rule_id for alert in setup.sent] == ["pod-exec"]
+    setup.processor.close()
