@@ -154,5 +154,18 @@ def acting_user(event: AuditEvent) -> str:
     return user.username
 
 
+def requested(event: AuditEvent, uri: str = "") -> str:
+    """The request in words: ``get secrets shop/db``, ``list pods in namespace dev``,
+    ``list nodes``, or the verb and URI (``uri``, else the request's) of a request that addressed
+    no resource."""
+    ref = event.ref
+    if not ref.resource:
+        return f"{event.verb} {uri or event.request_uri}"
+    if ref.name:
+        return f"{event.verb} {ref.resource_path} {scoped(ref.namespace, ref.name)}"
+    where = f" in namespace {ref.namespace}" if ref.namespace else ""
+    return f"{event.verb} {ref.resource_path}{where}"
+
+
 def scoped(namespace: str, name: str) -> str:
     return f"{namespace}/{name}" if namespace else name

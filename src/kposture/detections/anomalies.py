@@ -22,6 +22,7 @@ from kposture.detections._events import (
     is_kubernetes_identity,
     mitre,
     raw_by_outsider,
+    requested,
     who,
 )
 from kposture.detections.base import Detection
@@ -57,7 +58,7 @@ def _forbidden(event: AuditEvent, state: ForbiddenBursts) -> Iterator[Hit]:
     if by_kubernetes(event, settings.protected_namespaces):
         return  # nodes and components are denied routinely (the node authorizer's limits)
     identity = event.user.username or "<unknown user>"
-    request = f"{event.verb} {event.ref.display() or event.request_uri}"
+    request = requested(event)
     bursts = [("identity", identity, state.add(f"user\0{identity}", at, request))]
     if event.source_ip:
         source = state.add(f"ip\0{event.source_ip}", at, request)
@@ -208,7 +209,7 @@ def _new_origin(event: AuditEvent, state: FirstSeen) -> Iterator[Hit]:
         changes.append(f"user agent {product!r}")
     yield Hit(
         f"{user.username} made a request from a never-seen {' and '.join(changes)}: "
-        f"{event.verb} {event.ref.display() or event.request_uri}",
+        + requested(event),
         "Confirm with the identity's owner that the new origin is theirs; if not, treat the "
         "credential as stolen. " + revoke_step(event, "its access"),
         Severity.MEDIUM if new_ip else None,

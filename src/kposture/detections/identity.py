@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from kposture.detections._bounded import BoundedTable
 from kposture.detections._containment import who_can_command, who_can_request
-from kposture.detections._events import by_kubernetes, mitre, raw_by_outsider
+from kposture.detections._events import by_kubernetes, mitre, raw_by_outsider, requested
 from kposture.detections.base import Detection
 from kposture.detections.settings import DetectionSettings
 from kposture.model import Severity
@@ -45,7 +45,7 @@ def _anonymous(event: AuditEvent, _state: object) -> Iterator[Hit]:
     target = event.ref.display() or path
     yield Hit(
         f"anonymous request from {event.source_ip or 'an unknown address'} was allowed: "
-        f"{event.verb} {target}",
+        f"{requested(event, path)}",
         (
             "Find the binding that grants system:anonymous or system:unauthenticated "
             f"({who_can_request(event, path)}) and delete it; set "
@@ -109,7 +109,7 @@ def _impersonation(event: AuditEvent, settings: DetectionSettings) -> Iterator[H
         allowed = who_can_command("impersonate", "users", name=target.username)
     yield Hit(
         f"{event.user.username or '<unknown user>'} from {event.source_ip or 'an unknown address'} "
-        f"acted as {target.username}{groups}: {event.verb} {event.ref.display() or event.request_uri}",
+        f"acted as {target.username}{groups}: {requested(event)}",
         (
             f"Confirm with {event.user.username} that acting as {target.username} was intended; "
             f"if not, remove impersonate from them ({allowed}) and revoke their credentials."
@@ -241,7 +241,7 @@ def _public_source(event: AuditEvent, state: PublicOrigins) -> Iterator[Hit]:
         rotate = "rotate the component's credential (its client certificate or token)"
     yield Hit(
         f"{identity} authenticated from public address {', '.join(fresh)}{chain}: "
-        f"{event.verb} {event.ref.display() or event.request_uri}",
+        + requested(event),
         f"If {', '.join(fresh)} is not one of the cluster's own addresses (a node's or the control "
         f"plane's public IP, a cloud NAT), the credential of {user.username} is used from "
         f"outside: {rotate}, and find how it left the cluster. If it is the cluster's own, "

@@ -64,11 +64,23 @@ def _judged(event: AuditEvent, settings: DetectionSettings) -> bool:
 
 
 def _target(event: AuditEvent) -> str:
+    """What the read reached: ``Secret shop/db``, or ``every Secret in namespace shop (list)``."""
     ref = event.ref
     if ref.name:
         return f"Secret {scoped(ref.namespace, ref.name)}"
     where = f"namespace {ref.namespace}" if ref.namespace else "every namespace"
-    return f"the Secrets of {where} ({event.verb})"
+    return f"every Secret in {where} ({event.verb})"
+
+
+def _rotate(event: AuditEvent) -> str:
+    """The step rotating what the read reached, unless it was expected."""
+    ref = event.ref
+    if ref.name:
+        held = f"in Secret {scoped(ref.namespace, ref.name)}"
+    else:
+        where = f"namespace {ref.namespace}'s" if ref.namespace else "every namespace's"
+        held = f"held in {where} Secrets (after a {event.verb}, every Secret there)"
+    return f"Rotate the credentials {held} if the read was not expected. "
 
 
 class Enumerations:
@@ -240,8 +252,7 @@ def _cross_namespace(event: AuditEvent, settings: DetectionSettings) -> Iterator
     yield Hit(
         f"{who(event)} read {target}: ServiceAccount {account[0]}/{account[1]} outside its own "
         "namespace",
-        f"Rotate the credentials in {target} if the read was not expected. "
-        + revoke_step(event, f"{event.verb} on secrets in {ref.namespace}"),
+        _rotate(event) + revoke_step(event, f"{event.verb} on secrets in {ref.namespace}"),
         None,
         (
             ("secret", scoped(ref.namespace, ref.name or "*")),
@@ -291,8 +302,7 @@ def _by_person(event: AuditEvent, settings: DetectionSettings) -> Iterator[Hit]:
     target = _target(event)
     yield Hit(
         f"{who(event)} read {target}",
-        f"Rotate the credentials in {target} if the read was not expected. "
-        + revoke_step(event, f"{event.verb} on secrets in {ref.namespace}"),
+        _rotate(event) + revoke_step(event, f"{event.verb} on secrets in {ref.namespace}"),
         Severity.HIGH if event.verb in ("list", "watch") else None,
         (("secret", scoped(ref.namespace, ref.name or "*")), ("reader", _acting(event).username)),
     )

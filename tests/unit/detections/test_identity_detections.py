@@ -24,6 +24,12 @@ def test_anonymous_requests() -> None:
     assert alert.meta.technique.id == "T1078"
     (read,) = fired(audit_event(resource="pods", **ANONYMOUS))
     assert read.severity is Severity.CRITICAL
+    assert read.message.endswith("was allowed: get pods default/web")
+    (listed,) = fired(
+        audit_event(verb="list", resource="pods", namespace="dev", name="", **ANONYMOUS)
+    )
+    assert listed.message.endswith("was allowed: list pods in namespace dev")
+    assert "(kposture rbac who-can list pods -n dev --cluster)" in listed.containment
     health = AuditEvent(
         audit_id="h",
         stage="ResponseComplete",
@@ -43,6 +49,7 @@ def test_impersonation() -> None:
     assert alert.detection_id == "impersonation-used" and alert.severity is Severity.MEDIUM
     assert alert.meta.technique.id == "T1078"
     assert "alice from 10.0.0.1 acted as bob" in alert.message
+    assert "(kposture rbac who-can impersonate users --name bob --cluster)" in alert.containment
     admin = audit_event(impersonated={"username": "x", "groups": ["system:masters"]})
     assert fired(admin)[0].severity is Severity.HIGH
     system_account = audit_event(

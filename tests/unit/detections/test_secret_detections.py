@@ -32,7 +32,12 @@ def test_a_person_reading_a_secret_is_beyond_the_catalogue() -> None:
     assert "Confirm with alice" in alert.containment
     (listed,) = fired(_read("list", name=""))
     assert listed.detection_id == "secret-read-by-person" and listed.severity is Severity.HIGH
-    assert "the Secrets of namespace shop (list)" in listed.message
+    assert listed.message == "alice from 10.0.0.1 read every Secret in namespace shop (list)"
+    assert listed.containment.startswith(
+        "Rotate the credentials held in namespace shop's Secrets (after a list, every Secret "
+        "there) if the read was not expected."
+    )
+    assert "Rotate the credentials in Secret shop/db if" in alert.containment
 
 
 def test_listing_every_namespace_is_an_enumeration_and_nothing_else() -> None:
