@@ -330,7 +330,8 @@ def who_can_command(
     every = all_namespaces and reachable(
         Scope.NAMESPACE, request.verb, request.group, request.combined_resource
     )
-    found = who_can(inputs.inventory, request, any_namespace=every)
+    # The user's own subjects first, then Kubernetes' own, in every format.
+    found = sorted(who_can(inputs.inventory, request, any_namespace=every), key=is_default)
     if output_format is RbacFormat.TABLE:
         render_table(found, blind=bool(inputs.unlisted))
     elif output_format is RbacFormat.DOT:

@@ -262,3 +262,37 @@ def test_a_service_account_named_by_a_binding_of_its_namespace_gets_no_note(
     named = runner.invoke(app, ["rbac", "can", "sa:shop/ci", "rbac.yaml"])
     assert named.exit_code == 0, named.output
     assert "no binding names" not in named.stderr
+
+
+OWN_READERS = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: secret-reader}
+rules:
+- {apiGroups: [""], resources: [secrets], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: secret-readers}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: secret-reader}
+subjects:
+- {kind: User, name: zoe}
+- {kind: Group, name: zz-auditors}
+- {kind: ServiceAccount, name: app, namespace: zz}
+"""
+
+
+def test_who_can_lists_the_users_own_subjects_before_kubernetes_defaults(
+    runner: CliRunner, workdir: Path, corpus: Path
+) -> None:
+    (workdir / "own.yaml").write_text(OWN_READERS)
+    given = ["rbac", "who-can", "get", "secrets", "-A", "own.yaml"]
+    given.append(str(corpus / "rbac" / "kubernetes-bootstrap"))
+    doc = json.loads(runner.invoke(app, [*given, "-o", "json"]).stdout)
+    defaults = [entry["default"] for entry in doc["subjects"]]
+    assert defaults == sorted(defaults) and True in defaults and False in defaults
+    names = [entry["subject"]["name"] for entry in doc["subjects"]]
+    assert names[:3] == ["zoe", "zz-auditors", "app"]
+    table = runner.invoke(app, given, env={"COLUMNS": "250"}).stdout.splitlines()[2:]
+    rows = [line.split()[1] for line in table if line[1:2].strip()]  # a row's first line
+    assert rows[:3] == ["zoe", "zz-auditors", "zz/app"]
