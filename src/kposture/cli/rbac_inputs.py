@@ -25,6 +25,7 @@ from kposture.cli.rbac_coverage import (
     rbac_worded,
     unlisted_rbac,
 )
+from kposture.cli.rbac_namespaces import absent_namespace
 from kposture.cli.rbac_output import RbacFormat
 from kposture.cli.scanning import (
     EXIT_USAGE,
@@ -94,11 +95,13 @@ def load_rbac_inputs(
     namespaces: Sequence[str] | None = None,
     check: Callable[[], None] | None = None,
     reads: frozenset[str] = RBAC_READS,
+    namespace: str = "",
 ) -> RbacInputs:
     """Read the inputs (``namespaces`` limits a cluster listing; cluster-scoped kinds are always
     read; a cluster is listed for the kinds in ``reads`` only). ``check`` validates the view's
     own arguments first; a ``UsageError`` from it or from the inputs ends the command with exit
-    2."""
+    2. The namespace asked about (``namespace``, else the one of ``namespaces``) gets a warning
+    when the inputs define Namespaces but not that one."""
     given = list(paths or [])
     try:
         if check is not None:
@@ -121,7 +124,12 @@ def load_rbac_inputs(
             )
     except UsageError as exc:
         fail(str(exc))
-    return RbacInputs(Inventory(loaded.objects), rbac_worded(loaded.errors))
+    inventory = Inventory(loaded.objects)
+    errors = rbac_worded(loaded.errors)
+    asked = namespace or (namespaces[0] if namespaces and len(namespaces) == 1 else "")
+    # A cluster listing limited to the namespace keeps only its Namespace: warned there already.
+    absent = absent_namespace(inventory, asked)
+    return RbacInputs(inventory, errors if absent is None else (*errors, absent))
 
 
 def finish(

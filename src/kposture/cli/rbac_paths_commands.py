@@ -353,6 +353,7 @@ def paths_command(
         context=context,
         check=check,
         reads=PATHS_READS,
+        namespace=namespace,
     )
     starts = start_nodes(asked[0]) if asked else None
     held = held_goals(inputs.inventory, asked[0].principal) if asked else {}

@@ -259,7 +259,12 @@ def workloads_command(
     where = view_namespace(namespace, all_namespaces)
     # Every namespace is read: a RoleBinding elsewhere may name the workload's ServiceAccount.
     inputs = load_rbac_inputs(
-        paths, cluster=cluster, kubeconfig=kubeconfig, context=context, reads=EXPOSURE_READS
+        paths,
+        cluster=cluster,
+        kubeconfig=kubeconfig,
+        context=context,
+        reads=EXPOSURE_READS,
+        namespace=where,
     )
     found = risky_workloads(inputs.inventory, where)
     if output_format is RbacFormat.TABLE:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from kposture.cli.app import app
@@ -296,3 +297,48 @@ def test_who_can_lists_the_users_own_subjects_before_kubernetes_defaults(
     table = runner.invoke(app, given, env={"COLUMNS": "250"}).stdout.splitlines()[2:]
     rows = [line.split()[1] for line in table if line[1:2].strip()]  # a row's first line
     assert rows[:3] == ["zoe", "zz-auditors", "zz/app"]
+
+
+SHOP = """\
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: default}
+"""
+
+MISTYPED = [
+    ["who-can", "get", "secrets", "-n", "shp"],
+    ["can", "sa:shop/ci", "-n", "shp"],
+    ["risky", "-n", "shp"],
+    ["workloads", "-n", "shp"],
+    ["paths", "sa:ci", "-n", "shp"],
+]
+
+
+@pytest.mark.parametrize("view", MISTYPED, ids=lambda v: v[0])
+def test_a_namespace_the_inputs_do_not_define_is_warned_with_the_closest(
+    runner: CliRunner, workdir: Path, view: list[str]
+) -> None:
+    (workdir / "rbac.yaml").write_text(RBAC + "---\n" + SHOP)
+    result = runner.invoke(app, ["rbac", *view, "rbac.yaml"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: -n shp: the inputs define no Namespace shp (they define default, shop); "
+        "did you mean shop?"
+    ) in result.stderr
+    assert "Namespace shp" not in result.stdout
+
+
+def test_no_namespace_warning_when_it_exists_or_the_inputs_define_none(
+    runner: CliRunner, workdir: Path
+) -> None:
+    (workdir / "rbac.yaml").write_text(RBAC)
+    (workdir / "ns.yaml").write_text(SHOP)
+    for given in (["rbac.yaml"], ["rbac.yaml", "ns.yaml"]):
+        namespace = "shp" if given == ["rbac.yaml"] else "shop"
+        result = runner.invoke(app, ["rbac", "who-can", "get", "secrets", "-n", namespace, *given])
+        assert result.exit_code == 0, result.output
+        assert "Namespace" not in result.stderr
