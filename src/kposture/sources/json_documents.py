@@ -110,6 +110,12 @@ class JsonItemPositions:
     def subtree(self, prefix: JsonPath) -> JsonItemPositions:
         return JsonItemPositions(self._list, self._index, self._prefix + prefix)
 
+    def release(self) -> None:
+        """Forget the item's positions (read again from its text if asked again): the engine
+        calls it once the object's findings are located, so a scan does not keep a located copy
+        of every item that has a finding."""
+        self._resolved = None
+
     def position(self, path: JsonPath) -> Position | None:
         if self._resolved is None:
             self._resolved = _item_positions(self._list, self._index)

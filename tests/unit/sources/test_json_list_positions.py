@@ -70,3 +70,15 @@ def test_an_items_position_does_not_read_the_whole_document() -> None:
     line = _one_item_per_line().splitlines()[3]
     assert item.position(("metadata", "name")) == (4, line.index('"name"') + 1)
     assert document.positions._resolved is None  # no whole-document position table was built
+
+
+def test_a_released_item_answers_the_same_from_its_text_again() -> None:
+    (document,) = parse_json(_one_item_per_line())
+    assert isinstance(document.positions, LazyJsonPositions)
+    item = document.positions.subtree(("items", 1))
+    assert isinstance(item, JsonItemPositions)
+    before = [item.position(path) for path in PATHS]
+    assert item._resolved is not None
+    item.release()
+    assert item._resolved is None  # the located copy of the item is no longer held
+    assert [item.position(path) for path in PATHS] == before
