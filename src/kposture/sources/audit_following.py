@@ -3,15 +3,19 @@
 The follower keeps the open file's device, inode and offset, and the file's first bytes as it read
 them (up to ``FINGERPRINT_BYTES``). At the end of the data it looks at the path: a different inode
 means the file was rotated (renamed away, deleted, or replaced by a rename over it), so what is left
-in the old file is read to its end before the new file is read from its start. The file was
+in the old file is read to its end before the new file is read from its start. The old file stays
+open for ``ROTATION_GRACE_SECONDS`` more (and until the follower stops): what a writer still adds
+to it after the rename is read at every end of the new file's data, each line once; then its
+unterminated last line, if any, is handed on and it is closed. The file was
 truncated in place (copytruncate) when it is shorter than the offset or when its first bytes are no
 longer the ones read; the first bytes are checked after every read too, so a truncated file that has
 already grown past the old offset is not read from the middle. A truncated file is read again from
 its start. A line is handed on only once its newline arrives, so a half-written event is never
 parsed early; the last unterminated line of a rotated file is handed on when the file is left.
 Nothing is read twice and nothing is skipped, except what a copytruncate rotation loses between its
-copy and its truncation (which no reader can see), and a file rewritten in place with the very same
-first bytes, which cannot be told from one that grew.
+copy and its truncation (which no reader can see), a file rewritten in place with the very same
+first bytes, which cannot be told from one that grew, and what is written to a rotated file after
+its grace period.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from kposture.model.audit import AuditEvent
 from kposture.sources.audit_logs import AuditLogReader
 
 _CHUNK = 1 << 16
+ROTATION_GRACE_SECONDS = 2.0
+"""How long a rotated file is still read for lines its writer adds after the rename."""
 FINGERPRINT_BYTES = 4096
 """How much of the start of the file is compared to tell a truncated and rewritten file from one
 that grew: enough to hold the first event's audit ID."""
@@ -56,6 +62,8 @@ class LineFollower:
         should_stop: Callable[[], bool] = lambda: False,
         sleep: Callable[[float], None] = time.sleep,
         start: FollowPosition | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rotation_grace: float = ROTATION_GRACE_SECONDS,
     ) -> None:
         self.path = path
         self.max_bytes = max_bytes
@@ -63,6 +71,11 @@ class LineFollower:
         self.should_stop = should_stop
         self.sleep = sleep
         self.start = start
+        self.clock = clock
+        self.rotation_grace = rotation_grace
+        self._retiring: _Cursor | None = None
+        """The rotated file, still read for late lines until ``_retire_at``."""
+        self._retire_at = 0.0
         self.rotations = 0
         self.truncations = 0
         self._position: FollowPosition | None = None
@@ -106,7 +119,9 @@ class LineFollower:
                     cursor.remember_head(chunk)
                     yield from self._split(cursor, chunk)
                     continue
-                if self.should_stop():
+                stopping = self.should_stop()
+                yield from self._drain_retiring(final=stopping)
+                if stopping:
                     return
                 try:
                     now = self.path.stat()
@@ -114,12 +129,13 @@ class LineFollower:
                     self.sleep(self.poll_interval)
                     continue
                 if (now.st_dev, now.st_ino) != (cursor.device, cursor.inode):
-                    yield from self._leave(cursor)
+                    yield from self._split(cursor, cursor.stream.read(), current=False)
                     try:
                         replacement = _open(self.path)
                     except FileNotFoundError:
                         continue
-                    cursor.stream.close()
+                    yield from self._drain_retiring(final=True)
+                    self._retiring, self._retire_at = cursor, self.clock() + self.rotation_grace
                     cursor = _Cursor.at(replacement)
                     self.rotations += 1
                     self._position = FollowPosition(cursor.device, cursor.inode, 0, 0)
@@ -129,6 +145,24 @@ class LineFollower:
                     self.sleep(self.poll_interval)
         finally:
             cursor.stream.close()
+            if self._retiring is not None:
+                self._retiring.stream.close()
+                self._retiring = None
+
+    def _drain_retiring(self, *, final: bool) -> Iterator[tuple[int, bytes | None]]:
+        """The lines added to the rotated file since it was last read; when ``final`` or its grace
+        is over, its unterminated last line too, and it is closed."""
+        retiring = self._retiring
+        if retiring is None:
+            return
+        if not final and self.clock() < self._retire_at:
+            yield from self._split(retiring, retiring.stream.read(), current=False)
+            return
+        self._retiring = None
+        try:
+            yield from self._leave(retiring)
+        finally:
+            retiring.stream.close()
 
     def _restart(self, cursor: _Cursor) -> None:
         """The file was truncated in place: read it again from its start."""
@@ -137,7 +171,11 @@ class LineFollower:
         self.truncations += 1
         self._position = FollowPosition(cursor.device, cursor.inode, 0, 0)
 
-    def _split(self, cursor: _Cursor, chunk: bytes) -> Iterator[tuple[int, bytes | None]]:
+    def _split(
+        self, cursor: _Cursor, chunk: bytes, *, current: bool = True
+    ) -> Iterator[tuple[int, bytes | None]]:
+        """The complete lines of ``chunk`` after what ``cursor`` holds; ``current``: the cursor is
+        the followed file's, whose position is kept (not a rotated file being drained)."""
         cursor.pending += chunk
         while True:
             cut = cursor.pending.find(b"\n")
@@ -146,9 +184,10 @@ class LineFollower:
             piece, cursor.pending = cursor.pending[: cut + 1], cursor.pending[cut + 1 :]
             cursor.consumed += len(piece)
             cursor.line += 1
-            self._position = FollowPosition(
-                cursor.device, cursor.inode, cursor.consumed, cursor.line
-            )
+            if current:
+                self._position = FollowPosition(
+                    cursor.device, cursor.inode, cursor.consumed, cursor.line
+                )
             oversized = cursor.oversized or len(piece) > self.max_bytes + 1
             cursor.oversized = False
             yield cursor.line, None if oversized else piece
@@ -159,7 +198,7 @@ class LineFollower:
 
     def _leave(self, cursor: _Cursor) -> Iterator[tuple[int, bytes | None]]:
         """The rest of a rotated file, its unterminated last line included."""
-        yield from self._split(cursor, cursor.stream.read())
+        yield from self._split(cursor, cursor.stream.read(), current=False)
         if cursor.pending or cursor.oversized:
             cursor.line += 1
             last = None if cursor.oversized else cursor.pending

@@ -266,3 +266,81 @@ def test_appends_are_not_mistaken_for_truncation(tmp_path: Path) -> None:
     users, _, follower = followed_users(path, Polls(*(append(f"a{n}") for n in range(1, 8))))
     assert users == [f"a{n}" for n in range(8)]
     assert follower.truncations == 0 and follower.rotations == 0
+
+
+def test_a_rename_rotation_reads_every_line_once_and_the_lines_added_to_the_old_file_after_it(
+    tmp_path: Path,
+) -> None:
+    """follow h.log, append 10 events, mv h.log h.log.1, write 5 events to a new h.log, append 2
+    to h.log.1: 17 events, each read once (the last of the old file was read twice, and the 2
+    appended after the rename lost)."""
+    path = tmp_path / "h.log"
+    path.write_text("")
+    rotated = tmp_path / "h.log.1"
+
+    def append(target: Path, users: list[str]) -> Callable[[], None]:
+        def run() -> None:
+            with target.open("a") as handle:
+                handle.write("".join(line(user) for user in users))
+
+        return run
+
+    old = [f"{n:03d}" for n in range(10)]
+    new = [f"new-{n}" for n in range(5)]
+    late = ["late-0", "late-1"]
+
+    def rotate() -> None:
+        path.rename(rotated)
+        path.write_text("".join(line(user) for user in new))
+
+    users, reader, follower = followed_users(
+        path, Polls(append(path, old), rotate, append(rotated, late))
+    )
+    assert users == old + new + late
+    assert reader.stats.skipped_total == 0 and follower.rotations == 1
+
+
+def test_a_rotated_file_is_closed_after_its_grace_period_with_its_last_unterminated_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "h.log"
+    path.write_text(line("a1"))
+    rotated = tmp_path / "h.log.1"
+    now = [0.0]
+
+    def rotate() -> None:
+        with path.open("a") as handle:
+            handle.write(line("a2")[:20])
+        path.rename(rotated)
+        path.write_text(line("b1"))
+
+    def finish_the_line_late() -> None:
+        with rotated.open("a") as handle:
+            handle.write(line("a2")[20:])
+
+    def after_the_grace() -> None:
+        now[0] = 10.0
+        with rotated.open("a") as handle:
+            handle.write(line("last").rstrip("\n"))  # its newline never comes
+
+    def after_the_close() -> None:
+        with rotated.open("a") as handle:
+            handle.write(line("after-close"))
+
+    polls = Polls(rotate, finish_the_line_late, after_the_grace, after_the_close)
+    reader = AuditLogReader()
+    follower = LineFollower(
+        path,
+        reader.max_event_bytes,
+        sleep=polls.sleep,
+        should_stop=polls.should_stop,
+        clock=lambda: now[0],
+        rotation_grace=2.0,
+    )
+    users = [
+        event.user.username
+        for number, data in follower.lines()
+        for event in reader.parse_line(data, str(path), number)
+    ]
+    assert users == ["a1", "b1", "a2", "last"]
+    assert reader.stats.skipped_total == 0
