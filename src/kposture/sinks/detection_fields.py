@@ -1,14 +1,18 @@
 """The fields a detection adds to the alert document, from the incident it came from: the detection
 (``rule.name``, ``rule.description``, ``threat.*`` with the ATT&CK tactic's id, name and page and
 each technique's page), the audit event under Elastic Common Schema names (``user.*``, the groups
-as ``user.group.name``, ``url.original``, ``http.response.status_code``, ``event.outcome``) and under
-``kubernetes.audit`` in the audit log's own names (``objectRef.resource`` is the plural resource,
-``secrets``), and under ``kposture`` what the scan's finding shape has for it (references, remediation,
-containment, evidence, fingerprint). Pure; empty values are left out of the ECS blocks.
+as ``user.group.name``, the impersonated user and groups, whom the request acted as, as
+``user.effective.name`` and ``user.effective.group.name``, ``url.original``,
+``http.response.status_code``, ``event.outcome``) and under ``kubernetes.audit`` in the audit log's
+own names (``objectRef.resource`` is the plural resource, ``secrets``; ``requestURI``,
+``responseStatus.code``, ``requestReceivedTimestamp``; never a request or response body), and
+under ``kposture`` what the scan's finding shape has for it (references, remediation, containment,
+evidence, fingerprint). Pure; empty values are left out of the ECS blocks.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -85,7 +89,10 @@ def detection_fields(incident: IncidentAlert) -> dict[str, Any]:
         },
         "user": {
             "group": {"name": list(event.user.groups)},
-            "target": {"name": impersonated.username if impersonated is not None else ""},
+            "effective": {
+                "name": impersonated.username if impersonated is not None else "",
+                "group": {"name": list(impersonated.groups) if impersonated is not None else []},
+            },
         },
         "url": {"original": event.request_uri},
         "kubernetes": {
@@ -94,8 +101,11 @@ def detection_fields(incident: IncidentAlert) -> dict[str, Any]:
                 "stage": event.stage,
                 "level": event.level,
                 "verb": event.verb,
+                "requestURI": event.request_uri,
                 "sourceIPs": list(event.source_ips),
                 "objectRef": ref.as_audit_json(),
+                "responseStatus": {"code": event.response_code},
+                "requestReceivedTimestamp": _received(event.received_at),
                 "annotations": {
                     "authorization.k8s.io/decision": event.decision,
                     "authorization.k8s.io/reason": event.reason,
@@ -118,6 +128,15 @@ def detection_fields(incident: IncidentAlert) -> dict[str, Any]:
         "envelope": event.origin.envelope,
     }
     return fields
+
+
+def _received(at: dt.datetime | None) -> str:
+    """``requestReceivedTimestamp`` as the audit log writes it: RFC 3339, microseconds, UTC."""
+    if at is None:
+        return ""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return at.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _drop_empty(value: Any) -> Any:

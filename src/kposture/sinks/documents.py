@@ -2,12 +2,13 @@
 what ``kposture detect -o json`` prints: every path that renders an alert as JSON calls
 ``alert_document``.
 
-Schema ``kposture.alert/v3`` (documented in docs/alerts.md). Field names follow the Elastic Common
+Schema ``kposture.alert/v4`` (documented in docs/alerts.md). Field names follow the Elastic Common
 Schema where one exists (``@timestamp``, ``event.*``, ``rule.*``, ``orchestrator.*``, ``user.*``,
 ``source.ip``, ``user_agent.original``, ``http.response.status_code``, ``threat.*``); what ECS has no
 name for lives under ``kposture``, in the shapes of the scan report (``resource`` is the scan's
 ``resource``: its ``kind`` is the Kind, never the plural resource). Keys are stable: an absent value
-is an empty string or ``null``, never a missing key, except the detection-only fields, present only
+is an empty string or ``null``, never a missing key, except ``orchestrator.cluster`` (present when
+the cluster is known) and the detection-only fields, present only
 when the alert carries an audit event (``user``, ``source``, ``user_agent``, ``http``, ``kposture.event``)
 or its incident (``threat``, ``url``, ``kubernetes.audit``, and ``kposture``'s detection fields), and
 left out of the ECS blocks when the event has no value for them; a finding's transition adds its
@@ -30,7 +31,7 @@ from kposture.model.rules import Severity
 from kposture.sinks.detection_fields import detection_fields
 from kposture.sinks.finding_fields import finding_fields
 
-ALERT_SCHEMA = "kposture.alert/v3"
+ALERT_SCHEMA = "kposture.alert/v4"
 ECS_VERSION = "8.11.0"
 
 SEVERITY_SCORES = {
@@ -70,7 +71,7 @@ def resource_document(ref: ResourceRef | None) -> dict[str, str] | None:
 
 
 def alert_document(alert: Alert) -> dict[str, Any]:
-    """The ``kposture.alert/v3`` object for ``alert``: a finding's transition (with the transition's
+    """The ``kposture.alert/v4`` object for ``alert``: a finding's transition (with the transition's
     reason and author when it is a ``FindingAlert``) or a detection's alert (with its incident's
     fields when it is a ``DetectionAlert``)."""
     ref = alert.resource
@@ -94,7 +95,6 @@ def alert_document(alert: Alert) -> dict[str, Any]:
         "rule": {"id": alert.rule_id, "ruleset": f"kposture-{alert.source or 'alert'}s"},
         "orchestrator": {
             "type": "kubernetes",
-            "cluster": {"name": alert.cluster},
             "namespace": ref.namespace if ref else "",
             "api_version": ref.api_version if ref else "",
             "resource": {"type": ref.kind if ref else "", "name": ref.name if ref else ""},
@@ -109,6 +109,8 @@ def alert_document(alert: Alert) -> dict[str, Any]:
             "dedup_key": alert.dedup_key,
         },
     }
+    if alert.cluster:
+        document["orchestrator"]["cluster"] = {"name": alert.cluster}
     if event is not None:
         _add_event(document, event)
     if isinstance(alert, DetectionAlert):

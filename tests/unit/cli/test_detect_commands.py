@@ -55,7 +55,7 @@ def test_detect_json_lines_use_ecs_names(tmp_path: Path) -> None:
     assert doc["user_agent"]["original"].startswith("kubectl/")
     assert doc["kubernetes"]["audit"]["objectRef"]["subresource"] == "exec"
     assert doc["event"]["severity"] == 73 and doc["threat"]["technique"]["id"] == ["T1609"]
-    assert doc["schema"] == "kposture.alert/v3"
+    assert doc["schema"] == "kposture.alert/v4"
     assert doc["kposture"]["event"]["audit_id"] == doc["event"]["id"]
     assert doc["kposture"]["resource"]["kind"] == "Pod"
     assert doc["http"]["response"]["status_code"] == 101

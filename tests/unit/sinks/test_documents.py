@@ -1,4 +1,4 @@
-"""The kposture.alert/v3 document on stdout (one JSON object per line, stable field names), a
+"""The kposture.alert/v4 document on stdout (one JSON object per line, stable field names), a
 detection's fields in it (the Kind and the plural resource apart, numbers as numbers) and the Slack
 payload (text fallback, blocks, escaping, Slack's length limits)."""
 
@@ -89,7 +89,7 @@ def test_a_detection_alert_names_the_kind_and_keeps_the_resource_apart() -> None
     )
     (incident,) = Detector().process(event)
     document = alert_document(sink_alert(incident, dt.datetime.now(dt.UTC)))
-    assert document["schema"] == "kposture.alert/v3"
+    assert document["schema"] == "kposture.alert/v4"
     assert document["kposture"]["resource"]["kind"] == "Secret"
     assert document["orchestrator"]["resource"] == {"type": "Secret", "name": "db"}
     assert document["kubernetes"]["audit"]["objectRef"]["resource"] == "secrets"
@@ -110,6 +110,11 @@ def test_a_detection_alert_names_the_kind_and_keeps_the_resource_apart() -> None
         "reference": ["https://attack.mitre.org/tactics/TA0006/"],
     }
     assert document["user"] == {"name": "mallory", "group": {"name": ["system:authenticated"]}}
+    audit = document["kubernetes"]["audit"]
+    assert audit["requestURI"] == "/api/v1/namespaces/shop/secrets/db"
+    assert audit["responseStatus"] == {"code": 200}
+    assert audit["requestReceivedTimestamp"] == "2024-05-01T10:00:00.000000Z"
+    assert "cluster" not in document["orchestrator"]  # unknown: left out, not ""
     assert document["kposture"]["containment"] == incident.containment
     assert document["kposture"]["fingerprint"] == incident.fingerprint
     assert document["kposture"]["references"][0]["id"] == incident.meta.technique.id
@@ -303,3 +308,31 @@ def test_slack_escapes_markup_and_respects_limits() -> None:
     assert len(payload["text"]) <= SECTION_LIMIT
     assert "<!channel>" not in json.dumps(payload)
     assert len(payload["blocks"][1]["fields"]) <= 10
+
+
+def test_the_impersonated_identity_is_the_effective_user() -> None:
+    """ECS puts the identity a request acts as under user.effective (user.target is the user a
+    request acts upon, such as the account it creates)."""
+    event = audit_event(impersonated={"username": "bob", "groups": ["dev", "ops"]})
+    (incident,) = Detector().process(event)
+    user = alert_document(sink_alert(incident, dt.datetime.now(dt.UTC)))["user"]
+    assert user["name"] == "alice"
+    assert user["effective"] == {"name": "bob", "group": {"name": ["dev", "ops"]}}
+    assert "target" not in user
+
+
+def test_the_audit_block_never_holds_a_body() -> None:
+    secret = {"kind": "Secret", "metadata": {"name": "db"}, "data": {"password": "aHVudGVyMg=="}}
+    event = audit_event(
+        verb="create",
+        resource="secrets",
+        namespace="kube-system",
+        name="db",
+        code=201,
+        request=secret,
+        response=secret,
+    )
+    (incident,) = Detector().process(event)
+    document = alert_document(sink_alert(incident, dt.datetime.now(dt.UTC)))
+    assert "aHVudGVyMg==" not in json.dumps(document)
+    assert not {"requestObject", "responseObject"} & set(document["kubernetes"]["audit"])
