@@ -1,8 +1,8 @@
 """The audit logs ``kposture detect`` and ``kposture detect tune`` read, checked and read the same
 way: the sources checked before any work (files that exist, stdin once, ``--follow`` alone and not
-gzip), their events in order, the skipped records printed on stderr, and the inputs that gave
-nothing readable (only unreadable records, or nothing at all: an empty file, an ``EventList``
-without items) turned into exit 2 once the run is reported.
+gzip), their events in order, the skipped records printed on stderr, and the inputs that gave no
+event (only unreadable records, records that are no audit event, or nothing at all: an empty file,
+an ``EventList`` without items) turned into exit 2 once the run is reported.
 """
 
 from __future__ import annotations
@@ -103,9 +103,22 @@ def audit_events(
             yield from reader.read_file(Path(source))
 
 
+def _eventless(name: str, others: int, unreadable: int) -> str:
+    """``no audit events in FILE: 1 record is not an audit event; wrong --format?``"""
+    what = (
+        f"{others:,} record is not an audit event"
+        if others == 1
+        else (f"{others:,} records are not audit events")
+    )
+    if unreadable:
+        what += f", {counted(unreadable, 'unreadable record')}"
+    return f"no audit events in {name}: {what}; wrong --format?"
+
+
 def fail_unless_readable(reader: AuditLogReader) -> None:
-    """Exit 2 naming every input that gave nothing readable: no event while all its records were
-    unreadable, or nothing at all (an empty file, or lists without items)."""
+    """Exit 2 naming every input that gave no event: all its records unreadable, none at all (an
+    empty file, or lists without items), or records that are no audit event (another format's, a
+    ``kubectl`` List)."""
     stats = reader.stats
     problems = [
         f"no audit event could be read from {name} ({counted(bad, 'unreadable record')})"
@@ -114,6 +127,9 @@ def fail_unless_readable(reader: AuditLogReader) -> None:
     problems.extend(
         f"no audit events in {name} (it is empty or its lists have no items)"
         for name in stats.empty
+    )
+    problems.extend(
+        _eventless(name, others, unreadable) for name, others, unreadable in stats.eventless
     )
     if problems:
         fail("; ".join(problems))

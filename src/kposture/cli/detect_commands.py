@@ -5,10 +5,11 @@ sources read, the detector judges, reports render the table, the alert document 
 Exit codes of ``detect``: 0 no alert at or above ``--min-severity``; 1 alerts; 2 bad arguments, an
 input that cannot be read, or an alert sink that cannot start. Skipped records (malformed, truncated,
 over the size limit, not events) are reported on stderr with file:line and do not change the exit
-code, unless an input gave no event at all and every record in it was one of them (a binary file, an
-``EventList`` line cut short): that input could not be read, exit 2; so is an input that holds
-nothing at all (an empty file, ``EventList``s without items). Gzip input is read decompressed;
-following it is refused.
+code, unless an input (a file or stdin; not ``--follow``) gave no audit event at all: its records
+were all unreadable (a binary file, an ``EventList`` line cut short), or no audit events (the wrong
+``--format``, a ``kubectl`` List, ``[]``), or it held nothing (an empty file, ``EventList``s without
+items); that input is named with the reason, after the alerts and the summary, and the exit code is
+2. Gzip input is read decompressed; following it is refused.
 """
 
 from __future__ import annotations
@@ -170,8 +171,9 @@ def detect_command(
     object, the verdict and the containment step. Subcommand: `kposture detect tune FILE` shows the
     noisiest detections and who is behind them, with allowlist entries to paste.
 
-    Exit codes: 0 no alert at or above --min-severity; 1 alerts; 2 bad arguments, an unreadable
-    input or an alert sink that cannot start. Skipped records are warnings on stderr.
+    Exit codes: 0 no alert at or above --min-severity; 1 alerts; 2 bad arguments, an input that
+    gave no audit event (unreadable, empty, or of another format: wrong --format?) or an alert
+    sink that cannot start. Skipped records are warnings on stderr.
     """
     paths = list(sources or ())
     check_sources(paths, follow)

@@ -118,6 +118,10 @@ class AuditReadStats:
     empty: list[str] = field(default_factory=list)
     """Inputs read to their end that held no audit event and no record that was skipped: an empty
     file, blank lines, or lists without items (``{"kind": "EventList", "items": []}``)."""
+    eventless: list[tuple[str, int, int]] = field(default_factory=list)
+    """Inputs read to their end that gave no event while some of their records were JSON but no
+    audit event (another ``--format``'s records, a ``kubectl`` List, ``[]``), with the number of
+    those records and of the unreadable ones."""
 
     @property
     def read(self) -> int:
@@ -661,7 +665,8 @@ class AuditLogReader:
         A document that is cut short or is not JSON, or gzip data that is corrupt or cut short,
         raises ``AuditInputError``. An input read to its end that gave no event while all its
         records were unreadable is added to ``stats.unreadable``; one that held nothing at all (no
-        event, no skipped record) to ``stats.empty``."""
+        event, no skipped record) to ``stats.empty``; one with no event among records that are no
+        audit event to ``stats.eventless``."""
         stats = self.stats
         lines, read, before = stats.lines, stats.read, _unreadable_count(stats)
         skipped = stats.skipped_total
@@ -670,10 +675,15 @@ class AuditLogReader:
         else:
             yield from self._read_plain(stream, name)
         bad = _unreadable_count(stats) - before
-        if stats.read == read and bad and bad == stats.lines - lines:
+        others = stats.skipped_total - skipped - bad
+        if stats.read != read:
+            return
+        if bad and bad == stats.lines - lines:
             stats.unreadable.append((name, bad))
-        elif stats.read == read and stats.skipped_total == skipped:
+        elif not others and not bad:
             stats.empty.append(name)
+        elif others:
+            stats.eventless.append((name, others, bad))
 
     def _read_gzip(self, stream: BinaryIO, name: str) -> Iterator[AuditEvent]:
         lines = self.stats.lines

@@ -323,3 +323,28 @@ def test_a_followed_alert_line_shows_event_text_and_does_not_run_it(
     out = capsys.readouterr().out
     assert "\x1b" not in out and "[red]eve[/red]\\x1b[31m from 10.0.0.1 opened" in out
     assert sum(line.lstrip().startswith("→") for line in out.splitlines()) == 1
+
+
+def test_an_input_of_records_that_are_no_audit_event_exits_2_naming_it(tmp_path: Path) -> None:
+    """The wrong --format, a kubectl List or [] gave 0 events read and exit 0."""
+    runner = CliRunner()
+    wrong_format = write_log(tmp_path, EXEC)
+    kubectl_list = tmp_path / "pods.json"
+    kubectl_list.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": []}))
+    empty_array = tmp_path / "array.json"
+    empty_array.write_text("[]\n")
+    for path, flags in ((wrong_format, ["--format", "gke"]), (kubectl_list, []), (empty_array, [])):
+        for command in (["detect"], ["detect", "tune"]):
+            result = runner.invoke(app, [*command, *flags, str(path)])
+            assert result.exit_code == 2, (path, command, result.output)
+            error = " ".join(result.stderr.split())
+            assert (
+                f"error: no audit events in {path}: 1 record is not an audit event; wrong --format?"
+            ) in error
+    two = write_log(tmp_path, EXEC, "not json", EXEC)
+    result = runner.invoke(app, ["detect", "--format", "gke", str(two)])
+    assert result.exit_code == 2
+    assert "2 records are not audit events, 1 unreadable record; wrong" in " ".join(
+        result.stderr.split()
+    )
+    assert runner.invoke(app, ["detect", str(two)]).exit_code == 1  # events among them
