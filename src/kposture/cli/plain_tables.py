@@ -5,7 +5,8 @@ table of 100,000 rows prints in seconds).
 The look is Rich's ``box.SIMPLE`` without edges: a header line, a rule under it, a row per entry,
 a space of padding each side of a column and one between columns. Columns get their longest line
 when the table fits; else each gets at least its longest word (a name is never cut mid-word while
-the words fit) and the rest of the width in proportion to what it lacks. When even the words do
+the words fit), then the columns that can hold their longest line get it (fewest cells first), and
+the others (long free text) share the rest in proportion to what they lack. When even the words do
 not fit, a word folds after ``/``, ``:`` or ``-`` (``big-monolith/`` + ``secret-reader``), and
 mid-word only when a piece is still wider than its column.
 """
@@ -29,19 +30,43 @@ def _words(text: str) -> list[str]:
     return text.split()
 
 
-def column_widths(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> list[int]:
-    """Each column's width in a table at most ``width`` wide (when it can be)."""
-    lines = [
+def _column_lines(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[list[str]]:
+    return [
         [header, *(line for row in rows for line in row[index].splitlines())]
         for index, header in enumerate(headers)
     ]
-    longest = [max(cell_len(line) for line in column) for column in lines]
-    room = max(width - _GAP * len(headers) + 1, len(headers))
-    if sum(longest) <= room:
-        return longest
-    words = [
+
+
+def _room(headers: Sequence[str], width: int) -> int:
+    return max(width - _GAP * len(headers) + 1, len(headers))
+
+
+def _longest_words(lines: list[list[str]]) -> list[int]:
+    return [
         max((cell_len(w) for line in column for w in _words(line)), default=1) for column in lines
     ]
+
+
+def shared_widths(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], width: int
+) -> list[int] | None:
+    """``column_widths`` for the rows of several tables printed one after another (a section
+    each) so their columns line up, when every word of them fits those widths; None when some
+    would fold, so each table is best fitted to its own rows instead."""
+    lines = _column_lines(headers, rows)
+    if sum(_longest_words(lines)) > _room(headers, width):
+        return None
+    return column_widths(headers, rows, width)
+
+
+def column_widths(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> list[int]:
+    """Each column's width in a table at most ``width`` wide (when it can be)."""
+    lines = _column_lines(headers, rows)
+    longest = [max(cell_len(line) for line in column) for column in lines]
+    room = _room(headers, width)
+    if sum(longest) <= room:
+        return longest
+    words = _longest_words(lines)
     if sum(words) > room:
         pieces = [
             max(
@@ -73,10 +98,19 @@ def _fair(least: list[int], words: list[int], room: int) -> list[int]:
 
 
 def shared_out(least: list[int], most: list[int], room: int) -> list[int]:
-    """``least`` plus shares of what is left of ``room``, in proportion to what each lacks of
-    ``most``."""
+    """``least`` plus what is left of ``room``: first each column whose whole lack of ``most``
+    still fits gets it, the smallest lack first (a column that can hold its longest line does not
+    wrap: a name, a scope, a note), then the columns still lacking (the long free text: a rule,
+    what it grants) share the rest in proportion to what they lack."""
     widths = list(least)
     spare = room - sum(widths)
+    for index in sorted(range(len(widths)), key=lambda i: most[i] - widths[i]):
+        lack = most[index] - widths[index]
+        if lack > spare:
+            break
+        if lack > 0:
+            widths[index] = most[index]
+            spare -= lack
     while spare > 0:
         lacking = [m - w for m, w in zip(most, widths, strict=True)]
         total = sum(lacking)

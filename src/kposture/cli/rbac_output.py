@@ -21,7 +21,7 @@ import typer
 import yaml
 from rich.console import Console
 
-from kposture.cli.plain_tables import render_table, wrap_cell
+from kposture.cli.plain_tables import render_table, shared_widths, wrap_cell
 from kposture.inventory.rbac import BUILTIN_PATH, BoundRole, EffectiveRule, Subject
 from kposture.inventory.rbac_capabilities import FULL_ACCESS, Capability, Holding
 from kposture.inventory.rbac_rules import PolicyRule
@@ -224,12 +224,28 @@ def _stream(value: Any, write: Callable[[str], object], indent: str) -> None:
     write(f"{opening}{closing}" if first else f"\n{indent}{closing}")
 
 
-def print_table(console: Console, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+def print_table(
+    console: Console,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    widths: Sequence[int] | None = None,
+) -> None:
     """A plain table (``plain_tables``) as wide as ``console``: no markup, no trailing blanks;
     one line per cell, with any control character (a subject's name is whatever the binding says,
-    newlines included) written out by ``visible``."""
+    newlines included) written out by ``visible``. ``widths`` (``table_widths``) when several
+    tables of one view are sized alike."""
     shown = [[visible(cell) for cell in row] for row in rows]
-    console.file.write(render_table(headers, shown, console.width))
+    console.file.write(render_table(headers, shown, console.width, widths))
+
+
+def table_widths(
+    console: Console, headers: Sequence[str], rows: Sequence[Sequence[str]]
+) -> list[int] | None:
+    """Column widths for ``print_table`` fitted to the rows of every section of a view, so each
+    section's table has the same columns; None when that would fold a word some section alone
+    would keep whole (``plain_tables.shared_widths``)."""
+    shown = [[visible(cell) for cell in row] for row in rows]
+    return shared_widths(headers, shown, console.width)
 
 
 def print_wrapped(console: Console, text: str, indent: int = 0, hanging: int = 0) -> None:

@@ -43,6 +43,7 @@ from kposture.cli.rbac_output import (
     print_table,
     print_wrapped,
     subject_text,
+    table_widths,
     via_text,
     write_document,
 )
@@ -224,11 +225,27 @@ def more_rows_line(hidden: int) -> str:
     )
 
 
+HEADERS = ("SUBJECT", "SCOPE", "VIA", "GRANTS", "NOTE")
+
+
+def _row(holding: Holding) -> tuple[str, ...]:
+    return (
+        subject_text(holding.subject),
+        holding.scope,
+        via_text(holding),
+        holding.describe(),
+        holding_note(holding),
+    )
+
+
 def render_table(views: tuple[CapabilityView, ...], limit: int | None = ROWS_SHOWN) -> None:
     """One section per capability: its summary, the subjects holding it through full access in
     one line, then a row for every other holding, the first ``limit`` of them (None: all)."""
     console = report_console()
-    for view in views:
+    sections = [[_row(holding) for holding in view.listed[:limit]] for view in views]
+    # Every section's table has the same columns, sized for the rows of all of them.
+    widths = table_widths(console, HEADERS, [row for rows in sections for row in rows])
+    for view, rows in zip(views, sections, strict=True):
         capability = view.capability
         print_wrapped(
             console,
@@ -240,17 +257,7 @@ def render_table(views: tuple[CapabilityView, ...], limit: int | None = ROWS_SHO
             print_wrapped(console, line, indent=2)
         listed = view.listed
         if listed:
-            rows = [
-                (
-                    subject_text(holding.subject),
-                    holding.scope,
-                    via_text(holding),
-                    holding.describe(),
-                    holding_note(holding),
-                )
-                for holding in listed[:limit]
-            ]
-            print_table(console, ("SUBJECT", "SCOPE", "VIA", "GRANTS", "NOTE"), rows)
+            print_table(console, HEADERS, rows, widths)
             if len(listed) > len(rows):
                 print_wrapped(console, more_rows_line(len(listed) - len(rows)), indent=1)
         else:

@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from kposture.cli.app import app
 from kposture.cli.plain_tables import column_widths, render_table, wrap_cell
 from kposture.cli.rbac_output import stream_json
+from kposture.cli.rbac_workloads_commands import COLUMNS
+from kposture.cli.rbac_workloads_commands import column_widths as workloads_column_widths
 
 FIXTURES = Path(__file__).resolve().parents[2] / "rules" / "fixtures" / "rbac-escalation-path"
 
@@ -178,3 +180,34 @@ def test_every_rbac_dot_label_is_wrapped_alike(
         lines = label.split("\\n")
         assert len(lines) <= 5, label  # three lines, the cut, a note
         assert all(len(line.replace('\\"', '"')) <= 40 for line in lines), label
+
+
+def test_a_column_that_can_hold_its_longest_line_does_not_wrap() -> None:
+    # who-can at 200 columns: the subject and binding fit whole, the built-in rule text wraps
+    subject = "system:kube-controller-manager (Kubernetes default)"
+    via = "ClusterRoleBinding system:controller:generic-garbage-collector → ClusterRole x"
+    rule = "built-in cluster-admin: " + " ".join(["verbs [get list watch]"] * 8)
+    headers = ("KIND", "SUBJECT", "VIA", "SCOPE", "RULE")
+    rows = [
+        ("User", subject, via, "cluster", rule),
+        ("Group", "ops", "RoleBinding a → Role a", "", ""),
+    ]
+    widths = column_widths(headers, rows, 200)
+    assert widths[:4] == [len("Group"), len(subject), len(via), len("cluster")]
+    assert sum(widths) + 3 * len(widths) - 1 <= 200
+
+
+def test_workloads_keep_the_workload_name_whole_and_wrap_capabilities() -> None:
+    workload = "Deployment payments/payments-api-deployment"
+    capabilities = " ".join(["read-secrets (high) cluster-wide via ClusterRoleBinding x"] * 3)
+    row = (workload, "payments-api", "mounted", capabilities, "Service payments ClusterIP", "15")
+    widths = workloads_column_widths([row], COLUMNS, 160)
+    assert widths[0] == len(workload)
+    assert widths[3] < len(capabilities)
+
+
+def test_risky_sections_share_their_column_widths(runner: CliRunner, corpus: Path) -> None:
+    result = runner.invoke(app, ["rbac", "risky", str(corpus / "goat")], env={"COLUMNS": "140"})
+    assert result.exit_code == 0, result.output
+    headers = {line for line in result.stdout.splitlines() if line.startswith(" SUBJECT ")}
+    assert len(headers) == 1, headers
