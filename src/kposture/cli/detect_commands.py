@@ -193,6 +193,7 @@ def detect_command(
     collected: list[IncidentAlert] = []
     streaming = follow is not None or output is Output.JSON
     shown = 0
+    read_error: OSError | None = None
     try:
         for event in audit_events(reader, paths, follow):
             for found in detector.process(event):
@@ -206,8 +207,8 @@ def detect_command(
                     _emit_line(found, sent, output)
                 else:
                     collected.append(found)
-    except OSError as exc:
-        fail(f"cannot read the audit log: {exc}")
+    except OSError as exc:  # what was read before is still reported, then the error
+        read_error = exc
     finally:
         if sinks is not None:
             sinks.close()
@@ -216,6 +217,8 @@ def detect_command(
     if collected:
         report_console().print(alert_table(collected))
     _summary(reader, detector, shown, reported)
+    if read_error is not None:
+        fail(f"cannot read the audit log: {read_error}")
     fail_unless_readable(reader)
     raise typer.Exit(EXIT_ALERTS if shown else EXIT_CLEAN)
 

@@ -166,6 +166,7 @@ def tune_command(
     detector = setup.detector()
     reader = AuditLogReader(envelope, on_issue=IssuePrinter(), keep=detector.wants)
     per_detection: dict[str, _Identity] = defaultdict(_Identity)
+    read_error: OSError | None = None
     try:
         for event in audit_events(reader, sources, None):
             for alert in detector.process(event):
@@ -175,8 +176,8 @@ def tune_command(
                 found.ips[event.source_ip] += 1
                 found.namespaces[event.ref.namespace] += 1
                 found.by_user[event.user.username].append(event)
-    except OSError as exc:
-        fail(f"cannot read the audit log: {exc}")
+    except OSError as exc:  # what was read before is still reported, then the error
+        read_error = exc
     _report(detector.stats.alerts_by_detection, per_detection, top, detector)
     console = error_console()
     for message in detector.notices():
@@ -187,6 +188,8 @@ def tune_command(
         markup=False,
         highlight=False,
     )
+    if read_error is not None:
+        fail(f"cannot read the audit log: {read_error}")
     fail_unless_readable(reader)
 
 

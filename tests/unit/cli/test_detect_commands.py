@@ -348,3 +348,25 @@ def test_an_input_of_records_that_are_no_audit_event_exits_2_naming_it(tmp_path:
         result.stderr.split()
     )
     assert runner.invoke(app, ["detect", str(two)]).exit_code == 1  # events among them
+
+
+def test_a_cut_pretty_event_list_shows_the_alerts_read_before_the_error(tmp_path: Path) -> None:
+    """Table mode printed only the error: the alert of the complete first item was lost."""
+    items = [
+        raw_event("create", "pods", subresource="exec", code=101, name="web-1"),
+        raw_event("get", "pods", name="web-2"),
+    ]
+    text = json.dumps(
+        {"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": items}, indent=2
+    )
+    cut = tmp_path / "cut.json"
+    cut.write_text(text[: text.index('"web-2"')])
+    runner = CliRunner()
+    for command in (["detect"], ["detect", "tune"]):
+        result = runner.invoke(app, [*command, str(cut)])
+        assert result.exit_code == 2, (command, result.output)
+        assert "pod-exec" in result.stdout
+        assert "1 event read, 1 alert" in result.stderr
+        error = " ".join(result.stderr.split())
+        assert f"error: cannot read the audit log: {cut}:" in error and "cut short" in error
+        assert result.stderr.index("1 event read") < result.stderr.index("error:")
