@@ -6,8 +6,8 @@ or ``Authorization: Bearer`` with the token of ``--audit-token-file``), reads th
 size limit, parses it and checks it is an ``EventList`` (or one ``Event``), puts it on a bounded
 queue and answers ``200``. It never waits for detection, the store or the sinks, so the API server
 is never held longer than one parse. Refusals, each counted by reason in
-``kposture_audit_batches_total``: 401 no or wrong credentials (logged with the client's address);
-400 malformed, truncated or not an event list; 413 over the size limit; 415 not JSON; 429 with
+``kposture_audit_batches_total``, each logged with the caller's address and port: 401 no or wrong
+credentials; 400 malformed, truncated or not an event list; 413 over the size limit; 415 not JSON; 429 with
 ``Retry-After`` when the queue is full (whether the API server retries it is up to its webhook
 backend). One worker thread takes the batches and holds their events for ``hold`` seconds
 (``event_order.HeldEvents``), so that events of batches the API server posted concurrently, or
@@ -273,6 +273,12 @@ def client_certificate(request: Request) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
+def _caller(request: Request) -> str:
+    """The caller's address and port, as the refusal log lines name it."""
+    peer = request.client
+    return f"{peer.host}:{peer.port}" if peer is not None else "an unknown address"
+
+
 def _authenticated(request: Request, tokens: TokenFile | None, certificates: bool) -> bool:
     if certificates and client_certificate(request) is not None:
         return True
@@ -325,10 +331,11 @@ def mount_audit_sink(
     tokens = TokenFile(token_file) if token_file is not None else None
     metrics = processor.metrics
 
-    def refuse(status: int, reason: str, message: str, client: str = "") -> Response:
+    def refuse(status: int, reason: str, message: str, request: Request) -> Response:
         metrics.batches.labels(reason).inc()
-        origin = f" from {client}" if client else ""
-        log.warning("refused an audit batch%s: %s (HTTP %d)", origin, message, status)
+        log.warning(
+            "refused an audit batch from %s: %s (HTTP %d)", _caller(request), message, status
+        )
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 429 else None
         body = json.dumps({"error": message}).encode()
         return Response(body, status, headers=headers, media_type="application/json")
@@ -336,30 +343,26 @@ def mount_audit_sink(
     @app.post("/audit")
     async def audit(request: Request) -> Response:
         if not _authenticated(request, tokens, client_certificates):
-            peer = request.client
             return refuse(
-                401,
-                "unauthenticated",
-                "a client certificate or bearer token is needed",
-                f"{peer.host}:{peer.port}" if peer is not None else "an unknown address",
+                401, "unauthenticated", "a client certificate or bearer token is needed", request
             )
         try:
             body = await read_body(request, max_batch_bytes)
         except ReviewError as error:
             if error.status == 415:
-                return refuse(415, "not-json", str(error))
+                return refuse(415, "not-json", str(error), request)
             if "limit" in str(error):
                 limit = (
                     f"the batch is over the {max_batch_bytes}-byte limit (--audit-max-batch-bytes)"
                 )
-                return refuse(413, "oversized", limit)
-            return refuse(400, "malformed", str(error))
+                return refuse(413, "oversized", limit, request)
+            return refuse(400, "malformed", str(error), request)
         try:
             items = _items(body)
         except ReviewError as error:
-            return refuse(400, str(error).split(" ", 1)[0].rstrip(":"), str(error))
+            return refuse(400, str(error).split(" ", 1)[0].rstrip(":"), str(error), request)
         if not processor.offer(items):
-            return refuse(429, "queue-full", "the detection queue is full; retry later")
+            return refuse(429, "queue-full", "the detection queue is full; retry later", request)
         metrics.batches.labels("accepted").inc()
         metrics.events.labels("received").inc(len(items))
         return Response(b'{"status":"accepted"}', 200, media_type="application/json")

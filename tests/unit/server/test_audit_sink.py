@@ -149,6 +149,16 @@ def test_a_refused_caller_is_logged_with_its_address(
     (line,) = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert line.startswith("refused an audit batch from ") and "(HTTP 401)" in line
     assert TOKEN not in line and "wrong" not in line
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="kposture.audit"):
+        assert setup.post(b"not json at all").status_code == 400
+        headers = {"content-type": "text/plain", "authorization": f"Bearer {TOKEN}"}
+        assert setup.client.post("/audit", content=b"x", headers=headers).status_code == 415
+    lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert [line.split(": ", 1)[0] for line in lines] == [lines[0].split(": ", 1)[0]] * 2
+    assert all(line.startswith("refused an audit batch from ") for line in lines)
+    assert lines[0].split(": ", 1)[0] != "refused an audit batch from an unknown address"
+    assert "(HTTP 400)" in lines[0] and "(HTTP 415)" in lines[1]
     setup.processor.close()
 
 
