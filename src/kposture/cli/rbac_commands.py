@@ -27,12 +27,14 @@ import typer
 
 from kposture.cli.consoles import error_console, report_console
 from kposture.cli.rbac_can_commands import can_command
+from kposture.cli.rbac_discovery import discovered_group
 from kposture.cli.rbac_inputs import (
     Cluster,
     Context,
     Kubeconfig,
     Output,
     Paths,
+    fail,
     finish,
     load_rbac_inputs,
     view_namespace,
@@ -254,6 +256,34 @@ def scope_notes(
     return notes
 
 
+def _resolved(
+    request: Request,
+    verb: str,
+    namespace: str,
+    name: str,
+    kubeconfig: str | None,
+    context: str | None,
+) -> tuple[Request, str] | None:
+    """With a live cluster, a resource named without its group that core does not serve is
+    resolved through discovery to the one group serving it (as ``kubectl auth can-i``), with a
+    note saying so; None when it stays as given."""
+    if request.path or request.group:
+        return None
+    group = discovered_group(request.resource, kubeconfig, context)
+    if group is None:
+        return None
+    qualified = kubectl_form(group, request.resource, request.subresource)
+    try:
+        resolved = parse_request(verb, qualified, namespace, name)
+    except UsageError as exc:
+        fail(str(exc))
+    note = (
+        f"{request.resource} is served by the API group {group} (the cluster's discovery): "
+        f"answered for {qualified}"
+    )
+    return resolved, note
+
+
 def request_text(request: Request) -> str:
     if request.path:
         return f"{request.verb} {request.path}"
@@ -325,6 +355,10 @@ def who_can_command(
         check=lambda: requests.append(parse_request(verb, resource, namespace, name)),
     )
     request = requests[0]
+    resolved = _resolved(request, verb, namespace, name, kubeconfig, context) if cluster else None
+    if resolved is not None:
+        request, note = resolved
+        error_console().print(f"note: {note}", highlight=False, markup=False)
     # A RoleBinding's rules apply in its namespace only: -A adds them where a request in some
     # namespace could use them (not for nodes, but for bind on clusterroles).
     every = all_namespaces and reachable(

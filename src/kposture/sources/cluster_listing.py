@@ -270,3 +270,37 @@ def discover(
                 why = answer if isinstance(answer, str) else f"HTTP {answer.status}"
                 problems.append(f"cannot discover {group_version}: {why}")
     return Discovery(resources, tuple(problems))
+
+
+def groups_serving(transport: Transport, plural: str, workers: int = 8) -> tuple[str, ...]:
+    """The API groups (``""``: core) whose preferred version serves the resource ``plural``, core
+    first, as kubectl's REST mapper looks up a resource named without its group; () when
+    discovery cannot be read (the caller keeps the name as given)."""
+    try:
+        core = _get(transport, "/api/v1", ())
+        groups = _get(transport, "/apis", ())
+    except TransportError:
+        return ()
+    if core.status != 200 or groups.status != 200:
+        return ()
+    found = [""] if plural in _resource_names(core.body) else []
+    data = json.loads(groups.body)
+    preferred: list[str] = []
+    for group in (data.get("groups") or ()) if isinstance(data, dict) else ():
+        versions = group.get("versions") if isinstance(group, dict) else None
+        version = group.get("preferredVersion") or next(iter(versions or ()), None)
+        group_version = version.get("groupVersion") if isinstance(version, dict) else None
+        if isinstance(group_version, str):
+            preferred.append(group_version)
+
+    def serves(group_version: str) -> bool:
+        try:
+            answer = _get(transport, f"/apis/{group_version}", ())
+        except TransportError:
+            return False
+        return answer.status == 200 and plural in _resource_names(answer.body)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        served = list(pool.map(serves, preferred))
+    found.extend(gv.split("/")[0] for gv, ok in zip(preferred, served, strict=True) if ok)
+    return tuple(dict.fromkeys(found))

@@ -37,6 +37,9 @@ def _cluster(monkeypatch: pytest.MonkeyPatch, statuses: dict[str, int]) -> None:
         return real(*args, connection=api.connection("dev"), **kwargs)
 
     monkeypatch.setattr("kposture.cli.scanning.load_cluster", load)
+    monkeypatch.setattr(
+        "kposture.cli.rbac_discovery.connect", lambda *_, **__: api.connection("dev")
+    )
 
 
 COMMANDS = [
@@ -118,3 +121,21 @@ def test_who_can_lists_only_the_kinds_it_reads(monkeypatch: pytest.MonkeyPatch) 
     assert sorted(listed) == sorted(
         ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "Namespace", "ServiceAccount"]
     )
+
+
+def test_a_resource_without_its_group_is_resolved_through_discovery(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _cluster(monkeypatch, {})
+    given = ["rbac", "who-can", "bind", "clusterroles", "--name", "cluster-admin", "--cluster"]
+    done = CliRunner().invoke(app, [*given, "-o", "json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["request"]["group"] == "rbac.authorization.k8s.io"
+    assert (
+        "note: clusterroles is served by the API group rbac.authorization.k8s.io (the cluster's "
+        "discovery): answered for clusterroles.rbac.authorization.k8s.io"
+    ) in done.stderr
+    assert "did you mean" not in done.stderr
+    core = CliRunner().invoke(app, ["rbac", "who-can", "get", "pods", "--cluster", "-o", "json"])
+    assert json.loads(core.stdout)["request"]["group"] == ""
+    assert "served by the API group" not in core.stderr
