@@ -450,3 +450,19 @@ def allowing(inventory: Inventory, principal: Principal, request: Request) -> Ac
     """The binding, role and rule by which ``request`` is allowed for one requester (the first
     found, see ``Graph.allowing``), or None when the authorizer would deny it."""
     return build(inventory).allowing(principal, request)
+
+
+_BY_ROLE_NAME = "rbac_graph.by_role_name"
+
+
+def bindings_of(inventory: Inventory, kind: str, namespace: str, name: str) -> RoleBindings | None:
+    """The bindings resolving to the role ``kind`` ``namespace``/``name`` (namespace empty for a
+    ClusterRole), looked up in ``bindings_by_role``; None when no binding grants it anything."""
+    index: dict[tuple[str, str, str], RoleBindings] | None = inventory.derived.get(_BY_ROLE_NAME)
+    if index is None:
+        index = {}
+        for entry in bindings_by_role(inventory):
+            role = entry.role
+            index.setdefault((role.kind, role.namespace, role.name), entry)
+        inventory.derived[_BY_ROLE_NAME] = index
+    return index.get((kind, namespace, name))

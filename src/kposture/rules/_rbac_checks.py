@@ -56,6 +56,7 @@ from kposture.inventory.rbac_capabilities import (
 from kposture.inventory.rbac_paths import reported_paths_by_binding
 from kposture.inventory.rbac_scope import Scope, reaches_anything, role_scope
 from kposture.model import JsonPath, K8sObject, Severity, Violation
+from kposture.rules._rbac_holders import reach
 from kposture.rules.base import Check
 
 SYSTEM_MASTERS = "system:masters"
@@ -185,11 +186,13 @@ def grant_check(
                 else _path(effective, "resources", grant.resources)
             )
             extra = note if note and _needs_note(grant.covered) else ""
+            reached = reach(obj, inventory)
             yield Violation(
                 f"{obj.ref.display()} {_where(obj, effective)} grants "
-                f"{describe_grant(effective.rule, grant)}{extra}{_default_note(severity)}",
+                f"{describe_grant(effective.rule, grant)}{extra}{reached.text()}"
+                f"{_default_note(severity)}",
                 path,
-                (("rule", _rule_ref(effective)), *folded),
+                (("rule", _rule_ref(effective)), *folded, *reached.evidence()),
                 severity,
             )
 
@@ -334,10 +337,12 @@ def wildcard_rbac(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
             text, held = _full_access_text(obj, effective.rule, scope)
             uses = f"{uses}, which {text}"
             evidence = (*evidence, ("capabilities", held))
+        reached = reach(obj, inventory)
         yield Violation(
-            f"{obj.ref.display()} {_where(obj, effective)} {uses}{_default_note(severity)}",
+            f"{obj.ref.display()} {_where(obj, effective)} {uses}{reached.text()}"
+            f"{_default_note(severity)}",
             effective.path if effective.aggregated else (*effective.path, field, index),
-            evidence,
+            (*evidence, *reached.evidence()),
             severity,
         )
 

@@ -59,9 +59,9 @@ def test_one_violation_per_policy_rule_with_path_and_exact_grant() -> None:
     found = violations("rbac-secrets-read", objects_from_text(ROLE))
     assert [v.path for v in found] == [("rules", 1, "resources", 1), ("rules", 2, "resources", 0)]
     assert found[0].message == (
-        'Role/shop/app rules[1] grants verbs [get list] on secrets in apiGroup ""'
+        'Role/shop/app rules[1] grants verbs [get list] on secrets in apiGroup ""; not bound'
     )
-    assert found[1].message.endswith("(only on resourceNames [db])")
+    assert found[1].message.endswith("(only on resourceNames [db]); not bound")
     assert all(v.severity is None for v in found)
 
 
@@ -493,11 +493,12 @@ def test_full_access_pulled_in_by_aggregation_is_reported_once_on_its_source() -
     objects = objects_from_text(text)
     for rule_id in ROLE_RULE_IDS:
         found = violations(rule_id, objects)
-        assert not [v for v in found if "aggregator" in v.message], rule_id
+        assert not [v for v in found if v.message.startswith("ClusterRole/aggregator")], rule_id
         assert len(found) == (1 if rule_id == "wildcard-rbac" else 0), rule_id
         if found:
             assert found[0].message.startswith("ClusterRole/r rules[0]")
             assert "grants full access" in found[0].message
+            assert dict(found[0].evidence)["aggregated_into"] == "aggregator"
 
 
 def test_a_role_short_of_full_access_keeps_one_finding_per_capability() -> None:
