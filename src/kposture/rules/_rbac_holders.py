@@ -12,7 +12,6 @@ not churn the finding.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import NamedTuple
 
 from kposture.inventory import Inventory, aggregated_roles
@@ -30,6 +29,7 @@ BUILTIN_ORDER = ("view", "edit", "admin")
 
 _AGGREGATORS = "rbac_holders.aggregators"
 _HOLDERS = "rbac_holders.holders"
+_BOUND = "rbac_holders.bound"
 
 
 class Reach(NamedTuple):
@@ -113,34 +113,44 @@ def _opted_out(role: K8sObject | None) -> bool:
 def _holders_text(role: K8sObject, into: tuple[str, ...], inventory: Inventory) -> str:
     """``held by A (RoleBinding/ns/b), B (ClusterRoleBinding/c, through ClusterRole view) and 4
     more``; ``not bound`` when no binding reaches the role."""
-    graph = build(inventory)
+    namespace = role.ref.namespace if role.ref.kind == "Role" else ""
+    targets = [(role.ref.kind, namespace, role.ref.name, "")]
+    targets.extend(("ClusterRole", "", name, f", through ClusterRole {name}") for name in into)
     shown: list[str] = []
     total = 0
-    for binding, through in _bindings(role, into, inventory):
-        found = graph.subjects(binding)
-        total += len(found)
-        for subject in found[: SHOWN_HOLDERS - len(shown)]:
-            shown.append(f"{subject.display()} ({binding.ref.display()}{through})")
+    for kind, ns, name, through in targets:
+        first, count = _bound(inventory, kind, ns, name)
+        left = SHOWN_HOLDERS - len(shown)
+        shown.extend(f"{who} ({binding}{through})" for who, binding in first[:left])
+        total += count
     if not total:
         return "not bound"
     more = f" and {total - len(shown)} more" if total > len(shown) else ""
     return f"held by {', '.join(shown)}{more}"
 
 
-def _bindings(
-    role: K8sObject, into: tuple[str, ...], inventory: Inventory
-) -> Iterator[tuple[K8sObject, str]]:
-    """Each binding of ``role`` itself, then of each ClusterRole aggregating it, with ``, through
-    ClusterRole <name>`` for the latter."""
-    namespace = role.ref.namespace if role.ref.kind == "Role" else ""
-    targets = [(role.ref.kind, namespace, role.ref.name, "")]
-    targets.extend(("ClusterRole", "", name, f", through ClusterRole {name}") for name in into)
-    for kind, ns, name, through in targets:
-        entry = bindings_of(inventory, kind, ns, name)
-        if entry is None:
-            continue
-        for binding in entry.cluster:
-            yield binding, through
-        for group in entry.by_namespace.values():
-            for binding in group:
-                yield binding, through
+def _bound(
+    inventory: Inventory, kind: str, namespace: str, name: str
+) -> tuple[tuple[tuple[str, str], ...], int]:
+    """The first few (subject, binding) of the role ``kind`` ``namespace``/``name``, as text, and
+    how many subjects its bindings name; once per role and inventory (an aggregating role such as
+    ``view`` is asked for every role it aggregates)."""
+    memo: dict[tuple[str, str, str], tuple[tuple[tuple[str, str], ...], int]]
+    memo = inventory.derived.setdefault(_BOUND, {})
+    key = (kind, namespace, name)
+    found = memo.get(key)
+    if found is None:
+        entry = bindings_of(inventory, kind, namespace, name)
+        first: list[tuple[str, str]] = []
+        total = 0
+        if entry is not None:
+            graph = build(inventory)
+            for binding in (*entry.cluster, *(b for g in entry.by_namespace.values() for b in g)):
+                subjects = graph.subjects(binding)
+                total += len(subjects)
+                first.extend(
+                    (subject.display(), binding.ref.display())
+                    for subject in subjects[: SHOWN_HOLDERS - len(first)]
+                )
+        found = memo[key] = (tuple(first), total)
+    return found
