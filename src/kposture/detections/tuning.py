@@ -55,6 +55,19 @@ class _Compiled:
         return not self.networks or _in_ranges(event.source_ip, self.networks)
 
 
+def _conditions(entry: AllowEntry) -> tuple[tuple[str, ...], ...]:
+    """The entry's conditions that hold a value; ``covers`` skips the empty ones."""
+    fields = (
+        entry.users,
+        entry.groups,
+        entry.service_accounts,
+        entry.namespaces,
+        entry.user_agents,
+        entry.source_ranges,
+    )
+    return tuple(values for values in fields if values)
+
+
 def _in_ranges(peer: str, networks: Sequence[Network]) -> bool:
     try:
         address = ipaddress.ip_address(peer)
@@ -69,6 +82,11 @@ class Allowlist:
     def __init__(self, entries: Iterable[AllowEntry] = ()) -> None:
         compiled = []
         for entry in entries:
+            if not _conditions(entry):
+                message = (
+                    f"{entry.label}: an allowlist entry with no condition would cover everyone"
+                )
+                raise ValueError(message)
             networks = tuple(
                 ipaddress.ip_network(text, strict=False) for text in entry.source_ranges
             )

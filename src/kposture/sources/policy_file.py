@@ -62,6 +62,9 @@ _ALLOW_KEYS = {
 _ALLOW_WHO_KEYS = {"users", "groups", "serviceAccounts", "sourceRanges"}
 """The allowlist fields that say who sent a request: the authenticated identity or the peer
 address. A user agent is the client's word and a namespace says where, not who."""
+_ALLOW_CONDITION_KEYS = _ALLOW_KEYS - {"reason", "expires"}
+"""The allowlist fields that narrow what an entry covers. The matcher skips a field that holds
+nothing, so an empty list (or null) is refused: it would widen the entry to everyone."""
 API_VERSION = "kposture.io/v1"
 KIND = "Policy"
 _RULES_KEYS = {"enabled", "disabled", "severity"}
@@ -377,6 +380,13 @@ class _Reader:
                 "alerts are expected"
             )
             problems.append(str(self.fail(fields["reason"], message)))
+        for key in sorted(_ALLOW_CONDITION_KEYS & fields.keys()):
+            if _matches_nothing(fields[key]):
+                message = (
+                    f"{key}: an empty list matches nothing to allow (remove the field or name "
+                    "at least one)"
+                )
+                problems.append(str(self.fail(fields.pop(key), message)))
         if not fields.keys() - {"reason", "expires"}:
             problems.append(
                 str(
@@ -575,6 +585,13 @@ def _alerts_block(reader: _Reader, node: yaml.Node) -> tuple[Mapping[str, Any], 
     walk(node, "alerts")
     data = yaml.constructor.SafeConstructor().construct_document(node)
     return data, lines
+
+
+def _matches_nothing(node: yaml.Node) -> bool:
+    """Whether an allowlist condition holds no value: ``[]``, ``null``, ``~`` or nothing at all."""
+    if isinstance(node, yaml.SequenceNode):
+        return not node.value
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
 
 
 def _items(node: yaml.Node) -> list[yaml.Node]:

@@ -165,6 +165,56 @@ def test_policy_file_errors_name_the_line(entry: str, line: int, message: str) -
     assert message in str(error.value)
 
 
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "{users: [], reason: z}",
+        "{namespaces: [], reason: z}",
+        "{groups: ~, reason: z}",
+        "{serviceAccounts: null, reason: z}",
+        "{sourceRanges: [], users: [a], reason: z}",
+    ],
+)
+def test_an_empty_condition_is_refused_at_its_line(entry: str) -> None:
+    """The matcher skips a condition that holds nothing, so an empty one would cover everyone."""
+    text = f"""\
+apiVersion: kposture.io/v1
+kind: Policy
+detections:
+  allowlist:
+    pod-exec:
+      - {entry}
+"""
+    with pytest.raises(PolicyFileError) as error:
+        parse_policy(text, "p.yaml")
+    assert str(error.value).startswith("p.yaml:6: ")
+    message = "an empty list matches nothing to allow (remove the field or name at least one)"
+    assert message in str(error.value)
+
+
+def test_an_empty_who_does_not_pass_the_user_agents_check() -> None:
+    text = """\
+apiVersion: kposture.io/v1
+kind: Policy
+detections:
+  allowlist:
+    pod-exec:
+      - userAgents: ["*"]
+        users: []
+        reason: z
+"""
+    with pytest.raises(PolicyFileError) as error:
+        parse_policy(text, "p.yaml")
+    problems = str(error.value).split("; ")
+    assert problems[0].startswith("p.yaml:7: users: an empty list matches nothing")
+    assert problems[1].startswith("p.yaml:6: an allowlist entry with userAgents must also say who")
+
+
+def test_the_matcher_refuses_an_entry_with_no_condition() -> None:
+    with pytest.raises(ValueError, match=r"p\.yaml:3: an allowlist entry with no condition"):
+        Allowlist([AllowEntry(("pod-exec",), "z", users=(), source="p.yaml", line=3)])
+
+
 def test_every_mistake_of_the_detections_block_is_reported_at_once() -> None:
     text = """\
 apiVersion: kposture.io/v1
