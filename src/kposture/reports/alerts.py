@@ -24,8 +24,8 @@ _SEVERITY_STYLE = {
     Severity.LOW: "cyan",
     Severity.INFO: "dim",
 }
-_COMMAND = re.compile(r"\(((?:kubectl|kposture) [^;()]+)")
-"""A command quoted in a containment step: ``(kubectl delete ... -n ns)``, up to ``;`` or ``)``."""
+_COMMAND_START = re.compile(r"\((?=(?:kubectl|kposture) )")
+"""Where a command quoted in a containment step begins: ``(kubectl delete ... -n ns)``."""
 _INDENT = 4
 
 
@@ -62,8 +62,65 @@ def _block(alert: IncidentAlert) -> Iterator[RenderableType]:
     yield _indented(Text.assemble(("who ", "dim"), " ".join(who)))
     containment = visible(alert.containment)
     yield _indented(Text.assemble(("→ ", "dim"), containment))
-    for command in _COMMAND.findall(containment):
-        yield _Command(command.strip(), _INDENT * 2)
+    for command in quoted_commands(containment):
+        yield _Command(command, _INDENT * 2)
+
+
+def quoted_commands(text: str) -> list[str]:
+    """The commands a containment step quotes in parentheses, each up to the ``)`` or ``;`` that
+    ends it; one inside shell quotes (a name like ``'Jane Doe (contractor)'``) belongs to the
+    command."""
+    commands: list[str] = []
+    position = 0
+    while found := _COMMAND_START.search(text, position):
+        start = found.end()
+        end = _command_end(text, start)
+        commands.append(text[start:end].strip())
+        position = end
+    return commands
+
+
+def _command_end(text: str, start: int) -> int:
+    """The index of the first ``)`` or ``;`` outside shell quotes from ``start`` (a command whose
+    quotes never close ends at the first one, quoted or not)."""
+    quote = ""
+    index = start
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if char == quote:
+                quote = ""
+            elif char == "\\" and quote == '"':
+                index += 1
+        elif char in "'\"":
+            quote = char
+        elif char == "\\":
+            index += 1
+        elif char in ");":
+            return index
+        index += 1
+    if quote:
+        return next((i for i in range(start, len(text)) if text[i] in ");"), len(text))
+    return len(text)
+
+
+def _shell_words(command: str) -> list[str]:
+    """``command`` split at the spaces outside shell quotes (a quoted name keeps its spaces)."""
+    words: list[str] = []
+    quote = ""
+    word: list[str] = []
+    for char in command:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == " ":
+            words.append("".join(word))
+            word = []
+            continue
+        word.append(char)
+    words.append("".join(word))
+    return words
 
 
 def _indented(renderable: RenderableType, left: int = _INDENT // 2) -> _Indented:
@@ -108,7 +165,7 @@ def command_lines(command: str, width: int, indent: int = 0) -> list[str]:
     lines: list[str] = []
     line = " " * indent
     fresh = True  # nothing but the indent on ``line`` yet
-    for word in command.split(" "):
+    for word in _shell_words(command):
         joined = line + word if fresh else f"{line} {word}"
         if len(joined) + 2 <= width:
             line, fresh = joined, False

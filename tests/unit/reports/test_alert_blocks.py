@@ -93,3 +93,29 @@ def test_the_command_to_look_at_a_planted_secret_pastes_clean_and_prints_no_valu
         *("-o", f"go-template={template}"),
     ]
     assert "jsonpath" not in alert.containment and ".data" not in alert.containment
+
+
+def _impersonation_alert(target: str) -> IncidentAlert:
+    event = audit_event(
+        verb="get", resource="pods", user="mallory", impersonated={"username": target}
+    )
+    (alert,) = [a for a in Detector().process(event) if a.detection_id == "impersonation-used"]
+    return alert
+
+
+@pytest.mark.parametrize(
+    "target", ["Jane Doe (contractor)", "ops;admin", "O'Brien (ops)", 'say "hi")', "a) (b"]
+)
+@pytest.mark.parametrize("width", [60, 200])
+def test_a_command_naming_parentheses_semicolons_or_quotes_is_printed_whole(
+    target: str, width: int
+) -> None:
+    alert = _impersonation_alert(target)
+    console = Console(width=width, record=True, color_system=None)
+    with console.capture() as captured:
+        console.print(alert_table([alert]))
+    lines = _shell_join(captured.get()).splitlines()
+    commands = [line.strip() for line in lines if line.startswith("        ")]
+    assert [shlex.split(command) for command in commands] == [
+        [*("kposture", "rbac", "who-can", "impersonate", "users"), "--name", target, "--cluster"]
+    ]
