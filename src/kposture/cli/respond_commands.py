@@ -1,6 +1,7 @@
 """``kposture respond isolate POD``: the deny-all NetworkPolicy that contains a pod, with what the
-operator must do around it. Wiring only: sources read the pod and its namespace's NetworkPolicies,
-the inventory says which of those select the pod, reports render the policy and the commands.
+operator must do around it. Wiring only: sources read the pod and its namespace's NetworkPolicies
+(from a cluster, nothing else: ``sources.cluster_pod``), the inventory says which of those select
+the pod, reports render the policy and the commands.
 
 Exit codes: 0 the policy was printed; 2 the pod was not found (or is in several namespaces and no
 ``-n`` says which), has no labels to select it by, or bad arguments.
@@ -17,7 +18,7 @@ import typer
 from rich.markup import escape
 
 from kposture.cli.consoles import error_console
-from kposture.cli.scanning import UsageError, load_inputs
+from kposture.cli.scanning import UsageError, combine, load_inputs
 from kposture.detections._containment import controller_of
 from kposture.inventory import containers, pod_spec
 from kposture.inventory.network import (
@@ -36,6 +37,9 @@ from kposture.reports.isolation import (
     render_isolation_policy,
 )
 from kposture.sinks.summaries import counted
+from kposture.sources.cluster_config import ClusterError
+from kposture.sources.cluster_pod import read_pod
+from kposture.sources.manifests import LoadedManifests
 
 EXIT_USAGE = 2
 
@@ -121,7 +125,8 @@ def isolate_command(
     by_labels = pod_labels or bool(given)
     found = None
     if paths or cluster:
-        found = _read_input(pod, namespace, paths or [], cluster, kubeconfig, context)
+        peers = given if by_labels else None
+        found = _read_input(pod, namespace, paths or [], cluster, kubeconfig, context, peers)
     elif by_labels and not given:
         _fail("--pod-labels needs the labels: -l KEY=VALUE, manifests or a snapshot, or --cluster")
     where = found.namespace if found is not None else namespace or DEFAULT_NAMESPACE
@@ -161,18 +166,21 @@ def _read_input(
     cluster: bool,
     kubeconfig: str | None,
     context: str | None,
+    peers: Mapping[str, str] | None,
 ) -> _Input:
+    """The pod and its namespace's pods and policies, from ``paths`` and, with ``cluster``, from
+    the cluster: only the pod, the NetworkPolicies and (for ``peers``, see ``read_pod``) the pods
+    sharing its labels are read there. What could not be read is printed as a warning."""
     try:
-        loaded = load_inputs(
-            paths,
-            cluster=cluster,
-            kubeconfig=kubeconfig,
-            context=context,
-            namespaces=[namespace] if cluster and namespace else None,
-            stdin=sys.stdin.buffer,
-        )
-    except UsageError as exc:
+        loaded = load_inputs(paths, stdin=sys.stdin.buffer) if paths else None
+        if cluster:
+            read = read_pod(pod, namespace, kubeconfig=kubeconfig, context=context, peers=peers)
+            loaded = read if loaded is None else combine(loaded, read)
+    except (UsageError, ClusterError) as exc:
         _fail(str(exc))
+    if loaded is None:
+        _fail("give manifest paths (- for stdin), a snapshot file, or --cluster")
+    _print_errors(loaded)
     candidates = [
         obj
         for obj in loaded.objects
@@ -196,6 +204,16 @@ def _read_input(
         )
 
     return _Input(candidates[0], where, here("Pod"), here("NetworkPolicy"))
+
+
+def _print_errors(loaded: LoadedManifests) -> None:
+    """What could not be read (a forbidden request, a bad document), one line each on stderr."""
+    console = error_console()
+    for error in loaded.errors:
+        where = f"{error.file}:{error.line}" if error.line else error.file
+        console.print(
+            f"{error.level or 'error'}: {escape(where)}: {escape(error.message)}", highlight=False
+        )
 
 
 Note = tuple[str, str]

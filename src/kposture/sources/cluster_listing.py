@@ -128,8 +128,10 @@ def list_kind(
     namespaces: Sequence[str] | None,
     progress: Progress | None = None,
     page_size: int = PAGE_SIZE,
+    selectors: Sequence[tuple[str, str]] = (),
 ) -> KindListing:
-    """List every object of one kind (in ``namespaces``, or all when None); never raises for
+    """List every object of one kind (in ``namespaces``, or all when None; only those matching
+    ``selectors``, ``labelSelector``/``fieldSelector`` query pairs, when given); never raises for
     server answers or a lost connection: those become ``problem``."""
     result = KindListing(served)
     scopes: Sequence[str | None] = (
@@ -138,7 +140,7 @@ def list_kind(
     plural = served.spec.plural
     try:
         for namespace in scopes:
-            _list_scope(transport, served, namespace, result, progress, page_size)
+            _list_scope(transport, served, namespace, result, progress, page_size, selectors)
     except TransportError as exc:
         result.items = []
         result.level = "error"
@@ -166,6 +168,42 @@ def list_kind(
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """What getting one object by name produced: the object (None when the server has no such
+    object, or on a problem) or a problem with its level (``warning`` for a 403, else ``error``)."""
+
+    item: dict[str, Any] | None
+    problem: str = ""
+    level: str = ""
+
+
+def get_object(transport: Transport, served: ServedKind, namespace: str, name: str) -> Fetched:
+    """Get one object of a namespaced kind by name, normalised as a listed one (a Secret's values
+    removed); never raises for server answers or a lost connection: those become ``problem``."""
+    what = f"{served.spec.plural} {namespace}/{name}"
+    try:
+        response = _get(transport, f"{served.path(namespace)}/{name}", ())
+    except TransportError as exc:
+        return Fetched(None, f"cannot get {what}: connection lost ({exc})", "error")
+    if response.status == 404:
+        return Fetched(None)
+    if response.status != 200:
+        reason = _REASONS.get(response.status, f"HTTP {response.status}")
+        detail = _status_message(response) if response.status not in (401, 403) else ""
+        level = "warning" if response.status == 403 else "error"
+        return Fetched(
+            None, f"cannot get {what}: {reason}{f' ({detail})' if detail else ''}", level
+        )
+    try:
+        raw = json.loads(response.body)
+    except ValueError as exc:
+        return Fetched(None, f"cannot get {what}: invalid response ({exc})", "error")
+    if not isinstance(raw, dict):
+        return Fetched(None, f"cannot get {what}: invalid response (not an object)", "error")
+    return Fetched(normalise_item(raw, served))
+
+
 class _ListFailed(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__(response.status)
@@ -179,12 +217,13 @@ def _list_scope(
     result: KindListing,
     progress: Progress | None,
     page_size: int,
+    selectors: Sequence[tuple[str, str]] = (),
 ) -> None:
     path = served.path(namespace)
     start = len(result.items)
     token = ""
     while True:
-        query = [("limit", str(page_size))]
+        query = [*selectors, ("limit", str(page_size))]
         if token:
             query.append(("continue", token))
         response = _get(transport, path, query)
