@@ -113,6 +113,9 @@ class PodTarget:
     labels: tuple[tuple[str, str], ...] = ()
     owner_kind: str = ""
     owner_name: str = ""
+    node: str = ""
+    """``spec.nodeName`` when the logged body holds it (a pod is usually scheduled after its
+    create, so often empty)."""
 
     @property
     def shown(self) -> str:
@@ -151,13 +154,14 @@ class PodTarget:
             owner = "Its owner is not in the request either"
         return (
             "The pod's name is not in the audit event (the API server generated it after the "
-            f"request): do not act on {self.shown}. {owner}; find the pod with {self.find}."
+            f"request): do not act on {self.shown}. {owner}; find the pod ({self.find})."
         )
 
 
 def pod_target(namespace: str, name: str, body: Mapping[str, Any] | None) -> PodTarget:
     """The pod a create or change addresses: ``name`` from the request, the rest from its body."""
     metadata = mapping(body.get("metadata")) if body is not None else {}
+    spec = mapping(body.get("spec")) if body is not None else {}
     labels = mapping(metadata.get("labels"))
     owner_kind, owner_name = controller_of(metadata)
     return PodTarget(
@@ -167,6 +171,7 @@ def pod_target(namespace: str, name: str, body: Mapping[str, Any] | None) -> Pod
         labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
         owner_kind=owner_kind,
         owner_name=owner_name,
+        node=str(spec.get("nodeName") or ""),
     )
 
 
@@ -181,25 +186,76 @@ def controller_of(metadata: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def pod_step(target: PodTarget) -> str:
-    """Containing a pod by network, or, when its name is unknown, finding it first."""
+    """Containing a pod by network, or, when its name is unknown, finding it first; the owner is
+    stopped only after (scaling it to zero first would leave no pod to inspect)."""
     if target.name:
         return isolate_step(target.namespace, target.name)
-    step = target.unknown_name
+    namespace = target.namespace or "default"
+    step = (
+        f"{target.unknown_name} Once found, isolate it by its name before anything else: "
+        f"kposture respond isolate with that name, -n {namespace} and --cluster prints the label "
+        "command and the deny-all NetworkPolicy to apply; inspect it while it runs."
+    )
     if target.owner_kind:
-        step += " " + stop_step(target.owner_kind, target.namespace, target.owner_name)
-    return step + " Then isolate it (kposture respond isolate POD -n NAMESPACE --cluster)."
+        owner = stop_step(target.owner_kind, target.namespace, target.owner_name)
+        step += " " + after("Only then", owner)
+    return step
 
 
 def host_pod_step(target: PodTarget, stop: str) -> str:
     """Containing a pod that has root on its node (privileged, hostPID, a sensitive host path...)
-    or its network (hostNetwork): no NetworkPolicy will, so the pod is stopped (``stop``, the
-    workload's command) and its node cordoned and kept for forensics."""
-    return (
+    or its network (hostNetwork): no NetworkPolicy will, so its node is cordoned and the pod
+    inspected first, then the pod stopped (``stop``, the workload's command) and the node kept for
+    forensics. The node is named when the logged body holds it, else found from the pod."""
+    lead = (
         "A NetworkPolicy will not contain this pod: it can act as its node (and a hostNetwork pod "
-        f"is not selected by NetworkPolicies). First note its node ({target.find}). {stop} Cordon "
-        "that node so nothing new runs there (kubectl cordon NODE) and keep it for forensics: "
-        "drain it (kubectl drain NODE --ignore-daemonsets) and rebuild it only once it is examined."
+        "is not selected by NetworkPolicies)."
     )
+    if target.node:
+        node = shlex.quote(target.node)
+        first = (
+            f"First cordon its node {target.node} so nothing new runs there (kubectl cordon "
+            f"{node}) and inspect the pod while it runs ({target.find})."
+        )
+        keep = f"drain it (kubectl drain {node} --ignore-daemonsets)"
+    else:
+        listing = f"({target.find}; " if target.name else "(of that listing; "
+        first = (
+            f"First find its node {listing}the NODE column, which the audit event does not "
+            "hold), cordon it with kubectl cordon so nothing new runs there, and inspect the pod "
+            "while it runs."
+        )
+        keep = "drain it with kubectl drain and --ignore-daemonsets"
+    return (
+        f"{lead} {first} {stop} Keep the node for forensics: {keep} and rebuild it only once it "
+        "is examined."
+    )
+
+
+def after(lead: str, step: str) -> str:
+    """``step`` (a sentence) going on from ``lead``: ``Then scale ...``."""
+    return f"{lead} {step[:1].lower()}{step[1:]}"
+
+
+def host_pod_containment(target: PodTarget) -> str:
+    """``host_pod_step`` for a pod: stopped through its owner, or deleted; when its name is
+    unknown, what is known about it first."""
+    namespace = target.namespace or "default"
+    if target.owner_kind:
+        belongs = f"The pod belongs to {target.owner_kind}/{target.owner_name}. "
+        stop = (
+            (belongs if target.name else "")
+            + after("Then", stop_step(target.owner_kind, namespace, target.owner_name))
+            + f" Then find who changed it (kubectl get events -n {namespace})."
+        )
+    elif target.name:
+        stop = (
+            f"Then delete the pod (kubectl delete pod {shlex.quote(target.name)} -n {namespace})."
+        )
+    else:
+        stop = "Then delete the pod, by the name the listing shows."
+    lead = target.unknown_name + " " if target.unknown_name else ""
+    return lead + host_pod_step(target, stop)
 
 
 _SCALABLE = {
@@ -213,7 +269,11 @@ _SCALABLE = {
 def stop_step(kind: str, namespace: str, name: str) -> str:
     """How to stop a workload's pods while keeping the object for forensics, as a command."""
     namespace = namespace or "default"
-    name = name or "NAME"
+    if not name:
+        return (
+            f"Stop the {kind} (its name is not in the audit event: find it among "
+            f"kubectl get {kind.lower()} -n {namespace}) or delete it."
+        )
     where = f"{kind} {namespace}/{name}"
     if kind in _SCALABLE:
         step = (

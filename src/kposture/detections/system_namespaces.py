@@ -18,6 +18,7 @@ from typing import Any
 from kposture.detections._containment import (
     PodTarget,
     can_command,
+    host_pod_containment,
     pod_step,
     pod_target,
     revoke_step,
@@ -35,6 +36,7 @@ from kposture.detections._events import (
 )
 from kposture.detections.base import Detection, Interest
 from kposture.detections.settings import DetectionSettings
+from kposture.detections.workload_changes import host_access
 from kposture.inventory import containers
 from kposture.model import Severity
 from kposture.model.audit import AuditEvent
@@ -99,13 +101,24 @@ def foreign_images(event: AuditEvent, settings: DetectionSettings) -> list[str]:
 
 
 def _name(event: AuditEvent) -> str:
+    """The created object's name, or empty when the audit event does not hold it."""
     obj = changed_object(event, WORKLOADS | {"serviceaccounts"})
-    return event.ref.name or (obj.ref.name if obj is not None else "") or "<generated name>"
+    return event.ref.name or (obj.ref.name if obj is not None else "")
 
 
 def _pod(event: AuditEvent) -> PodTarget:
     obj = changed_object(event, {"pods"})
     return pod_target(event.ref.namespace, event.ref.name, obj.raw if obj is not None else None)
+
+
+def _pod_step(event: AuditEvent) -> tuple[str, str]:
+    """Where the created pod is and how to contain it: by network, or, when it can act as its node
+    (privileged, host namespaces, host paths), by cordoning the node and stopping it."""
+    target = _pod(event)
+    obj = changed_object(event, {"pods"})
+    if obj is not None and host_access(obj) is not None:
+        return target.shown, host_pod_containment(target)
+    return target.shown, pod_step(target)
 
 
 def _workload_created(event: AuditEvent, settings: DetectionSettings) -> Iterator[Hit]:
@@ -116,11 +129,10 @@ def _workload_created(event: AuditEvent, settings: DetectionSettings) -> Iterato
         return
     kind = kind_of(ref.resource)
     name = _name(event)
-    where = scoped(ref.namespace, name)
+    where = scoped(ref.namespace, name or "<generated name>")
     stop = stop_step(kind, ref.namespace, name)
     if kind == "Pod":
-        target = _pod(event)
-        where, stop = target.shown, pod_step(target)
+        where, stop = _pod_step(event)
     strangers = foreign_images(event, settings)
     shown = f" with images from outside the system registries: {', '.join(strangers)}"
     yield Hit(

@@ -20,9 +20,9 @@ from typing import Any
 
 from kposture.detections._bounded import BoundedTable
 from kposture.detections._containment import (
-    PodTarget,
+    after,
     controller_of,
-    host_pod_step,
+    host_pod_containment,
     pod_target,
     stop_step,
 )
@@ -211,15 +211,17 @@ def _privileged_pod(event: AuditEvent, state: AlertedWorkloads) -> Iterator[Hit]
     if ref.kind == "Pod":
         target = pod_target(ref.namespace, event.ref.name, obj.raw)
         name = target.shown
-        step = _pod_off_node(target)
+        step = host_pod_containment(target)
     else:
         name = scoped(ref.namespace, ref.name or "<generated name>")
         step = (
-            "Unless it is an approved node agent: "
-            + stop_step(ref.kind, ref.namespace, ref.name)
-            + " A NetworkPolicy will not contain its pods: they can act as their nodes. Cordon "
-            "the nodes they ran on (kubectl cordon NODE) and keep them for forensics: drain "
-            "them and rebuild them only once they are examined."
+            "Unless it is an approved node agent: a NetworkPolicy will not contain its pods, "
+            "they can act as their nodes. First find the nodes they run on (the NODE column of "
+            f"kubectl get pods -n {ref.namespace or 'default'} -o wide), cordon them with kubectl "
+            "cordon so nothing new runs there, and inspect the pods while they run. "
+            + after("Then", stop_step(ref.kind, ref.namespace, ref.name))
+            + " Keep the nodes for forensics: drain them and rebuild them only once they are "
+            "examined."
         )
     yield Hit(
         f"{who(event)} {made(event)} {ref.kind} {name} that {'; '.join(reasons)}",
@@ -227,25 +229,6 @@ def _privileged_pod(event: AuditEvent, state: AlertedWorkloads) -> Iterator[Hit]
         severity,
         (("object", f"{ref.kind}/{name}"), ("owner", owner), ("reasons", "; ".join(reasons))),
     )
-
-
-def _pod_off_node(target: PodTarget) -> str:
-    """A pod with the node's rights: stop it through its owner (or delete it) and cordon its
-    node; when its name is unknown, say so first."""
-    namespace = target.namespace or "default"
-    if target.owner_kind:
-        belongs = f"The pod belongs to {target.owner_kind}/{target.owner_name}. "
-        stop = (
-            (belongs if target.name else "")
-            + stop_step(target.owner_kind, namespace, target.owner_name)
-            + f" Then find who changed it (kubectl get events -n {namespace})."
-        )
-    elif target.name:
-        stop = f"Delete the pod (kubectl delete pod {target.name} -n {namespace})."
-    else:
-        stop = "Delete the pod once found (kubectl delete pod NAME -n " + namespace + ")."
-    lead = target.unknown_name + " " if target.unknown_name else ""
-    return lead + host_pod_step(target, stop)
 
 
 PRIVILEGED_POD = Detection(

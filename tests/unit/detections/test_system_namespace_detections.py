@@ -37,6 +37,38 @@ def test_workload_created_in_a_protected_namespace() -> None:
     assert ids(audit_event(verb="create", namespace="shop", request=FOREIGN)) == set()
 
 
+def test_a_generated_pod_in_a_protected_namespace_is_found_isolated_then_its_owner_stopped() -> (
+    None
+):
+    body = pod(
+        {"containers": [{"name": "c", "image": "nginx"}]},
+        namespace="kube-system",
+        labels={"app": "miner"},
+        ownerReferences=[{"kind": "ReplicaSet", "name": "miner-1", "controller": True}],
+    )
+    del body["metadata"]["name"]
+    body["metadata"]["generateName"] = "miner-1-"
+    event = audit_event(verb="create", namespace="kube-system", name="", request=body)
+    (alert,) = [a for a in fired(event) if a.detection_id == "pod-in-system-namespace"]
+    steps = alert.containment
+    assert "POD" not in steps and "NAMESPACE" not in steps
+    find = "kubectl get pods -n kube-system -l app=miner -o wide"
+    assert f"({find})" in steps
+    assert "kposture respond isolate with that name, -n kube-system and --cluster" in steps
+    assert steps.index("isolate") < steps.index("kubectl scale replicaset miner-1 -n kube-system")
+
+
+def test_a_host_pod_in_a_protected_namespace_is_contained_by_its_node_not_a_network_policy() -> (
+    None
+):
+    body = pod({"hostPID": True, "containers": [{"name": "c"}]}, namespace="kube-system")
+    event = audit_event(verb="create", namespace="kube-system", name="p", request=body)
+    (alert,) = [a for a in fired(event) if a.detection_id == "pod-in-system-namespace"]
+    assert "A NetworkPolicy will not contain this pod" in alert.containment
+    assert "respond isolate" not in alert.containment
+    assert alert.containment.index("kubectl cordon") < alert.containment.index("kubectl delete pod")
+
+
 def test_serviceaccount_created_in_a_protected_namespace() -> None:
     account = audit_event(
         verb="create", resource="serviceaccounts", namespace="kube-system", name="x"

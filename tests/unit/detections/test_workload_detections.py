@@ -14,6 +14,7 @@ from kposture.detections.workload_access import tar_direction
 from kposture.model import Severity
 from kposture.model.audit import AuditEvent
 from kposture.model.quarantine import label_command
+from kposture.reports.alerts import quoted_commands
 
 CONTROLLER = "system:serviceaccount:kube-system:replicaset-controller"
 WORKLOAD_ACCOUNT = "system:serviceaccount:shop:api"
@@ -193,7 +194,7 @@ def test_privileged_controller_and_owned_pod_containment() -> None:
     (alert,) = fired(
         audit_event(verb="create", resource="deployments", namespace="shop", request=deployment)
     )
-    assert "Scale Deployment shop/agent to zero" in alert.containment
+    assert "scale Deployment shop/agent to zero" in alert.containment
     owned = pod(
         {"hostPID": True},
         ownerReferences=[{"kind": "ReplicaSet", "name": "web-1", "controller": True}],
@@ -380,14 +381,55 @@ def test_a_pod_with_the_nodes_rights_is_stopped_and_its_node_cordoned_not_isolat
     assert "A NetworkPolicy will not contain this pod" in alert.containment
     assert "kubectl get pod p -n default -o wide" in alert.containment
     assert "kubectl delete pod p -n default" in alert.containment
-    assert "kubectl cordon NODE" in alert.containment and "forensics" in alert.containment
+    assert "cordon it with kubectl cordon" in alert.containment and "forensics" in alert.containment
     owned = pod(
         {"hostNetwork": True},
         ownerReferences=[{"kind": "ReplicaSet", "name": "web-1", "controller": True}],
     )
     (alert,) = fired(audit_event(verb="create", code=201, request=owned))
     assert "kubectl scale replicaset web-1 -n default --replicas=0" in alert.containment
-    assert "kubectl cordon NODE" in alert.containment and "respond isolate" not in alert.containment
+    assert "kubectl cordon" in alert.containment and "respond isolate" not in alert.containment
+
+
+def test_a_host_pods_node_is_named_when_the_event_holds_it_and_cordoned_before_the_pod_stops() -> (
+    None
+):
+    owned = pod(
+        {"hostNetwork": True, "nodeName": "node-1"},
+        ownerReferences=[{"kind": "ReplicaSet", "name": "web-1", "controller": True}],
+    )
+    (alert,) = fired(audit_event(verb="create", code=201, response=owned))
+    commands = quoted_commands(alert.containment)
+    assert commands.index("kubectl cordon node-1") < commands.index(
+        "kubectl scale replicaset web-1 -n default --replicas=0"
+    )
+    assert "kubectl drain node-1 --ignore-daemonsets" in commands
+
+
+PLACEHOLDERS = {"NODE", "NAME", "POD", "NAMESPACE"}
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"hostNetwork": True},
+        {"containers": [{"name": "c", "securityContext": {"privileged": True}}]},
+        {"containers": [{"name": "c", "image": "nginx"}]},
+    ],
+)
+def test_no_command_under_a_pod_alert_holds_a_placeholder(spec: dict[str, Any]) -> None:
+    """What is not known is said in prose: a command printed under the alert runs as it is."""
+    body = pod(spec, namespace="kube-system", labels={"app": "x"})
+    del body["metadata"]["name"]
+    body["metadata"]["generateName"] = "x-"
+    for owner in ([], [{"kind": "ReplicaSet", "name": "x-1", "controller": True}]):
+        body["metadata"]["ownerReferences"] = owner
+        event = audit_event(verb="create", namespace="kube-system", name="", request=body)
+        alerts = fired(event)
+        assert alerts
+        for alert in alerts:
+            for command in quoted_commands(alert.containment):
+                assert not PLACEHOLDERS & set(command.split()), (alert.detection_id, command)
 
 
 def _generated(**meta: Any) -> AuditEvent:
