@@ -15,14 +15,17 @@ from kposture.model.quarantine import label_command
 
 
 def revoke_step(event: AuditEvent, what: str) -> str:
-    """A containment step taking ``what`` away from the requester."""
+    """A containment step taking ``what`` away from the requester. The rights listed are those in
+    the namespace the request addressed (``kubectl auth can-i`` would otherwise ask the
+    kubeconfig's namespace), or the cluster-wide ones for a request outside any namespace."""
     user = event.impersonated_user or event.user
     account = user.service_account
     if account is not None:
+        where = f" -n {shlex.quote(event.ref.namespace)}" if event.ref.namespace else ""
         return (
             f"Remove {what} from ServiceAccount {account[0]}/{account[1]} "
-            f"(kubectl auth can-i --list --as {user.username}) and rotate its tokens if it was "
-            "not expected to act."
+            f"(kubectl auth can-i --list --as {shlex.quote(user.username)}{where}) and rotate its "
+            "tokens if it was not expected to act."
         )
     return (
         f"Confirm with {user.username or 'the requester'} that this was intended; if not, remove "

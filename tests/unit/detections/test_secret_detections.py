@@ -107,6 +107,8 @@ def test_service_account_reading_outside_its_namespace() -> None:
     assert foreign.severity is Severity.HIGH
     assert "ServiceAccount shop/api outside its own namespace" in foreign.message
     assert "Remove get on secrets in billing from ServiceAccount shop/api" in foreign.containment
+    can_i = "kubectl auth can-i --list --as system:serviceaccount:shop:api -n billing"
+    assert f"({can_i})" in foreign.containment  # the rights where the read happened
     listed = _read("list", namespace="billing", name="", user=OWN)
     assert ids(listed) == {"secret-read-cross-namespace"}
     assert ids(_read(namespace="billing", user=OWN, code=403)) == {"secret-access-denied"}
