@@ -3,12 +3,15 @@ then after separators, no trailing blanks, and linear in the cells (no Rich meas
 table of 100,000 rows prints in seconds).
 
 The look is Rich's ``box.SIMPLE`` without edges: a header line, a rule under it, a row per entry,
-a space of padding each side of a column and one between columns. Columns get their longest line
-when the table fits; else each gets at least its longest word (a name is never cut mid-word while
-the words fit), then the columns that can hold their longest line get it (fewest cells first), and
-the others (long free text) share the rest in proportion to what they lack. When even the words do
-not fit, a word folds after ``/``, ``:`` or ``-`` (``big-monolith/`` + ``secret-reader``), and
-mid-word only when a piece is still wider than its column.
+a space of padding each side of a column and one between columns; a header is a word like any
+other (wrapped inside its column, never wider). Columns get their longest line when the table
+fits; else each gets at least its longest word (a name is never cut mid-word while the words fit),
+then the columns that can hold their longest line get it (fewest cells first), and the others
+(long free text) share the rest in proportion to what they lack. When even the words do not fit,
+every column keeps its longest word up to a common cap, the largest that fits: short words (a
+severity, a kind, a namespace, a header) stay whole and only the longest names give way, folding
+after ``/``, ``:`` or ``-`` (``big-monolith/`` + ``secret-reader``), mid-word only when a piece
+is still wider than its column; no column gets more than its longest word then.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Sequence
 
 from rich.cells import cell_len
 
-from kposture.cli.listing_tables import cut_after, wrap_name
+from kposture.cli.listing_tables import wrap_name
 
 FOLD_AFTER = "/:-"
 """Where a word wider than its column may break (the separator stays on the first line)."""
@@ -67,34 +70,21 @@ def column_widths(headers: Sequence[str], rows: Sequence[Sequence[str]], width: 
     if sum(longest) <= room:
         return longest
     words = _longest_words(lines)
-    if sum(words) > room:
-        pieces = [
-            max(
-                (
-                    cell_len(p)
-                    for line in column
-                    for w in _words(line)
-                    for p in cut_after(w, FOLD_AFTER)
-                ),
-                default=1,
-            )
-            for column in lines
-        ]
-        if sum(pieces) > room:
-            return _squeezed(pieces, room)
-        return shared_out(_fair(pieces, words, room), longest, room)
-    return shared_out(words, longest, room)
+    if sum(words) <= room:
+        return shared_out(words, longest, room)
+    # the longest words fold (after separators, mid-word only when a piece is still wider)
+    return shared_out(_levelled(words, room), words, room)
 
 
-def _fair(least: list[int], words: list[int], room: int) -> list[int]:
-    """When not every longest word fits: each column its longest word up to a fair share of
-    ``room`` (never below ``least``, the longest piece after a separator), so short names (a
-    namespace, a verb list) stay whole and a long name folds after its separators instead of
-    leaving free text a sliver; cut down further while that does not fit."""
-    cap = room // len(words)
-    while cap > 1 and sum(max(lo, min(w, cap)) for lo, w in zip(least, words, strict=True)) > room:
-        cap -= 1
-    return [max(lo, min(w, cap)) for lo, w in zip(least, words, strict=True)]
+def _levelled(least: list[int], room: int) -> list[int]:
+    """``least`` where it fits ``room``; else each column its own up to the largest cap that fits,
+    so short words (a severity, a kind, a header) stay whole and only the longest fold."""
+    if sum(least) <= room:
+        return list(least)
+    cap = max(room // len(least), 1)
+    while sum(min(lo, cap + 1) for lo in least) <= room:
+        cap += 1
+    return [min(lo, cap) for lo in least]
 
 
 def shared_out(least: list[int], most: list[int], room: int) -> list[int]:
@@ -123,12 +113,6 @@ def shared_out(least: list[int], most: list[int], room: int) -> list[int]:
     return widths
 
 
-def _squeezed(least: list[int], room: int) -> list[int]:
-    """Widths in proportion to ``least`` summing to at most ``room``, each at least 1."""
-    total = sum(least)
-    return [max(1, room * w // total) for w in least]
-
-
 def wrap_cell(text: str, width: int) -> list[str]:
     """``text`` in lines of at most ``width`` cells, broken at spaces, then after ``/``, ``:``,
     ``-``, folded mid-word only as the last resort."""
@@ -151,12 +135,19 @@ def render_table(
     caller chose the columns' widths itself, else ``column_widths`` fits them to ``width``."""
     widths = list(widths) if widths else column_widths(headers, rows, width)
     rule = "─" * (sum(widths) + _GAP * len(widths) - 1)
-    out = [_line(headers, widths), rule + "\n"]
+    out = [*_wrapped_row(headers, widths), rule + "\n"]
     for row in rows:
-        cells = [wrap_cell(cell, w) for cell, w in zip(row, widths, strict=True)]
-        for index in range(max(len(cell) for cell in cells)):
-            out.append(_line([cell[index] if index < len(cell) else "" for cell in cells], widths))
+        out.extend(_wrapped_row(row, widths))
     return "".join(out)
+
+
+def _wrapped_row(row: Sequence[str], widths: Sequence[int]) -> list[str]:
+    """A row's lines, each cell wrapped to its column (a header too: never wider than its column)."""
+    cells = [wrap_cell(cell, w) for cell, w in zip(row, widths, strict=True)]
+    depth = max(len(cell) for cell in cells)
+    return [
+        _line([cell[i] if i < len(cell) else "" for cell in cells], widths) for i in range(depth)
+    ]
 
 
 def _line(cells: Sequence[str], widths: Sequence[int]) -> str:
