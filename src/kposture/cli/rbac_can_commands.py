@@ -286,5 +286,7 @@ def can_command(
     else:
         doc = can_document(asked, subject, where, held, rules)
         write_document({**doc, "errors": errors_list(inputs.errors)}, output_format)
-    print_subject_notes(inputs.inventory, asked.kind, asked.name, "can")
+    print_subject_notes(
+        inputs.inventory, asked.kind, asked.name, "can", bindings_read=inputs.bindings_read
+    )
     finish(inputs.errors, output_format, answered=bool(rules))

@@ -57,6 +57,19 @@ def unlisted_rbac(errors: Iterable[InputError]) -> str:
     )
 
 
+BINDING_PLURALS = ("rolebindings", "clusterrolebindings")
+
+
+def bindings_unlisted(errors: Iterable[InputError]) -> bool:
+    """Whether some RoleBindings or ClusterRoleBindings could not be listed (``rbac_worded``
+    errors): who a binding names is then unknown."""
+    return any(
+        error.message.startswith(f"{INCOMPLETE}{plural} could not be listed")
+        for error in errors
+        for plural in BINDING_PLURALS
+    )
+
+
 def _reworded(error: InputError) -> InputError:
     for spec in CATALOGUE:
         reason = _listing_reason(error.message, spec)

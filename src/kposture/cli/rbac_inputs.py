@@ -21,6 +21,7 @@ from kposture.cli.rbac_coverage import (
     CANNOT_ANSWER,
     INCOMPLETE,
     RBAC_READS,
+    bindings_unlisted,
     catalogue_of,
     rbac_worded,
     unlisted_rbac,
@@ -71,6 +72,12 @@ class RbacInputs:
         """What of RBAC could not be read (``roles could not be listed (forbidden)``), or "": a
         view prints no "nothing found" headline when it is not "" (``finish`` says why)."""
         return unlisted_rbac(self.errors)
+
+    @property
+    def bindings_read(self) -> bool:
+        """Whether every RoleBinding and ClusterRoleBinding could be listed (who they name is
+        known)."""
+        return not bindings_unlisted(self.errors)
 
 
 def fail(message: str) -> NoReturn:

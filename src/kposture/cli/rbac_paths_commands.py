@@ -368,5 +368,11 @@ def paths_command(
         doc = paths_document(selection, named, full)
         write_document({**doc, "errors": errors_list(inputs.errors)}, output_format)
     if asked:
-        print_subject_notes(inputs.inventory, asked[0].kind, asked[0].name, "paths")
+        print_subject_notes(
+            inputs.inventory,
+            asked[0].kind,
+            asked[0].name,
+            "paths",
+            bindings_read=inputs.bindings_read,
+        )
     finish(inputs.errors, output_format, answered=bool(selection.shown or selection.held))

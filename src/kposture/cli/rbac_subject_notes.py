@@ -30,20 +30,26 @@ def is_well_known_group(name: str) -> bool:
     return name in WELL_KNOWN_GROUPS or name.startswith(GROUP_PREFIXES)
 
 
-def print_subject_notes(inventory: Inventory, kind: str, name: str, command: str) -> None:
+def print_subject_notes(
+    inventory: Inventory, kind: str, name: str, command: str, *, bindings_read: bool = True
+) -> None:
     """Each note on the SUBJECT (``kind`` User, Group or ServiceAccount; ``name`` as displayed,
-    ``NS/NAME`` for a ServiceAccount) on stderr, after the answer."""
-    for note in subject_notes(inventory, kind, name, command):
+    ``NS/NAME`` for a ServiceAccount) on stderr, after the answer; ``bindings_read`` False when
+    some RoleBindings or ClusterRoleBindings could not be listed."""
+    for note in subject_notes(inventory, kind, name, command, bindings_read=bindings_read):
         error_console().print(note, highlight=False, markup=False)
 
 
-def subject_notes(inventory: Inventory, kind: str, name: str, command: str) -> Iterator[str]:
+def subject_notes(
+    inventory: Inventory, kind: str, name: str, command: str, *, bindings_read: bool = True
+) -> Iterator[str]:
     """``hint: system:masters is a group: kposture rbac can group:system:masters`` when a user
     SUBJECT is named like a well-known group; ``note: no binding names User alcie; ...`` when no
-    RoleBinding or ClusterRoleBinding lists the subject itself."""
+    RoleBinding or ClusterRoleBinding lists the subject itself (never when some could not be read:
+    the answer already says it cannot tell)."""
     if kind == "User" and is_well_known_group(name):
         yield f"hint: {name} is a group: kposture rbac {command} group:{name}"
-    if not _is_named(inventory, kind, name):
+    if bindings_read and not _is_named(inventory, kind, name):
         note = f"note: no binding names {kind} {name}"
         yield note if kind == "Group" else f"{note}; only groups it would belong to grant anything"
 

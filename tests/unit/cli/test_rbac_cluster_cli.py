@@ -139,3 +139,25 @@ def test_a_resource_without_its_group_is_resolved_through_discovery(
     core = CliRunner().invoke(app, ["rbac", "who-can", "get", "pods", "--cluster", "-o", "json"])
     assert json.loads(core.stdout)["request"]["group"] == ""
     assert "served by the API group" not in core.stderr
+
+
+@pytest.mark.parametrize("forbidden", ["rolebindings", "clusterrolebindings"])
+@pytest.mark.parametrize("command", [["can", "bob"], ["paths", "bob"]], ids=lambda c: c[0])
+def test_no_subject_note_when_bindings_could_not_be_read(
+    monkeypatch: pytest.MonkeyPatch, forbidden: str, command: list[str]
+) -> None:
+    # bob is named by no binding that could be read; an unread one might name him
+    _cluster(monkeypatch, {forbidden: 403})
+    done = CliRunner().invoke(app, ["rbac", *command, "--cluster"])
+    assert done.exit_code == 2, done.output
+    assert f"{forbidden} could not be listed (forbidden)" in done.stdout
+    assert "no binding names" not in done.stderr
+
+
+def test_the_subject_note_stays_when_every_binding_was_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _cluster(monkeypatch, {"roles": 403})
+    done = CliRunner().invoke(app, ["rbac", "can", "bob", "--cluster"])
+    assert done.exit_code == 2, done.output
+    assert "note: no binding names User bob" in done.stderr
