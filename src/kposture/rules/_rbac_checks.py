@@ -186,7 +186,9 @@ def grant_check(
                 else _path(effective, "resources", grant.resources)
             )
             extra = note if note and _needs_note(grant.covered) else ""
-            reached = reach(obj, inventory)
+            reached = reach(
+                obj, inventory, in_namespace=_held_in_namespace(effective.rule, judged, scope)
+            )
             yield Violation(
                 f"{obj.ref.display()} {_where(obj, effective)} grants "
                 f"{describe_grant(effective.rule, grant)}{extra}{reached.text()}"
@@ -197,6 +199,14 @@ def grant_check(
             )
 
     return check
+
+
+def _held_in_namespace(rule: PolicyRule, targets: tuple[Target, ...], scope: Scope) -> bool:
+    """Whether a RoleBinding's subjects hold what ``rule`` grants of ``targets``: the rule grants
+    some of them in a namespace (``find_grant``, as the who-can views ask it). Not for
+    cluster-scoped targets (nodes/proxy, webhook configurations, CSR approval, PersistentVolumes),
+    which no RoleBinding grants."""
+    return scope is Scope.NAMESPACE or find_grant(rule, targets, Scope.NAMESPACE) is not None
 
 
 _ROLE_FOLDS = "rbac_checks.role_folds"
@@ -337,7 +347,8 @@ def wildcard_rbac(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
             text, held = _full_access_text(obj, effective.rule, scope)
             uses = f"{uses}, which {text}"
             evidence = (*evidence, ("capabilities", held))
-        reached = reach(obj, inventory)
+        in_namespace = scope is Scope.NAMESPACE or reaches_anything(effective.rule, Scope.NAMESPACE)
+        reached = reach(obj, inventory, in_namespace=in_namespace)
         yield Violation(
             f"{obj.ref.display()} {_where(obj, effective)} {uses}{reached.text()}"
             f"{_default_note(severity)}",

@@ -8,6 +8,13 @@ finding on a role, so each is computed once per role and inventory, from the bin
 ``inventory.rbac_graph`` (bindings grouped by role, built once per inventory) and a reverse
 aggregation index built once. Neither goes into a fingerprint: a binding gaining a subject must
 not churn the finding.
+
+A RoleBinding hands out its role's rules only in its namespace, so its subjects hold what a
+finding is about only when that can be held in a namespace (the caller says, from the same
+``find_grant`` and ``rbac_scope`` answers the who-can views use): ``get nodes/proxy`` aggregated
+into ``edit`` is held by ``edit``'s ClusterRoleBindings, not by a RoleBinding handing ``edit`` out
+in one namespace. A RoleBinding holder is named with its namespace. The aggregating roles are
+listed in one order whatever the source: ``view``, ``edit``, ``admin``, then the others by name.
 """
 
 from __future__ import annotations
@@ -55,13 +62,16 @@ class Reach(NamedTuple):
         return (*into, ("holders", self.holders))
 
 
-def reach(role: K8sObject, inventory: Inventory) -> Reach:
-    """The aggregating ClusterRoles and the holders of ``role`` (memoised per inventory)."""
-    memo: dict[int, Reach] = inventory.derived.setdefault(_HOLDERS, {})
-    found = memo.get(id(role))
+def reach(role: K8sObject, inventory: Inventory, *, in_namespace: bool = True) -> Reach:
+    """The aggregating ClusterRoles and the holders of ``role``, for a finding that can be held in
+    a namespace (``in_namespace``: subjects of RoleBindings count) or only cluster-wide (only
+    subjects of ClusterRoleBindings do). Memoised per inventory."""
+    memo: dict[tuple[int, bool], Reach] = inventory.derived.setdefault(_HOLDERS, {})
+    key = (id(role), in_namespace)
+    found = memo.get(key)
     if found is None:
         into = aggregators(role, inventory)
-        found = memo[id(role)] = Reach(into, _holders_text(role, into, inventory))
+        found = memo[key] = Reach(into, _holders_text(role, into, inventory, in_namespace))
     return found
 
 
@@ -99,9 +109,16 @@ def _aggregator_index(inventory: Inventory) -> dict[str, tuple[str, ...]]:
                     index.setdefault(source.ref.name, {})[name] = None
                     for _, nested in aggregated_roles(source, inventory):
                         index.setdefault(nested.ref.name, {})[name] = None
-    result = {name: tuple(names) for name, names in index.items()}
+    result = {name: tuple(sorted(names, key=_aggregator_order)) for name, names in index.items()}
     inventory.derived[_AGGREGATORS] = result
     return result
+
+
+def _aggregator_order(name: str) -> tuple[int, str]:
+    """``view``, ``edit``, ``admin`` first, narrowest first, then the other names alphabetically:
+    the same on manifests and live clusters, whatever order the ClusterRoles come in."""
+    rank = BUILTIN_ORDER.index(name) if name in BUILTIN_ORDER else len(BUILTIN_ORDER)
+    return rank, name
 
 
 def _opted_out(role: K8sObject | None) -> bool:
@@ -110,34 +127,45 @@ def _opted_out(role: K8sObject | None) -> bool:
     )
 
 
-def _holders_text(role: K8sObject, into: tuple[str, ...], inventory: Inventory) -> str:
-    """``held by A (RoleBinding/ns/b), B (ClusterRoleBinding/c, through ClusterRole view) and 4
-    more``; ``not bound`` when no binding reaches the role."""
+def _holders_text(
+    role: K8sObject, into: tuple[str, ...], inventory: Inventory, in_namespace: bool
+) -> str:
+    """``held by A (RoleBinding/ns/b in namespace ns), B (ClusterRoleBinding/c, through
+    ClusterRole view) and 4 more``; ``not bound`` when no binding reaches the role; ``not held``
+    when only RoleBindings do and the finding cannot be held in a namespace."""
     namespace = role.ref.namespace if role.ref.kind == "Role" else ""
     targets = [(role.ref.kind, namespace, role.ref.name, "")]
     targets.extend(("ClusterRole", "", name, f", through ClusterRole {name}") for name in into)
     shown: list[str] = []
     total = 0
+    left_out = 0
     for kind, ns, name, through in targets:
-        first, count = _bound(inventory, kind, ns, name)
-        left = SHOWN_HOLDERS - len(shown)
-        shown.extend(f"{who} ({binding}{through})" for who, binding in first[:left])
-        total += count
+        for namespaced in (False, True):
+            first, count = _bound(inventory, kind, ns, name, namespaced)
+            if namespaced and not in_namespace:
+                left_out += count
+                continue
+            left = SHOWN_HOLDERS - len(shown)
+            shown.extend(f"{who} ({binding}{through})" for who, binding in first[:left])
+            total += count
     if not total:
+        if left_out:
+            return "not held: only RoleBindings bind it, and a RoleBinding grants nothing cluster-scoped"
         return "not bound"
     more = f" and {total - len(shown)} more" if total > len(shown) else ""
     return f"held by {', '.join(shown)}{more}"
 
 
 def _bound(
-    inventory: Inventory, kind: str, namespace: str, name: str
+    inventory: Inventory, kind: str, namespace: str, name: str, namespaced: bool
 ) -> tuple[tuple[tuple[str, str], ...], int]:
-    """The first few (subject, binding) of the role ``kind`` ``namespace``/``name``, as text, and
-    how many subjects its bindings name; once per role and inventory (an aggregating role such as
-    ``view`` is asked for every role it aggregates)."""
-    memo: dict[tuple[str, str, str], tuple[tuple[tuple[str, str], ...], int]]
+    """The first few (subject, binding) of the role ``kind`` ``namespace``/``name`` as text, and
+    how many subjects its bindings name: of its RoleBindings (``namespaced``, the binding named
+    with its namespace) or its ClusterRoleBindings. Once per role and inventory (an aggregating
+    role such as ``view`` is asked for every role it aggregates)."""
+    memo: dict[tuple[str, str, str, bool], tuple[tuple[tuple[str, str], ...], int]]
     memo = inventory.derived.setdefault(_BOUND, {})
-    key = (kind, namespace, name)
+    key = (kind, namespace, name, namespaced)
     found = memo.get(key)
     if found is None:
         entry = bindings_of(inventory, kind, namespace, name)
@@ -145,11 +173,17 @@ def _bound(
         total = 0
         if entry is not None:
             graph = build(inventory)
-            for binding in (*entry.cluster, *(b for g in entry.by_namespace.values() for b in g)):
+            bindings = (
+                (b for group in entry.by_namespace.values() for b in group)
+                if namespaced
+                else entry.cluster
+            )
+            for binding in bindings:
                 subjects = graph.subjects(binding)
                 total += len(subjects)
+                where = f" in namespace {binding.ref.namespace}" if namespaced else ""
                 first.extend(
-                    (subject.display(), binding.ref.display())
+                    (subject.display(), f"{binding.ref.display()}{where}")
                     for subject in subjects[: SHOWN_HOLDERS - len(first)]
                 )
         found = memo[key] = (tuple(first), total)

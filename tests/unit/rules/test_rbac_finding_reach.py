@@ -68,7 +68,7 @@ aggregationRule:
 """
     text = EXTRA_VIEW.replace("labels: {", "labels: {team: ops, ") + aggregator
     found = _only("rbac-nodes-proxy", text)
-    assert dict(found.evidence)["aggregated_into"] == "monitoring, view, edit, admin"
+    assert dict(found.evidence)["aggregated_into"] == "view, edit, admin, monitoring"
 
 
 def test_holders_through_aggregation_are_named_with_their_binding() -> None:
@@ -80,7 +80,10 @@ def test_holders_through_aggregation_are_named_with_their_binding() -> None:
 
 def test_a_direct_holder_is_named_with_its_binding() -> None:
     found = _only("rbac-secrets-read", SECRET_LISTER)
-    expected = "held by Group system:serviceaccounts:team (RoleBinding/shop/sas-secret-list)"
+    expected = (
+        "held by Group system:serviceaccounts:team "
+        "(RoleBinding/shop/sas-secret-list in namespace shop)"
+    )
     assert expected in found.message
     assert dict(found.evidence)["holders"] == expected
     assert "aggregated_into" not in dict(found.evidence)
@@ -121,7 +124,7 @@ subjects:
 """
     found = _only("rbac-secrets-read", text)
     assert dict(found.evidence)["holders"] == (
-        "held by ServiceAccount shop/app (RoleBinding/shop/app-reader)"
+        "held by ServiceAccount shop/app (RoleBinding/shop/app-reader in namespace shop)"
     )
 
 
@@ -135,3 +138,182 @@ def test_the_path_does_not_depend_on_the_holders() -> None:
     alone = _only("rbac-secrets-read", SECRET_LISTER.split("---", maxsplit=1)[0])
     bound = _only("rbac-secrets-read", SECRET_LISTER)
     assert alone.path == bound.path
+
+
+# --- a RoleBinding holds only what a namespace can hold (issue 5 review) -------------------------
+
+ROLEBINDINGS = """
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: bob-admin, namespace: payments}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}
+subjects:
+- {kind: User, name: bob, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: alice-edit, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects:
+- {kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}
+"""
+
+
+def _holders(found: Violation) -> str:
+    return dict(found.evidence)["holders"]
+
+
+def test_rolebinding_holders_of_an_aggregated_cluster_scoped_capability_are_left_out() -> None:
+    found = _only("rbac-nodes-proxy", EXTRA_VIEW + ROLEBINDINGS + VIEWERS)
+    expected = "held by Group auditors (ClusterRoleBinding/viewers, through ClusterRole view)"
+    assert _holders(found) == expected
+    assert "alice" not in found.message and "bob" not in found.message
+
+
+def test_the_holders_named_are_those_who_can_reports() -> None:
+    from kposture.inventory import Inventory
+    from kposture.inventory.rbac_capabilities import NODES_PROXY, holders
+
+    objects = objects_from_text(EXTRA_VIEW + ROLEBINDINGS + VIEWERS)
+    who_can = {holding.subject.display() for holding in holders(Inventory(objects), NODES_PROXY)}
+    assert who_can == {"Group auditors"}
+    assert _holders(_only("rbac-nodes-proxy", EXTRA_VIEW + ROLEBINDINGS + VIEWERS)).startswith(
+        "held by Group auditors ("
+    )
+
+
+def test_only_rolebindings_reaching_a_cluster_scoped_capability_hold_nothing() -> None:
+    found = _only("rbac-nodes-proxy", EXTRA_VIEW + ROLEBINDINGS)
+    assert _holders(found) == (
+        "not held: only RoleBindings bind it, and a RoleBinding grants nothing cluster-scoped"
+    )
+
+
+def test_rolebinding_holders_of_a_namespaced_capability_stay_with_their_namespace() -> None:
+    text = EXTRA_VIEW.replace("nodes/proxy", "secrets") + ROLEBINDINGS + VIEWERS
+    on_role = [
+        v
+        for v in violations("rbac-secrets-read", objects_from_text(text))
+        if v.message.startswith("ClusterRole/extra-view ")
+    ]  # the RoleBindings of the built-in edit and admin are reported too, on themselves
+    assert len(on_role) == 1, on_role
+    found = on_role[0]
+    assert _holders(found) == (
+        "held by Group auditors (ClusterRoleBinding/viewers, through ClusterRole view), "
+        "User alice (RoleBinding/shop/alice-edit in namespace shop, through ClusterRole edit), "
+        "User bob (RoleBinding/payments/bob-admin in namespace payments, through ClusterRole "
+        "admin)"
+    )
+
+
+CLUSTER_SCOPED_GRANTS = {
+    "rbac-webhook-modify": (
+        '{apiGroups: ["admissionregistration.k8s.io"], '
+        "resources: [validatingwebhookconfigurations], verbs: [delete]}"
+    ),
+    "rbac-csr-approve": (
+        '{apiGroups: ["certificates.k8s.io"], '
+        "resources: [certificatesigningrequests/approval], verbs: [update]}"
+    ),
+    "rbac-pv-create": '{apiGroups: [""], resources: [persistentvolumes], verbs: [create]}',
+}
+
+
+def _directly_bound(rule: str) -> str:
+    return f"""
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: platform}}
+rules:
+- {rule}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: dev-platform, namespace: shop}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: platform}}
+subjects:
+- {{kind: User, name: dev, apiGroup: rbac.authorization.k8s.io}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: ops-platform}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: platform}}
+subjects:
+- {{kind: Group, name: ops, apiGroup: rbac.authorization.k8s.io}}
+"""
+
+
+def test_webhook_csr_and_pv_findings_leave_out_rolebinding_holders() -> None:
+    for rule_id, rule in CLUSTER_SCOPED_GRANTS.items():
+        found = _only(rule_id, _directly_bound(rule))
+        assert _holders(found) == "held by Group ops (ClusterRoleBinding/ops-platform)", rule_id
+
+
+def test_a_wildcard_finding_keeps_rolebinding_holders_when_it_reaches_a_namespace() -> None:
+    text = _directly_bound("{apiGroups: [''], resources: ['*'], verbs: [get]}")
+    found = _only("wildcard-rbac", text)
+    assert "User dev (RoleBinding/shop/dev-platform in namespace shop)" in _holders(found)
+
+
+def test_a_wildcard_finding_on_cluster_scoped_resources_leaves_rolebinding_holders_out() -> None:
+    text = _directly_bound("{apiGroups: [''], resources: [nodes, persistentvolumes], verbs: ['*']}")
+    found = _only("wildcard-rbac", text)
+    assert _holders(found) == "held by Group ops (ClusterRoleBinding/ops-platform)"
+
+
+# --- the aggregating roles in one order, on manifests and live clusters ---------------------------
+
+LIVE_DEFAULTS = """
+---
+apiVersion: kposture.io/v1
+kind: ClusterFacts
+metadata: {name: cluster}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: admin}
+aggregationRule:
+  clusterRoleSelectors:
+  - matchLabels: {rbac.authorization.k8s.io/aggregate-to-admin: "true"}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: edit, labels: {rbac.authorization.k8s.io/aggregate-to-admin: "true"}}
+aggregationRule:
+  clusterRoleSelectors:
+  - matchLabels: {rbac.authorization.k8s.io/aggregate-to-edit: "true"}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: view, labels: {rbac.authorization.k8s.io/aggregate-to-edit: "true"}}
+aggregationRule:
+  clusterRoleSelectors:
+  - matchLabels: {rbac.authorization.k8s.io/aggregate-to-view: "true"}
+"""
+
+ZEBRA_AND_MONITORING = """
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: zebra}
+aggregationRule:
+  clusterRoleSelectors:
+  - matchLabels: {team: ops}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: monitoring}
+aggregationRule:
+  clusterRoleSelectors:
+  - matchLabels: {team: ops}
+"""
+
+
+def test_aggregating_roles_are_the_defaults_narrowest_first_then_by_name() -> None:
+    labelled = EXTRA_VIEW.replace("labels: {", "labels: {team: ops, ")
+    on_manifests = _only("rbac-nodes-proxy", labelled + ZEBRA_AND_MONITORING)
+    live = _only("rbac-nodes-proxy", labelled + ZEBRA_AND_MONITORING + LIVE_DEFAULTS)
+    expected = "view, edit, admin, monitoring, zebra"
+    assert dict(on_manifests.evidence)["aggregated_into"] == expected
+    assert dict(live.evidence)["aggregated_into"] == expected
