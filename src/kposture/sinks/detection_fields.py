@@ -18,14 +18,51 @@ from typing import Any
 
 from kposture.model.incidents import IncidentAlert
 
-TACTIC_CATEGORIES = {
-    "credential-access": "iam",
-    "privilege-escalation": "iam",
-    "initial-access": "authentication",
-    "execution": "process",
-    "discovery": "iam",
+DETECTION_CATEGORIES: dict[str, tuple[str, ...]] = {
+    # a process started in a container, or files copied through one
+    "pod-exec": ("process",),
+    "kubectl-cp": ("process", "file"),
+    "ephemeral-container-added": ("process",),
+    # a node or a network path opened
+    "node-proxy-access": ("host", "network"),
+    "pod-portforward": ("network",),
+    "nodeport-service-created": ("network", "configuration"),
+    "ingress-without-tls": ("network", "configuration"),
+    # workloads and objects written: settings of the cluster (a pod with its node's rights: host)
+    "privileged-pod-created": ("host", "configuration"),
+    "cronjob-created": ("configuration",),
+    "daemonset-created": ("configuration",),
+    "pod-in-system-namespace": ("configuration",),
+    "system-namespace-object-changed": ("configuration",),
+    "system-namespace-foreign-image": ("configuration",),
+    "system-namespace-secret-changed": ("configuration",),
+    "configmap-credentials-written": ("configuration",),
+    "admission-webhook-changed": ("configuration",),
+    "security-tool-tampered": ("configuration",),
+    # identities and their rights: roles, bindings, ServiceAccounts and their credentials
+    "cluster-admin-granted": ("iam",),
+    "sensitive-role-created": ("iam",),
+    "system-role-modified": ("iam",),
+    "serviceaccount-in-system-namespace": ("iam",),
+    "sa-token-created": ("iam",),
+    "client-certificate-created": ("iam", "authentication"),
+    "impersonation-used": ("iam",),
+    # who authenticated, and from where
+    "anonymous-request-allowed": ("authentication",),
+    "system-identity-from-public-ip": ("authentication", "network"),
+    "first-seen-source": ("authentication", "network"),
+    # Secret reads and denied requests: intrusion_detection alone (no ECS category is about
+    # reading stored credentials or being refused, and they change no identity)
+    "secret-enumeration": (),
+    "secret-access-denied": (),
+    "secret-read-cross-namespace": (),
+    "secret-read-by-person": (),
+    "forbidden-burst": (),
 }
-"""The ECS ``event.category`` a detection's tactic adds to ``intrusion_detection``."""
+"""The ECS ``event.category`` values each built-in detection adds to ``intrusion_detection``, by
+what it is about (not its ATT&CK tactic: a privileged pod escalates privileges but touches a host,
+not an identity). ``iam`` is for the detections of identities and their rights only. A custom
+detection adds none."""
 
 ATTACK_TACTICS = {
     "reconnaissance": ("TA0043", "Reconnaissance"),
@@ -74,7 +111,7 @@ def detection_fields(incident: IncidentAlert) -> dict[str, Any]:
     impersonated = event.impersonated_user
     ecs = {
         "event": {
-            "category": [TACTIC_CATEGORIES.get(meta.tactic, "")],
+            "category": ["intrusion_detection", *DETECTION_CATEGORIES.get(meta.id, ())],
             "outcome": "success" if event.allowed else "failure",
         },
         "rule": {"name": meta.title, "description": meta.description, "category": meta.tactic},

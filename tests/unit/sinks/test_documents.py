@@ -13,9 +13,12 @@ from tests.unit.sinks.alert_samples import detection_alert, finding_alert, trans
 
 from audit_samples import audit_event
 from kposture.detections import Detector
+from kposture.detections.registry import builtin_detections
+from kposture.model.audit import AuditEvent
 from kposture.model.incidents import sink_alert
 from kposture.model.lifecycle import Change
 from kposture.model.rules import Severity
+from kposture.sinks.detection_fields import DETECTION_CATEGORIES
 from kposture.sinks.documents import ALERT_SCHEMA, alert_document, timestamp
 from kposture.sinks.json_lines import JsonLinesSink
 from kposture.sinks.slack_payloads import HEADER_LIMIT, SECTION_LIMIT, slack_payload
@@ -97,7 +100,7 @@ def test_a_detection_alert_names_the_kind_and_keeps_the_resource_apart() -> None
     assert document["http"]["response"]["status_code"] == 200
     assert document["kposture"]["event"]["response_code"] == 200
     assert document["event"]["outcome"] == "success"
-    assert document["event"]["category"] == ["intrusion_detection", "iam"]
+    assert document["event"]["category"] == ["intrusion_detection"]  # a read changes no identity
     assert document["rule"]["name"] == incident.meta.title
     technique = incident.meta.technique.id
     assert document["threat"]["technique"]["id"] == [technique]
@@ -336,3 +339,55 @@ def test_the_audit_block_never_holds_a_body() -> None:
     document = alert_document(sink_alert(incident, dt.datetime.now(dt.UTC)))
     assert "aHVudGVyMg==" not in json.dumps(document)
     assert not {"requestObject", "responseObject"} & set(document["kubernetes"]["audit"])
+
+
+def _categories(event: AuditEvent, detection_id: str) -> list[str]:
+    (incident,) = [a for a in Detector().process(event) if a.detection_id == detection_id]
+    return list(alert_document(sink_alert(incident, dt.datetime.now(dt.UTC)))["event"]["category"])
+
+
+def test_each_detection_has_the_categories_of_what_it_is_about() -> None:
+    privileged = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "shop"},
+        "spec": {"containers": [{"name": "c", "securityContext": {"privileged": True}}]},
+    }
+    created = audit_event(verb="create", namespace="shop", name="p", request=privileged, code=201)
+    assert _categories(created, "privileged-pod-created") == [
+        "intrusion_detection",
+        "host",
+        "configuration",
+    ]
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "b"},
+        "roleRef": {"kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "User", "name": "mallory"}],
+    }
+    granted = audit_event(
+        verb="create",
+        resource="clusterrolebindings",
+        api_group="rbac.authorization.k8s.io",
+        namespace="",
+        name="b",
+        request=binding,
+        code=201,
+    )
+    assert _categories(granted, "cluster-admin-granted") == ["intrusion_detection", "iam"]
+
+
+def test_iam_is_only_for_the_detections_of_identities_and_their_rights() -> None:
+    identity = {
+        "cluster-admin-granted",
+        "sensitive-role-created",
+        "system-role-modified",
+        "serviceaccount-in-system-namespace",
+        "sa-token-created",
+        "client-certificate-created",
+        "impersonation-used",
+    }
+    builtin = {detection.meta.id for detection in builtin_detections()}
+    assert set(DETECTION_CATEGORIES) == builtin  # a new detection is classified when added
+    assert {d for d, categories in DETECTION_CATEGORIES.items() if "iam" in categories} == identity
