@@ -294,12 +294,19 @@ def request_text(request: Request) -> str:
     return text + (f" in {request.namespace}" if request.namespace else "")
 
 
+def _subject_key(access: Access) -> tuple[str, str, str]:
+    subject = access.subject
+    return (subject.kind, subject.namespace, subject.name)
+
+
 def who_can_graph(request: Request, found: list[Access]) -> DotGraph:
     """subjects → bindings → roles → the request, each role edge labelled with its rule."""
     graph = DotGraph("who-can")
     target = graph.node("request", request_text(request), shape="octagon", color="red3")
+    # a subject node is marked when any of its grants is Kubernetes' own (the table marks rows)
+    defaults = {_subject_key(access) for access in found if is_default(access)}
     for access in found:
-        role = graph.chain(access)
+        role = graph.chain(access, default=_subject_key(access) in defaults)
         graph.edge(role, target, rule_text(access))
     return graph
 

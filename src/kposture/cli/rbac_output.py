@@ -314,10 +314,11 @@ class DotGraph:
 
     # --- the nodes every view draws ---------------------------------------------------------------
 
-    def subject_node(self, subject: Subject) -> str:
+    def subject_node(self, subject: Subject, default: bool = False) -> str:
+        """A subject, ``(Kubernetes default)`` under its name when ``default``, as tables mark it."""
         return self.node(
             f"subject:{subject.kind}:{subject.namespace}:{subject.name}",
-            subject_text(subject),
+            subject_text(subject) + ("\n(Kubernetes default)" if default else ""),
             shape="box",
             style="rounded",
         )
@@ -346,9 +347,10 @@ class DotGraph:
             color=SEVERITY_COLOURS[severity],
         )
 
-    def chain(self, granted: Granted, tail: str | None = None) -> str:
-        """subject → binding → role (or ``tail`` → binding → role); the role node's id."""
-        start = tail if tail is not None else self.subject_node(granted.subject)
+    def chain(self, granted: Granted, tail: str | None = None, default: bool = False) -> str:
+        """subject → binding → role (or ``tail`` → binding → role); the role node's id. The
+        subject is marked ``(Kubernetes default)`` when ``default``."""
+        start = tail if tail is not None else self.subject_node(granted.subject, default)
         binding = self.binding_node(granted.binding)
         role = self.role_node(granted.role)
         self.edge(start, binding)

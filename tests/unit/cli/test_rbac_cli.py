@@ -342,3 +342,13 @@ def test_no_namespace_warning_when_it_exists_or_the_inputs_define_none(
         result = runner.invoke(app, ["rbac", "who-can", "get", "secrets", "-n", namespace, *given])
         assert result.exit_code == 0, result.output
         assert "Namespace" not in result.stderr
+
+
+def test_who_can_dot_marks_kubernetes_default_subjects(runner: CliRunner, corpus: Path) -> None:
+    bootstrap = str(corpus / "rbac" / "kubernetes-bootstrap")
+    given = ["rbac", "who-can", "escalate", "clusterroles.rbac.authorization.k8s.io", bootstrap]
+    result = runner.invoke(app, [*given, "-o", "dot"])
+    assert result.exit_code == 0, result.output
+    nodes = [line for line in result.stdout.splitlines() if line.lstrip().startswith('"subject:')]
+    masters = [line for line in nodes if "system:masters" in line and "->" not in line]
+    assert masters and 'label="Group system:masters\\n(Kubernetes default)"' in masters[0]
