@@ -176,3 +176,22 @@ def test_tune_exits_2_on_an_input_it_cannot_read_as_detect_does(tmp_path: Path) 
     healthy = runner.invoke(app, ["detect", "tune", str(_log(tmp_path)), str(binary)])
     assert healthy.exit_code == 2  # one unreadable input among readable ones, as detect
     assert "secret-read-by-person" in healthy.stdout  # reported before the error
+
+
+def test_tune_is_a_report_not_a_gate_and_its_exit_codes_are_documented(tmp_path: Path) -> None:
+    runner = CliRunner()
+    alerting = runner.invoke(app, ["detect", "tune", str(_log(tmp_path))])
+    assert alerting.exit_code == 0 and "Noisiest detections" in alerting.stdout
+    quiet = tmp_path / "quiet.log"
+    quiet.write_text(json.dumps(raw_event("get", "pods")) + "\n")
+    calm = runner.invoke(app, ["detect", "tune", str(quiet)])
+    assert calm.exit_code == 0 and "No alerts: nothing to tune." in calm.stdout
+    assert runner.invoke(app, ["detect", "tune", str(quiet), "--top", "0"]).exit_code == 2
+    assert runner.invoke(app, ["detect", "tune", str(tmp_path / "missing.log")]).exit_code == 2
+    docs = (Path(__file__).parents[3] / "docs" / "detections.md").read_text()
+    flat = " ".join(docs.split())
+    assert (
+        "Exit codes of `detect tune`: it is a report, not a gate, so **0** once the report is "
+        "printed, whether or not there were alerts" in flat
+    )
+    assert "exit code set as `detect`'s" not in flat
