@@ -102,13 +102,14 @@ def load_rbac_inputs(
     namespaces: Sequence[str] | None = None,
     check: Callable[[], None] | None = None,
     reads: frozenset[str] = RBAC_READS,
-    namespace: str = "",
+    namespace: str | Callable[[], str] = "",
 ) -> RbacInputs:
     """Read the inputs (``namespaces`` limits a cluster listing; cluster-scoped kinds are always
     read; a cluster is listed for the kinds in ``reads`` only). ``check`` validates the view's
     own arguments first; a ``UsageError`` from it or from the inputs ends the command with exit
     2. The namespace asked about (``namespace``, else the one of ``namespaces``) gets a warning
-    when the inputs define Namespaces but not that one."""
+    when the inputs define Namespaces but not that one; ``namespace`` may be a function called
+    after ``check``, for a view that uses ``-n`` only for some of its arguments."""
     given = list(paths or [])
     try:
         if check is not None:
@@ -133,7 +134,8 @@ def load_rbac_inputs(
         fail(str(exc))
     inventory = Inventory(loaded.objects)
     errors = rbac_worded(loaded.errors)
-    asked = namespace or (namespaces[0] if namespaces and len(namespaces) == 1 else "")
+    named = namespace() if callable(namespace) else namespace
+    asked = named or (namespaces[0] if namespaces and len(namespaces) == 1 else "")
     # A cluster listing limited to the namespace keeps only its Namespace: warned there already.
     absent = absent_namespace(inventory, asked)
     return RbacInputs(inventory, errors if absent is None else (*errors, absent))

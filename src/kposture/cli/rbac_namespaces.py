@@ -3,7 +3,8 @@
 A live cluster read warns about a namespace with no Namespace object itself (``sources.cluster``).
 Manifests and snapshots need not define Namespaces at all, so only inputs that define some are
 judged: ``-n shp`` over inputs defining ``shop`` would otherwise answer "nothing" silently. The
-warning names the namespaces defined and the closest one.
+warning names the namespaces defined and the closest one (ignoring case: ``-n SHOP`` is
+``shop``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def absent_namespace(inventory: Inventory, namespace: str) -> InputError | None:
     if len(defined) > NAMES_SHOWN:
         shown += f" and {len(defined) - NAMES_SHOWN} more"
     message = f"-n {namespace}: the inputs define no Namespace {namespace} (they define {shown})"
-    meant = get_close_matches(namespace, defined, n=1, cutoff=0.6)
+    # Namespace names are lower case: -n SHOP means shop
+    meant = get_close_matches(namespace.lower(), defined, n=1, cutoff=0.6)
     if meant:
         message += f"; did you mean {meant[0]}?"
     return InputError("", 0, message, "warning")

@@ -346,6 +346,11 @@ def paths_command(
         elif group:
             raise UsageError("--group needs a SUBJECT")
 
+    def namespace_used() -> str:
+        """-n only names the namespace of a ServiceAccount SUBJECT given without one."""
+        sa = asked and asked[0].kind == "ServiceAccount"
+        return namespace if sa and asked[0].name.startswith(f"{namespace}/") else ""
+
     inputs = load_rbac_inputs(
         inputs_given,
         cluster=cluster,
@@ -353,7 +358,7 @@ def paths_command(
         context=context,
         check=check,
         reads=PATHS_READS,
-        namespace=namespace,
+        namespace=namespace_used,
     )
     starts = start_nodes(asked[0]) if asked else None
     held = held_goals(inputs.inventory, asked[0].principal) if asked else {}

@@ -332,6 +332,24 @@ def test_a_namespace_the_inputs_do_not_define_is_warned_with_the_closest(
     assert "Namespace shp" not in result.stdout
 
 
+def test_a_namespace_in_capitals_is_matched_ignoring_case(runner: CliRunner, workdir: Path) -> None:
+    (workdir / "rbac.yaml").write_text(RBAC + "---\n" + SHOP)
+    result = runner.invoke(app, ["rbac", "who-can", "get", "secrets", "-n", "SHOP", "rbac.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "-n SHOP: the inputs define no Namespace SHOP" in result.stderr
+    assert "did you mean shop?" in result.stderr
+
+
+@pytest.mark.parametrize("subject", ["frank", "group:ops", "sa:shop/ci"])
+def test_paths_warns_about_n_only_where_it_names_the_namespace(
+    runner: CliRunner, workdir: Path, subject: str
+) -> None:
+    (workdir / "rbac.yaml").write_text(RBAC + "---\n" + SHOP)
+    result = runner.invoke(app, ["rbac", "paths", subject, "-n", "shp", "rbac.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "Namespace shp" not in result.stderr
+
+
 def test_no_namespace_warning_when_it_exists_or_the_inputs_define_none(
     runner: CliRunner, workdir: Path
 ) -> None:
