@@ -21,20 +21,14 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from kposture.inventory import Inventory, aggregated_roles
-from kposture.inventory.components import CLUSTER_FACTS_KIND
-from kposture.inventory.rbac import AUTOUPDATE_ANNOTATION, aggregation_selectors
-from kposture.inventory.rbac_defaults import BUILTIN_AGGREGATION
+from kposture.inventory import Inventory
+from kposture.inventory.rbac_aggregators import aggregators
 from kposture.inventory.rbac_graph import bindings_of, build
 from kposture.model import K8sObject
 
 SHOWN_HOLDERS = 3
 """How many holders a finding names before ``and N more``."""
-BUILTIN_ORDER = ("view", "edit", "admin")
-"""The default aggregating ClusterRoles, narrowest first (``view`` flows into ``edit`` and
-``admin``)."""
 
-_AGGREGATORS = "rbac_holders.aggregators"
 _HOLDERS = "rbac_holders.holders"
 _BOUND = "rbac_holders.bound"
 
@@ -73,58 +67,6 @@ def reach(role: K8sObject, inventory: Inventory, *, in_namespace: bool = True) -
         into = aggregators(role, inventory)
         found = memo[key] = Reach(into, _holders_text(role, into, inventory, in_namespace))
     return found
-
-
-def aggregators(role: K8sObject, inventory: Inventory) -> tuple[str, ...]:
-    """The ClusterRoles ``role`` is aggregated into, directly or through another aggregated role:
-    scanned ClusterRoles whose aggregationRule reaches it, and for manifests the default ``view``,
-    ``edit`` and ``admin`` when it carries a label their bootstrap aggregationRule selects."""
-    if role.ref.kind != "ClusterRole":
-        return ()
-    return _aggregator_index(inventory).get(role.ref.name, ())
-
-
-def _aggregator_index(inventory: Inventory) -> dict[str, tuple[str, ...]]:
-    """ClusterRole name -> the names of the ClusterRoles aggregating it, built once."""
-    cached: dict[str, tuple[str, ...]] | None = inventory.derived.get(_AGGREGATORS)
-    if cached is not None:
-        return cached
-    index: dict[str, dict[str, None]] = {}
-    cluster_roles = inventory.of_kind("ClusterRole")
-    for aggregating in cluster_roles:
-        if aggregation_selectors(aggregating):
-            for _, source in aggregated_roles(aggregating, inventory):
-                index.setdefault(source.ref.name, {})[aggregating.ref.name] = None
-    if not inventory.of_kind(CLUSTER_FACTS_KIND):
-        # Manifests: the API server's own view, edit and admin aggregate by label (a live
-        # cluster's stored copies carry their aggregationRule, read above).
-        for name in BUILTIN_ORDER:
-            if _opted_out(inventory.get("ClusterRole", "", name)):
-                continue
-            labels = BUILTIN_AGGREGATION[name]
-            for source in cluster_roles:
-                if source.ref.name == name:
-                    continue
-                if any(source.labels.get(label) == "true" for label in labels):
-                    index.setdefault(source.ref.name, {})[name] = None
-                    for _, nested in aggregated_roles(source, inventory):
-                        index.setdefault(nested.ref.name, {})[name] = None
-    result = {name: tuple(sorted(names, key=_aggregator_order)) for name, names in index.items()}
-    inventory.derived[_AGGREGATORS] = result
-    return result
-
-
-def _aggregator_order(name: str) -> tuple[int, str]:
-    """``view``, ``edit``, ``admin`` first, narrowest first, then the other names alphabetically:
-    the same on manifests and live clusters, whatever order the ClusterRoles come in."""
-    rank = BUILTIN_ORDER.index(name) if name in BUILTIN_ORDER else len(BUILTIN_ORDER)
-    return rank, name
-
-
-def _opted_out(role: K8sObject | None) -> bool:
-    return (
-        role is not None and str(role.annotations.get(AUTOUPDATE_ANNOTATION, "")).lower() == "false"
-    )
 
 
 def _holders_text(

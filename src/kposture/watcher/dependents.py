@@ -7,9 +7,11 @@ the inventory, so a change re-evaluates the changed object plus every object who
   template is not judged on its own), its Namespace (namespace-scope rules count workloads);
 - a NetworkPolicy: its namespace's workloads and the Namespace;
 - a ServiceAccount: the workloads that run as it, the bindings that name it;
-- a Role or ClusterRole: the bindings that refer to it, aggregating ClusterRoles, and the workloads
-  running as the ServiceAccounts those bindings name;
-- a RoleBinding or ClusterRoleBinding: itself, its role, the workloads running as its subjects;
+- a Role or ClusterRole: the bindings that refer to it, aggregating ClusterRoles, the ClusterRoles
+  aggregated into it (a role's findings name who holds it), and the workloads running as the
+  ServiceAccounts those bindings name;
+- a RoleBinding or ClusterRoleBinding: itself, its role and the ClusterRoles aggregated into it,
+  the workloads running as its subjects;
 - a Namespace: every object in it (custom rules read ``namespaceObject``; labels, GitOps);
 - a Service or Ingress: the workloads it exposes;
 - an Argo CD or Flux object, or any object whose GitOps tracking metadata changed: the objects of
@@ -35,6 +37,7 @@ from typing import Any
 from kposture.inventory import Inventory
 from kposture.inventory.network import effective_namespace, pod_labels, service_selector
 from kposture.inventory.rbac import subjects
+from kposture.inventory.rbac_aggregators import aggregated_sources
 from kposture.inventory.rbac_paths import escalation_paths
 from kposture.inventory.service_accounts import service_account_of, token_mount
 from kposture.inventory.workloads import WORKLOAD_KINDS, containers, pod_spec, pod_template_metadata
@@ -167,7 +170,9 @@ def _dependents(
         paths_touched = True
     elif kind in RBAC_BINDING_KINDS:
         for obj in objs:
-            keys.update(_role_of(obj))
+            for role in _role_of(obj):
+                keys.add(role)
+                keys.update(_aggregated_into(role, old, new))
             keys.update(_subject_workloads(new, obj))
         paths_touched = True
     elif kind == "Namespace":
@@ -192,6 +197,7 @@ def _role_dependents(role: Key, old: Inventory, new: Inventory, keys: set[Key]) 
     bindings = set(_bindings_of_role(old, role)) | set(_bindings_of_role(new, role))
     keys.update(bindings)
     keys.update(_aggregating(old) | _aggregating(new))
+    keys.update(_aggregated_into(role, old, new))
     for inventory in (old, new):
         for key in bindings:
             binding = inventory.get(*key)
@@ -384,6 +390,19 @@ def _bindings_of_role(inventory: Inventory, role: Key) -> Iterator[Key]:
             if kind == "Role" and binding.ref.namespace != namespace:
                 continue
             yield key_of(binding.ref)
+
+
+def _aggregated_into(role: Key, old: Inventory, new: Inventory) -> set[Key]:
+    """The ClusterRoles aggregated into ``role`` before or after: their findings name who holds
+    them, and that is who is bound to ``role``."""
+    kind, _, name = role
+    if kind != "ClusterRole":
+        return set()
+    return {
+        ("ClusterRole", "", source)
+        for inventory in (old, new)
+        for source in aggregated_sources(name, inventory)
+    }
 
 
 def _aggregating(inventory: Inventory) -> set[Key]:
