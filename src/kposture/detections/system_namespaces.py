@@ -34,9 +34,9 @@ from kposture.detections._events import (
     scoped,
     who,
 )
+from kposture.detections._host_access import host_access
 from kposture.detections.base import Detection, Interest
 from kposture.detections.settings import DetectionSettings
-from kposture.detections.workload_changes import host_access
 from kposture.inventory import containers
 from kposture.model import Severity
 from kposture.model.audit import AuditEvent
