@@ -36,7 +36,8 @@ from kposture.rules.base import Check, Rule, RuleCannotJudge
 
 def fingerprint(rule_id: str, obj: K8sObject, violation: Violation) -> str:
     """A stable id for a finding: the same rule, resource, field and evidence give the same value,
-    wherever the file lives and whatever line the field is on."""
+    wherever the file lives and whatever line the field is on (the violation's ``context`` is not
+    part of it)."""
     ref = obj.ref
     parts = [rule_id, ref.group, ref.kind, ref.namespace, ref.name, format_path(violation.path)]
     parts.extend(f"{key}={value}" for key, value in violation.evidence)
@@ -164,7 +165,7 @@ class _Evaluator:
             references=meta.references,
             remediation=meta.remediation,
             fingerprint=fingerprint(meta.id, obj, violation),
-            evidence=violation.evidence,
+            evidence=violation.evidence + violation.context,
             suppressed_by=suppression_for(
                 meta.id,
                 obj,

@@ -23,6 +23,10 @@ class Violation:
     severity: Severity | None = None
     """Overrides the rule's default severity for this violation, e.g. Kubernetes defaults reported
     as info; None means the rule's (or the policy's) severity."""
+    context: tuple[tuple[str, str], ...] = ()
+    """Facts reported with the evidence that describe the finding's reach without identifying it
+    (who holds a role, which ClusterRoles aggregate it): left out of the fingerprint, so a binding
+    gaining a subject changes the finding's message, not the finding."""
 
 
 NOT_OBSERVABLE: tuple[str, str] = ("coverage", "not-observable")

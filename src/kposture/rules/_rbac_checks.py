@@ -194,8 +194,9 @@ def grant_check(
                 f"{describe_grant(effective.rule, grant)}{extra}{reached.text()}"
                 f"{_default_note(severity)}",
                 path,
-                (("rule", _rule_ref(effective)), *folded, *reached.evidence()),
+                (("rule", _rule_ref(effective)), *folded),
                 severity,
+                context=reached.evidence(),
             )
 
     return check
@@ -353,8 +354,9 @@ def wildcard_rbac(obj: K8sObject, inventory: Inventory) -> Iterator[Violation]:
             f"{obj.ref.display()} {_where(obj, effective)} {uses}{reached.text()}"
             f"{_default_note(severity)}",
             effective.path if effective.aggregated else (*effective.path, field, index),
-            (*evidence, *reached.evidence()),
+            evidence,
             severity,
+            context=reached.evidence(),
         )
 
 

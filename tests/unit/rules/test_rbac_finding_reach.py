@@ -1,10 +1,11 @@
 """A role finding names who it reaches: the ClusterRoles that aggregate the role through its labels
 (``view``, ``edit``, ``admin``), and the subjects holding it with their binding, directly or
 through aggregation ("and N more" past the first few, "not bound" when nobody holds it), in the
-message and the evidence, without changing the fingerprint path."""
+message and the context reported with the evidence, without changing the fingerprint."""
 
 from __future__ import annotations
 
+from kposture.engine.evaluating import fingerprint
 from kposture.model import Violation
 from support import objects_from_text, violations
 
@@ -53,7 +54,7 @@ def _only(rule_id: str, text: str) -> Violation:
 def test_a_role_aggregated_by_label_names_view_edit_and_admin() -> None:
     found = _only("rbac-nodes-proxy", EXTRA_VIEW)
     assert "aggregated into view, edit, admin" in found.message
-    assert dict(found.evidence)["aggregated_into"] == "view, edit, admin"
+    assert dict(found.context)["aggregated_into"] == "view, edit, admin"
 
 
 def test_a_scanned_aggregating_role_is_named() -> None:
@@ -68,14 +69,14 @@ aggregationRule:
 """
     text = EXTRA_VIEW.replace("labels: {", "labels: {team: ops, ") + aggregator
     found = _only("rbac-nodes-proxy", text)
-    assert dict(found.evidence)["aggregated_into"] == "view, edit, admin, monitoring"
+    assert dict(found.context)["aggregated_into"] == "view, edit, admin, monitoring"
 
 
 def test_holders_through_aggregation_are_named_with_their_binding() -> None:
     found = _only("rbac-nodes-proxy", EXTRA_VIEW + VIEWERS)
     holders = "held by Group auditors (ClusterRoleBinding/viewers, through ClusterRole view)"
     assert holders in found.message
-    assert dict(found.evidence)["holders"] == holders
+    assert dict(found.context)["holders"] == holders
 
 
 def test_a_direct_holder_is_named_with_its_binding() -> None:
@@ -85,14 +86,14 @@ def test_a_direct_holder_is_named_with_its_binding() -> None:
         "(RoleBinding/shop/sas-secret-list in namespace shop)"
     )
     assert expected in found.message
-    assert dict(found.evidence)["holders"] == expected
-    assert "aggregated_into" not in dict(found.evidence)
+    assert dict(found.context)["holders"] == expected
+    assert "aggregated_into" not in dict(found.context)
 
 
 def test_an_unbound_role_says_so() -> None:
     found = _only("rbac-secrets-read", SECRET_LISTER.split("---", maxsplit=1)[0])
     assert found.message.endswith("; not bound")
-    assert dict(found.evidence)["holders"] == "not bound"
+    assert dict(found.context)["holders"] == "not bound"
 
 
 def test_past_the_first_three_holders_the_rest_are_counted() -> None:
@@ -100,7 +101,7 @@ def test_past_the_first_three_holders_the_rest_are_counted() -> None:
         f"- {{kind: User, name: user{i}, apiGroup: rbac.authorization.k8s.io}}\n" for i in range(5)
     )
     found = _only("rbac-secrets-read", SECRET_LISTER + many)
-    holders = dict(found.evidence)["holders"]
+    holders = dict(found.context)["holders"]
     assert holders.startswith("held by Group system:serviceaccounts:team (RoleBinding/shop/")
     assert "User user0" in holders and "User user1" in holders
     assert "user2" not in holders
@@ -123,7 +124,7 @@ subjects:
 - {kind: ServiceAccount, name: app}
 """
     found = _only("rbac-secrets-read", text)
-    assert dict(found.evidence)["holders"] == (
+    assert dict(found.context)["holders"] == (
         "held by ServiceAccount shop/app (RoleBinding/shop/app-reader in namespace shop)"
     )
 
@@ -138,6 +139,19 @@ def test_the_path_does_not_depend_on_the_holders() -> None:
     alone = _only("rbac-secrets-read", SECRET_LISTER.split("---", maxsplit=1)[0])
     bound = _only("rbac-secrets-read", SECRET_LISTER)
     assert alone.path == bound.path
+
+
+def test_the_fingerprint_does_not_depend_on_the_holders() -> None:
+    """A binding gaining or losing a subject changes the message, not the finding: the watcher
+    and the store keep one finding (no resolved-then-opened pair) and a suppression keyed on the
+    fingerprint still holds."""
+    text = SECRET_LISTER.split("---", maxsplit=1)[0]
+    role = objects_from_text(text)[0]
+    alone, bound = _only("rbac-secrets-read", text), _only("rbac-secrets-read", SECRET_LISTER)
+    assert dict(alone.context)["holders"] != dict(bound.context)["holders"]
+    assert alone.message != bound.message
+    rule = "rbac-secrets-read"
+    assert fingerprint(rule, role, alone) == fingerprint(rule, role, bound)
 
 
 # --- a RoleBinding holds only what a namespace can hold (issue 5 review) -------------------------
@@ -161,7 +175,7 @@ subjects:
 
 
 def _holders(found: Violation) -> str:
-    return dict(found.evidence)["holders"]
+    return dict(found.context)["holders"]
 
 
 def test_rolebinding_holders_of_an_aggregated_cluster_scoped_capability_are_left_out() -> None:
@@ -315,5 +329,5 @@ def test_aggregating_roles_are_the_defaults_narrowest_first_then_by_name() -> No
     on_manifests = _only("rbac-nodes-proxy", labelled + ZEBRA_AND_MONITORING)
     live = _only("rbac-nodes-proxy", labelled + ZEBRA_AND_MONITORING + LIVE_DEFAULTS)
     expected = "view, edit, admin, monitoring, zebra"
-    assert dict(on_manifests.evidence)["aggregated_into"] == expected
-    assert dict(live.evidence)["aggregated_into"] == expected
+    assert dict(on_manifests.context)["aggregated_into"] == expected
+    assert dict(live.context)["aggregated_into"] == expected

@@ -498,7 +498,7 @@ def test_full_access_pulled_in_by_aggregation_is_reported_once_on_its_source() -
         if found:
             assert found[0].message.startswith("ClusterRole/r rules[0]")
             assert "grants full access" in found[0].message
-            assert dict(found[0].evidence)["aggregated_into"] == "aggregator"
+            assert dict(found[0].context)["aggregated_into"] == "aggregator"
 
 
 def test_a_role_short_of_full_access_keeps_one_finding_per_capability() -> None:
