@@ -278,6 +278,7 @@ def stop_step(kind: str, namespace: str, name: str) -> str:
             f"kubectl get {kind.lower()} -n {namespace}) or delete it."
         )
     where = f"{kind} {namespace}/{name}"
+    name = shlex.quote(name)  # commands only: an object name is the writer's choice
     if kind in _SCALABLE:
         step = (
             f"Scale {where} to zero (kubectl scale {_SCALABLE[kind]} {name} -n {namespace} "

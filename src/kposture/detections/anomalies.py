@@ -81,7 +81,7 @@ def _forbidden(event: AuditEvent, state: ForbiddenBursts) -> Iterator[Hit]:
     yield Hit(
         f"{opening} within {seconds} s ({shown})",
         "Find out what the identity was looking for; a burst of denials is permission "
-        "discovery with stolen credentials. " + revoke_step(event, "its credentials"),
+        "discovery with stolen credentials. " + revoke_step(event, "the rights it used"),
         None,
         (
             ("identity", identity),
@@ -211,7 +211,7 @@ def _new_origin(event: AuditEvent, state: FirstSeen) -> Iterator[Hit]:
         f"{user.username} made a request from a never-seen {' and '.join(changes)}: "
         + requested(event),
         "Confirm with the identity's owner that the new origin is theirs; if not, treat the "
-        "credential as stolen. " + revoke_step(event, "its access"),
+        "credential as stolen. " + revoke_step(event, "the access it used"),
         Severity.MEDIUM if new_ip else None,
         (
             ("identity", user.username),

@@ -9,6 +9,7 @@ judged.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
@@ -173,7 +174,7 @@ def _token_created(event: AuditEvent, settings: DetectionSettings) -> Iterator[H
     yield Hit(
         f"{who(event)} created token Secret {name} for ServiceAccount "
         f"{scoped(obj.ref.namespace, account)}",
-        f"Delete Secret {name} (kubectl delete secret {obj.ref.name} -n {obj.ref.namespace}) "
+        f"Delete Secret {name} (kubectl delete secret {shlex.quote(obj.ref.name)} -n {obj.ref.namespace}) "
         "unless a long-lived token is approved: it never expires.",
         None,
         (("secret", name), ("service_account", account)),

@@ -219,7 +219,7 @@ def _admin_granted(event: AuditEvent, state: AdminRoles) -> Iterator[Hit]:
     yield Hit(
         f"{who(event)} bound {role_kind} {what} {scope} to "
         f"{', '.join(subjects) or 'no subject'} through {kind} {name}",
-        f"Delete {kind} {name} (kubectl delete {kind.lower()} {binding.ref.name}"
+        f"Delete {kind} {name} (kubectl delete {kind.lower()} {shlex.quote(binding.ref.name)}"
         f"{namespace_flag}) unless the grant is approved, then review what its subjects did.",
         None,
         (

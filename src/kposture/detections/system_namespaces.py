@@ -12,6 +12,7 @@ controllers create, which no person's write explains.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -179,7 +180,8 @@ def _account_created(event: AuditEvent, settings: DetectionSettings) -> Iterator
     where = scoped(ref.namespace, name)
     yield Hit(
         f"{who(event)} created ServiceAccount {where} in a protected namespace",
-        f"Delete ServiceAccount {where} (kubectl delete serviceaccount {name} -n {ref.namespace}) "
+        f"Delete ServiceAccount {where} (kubectl delete serviceaccount {shlex.quote(name)} "
+        f"-n {ref.namespace}) "
         "unless an approved add-on needs it, and check what it may do "
         f"({can_command(f'system:serviceaccount:{ref.namespace}:{name}')}). "
         + revoke_step(event, f"create on serviceaccounts in {ref.namespace}"),

@@ -3,6 +3,7 @@ Kubernetes' default roles and bindings changed or deleted."""
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from detection_samples import fired, ids
 from kposture.detections import DetectionSettings, Detector
 from kposture.model import Severity
 from kposture.model.audit import AuditEvent
+from kposture.reports.alerts import quoted_commands
 
 AGGREGATOR = "system:serviceaccount:kube-system:clusterrole-aggregation-controller"
 
@@ -235,3 +237,16 @@ def test_system_role_modified() -> None:
         user="system:serviceaccount:ci:deployer",
     )
     assert ids(by_workload) == {"system-role-modified"}
+
+
+@pytest.mark.parametrize("name", ["x;touch${IFS}pwned", "evil(1)", "crb'q", 'rb"dq'])
+def test_a_binding_name_is_shell_quoted_in_the_delete_command(name: str) -> None:
+    """RBAC object names may hold any character but / and %: the writer chooses them, and a
+    responder pastes the command, so it must delete that binding and run nothing else."""
+    body = {**binding("cluster-admin", "RoleBinding"), "metadata": {"name": name}}
+    (alert,) = fired(_write("rolebindings", body))
+    command = f"kubectl delete rolebinding {shlex.quote(name)} -n shop"
+    assert command in alert.containment
+    assert shlex.split(command)[3] == name
+    (line,) = [c for c in quoted_commands(alert.containment) if c.startswith("kubectl delete")]
+    assert line == command
