@@ -347,6 +347,20 @@ class _Reader:
             source=self.file,
         )
 
+    def allow_reason(self, entry: yaml.Node, node: yaml.Node) -> str:
+        """An allowlist entry's reason: said (not null or blank), and not ``detect tune``'s
+        placeholder."""
+        reason = "" if _matches_nothing(node) else self.scalar(node, "reason").strip()
+        if not reason:
+            raise self.fail(entry, "every allowlist entry needs a reason")
+        if PLACEHOLDER_MARK in reason:
+            raise self.fail(
+                node,
+                f"the reason still holds detect tune's placeholder ({reason!r}): say why these "
+                "alerts are expected",
+            )
+        return reason
+
     def allow_entry(self, node: yaml.Node, detection: str) -> AllowEntry:
         """One allowlist entry; every problem in it is reported at once."""
         what = f"detections.allowlist.{detection} entry"
@@ -371,15 +385,9 @@ class _Reader:
                 problems.append(str(exc))
                 return default
 
-        reason = read("reason", lambda item: self.scalar(item, "reason").strip(), "")
-        if not reason:
+        reason = read("reason", lambda item: self.allow_reason(node, item), "")
+        if "reason" not in fields:
             problems.append(str(self.fail(node, "every allowlist entry needs a reason")))
-        elif PLACEHOLDER_MARK in reason:
-            message = (
-                f"the reason still holds detect tune's placeholder ({reason!r}): say why these "
-                "alerts are expected"
-            )
-            problems.append(str(self.fail(fields["reason"], message)))
         for key in sorted(_ALLOW_CONDITION_KEYS & fields.keys()):
             if _matches_nothing(fields[key]):
                 message = (
@@ -407,9 +415,15 @@ class _Reader:
             problems.append(str(self.fail(node, message)))
 
         def values(key: str) -> tuple[str, ...]:
-            return read(key, lambda item: self.strings(item, key), ())
+            none: tuple[str, ...] = ()
+            found = read(key, lambda item: self.strings(item, key), none)
+            for value, item in zip(found, _items(fields.get(key, node)), strict=False):
+                if not value.strip() or _matches_nothing(item):
+                    problems.append(str(self.fail(item, f"{key}: an empty value matches nothing")))
+            return found
 
-        accounts, ranges = values("serviceAccounts"), values("sourceRanges")
+        given = {key: values(key) for key in sorted(_ALLOW_CONDITION_KEYS)}
+        accounts, ranges = given["serviceAccounts"], given["sourceRanges"]
         for account, item in zip(
             accounts, _items(fields.get("serviceAccounts", node)), strict=False
         ):
@@ -428,11 +442,11 @@ class _Reader:
         return AllowEntry(
             detections=(detection,),
             reason=reason,
-            users=values("users"),
-            groups=values("groups"),
+            users=given["users"],
+            groups=given["groups"],
             service_accounts=accounts,
-            namespaces=values("namespaces"),
-            user_agents=values("userAgents"),
+            namespaces=given["namespaces"],
+            user_agents=given["userAgents"],
             source_ranges=ranges,
             expires=expires,
             source=self.file,

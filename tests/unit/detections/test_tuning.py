@@ -192,6 +192,38 @@ detections:
     assert message in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{users: [minikube-user], reason: null}", "every allowlist entry needs a reason"),
+        ("{users: [minikube-user], reason: ~}", "every allowlist entry needs a reason"),
+        ("{groups: {}, users: [a], reason: z}", "groups must be a list of strings"),
+        ("{groups: [[]], users: [a], reason: z}", "groups must be a single value"),
+        ("{users: [''], reason: z}", "users: an empty value matches nothing"),
+        ("{users: [null], reason: z}", "users: an empty value matches nothing"),
+        ("{users: [a], namespaces: [shop, ''], reason: z}", "namespaces: an empty value"),
+    ],
+)
+def test_a_null_reason_or_a_wrongly_typed_or_empty_value_is_refused(
+    entry: str, message: str
+) -> None:
+    """Each used to load: a null reason read as the text 'null', and the conditions were read
+    after the entry's problems were raised, so a mapping where a list belongs dropped the
+    condition (the entry covered more than was written) and an empty name matched nothing."""
+    text = f"""\
+apiVersion: kposture.io/v1
+kind: Policy
+detections:
+  allowlist:
+    pod-exec:
+      - {entry}
+"""
+    with pytest.raises(PolicyFileError) as error:
+        parse_policy(text, "p.yaml")
+    assert str(error.value).startswith("p.yaml:6: ")
+    assert message in str(error.value)
+
+
 def test_an_empty_who_does_not_pass_the_user_agents_check() -> None:
     text = """\
 apiVersion: kposture.io/v1
