@@ -279,21 +279,36 @@ def _caller(request: Request) -> str:
     return f"{peer.host}:{peer.port}" if peer is not None else "an unknown address"
 
 
+def _bearer_token(request: Request) -> str:
+    """The bearer token the request sent, or empty."""
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return given.strip() if scheme.lower() == "bearer" else ""
+
+
+def _unauthenticated(request: Request, tokens: TokenFile | None) -> str:
+    """Why a request was not authenticated, never echoing what it sent: a bearer token that was
+    sent is refused as such, not reported missing."""
+    if not _bearer_token(request):
+        return "a client certificate or bearer token is needed"
+    if tokens is None:
+        return "bearer tokens are not accepted here: a client certificate is needed"
+    return "the bearer token is not accepted"
+
+
 def _authenticated(request: Request, tokens: TokenFile | None, certificates: bool) -> bool:
     if certificates and client_certificate(request) is not None:
         return True
     if tokens is None:
         return False
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not given:
+    given = _bearer_token(request)
+    if not given:
         return False
     try:
         expected = tokens.token()
     except (OSError, ValueError) as exc:
         log.error("cannot read the audit token file: %s", exc)
         return False
-    return hmac.compare_digest(given.strip().encode(), expected)
+    return hmac.compare_digest(given.encode(), expected)
 
 
 def _items(body: bytes) -> list[Any]:
@@ -343,9 +358,7 @@ def mount_audit_sink(
     @app.post("/audit")
     async def audit(request: Request) -> Response:
         if not _authenticated(request, tokens, client_certificates):
-            return refuse(
-                401, "unauthenticated", "a client certificate or bearer token is needed", request
-            )
+            return refuse(401, "unauthenticated", _unauthenticated(request, tokens), request)
         try:
             body = await read_body(request, max_batch_bytes)
         except ReviewError as error:

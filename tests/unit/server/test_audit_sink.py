@@ -590,3 +590,14 @@ def test_an_exec_is_judged_at_response_started_when_its_complete_stage_comes_fir
     assert judged == ["ResponseStarted", "ResponseComplete"]
     assert [alert.rule_id for alert in setup.sent] == ["pod-exec"]
     setup.processor.close()
+
+
+def test_a_wrong_token_is_refused_as_such_and_a_missing_one_as_missing(tmp_path: Path) -> None:
+    setup = _Setup(tmp_path)
+    wrong = setup.post(_batch(), "not-the-token")
+    assert wrong.status_code == 401
+    assert wrong.json() == {"error": "the bearer token is not accepted"}
+    assert "not-the-token" not in wrong.text
+    missing = setup.post(_batch(), None)
+    assert missing.json() == {"error": "a client certificate or bearer token is needed"}
+    setup.processor.close()
