@@ -4,7 +4,8 @@ operator must do around it. Wiring only: sources read the pod and its namespace'
 the pod, reports render the policy and the commands.
 
 Exit codes: 0 the policy was printed; 2 the pod was not found (or is in several namespaces and no
-``-n`` says which), has no labels to select it by, or bad arguments.
+``-n`` says which, or the pods of every namespace may not be listed), has no labels to select it
+by, or bad arguments.
 """
 
 from __future__ import annotations
@@ -190,6 +191,12 @@ def _read_input(
     ]
     spaces = sorted({effective_namespace(obj.ref.namespace) for obj in candidates})
     if not candidates:
+        unlisted = _unlisted_pods(loaded) if namespace is None else None
+        if unlisted is not None:
+            _fail(
+                f"pod {pod} could not be looked for in every namespace ({unlisted}): give -n "
+                "NAMESPACE to read it in its own namespace"
+            )
         scope = f"namespace {namespace}" if namespace else "any namespace"
         _fail(f"pod {pod} not found in {scope} of the input")
     if len(spaces) > 1:
@@ -204,6 +211,15 @@ def _read_input(
         )
 
     return _Input(candidates[0], where, here("Pod"), here("NetworkPolicy"))
+
+
+def _unlisted_pods(loaded: LoadedManifests) -> str | None:
+    """Why the pods of every namespace could not be listed (a responder allowed to list pods in
+    one namespace only is forbidden that list), or None when they were."""
+    return next(
+        (error.message for error in loaded.errors if error.message.startswith("cannot list pods")),
+        None,
+    )
 
 
 def _print_errors(loaded: LoadedManifests) -> None:

@@ -144,3 +144,14 @@ def test_what_it_may_not_read_is_a_warning_naming_the_request(api: RecordingApi)
     assert forbidden.exit_code == 2
     assert "warning: cluster:dev: cannot get pods shop/web-1: forbidden" in forbidden.stderr
     assert "pod web-1 not found in namespace shop" in forbidden.stderr
+
+
+def test_a_forbidden_list_of_every_namespace_asks_for_the_namespace(api: RecordingApi) -> None:
+    api.statuses["pods"] = 403
+    done = _isolate("web-1")
+    assert done.exit_code == 2
+    said = " ".join(done.stderr.split())
+    assert "pod web-1 could not be looked for in every namespace (cannot list pods: forbidden)" in (
+        said
+    )
+    assert "give -n NAMESPACE" in said and "not found" not in said
