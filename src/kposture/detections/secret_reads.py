@@ -167,34 +167,60 @@ SECRET_ENUMERATION = Detection(
 )
 
 
+class _Quiet:
+    """When an identity was last alerted for Secret reads denied in a namespace, and how many
+    denials since were held back (counted in its next alert)."""
+
+    __slots__ = ("held", "last")
+
+    def __init__(self, last: dt.datetime) -> None:
+        self.last = last
+        self.held = 0
+
+
 class Denials:
-    """When each identity was last told it was denied each Secret."""
+    """When each identity was last told it was denied Secrets in each namespace."""
 
     __slots__ = ("seen", "settings")
 
     def __init__(self, settings: DetectionSettings) -> None:
         self.settings = settings
-        self.seen: BoundedTable[tuple[str, str], dt.datetime] = BoundedTable(
+        self.seen: BoundedTable[tuple[str, str], _Quiet] = BoundedTable(
             settings.max_tracked_identities
         )
 
 
+def _held_back(state: Denials, identity: str, namespace: str, at: dt.datetime | None) -> int | None:
+    """None when the denial is one more within the repeat window of an alert for the identity
+    in the namespace (it is counted), else how many were held back since the previous alert."""
+    if at is None:
+        return 0
+    key = (identity, namespace)
+    quiet = state.seen.get(key)
+    if quiet is not None and dt.timedelta(0) <= at - quiet.last < state.settings.repeat_window:
+        quiet.held += 1
+        return None
+    state.seen.put(key, _Quiet(at))
+    return quiet.held if quiet is not None else 0
+
+
 def _access_denied(event: AuditEvent, state: Denials) -> Iterator[Hit]:
-    settings = state.settings
-    if not event.forbidden or not _judged(event, settings):
+    if not event.forbidden or not _judged(event, state.settings):
         return
     identity = _acting(event).username or "<unknown user>"
     ref = event.ref
-    target = _target(event)
-    at = event.received_at
-    if at is not None:
-        key = (identity, f"{event.verb} {scoped(ref.namespace, ref.name or '*')}")
-        last = state.seen.get(key)
-        if last is not None and dt.timedelta(0) <= at - last < settings.repeat_window:
-            return
-        state.seen.put(key, at)
+    held = _held_back(state, identity, ref.namespace, event.received_at)
+    if held is None:
+        return
+    where = f"in namespace {ref.namespace}" if ref.namespace else "across the cluster"
+    more = (
+        f" ({held} more Secret read{'s' if held > 1 else ''} denied {where} since the "
+        "previous alert)"
+        if held
+        else ""
+    )
     yield Hit(
-        f"{who(event)} was denied {event.verb} on {target}",
+        f"{who(event)} was denied {event.verb} on {_target(event)}{more}",
         "Find out why the identity tried: a workload reading a Secret it may not is "
         "misconfigured, a person or a stolen token looking for Secrets is probing. "
         + revoke_step(event, "the rights it used"),
@@ -225,8 +251,10 @@ SECRET_ACCESS_DENIED = Detection(
         tactic="credential-access",
         description=(
             "A get, list or watch of Secrets was denied (403): someone probing for credentials "
-            "with what they hold, or a misconfigured workload. One alert per identity and Secret "
-            "within the repeat window (default 10 min); bounded in what it remembers."
+            "with what they hold, or a misconfigured workload. One alert per identity and "
+            "namespace within the repeat window (default 10 min): the denials held back are "
+            "counted in the next alert, and many of them in a short window are forbidden-burst's; "
+            "bounded in the identities it remembers."
         ),
         response=(
             "Find out why the identity tried to read the Secret; treat its credential as stolen if "

@@ -146,8 +146,9 @@ class DetectionSettings:
     ``secret_read_window`` that make an enumeration."""
     secret_read_window: dt.timedelta = dt.timedelta(seconds=60)
     repeat_window: dt.timedelta = dt.timedelta(minutes=10)
-    """How long ``secret-access-denied`` stays quiet about the same identity and Secret after an
-    alert (a workload retrying a read it may not do is one alert, not one a second)."""
+    """How long ``secret-access-denied`` stays quiet about the same identity and namespace after an
+    alert (a workload retrying a read it may not do, or one user probing 30 Secrets, is one alert,
+    not one a read; the rest are counted in the next)."""
     max_tracked_identities: int = 10_000
     """Identities kept by each stateful detection; the least recently seen go first."""
     first_seen_warmup: dt.timedelta = dt.timedelta(hours=1)

@@ -87,17 +87,31 @@ def test_enumeration_state_is_bounded() -> None:
     assert len(state.bursts) == 3
 
 
-def test_reads_denied_are_probing_one_alert_per_identity_and_secret_in_the_window() -> None:
+def test_reads_denied_are_probing_one_alert_per_identity_and_namespace_in_the_window() -> None:
     (alert,) = fired(_read(code=403, decision="forbid"))
     assert alert.detection_id == "secret-access-denied" and alert.severity is Severity.MEDIUM
     assert alert.message == "alice from 10.0.0.1 was denied get on Secret shop/db"
     retries = [_read(code=403, user=OWN, time=at(minute)) for minute in (0, 1, 2, 12)]
     assert len(fired(*retries)) == 2
+    elsewhere = _read(code=403, user=OWN, namespace="billing", time=at(0))
     other = [_read(code=403, user=OWN, time=at(0)), _read(code=403, user=OWN, name="x", time=at(0))]
-    assert len(fired(*other)) == 2
+    assert len(fired(*other, elsewhere)) == 2  # shop once, billing once
     kubelet = _read(code=403, user="system:node:n1", groups=("system:nodes",))
     assert ids(kubelet) == set()
     assert ids(audit_event(resource="configmaps", code=403)) == set()
+
+
+def test_thirty_secrets_denied_to_one_user_are_one_alert_and_the_rest_counted_in_the_next() -> (
+    None
+):
+    probes = [_read(code=403, name=f"s{i}", time=at(0, i)) for i in range(30)]
+    later = _read(code=403, name="s99", time=at(11))
+    alerts = [a for a in fired(*probes, later) if a.detection_id == "secret-access-denied"]
+    assert [a.message for a in alerts] == [
+        "alice from 10.0.0.1 was denied get on Secret shop/s0",
+        "alice from 10.0.0.1 was denied get on Secret shop/s99 (29 more Secret reads denied in "
+        "namespace shop since the previous alert)",
+    ]
 
 
 def test_service_account_reading_outside_its_namespace() -> None:
