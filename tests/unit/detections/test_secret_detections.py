@@ -101,9 +101,7 @@ def test_reads_denied_are_probing_one_alert_per_identity_and_namespace_in_the_wi
     assert ids(audit_event(resource="configmaps", code=403)) == set()
 
 
-def test_thirty_secrets_denied_to_one_user_are_one_alert_and_the_rest_counted_in_the_next() -> (
-    None
-):
+def test_thirty_denials_to_one_user_are_one_alert_the_rest_counted_in_the_next() -> None:
     probes = [_read(code=403, name=f"s{i}", time=at(0, i)) for i in range(30)]
     later = _read(code=403, name="s99", time=at(11))
     alerts = [a for a in fired(*probes, later) if a.detection_id == "secret-access-denied"]
