@@ -261,6 +261,37 @@ def host_pod_containment(target: PodTarget) -> str:
     return lead + host_pod_step(target, stop)
 
 
+def workload_pods_command(
+    kind: str, namespace: str, name: str, body: Mapping[str, Any] | None
+) -> str:
+    """The ``kubectl`` that shows a workload's pods: ``get pods -l`` its selector when the logged
+    body holds one made of labels alone (``matchExpressions`` cannot be given to ``-l`` as they
+    are), else ``describe`` of the workload, which lists them or its Jobs."""
+    namespace = namespace or "default"
+    spec = mapping(body.get("spec")) if body is not None else {}
+    selector = mapping(spec.get("selector"))
+    labels = selector if kind == "ReplicationController" else mapping(selector.get("matchLabels"))
+    if kind != "ReplicationController" and selector.get("matchExpressions"):
+        labels = {}
+    if labels:
+        terms = ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+        return f"kubectl get pods -n {namespace} -l {shlex.quote(terms)} -o wide"
+    return f"kubectl describe {kind.lower()} {shlex.quote(name)} -n {namespace}"
+
+
+def inspect_then_stop(kind: str, namespace: str, name: str, body: Mapping[str, Any] | None) -> str:
+    """A workload's pods inspected while they run, and only then the workload stopped
+    (``stop_step``): stopping it first would leave no pod to inspect. The stop alone when its
+    name is unknown (nothing to list its pods by)."""
+    stop = stop_step(kind, namespace, name)
+    if not name:
+        return stop
+    pods = workload_pods_command(kind, namespace, name, body)
+    return f"First inspect its pods while they run ({pods}; note their nodes). " + after(
+        "Then", stop
+    )
+
+
 _SCALABLE = {
     "Deployment": "deployment",
     "StatefulSet": "statefulset",

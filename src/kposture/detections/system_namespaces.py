@@ -20,10 +20,10 @@ from kposture.detections._containment import (
     PodTarget,
     can_command,
     host_pod_containment,
+    inspect_then_stop,
     pod_step,
     pod_target,
     revoke_step,
-    stop_step,
 )
 from kposture.detections._events import (
     WRITE_VERBS,
@@ -131,9 +131,11 @@ def _workload_created(event: AuditEvent, settings: DetectionSettings) -> Iterato
     kind = kind_of(ref.resource)
     name = _name(event)
     where = scoped(ref.namespace, name or "<generated name>")
-    stop = stop_step(kind, ref.namespace, name)
     if kind == "Pod":
         where, stop = _pod_step(event)
+    else:
+        obj = changed_object(event, WORKLOADS)
+        stop = inspect_then_stop(kind, ref.namespace, name, obj.raw if obj is not None else None)
     strangers = foreign_images(event, settings)
     shown = f" with images from outside the system registries: {', '.join(strangers)}"
     yield Hit(

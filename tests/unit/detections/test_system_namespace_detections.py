@@ -69,6 +69,28 @@ def test_a_host_pod_in_a_protected_namespace_is_contained_by_its_node_not_a_netw
     assert alert.containment.index("kubectl cordon") < alert.containment.index("kubectl delete pod")
 
 
+def test_a_workload_in_a_protected_namespace_has_its_pods_inspected_before_it_is_scaled() -> None:
+    body: dict[str, Any] = {
+        "kind": "Deployment",
+        "metadata": {"name": "falco", "namespace": "kube-system"},
+        "spec": {"selector": {"matchLabels": {"app": "falco", "tier": "agent"}}},
+    }
+    logged = audit_event(
+        verb="create", resource="deployments", namespace="kube-system", name="falco", request=body
+    )
+    (alert,) = [a for a in fired(logged) if a.detection_id == "pod-in-system-namespace"]
+    steps = alert.containment
+    inspect = "kubectl get pods -n kube-system -l app=falco,tier=agent -o wide"
+    scale = "kubectl scale deployment falco -n kube-system --replicas=0"
+    assert inspect in steps and scale in steps
+    assert steps.index("First inspect its pods while they run") < steps.index(inspect)
+    assert steps.index(inspect) < steps.index("Then scale Deployment kube-system/falco to zero")
+    bare = audit_event(verb="create", resource="deployments", namespace="kube-system", name="falco")
+    (unlogged,) = [a for a in fired(bare) if a.detection_id == "pod-in-system-namespace"]
+    describe = "kubectl describe deployment falco -n kube-system"
+    assert unlogged.containment.index(describe) < unlogged.containment.index(scale)
+
+
 def test_serviceaccount_created_in_a_protected_namespace() -> None:
     account = audit_event(
         verb="create", resource="serviceaccounts", namespace="kube-system", name="x"
