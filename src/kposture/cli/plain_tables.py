@@ -8,10 +8,12 @@ other (wrapped inside its column, never wider). Columns get their longest line w
 fits; else each gets at least its longest word (a name is never cut mid-word while the words fit),
 then the columns that can hold their longest line get it (fewest cells first), and the others
 (long free text) share the rest in proportion to what they lack. When even the words do not fit,
-every column keeps its longest word up to a common cap, the largest that fits: short words (a
-severity, a kind, a namespace, a header) stay whole and only the longest names give way, folding
-after ``/``, ``:`` or ``-`` (``big-monolith/`` + ``secret-reader``), mid-word only when a piece
-is still wider than its column; no column gets more than its longest word then.
+each column gets at least its longest unbreakable piece: a word with no place to fold (a kind, a
+severity, an id without one, a header) whole, a name up to its longest piece between ``/``, ``:`` or ``-``;
+the columns lacking least then get their longest word, and the names that fold after their
+separators (``big-monolith/`` + ``secret-reader``) give way first. Only when even those pieces do
+not fit does every column keep its piece up to a common cap, the largest that fits, and the
+longest pieces fold mid-word.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 
 from rich.cells import cell_len
 
-from kposture.cli.listing_tables import wrap_name
+from kposture.cli.listing_tables import cut_after, wrap_name
 
 FOLD_AFTER = "/:-"
 """Where a word wider than its column may break (the separator stays on the first line)."""
@@ -50,6 +52,38 @@ def _longest_words(lines: list[list[str]]) -> list[int]:
     ]
 
 
+def _longest_pieces(lines: list[list[str]]) -> list[int]:
+    """Each column's widest piece that cannot fold but mid-word: a word without ``/``, ``:`` or
+    ``-`` whole, a word with them its widest piece after cutting there."""
+    return [
+        max(
+            (cell_len(piece) for word in _column_words(column) for piece in _pieces(word)),
+            default=1,
+        )
+        for column in lines
+    ]
+
+
+def _longest_unbreakable(lines: list[list[str]]) -> list[int]:
+    """Each column's widest word with no ``/``, ``:`` or ``-`` to fold after (a kind, an id, a
+    short value, a header): what the column cannot give without cutting a word mid-way."""
+    return [
+        max(
+            (cell_len(word) for word in _column_words(column) if len(_pieces(word)) == 1),
+            default=1,
+        )
+        for column in lines
+    ]
+
+
+def _column_words(column: list[str]) -> list[str]:
+    return [word for line in column for word in _words(line)]
+
+
+def _pieces(word: str) -> list[str]:
+    return cut_after(word, FOLD_AFTER)
+
+
 def shared_widths(
     headers: Sequence[str], rows: Sequence[Sequence[str]], width: int
 ) -> list[int] | None:
@@ -72,19 +106,33 @@ def column_widths(headers: Sequence[str], rows: Sequence[Sequence[str]], width: 
     words = _longest_words(lines)
     if sum(words) <= room:
         return shared_out(words, longest, room)
-    # the longest words fold (after separators, mid-word only when a piece is still wider)
-    return shared_out(_levelled(words, room), words, room)
+    pieces = _longest_pieces(lines)
+    if sum(pieces) <= room:
+        # the names fold after their separators; no word is cut mid-way
+        return shared_out(pieces, words, room)
+    whole = _longest_unbreakable(lines)
+    if sum(whole) <= room:
+        # the words without a separator stay whole; the widest pieces of names fold mid-way
+        return shared_out(_levelled(pieces, room, whole), pieces, room)
+    # even the words without a separator do not fit: the longest fold mid-way
+    return shared_out(_levelled(whole, room), whole, room)
 
 
-def _levelled(least: list[int], room: int) -> list[int]:
-    """``least`` where it fits ``room``; else each column its own up to the largest cap that fits,
-    so short words (a severity, a kind, a header) stay whole and only the longest fold."""
+def _levelled(least: list[int], room: int, floor: list[int] | None = None) -> list[int]:
+    """``least`` where it fits ``room``; else each column its own up to the largest cap that fits
+    (never under its ``floor``), so short words (a severity, a kind, a header) stay whole and only
+    the longest fold."""
     if sum(least) <= room:
         return list(least)
-    cap = max(room // len(least), 1)
-    while sum(min(lo, cap + 1) for lo in least) <= room:
+    low = floor or [0] * len(least)
+
+    def capped(cap: int) -> list[int]:
+        return [max(min(lo, cap), f) for lo, f in zip(least, low, strict=True)]
+
+    cap = 0 if floor else max(room // len(least), 1)
+    while sum(capped(cap + 1)) <= room:
         cap += 1
-    return [min(lo, cap) for lo in least]
+    return capped(cap)
 
 
 def shared_out(least: list[int], most: list[int], room: int) -> list[int]:
