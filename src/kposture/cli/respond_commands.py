@@ -3,9 +3,9 @@ operator must do around it. Wiring only: sources read the pod and its namespace'
 (from a cluster, nothing else: ``sources.cluster_pod``), the inventory says which of those select
 the pod, reports render the policy and the commands.
 
-Exit codes: 0 the policy was printed; 2 the pod was not found (or is in several namespaces and no
-``-n`` says which, or the pods of every namespace may not be listed), has no labels to select it
-by, or bad arguments.
+Exit codes: 0 the policy (for a hostNetwork pod, only the notes) was printed; 2 the pod was not
+found (or is in several namespaces and no ``-n`` says which, or the pods of every namespace may
+not be listed), has no labels to select it by, or bad arguments.
 """
 
 from __future__ import annotations
@@ -20,7 +20,12 @@ from rich.markup import escape
 
 from kposture.cli.consoles import error_console
 from kposture.cli.scanning import UsageError, combine, load_inputs
-from kposture.detections._containment import controller_of
+from kposture.detections._containment import (
+    controller_of,
+    host_pod_containment,
+    host_pod_order,
+    pod_target,
+)
 from kposture.inventory import containers, pod_spec
 from kposture.inventory.network import (
     DEFAULT_NAMESPACE,
@@ -36,6 +41,7 @@ from kposture.reports.isolation import (
     isolation_policy,
     quarantine_selector,
     render_isolation_policy,
+    render_notes,
 )
 from kposture.sinks.summaries import counted
 from kposture.sources.cluster_config import ClusterError
@@ -119,6 +125,10 @@ def isolate_command(
     it. With manifests, a snapshot or --cluster, those are named (stderr and YAML comments) with the
     kubectl patch that makes them skip quarantined pods.
 
+    A hostNetwork, privileged or hostPID pod can act as its node: its node is cordoned and the pod
+    inspected first, then stopped, as the alerts say; a hostNetwork pod gets no policy at all (none
+    selects it), only those notes.
+
     Exit codes: 0 printed; 2 the pod was not found (or is in several namespaces), has no labels for
     --pod-labels, or bad arguments.
     """
@@ -147,7 +157,11 @@ def isolate_command(
     for level, note in notes:
         text = f"{level}: {escape(note)}" if level else escape(note)
         console.print(text, highlight=False, soft_wrap=True)  # commands stay on one line
-    sys.stdout.write(render_isolation_policy(policy, [note for _, note in notes]))
+    texts = [note for _, note in notes]
+    if found is not None and _host_network(found.pod):
+        sys.stdout.write(render_notes(texts))  # no NetworkPolicy selects it: none is printed
+        return
+    sys.stdout.write(render_isolation_policy(policy, texts))
 
 
 def _parse_labels(items: Sequence[str]) -> dict[str, str]:
@@ -243,52 +257,76 @@ def _notes(
     selector: Mapping[str, str],
     found: _Input | None,
 ) -> list[Note]:
-    notes: list[Note] = []
+    """What to do around the policy, in the order to do it. For a pod that can act as its node,
+    that containment comes first; the policy follows only when it still cuts some of the pod's
+    traffic (not for a hostNetwork pod, which no NetworkPolicy selects)."""
+    if found is not None and _host_network(found.pod):
+        return [
+            *_host_containment(pod, namespace, found),
+            (
+                "",
+                "No NetworkPolicy is printed: NetworkPolicies do not select a pod on its node's "
+                "network (hostNetwork), so one would cut none of its traffic.",
+            ),
+        ]
+    steps: list[Note] = []
     if by_labels:
-        notes.append(("", f"Deny-all NetworkPolicy for pod {namespace}/{pod}, by its own labels."))
-        notes.extend(_sharing_labels(pod, selector, found))
+        steps.append(("", f"Deny-all NetworkPolicy for pod {namespace}/{pod}, by its own labels."))
+        steps.extend(_sharing_labels(pod, selector, found))
     else:
-        notes.append(
+        steps.append(
             ("", f"Deny-all NetworkPolicy for pod {namespace}/{pod}, by the quarantine label.")
         )
-        notes.append(("", f"1. Label the pod first: {label_command(pod, namespace)}"))
-        notes.append(("", "2. Then apply this policy (kubectl apply -f -)."))
+        steps.append(("", f"1. Label the pod first: {label_command(pod, namespace)}"))
+        steps.append(("", "2. Then apply this policy (kubectl apply -f -)."))
         controller = controller_of(found.pod.metadata)[0] if found is not None else None
-        notes.append(("", detaching_note(controller)))
-    notes.extend(_host_reach(pod, namespace, found))
+        steps.append(("", detaching_note(controller)))
+    host = _host_containment(pod, namespace, found)
+    if found is None:
+        notes = [*steps, *host]  # the spec was not checked: a warning after the usual steps
+    elif host:
+        while_inspected = (
+            "While you inspect it, the policy below still cuts the pod's own network traffic (not "
+            "what it does as root on its node):"
+        )
+        notes = [*host, ("", while_inspected), *steps]
+    else:
+        notes = steps
     notes.extend(_other_policies(pod, namespace, by_labels, selector, found))
     return notes
 
 
-def _host_reach(pod: str, namespace: str, found: _Input | None) -> list[Note]:
-    """A warning when network isolation cannot contain the pod: NetworkPolicies do not apply to a
-    hostNetwork pod, and a privileged or hostPID pod has root on its node."""
-    instead = (
-        f"delete the pod (note its node first: kubectl get pod {pod} -n {namespace} -o wide) or "
-        "scale its workload to zero, then cordon the node (kubectl cordon NODE), keep it for "
-        "forensics and drain it (kubectl drain NODE --ignore-daemonsets)"
-    )
+def _host_containment(pod: str, namespace: str, found: _Input | None) -> list[Note]:
+    """For a pod that can act as its node (hostNetwork, privileged, hostPID), why network
+    isolation will not contain it and what does, in the order of ``privileged-pod-created``'s
+    alert: cordon the node, inspect the pod while it runs, then stop it and keep the node."""
     if found is None:
         return [
             (
                 "warning",
                 "the pod's spec was not checked (no manifests, snapshot or --cluster): if it runs "
                 "with hostNetwork, privileged or hostPID, network isolation will not contain it; "
-                + instead,
+                + host_pod_order(namespace, pod),
             )
         ]
     reasons = _host_reasons(found.pod)
     if not reasons:
         return []
+    target = pod_target(namespace, pod, found.pod.raw)
     return [
         (
             "warning",
             f"network isolation will not contain pod {namespace}/{pod}: it "
             + " and ".join(reasons)
-            + "; "
-            + instead,
-        )
+            + ".",
+        ),
+        ("", host_pod_containment(target, explained=True, read_from="the input")),
     ]
+
+
+def _host_network(pod: K8sObject) -> bool:
+    found = pod_spec(pod)
+    return found is not None and found.spec.get("hostNetwork") is True
 
 
 def _host_reasons(pod: K8sObject) -> list[str]:

@@ -98,9 +98,23 @@ def isolate_step(namespace: str, name: str) -> str:
         f"Isolate pod {namespace}/{name}: label it first ({label_command(name, namespace)}), then "
         f"apply the deny-all NetworkPolicy selecting that label (kposture respond isolate {name} "
         f"-n {namespace} --cluster | kubectl apply -f -; it names other policies that would still "
-        "let traffic in). A NetworkPolicy does not reach a hostNetwork pod, and a privileged or "
-        "hostPID pod has root on its node: delete such a pod and cordon its node instead. Keep "
-        "the pod for forensics, then delete it."
+        "let traffic in). Keep the pod for forensics, then delete it. A NetworkPolicy does not "
+        "reach a hostNetwork pod, and a privileged or hostPID pod has root on its node: for such "
+        f"a pod, {host_pod_order(namespace, name)}"
+    )
+
+
+def host_pod_order(namespace: str, name: str) -> str:
+    """The order in which a pod that can act as its node is contained when its spec and owner
+    are not known: its node cordoned, the pod inspected while it runs, only then stopped, the node
+    kept (``host_pod_containment`` says the same with the commands for a known pod)."""
+    namespace = namespace or "default"
+    find = f"kubectl get pod {shlex.quote(name)} -n {namespace} -o wide"
+    return (
+        f"first cordon its node (the NODE column of {find}; kubectl cordon with that name) so "
+        "nothing new runs there, and inspect the pod while it runs; then delete it or scale its "
+        "workload to zero; keep the node for forensics and drain it (kubectl drain with "
+        "--ignore-daemonsets) before rebuilding it."
     )
 
 
@@ -205,14 +219,20 @@ def pod_step(target: PodTarget) -> str:
     return step
 
 
-def host_pod_step(target: PodTarget, stop: str) -> str:
+def host_pod_step(
+    target: PodTarget, stop: str, *, explained: bool = False, read_from: str = "the audit event"
+) -> str:
     """Containing a pod that has root on its node (privileged, hostPID, a sensitive host path...)
     or its network (hostNetwork): no NetworkPolicy will, so its node is cordoned and the pod
     inspected first, then the pod stopped (``stop``, the workload's command) and the node kept for
-    forensics. The node is named when the logged body holds it, else found from the pod."""
+    forensics. The node is named when the logged body (or what the pod was ``read_from``) holds
+    it, else found from the pod. Why no NetworkPolicy will is left out when the caller
+    ``explained`` it."""
     lead = (
-        "A NetworkPolicy will not contain this pod: it can act as its node (and a hostNetwork pod "
-        "is not selected by NetworkPolicies)."
+        ""
+        if explained
+        else "A NetworkPolicy will not contain this pod: it can act as its node (and a "
+        "hostNetwork pod is not selected by NetworkPolicies). "
     )
     if target.node:
         node = shlex.quote(target.node)
@@ -224,13 +244,13 @@ def host_pod_step(target: PodTarget, stop: str) -> str:
     else:
         listing = f"({target.find}; " if target.name else "(of that listing; "
         first = (
-            f"First find its node {listing}the NODE column, which the audit event does not "
+            f"First find its node {listing}the NODE column, which {read_from} does not "
             "hold), cordon it with kubectl cordon so nothing new runs there, and inspect the pod "
             "while it runs."
         )
         keep = "drain it with kubectl drain and --ignore-daemonsets"
     return (
-        f"{lead} {first} {stop} Keep the node for forensics: {keep} and rebuild it only once it "
+        f"{lead}{first} {stop} Keep the node for forensics: {keep} and rebuild it only once it "
         "is examined."
     )
 
@@ -240,7 +260,9 @@ def after(lead: str, step: str) -> str:
     return f"{lead} {step[:1].lower()}{step[1:]}"
 
 
-def host_pod_containment(target: PodTarget) -> str:
+def host_pod_containment(
+    target: PodTarget, *, explained: bool = False, read_from: str = "the audit event"
+) -> str:
     """``host_pod_step`` for a pod: stopped through its owner, or deleted; when its name is
     unknown, what is known about it first."""
     namespace = target.namespace or "default"
@@ -258,7 +280,7 @@ def host_pod_containment(target: PodTarget) -> str:
     else:
         stop = "Then delete the pod, by the name the listing shows."
     lead = target.unknown_name + " " if target.unknown_name else ""
-    return lead + host_pod_step(target, stop)
+    return lead + host_pod_step(target, stop, explained=explained, read_from=read_from)
 
 
 def workload_pods_command(

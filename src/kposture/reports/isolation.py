@@ -117,7 +117,11 @@ def exclusion_patch(name: str, namespace: str, pod_selector: object) -> str:
     return f"kubectl patch networkpolicy {where} --type=json -p {patch}"
 
 
+def render_notes(notes: Sequence[str]) -> str:
+    """``notes`` as ``#`` comment lines (``kubectl apply`` ignores them)."""
+    return "".join(f"# {line}".rstrip() + "\n" for note in notes for line in note.splitlines())
+
+
 def render_isolation_policy(policy: Mapping[str, Any], notes: Sequence[str] = ()) -> str:
     """The policy as YAML, after ``notes`` as ``#`` comment lines."""
-    comments = "".join(f"# {line}".rstrip() + "\n" for note in notes for line in note.splitlines())
-    return comments + yaml.safe_dump(dict(policy), sort_keys=False)
+    return render_notes(notes) + yaml.safe_dump(dict(policy), sort_keys=False)

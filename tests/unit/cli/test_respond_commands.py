@@ -197,12 +197,59 @@ def test_a_pod_network_isolation_cannot_contain_is_warned_about(tmp_path: Path) 
         assert result.exit_code == 0, result.output
         warning = f"network isolation will not contain pod shop/{name}: it {reason}"
         assert f"warning: {warning}" in result.stderr and warning in _comments(result.stdout)
-        for step in (f"kubectl get pod {name} -n shop -o wide", "kubectl cordon NODE", "forensics"):
+        for step in (f"kubectl get pod {name} -n shop -o wide", "kubectl cordon", "forensics"):
             assert step in result.stderr and step in _comments(result.stdout)
     plain = runner.invoke(app, ["respond", "isolate", "web-1", "-n", "shop", *pods])
     assert "will not contain" not in plain.stderr + plain.stdout
     unchecked = runner.invoke(app, ["respond", "isolate", "web-1"])
     assert "the pod's spec was not checked" in unchecked.stderr
+
+
+def _order(text: str, *steps: str) -> list[int]:
+    return [" ".join(text.split()).index(step) for step in steps]
+
+
+def test_a_host_pod_is_cordoned_and_inspected_before_it_is_stopped(tmp_path: Path) -> None:
+    runner = CliRunner()
+    pods = _files(tmp_path, HOST_PODS.replace("{hostPID", "{nodeName: node-1, hostPID"))
+    root = runner.invoke(app, ["respond", "isolate", "root", "-n", "shop", *pods])
+    assert root.exit_code == 0, root.output
+    steps = (
+        "kubectl cordon node-1",
+        "inspect the pod while it runs",
+        "kubectl delete pod root -n shop",
+        "the policy below still cuts the pod's own network traffic",
+        "Label the pod first",
+    )
+    for text in (root.stderr, _comments(root.stdout)):
+        found = _order(text, *steps)
+        assert found == sorted(found), text
+    assert "kind: NetworkPolicy" in root.stdout
+    agent = runner.invoke(app, ["respond", "isolate", "agent", "-n", "shop", *pods])
+    assert agent.exit_code == 0, agent.output
+    found = _order(
+        agent.stderr, "kubectl cordon", "inspect the pod while it runs", "kubectl delete"
+    )
+    assert found == sorted(found)
+    assert "No NetworkPolicy is printed" in agent.stderr
+    assert "Label the pod" not in agent.stderr + agent.stdout
+    assert "kind: NetworkPolicy" not in agent.stdout and agent.stdout.startswith("# ")
+    unchecked = runner.invoke(app, ["respond", "isolate", "web-1"])
+    found = _order(
+        unchecked.stderr, "cordon its node", "inspect the pod", "then delete it or scale"
+    )
+    assert found == sorted(found)
+
+
+def test_the_pod_alert_orders_a_host_pods_containment_as_respond_isolate() -> None:
+    uri = "/api/v1/namespaces/shop/pods/web-1/exec?command=sh"
+    event = audit_event(verb="create", subresource="exec", namespace="shop", name="web-1", uri=uri)
+    (alert,) = fired(event)
+    found = _order(
+        alert.containment, "cordon its node", "inspect the pod", "then delete it or scale"
+    )
+    assert found == sorted(found)
+    assert "instead" not in alert.containment
 
 
 def test_one_other_policy_is_named_in_the_singular(tmp_path: Path) -> None:
