@@ -192,10 +192,10 @@ PRIVILEGED_POD = Detection(
             "for pod and workload writes."
         ),
         response=(
-            "Unless it is an approved node agent: delete the workload or scale it to zero (a "
-            "NetworkPolicy will not contain a pod that can act as its node), cordon the nodes it "
-            "ran on and keep them for forensics, and enforce Pod Security baseline on the "
-            "namespace."
+            "Unless it is an approved node agent: cordon the nodes its pods run on, inspect the "
+            "pods while they run, then scale the workload to zero or delete it (a NetworkPolicy "
+            "will not contain a pod that can act as its node); keep the nodes for forensics "
+            "before draining them, and enforce Pod Security baseline on the namespace."
         ),
         stateful=True,
     ),
