@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kposture.cli.consoles import report_console
+from kposture.cli.consoles import error_console, report_console
 from kposture.cli.rbac_can_commands import Asked, parse_subject
 from kposture.cli.rbac_coverage import PATHS_READS
 from kposture.cli.rbac_inputs import (
@@ -360,13 +360,22 @@ def paths_command(
         reads=PATHS_READS,
         namespace=namespace_used,
     )
+    if namespace and not (asked and asked[0].kind == "ServiceAccount"):
+        ignored_for = f"{asked[0].kind} {asked[0].name}" if asked else "no SUBJECT"
+        error_console().print(
+            f"note: -n only applies to a ServiceAccount SUBJECT (sa:NAME, serviceaccount/NAME): "
+            f"ignored for {ignored_for}",
+            highlight=False,
+            markup=False,
+        )
     starts = start_nodes(asked[0]) if asked else None
     held = held_goals(inputs.inventory, asked[0].principal) if asked else {}
     selection = select(
         escalation_paths(inputs.inventory), starts, tuple(goal or ()), include_defaults, held
     )
     if output_format is RbacFormat.TABLE:
-        render_table(selection, named, full, blind=bool(inputs.unlisted))
+        shown = f"{asked[0].kind} {asked[0].name}" if asked else None
+        render_table(selection, shown, full, blind=bool(inputs.unlisted))
     elif output_format is RbacFormat.DOT:
         typer.echo(paths_graph(selection, full).render(), nl=False)
     else:

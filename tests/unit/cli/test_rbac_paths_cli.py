@@ -44,7 +44,7 @@ def test_subject_first_or_by_option(runner: CliRunner) -> None:
     by_option = _doc(runner, DEPLOYER, SECRETS, "--subject", "user:alice")
     assert [p["start"]["name"] for p in first["paths"]] == ["alice"]  # type: ignore[index]
     assert first["paths"] == by_option["paths"]
-    assert "No escalation path from bob." in _run(runner, "bob", DEPLOYER)
+    assert "No escalation path from User bob." in _run(runner, "bob", DEPLOYER)
 
 
 def test_a_member_sees_the_paths_of_its_groups(runner: CliRunner) -> None:
@@ -136,7 +136,9 @@ def test_a_missing_file_is_not_taken_for_a_subject(runner: CliRunner, tmp_path: 
     assert result.exit_code == 2
     assert "alice was read as the SUBJECT" in result.stderr
     # SUBJECT forms with a slash are still subjects.
-    assert "No escalation path from sa:ci/nobody" in _run(runner, "sa:ci/nobody", DEPLOYER)
+    assert "No escalation path from ServiceAccount ci/nobody" in _run(
+        runner, "sa:ci/nobody", DEPLOYER
+    )
 
 
 def test_long_paths_are_capped_unless_full(runner: CliRunner, tmp_path: Path) -> None:
@@ -152,3 +154,21 @@ def test_long_paths_are_capped_unless_full(runner: CliRunner, tmp_path: Path) ->
     full = _doc(runner, "head", str(manifest), "--full")["paths"][0]  # type: ignore[index]
     assert full["hops_omitted"] == 0 and len(full["hops"]) == 12
     assert "more hops" in _run(runner, "head", str(manifest), "-o", "dot")
+
+
+def test_the_answer_names_the_subject_as_resolved(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["rbac", "paths", "sa:foo", "-n", "x", DEPLOYER])
+    assert result.exit_code == 0, result.output
+    assert "No escalation path from ServiceAccount x/foo." in result.stdout
+    assert "sa:foo" not in result.stdout
+
+
+def test_n_without_a_serviceaccount_subject_is_said_to_apply_to_nothing(
+    runner: CliRunner,
+) -> None:
+    for args in (["-n", "x", DEPLOYER], ["alice", "-n", "x", DEPLOYER]):
+        result = runner.invoke(app, ["rbac", "paths", *args])
+        assert result.exit_code == 0, result.output
+        assert "-n only applies to a ServiceAccount SUBJECT" in result.stderr
+    quiet = runner.invoke(app, ["rbac", "paths", "sa:foo", "-n", "x", DEPLOYER])
+    assert "-n only applies" not in quiet.stderr
