@@ -6,6 +6,7 @@ built here, so every format orders and counts the same way. Nothing here formats
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,12 +23,30 @@ SEVERITIES_DESC: tuple[Severity, ...] = (
 """Every severity, worst first: the order summaries list them in."""
 
 
-def finding_sort_key(finding: Finding) -> tuple[bool, str, int, str, str]:
-    """File, line, rule id, fingerprint; findings without a location sort after all located ones."""
+PathKey = tuple[tuple[str, int], ...]
+
+
+def finding_sort_key(
+    finding: Finding,
+) -> tuple[bool, str, int, tuple[str, str, str], PathKey, str, str]:
+    """File, line, resource, path, rule id, fingerprint; findings without a location sort after
+    all located ones. An object read from a live cluster has no lines: its findings follow their
+    paths (``rules[0]`` before ``rules[1]``, as its manifest's lines would), so a live scan and a
+    manifest scan list one object's findings in the same order."""
     loc = finding.location
+    ref = finding.resource
+    resource = (ref.kind, ref.namespace, ref.name)
     if loc is None:
-        return (True, "", 0, finding.rule_id, finding.fingerprint)
-    return (False, loc.file, loc.line, finding.rule_id, finding.fingerprint)
+        return (True, "", 0, resource, (), finding.rule_id, finding.fingerprint)
+    path = _path_key(loc.path) if loc.line <= 0 else ()
+    return (False, loc.file, loc.line, resource, path, finding.rule_id, finding.fingerprint)
+
+
+def _path_key(path: str) -> PathKey:
+    """``spec.containers[10].image`` as text and numbers, so indexes compare as numbers."""
+    parts = re.split(r"(\d+)", path)
+    numbers = [int(number) for number in parts[1::2]]
+    return tuple(zip(parts[::2], [*numbers, 0], strict=True))
 
 
 def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
