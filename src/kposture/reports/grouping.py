@@ -30,15 +30,16 @@ def finding_sort_key(
     finding: Finding,
 ) -> tuple[bool, str, int, tuple[str, str, str], PathKey, str, str]:
     """File, line, resource, path, rule id, fingerprint; findings without a location sort after
-    all located ones. An object read from a live cluster has no lines: its findings follow their
-    paths (``rules[0]`` before ``rules[1]``, as its manifest's lines would), so a live scan and a
-    manifest scan list one object's findings in the same order."""
+    all located ones. An object read from a live cluster has no lines (a snapshot holds its
+    objects on one line): its findings follow their paths (``rules[0]`` before ``rules[1]`` before
+    ``rules[10]``, as a manifest's lines run), so a live scan, a scan of its snapshot and a scan
+    of the manifests list a role's findings in the same order."""
     loc = finding.location
     ref = finding.resource
     resource = (ref.kind, ref.namespace, ref.name)
     if loc is None:
         return (True, "", 0, resource, (), finding.rule_id, finding.fingerprint)
-    path = _path_key(loc.path) if loc.line <= 0 else ()
+    path = _path_key(loc.path)
     return (False, loc.file, loc.line, resource, path, finding.rule_id, finding.fingerprint)
 
 

@@ -21,12 +21,15 @@ RULES_OF_ROLE = [
 ]
 
 
-def _findings(live: bool) -> list[Finding]:
+def _findings(live: bool, snapshot: bool = False) -> list[Finding]:
+    """The role's findings from its manifest, from a live cluster (no lines), or from a snapshot
+    (every object on one line)."""
+    file = "cluster:prod" if live else "snap.json" if snapshot else "rbac/ops.yaml"
     return [
         finding(
             rule_id,
             ROLE,
-            Location("cluster:prod" if live else "rbac/ops.yaml", 0 if live else line, 0, path),
+            Location(file, 0 if live else 3 if snapshot else line, 0, path),
             severity=Severity.HIGH,
         )
         for rule_id, path, line in RULES_OF_ROLE
@@ -41,6 +44,7 @@ def test_a_live_object_s_findings_follow_their_paths_as_its_manifest_s_lines() -
     expected = [rule_id for rule_id, _, _ in RULES_OF_ROLE]
     assert _order(_findings(live=False)) == expected
     assert _order(_findings(live=True)) == expected  # rules[10] after rules[2], not before
+    assert _order(_findings(live=False, snapshot=True)) == expected
 
 
 def test_live_findings_are_grouped_by_object_not_interleaved_by_rule_id() -> None:
