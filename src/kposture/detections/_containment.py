@@ -111,10 +111,10 @@ def host_pod_order(namespace: str, name: str) -> str:
     namespace = namespace or "default"
     find = f"kubectl get pod {shlex.quote(name)} -n {namespace} -o wide"
     return (
-        f"first cordon its node (the NODE column of {find}; kubectl cordon with that name) so "
-        "nothing new runs there, and inspect the pod while it runs; then delete it or scale its "
-        "workload to zero; keep the node for forensics and drain it (kubectl drain with "
-        "--ignore-daemonsets) before rebuilding it."
+        f"first cordon its node (read it in the NODE column of {find}) with kubectl cordon "
+        "so nothing new runs there, and inspect the pod while it runs; then delete it or scale "
+        "its workload to zero; keep the node for forensics and drain it with kubectl drain and "
+        "--ignore-daemonsets before rebuilding it."
     )
 
 
