@@ -14,22 +14,29 @@ from kposture.model.audit import AuditEvent
 from kposture.model.quarantine import label_command
 
 
-def revoke_step(event: AuditEvent, what: str) -> str:
-    """A containment step taking ``what`` away from the requester. The rights listed are those in
+def revoke_step(event: AuditEvent, what: str | None) -> str:
+    """A containment step taking ``what`` away from the requester, or (``None``: the request was
+    denied, there is nothing to take away) its credentials only. The rights listed are those in
     the namespace the request addressed (``kubectl auth can-i`` would otherwise ask the
     kubeconfig's namespace), or the cluster-wide ones for a request outside any namespace."""
     user = event.impersonated_user or event.user
     account = user.service_account
     if account is not None:
         where = f" -n {shlex.quote(event.ref.namespace)}" if event.ref.namespace else ""
+        rights = f"(kubectl auth can-i --list --as {shlex.quote(user.username)}{where})"
+        if what is None:
+            return (
+                f"Rotate the tokens of ServiceAccount {account[0]}/{account[1]} if it was not "
+                f"expected to act, and check what it can still do {rights}."
+            )
         return (
-            f"Remove {what} from ServiceAccount {account[0]}/{account[1]} "
-            f"(kubectl auth can-i --list --as {shlex.quote(user.username)}{where}) and rotate its "
-            "tokens if it was not expected to act."
+            f"Remove {what} from ServiceAccount {account[0]}/{account[1]} {rights} and rotate "
+            "its tokens if it was not expected to act."
         )
+    removal = "" if what is None else f"remove {what} from them and "
     return (
-        f"Confirm with {user.username or 'the requester'} that this was intended; if not, remove "
-        f"{what} from them and revoke their credentials."
+        f"Confirm with {user.username or 'the requester'} that this was intended; if not, "
+        f"{removal}revoke their credentials."
     )
 
 

@@ -81,7 +81,7 @@ def _forbidden(event: AuditEvent, state: ForbiddenBursts) -> Iterator[Hit]:
     yield Hit(
         f"{opening} within {seconds} s ({shown})",
         "Find out what the identity was looking for; a burst of denials is permission "
-        "discovery with stolen credentials. " + revoke_step(event, "the rights it used"),
+        "discovery with stolen credentials. " + revoke_step(event, None),
         None,
         (
             ("identity", identity),

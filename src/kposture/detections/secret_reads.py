@@ -223,7 +223,7 @@ def _access_denied(event: AuditEvent, state: Denials) -> Iterator[Hit]:
         f"{who(event)} was denied {event.verb} on {_target(event)}{more}",
         "Find out why the identity tried: a workload reading a Secret it may not is "
         "misconfigured, a person or a stolen token looking for Secrets is probing. "
-        + revoke_step(event, "the rights it used"),
+        + revoke_step(event, None),
         None,
         (("identity", identity), ("secret", scoped(ref.namespace, ref.name or "*"))),
     )

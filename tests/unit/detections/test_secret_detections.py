@@ -87,6 +87,21 @@ def test_enumeration_state_is_bounded() -> None:
     assert len(state.bursts) == 3
 
 
+def test_a_denied_read_asks_to_revoke_credentials_not_to_remove_rights_never_held() -> None:
+    (person,) = fired(_read(code=403, decision="forbid"))
+    assert person.containment.endswith(
+        "Confirm with alice that this was intended; if not, revoke their credentials."
+    )
+    (account,) = fired(_read(code=403, user=OWN))
+    assert "Rotate the tokens of ServiceAccount shop/api if it was not expected to act" in (
+        account.containment
+    )
+    assert "kubectl auth can-i --list --as system:serviceaccount:shop:api -n shop" in (
+        account.containment
+    )
+    assert "Remove " not in account.containment and "remove " not in person.containment
+
+
 def test_reads_denied_are_probing_one_alert_per_identity_and_namespace_in_the_window() -> None:
     (alert,) = fired(_read(code=403, decision="forbid"))
     assert alert.detection_id == "secret-access-denied" and alert.severity is Severity.MEDIUM
