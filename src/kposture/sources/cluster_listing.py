@@ -155,14 +155,8 @@ def list_kind(
         )
     except _ListFailed as failed:
         result.items = []
-        status = failed.response.status
-        reason = _REASONS.get(status, f"HTTP {status}")
-        detail = _status_message(failed.response) if status not in (401, 403) else ""
-        result.level = "warning" if status == 403 else "error"
-        result.problem = (
-            f"cannot list {plural}: {reason}{f' ({detail})' if detail else ''}; "
-            f"{served.spec.lost_coverage()}"
-        )
+        refused, result.level = _refusal(f"list {plural}", failed.response)
+        result.problem = f"{refused}; {served.spec.lost_coverage()}"
     if progress is not None:
         progress(served.kind, len(result.items), True)
     return result
@@ -189,12 +183,7 @@ def get_object(transport: Transport, served: ServedKind, namespace: str, name: s
     if response.status == 404:
         return Fetched(None)
     if response.status != 200:
-        reason = _REASONS.get(response.status, f"HTTP {response.status}")
-        detail = _status_message(response) if response.status not in (401, 403) else ""
-        level = "warning" if response.status == 403 else "error"
-        return Fetched(
-            None, f"cannot get {what}: {reason}{f' ({detail})' if detail else ''}", level
-        )
+        return Fetched(None, *_refusal(f"get {what}", response))
     try:
         raw = json.loads(response.body)
     except ValueError as exc:
@@ -202,6 +191,17 @@ def get_object(transport: Transport, served: ServedKind, namespace: str, name: s
     if not isinstance(raw, dict):
         return Fetched(None, f"cannot get {what}: invalid response (not an object)", "error")
     return Fetched(normalise_item(raw, served))
+
+
+def _refusal(request: str, response: Response) -> tuple[str, str]:
+    """``cannot REQUEST: REASON (the server's message)`` for a refused request, and its level:
+    ``warning`` for a 403 (the caller's rights), else ``error``; the server's message is left
+    out of 401 and 403 answers."""
+    status = response.status
+    reason = _REASONS.get(status, f"HTTP {status}")
+    detail = _status_message(response) if status not in (401, 403) else ""
+    level = "warning" if status == 403 else "error"
+    return f"cannot {request}: {reason}{f' ({detail})' if detail else ''}", level
 
 
 class _ListFailed(Exception):
